@@ -1,0 +1,75 @@
+"""The batch contract: padded tensors plus lengths; the mask is derived from lengths, never stored twice."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+PAD_INDEX = 0  # every Vocabulary puts its padding symbol at index 0
+IGNORE_INDEX = -100  # label value at padded positions; torch's cross_entropy skips it
+
+
+@dataclass
+class Batch:
+    """A padded mini-batch.
+
+    tokens:       [B, T] long token ids, padded with PAD_INDEX
+    lengths:      [B] long, true length of each sequence (>= 1)
+    index:        [B] long, position of each example in its data set (to put predictions back in order)
+    labels:       [B] (one label a sequence) or [B, T] (one label a token, IGNORE_INDEX at padding); or None
+    chars:        [B, T, C] long character ids of each token, PAD_INDEX padded; or None
+    char_lengths: [B, T] long number of characters of each token (0 at padded tokens); or None
+    """
+
+    tokens: Tensor
+    lengths: Tensor
+    index: Tensor
+    labels: Optional[Tensor] = None
+    chars: Optional[Tensor] = None
+    char_lengths: Optional[Tensor] = None
+
+    @property
+    def mask(self) -> Tensor:
+        """[B, T] bool, True at real tokens."""
+        return lengths_to_mask(self.lengths, self.tokens.size(1))
+
+    def __len__(self) -> int:
+        return self.tokens.size(0)
+
+
+def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
+    """[B] lengths -> [B, T] bool mask."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def pad(sequences: Sequence[Sequence[int]], value: int = PAD_INDEX) -> Tensor:
+    """Right-pad lists of ints into a [B, T] long tensor."""
+    longest = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), longest), value, dtype=torch.long)
+    for i, s in enumerate(sequences):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out
+
+
+def pad_chars(words: Sequence[Sequence[Sequence[int]]]) -> tuple:
+    """Per-sentence lists of per-token char ids -> ([B, T, C] chars, [B, T] char lengths)."""
+    batch, longest = len(words), max(len(s) for s in words)
+    longest_word = max(len(w) for s in words for w in s)
+    chars = torch.full((batch, longest, longest_word), PAD_INDEX, dtype=torch.long)
+    char_lengths = torch.zeros(batch, longest, dtype=torch.long)
+    for i, sentence in enumerate(words):
+        for j, word in enumerate(sentence):
+            chars[i, j, : len(word)] = torch.as_tensor(word, dtype=torch.long)
+            char_lengths[i, j] = len(word)
+    return chars, char_lengths
+
+
+def lengths_of(sequences: Sequence[Sequence]) -> Tensor:
+    return torch.tensor([len(s) for s in sequences], dtype=torch.long)
+
+
+def collate_indices(indices: List[int]) -> Tensor:
+    return torch.tensor(indices, dtype=torch.long)

@@ -1,0 +1,166 @@
+"""LightningDataModule for many-to-one tasks: one label a text (sentiment, topic, intent)."""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from seqkit.data.batch import Batch, lengths_of, pad
+from seqkit.data.builtin import builtin_files
+from seqkit.data.datamodule import SeqkitDataModule, log
+from seqkit.data.errors import DataError
+from seqkit.data.labelled_text import LabelledText, check_labels, read_labelled_text
+from seqkit.data.tokenizer import Tokenizer
+from seqkit.data.vocab import Vocabulary
+
+
+@dataclass
+class Example:
+    index: int
+    ids: List[int]
+    label: int  # -1 when unlabelled
+
+
+def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int) -> List[List[Any]]:
+    """Split keeping each label's share in every part; the same seed always gives the same parts."""
+    by_label: Dict[str, List[Any]] = defaultdict(list)
+    for ex, label in zip(examples, labels):
+        by_label[label].append(ex)
+    rng = random.Random(seed)
+    parts: List[List[Any]] = [[] for _ in fractions]
+    for label in sorted(by_label):
+        group = by_label[label]
+        rng.shuffle(group)
+        bounds, total = [0], 0.0
+        for f in fractions:
+            total += f
+            bounds.append(round(total * len(group)))
+        for k in range(len(fractions)):
+            parts[k].extend(group[bounds[k]: bounds[k + 1]])
+    return parts
+
+
+class TextClassificationDataModule(SeqkitDataModule):
+    """Texts with one label each.
+
+    Either ``builtin="sentiment_labelled"`` (shipped data, split ``split`` = train/val/test fractions with
+    ``split_seed``, stratified by label), or your own files: ``train_path`` (required), ``val_path`` (if
+    missing, a stratified ``split[1]`` share of train is held out), ``test_path`` (optional), all in ``format``.
+    The vocabulary (``min_freq``, ``max_vocab_size``) and label set come from the training split only.
+    """
+
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        format: str = "text_tab_label",
+        builtin: Optional[str] = None,
+        split: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 13,
+        tokenizer: Optional[Dict[str, Any]] = None,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        **loader_kwargs: Any,
+    ):
+        super().__init__(**loader_kwargs)
+        self.save_hyperparameters()
+        self.tokenizer = Tokenizer(**(tokenizer or {}))
+        self.vocab: Optional[Vocabulary] = None
+        self.labels: Optional[Vocabulary] = None
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _read_splits(self) -> Dict[str, tuple]:
+        """-> {split: (examples, source name for errors)} for the splits this configuration has."""
+        hp = self.hparams
+        if hp.builtin is not None and hp.train_path is None:
+            examples: List[LabelledText] = []
+            for path in builtin_files(hp.builtin, "all"):
+                examples.extend(read_labelled_text(path, "text_tab_label"))
+            train, val, test = stratified_split(examples, [e.label for e in examples], hp.split, hp.split_seed)
+            return {"train": (train, hp.builtin), "val": (val, hp.builtin), "test": (test, hp.builtin)}
+        splits = {}
+        if hp.train_path is not None:
+            train = read_labelled_text(self.resolve(hp.train_path), hp.format)
+            if hp.val_path is None:
+                held = hp.split[1] / (hp.split[0] + hp.split[1])
+                train, val = stratified_split(train, [e.label for e in train], (1 - held, held), hp.split_seed)
+                splits["val"] = (val, str(self.resolve(hp.train_path)))
+            splits["train"] = (train, str(self.resolve(hp.train_path)))
+        for name, path in (("val", hp.val_path), ("test", hp.test_path)):
+            if path is not None:
+                splits[name] = (read_labelled_text(self.resolve(path), hp.format), str(self.resolve(path)))
+        return splits
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.datasets:
+            return
+        splits = self._read_splits()
+        if not splits:
+            raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
+        if self.vocab is None:  # not restored from a checkpoint: learn vocabulary and labels from train
+            if "train" not in splits:
+                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
+            train = splits["train"][0]
+            self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
+                                          min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
+            self.labels = Vocabulary.build([[e.label for e in train]], unk=False, pad=False)
+            self.labels = Vocabulary(sorted(self.labels.itos), unk=False, pad=False)
+            log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+        for name, (examples, source) in splits.items():
+            if name == "train" and stage not in (None, "fit"):
+                continue
+            check_labels(examples, self.labels.itos, source)
+            self.datasets[name] = self.encode(examples)
+
+    def encode(self, examples: Iterable[LabelledText]) -> List[Example]:
+        out = []
+        for i, ex in enumerate(examples):
+            tokens = self.tokenizer(ex.text) or [ex.text.strip()[:1] or " "]  # a text of only spaces cannot occur
+            label = -1 if ex.label is None else self.labels.index(ex.label)
+            out.append(Example(i, self.vocab.encode(tokens), label))
+        return out
+
+    # ---- batching ------------------------------------------------------------------------------
+    def example_length(self, example: Example) -> int:
+        return len(example.ids)
+
+    def collate(self, examples: List[Example]) -> Batch:
+        ids = [e.ids for e in examples]
+        labels = torch.tensor([e.label for e in examples], dtype=torch.long)
+        return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
+                     labels=None if (labels < 0).any() else labels)
+
+    # ---- what the model needs, what the checkpoint keeps ---------------------------------------
+    def model_kwargs(self) -> Dict[str, Any]:
+        return {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"vocab": self.vocab.to_dict(), "labels": self.labels.to_dict(), "tokenizer": self.tokenizer.to_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.vocab = Vocabulary.from_dict(state["vocab"])
+        self.labels = Vocabulary.from_dict(state["labels"])
+        self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:
+        """Numbered raw lines, one text each (blank lines passed over) -> the ``predict`` data set."""
+        texts = [LabelledText(line.strip(), None, number) for number, line in lines if line.strip()]
+        if not texts:
+            raise DataError(source, None, "no text to predict")
+        self.datasets["predict"] = self.encode(texts)
+        return texts
+
+    def format_predictions(self, texts: List[LabelledText], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:
+        """Per-text model outputs (``probabilities [C]``), in input order -> one JSON-ready dict a text."""
+        rows = []
+        for text, out in zip(texts, outputs):
+            probs = out["probabilities"].tolist()
+            best = max(range(len(probs)), key=probs.__getitem__)
+            rows.append({"text": text.text, "label": self.labels.itos[best],
+                         "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)}})
+        return rows

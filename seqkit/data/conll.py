@@ -1,0 +1,178 @@
+"""Readers for tagged sentences: CoNLL column files (CoNLL-2003, WNUT-17, ...) and CoNLL-U.
+
+Both return :class:`TaggedSentence` objects that remember the line number of every token, so that
+any later problem (an unknown tag, a bad scheme) can still be reported as ``file:line: reason``.
+Every problem with the input raises :class:`~seqkit.data.errors.DataError`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Tuple, Union
+
+from seqkit.data import tag_schemes as ts
+from seqkit.data.errors import DataError
+from seqkit.data.textfile import iter_blocks, read_lines
+
+PathLike = Union[str, Path]
+# Split on ASCII spaces/tabs only: tokens in noisy corpora hold U+00A0, U+200B, U+FEFF, which are text.
+_FIELD_SEP = re.compile(r"[ \t]+")
+DOCSTART = "-DOCSTART-"
+CONLLU_COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+_CONLLU_ID = re.compile(r"^(?:[1-9][0-9]*|[1-9][0-9]*-[1-9][0-9]*|[0-9]+\.[1-9][0-9]*)$")
+
+
+@dataclass
+class TaggedSentence:
+    """One sentence: tokens, their tags (``[]`` for unlabelled input) and where each token was read."""
+
+    tokens: List[str]
+    tags: List[str]  # may be [] for unlabelled input
+    line: int  # line number of the first token
+    token_lines: List[int]  # line number of each token (for error messages)
+
+
+def _resolve_column(column: int, n_columns: int, what: str, path: PathLike, line: int) -> int:
+    if not isinstance(column, int) or isinstance(column, bool):
+        raise TypeError(f"{what} must be an int, got {column!r}")
+    if not -n_columns <= column < n_columns:
+        raise DataError(path, line, f"{what} {column} is out of range: the file has {n_columns} column(s)")
+    return column % n_columns
+
+
+def read_conll(
+    path: PathLike,
+    *,
+    token_column: int = 0,
+    label_column: int = -1,
+    scheme: str = "iob2",
+    strict: bool = True,
+    labelled: bool = True,
+    log: Callable[[str], object] = print,
+) -> List[TaggedSentence]:
+    """Read a whitespace-separated column file, one token per line, blank lines between sentences.
+
+    Columns split on spaces/tabs; every token line must have as many columns as the first one.
+    ``-DOCSTART-`` lines are document markers, not sentences. ``label_column`` counts from the end
+    when negative. ``scheme``: ``"iob2"`` or ``"iobes"`` (the file may be IOB1, IOB2 or IOBES; it is
+    detected over the whole file and converted, with one ``log`` message) or ``"none"`` (any tags,
+    e.g. POS). ``strict``: an I- tag that starts an entity in a non-IOB1 file is an error (naming
+    its line); otherwise it is repaired to B- and the number of repairs is logged.
+    ``labelled=False`` reads prediction input: one or more columns, ``tags == []``.
+    """
+    if scheme not in ("iob2", "iobes", "none"):
+        raise ValueError(f"unknown tag scheme {scheme!r}; expected 'iob2', 'iobes' or 'none'")
+    lines = read_lines(path)
+    n_columns = None
+    token_col = label_col = None
+    sentences: List[TaggedSentence] = []
+    for block in iter_blocks(lines):
+        current: List[Tuple[int, List[str]]] = []
+        for number, text in block + [(None, None)]:
+            fields = None if text is None else _FIELD_SEP.split(text.strip(" \t"))
+            if fields is None or fields[0] == DOCSTART:
+                if current:
+                    sentences.append(_make_sentence(current, token_col, label_col, labelled))
+                current = []
+                continue
+            if n_columns is None:
+                n_columns = len(fields)
+                token_col = _resolve_column(token_column, n_columns, "token_column", path, number)
+                if labelled:
+                    label_col = _resolve_column(label_column, n_columns, "label_column", path, number)
+                    if label_col == token_col:
+                        raise DataError(path, number, f"labelled data needs a token column and a separate label"
+                                                      f" column, but both are column {token_col} of {n_columns}"
+                                                      f" (pass labelled=False for unlabelled input)")
+            elif len(fields) != n_columns:
+                raise DataError(path, number, f"expected {n_columns} columns, found {len(fields)}"
+                                              f" (the first token line has {n_columns})")
+            current.append((number, fields))
+    if not sentences:
+        raise DataError(path, None, "no sentences (only -DOCSTART- lines)")
+    if labelled and scheme != "none":
+        _normalise_scheme(sentences, scheme, strict=strict, path=path, log=log)
+    return sentences
+
+
+def _make_sentence(rows, token_col, label_col, labelled) -> TaggedSentence:
+    return TaggedSentence(
+        tokens=[fields[token_col] for _, fields in rows],
+        tags=[fields[label_col] for _, fields in rows] if labelled else [],
+        line=rows[0][0],
+        token_lines=[number for number, _ in rows],
+    )
+
+
+def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bool, path, log) -> None:
+    """Validate the tags of a whole file and rewrite them in place into ``scheme`` ("iob2"/"iobes")."""
+    for s in sentences:  # malformed tags first: they would make detection meaningless
+        for tag, number in zip(s.tags, s.token_lines):
+            if ts.parse_tag(tag) is None:
+                raise DataError(path, number, f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type"
+                                              f" (scheme {scheme!r}; use scheme='none' for POS or chunk tags)")
+    found = ts.detect_scheme(s.tags for s in sentences)
+    repairs = 0
+    for s in sentences:
+        if found != "iob1":  # IOB1 needs no check: every I-X/B-X sequence is valid IOB1
+            if strict:
+                ts.check_tags(s.tags, found, path=path, first_line_numbers=s.token_lines)
+            else:
+                fixed, changed = ts.repair(s.tags, found)
+                s.tags, repairs = fixed, repairs + changed
+        s.tags = ts.encode(ts.spans(s.tags), len(s.tags), scheme)
+    if repairs:
+        how = "an entity starting with I- became B-" if found == "iob2" else "entities re-encoded as B- I-* E- or S-"
+        log(f"{path}: repaired {repairs} tag(s) that {found.upper()} forbids ({how})")
+    if found != scheme:
+        log(f"{path}: tags are {found.upper()}; converted to {scheme.upper()}")
+
+
+def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", labelled: bool = True) -> List[TaggedSentence]:
+    """Read a CoNLL-U file (Universal Dependencies): word lines as tokens, a column as tags.
+
+    Lines must have 10 tab-separated columns. ``#`` comments, multiword-token ranges (ID ``3-4``) and
+    empty nodes (ID ``8.1``) are skipped, so tokens are the syntactic words. ``label_column``: a
+    column name (``"upos"``, ``"xpos"``, ...; see CONLLU_COLUMNS) or a 0-based index.
+    """
+    if isinstance(label_column, str):
+        if label_column.lower() not in CONLLU_COLUMNS:
+            raise ValueError(f"unknown CoNLL-U column {label_column!r}; expected one of {', '.join(CONLLU_COLUMNS)}")
+        label_col = CONLLU_COLUMNS.index(label_column.lower())
+    else:
+        label_col = _resolve_column(label_column, 10, "label_column", path, None)
+    sentences: List[TaggedSentence] = []
+    for block in iter_blocks(read_lines(path)):
+        tokens, tags, numbers = [], [], []
+        for number, text in block:
+            if text.startswith("#"):
+                continue
+            fields = text.split("\t")
+            if len(fields) != 10:
+                raise DataError(path, number, f"expected 10 tab-separated columns, found {len(fields)}")
+            word_id = fields[0]
+            if not _CONLLU_ID.match(word_id):
+                raise DataError(path, number, f"bad ID {word_id!r}: expected N, N-M (multiword token) or N.M"
+                                              f" (empty node)")
+            if "-" in word_id or "." in word_id:
+                continue
+            tokens.append(fields[1])
+            tags.append(fields[label_col])
+            numbers.append(number)
+        if not tokens:
+            raise DataError(path, block[0][0], "sentence with no tokens (only comments, ranges or empty nodes)")
+        sentences.append(TaggedSentence(tokens, tags if labelled else [], numbers[0], numbers))
+    return sentences
+
+
+READERS = {"conll": read_conll, "conllu": read_conllu}
+
+
+def read_tagged(path: PathLike, format: str = "conll", **kw) -> List[TaggedSentence]:
+    """Read tagged sentences in ``format`` ("conll" or "conllu"); ``kw`` go to that reader."""
+    try:
+        reader = READERS[format]
+    except KeyError:
+        raise ValueError(f"unknown format {format!r}; expected one of {', '.join(READERS)}") from None
+    return reader(path, **kw)

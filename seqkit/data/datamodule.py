@@ -1,0 +1,67 @@
+"""What the seqkit LightningDataModules share: path handling, batching, and checkpointed state."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from seqkit.data.sampler import BucketBatchSampler
+
+
+class SeqkitDataModule(pl.LightningDataModule):
+    """Base class: subclasses fill ``self.datasets[split]`` (lists of encoded examples) in ``setup`` and
+    keep everything prediction needs (vocabularies, label maps, tokeniser) in ``state_dict``, which
+    Lightning stores in every checkpoint.
+
+    root: directory that relative ``*_path`` arguments are read from (``data.root=../shared/data/sst2``).
+    bucketing: training batches group similar lengths (BucketBatchSampler); off = plain shuffled batches.
+    """
+
+    def __init__(self, root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
+                 bucketing: bool = True, num_workers: int = 0):
+        super().__init__()
+        self.root = root
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.bucketing, self.num_workers = bucketing, num_workers
+        self.datasets: Dict[str, List[Any]] = {}
+
+    def resolve(self, path: Optional[str]) -> Optional[Path]:
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() or self.root is None else Path(self.root).expanduser() / p
+
+    # subclasses provide
+    def collate(self, examples: List[Any]):
+        raise NotImplementedError
+
+    def example_length(self, example: Any) -> int:
+        raise NotImplementedError
+
+    def loader(self, examples: Sequence[Any], train: bool) -> DataLoader:
+        """Training: bucketed (or shuffled) batches; evaluation: length-sorted batches, order restored by Batch.index."""
+        size = self.batch_size if train else self.eval_batch_size
+        if train and not self.bucketing:
+            return DataLoader(examples, batch_size=size, shuffle=True, collate_fn=self.collate, num_workers=self.num_workers)
+        sampler = BucketBatchSampler([self.example_length(e) for e in examples], size, shuffle=train)
+        return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.datasets["train"], train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.datasets["val"], train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader(self.datasets["test"], train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.loader(self.datasets["predict"], train=False)
+
+
+def log(message: str) -> None:
+    """Data notices (IOB1 converted, vocabulary coverage): one line on stderr, so stdout stays machine-readable."""
+    print(f"[seqkit] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,4 @@
+"""One LightningModule per input/output shape."""
+from seqkit.models.classifier import SequenceClassifier
+
+__all__ = ["SequenceClassifier"]

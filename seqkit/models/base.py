@@ -1,0 +1,43 @@
+"""What every seqkit LightningModule shares: optimiser/scheduler from config and checkpoint metadata."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+
+
+def class_path(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class SeqkitModule(pl.LightningModule):
+    """Base class. Subclasses call ``self.save_hyperparameters(...)`` with plain Python values only, so a
+    checkpoint loads with ``torch.load(weights_only=True)``.
+
+    optimizer: ``{"_target_": "torch.optim.Adam", "lr": 1e-3, ...}`` (any torch optimiser, built on the
+        trainable parameters).
+    scheduler: ``None`` or ``{"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", ...}``; plateau
+        schedulers watch ``monitor``, others step once an epoch.
+    """
+
+    monitor: str = "val/loss"
+
+    def configure_optimizers(self):
+        spec: Dict[str, Any] = dict(self.hparams.optimizer)
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = instantiate(spec, params=params, _convert_="all")
+        sched_spec: Optional[Dict[str, Any]] = self.hparams.get("scheduler")
+        if not sched_spec:
+            return optimizer
+        scheduler = instantiate(dict(sched_spec), optimizer=optimizer, _convert_="all")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Record which classes to rebuild, so ``scripts/predict.py ckpt_path=...`` needs nothing else."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["seqkit"] = {
+            "model_class": class_path(self),
+            "datamodule_class": None if datamodule is None else class_path(datamodule),
+        }

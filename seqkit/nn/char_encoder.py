@@ -1,0 +1,130 @@
+"""Character-level word encoders: one vector per token from its characters (for OOV and morphology).
+
+Both encoders take the batch's ``chars`` [B, T, C] (PAD_INDEX 0 padded) and ``char_lengths`` [B, T]
+(0 at padded tokens) and return [B, T, output_dim]. They are padding-correct: a word's vector does not
+depend on how much character or token padding surrounds it, and padded tokens get a zero vector. Only
+the real words are encoded: the [B*T] words are flattened, the ones with length > 0 are run (trimmed to
+the longest of them) and the results are scattered back into a zero tensor.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+PAD_INDEX = 0  # seqkit.data.batch.PAD_INDEX: every Vocabulary puts <pad> at 0
+
+
+def _check(chars: Tensor, char_lengths: Tensor) -> None:
+    if chars.dim() != 3 or char_lengths.shape != chars.shape[:2]:
+        raise ValueError(
+            f"expected chars [B, T, C] and char_lengths [B, T], got {tuple(chars.shape)} and {tuple(char_lengths.shape)}"
+        )
+
+
+def _real_words(chars: Tensor, char_lengths: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Flatten to words and keep the real ones: (indices [N] into B*T, chars [N, C'], lengths [N]), C' = longest."""
+    flat_chars = chars.reshape(-1, chars.size(-1))
+    flat_lengths = char_lengths.reshape(-1)
+    index = (flat_lengths > 0).nonzero(as_tuple=True)[0]
+    lengths = flat_lengths.index_select(0, index)
+    longest = int(lengths.max()) if index.numel() else 0
+    return index, flat_chars.index_select(0, index)[:, :longest], lengths
+
+
+def _scatter(encoded: Tensor, index: Tensor, batch: int, tokens: int) -> Tensor:
+    """[N, D] vectors of the real words -> [B, T, D] with zeros at padded tokens (differentiable)."""
+    out = encoded.new_zeros(batch * tokens, encoded.size(-1)).index_copy(0, index, encoded)
+    return out.view(batch, tokens, -1)
+
+
+def _init_embedding(embedding: nn.Embedding) -> None:
+    """Uniform(-sqrt(3/dim), sqrt(3/dim)) as in Ma & Hovy (2016); the padding row stays zero."""
+    bound = math.sqrt(3.0 / embedding.embedding_dim)
+    with torch.no_grad():
+        embedding.weight.uniform_(-bound, bound)
+        embedding.weight[PAD_INDEX].zero_()
+
+
+class CharCNN(nn.Module):
+    """Ma & Hovy (2016): char embedding -> dropout -> Conv1d -> max over the word's characters.
+
+    The embedding has ``padding_idx=0`` so padding characters embed to zeros, the same as the conv's own
+    zero padding; conv outputs at positions >= the word's length are set to -inf before the max. So a
+    word gives the same vector alone or padded in a batch. ``kernel_size`` must be odd (centred windows).
+    Output: [B, T, num_filters].
+    """
+
+    def __init__(
+        self,
+        num_chars: int,
+        embedding_dim: int = 30,
+        num_filters: int = 50,
+        kernel_size: int = 3,
+        dropout: float = 0.5,
+    ):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
+        _init_embedding(self.embedding)
+        self.dropout = nn.Dropout(dropout)
+        self.conv = nn.Conv1d(embedding_dim, num_filters, kernel_size, padding=kernel_size // 2)
+        self.output_dim = num_filters
+
+    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
+        """[B, T, C] char ids, [B, T] lengths -> [B, T, num_filters]."""
+        _check(chars, char_lengths)
+        batch, tokens = char_lengths.shape
+        index, words, lengths = _real_words(chars, char_lengths)
+        if index.numel() == 0:
+            return self.embedding.weight.new_zeros(batch, tokens, self.output_dim)
+        x = self.dropout(self.embedding(words))  # [N, C', E]
+        x = self.conv(x.transpose(1, 2))  # [N, F, C']
+        padded = torch.arange(words.size(1), device=words.device)[None, :] >= lengths[:, None]  # [N, C']
+        x = x.masked_fill(padded[:, None, :], float("-inf"))
+        return _scatter(x.max(dim=2).values, index, batch, tokens)
+
+
+class CharLSTM(nn.Module):
+    """Lample et al. (2016): char embedding -> (dropout) -> BiLSTM over each word -> [final fwd; final bwd].
+
+    Words are packed by length, so padding characters never enter the LSTM; padded tokens (length 0)
+    are not packed at all and get zeros. ``dropout`` applies to the char embeddings (Lample et al. put
+    dropout on the full word representation, which the word-level model does). Output: [B, T, 2*hidden_size].
+    """
+
+    def __init__(self, num_chars: int, embedding_dim: int = 25, hidden_size: int = 25, dropout: float = 0.0):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
+        _init_embedding(self.embedding)
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden_size
+
+    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
+        """[B, T, C] char ids, [B, T] lengths -> [B, T, 2*hidden_size]."""
+        _check(chars, char_lengths)
+        batch, tokens = char_lengths.shape
+        index, words, lengths = _real_words(chars, char_lengths)
+        if index.numel() == 0:
+            return self.embedding.weight.new_zeros(batch, tokens, self.output_dim)
+        x = self.dropout(self.embedding(words))  # [N, C', E]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)  # h_n: [2, N, H], already in the input order
+        return _scatter(torch.cat([h_n[0], h_n[1]], dim=-1), index, batch, tokens)
+
+
+def build_char_encoder(kind: Optional[str], num_chars: int, **kwargs) -> Optional[nn.Module]:
+    """``"none"`` -> None, ``"cnn"`` -> CharCNN, ``"lstm"`` -> CharLSTM; kwargs go to the constructor."""
+    name = "none" if kind is None else str(kind).lower()
+    if name == "none":
+        return None
+    if name == "cnn":
+        return CharCNN(num_chars, **kwargs)
+    if name == "lstm":
+        return CharLSTM(num_chars, **kwargs)
+    raise ValueError(f"unknown char encoder {kind!r}: expected 'none', 'cnn' or 'lstm'")

@@ -1,0 +1,145 @@
+"""RecurrentEncoder: nn.RNN / nn.LSTM / nn.GRU over padded batches, run fused or as an explicit cell loop.
+
+Both implementations read the same parameters (those of the fused module, named as in ``nn.LSTM``), so a
+model trained with ``impl="fused"`` (packed sequences, cuDNN on GPU) can be run with ``impl="cell"`` to add
+per-step logic, and vice versa, without retraining. The cell loop literally calls ``nn.RNNCell`` /
+``nn.LSTMCell`` / ``nn.GRUCell`` modules whose parameters are bound to the fused module's tensors.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+State = Union[Tensor, Tuple[Tensor, Tensor]]  # h_n, or (h_n, c_n) for LSTM; each [layers * directions, B, H]
+
+_FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+_CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
+
+
+class RecurrentEncoder(nn.Module):
+    """Encode a padded batch ``x [B, T, input_size]`` with true ``lengths [B]``.
+
+    Returns ``(outputs [B, T, H * directions], state)``: outputs are zero at padded positions; ``state`` is
+    the final state of every layer and direction as ``nn.LSTM`` returns it, taken at each sequence's own last
+    token (for the backward direction, after reading its first token). Padding never changes a result.
+
+    cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
+    impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
+    dropout: between stacked layers (as in nn.LSTM), only while training.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 128,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        impl: str = "fused",
+    ):
+        super().__init__()
+        if cell not in _FUSED:
+            raise ValueError(f"cell must be one of {sorted(_FUSED)}, got {cell!r}")
+        if impl not in ("fused", "cell"):
+            raise ValueError(f"impl must be 'fused' or 'cell', got {impl!r}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if cell != "rnn" and nonlinearity != "tanh":
+            raise ValueError("nonlinearity applies to cell='rnn' only")
+        self.cell, self.impl = cell, impl
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.bidirectional = num_layers, bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        self.dropout = dropout
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = _FUSED[cell](
+            input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0, batch_first=True, **extra,
+        )
+        # Cell modules built on the meta device (no memory, no init cost) and not registered as submodules,
+        # so they add nothing to state_dict(); forward binds them to the fused module's current parameters.
+        self._cells: List[nn.Module] = [
+            _CELLS[cell](input_size if layer == 0 else hidden_size * self.num_directions, hidden_size, device="meta", **extra)
+            for layer in range(num_layers)
+            for _ in range(self.num_directions)
+        ]
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    def forward(self, x: Tensor, lengths: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
+        if self.impl == "fused":
+            return self._forward_fused(x, lengths, state)
+        return self._forward_cells(x, lengths, state)
+
+    def _forward_fused(self, x: Tensor, lengths: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, final = self.rnn(packed, state)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return out, final
+
+    def cell_for(self, layer: int, direction: int) -> nn.Module:
+        """The nn.*Cell of one layer and direction, sharing the fused module's parameters."""
+        cell = self._cells[layer * self.num_directions + direction]
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            setattr(cell, name, getattr(self.rnn, name + suffix))
+        return cell
+
+    def _forward_cells(self, x: Tensor, lengths: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
+        batch, steps, _ = x.shape
+        lengths = lengths.to(x.device)
+        mask = torch.arange(steps, device=x.device)[None, :] < lengths[:, None]  # [B, T]
+        # reversing each sequence within its own length turns the backward direction into a forward loop
+        positions = torch.arange(steps, device=x.device)[None, :].expand(batch, steps)
+        reverse_index = torch.where(mask, lengths[:, None] - 1 - positions, positions)
+        if state is None:
+            zeros = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+            state = (zeros, zeros) if self.cell == "lstm" else zeros
+        h0, c0 = state if self.cell == "lstm" else (state, None)
+        layer_input, final_h, final_c = x, [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                seq = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
+                out, h, c = self._run_cell(self.cell_for(layer, direction), seq, mask, h0[k], None if c0 is None else c0[k])
+                outputs.append(out if direction == 0 else _reverse(out, reverse_index))
+                final_h.append(h)
+                final_c.append(c)
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        h_n = torch.stack(final_h)
+        return layer_input, ((h_n, torch.stack(final_c)) if self.cell == "lstm" else h_n)
+
+    def _run_cell(self, cell: nn.Module, seq: Tensor, mask: Tensor, h: Tensor, c: Optional[Tensor]):
+        """Step ``cell`` over ``seq [B, T, I]``; positions where ``mask`` is False keep the state and output 0."""
+        outputs = []
+        for t in range(seq.size(1)):
+            keep = mask[:, t, None]
+            if c is None:
+                h = torch.where(keep, cell(seq[:, t], h), h)
+            else:
+                h_new, c_new = cell(seq[:, t], (h, c))
+                h, c = torch.where(keep, h_new, h), torch.where(keep, c_new, c)
+            outputs.append(h * keep)
+        return torch.stack(outputs, dim=1), h, c
+
+
+def _reverse(x: Tensor, reverse_index: Tensor) -> Tensor:
+    """Reverse each sequence of ``x [B, T, D]`` within its length; padded positions stay in place."""
+    return x.gather(1, reverse_index[:, :, None].expand_as(x))
+
+
+def last_states(state: State, num_layers: int, num_directions: int) -> Tensor:
+    """Top layer's final hidden state of each direction, concatenated: ``[B, H * directions]``."""
+    h_n = state[0] if isinstance(state, tuple) else state
+    top = h_n.view(num_layers, num_directions, h_n.size(1), h_n.size(2))[-1]  # [D, B, H]
+    return torch.cat(list(top), dim=-1)
