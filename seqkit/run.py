@@ -20,18 +20,23 @@ from seqkit.data.errors import DataError
 from seqkit.data.textfile import read_lines
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
-_TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None}
+_TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
 
 
 def build(node: Any, **extra: Any) -> Any:
     """Instantiate ``node["_target_"]`` with plain-Python arguments (no DictConfig reaches our classes)."""
-    kwargs = _plain(node)
+    kwargs = {**_plain(node), **extra}  # extra (sizes learnt from the data) wins over the config
     cls = get_class(kwargs.pop("_target_"))
-    return cls(**kwargs, **extra)
+    return cls(**kwargs)
 
 
 def _plain(node: Any) -> Dict[str, Any]:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+
+
+def _set(node: Any) -> Dict[str, Any]:
+    """The keys of a config node that were given a value (null means: keep the default)."""
+    return {k: v for k, v in _plain(node).items() if v is not None}
 
 
 def _build_all(group: Optional[DictConfig]) -> List[Any]:
@@ -92,7 +97,7 @@ def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
     """Metrics of the checkpoint on ``data.test_path``, printed as one JSON line (the last line)."""
     _set_threads(cfg)
-    data_overrides = _plain(cfg.get("data"))
+    data_overrides = _set(cfg.get("data"))
     model, datamodule = load_checkpoint(cfg.ckpt_path, **data_overrides)
     if not data_overrides.get("test_path"):
         raise ValueError("give the file to evaluate: data.test_path=<file>")
@@ -114,7 +119,7 @@ def predict(cfg: DictConfig) -> List[Dict[str, Any]]:
     _set_threads(cfg)
     model, datamodule = load_checkpoint(cfg.ckpt_path)
     lines, source = _read_input(str(cfg.input))
-    options = _plain(cfg.get("options"))
+    options = _set(cfg.get("options"))
     records = datamodule.set_predict_input(lines, source, **options)
     batches = _plain_trainer(cfg).predict(model, dataloaders=datamodule.predict_dataloader())
     outputs: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(records)

@@ -13,6 +13,7 @@ from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import LabelledText, check_labels, read_labelled_text
+from seqkit.data.pretrained import extend_with_pretrained
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -50,6 +51,8 @@ class TextClassificationDataModule(SeqkitDataModule):
     ``split_seed``, stratified by label), or your own files: ``train_path`` (required), ``val_path`` (if
     missing, a stratified ``split[1]`` share of train is held out), ``test_path`` (optional), all in ``format``.
     The vocabulary (``min_freq``, ``max_vocab_size``) and label set come from the training split only.
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file initialises the word embedding (validation
+    and test words the vectors cover join the vocabulary; see seqkit.data.pretrained).
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class TextClassificationDataModule(SeqkitDataModule):
         tokenizer: Optional[Dict[str, Any]] = None,
         min_freq: int = 1,
         max_vocab_size: Optional[int] = None,
+        pretrained: Optional[str] = None,
         **loader_kwargs: Any,
     ):
         super().__init__(**loader_kwargs)
@@ -71,6 +75,7 @@ class TextClassificationDataModule(SeqkitDataModule):
         self.tokenizer = Tokenizer(**(tokenizer or {}))
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
+        self.pretrained_matrix: Optional[torch.Tensor] = None
 
     # ---- reading -------------------------------------------------------------------------------
     def _read_splits(self) -> Dict[str, tuple]:
@@ -107,8 +112,11 @@ class TextClassificationDataModule(SeqkitDataModule):
             train = splits["train"][0]
             self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
                                           min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
-            self.labels = Vocabulary.build([[e.label for e in train]], unk=False, pad=False)
-            self.labels = Vocabulary(sorted(self.labels.itos), unk=False, pad=False)
+            self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+            if self.hparams.pretrained:
+                extra = (t for name in ("val", "test") if name in splits for e in splits[name][0] for t in self.tokenizer(e.text))
+                self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, self.hparams.pretrained, extra)
+                log(report)
             log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
         for name, (examples, source) in splits.items():
             if name == "train" and stage not in (None, "fit"):
@@ -136,7 +144,10 @@ class TextClassificationDataModule(SeqkitDataModule):
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
+        kwargs = {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
+        if self.pretrained_matrix is not None:
+            kwargs.update(pretrained_embeddings=self.pretrained_matrix, embedding_dim=self.pretrained_matrix.size(1))
+        return kwargs
 
     def state_dict(self) -> Dict[str, Any]:
         return {"vocab": self.vocab.to_dict(), "labels": self.labels.to_dict(), "tokenizer": self.tokenizer.to_dict()}

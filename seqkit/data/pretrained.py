@@ -10,7 +10,7 @@ import math
 import re
 from array import array
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -197,3 +197,21 @@ def embedding_matrix(
     if pad_row is not None:
         matrix[pad_row] = 0.0
     return matrix, len(rows)
+
+
+def extend_with_pretrained(vocab: Vocabulary, source: str, extra_words: Iterable[str]) -> Tuple[Vocabulary, Tensor, str]:
+    """Load ``source`` and build the embedding initialisation for ``vocab``.
+
+    ``extra_words`` (tokens of validation/test text) that the vectors cover join the vocabulary, so
+    their pretrained vectors are used at evaluation time (as Lample et al. 2016 and NCRF++ do).
+    Returns ``(vocabulary, matrix [V, D], one-line report)``.
+    """
+    words, vectors = load_vectors(source)
+    known = set(words)
+    known.update(w.lower() for w in words)
+    added = sorted({w for w in extra_words if w not in vocab and (w in known or w.lower() in known)})
+    vocab = Vocabulary([*vocab.itos, *added], specials=vocab.specials, unk=vocab.unk, pad=vocab.pad)
+    matrix, covered = embedding_matrix(vocab, words, vectors)
+    report = (f"{source}: {covered} of {len(vocab) - 1} vocabulary words covered "
+              f"({len(added)} of them added from validation/test text), {vectors.size(1)}-d vectors")
+    return vocab, matrix, report

@@ -31,6 +31,7 @@ class SequenceClassifier(SeqkitModule):
         num_classes: int,
         embedding_dim: int = 128,
         embedding_dropout: float = 0.0,
+        word_dropout: float = 0.0,
         backbone: Optional[Dict[str, Any]] = None,
         pooling: str = "last",
         dropout: float = 0.0,
@@ -43,7 +44,8 @@ class SequenceClassifier(SeqkitModule):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters(ignore=["pretrained_embeddings"])
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_embeddings, freeze_embeddings)
+        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_embeddings, freeze_embeddings,
+                                       word_dropout=word_dropout)
         self.encoder = RecurrentEncoder(embedding_dim, **(backbone or {}))
         self.pooling = SequencePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
         self.dropout = nn.Dropout(dropout)

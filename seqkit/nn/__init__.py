@@ -1,6 +1,9 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
+from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
+from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder
 from seqkit.nn.pooling import SequencePooling
 
-__all__ = ["RecurrentEncoder", "SequencePooling", "WordEmbedding"]
+__all__ = ["CRF", "CharCNN", "CharLSTM", "RecurrentEncoder", "SequencePooling", "WordEmbedding",
+           "build_char_encoder", "iob_constraints"]

@@ -1,0 +1,450 @@
+"""Training-speed benchmarks: every figure is a ratio against a baseline measured in the same run.
+
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
+    python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
+
+Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
+ways of doing the same work, measured alternately (A B, B A, A B, ...) after a warm-up, and reports the
+median of each and their ratio. Only the timing lives here; models and data come from the library.
+
+Sections (``--sections``, comma-separated; one function each, registered in ``SECTIONS``):
+  classifier  SequenceClassifier on SST-2 train (``--sst2 DIR``) or the built-in sentiment data:
+              1. Lightning Trainer vs a plain PyTorch loop (same model, batches, Adam, clipping)
+              2. bucketed vs shuffled (unbucketed) batches, plain loop
+              3. fused (packed nn.LSTM) vs cell (Python loop over nn.LSTMCell) backbone, plain loop
+  tagger      (to be added: write ``bench_tagger(args) -> dict`` and register it in ``SECTIONS``)
+
+The output is a compact table per section and, as the last line, one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+LR = 1e-3  # Adam, as configs/optimizer/adam.yaml
+CLIP = 5.0  # gradient-norm clipping, as configs/trainer/default.yaml
+
+
+# ================================================================================================
+# Shared helpers (any section may use them)
+# ================================================================================================
+
+def set_threads(threads: int) -> Dict[str, Any]:
+    """Pin torch's intra-op (and, if still possible, inter-op) thread count; -> what is in effect."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # only settable before any inter-op work has started
+        pass
+    return {"threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def quiet_lightning() -> None:
+    """Keep stdout to our table: Lightning's info lines and the warnings a bare benchmark Trainer raises."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for pattern in (".*does not have many workers.*", ".*val_dataloader.*", ".*validation_step.*",
+                    ".*GPU available but not used.*", ".*smaller than the logging interval.*",
+                    ".*LeafSpec.*", ".*batch_size.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def real_tokens(batches: Sequence[Any]) -> int:
+    """Non-pad tokens: the sum of the batches' true lengths."""
+    return int(sum(int(b.lengths.sum()) for b in batches))
+
+
+def padded_positions(batches: Sequence[Any]) -> int:
+    return int(sum(b.tokens.numel() for b in batches))
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+@dataclass
+class Rate:
+    """Tokens a second by wall clock and by this process's CPU time. With one thread, CPU time leaves out
+    the time the process waited for a core, so on a shared machine it is the steadier of the two."""
+    wall: float
+    cpu: float
+
+
+class Clock:
+    """``with Clock() as c: ...`` then ``c.wall``, ``c.cpu`` (seconds); ``c.rate(tokens)`` -> Rate."""
+
+    def __enter__(self) -> "Clock":
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+    def rate(self, tokens: int) -> Rate:
+        return Rate(tokens / self.wall, tokens / self.cpu)
+
+
+def ratio(a: float, b: float) -> float:
+    return float(a / b) if b else float("nan")
+
+
+def _identity(x):
+    return x
+
+
+def plain_train(model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+                epochs: int = 1) -> Clock:
+    """The baseline loop: forward + loss, backward, clip_grad_norm_, step, zero_grad. -> time of the steps."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=LR)
+    with Clock() as clock:
+        for _ in range(epochs):
+            for batch in batches:
+                loss = loss_fn(model, batch)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, CLIP)
+                optimizer.step()
+                optimizer.zero_grad()
+    return clock
+
+
+def lightning_train(model, batches: Sequence[Any], epochs: int = 1) -> Tuple[Clock, Clock]:
+    """Fit ``model`` with a bare pl.Trainer (training only) on exactly ``batches`` (already collated).
+
+    -> (time inside the training epochs, time of the whole Trainer construction + fit call)."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    class EpochTimer(pl.Callback):
+        def __init__(self):
+            self.epochs = Clock()
+            self.epochs.wall = self.epochs.cpu = 0.0
+            self._clock = Clock()
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self._clock.__enter__()
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self._clock.__exit__()
+            self.epochs.wall += self._clock.wall
+            self.epochs.cpu += self._clock.cpu
+
+    timer = EpochTimer()
+    whole = Clock().__enter__()
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+        gradient_clip_val=CLIP, callbacks=[timer],
+    )
+    loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
+    trainer.fit(model, train_dataloaders=loader)
+    whole.__exit__()
+    if trainer.global_step != len(batches) * epochs:
+        raise RuntimeError(f"Lightning ran {trainer.global_step} steps, expected {len(batches) * epochs}")
+    return timer.epochs, whole
+
+
+def alternate(runs: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, List[Any]]:
+    """Call each measurement once a round, reversing the order every other round (drift hits both alike)."""
+    results: Dict[str, List[Any]] = {name: [] for name in runs}
+    names = list(runs)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            results[name].append(runs[name]())
+    return results
+
+
+def compare(a: Sequence[Rate], b: Sequence[Rate]) -> Dict[str, float]:
+    """Median of a over median of b, by wall clock and by CPU time."""
+    return {"wall": ratio(median([r.wall for r in a]), median([r.wall for r in b])),
+            "cpu": ratio(median([r.cpu for r in a]), median([r.cpu for r in b]))}
+
+
+def summary_of(rates: Sequence[Rate]) -> Dict[str, Any]:
+    """For the JSON line: median tokens/s (wall, CPU) and every round's wall figure."""
+    return {"tokens_per_s": median([r.wall for r in rates]), "cpu_tokens_per_s": median([r.cpu for r in rates]),
+            "rounds_tokens_per_s": [round(r.wall, 1) for r in rates]}
+
+
+class Table:
+    """Rows of (label, median tokens/s by wall clock, each round's, median by CPU time) and ratio rows."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.lines = [f"  {'':<40} {'tokens/s':>11}         {'by CPU time':>11}   rounds (wall)"]
+
+    def rate(self, label: str, rates: Sequence[Rate], note: str = "") -> None:
+        rounds = " ".join(f"{r.wall:,.0f}" for r in rates)
+        self.lines.append(f"  {label:<40} {median([r.wall for r in rates]):>11,.0f}         "
+                          f"{median([r.cpu for r in rates]):>11,.0f}   [{rounds}]{('  ' + note) if note else ''}")
+
+    def ratio(self, label: str, value: Dict[str, float], target: Optional[float] = None) -> None:
+        goal = ""
+        if target is not None:
+            goal = f"   target >= {target:g}: {'met' if value['wall'] >= target else 'NOT met'}"
+        self.lines.append(f"  {label:<40} {value['wall']:>11.3f}x        {value['cpu']:>11.3f}x{goal}")
+
+    def text(self, line: str = "") -> None:
+        self.lines.append(f"  {line}" if line else "")
+
+    def print(self) -> None:
+        print(f"-- {self.title} " + "-" * max(0, 76 - len(self.title)))
+        for line in self.lines:
+            print(line)
+        sys.stdout.flush()
+
+
+# ================================================================================================
+# Section: classifier
+# ================================================================================================
+
+def classification_data(args) -> Tuple[Any, str]:
+    """The data module (set up for fit) and a one-line description of which data it is."""
+    from seqkit.data import TextClassificationDataModule
+
+    loader_kwargs = {"batch_size": args.batch_size, "bucketing": True}
+    if args.sst2:
+        path = Path(args.sst2).expanduser() / "stsa.binary.train"
+        if not path.is_file():
+            sys.exit(f"error: {path} not found (--sst2 takes the directory holding stsa.binary.train)")
+        # all of train: nothing held out for validation (split[1] = 0), nothing is evaluated here
+        dm = TextClassificationDataModule(train_path=str(path), format="label_space_text", split=(1.0, 0.0, 0.0),
+                                          tokenizer={"mode": "whitespace", "lowercase": True}, **loader_kwargs)
+        what = f"SST-2 train ({path}), whitespace tokenizer, lowercase"
+    else:
+        dm = TextClassificationDataModule(builtin="sentiment_labelled", split=(0.8, 0.1, 0.1), split_seed=13,
+                                          tokenizer={"mode": "words", "lowercase": True}, **loader_kwargs)
+        what = "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase"
+    dm.setup("fit")
+    return dm, what
+
+
+def epoch_batches(dm, bucketing: bool, limit: Optional[int]) -> List[Any]:
+    """One epoch of the data module's training loader, collated; the first ``limit`` batches if given."""
+    dm.bucketing = bucketing
+    try:
+        batches = []
+        for batch in dm.train_dataloader():
+            batches.append(batch)
+            if limit and len(batches) >= limit:
+                break
+        return batches
+    finally:
+        dm.bucketing = True
+
+
+def classifier_loss(model, batch) -> torch.Tensor:
+    return F.cross_entropy(model(batch.tokens, batch.lengths), batch.labels)
+
+
+def build_classifier(args, dm, impl: str = "fused", state: Optional[Dict[str, torch.Tensor]] = None):
+    """configs/task/sentiment.yaml's model (dropouts included) with --cell/--hidden-size/... applied."""
+    from seqkit.models import SequenceClassifier
+
+    model = SequenceClassifier(
+        **dm.model_kwargs(), embedding_dim=args.embedding_dim, embedding_dropout=0.3, pooling=args.pooling,
+        dropout=0.5, backbone={"cell": args.cell, "hidden_size": args.hidden_size, "num_layers": 1,
+                               "bidirectional": True, "dropout": 0.0, "impl": impl},
+        optimizer={"_target_": "torch.optim.Adam", "lr": LR},
+    )
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def bench_classifier(args) -> Dict[str, Any]:
+    seed_all(args.seed)
+    dm, what = classification_data(args)
+    model = build_classifier(args, dm)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    n_params = sum(p.numel() for p in model.parameters())
+    figures: Dict[str, Any] = {
+        "data": "sst2" if args.sst2 else "builtin:sentiment_labelled", "train_sentences": len(dm.datasets["train"]),
+        "vocab": len(dm.vocab),
+        "model": {"cell": args.cell, "bidirectional": True, "hidden_size": args.hidden_size,
+                  "embedding_dim": args.embedding_dim, "pooling": args.pooling, "parameters": n_params},
+        "batch_size": args.batch_size, "epochs_per_round": args.epochs, "rounds": args.rounds,
+    }
+    print(f"data:  {what}: {len(dm.datasets['train']):,} sentences, vocabulary {len(dm.vocab):,}")
+    print(f"model: SequenceClassifier, bidirectional {args.cell.upper()} hidden {args.hidden_size}, "
+          f"embedding {args.embedding_dim}, pooling {args.pooling}, dropout 0.3/0.5, {n_params:,} parameters; "
+          f"Adam lr {LR:g}, clip {CLIP:g}")
+
+    def reset(m):
+        m.load_state_dict(init_state)
+        return m
+
+    # ---- 1. Lightning Trainer vs plain loop: same model init, same batches, same optimiser ----------
+    batches = epoch_batches(dm, bucketing=True, limit=args.max_batches)
+    tokens = real_tokens(batches) * args.epochs
+    plain_model = build_classifier(args, dm, state=init_state)
+    pl_model = build_classifier(args, dm, state=init_state)
+    warm = batches[: args.warmup_batches]
+    plain_train(reset(plain_model), warm, classifier_loss)
+    lightning_train(reset(pl_model), warm)
+    whole_fit: List[Rate] = []
+
+    def run_lightning() -> Rate:
+        epochs, whole = lightning_train(reset(pl_model), batches, args.epochs)
+        whole_fit.append(whole.rate(tokens))
+        return epochs.rate(tokens)
+
+    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, classifier_loss, args.epochs).rate(tokens),
+                     "lightning": run_lightning}, args.rounds)
+    if torch.get_num_threads() != args.threads:
+        print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
+    r1, r1_fit = compare(res["lightning"], res["plain"]), compare(whole_fit, res["plain"])
+    t1 = Table(f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
+               f"{tokens:,} real tokens a round)")
+    t1.rate("plain loop", res["plain"])
+    t1.rate("pl.Trainer (epoch time)", res["lightning"])
+    t1.rate("pl.Trainer (whole fit() incl. setup)", whole_fit)
+    t1.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
+    t1.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
+    t1.print()
+    figures["trainer_vs_plain"] = {
+        "batches": len(batches), "real_tokens_per_round": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
+        "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95,
+        "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit),
+    }
+
+    # ---- 2. bucketed vs unbucketed (shuffled) batches, plain loop, fresh epoch each round ----------
+    padding: Dict[str, List[float]] = {"bucketed": [], "shuffled": []}
+
+    def run_batching(bucketing: bool) -> Rate:
+        name = "bucketed" if bucketing else "shuffled"
+        flat = [b for _ in range(args.epochs) for b in epoch_batches(dm, bucketing, args.max_batches)]
+        padding[name].append(real_tokens(flat) / padded_positions(flat))
+        return plain_train(reset(plain_model), flat, classifier_loss).rate(real_tokens(flat))
+
+    res2 = alternate({"bucketed": lambda: run_batching(True), "shuffled": lambda: run_batching(False)}, args.rounds)
+    r2 = compare(res2["bucketed"], res2["shuffled"])
+    t2 = Table(f"2. bucketed vs unbucketed batches (plain loop, fresh batches every round, {args.epochs} epoch(s))")
+    t2.rate("bucketed (BucketBatchSampler)", res2["bucketed"], f"real/padded {median(padding['bucketed']):.0%}")
+    t2.rate("unbucketed (shuffled random batches)", res2["shuffled"], f"real/padded {median(padding['shuffled']):.0%}")
+    t2.ratio("ratio bucketed/unbucketed", r2, 1.3)
+    t2.print()
+    figures["bucketed_vs_unbucketed"] = {
+        "ratio": r2["wall"], "ratio_cpu": r2["cpu"], "target": 1.3,
+        "bucketed": {**summary_of(res2["bucketed"]), "real_fraction": median(padding["bucketed"])},
+        "unbucketed": {**summary_of(res2["shuffled"]), "real_fraction": median(padding["shuffled"])},
+    }
+
+    # ---- 3. fused vs cell backbone: same weights, same (fixed number of) batches --------------------
+    few = batches[: args.cell_batches]
+    few_tokens = real_tokens(few)
+    fused_model = build_classifier(args, dm, impl="fused", state=init_state)
+    cell_model = build_classifier(args, dm, impl="cell", state=init_state)
+    plain_train(reset(cell_model), few[: max(1, args.warmup_batches // 4)], classifier_loss)
+    res3 = alternate({"fused": lambda: plain_train(reset(fused_model), few, classifier_loss).rate(few_tokens),
+                      "cell": lambda: plain_train(reset(cell_model), few, classifier_loss).rate(few_tokens)}, args.rounds)
+    r3 = compare(res3["fused"], res3["cell"])
+    t3 = Table(f"3. fused vs cell backbone impl (plain loop, the same {len(few)} batches, {few_tokens:,} real tokens)")
+    t3.rate(f"fused (packed nn.{args.cell.upper()})", res3["fused"])
+    t3.rate(f"cell (loop over nn.{args.cell.upper()}Cell)", res3["cell"])
+    t3.ratio("ratio fused/cell", r3)
+    t3.print()
+    figures["fused_vs_cell"] = {
+        "batches": len(few), "real_tokens": few_tokens, "ratio": r3["wall"], "ratio_cpu": r3["cpu"],
+        "fused": summary_of(res3["fused"]), "cell": summary_of(res3["cell"]),
+    }
+    return figures
+
+
+# ================================================================================================
+# Section: tagger  -- to be added here.
+# Contract: ``def bench_tagger(args) -> Dict[str, Any]`` prints its own tables (use Table, alternate,
+# plain_train, lightning_train, real_tokens above) and returns its figures for the final JSON line;
+# add its data options in ``parse_args`` and register it in SECTIONS below.
+# ================================================================================================
+
+
+SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
+    "classifier": bench_classifier,
+    # "tagger": bench_tagger,
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sections", default="classifier",
+                   help=f"comma-separated sections to run, from: {', '.join(SECTIONS)}")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (on a busy 2-core machine two threads can stall in OpenMP)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--rounds", type=int, default=3, help="alternating measurements of each side; median reported")
+    p.add_argument("--epochs", type=int, default=1, help="epochs a round (sections 1 and 2)")
+    p.add_argument("--warmup-batches", type=int, default=20, help="batches of the warm-up run before timing")
+    p.add_argument("--cell-batches", type=int, default=50, help="batches timed for fused vs cell (cell is slow)")
+    p.add_argument("--max-batches", type=int, default=None, help="cap on batches an epoch (default: whole epoch)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches")
+    g = p.add_argument_group("classifier")
+    g.add_argument("--sst2", default=None, help="directory holding stsa.binary.train (default: built-in sentiment data)")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--hidden-size", type=int, default=128)
+    g.add_argument("--embedding-dim", type=int, default=128)
+    g.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
+    g.add_argument("--pooling", default="max", choices=["last", "mean", "max", "attention"])
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown or not args.sections:
+        p.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.batch_size) < 1 or args.warmup_batches < 1:
+        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches and --batch-size must be >= 1")
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    threads = set_threads(args.threads)
+    import pytorch_lightning as pl
+
+    quiet_lightning()  # after the import: importing pytorch_lightning sets its logger's level to INFO
+
+    print(f"seqkit speed benchmark: torch {torch.__version__}, pytorch-lightning {pl.__version__}, "
+          f"python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(f"torch threads: {threads['threads']} (inter-op {threads['interop_threads']}, "
+          f"OMP_NUM_THREADS={threads['OMP_NUM_THREADS'] or 'unset'}); sections: {', '.join(args.sections)}; "
+          f"{args.rounds} round(s), median reported" + ("; QUICK mode (figures meaningless)" if args.quick else ""))
+    summary: Dict[str, Any] = {"torch": torch.__version__, "lightning": pl.__version__, **threads,
+                               "quick": args.quick, "sections": {}}
+    start = time.perf_counter()
+    for name in args.sections:
+        print(f"== {name} " + "=" * (78 - len(name)))
+        section_start = time.perf_counter()
+        summary["sections"][name] = SECTIONS[name](args)
+        summary["sections"][name]["seconds"] = round(time.perf_counter() - section_start, 1)
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    print(f"total {summary['seconds']:.0f} s; ratios are medians over rounds, by wall clock (CPU time beside it)")
+    print(json.dumps(summary, default=float), flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""LightningDataModule for many-to-many aligned tasks: one tag a token (NER, POS, chunking)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+import torch
+
+from seqkit.data import tag_schemes
+from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad, pad_chars
+from seqkit.data.builtin import FILES, builtin_files
+from seqkit.data.conll import TaggedSentence, read_tagged
+from seqkit.data.datamodule import SeqkitDataModule, log
+from seqkit.data.errors import DataError
+from seqkit.data.pretrained import extend_with_pretrained
+from seqkit.data.vocab import Vocabulary
+
+_DIGIT = re.compile(r"\d")
+_SPACES = re.compile(r"[ \t]+")  # as the CoNLL reader: U+00A0 and other odd spaces stay inside tokens
+BUILTIN_FORMATS = {"wnut17": "conll", "ud_english_ewt": "conllu"}
+
+
+@dataclass
+class TaggedExample:
+    index: int
+    ids: List[int]
+    chars: List[List[int]]
+    tags: List[int]  # [] when unlabelled
+
+
+class TaggingDataModule(SeqkitDataModule):
+    """Tagged sentences from CoNLL column files (``format="conll"``) or CoNLL-U (``"conllu"``).
+
+    builtin: "wnut17" (NER) or "ud_english_ewt" (UPOS), used while ``train_path`` is null.
+    label_column: which column holds the tags (an index, negative from the end; CoNLL-U also takes
+        "upos" / "xpos"). scheme: "iob2" / "iobes" (entity tags; IOB1 input is detected and converted,
+        invalid I- tags are errors when ``strict``) or "none" (any tags: POS, chunks).
+    lowercase / zero_digits: normalise words before the word vocabulary (characters keep the raw word).
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file: initialises the word embedding. Words of
+        the validation and test files that the vectors cover join the vocabulary (as in Lample et al. 2016
+        and NCRF++), so their pretrained vectors are used; their tags are never read for this.
+    max_word_length: characters per word given to the character encoder (longer words are cut for
+        the character features only; the word itself is kept).
+    """
+
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        builtin: Optional[str] = None,
+        format: str = "conll",
+        token_column: int = 0,
+        label_column: Union[int, str] = -1,
+        scheme: str = "iob2",
+        strict: bool = True,
+        lowercase: bool = False,
+        zero_digits: bool = False,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        max_word_length: Optional[int] = 40,
+        pretrained: Optional[str] = None,
+        **loader_kwargs: Any,
+    ):
+        super().__init__(**loader_kwargs)
+        self.save_hyperparameters()
+        self.vocab: Optional[Vocabulary] = None
+        self.chars: Optional[Vocabulary] = None
+        self.tags: Optional[Vocabulary] = None
+        self.pretrained_matrix: Optional[torch.Tensor] = None
+
+    # ---- reading -------------------------------------------------------------------------------
+    def read(self, path, *, labelled: bool = True, format: Optional[str] = None) -> List[TaggedSentence]:
+        hp = self.hparams
+        fmt = format or hp.format
+        if fmt == "conllu":
+            column = hp.label_column if labelled and hp.label_column != -1 else "upos"
+            return read_tagged(path, "conllu", label_column=column, labelled=labelled)
+        return read_tagged(path, "conll", token_column=hp.token_column, label_column=hp.label_column,
+                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log)
+
+    def _read_splits(self) -> Dict[str, Tuple[List[TaggedSentence], str]]:
+        hp = self.hparams
+        if hp.builtin is not None and hp.train_path is None:
+            if hp.builtin not in BUILTIN_FORMATS:
+                raise ValueError(f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}")
+            fmt = BUILTIN_FORMATS[hp.builtin]
+            return {split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
+                    for split in FILES[hp.builtin]}
+        splits = {}
+        for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
+            if path is not None:
+                resolved = self.resolve(path)
+                splits[name] = (self.read(resolved), str(resolved))
+        return splits
+
+    def normalise(self, word: str) -> str:
+        if self.hparams.lowercase:
+            word = word.lower()
+        return _DIGIT.sub("0", word) if self.hparams.zero_digits else word
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.datasets:
+            return
+        splits = self._read_splits()
+        if not splits:
+            raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
+        if self.vocab is None:
+            if "train" not in splits:
+                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
+            self._build_vocabularies(splits)
+        for name, (sentences, source) in splits.items():
+            if name == "train" and stage not in (None, "fit"):
+                continue
+            self.datasets[name] = self.encode(sentences, source)
+
+    def _build_vocabularies(self, splits) -> None:
+        hp = self.hparams
+        train = splits["train"][0]
+        words = [[self.normalise(t) for t in s.tokens] for s in train]
+        self.vocab = Vocabulary.build(words, min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
+        self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
+        if hp.pretrained:
+            extra = (self.normalise(t) for name in ("val", "test") if name in splits for s in splits[name][0] for t in s.tokens)
+            self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, hp.pretrained, extra)
+            log(report)
+        log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else ""))
+
+    def encode(self, sentences: Iterable[TaggedSentence], source: str) -> List[TaggedExample]:
+        cap = self.hparams.max_word_length
+        out = []
+        for i, s in enumerate(sentences):
+            tags = []
+            for tag, line in zip(s.tags, s.token_lines):
+                if tag not in self.tags:
+                    raise DataError(source, line, f"tag {tag!r} is not in the training tags {self.tags.itos}")
+                tags.append(self.tags.index(tag))
+            ids = self.vocab.encode(self.normalise(t) for t in s.tokens)
+            chars = [self.chars.encode(t[:cap] if cap else t) for t in s.tokens]
+            out.append(TaggedExample(i, ids, chars, tags))
+        return out
+
+    # ---- batching ------------------------------------------------------------------------------
+    def example_length(self, example: TaggedExample) -> int:
+        return len(example.ids)
+
+    def collate(self, examples: List[TaggedExample]) -> Batch:
+        chars, char_lengths = pad_chars([e.chars for e in examples])
+        labelled = all(e.tags for e in examples)
+        return Batch(tokens=pad([e.ids for e in examples]), lengths=lengths_of([e.ids for e in examples]),
+                     index=torch.tensor([e.index for e in examples]), chars=chars, char_lengths=char_lengths,
+                     labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None)
+
+    # ---- what the model needs, what the checkpoint keeps ---------------------------------------
+    def model_kwargs(self) -> Dict[str, Any]:
+        kwargs = {"vocab_size": len(self.vocab), "num_chars": len(self.chars), "tags": list(self.tags.itos),
+                  "scheme": self.hparams.scheme}
+        if self.pretrained_matrix is not None:
+            kwargs.update(pretrained_embeddings=self.pretrained_matrix, embedding_dim=self.pretrained_matrix.size(1))
+        return kwargs
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"vocab": self.vocab.to_dict(), "chars": self.chars.to_dict(), "tags": self.tags.to_dict()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.vocab = Vocabulary.from_dict(state["vocab"])
+        self.chars = Vocabulary.from_dict(state["chars"])
+        self.tags = Vocabulary.from_dict(state["tags"])
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: str = "text",
+                          output_format: str = "json") -> List[TaggedSentence]:
+        """``input_format``: "text" (whitespace-separated tokens, one sentence a line), "conll" or "conllu"
+        (tokens from the token column; any tag columns are ignored)."""
+        if output_format not in ("json", "conll"):
+            raise ValueError(f"output_format must be 'json' or 'conll', got {output_format!r}")
+        if input_format == "text":
+            split = [(n, _SPACES.split(line.strip(" \t"))) for n, line in lines if line.strip(" \t")]
+            sentences = [TaggedSentence(tokens, [], n, [n] * len(tokens)) for n, tokens in split]
+        elif input_format in ("conll", "conllu"):
+            sentences = self._read_numbered(lines, source, input_format)
+        else:
+            raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
+        if not sentences:
+            raise DataError(source, None, "no sentence to tag")
+        self.datasets["predict"] = self.encode(sentences, source)
+        return sentences
+
+    def _read_numbered(self, lines, source, fmt) -> List[TaggedSentence]:
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=True) as f:
+            f.write("\n".join(line for _, line in lines) + "\n")
+            f.flush()
+            try:
+                return self.read(f.name, labelled=False, format=fmt)
+            except DataError as e:
+                raise DataError(source, e.line, e.reason) from None
+
+    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:
+        rows = []
+        for s, out in zip(sentences, outputs):
+            tags = self.tags.decode(out["tags"][: len(s.tokens)].tolist())
+            row: Dict[str, Any] = {"tokens": s.tokens, "tags": tags}
+            if self.hparams.scheme != "none":
+                row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(s.tokens[a:b])}
+                                for t, a, b in tag_schemes.spans(tags)]
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def format_output(rows: List[Dict[str, Any]], output_format: str) -> Iterable[str]:
+        """CoNLL columns: ``token<TAB>tag`` a line, a blank line after each sentence."""
+        for row in rows:
+            for token, tag in zip(row["tokens"], row["tags"]):
+                yield f"{token}\t{tag}"
+            yield ""

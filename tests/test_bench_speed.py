@@ -1,0 +1,56 @@
+"""scripts/bench_speed.py runs end to end (``--quick``, generated data) and prints its ratios and a JSON line.
+
+Timings themselves are never asserted: the figures depend on the machine and on whatever else runs on it.
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_speed.py"
+
+
+def write_fake_sst2(directory: Path, n: int = 160, seed: int = 0) -> None:
+    """SST-2-shaped file: ``<label> <lower-cased, space-tokenised sentence>``, lengths 2-30."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(300)] + ["good", "bad", ",", "."]
+    lines = [f"{rng.randint(0, 1)} " + " ".join(rng.choice(words) for _ in range(rng.randint(2, 30))) for _ in range(n)]
+    (directory / "stsa.binary.train").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.slow
+def test_quick_run_prints_ratios_and_json(tmp_path):
+    write_fake_sst2(tmp_path)
+    proc = run("--quick", "--sections", "classifier", "--sst2", str(tmp_path), "--threads", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "torch threads: 1" in out
+    assert "SST-2 train" in out
+    for label in ("ratio seqkit/plain (Trainer/plain)", "ratio bucketed/unbucketed", "ratio fused/cell"):
+        line = next((l for l in out.splitlines() if label in l), None)
+        assert line is not None, f"no {label!r} line in:\n{out}"
+        assert line.split(label, 1)[1].split()[0].endswith("x")  # a figure, e.g. "0.981x"
+    summary = json.loads(out.strip().splitlines()[-1])  # the last line is the JSON summary
+    assert summary["threads"] == 1 and summary["quick"] is True
+    figures = summary["sections"]["classifier"]
+    assert figures["data"] == "sst2" and figures["train_sentences"] == 160
+    for key in ("trainer_vs_plain", "bucketed_vs_unbucketed", "fused_vs_cell"):
+        assert figures[key]["ratio"] > 0 and figures[key]["ratio_cpu"] > 0
+    assert figures["trainer_vs_plain"]["plain"]["tokens_per_s"] > 0
+    assert figures["trainer_vs_plain"]["trainer"]["tokens_per_s"] > 0
+    assert 0 < figures["bucketed_vs_unbucketed"]["unbucketed"]["real_fraction"] <= 1
+
+
+def test_unknown_section_is_an_argument_error():
+    proc = run("--sections", "no_such_section")
+    assert proc.returncode == 2
+    assert "no_such_section" in proc.stderr

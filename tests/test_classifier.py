@@ -1,0 +1,146 @@
+"""SequenceClassifier end to end in-process: it learns a long-range task, survives a checkpoint round trip,
+and every pooling x implementation runs forward and backward."""
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+from seqkit.data import TextClassificationDataModule
+from seqkit.models import SequenceClassifier
+from seqkit.run import load_checkpoint
+
+from conftest import marker_examples
+
+
+def trainer(max_epochs, callbacks=(), checkpointing=False):
+    return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
+                      enable_checkpointing=checkpointing, enable_progress_bar=False, enable_model_summary=False,
+                      num_sanity_val_steps=0, callbacks=list(callbacks))
+
+
+def accuracy(model, loader):
+    """Computed here, independently of the model's torchmetrics."""
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for batch in loader:
+            correct += int((model(batch.tokens, batch.lengths).argmax(-1) == batch.labels).sum())
+            total += len(batch)
+    return correct / total
+
+
+def probabilities(model, datamodule, texts):
+    """Predict ``texts`` through the data module's predict path; rows back in input order."""
+    datamodule.set_predict_input(list(enumerate(texts, start=1)), "<test>")
+    rows = [None] * len(texts)
+    model.eval()
+    with torch.no_grad():
+        for i, batch in enumerate(datamodule.predict_dataloader()):
+            out = model.predict_step(batch, i)
+            for row, index in enumerate(out["index"].tolist()):
+                rows[index] = out["probabilities"][row]
+    return torch.stack(rows)
+
+
+# ---- (a) it learns a task that needs the first and the last real token ------------------------------------
+
+@pytest.mark.parametrize("cell,impl,bidirectional", [("gru", "fused", True), ("lstm", "cell", False)],
+                         ids=["gru-fused-bi", "lstm-cell-uni"])
+def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, impl, bidirectional):
+    files = marker_files(train=600, val=200, seed=0)
+    pl.seed_everything(1)
+    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=32,
+                                      eval_batch_size=256, bucketing=False)  # plain shuffled batches: mixed lengths
+    dm.setup("fit")
+    assert dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
+    # the batches the model sees mix short and long texts, so padding is everywhere
+    val_batches = list(dm.val_dataloader())
+    assert len(val_batches) == 1 and int(val_batches[0].lengths.min()) <= 9 and int(val_batches[0].lengths.max()) >= 29
+    train_batch = next(iter(dm.train_dataloader()))
+    assert int(train_batch.lengths.max()) - int(train_batch.lengths.min()) >= 10
+
+    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=16, pooling="last",
+                               backbone={"cell": cell, "impl": impl, "hidden_size": 32, "bidirectional": bidirectional},
+                               optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    assert model.encoder.impl == impl
+    before = accuracy(model, dm.val_dataloader())
+    assert before < 0.5  # 4 balanced classes: nothing is known before training
+    model.train()
+    stop = EarlyStopping(monitor="val/acc", mode="max", stopping_threshold=0.97, patience=100)
+    trainer(max_epochs=15, callbacks=[stop]).fit(model, datamodule=dm)
+    after = accuracy(model, dm.val_dataloader())
+    assert after >= 0.9, f"validation accuracy {after:.3f} (before training {before:.3f})"
+    assert abs(float(model.trainer.callback_metrics["val/acc"]) - after) < 1e-6  # the logged metric agrees
+
+
+# ---- (b) checkpoint round trip ---------------------------------------------------------------------------------
+
+def test_checkpoint_round_trip(marker_files, tmp_path):
+    files = marker_files(train=200, val=60, seed=1)
+    pl.seed_everything(2)
+    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=16,
+                                      tokenizer={"mode": "whitespace", "lowercase": False})
+    dm.setup("fit")
+    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=8, pooling="attention", dropout=0.5,
+                               embedding_dropout=0.2, backbone={"cell": "gru", "hidden_size": 8, "bidirectional": True})
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor="val/acc", mode="max")
+    trainer(max_epochs=1, callbacks=[checkpoint], checkpointing=True).fit(model, datamodule=dm)
+    path = checkpoint.best_model_path
+    assert path.endswith("best.ckpt")
+
+    # plain data only: loads without unpickling arbitrary objects; holds what prediction needs
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    state = raw["TextClassificationDataModule"]
+    assert state["vocab"]["itos"] == dm.vocab.itos
+    assert state["labels"]["itos"] == dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
+    assert state["tokenizer"] == {"mode": "whitespace", "lowercase": False}
+    assert raw["seqkit"] == {"model_class": "seqkit.models.classifier.SequenceClassifier",
+                             "datamodule_class": "seqkit.data.classification.TextClassificationDataModule"}
+    assert raw["hyper_parameters"]["backbone"] == {"cell": "gru", "hidden_size": 8, "bidirectional": True}
+
+    loaded_model, loaded_dm = load_checkpoint(path)
+    assert isinstance(loaded_model, SequenceClassifier) and isinstance(loaded_dm, TextClassificationDataModule)
+    assert not loaded_model.training  # ready to predict: dropout off
+    assert loaded_dm.vocab.itos == dm.vocab.itos and loaded_dm.labels.itos == dm.labels.itos
+    assert loaded_dm.tokenizer.to_dict() == {"mode": "whitespace", "lowercase": False}
+    assert loaded_dm.hparams.train_path is None and loaded_dm.hparams.val_path is None  # training files not needed
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded_model.state_dict()[name], tensor), name
+
+    texts = [text for text, _ in marker_examples(20, seed=99)] + ["zig tac", "ZIG never seen words tic", "w1"]
+    expected = probabilities(model, dm, texts)
+    got = probabilities(loaded_model, loaded_dm, texts)
+    assert got.shape == (len(texts), 4)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(got.sum(-1), torch.ones(len(texts)))
+
+
+# ---- (c) every pooling x implementation runs forward and backward ----------------------------------------------
+
+@pytest.mark.parametrize("impl", ["fused", "cell"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_every_pooling_and_impl_runs_forward_and_backward(pooling, impl):
+    torch.manual_seed(0)
+    backbone = {"cell": "lstm", "hidden_size": 6, "num_layers": 2, "bidirectional": True, "impl": impl}
+    model = SequenceClassifier(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling, backbone=backbone)
+    lengths = torch.tensor([5, 2, 4])
+    tokens = torch.randint(2, 12, (3, 5)).masked_fill(torch.arange(5)[None, :] >= lengths[:, None], 0)
+    labels = torch.tensor([0, 2, 1])
+    logits = model(tokens, lengths)
+    assert logits.shape == (3, 3) and torch.isfinite(logits).all()
+    F.cross_entropy(logits, labels).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"{name} gets no gradient"
+    assert torch.equal(model.embedding.embedding.weight.grad[0], torch.zeros(5))  # <pad> row never trained
+
+    model.eval()
+    with torch.no_grad():
+        full = model(tokens, lengths)
+        for i, n in enumerate(lengths.tolist()):  # padding never changes a prediction
+            torch.testing.assert_close(model(tokens[i:i + 1, :n], lengths[i:i + 1]), full[i:i + 1], atol=1e-5, rtol=1e-5)
+        other = SequenceClassifier(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling,
+                                   backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"}).eval()
+        other.load_state_dict(model.state_dict())  # same checkpoint, other implementation
+        torch.testing.assert_close(other(tokens, lengths), full, atol=1e-5, rtol=1e-5)
