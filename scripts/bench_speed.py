@@ -263,7 +263,7 @@ def build_classifier(args, dm, impl: str = "fused", state: Optional[Dict[str, to
     from seqkit.models import SequenceClassifier
 
     model = SequenceClassifier(
-        **dm.model_kwargs(), embedding_dim=args.embedding_dim, embedding_dropout=0.3, pooling=args.pooling,
+        **{"embedding_dim": args.embedding_dim, **dm.model_kwargs()}, embedding_dropout=0.3, pooling=args.pooling,
         dropout=0.5, backbone={"cell": args.cell, "hidden_size": args.hidden_size, "num_layers": 1,
                                "bidirectional": True, "dropout": 0.0, "impl": impl},
         optimizer={"_target_": "torch.optim.Adam", "lr": LR},
@@ -398,11 +398,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=1, help="epochs a round (sections 1 and 2)")
     p.add_argument("--warmup-batches", type=int, default=20, help="batches of the warm-up run before timing")
     p.add_argument("--cell-batches", type=int, default=50, help="batches timed for fused vs cell (cell is slow)")
-    p.add_argument("--max-batches", type=int, default=None, help="cap on batches an epoch (default: whole epoch)")
+    p.add_argument("--max-batches", type=int, default=None, help="cap on batches an epoch (None: the whole epoch)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches")
     g = p.add_argument_group("classifier")
-    g.add_argument("--sst2", default=None, help="directory holding stsa.binary.train (default: built-in sentiment data)")
+    g.add_argument("--sst2", default=None, help="directory holding stsa.binary.train (None: the built-in sentiment data)")
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--hidden-size", type=int, default=128)
     g.add_argument("--embedding-dim", type=int, default=128)

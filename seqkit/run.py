@@ -15,9 +15,10 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from seqkit.data.errors import DataError
-from seqkit.data.textfile import read_lines
+from seqkit.data.textfile import decode_lines, read_lines
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
 _TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
@@ -51,7 +52,7 @@ def _set_threads(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit on train, pick the best checkpoint on validation, test it; returns the final metrics."""
     _set_threads(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     datamodule.setup("fit")
     model = build(cfg.model, **datamodule.model_kwargs())
@@ -97,10 +98,9 @@ def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
     """Metrics of the checkpoint on ``data.test_path``, printed as one JSON line (the last line)."""
     _set_threads(cfg)
-    data_overrides = _set(cfg.get("data"))
-    model, datamodule = load_checkpoint(cfg.ckpt_path, **data_overrides)
-    if not data_overrides.get("test_path"):
+    if OmegaConf.is_missing(cfg.data, "test_path") or not cfg.data.test_path:
         raise ValueError("give the file to evaluate: data.test_path=<file>")
+    model, datamodule = load_checkpoint(cfg.ckpt_path, **_set(cfg.data))
     datamodule.setup("test")
     results = _plain_trainer(cfg).test(model, datamodule=datamodule, verbose=False)
     metrics = {k: round(float(v), 6) for r in results for k, v in sorted(r.items())}
@@ -110,7 +110,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, float]:
 
 def _read_input(source: str) -> Tuple[List[Tuple[int, str]], str]:
     if source == "-":
-        return [(i, line.rstrip("\r\n")) for i, line in enumerate(sys.stdin, start=1)], "<stdin>"
+        return decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     return read_lines(source), source
 
 
@@ -153,7 +153,10 @@ def report_errors(fn):
     def wrapper(cfg: DictConfig):
         try:
             return fn(cfg)
-        except (DataError, ValueError, FileNotFoundError) as e:
+        except MissingMandatoryValue as e:
+            print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
+            sys.exit(1)
+        except (DataError, ValueError, FileNotFoundError, ImportError) as e:
             if os.environ.get("SEQKIT_DEBUG"):
                 raise
             print(f"error: {e}", file=sys.stderr)

@@ -1,5 +1,7 @@
 """Line-per-example classification files (textfile + labelled_text) and TextClassificationDataModule."""
+import gzip
 import io
+import zlib
 from collections import Counter
 
 import pytest
@@ -70,7 +72,6 @@ def test_u0085_inside_a_line_does_not_split_it(tmp_path, fmt, content):
 
 
 def test_read_lines_strips_bom_and_cr_and_reads_gzip(tmp_path):
-    import gzip
     path = tmp_path / "x.tsv.gz"
     with gzip.open(path, "wb") as f:
         f.write("\ufeffone\t1\r\ntwo\t0\n".encode("utf-8"))
@@ -118,6 +119,32 @@ def test_unknown_format_raises_value_error(tmp_path):
     path = write(tmp_path, "a.tsv", "x\ty\n")
     with pytest.raises(ValueError, match="format"):
         read_labelled_text(path, "csv")
+
+
+def gzip_bytes(n=2000):
+    return gzip.compress(b"".join(b"line %d\tneg\n" % i for i in range(n)))
+
+
+def test_not_gzip_data_in_a_gz_file(tmp_path):
+    path = write(tmp_path, "plain.tsv.gz", "plain text\tpos\n")
+    assert_error(error_of(read_labelled_text, path, "text_tab_label"), path, None, "cannot read")
+
+
+def _truncated(data):
+    return data[: len(data) // 2]
+
+
+def _corrupted(data):
+    data = bytearray(data)
+    for i in range(20, 60):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage", [_truncated, _corrupted], ids=["truncated", "corrupted"])
+def test_damaged_gzip_is_a_data_error(tmp_path, damage):
+    path = write(tmp_path, "train.tsv.gz", damage(gzip_bytes()))
+    assert_error(error_of(read_labelled_text, path, "text_tab_label"), path, None, "cannot read")
 
 
 @pytest.mark.parametrize("split", ["val", "test"])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from conftest import marker_examples, write_tab_file
 
@@ -112,6 +113,100 @@ def test_cfg_job_prints_the_resolved_config(tmp_path):
     assert cfg.model.optimizer._target_ == "torch.optim.Adam"  # resolved, not "${optimizer}"
     assert "${" not in result.stdout
     assert not (tmp_path / "run").exists()  # printing the config runs nothing
+
+
+# ---- evaluate / predict in-process, and how they report bad settings (fast) ------------------------------------
+
+@pytest.fixture
+def tiny_checkpoint(marker_files, tmp_path):
+    """A 1-epoch SequenceClassifier checkpoint of the marker task, and the data files."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from seqkit.data import TextClassificationDataModule
+    from seqkit.models import SequenceClassifier
+
+    files = marker_files(train=40, val=20, test=20, seed=3)
+    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8)
+    dm.setup("fit")
+    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4})
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="tiny")
+    pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+               num_sanity_val_steps=0, callbacks=[checkpoint]).fit(model, datamodule=dm)
+    return Path(checkpoint.best_model_path), files
+
+
+def composed_script_config(name, *overrides):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
+    from seqkit.run import evaluate, predict
+
+    ckpt, files = tiny_checkpoint
+    metrics = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={files['test']}"))
+    assert set(metrics) >= {"test/acc", "test/loss"}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == metrics
+
+    infile, outfile = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    infile.write_text("zig w1 tac\n\nzag w2 w3 tic\n", encoding="utf-8")
+    rows = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
+    written = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
+    assert written == rows and [r["text"] for r in rows] == ["zig w1 tac", "zag w2 w3 tic"]
+    assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in rows)
+
+
+def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    from seqkit.run import evaluate, report_errors
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    ckpt, _ = tiny_checkpoint
+    bad = tmp_path / "test.tsv"
+    bad.write_text("zig w1 tac\tzig-tac\nzig w1 tic\tzig-toe\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(evaluate)(composed_script_config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={bad}"))
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {bad}:2: label 'zig-toe'")
+
+
+def test_evaluate_without_test_path_asks_for_it(tiny_checkpoint, capsys, monkeypatch):
+    from seqkit.run import evaluate, report_errors
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    ckpt, _ = tiny_checkpoint
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(evaluate)(composed_script_config("evaluate", f"ckpt_path={ckpt}"))
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "data.test_path" in err, err
+
+
+def test_missing_ckpt_path_is_one_error_line(capsys, monkeypatch):
+    from seqkit.run import predict, report_errors
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(predict)(composed_script_config("predict", "input=-"))
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "ckpt_path" in err[0]
+
+
+def test_invalid_utf8_on_stdin_is_reported_like_in_a_file(tiny_checkpoint, monkeypatch, capsys):
+    import io
+
+    from seqkit.run import predict, report_errors
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    ckpt, _ = tiny_checkpoint
+    raw = b"zig w1 tac\ncaf\xe9 \xff tic\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors="surrogateescape"))
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(predict)(composed_script_config("predict", f"ckpt_path={ckpt}", "input=-"))
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: <stdin>:2: invalid UTF-8")
 
 
 # ---- end to end (slow) ------------------------------------------------------------------------------------------

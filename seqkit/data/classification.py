@@ -55,6 +55,8 @@ class TextClassificationDataModule(SeqkitDataModule):
     and test words the vectors cover join the vocabulary; see seqkit.data.pretrained).
     """
 
+    vocabularies = ("vocab", "labels")
+
     def __init__(
         self,
         train_path: Optional[str] = None,
@@ -75,7 +77,6 @@ class TextClassificationDataModule(SeqkitDataModule):
         self.tokenizer = Tokenizer(**(tokenizer or {}))
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
-        self.pretrained_matrix: Optional[torch.Tensor] = None
 
     # ---- reading -------------------------------------------------------------------------------
     def _read_splits(self) -> Dict[str, tuple]:
@@ -144,17 +145,13 @@ class TextClassificationDataModule(SeqkitDataModule):
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        kwargs = {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
-        if self.pretrained_matrix is not None:
-            kwargs.update(pretrained_embeddings=self.pretrained_matrix, embedding_dim=self.pretrained_matrix.size(1))
-        return kwargs
+        return {"vocab_size": len(self.vocab), "num_classes": len(self.labels), **self.embedding_kwargs()}
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"vocab": self.vocab.to_dict(), "labels": self.labels.to_dict(), "tokenizer": self.tokenizer.to_dict()}
+        return {**super().state_dict(), "tokenizer": self.tokenizer.to_dict()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.vocab = Vocabulary.from_dict(state["vocab"])
-        self.labels = Vocabulary.from_dict(state["labels"])
+        super().load_state_dict(state)
         self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
 
     # ---- prediction ----------------------------------------------------------------------------

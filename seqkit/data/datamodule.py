@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
+from torch import Tensor
 from torch.utils.data import DataLoader
 
 from seqkit.data.sampler import BucketBatchSampler
+from seqkit.data.vocab import Vocabulary
 
 
 class SeqkitDataModule(pl.LightningDataModule):
@@ -20,6 +22,8 @@ class SeqkitDataModule(pl.LightningDataModule):
     bucketing: training batches group similar lengths (BucketBatchSampler); off = plain shuffled batches.
     """
 
+    vocabularies: Tuple[str, ...] = ()  # names of the Vocabulary attributes a checkpoint keeps
+
     def __init__(self, root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
                  bucketing: bool = True, num_workers: int = 0):
         super().__init__()
@@ -27,6 +31,20 @@ class SeqkitDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.bucketing, self.num_workers = bucketing, num_workers
         self.datasets: Dict[str, List[Any]] = {}
+        self.pretrained_matrix: Optional[Tensor] = None  # [V, D] when data.pretrained is set
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name).to_dict() for name in self.vocabularies}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        for name in self.vocabularies:
+            setattr(self, name, Vocabulary.from_dict(state[name]))
+
+    def embedding_kwargs(self) -> Dict[str, Any]:
+        """Model arguments for pretrained vectors: the initial matrix and its width."""
+        if self.pretrained_matrix is None:
+            return {}
+        return {"pretrained_embeddings": self.pretrained_matrix, "embedding_dim": self.pretrained_matrix.size(1)}
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         if path is None:

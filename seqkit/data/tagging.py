@@ -44,6 +44,8 @@ class TaggingDataModule(SeqkitDataModule):
         the character features only; the word itself is kept).
     """
 
+    vocabularies = ("vocab", "chars", "tags")
+
     def __init__(
         self,
         train_path: Optional[str] = None,
@@ -68,7 +70,6 @@ class TaggingDataModule(SeqkitDataModule):
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
-        self.pretrained_matrix: Optional[torch.Tensor] = None
 
     # ---- reading -------------------------------------------------------------------------------
     def read(self, path, *, labelled: bool = True, format: Optional[str] = None) -> List[TaggedSentence]:
@@ -156,19 +157,8 @@ class TaggingDataModule(SeqkitDataModule):
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        kwargs = {"vocab_size": len(self.vocab), "num_chars": len(self.chars), "tags": list(self.tags.itos),
-                  "scheme": self.hparams.scheme}
-        if self.pretrained_matrix is not None:
-            kwargs.update(pretrained_embeddings=self.pretrained_matrix, embedding_dim=self.pretrained_matrix.size(1))
-        return kwargs
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {"vocab": self.vocab.to_dict(), "chars": self.chars.to_dict(), "tags": self.tags.to_dict()}
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.vocab = Vocabulary.from_dict(state["vocab"])
-        self.chars = Vocabulary.from_dict(state["chars"])
-        self.tags = Vocabulary.from_dict(state["tags"])
+        return {"vocab_size": len(self.vocab), "num_chars": len(self.chars), "tags": list(self.tags.itos),
+                "scheme": self.hparams.scheme, **self.embedding_kwargs()}
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: str = "text",

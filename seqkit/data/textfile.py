@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 from typing import Iterator, List, Tuple, Union
 
@@ -24,21 +25,26 @@ def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tup
     try:
         with opener(p, "rb") as f:
             raw = f.read()
-    except OSError as e:
+    except (OSError, EOFError, zlib.error) as e:  # EOFError, zlib.error: a truncated or damaged .gz
         raise DataError(p, None, f"cannot read: {e}") from None
+    return decode_lines(raw, p, allow_empty=allow_empty)
+
+
+def decode_lines(raw: bytes, source: Union[str, Path], *, allow_empty: bool = False) -> List[Tuple[int, str]]:
+    """The numbered lines of UTF-8 bytes (a file's or standard input's), as ``read_lines`` returns them."""
     lines = []
     for number, chunk in enumerate(raw.split(b"\n"), start=1):
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise DataError(p, number, f"invalid UTF-8 at byte {e.start} of the line") from None
+            raise DataError(source, number, f"invalid UTF-8 at byte {e.start} of the line") from None
         if number == 1 and text.startswith("\ufeff"):
             text = text[1:]
         lines.append((number, text[:-1] if text.endswith("\r") else text))
     if lines and lines[-1][1] == "":
         lines.pop()
     if not allow_empty and not any(t.strip() for _, t in lines):
-        raise DataError(p, None, "file is empty")
+        raise DataError(source, None, "file is empty")
     return lines
 
 

@@ -65,7 +65,7 @@ class SequenceClassifier(SeqkitModule):
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         loss = F.cross_entropy(self(batch.tokens, batch.lengths), batch.labels)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        self.log_train_loss(loss, len(batch))
         return loss
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:

@@ -78,19 +78,19 @@ class SequenceTagger(SeqkitModule):
         return self.emissions(self.dropout(outputs))
 
     def loss(self, emissions: Tensor, batch) -> Tensor:
-        if self.crf is not None:
-            return self.crf.nll(emissions, batch.labels, batch.mask, reduction="mean")
+        if self.crf is not None:  # float32 even under mixed precision: path scores sum over a whole sentence
+            return self.crf.nll(emissions.float(), batch.labels, batch.mask, reduction="mean")
         return F.cross_entropy(emissions.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
 
     def decode(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """Best tag ids [B, T] (0 at padding)."""
         if self.crf is not None:
-            return self.crf.viterbi(emissions, mask)[0]
+            return self.crf.viterbi(emissions.float(), mask)[0]
         return emissions.argmax(-1).masked_fill(~mask, 0)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         loss = self.loss(self(batch), batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        self.log_train_loss(loss, len(batch))
         return loss
 
     def _evaluate(self, batch, stage: str) -> None:
