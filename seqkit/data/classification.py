@@ -128,7 +128,7 @@ class TextClassificationDataModule(SeqkitDataModule):
     def encode(self, examples: Iterable[LabelledText]) -> List[Example]:
         out = []
         for i, ex in enumerate(examples):
-            tokens = self.tokenizer(ex.text) or [ex.text.strip()[:1] or " "]  # a text of only spaces cannot occur
+            tokens = self.tokenizer(ex.text)  # never empty: readers reject blank texts
             label = -1 if ex.label is None else self.labels.index(ex.label)
             out.append(Example(i, self.vocab.encode(tokens), label))
         return out
