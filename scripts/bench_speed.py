@@ -1,6 +1,7 @@
 """Training-speed benchmarks: every figure is a ratio against a baseline measured in the same run.
 
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger --conll2003 ../shared/data/conll2003
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
@@ -12,7 +13,10 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
               1. Lightning Trainer vs a plain PyTorch loop (same model, batches, Adam, clipping)
               2. bucketed vs shuffled (unbucketed) batches, plain loop
               3. fused (packed nn.LSTM) vs cell (Python loop over nn.LSTMCell) backbone, plain loop
-  tagger      (to be added: write ``bench_tagger(args) -> dict`` and register it in ``SECTIONS``)
+  tagger      SequenceTagger (BiLSTM-CRF + char CNN) on CoNLL-2003 (``--conll2003 DIR``) or built-in WNUT-17:
+              1. Lightning Trainer vs a plain PyTorch BiLSTM-CRF loop (same model, batches, Adam, clipping)
+              2. the CRF's share of a training step (CRF nll forward+backward alone vs the full step)
+              3. Viterbi decoding sentences/s on the validation set, against argmax on the same emissions
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
@@ -373,16 +377,143 @@ def bench_classifier(args) -> Dict[str, Any]:
 
 
 # ================================================================================================
-# Section: tagger  -- to be added here.
-# Contract: ``def bench_tagger(args) -> Dict[str, Any]`` prints its own tables (use Table, alternate,
-# plain_train, lightning_train, real_tokens above) and returns its figures for the final JSON line;
-# add its data options in ``parse_args`` and register it in SECTIONS below.
+# Section: tagger
 # ================================================================================================
+
+def tagging_data(args) -> Tuple[Any, str]:
+    """configs/experiment/conll2003.yaml's data (or the built-in WNUT-17 of task=ner), set up for fit."""
+    from seqkit.data import TaggingDataModule
+
+    common = {"format": "conll", "label_column": -1, "scheme": "iob2", "batch_size": args.tagger_batch_size,
+              "eval_batch_size": 256}
+    if args.conll2003:
+        root = Path(args.conll2003).expanduser()
+        for name in ("train.txt", "valid.txt"):
+            if not (root / name).is_file():
+                sys.exit(f"error: {root / name} not found (--conll2003 takes the directory holding train.txt, valid.txt)")
+        dm = TaggingDataModule(train_path=str(root / "train.txt"), val_path=str(root / "valid.txt"), zero_digits=True, **common)
+        what = f"CoNLL-2003 train/valid ({root})"
+    else:
+        dm = TaggingDataModule(builtin="wnut17", **common)
+        what = "built-in WNUT-17 train/dev"
+    dm.setup("fit")
+    return dm, what
+
+
+def build_tagger(dm, head: str = "crf", state: Optional[Dict[str, torch.Tensor]] = None):
+    """configs/task/ner.yaml's model: word 100-d + char CNN, BiLSTM 200, constrained CRF."""
+    from seqkit.models import SequenceTagger
+
+    model = SequenceTagger(**dm.model_kwargs(), embedding_dim=100, embedding_dropout=0.5, word_dropout=0.05,
+                           char_encoder="cnn", backbone={"cell": "lstm", "hidden_size": 200, "bidirectional": True},
+                           head=head, dropout=0.5, optimizer={"_target_": "torch.optim.Adam", "lr": LR})
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def tagger_loss(model, batch) -> torch.Tensor:
+    return model.loss(model(batch), batch)
+
+
+def bench_tagger(args) -> Dict[str, Any]:
+    seed_all(args.seed)
+    dm, what = tagging_data(args)
+    model = build_tagger(dm)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"data:  {what}: {len(dm.datasets['train']):,} training sentences, {len(dm.datasets['val']):,} validation")
+    print(f"model: SequenceTagger, word 100 + char CNN 50, BiLSTM 200, constrained CRF over {len(dm.tags)} tags, "
+          f"{n_params:,} parameters; Adam lr {LR:g}, clip {CLIP:g}, batch {args.tagger_batch_size}")
+    figures: Dict[str, Any] = {"data": "conll2003" if args.conll2003 else "builtin:wnut17", "parameters": n_params,
+                               "batch_size": args.tagger_batch_size}
+
+    def reset(m):
+        m.load_state_dict(init_state)
+        return m
+
+    # ---- 1. Lightning Trainer vs plain BiLSTM-CRF loop: same init, batches, optimiser ---------------
+    batches = epoch_batches(dm, bucketing=True, limit=args.tagger_batches)
+    tokens = real_tokens(batches)
+    plain_model, pl_model = build_tagger(dm, state=init_state), build_tagger(dm, state=init_state)
+    warm = batches[: args.warmup_batches]
+    plain_train(reset(plain_model), warm, tagger_loss)
+    lightning_train(reset(pl_model), warm)
+    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, tagger_loss).rate(tokens),
+                     "lightning": lambda: lightning_train(reset(pl_model), batches)[0].rate(tokens)}, args.rounds)
+    r1 = compare(res["lightning"], res["plain"])
+    t1 = Table(f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)")
+    t1.rate("plain loop", res["plain"])
+    t1.rate("pl.Trainer (epoch time)", res["lightning"])
+    t1.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
+    t1.print()
+    figures["trainer_vs_plain"] = {"batches": len(batches), "real_tokens": tokens, "ratio": r1["wall"],
+                                   "ratio_cpu": r1["cpu"], "target": 0.95,
+                                   "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"])}
+
+    # ---- 2. the CRF's share of a training step: full step vs CRF nll forward+backward alone ----------
+    steps = batches[: args.cell_batches]
+    step_model = build_tagger(dm, state=init_state).train()
+    with torch.no_grad():
+        emissions = [step_model(b).detach() for b in steps]
+
+    def crf_only() -> Clock:
+        with Clock() as clock:
+            for e, b in zip(emissions, steps):
+                step_model.crf.nll(e.requires_grad_(), b.labels, b.mask).backward()
+        return clock
+
+    step_tokens = real_tokens(steps)
+    res2 = alternate({"step": lambda: plain_train(reset(step_model), steps, tagger_loss).rate(step_tokens),
+                      "crf": lambda: crf_only().rate(step_tokens)}, args.rounds)
+    share = {k: ratio(median([getattr(r, k) for r in res2["step"]]), median([getattr(r, k) for r in res2["crf"]]))
+             for k in ("wall", "cpu")}  # (tokens/s of step) / (tokens/s of CRF) = CRF time / step time
+    t2 = Table(f"2. the CRF's share of a training step ({len(steps)} batches, {step_tokens:,} real tokens)")
+    t2.rate("full training step", res2["step"])
+    t2.rate("CRF nll forward + backward alone", res2["crf"])
+    t2.text(f"CRF share of a step: {share['wall']:.1%} (by CPU time {share['cpu']:.1%})")
+    t2.print()
+    figures["crf_share_of_step"] = {"share": share["wall"], "share_cpu": share["cpu"],
+                                    "step": summary_of(res2["step"]), "crf": summary_of(res2["crf"])}
+
+    # ---- 3. decoding the validation set: Viterbi vs argmax on the same emissions; full model decode -----
+    model = reset(build_tagger(dm)).eval()
+    val = list(dm.val_dataloader())
+    sentences = sum(len(b) for b in val)
+    with torch.no_grad():
+        val_emissions = [model(b) for b in val]
+
+    def decode(fn) -> Rate:
+        with torch.no_grad(), Clock() as clock:
+            for e, b in zip(val_emissions, val):
+                fn(e, b.mask)
+        return clock.rate(sentences)
+
+    def full_decode() -> Rate:
+        with torch.no_grad(), Clock() as clock:
+            for b in val:
+                model.decode(model(b), b.mask)
+        return clock.rate(sentences)
+
+    res3 = alternate({"viterbi": lambda: decode(lambda e, m: model.crf.viterbi(e, m)),
+                      "argmax": lambda: decode(lambda e, m: e.argmax(-1).masked_fill(~m, 0)),
+                      "model": full_decode}, args.rounds)
+    r3 = compare(res3["viterbi"], res3["argmax"])
+    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, eval batches of 256), sentences/s")
+    t3.rate("Viterbi (CRF) on precomputed emissions", res3["viterbi"])
+    t3.rate("argmax (softmax head), same emissions", res3["argmax"])
+    t3.rate("full model: forward + Viterbi", res3["model"])
+    t3.ratio("ratio Viterbi/argmax", r3)
+    t3.print()
+    figures["decode"] = {"sentences": sentences, "viterbi_sentences_per_s": median([r.wall for r in res3["viterbi"]]),
+                         "argmax_sentences_per_s": median([r.wall for r in res3["argmax"]]),
+                         "model_sentences_per_s": median([r.wall for r in res3["model"]]), "ratio_viterbi_argmax": r3["wall"]}
+    return figures
 
 
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
-    # "tagger": bench_tagger,
+    "tagger": bench_tagger,
 }
 
 
@@ -408,9 +539,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g.add_argument("--embedding-dim", type=int, default=128)
     g.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     g.add_argument("--pooling", default="max", choices=["last", "mean", "max", "attention"])
+    g = p.add_argument_group("tagger")
+    g.add_argument("--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)")
+    g.add_argument("--tagger-batch-size", type=int, default=16)
+    g.add_argument("--tagger-batches", type=int, default=150, help="training batches timed in tagger section 1")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
+        args.tagger_batches = 6
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:

@@ -54,3 +54,35 @@ def test_unknown_section_is_an_argument_error():
     proc = run("--sections", "no_such_section")
     assert proc.returncode == 2
     assert "no_such_section" in proc.stderr
+
+
+def write_fake_conll(directory: Path, n: int = 60, seed: int = 0) -> None:
+    """CoNLL-2003-shaped train.txt / valid.txt: ``word POS chunk NER``, IOB2 entities, a -DOCSTART- line."""
+    rng = random.Random(seed)
+    for name in ("train.txt", "valid.txt"):
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for _ in range(n):
+            for _ in range(rng.randint(3, 20)):
+                if rng.random() < 0.2:
+                    kind = rng.choice(["PER", "LOC"])
+                    lines += [f"Name{rng.randint(0, 9)} NNP B-NP B-{kind}", f"Jr NNP I-NP I-{kind}"]
+                else:
+                    lines.append(f"w{rng.randint(0, 99)} NN B-NP O")
+            lines.append("")
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_quick_tagger_run_prints_its_figures(tmp_path):
+    write_fake_conll(tmp_path)
+    proc = run("--quick", "--sections", "tagger", "--conll2003", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "CoNLL-2003 train/valid" in out
+    for label in ("ratio seqkit/plain (Trainer/plain)", "CRF share of a step:", "ratio Viterbi/argmax"):
+        assert label in out, f"no {label!r} line in:\n{out}"
+    figures = json.loads(out.strip().splitlines()[-1])["sections"]["tagger"]
+    assert figures["data"] == "conll2003"
+    assert figures["trainer_vs_plain"]["ratio"] > 0
+    assert 0 < figures["crf_share_of_step"]["share"] < 1  # the CRF is a part of the step, not more
+    assert figures["decode"]["sentences"] == 60 and figures["decode"]["viterbi_sentences_per_s"] > 0
