@@ -194,9 +194,9 @@ def summary_of(rates: Sequence[Rate]) -> Dict[str, Any]:
 class Table:
     """Rows of (label, median tokens/s by wall clock, each round's, median by CPU time) and ratio rows."""
 
-    def __init__(self, title: str):
+    def __init__(self, title: str, unit: str = "tokens/s"):
         self.title = title
-        self.lines = [f"  {'':<40} {'tokens/s':>11}         {'by CPU time':>11}   rounds (wall)"]
+        self.lines = [f"  {'':<40} {unit:>11}         {'by CPU time':>11}   rounds (wall)"]
 
     def rate(self, label: str, rates: Sequence[Rate], note: str = "") -> None:
         rounds = " ".join(f"{r.wall:,.0f}" for r in rates)
@@ -499,7 +499,7 @@ def bench_tagger(args) -> Dict[str, Any]:
                       "argmax": lambda: decode(lambda e, m: e.argmax(-1).masked_fill(~m, 0)),
                       "model": full_decode}, args.rounds)
     r3 = compare(res3["viterbi"], res3["argmax"])
-    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, eval batches of 256), sentences/s")
+    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, eval batches of 256)", unit="sentences/s")
     t3.rate("Viterbi (CRF) on precomputed emissions", res3["viterbi"])
     t3.rate("argmax (softmax head), same emissions", res3["argmax"])
     t3.rate("full model: forward + Viterbi", res3["model"])

@@ -1,7 +1,6 @@
 """Line-per-example classification files (textfile + labelled_text) and TextClassificationDataModule."""
 import gzip
 import io
-import zlib
 from collections import Counter
 
 import pytest

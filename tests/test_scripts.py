@@ -10,7 +10,6 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
 from conftest import marker_examples, write_tab_file
 
