@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 LR = 1e-3  # Adam, as configs/optimizer/adam.yaml
+NER_LR = 2e-3  # Adam lr of configs/task/ner.yaml (and so of experiment=conll2003)
 CLIP = 5.0  # gradient-norm clipping, as configs/trainer/default.yaml
 
 
@@ -117,11 +118,11 @@ def _identity(x):
 
 
 def plain_train(model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
-                epochs: int = 1) -> Clock:
+                epochs: int = 1, lr: float = LR) -> Clock:
     """The baseline loop: forward + loss, backward, clip_grad_norm_, step, zero_grad. -> time of the steps."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=LR)
+    optimizer = torch.optim.Adam(params, lr=lr)
     with Clock() as clock:
         for _ in range(epochs):
             for batch in batches:
@@ -185,10 +186,10 @@ def compare(a: Sequence[Rate], b: Sequence[Rate]) -> Dict[str, float]:
             "cpu": ratio(median([r.cpu for r in a]), median([r.cpu for r in b]))}
 
 
-def summary_of(rates: Sequence[Rate]) -> Dict[str, Any]:
-    """For the JSON line: median tokens/s (wall, CPU) and every round's wall figure."""
-    return {"tokens_per_s": median([r.wall for r in rates]), "cpu_tokens_per_s": median([r.cpu for r in rates]),
-            "rounds_tokens_per_s": [round(r.wall, 1) for r in rates]}
+def summary_of(rates: Sequence[Rate], unit: str = "tokens") -> Dict[str, Any]:
+    """For the JSON line: median <unit>/s (wall, CPU) and every round's wall figure."""
+    return {f"{unit}_per_s": median([r.wall for r in rates]), f"cpu_{unit}_per_s": median([r.cpu for r in rates]),
+            f"rounds_{unit}_per_s": [round(r.wall, 1) for r in rates]}
 
 
 class Table:
@@ -380,108 +381,143 @@ def bench_classifier(args) -> Dict[str, Any]:
 # Section: tagger
 # ================================================================================================
 
-def tagging_data(args) -> Tuple[Any, str]:
-    """configs/experiment/conll2003.yaml's data (or the built-in WNUT-17 of task=ner), set up for fit."""
+def tagging_data(args) -> Tuple[Any, str, float]:
+    """configs/experiment/conll2003.yaml's data (or, without --conll2003, task=ner's built-in WNUT-17), set up
+    for fit. -> (data module, a one-line description of which data it is, the recipe's word dropout)."""
     from seqkit.data import TaggingDataModule
 
+    # configs/task/ner.yaml: format conll, label column -1 (the NER column), IOB2, strict, min_freq 1,
+    # max_word_length 40, batch 16, eval batch 256, bucketing
     common = {"format": "conll", "label_column": -1, "scheme": "iob2", "batch_size": args.tagger_batch_size,
-              "eval_batch_size": 256}
+              "eval_batch_size": 256, "bucketing": True}
     if args.conll2003:
         root = Path(args.conll2003).expanduser()
         for name in ("train.txt", "valid.txt"):
             if not (root / name).is_file():
                 sys.exit(f"error: {root / name} not found (--conll2003 takes the directory holding train.txt, valid.txt)")
-        dm = TaggingDataModule(train_path=str(root / "train.txt"), val_path=str(root / "valid.txt"), zero_digits=True, **common)
-        what = f"CoNLL-2003 train/valid ({root})"
+        # experiment=conll2003 overrides: zero_digits true, word_dropout 0.02
+        dm = TaggingDataModule(train_path=str(root / "train.txt"), val_path=str(root / "valid.txt"), zero_digits=True,
+                               **common)
+        what, word_dropout = f"CoNLL-2003 train/valid ({root}), zero_digits", 0.02
     else:
-        dm = TaggingDataModule(builtin="wnut17", **common)
-        what = "built-in WNUT-17 train/dev"
+        dm = TaggingDataModule(builtin="wnut17", zero_digits=False, **common)  # task=ner as it is
+        what, word_dropout = "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)", 0.05
     dm.setup("fit")
-    return dm, what
+    return dm, what, word_dropout
 
 
-def build_tagger(dm, head: str = "crf", state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/ner.yaml's model: word 100-d + char CNN, BiLSTM 200, constrained CRF."""
+def build_tagger(dm, word_dropout: float, state: Optional[Dict[str, torch.Tensor]] = None):
+    """configs/task/ner.yaml's model (+ experiment=conll2003's word dropout): word 100-d + char CNN,
+    BiLSTM 200, dropouts 0.5, constrained CRF head; Adam lr 0.002."""
     from seqkit.models import SequenceTagger
 
-    model = SequenceTagger(**dm.model_kwargs(), embedding_dim=100, embedding_dropout=0.5, word_dropout=0.05,
-                           char_encoder="cnn", backbone={"cell": "lstm", "hidden_size": 200, "bidirectional": True},
-                           head=head, dropout=0.5, optimizer={"_target_": "torch.optim.Adam", "lr": LR})
+    model = SequenceTagger(**{"embedding_dim": 100, **dm.model_kwargs()}, embedding_dropout=0.5,
+                           word_dropout=word_dropout, char_encoder="cnn", char={},
+                           backbone={"cell": "lstm", "hidden_size": 200, "bidirectional": True},
+                           head="crf", constrained=True, dropout=0.5,
+                           optimizer={"_target_": "torch.optim.Adam", "lr": NER_LR})
     if state is not None:
         model.load_state_dict(state)
     return model
 
 
 def tagger_loss(model, batch) -> torch.Tensor:
+    """What SequenceTagger.training_step computes: CRF nll (mean over sentences) of the model's emissions."""
     return model.loss(model(batch), batch)
 
 
 def bench_tagger(args) -> Dict[str, Any]:
     seed_all(args.seed)
-    dm, what = tagging_data(args)
-    model = build_tagger(dm)
+    dm, what, word_dropout = tagging_data(args)
+    model = build_tagger(dm, word_dropout)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"data:  {what}: {len(dm.datasets['train']):,} training sentences, {len(dm.datasets['val']):,} validation")
-    print(f"model: SequenceTagger, word 100 + char CNN 50, BiLSTM 200, constrained CRF over {len(dm.tags)} tags, "
-          f"{n_params:,} parameters; Adam lr {LR:g}, clip {CLIP:g}, batch {args.tagger_batch_size}")
-    figures: Dict[str, Any] = {"data": "conll2003" if args.conll2003 else "builtin:wnut17", "parameters": n_params,
-                               "batch_size": args.tagger_batch_size}
+    n_train, n_val = len(dm.datasets["train"]), len(dm.datasets["val"])
+    print(f"data:  {what}: {n_train:,} training sentences, {n_val:,} validation")
+    print(f"model: SequenceTagger, word 100 + char CNN {model.chars.output_dim}, BiLSTM 200, constrained CRF over "
+          f"{len(dm.tags)} tags, dropout 0.5/0.5, word dropout {word_dropout:g}, {n_params:,} parameters; "
+          f"Adam lr {NER_LR:g}, clip {CLIP:g}, batch {args.tagger_batch_size}")
+    figures: Dict[str, Any] = {
+        "data": "conll2003" if args.conll2003 else "builtin:wnut17", "train_sentences": n_train, "val_sentences": n_val,
+        "tags": len(dm.tags), "parameters": n_params, "batch_size": args.tagger_batch_size, "lr": NER_LR,
+        "word_dropout": word_dropout, "rounds": args.rounds,
+    }
 
     def reset(m):
         m.load_state_dict(init_state)
         return m
 
+    def train_plain(m, batches) -> Clock:
+        return plain_train(reset(m), batches, tagger_loss, lr=NER_LR)
+
     # ---- 1. Lightning Trainer vs plain BiLSTM-CRF loop: same init, batches, optimiser ---------------
     batches = epoch_batches(dm, bucketing=True, limit=args.tagger_batches)
     tokens = real_tokens(batches)
-    plain_model, pl_model = build_tagger(dm, state=init_state), build_tagger(dm, state=init_state)
+    plain_model, pl_model = build_tagger(dm, word_dropout, init_state), build_tagger(dm, word_dropout, init_state)
     warm = batches[: args.warmup_batches]
-    plain_train(reset(plain_model), warm, tagger_loss)
+    train_plain(plain_model, warm)
     lightning_train(reset(pl_model), warm)
-    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, tagger_loss).rate(tokens),
-                     "lightning": lambda: lightning_train(reset(pl_model), batches)[0].rate(tokens)}, args.rounds)
-    r1 = compare(res["lightning"], res["plain"])
+    whole_fit: List[Rate] = []
+
+    def run_lightning() -> Rate:
+        epoch, whole = lightning_train(reset(pl_model), batches)
+        whole_fit.append(whole.rate(tokens))
+        return epoch.rate(tokens)
+
+    res = alternate({"plain": lambda: train_plain(plain_model, batches).rate(tokens), "lightning": run_lightning},
+                    args.rounds)
+    if torch.get_num_threads() != args.threads:
+        print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
+    r1, r1_fit = compare(res["lightning"], res["plain"]), compare(whole_fit, res["plain"])
     t1 = Table(f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)")
     t1.rate("plain loop", res["plain"])
     t1.rate("pl.Trainer (epoch time)", res["lightning"])
+    t1.rate("pl.Trainer (whole fit() incl. setup)", whole_fit)
     t1.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
+    t1.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
     t1.print()
-    figures["trainer_vs_plain"] = {"batches": len(batches), "real_tokens": tokens, "ratio": r1["wall"],
-                                   "ratio_cpu": r1["cpu"], "target": 0.95,
-                                   "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"])}
+    figures["trainer_vs_plain"] = {
+        "batches": len(batches), "real_tokens": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
+        "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95,
+        "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit),
+    }
 
-    # ---- 2. the CRF's share of a training step: full step vs CRF nll forward+backward alone ----------
-    steps = batches[: args.cell_batches]
-    step_model = build_tagger(dm, state=init_state).train()
+    # ---- 2. the CRF's share of a training step: (a) the full step, (b) the CRF nll forward + backward alone
+    # on the emissions of the same batches (detached leaves: nothing flows back into the encoder) ---------
+    steps = batches[: args.tagger_step_batches]
+    step_tokens = real_tokens(steps)
+    step_model = build_tagger(dm, word_dropout, init_state).train()
     with torch.no_grad():
-        emissions = [step_model(b).detach() for b in steps]
+        emissions = [step_model(b).float() for b in steps]  # training mode: as the step sees them
 
-    def crf_only() -> Clock:
+    def crf_only() -> Rate:
+        crf = step_model.crf
         with Clock() as clock:
             for e, b in zip(emissions, steps):
-                step_model.crf.nll(e.requires_grad_(), b.labels, b.mask).backward()
-        return clock
+                crf.nll(e.detach().requires_grad_(), b.labels, b.mask, reduction="mean").backward()
+        step_model.zero_grad(set_to_none=True)  # the CRF's gradients must not leak into the next full step
+        return clock.rate(step_tokens)
 
-    step_tokens = real_tokens(steps)
-    res2 = alternate({"step": lambda: plain_train(reset(step_model), steps, tagger_loss).rate(step_tokens),
-                      "crf": lambda: crf_only().rate(step_tokens)}, args.rounds)
+    res2 = alternate({"step": lambda: train_plain(step_model, steps).rate(step_tokens), "crf": crf_only}, args.rounds)
+    # (tokens/s of the step) / (tokens/s of the CRF alone) = CRF time / step time
     share = {k: ratio(median([getattr(r, k) for r in res2["step"]]), median([getattr(r, k) for r in res2["crf"]]))
-             for k in ("wall", "cpu")}  # (tokens/s of step) / (tokens/s of CRF) = CRF time / step time
+             for k in ("wall", "cpu")}
     t2 = Table(f"2. the CRF's share of a training step ({len(steps)} batches, {step_tokens:,} real tokens)")
-    t2.rate("full training step", res2["step"])
-    t2.rate("CRF nll forward + backward alone", res2["crf"])
-    t2.text(f"CRF share of a step: {share['wall']:.1%} (by CPU time {share['cpu']:.1%})")
+    t2.rate("(a) full step (fwd+nll+bwd+clip+Adam)", res2["step"])
+    t2.rate("(b) CRF nll forward + backward alone", res2["crf"])
+    t2.text(f"CRF share of a step (b/a by time): {share['wall']:.1%} (by CPU time {share['cpu']:.1%})")
     t2.print()
-    figures["crf_share_of_step"] = {"share": share["wall"], "share_cpu": share["cpu"],
-                                    "step": summary_of(res2["step"]), "crf": summary_of(res2["crf"])}
+    figures["crf_share_of_step"] = {"batches": len(steps), "real_tokens": step_tokens, "share": share["wall"],
+                                    "share_cpu": share["cpu"], "step": summary_of(res2["step"]),
+                                    "crf": summary_of(res2["crf"])}
 
-    # ---- 3. decoding the validation set: Viterbi vs argmax on the same emissions; full model decode -----
-    model = reset(build_tagger(dm)).eval()
+    # ---- 3. decoding the validation set (length-sorted eval batches of 256): Viterbi vs argmax on the same
+    # precomputed emissions, and the whole model (forward + Viterbi) in eval mode --------------------------
+    model = reset(build_tagger(dm, word_dropout)).eval()
     val = list(dm.val_dataloader())
     sentences = sum(len(b) for b in val)
     with torch.no_grad():
-        val_emissions = [model(b) for b in val]
+        val_emissions = [model(b).float() for b in val]
 
     def decode(fn) -> Rate:
         with torch.no_grad(), Clock() as clock:
@@ -495,19 +531,31 @@ def bench_tagger(args) -> Dict[str, Any]:
                 model.decode(model(b), b.mask)
         return clock.rate(sentences)
 
-    res3 = alternate({"viterbi": lambda: decode(lambda e, m: model.crf.viterbi(e, m)),
+    res3 = alternate({"viterbi": lambda: decode(lambda e, m: model.crf.viterbi(e, m)[0]),
+                      # what the softmax head decodes: argmax of softmax = argmax of the emissions
                       "argmax": lambda: decode(lambda e, m: e.argmax(-1).masked_fill(~m, 0)),
                       "model": full_decode}, args.rounds)
     r3 = compare(res3["viterbi"], res3["argmax"])
-    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, eval batches of 256)", unit="sentences/s")
+    viterbi_share = {k: ratio(median([getattr(r, k) for r in res3["model"]]), median([getattr(r, k) for r in res3["viterbi"]]))
+                     for k in ("wall", "cpu")}
+    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, {len(val)} length-sorted eval batches of "
+               f"<= 256)", unit="sentences/s")
     t3.rate("Viterbi (CRF) on precomputed emissions", res3["viterbi"])
     t3.rate("argmax (softmax head), same emissions", res3["argmax"])
-    t3.rate("full model: forward + Viterbi", res3["model"])
+    t3.rate("full model: forward + Viterbi (no_grad)", res3["model"])
     t3.ratio("ratio Viterbi/argmax", r3)
+    t3.text(f"Viterbi share of the full model decode: {viterbi_share['wall']:.1%} "
+            f"(by CPU time {viterbi_share['cpu']:.1%})")
     t3.print()
-    figures["decode"] = {"sentences": sentences, "viterbi_sentences_per_s": median([r.wall for r in res3["viterbi"]]),
-                         "argmax_sentences_per_s": median([r.wall for r in res3["argmax"]]),
-                         "model_sentences_per_s": median([r.wall for r in res3["model"]]), "ratio_viterbi_argmax": r3["wall"]}
+    figures["decode"] = {
+        "sentences": sentences, "batches": len(val),
+        "viterbi_sentences_per_s": median([r.wall for r in res3["viterbi"]]),
+        "argmax_sentences_per_s": median([r.wall for r in res3["argmax"]]),
+        "model_sentences_per_s": median([r.wall for r in res3["model"]]),
+        "ratio_viterbi_argmax": r3["wall"], "ratio_viterbi_argmax_cpu": r3["cpu"],
+        "viterbi_share_of_model_decode": viterbi_share["wall"], "viterbi_share_of_model_decode_cpu": viterbi_share["cpu"],
+        **{name: summary_of(res3[name], "sentences") for name in ("viterbi", "argmax", "model")},
+    }
     return figures
 
 
@@ -543,16 +591,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g.add_argument("--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)")
     g.add_argument("--tagger-batch-size", type=int, default=16)
     g.add_argument("--tagger-batches", type=int, default=150, help="training batches timed in tagger section 1")
+    g.add_argument("--tagger-step-batches", type=int, default=50,
+                   help="training batches (the first of section 1's) timed for the CRF's share of a step")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
-        args.tagger_batches = 6
+        args.tagger_batches, args.tagger_step_batches = 6, 3
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:
         p.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
-    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.batch_size) < 1 or args.warmup_batches < 1:
-        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches and --batch-size must be >= 1")
+    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.batch_size, args.warmup_batches,
+           args.tagger_batch_size, args.tagger_batches, args.tagger_step_batches) < 1:
+        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches, --batch-size, --tagger-batch-size, "
+                "--tagger-batches and --tagger-step-batches must be >= 1")
     return args
 
 

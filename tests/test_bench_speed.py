@@ -75,14 +75,35 @@ def write_fake_conll(directory: Path, n: int = 60, seed: int = 0) -> None:
 @pytest.mark.slow
 def test_quick_tagger_run_prints_its_figures(tmp_path):
     write_fake_conll(tmp_path)
-    proc = run("--quick", "--sections", "tagger", "--conll2003", str(tmp_path))
+    proc = run("--quick", "--sections", "tagger", "--conll2003", str(tmp_path), "--threads", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert "CoNLL-2003 train/valid" in out
-    for label in ("ratio seqkit/plain (Trainer/plain)", "CRF share of a step:", "ratio Viterbi/argmax"):
-        assert label in out, f"no {label!r} line in:\n{out}"
-    figures = json.loads(out.strip().splitlines()[-1])["sections"]["tagger"]
-    assert figures["data"] == "conll2003"
-    assert figures["trainer_vs_plain"]["ratio"] > 0
-    assert 0 < figures["crf_share_of_step"]["share"] < 1  # the CRF is a part of the step, not more
-    assert figures["decode"]["sentences"] == 60 and figures["decode"]["viterbi_sentences_per_s"] > 0
+    assert "torch threads: 1" in out
+    assert "CoNLL-2003 train/valid" in out and "built-in WNUT-17" not in out
+    for title in ("1. Lightning Trainer vs plain BiLSTM-CRF loop", "2. the CRF's share of a training step",
+                  "3. decoding the validation set (60 sentences"):
+        assert title in out, f"no {title!r} table in:\n{out}"
+    for label in ("ratio seqkit/plain (Trainer/plain)", "ratio Viterbi/argmax"):
+        line = next((l for l in out.splitlines() if label in l), None)
+        assert line is not None, f"no {label!r} line in:\n{out}"
+        assert line.split(label, 1)[1].split()[0].endswith("x")  # a figure, e.g. "0.981x"
+    assert "CRF share of a step" in out and "Viterbi share of the full model decode" in out
+    summary = json.loads(out.strip().splitlines()[-1])  # the last line is the JSON summary
+    assert summary["threads"] == 1 and summary["quick"] is True
+    figures = summary["sections"]["tagger"]
+    assert figures["data"] == "conll2003" and figures["train_sentences"] == 60 and figures["val_sentences"] == 60
+    assert figures["tags"] == 5 and figures["batch_size"] == 16 and figures["word_dropout"] == 0.02
+    # shapes of the figures only: no bound on a timing (the machine may be loaded)
+    assert figures["trainer_vs_plain"]["ratio"] > 0 and figures["trainer_vs_plain"]["target"] == 0.95
+    assert figures["trainer_vs_plain"]["plain"]["tokens_per_s"] > 0
+    assert figures["crf_share_of_step"]["share"] > 0 and figures["crf_share_of_step"]["crf"]["tokens_per_s"] > 0
+    decode = figures["decode"]
+    assert decode["sentences"] == 60 and decode["batches"] == 1
+    for key in ("viterbi_sentences_per_s", "argmax_sentences_per_s", "model_sentences_per_s", "ratio_viterbi_argmax"):
+        assert decode[key] > 0
+
+
+def test_tagger_without_its_files_is_an_error(tmp_path):
+    proc = run("--quick", "--sections", "tagger", "--conll2003", str(tmp_path))
+    assert proc.returncode != 0
+    assert "train.txt not found" in proc.stderr

@@ -93,12 +93,13 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
     assert cfg.data.train_path and cfg.data.val_path
     # the data module built from it reads those files under data.root, in that format
     from seqkit.run import build
-    (tmp_path / cfg.data.train_path).write_text("1 a gorgeous , witty film .\n0 a dull mess .\n", encoding="utf-8")
+    # every line twice: the recipe keeps only words seen data.min_freq (2) times
+    (tmp_path / cfg.data.train_path).write_text("1 a gorgeous , witty film .\n0 a dull mess .\n" * 2, encoding="utf-8")
     (tmp_path / cfg.data.val_path).write_text("1 witty .\n", encoding="utf-8")
     dm = build(cfg.data)
     dm.setup("fit")
     assert dm.labels.itos == ["0", "1"]
-    assert len(dm.datasets["train"]) == 2 and len(dm.datasets["val"]) == 1
+    assert len(dm.datasets["train"]) == 4 and len(dm.datasets["val"]) == 1
     assert "gorgeous" in dm.vocab and "1" not in dm.vocab  # the label is not read as text
 
 
