@@ -25,7 +25,7 @@ def accuracy(model, loader):
     correct = total = 0
     with torch.no_grad():
         for batch in loader:
-            correct += int((model(batch.tokens, batch.lengths).argmax(-1) == batch.labels).sum())
+            correct += int((model(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).argmax(-1) == batch.labels).sum())
             total += len(batch)
     return correct / total
 
@@ -144,3 +144,37 @@ def test_every_pooling_and_impl_runs_forward_and_backward(pooling, impl):
                                    backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"}).eval()
         other.load_state_dict(model.state_dict())  # same checkpoint, other implementation
         torch.testing.assert_close(other(tokens, lengths), full, atol=1e-5, rtol=1e-5)
+
+
+def test_char_features_reach_the_model(tmp_path):
+    """With data.char_features the batches carry each token's characters; the char CNN learns a label that
+    only a word's spelling gives away (words ending in "-ful" vs "-less" never repeat between texts)."""
+    import random
+
+    rng = random.Random(0)
+
+    def text(label):
+        stem = "".join(rng.choice("bcdfghklmnprstvz") for _ in range(5))
+        filler = [f"w{rng.randint(0, 30)}" for _ in range(rng.randint(2, 6))]
+        return " ".join(filler + [stem + ("ful" if label == "1" else "less")]) + f"\t{label}"
+
+    for name, n in (("train", 400), ("val", 100)):
+        (tmp_path / f"{name}.tsv").write_text("\n".join(text(str(i % 2)) for i in range(n)) + "\n", encoding="utf-8")
+    dm = TextClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
+                                      char_features=True, batch_size=32, tokenizer={"mode": "whitespace"})
+    dm.setup("fit")
+    batch = next(iter(dm.val_dataloader()))
+    assert batch.chars.shape[:2] == batch.tokens.shape and batch.char_lengths.shape == batch.tokens.shape
+    word = dm.vocab.itos[batch.tokens[0, 0]]
+    if word != "<unk>":
+        assert dm.chars.decode(batch.chars[0, 0, : batch.char_lengths[0, 0]].tolist()) == list(word)
+    torch.manual_seed(0)
+    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=16, char_encoder="cnn", pooling="max",
+                               backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
+                               optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    trainer(8).fit(model, datamodule=dm)
+    assert accuracy(model, dm.val_dataloader()) >= 0.9  # unseen words: only their characters tell
+    state = dm.state_dict()  # the character vocabulary is kept for checkpoints
+    assert state["chars"]["itos"] == dm.chars.itos
+    with pytest.raises(ValueError, match="char_features"):
+        SequenceClassifier(vocab_size=10, num_classes=2, char_encoder="cnn")

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-from seqkit.data.batch import Batch, lengths_of, pad
+from seqkit.data.batch import Batch, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
@@ -23,6 +23,7 @@ class Example:
     index: int
     ids: List[int]
     label: int  # -1 when unlabelled
+    chars: Optional[List[List[int]]] = None  # character ids of each token, with char_features
 
 
 def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int) -> List[List[Any]]:
@@ -53,9 +54,9 @@ class TextClassificationDataModule(SeqkitDataModule):
     The vocabulary (``min_freq``, ``max_vocab_size``) and label set come from the training split only.
     pretrained: "glove-6b-50d" or a GloVe/word2vec text file initialises the word embedding (validation
     and test words the vectors cover join the vocabulary; see seqkit.data.pretrained).
+    char_features: batches also carry the characters of every token (for ``model.char_encoder=cnn|lstm``),
+    from a character vocabulary of the training text.
     """
-
-    vocabularies = ("vocab", "labels")
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class TextClassificationDataModule(SeqkitDataModule):
         min_freq: int = 1,
         max_vocab_size: Optional[int] = None,
         pretrained: Optional[str] = None,
+        char_features: bool = False,
         **loader_kwargs: Any,
     ):
         super().__init__(**loader_kwargs)
@@ -77,6 +79,8 @@ class TextClassificationDataModule(SeqkitDataModule):
         self.tokenizer = Tokenizer(**(tokenizer or {}))
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
+        self.chars: Optional[Vocabulary] = None
+        self.vocabularies = ("vocab", "labels", "chars") if char_features else ("vocab", "labels")
 
     # ---- reading -------------------------------------------------------------------------------
     def _read_splits(self) -> Dict[str, tuple]:
@@ -114,6 +118,8 @@ class TextClassificationDataModule(SeqkitDataModule):
             self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
                                           min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
             self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+            if self.hparams.char_features:
+                self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
             if self.hparams.pretrained:
                 extra = (t for name in ("val", "test") if name in splits for e in splits[name][0] for t in self.tokenizer(e.text))
                 self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, self.hparams.pretrained, extra)
@@ -130,7 +136,8 @@ class TextClassificationDataModule(SeqkitDataModule):
         for i, ex in enumerate(examples):
             tokens = self.tokenizer(ex.text)  # never empty: readers reject blank texts
             label = -1 if ex.label is None else self.labels.index(ex.label)
-            out.append(Example(i, self.vocab.encode(tokens), label))
+            chars = [self.chars.encode(t) for t in tokens] if self.chars is not None else None
+            out.append(Example(i, self.vocab.encode(tokens), label, chars))
         return out
 
     # ---- batching ------------------------------------------------------------------------------
@@ -140,12 +147,14 @@ class TextClassificationDataModule(SeqkitDataModule):
     def collate(self, examples: List[Example]) -> Batch:
         ids = [e.ids for e in examples]
         labels = torch.tensor([e.label for e in examples], dtype=torch.long)
+        chars, char_lengths = pad_chars([e.chars for e in examples]) if self.chars is not None else (None, None)
         return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
-                     labels=None if (labels < 0).any() else labels)
+                     labels=None if (labels < 0).any() else labels, chars=chars, char_lengths=char_lengths)
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "num_classes": len(self.labels), **self.embedding_kwargs()}
+        kwargs = {"vocab_size": len(self.vocab), "num_classes": len(self.labels), **self.embedding_kwargs()}
+        return {**kwargs, "num_chars": len(self.chars)} if self.chars is not None else kwargs
 
     def state_dict(self) -> Dict[str, Any]:
         return {**super().state_dict(), "tokenizer": self.tokenizer.to_dict()}

@@ -10,7 +10,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqkit.models.base import SeqkitModule
-from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding
+from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding, build_char_encoder
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
@@ -20,7 +20,8 @@ class SequenceClassifier(SeqkitModule):
 
     vocab_size, num_classes: from the data module. backbone: RecurrentEncoder keyword arguments
     (cell, hidden_size, num_layers, bidirectional, dropout, nonlinearity, impl). pooling: last | mean | max |
-    attention. Logs ``{train,val,test}/loss`` and ``{val,test}/acc`` (accuracy) and ``/f1`` (macro-F1).
+    attention. char_encoder: "none" | "cnn" | "lstm" word features from characters (needs the data module's
+    ``char_features``; options in ``char``). Logs ``{train,val,test}/loss`` and ``{val,test}/acc`` (accuracy) and ``/f1`` (macro-F1).
     """
 
     monitor = "val/acc"
@@ -39,6 +40,9 @@ class SequenceClassifier(SeqkitModule):
         scheduler: Optional[Dict[str, Any]] = None,
         pretrained_embeddings: Optional[Tensor] = None,
         freeze_embeddings: bool = False,
+        num_chars: int = 0,
+        char_encoder: str = "none",
+        char: Optional[Dict[str, Any]] = None,
     ):
         super().__init__()
         if optimizer is None:
@@ -46,7 +50,11 @@ class SequenceClassifier(SeqkitModule):
         self.save_hyperparameters(ignore=["pretrained_embeddings"])
         self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_embeddings, freeze_embeddings,
                                        word_dropout=word_dropout)
-        self.encoder = RecurrentEncoder(embedding_dim, **(backbone or {}))
+        if char_encoder != "none" and num_chars == 0:
+            raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
+        self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
+        features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
+        self.encoder = RecurrentEncoder(features, **(backbone or {}))
         self.pooling = SequencePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.output_size, num_classes)
@@ -57,19 +65,23 @@ class SequenceClassifier(SeqkitModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """tokens [B, T], lengths [B] -> logits [B, num_classes]."""
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
+                char_lengths: Optional[Tensor] = None) -> Tensor:
+        """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
         mask = torch.arange(tokens.size(1), device=tokens.device)[None, :] < lengths.to(tokens.device)[:, None]
-        outputs, _ = self.encoder(self.embedding(tokens), lengths)
+        features = self.embedding(tokens)
+        if self.chars is not None:
+            features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
+        outputs, _ = self.encoder(features, lengths)
         return self.head(self.dropout(self.pooling(outputs, mask, lengths.to(tokens.device))))
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        loss = F.cross_entropy(self(batch.tokens, batch.lengths), batch.labels)
+        loss = F.cross_entropy(self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths), batch.labels)
         self.log_train_loss(loss, len(batch))
         return loss
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
-        logits = self(batch.tokens, batch.lengths)
+        logits = self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)
         self.log(f"{stage}/loss", F.cross_entropy(logits, batch.labels), batch_size=len(batch))
         metrics.update(logits, batch.labels)
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(batch))
@@ -82,4 +94,4 @@ class SequenceClassifier(SeqkitModule):
 
     def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> Dict[str, Tensor]:
         """-> {"index": [B], "probabilities": [B, num_classes]}."""
-        return {"index": batch.index, "probabilities": self(batch.tokens, batch.lengths).softmax(-1)}
+        return {"index": batch.index, "probabilities": self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).softmax(-1)}
