@@ -224,6 +224,24 @@ class Table:
         sys.stdout.flush()
 
 
+def report_trainer_vs_plain(args, title: str, res: Dict[str, List[Rate]], whole_fit: List[Rate], batches: int,
+                            tokens: int) -> Dict[str, Any]:
+    """Print the Trainer-vs-plain table of a section (``res``: "plain" and "lightning" rounds) -> its figures."""
+    if torch.get_num_threads() != args.threads:
+        print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
+    r1, r1_fit = compare(res["lightning"], res["plain"]), compare(whole_fit, res["plain"])
+    table = Table(title)
+    table.rate("plain loop", res["plain"])
+    table.rate("pl.Trainer (epoch time)", res["lightning"])
+    table.rate("pl.Trainer (whole fit() incl. setup)", whole_fit)
+    table.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
+    table.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
+    table.print()
+    return {"batches": batches, "real_tokens_per_round": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
+            "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95, "plain": summary_of(res["plain"]),
+            "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit)}
+
+
 # ================================================================================================
 # Section: classifier
 # ================================================================================================
@@ -321,22 +339,9 @@ def bench_classifier(args) -> Dict[str, Any]:
 
     res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, classifier_loss, args.epochs).rate(tokens),
                      "lightning": run_lightning}, args.rounds)
-    if torch.get_num_threads() != args.threads:
-        print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
-    r1, r1_fit = compare(res["lightning"], res["plain"]), compare(whole_fit, res["plain"])
-    t1 = Table(f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
-               f"{tokens:,} real tokens a round)")
-    t1.rate("plain loop", res["plain"])
-    t1.rate("pl.Trainer (epoch time)", res["lightning"])
-    t1.rate("pl.Trainer (whole fit() incl. setup)", whole_fit)
-    t1.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
-    t1.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
-    t1.print()
-    figures["trainer_vs_plain"] = {
-        "batches": len(batches), "real_tokens_per_round": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
-        "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95,
-        "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit),
-    }
+    figures["trainer_vs_plain"] = report_trainer_vs_plain(
+        args, f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
+              f"{tokens:,} real tokens a round)", res, whole_fit, len(batches), tokens)
 
     # ---- 2. bucketed vs unbucketed (shuffled) batches, plain loop, fresh epoch each round ----------
     padding: Dict[str, List[float]] = {"bucketed": [], "shuffled": []}
@@ -470,21 +475,9 @@ def bench_tagger(args) -> Dict[str, Any]:
 
     res = alternate({"plain": lambda: train_plain(plain_model, batches).rate(tokens), "lightning": run_lightning},
                     args.rounds)
-    if torch.get_num_threads() != args.threads:
-        print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
-    r1, r1_fit = compare(res["lightning"], res["plain"]), compare(whole_fit, res["plain"])
-    t1 = Table(f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)")
-    t1.rate("plain loop", res["plain"])
-    t1.rate("pl.Trainer (epoch time)", res["lightning"])
-    t1.rate("pl.Trainer (whole fit() incl. setup)", whole_fit)
-    t1.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
-    t1.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
-    t1.print()
-    figures["trainer_vs_plain"] = {
-        "batches": len(batches), "real_tokens": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
-        "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95,
-        "plain": summary_of(res["plain"]), "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit),
-    }
+    figures["trainer_vs_plain"] = report_trainer_vs_plain(
+        args, f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)",
+        res, whole_fit, len(batches), tokens)
 
     # ---- 2. the CRF's share of a training step: (a) the full step, (b) the CRF nll forward + backward alone
     # on the emissions of the same batches (detached leaves: nothing flows back into the encoder) ---------

@@ -12,7 +12,7 @@ from seqkit.data.batch import Batch, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
-from seqkit.data.labelled_text import LabelledText, check_labels, read_labelled_text
+from seqkit.data.labelled_text import LabelledText, read_labelled_text
 from seqkit.data.pretrained import extend_with_pretrained
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
@@ -77,7 +77,6 @@ class TextClassificationDataModule(SeqkitDataModule):
         super().__init__(**loader_kwargs)
         self.save_hyperparameters()
         self.tokenizer = Tokenizer(**(tokenizer or {}))
-        self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.vocabularies = ("vocab", "labels", "chars") if char_features else ("vocab", "labels")
@@ -105,35 +104,24 @@ class TextClassificationDataModule(SeqkitDataModule):
                 splits[name] = (read_labelled_text(self.resolve(path), hp.format), str(self.resolve(path)))
         return splits
 
-    def setup(self, stage: Optional[str] = None) -> None:
-        if self.datasets:
-            return
-        splits = self._read_splits()
-        if not splits:
-            raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
-        if self.vocab is None:  # not restored from a checkpoint: learn vocabulary and labels from train
-            if "train" not in splits:
-                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
-            train = splits["train"][0]
-            self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
-                                          min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
-            self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
-            if self.hparams.char_features:
-                self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
-            if self.hparams.pretrained:
-                extra = (t for name in ("val", "test") if name in splits for e in splits[name][0] for t in self.tokenizer(e.text))
-                self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, self.hparams.pretrained, extra)
-                log(report)
-            log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
-        for name, (examples, source) in splits.items():
-            if name == "train" and stage not in (None, "fit"):
-                continue
-            check_labels(examples, self.labels.itos, source)
-            self.datasets[name] = self.encode(examples)
+    def build_vocabularies(self, splits: Dict[str, tuple]) -> None:
+        train = splits["train"][0]
+        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
+                                      min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
+        self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+        if self.hparams.char_features:
+            self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
+        if self.hparams.pretrained:
+            extra = (t for name in ("val", "test") if name in splits for e in splits[name][0] for t in self.tokenizer(e.text))
+            self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, self.hparams.pretrained, extra)
+            log(report)
+        log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
 
-    def encode(self, examples: Iterable[LabelledText]) -> List[Example]:
+    def encode(self, examples: Iterable[LabelledText], source: str) -> List[Example]:
         out = []
         for i, ex in enumerate(examples):
+            if ex.label is not None and ex.label not in self.labels:
+                raise DataError(source, ex.line, f"label {ex.label!r} is not in the training labels {self.labels.itos}")
             tokens = self.tokenizer(ex.text)  # never empty: readers reject blank texts
             label = -1 if ex.label is None else self.labels.index(ex.label)
             chars = [self.chars.encode(t) for t in tokens] if self.chars is not None else None
@@ -169,7 +157,7 @@ class TextClassificationDataModule(SeqkitDataModule):
         texts = [LabelledText(line.strip(), None, number) for number, line in lines if line.strip()]
         if not texts:
             raise DataError(source, None, "no text to predict")
-        self.datasets["predict"] = self.encode(texts)
+        self.datasets["predict"] = self.encode(texts, source)
         return texts
 
     def format_predictions(self, texts: List[LabelledText], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:

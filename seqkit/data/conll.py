@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from seqkit.data import tag_schemes as ts
 from seqkit.data.errors import DataError
@@ -50,6 +50,7 @@ def read_conll(
     strict: bool = True,
     labelled: bool = True,
     log: Callable[[str], object] = print,
+    lines: Optional[List[Tuple[int, str]]] = None,
 ) -> List[TaggedSentence]:
     """Read a whitespace-separated column file, one token per line, blank lines between sentences.
 
@@ -60,10 +61,11 @@ def read_conll(
     e.g. POS). ``strict``: an I- tag that starts an entity in a non-IOB1 file is an error (naming
     its line); otherwise it is repaired to B- and the number of repairs is logged.
     ``labelled=False`` reads prediction input: one or more columns, ``tags == []``.
+    ``lines``: numbered lines already read (standard input, say); ``path`` then only names them in errors.
     """
     if scheme not in ("iob2", "iobes", "none"):
         raise ValueError(f"unknown tag scheme {scheme!r}; expected 'iob2', 'iobes' or 'none'")
-    lines = read_lines(path)
+    lines = read_lines(path) if lines is None else lines
     n_columns = None
     token_col = label_col = None
     sentences: List[TaggedSentence] = []
@@ -129,12 +131,14 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
         log(f"{path}: tags are {found.upper()}; converted to {scheme.upper()}")
 
 
-def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", labelled: bool = True) -> List[TaggedSentence]:
+def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", labelled: bool = True,
+                lines: Optional[List[Tuple[int, str]]] = None) -> List[TaggedSentence]:
     """Read a CoNLL-U file (Universal Dependencies): word lines as tokens, a column as tags.
 
     Lines must have 10 tab-separated columns. ``#`` comments, multiword-token ranges (ID ``3-4``) and
     empty nodes (ID ``8.1``) are skipped, so tokens are the syntactic words. ``label_column``: a
-    column name (``"upos"``, ``"xpos"``, ...; see CONLLU_COLUMNS) or a 0-based index.
+    column name (``"upos"``, ``"xpos"``, ...; see CONLLU_COLUMNS) or a 0-based index. ``lines``: as
+    in :func:`read_conll`.
     """
     if isinstance(label_column, str):
         if label_column.lower() not in CONLLU_COLUMNS:
@@ -143,7 +147,7 @@ def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", label
     else:
         label_col = _resolve_column(label_column, 10, "label_column", path, None)
     sentences: List[TaggedSentence] = []
-    for block in iter_blocks(read_lines(path)):
+    for block in iter_blocks(read_lines(path) if lines is None else lines):
         tokens, tags, numbers = [], [], []
         for number, text in block:
             if text.startswith("#"):

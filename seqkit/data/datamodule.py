@@ -31,7 +31,24 @@ class SeqkitDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.bucketing, self.num_workers = bucketing, num_workers
         self.datasets: Dict[str, List[Any]] = {}
+        self.vocab: Optional[Vocabulary] = None  # the word vocabulary; None until learnt or restored
         self.pretrained_matrix: Optional[Tensor] = None  # [V, D] when data.pretrained is set
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode."""
+        if self.datasets:
+            return
+        splits = self._read_splits()
+        if not splits:
+            raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
+        if self.vocab is None:
+            if "train" not in splits:
+                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
+            self.build_vocabularies(splits)
+        for name, (examples, source) in splits.items():
+            if name == "train" and stage not in (None, "fit"):
+                continue
+            self.datasets[name] = self.encode(examples, source)
 
     def state_dict(self) -> Dict[str, Any]:
         return {name: getattr(self, name).to_dict() for name in self.vocabularies}
@@ -53,6 +70,17 @@ class SeqkitDataModule(pl.LightningDataModule):
         return p if p.is_absolute() or self.root is None else Path(self.root).expanduser() / p
 
     # subclasses provide
+    def _read_splits(self) -> Dict[str, Tuple[List[Any], str]]:
+        """-> {split: (raw examples, source name for errors)} for the splits this configuration has."""
+        raise NotImplementedError
+
+    def build_vocabularies(self, splits: Dict[str, Tuple[List[Any], str]]) -> None:
+        raise NotImplementedError
+
+    def encode(self, examples: List[Any], source: str) -> List[Any]:
+        """Raw examples -> id lists; a label the training data never had is a DataError at its line."""
+        raise NotImplementedError
+
     def collate(self, examples: List[Any]):
         raise NotImplementedError
 

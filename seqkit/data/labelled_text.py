@@ -59,10 +59,3 @@ def read_labelled_text(path: Union[str, Path], fmt: str = "text_tab_label") -> L
         examples.append(LabelledText(body, label, number))
     return examples
 
-
-def check_labels(examples: List[LabelledText], labels: List[str], path: Union[str, Path]) -> None:
-    """Raise DataError at the first example whose label the training data never had."""
-    known = set(labels)
-    for ex in examples:
-        if ex.label not in known:
-            raise DataError(path, ex.line, f"label {ex.label!r} is not in the training labels {sorted(known)}")

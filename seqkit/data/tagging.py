@@ -67,19 +67,19 @@ class TaggingDataModule(SeqkitDataModule):
     ):
         super().__init__(**loader_kwargs)
         self.save_hyperparameters()
-        self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
 
     # ---- reading -------------------------------------------------------------------------------
-    def read(self, path, *, labelled: bool = True, format: Optional[str] = None) -> List[TaggedSentence]:
+    def read(self, path, *, labelled: bool = True, format: Optional[str] = None, lines=None) -> List[TaggedSentence]:
+        """Sentences of ``path`` (or of numbered ``lines``, ``path`` naming them) in this module's settings."""
         hp = self.hparams
         fmt = format or hp.format
         if fmt == "conllu":
             column = hp.label_column if labelled and hp.label_column != -1 else "upos"
-            return read_tagged(path, "conllu", label_column=column, labelled=labelled)
+            return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
         return read_tagged(path, "conll", token_column=hp.token_column, label_column=hp.label_column,
-                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log)
+                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log, lines=lines)
 
     def _read_splits(self) -> Dict[str, Tuple[List[TaggedSentence], str]]:
         hp = self.hparams
@@ -101,22 +101,7 @@ class TaggingDataModule(SeqkitDataModule):
             word = word.lower()
         return _DIGIT.sub("0", word) if self.hparams.zero_digits else word
 
-    def setup(self, stage: Optional[str] = None) -> None:
-        if self.datasets:
-            return
-        splits = self._read_splits()
-        if not splits:
-            raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
-        if self.vocab is None:
-            if "train" not in splits:
-                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
-            self._build_vocabularies(splits)
-        for name, (sentences, source) in splits.items():
-            if name == "train" and stage not in (None, "fit"):
-                continue
-            self.datasets[name] = self.encode(sentences, source)
-
-    def _build_vocabularies(self, splits) -> None:
+    def build_vocabularies(self, splits) -> None:
         hp = self.hparams
         train = splits["train"][0]
         words = [[self.normalise(t) for t in s.tokens] for s in train]
@@ -171,23 +156,13 @@ class TaggingDataModule(SeqkitDataModule):
             split = [(n, _SPACES.split(line.strip(" \t"))) for n, line in lines if line.strip(" \t")]
             sentences = [TaggedSentence(tokens, [], n, [n] * len(tokens)) for n, tokens in split]
         elif input_format in ("conll", "conllu"):
-            sentences = self._read_numbered(lines, source, input_format)
+            sentences = self.read(source, labelled=False, format=input_format, lines=lines)
         else:
             raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
         if not sentences:
             raise DataError(source, None, "no sentence to tag")
         self.datasets["predict"] = self.encode(sentences, source)
         return sentences
-
-    def _read_numbered(self, lines, source, fmt) -> List[TaggedSentence]:
-        import tempfile
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=True) as f:
-            f.write("\n".join(line for _, line in lines) + "\n")
-            f.flush()
-            try:
-                return self.read(f.name, labelled=False, format=fmt)
-            except DataError as e:
-                raise DataError(source, e.line, e.reason) from None
 
     def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:
         rows = []
