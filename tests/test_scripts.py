@@ -85,9 +85,8 @@ def test_logger_tensorboard_selects_tensorboard_only():
 
 
 def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
-    if not (CONFIGS / "experiment" / "sst2.yaml").exists():
-        pytest.skip("configs/experiment/sst2.yaml does not exist yet")
     cfg = composed("experiment=sst2", f"data.root={tmp_path}")
+    assert cfg.model.adversarial == 1.0 and cfg.model.pooling == "mean"  # the recipe the README reports
     assert cfg.data.root == str(tmp_path)
     assert cfg.data.format == "label_space_text"
     assert cfg.data.train_path and cfg.data.val_path

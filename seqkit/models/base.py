@@ -34,12 +34,16 @@ class SeqkitModule(pl.LightningModule):
         scheduler = instantiate(dict(sched_spec), optimizer=optimizer, _convert_="all")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
 
-    def log_train_loss(self, loss, batch_size: int) -> None:
-        """Log the training loss only on the steps the loggers write (``trainer.log_every_n_steps``):
-        ``self.log`` costs about a millisecond a call, a few percent of a small model's step."""
-        every = self.trainer.log_every_n_steps if self._trainer is not None else 1
-        if self.global_step % max(every, 1) == 0:
+    def log_train_loss(self, loss, batch_size: int, **parts) -> None:
+        """Log the training loss (and named ``parts`` of it, as ``train/<name>``) only on the steps the
+        loggers write (``trainer.log_every_n_steps``): ``self.log`` costs about a millisecond a call, a few
+        percent of a small model's step."""
+        if self._trainer is None:  # called outside a Trainer: nowhere to log
+            return
+        if self.global_step % max(self.trainer.log_every_n_steps, 1) == 0:
             self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+            for name, value in parts.items():
+                self.log(f"train/{name}", value, batch_size=batch_size)
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         """Record which classes to rebuild, so ``scripts/predict.py ckpt_path=...`` needs nothing else."""

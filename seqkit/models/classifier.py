@@ -10,7 +10,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqkit.models.base import SeqkitModule
-from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding, build_char_encoder
+from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding, adversarial_perturbation, build_char_encoder
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
@@ -21,7 +21,10 @@ class SequenceClassifier(SeqkitModule):
     vocab_size, num_classes: from the data module. backbone: RecurrentEncoder keyword arguments
     (cell, hidden_size, num_layers, bidirectional, dropout, nonlinearity, impl). pooling: last | mean | max |
     attention. char_encoder: "none" | "cnn" | "lstm" word features from characters (needs the data module's
-    ``char_features``; options in ``char``). Logs ``{train,val,test}/loss`` and ``{val,test}/acc`` (accuracy) and ``/f1`` (macro-F1).
+    ``char_features``; options in ``char``). adversarial: > 0 adds the loss on input features pushed this far
+    (L2 norm per sentence) along the loss gradient (``seqkit.nn.adversarial_perturbation``; Miyato et al.
+    2017), about twice the training cost. Logs ``{train,val,test}/loss`` and ``{val,test}/acc`` (accuracy)
+    and ``/f1`` (macro-F1).
     """
 
     monitor = "val/acc"
@@ -43,6 +46,7 @@ class SequenceClassifier(SeqkitModule):
         num_chars: int = 0,
         char_encoder: str = "none",
         char: Optional[Dict[str, Any]] = None,
+        adversarial: float = 0.0,
     ):
         super().__init__()
         if optimizer is None:
@@ -65,20 +69,36 @@ class SequenceClassifier(SeqkitModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
-    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
-                char_lengths: Optional[Tensor] = None) -> Tensor:
-        """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
-        mask = torch.arange(tokens.size(1), device=tokens.device)[None, :] < lengths.to(tokens.device)[:, None]
+    def embed(self, tokens: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None) -> Tensor:
+        """tokens [B, T] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> features [B, T, D]."""
         features = self.embedding(tokens)
         if self.chars is not None:
             features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
-        outputs, _ = self.encoder(features, lengths)
-        return self.head(self.dropout(self.pooling(outputs, mask, lengths.to(tokens.device))))
+        return features
+
+    def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
+        """outputs [B, T, H * directions], lengths [B] -> logits [B, classes]."""
+        lengths = lengths.to(outputs.device)
+        mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths[:, None]
+        return self.head(self.dropout(self.pooling(outputs, mask, lengths)))
+
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
+                char_lengths: Optional[Tensor] = None) -> Tensor:
+        """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
+        return self.classify(self.encoder(self.embed(tokens, chars, char_lengths), lengths)[0], lengths)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        loss = F.cross_entropy(self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths), batch.labels)
-        self.log_train_loss(loss, len(batch))
-        return loss
+        features = self.embed(batch.tokens, batch.chars, batch.char_lengths)
+        outputs = self.encoder(features, batch.lengths)[0]
+        loss = F.cross_entropy(self.classify(outputs, batch.lengths), batch.labels)
+        if self.hparams.adversarial <= 0:
+            self.log_train_loss(loss, len(batch))
+            return loss
+        r = adversarial_perturbation(loss, features, self.hparams.adversarial)
+        adversarial_loss = F.cross_entropy(self.classify(self.encoder(features + r, batch.lengths)[0], batch.lengths),
+                                           batch.labels)
+        self.log_train_loss(loss + adversarial_loss, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)
+        return loss + adversarial_loss
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
         logits = self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)

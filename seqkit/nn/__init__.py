@@ -1,4 +1,5 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
+from seqkit.nn.adversarial import adversarial_perturbation
 from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
@@ -6,4 +7,4 @@ from seqkit.nn.encoder import RecurrentEncoder
 from seqkit.nn.pooling import SequencePooling
 
 __all__ = ["CRF", "CharCNN", "CharLSTM", "RecurrentEncoder", "SequencePooling", "WordEmbedding",
-           "build_char_encoder", "iob_constraints"]
+           "adversarial_perturbation", "build_char_encoder", "iob_constraints"]
