@@ -1,10 +1,9 @@
 """adversarial_perturbation: a step of the requested size per sentence, along the direction that raises
 the loss most, nothing on padding; and the classifier adds the perturbed loss to the clean one."""
-from types import SimpleNamespace
-
 import torch
 import torch.nn.functional as F
 
+from seqkit.data import Batch
 from seqkit.models import SequenceClassifier
 from seqkit.nn import RecurrentEncoder, SequencePooling, adversarial_perturbation
 
@@ -42,17 +41,12 @@ def test_step_has_the_given_norm_raises_the_loss_and_skips_padding():
     assert adversarial > max(random_steps)  # the gradient direction beats every random direction of equal size
 
 
-class Batch(SimpleNamespace):
-    def __len__(self):
-        return len(self.labels)
-
-
 def test_classifier_adds_the_loss_on_perturbed_features():
     torch.manual_seed(0)
     model = SequenceClassifier(20, 2, embedding_dim=8, backbone={"hidden_size": 8, "bidirectional": True},
                                pooling="mean", adversarial=1.0)
-    batch = Batch(tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), lengths=torch.tensor([4, 2]), chars=None,
-                  char_lengths=None, labels=torch.tensor([0, 1]))
+    batch = Batch(tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), lengths=torch.tensor([4, 2]),
+                  index=torch.tensor([0, 1]), labels=torch.tensor([0, 1]))
     model.eval()  # no dropout: both computations below see the same network
     features = model.embed(batch.tokens).detach().requires_grad_()
     clean = F.cross_entropy(model.classify(model.encoder(features, batch.lengths)[0], batch.lengths), batch.labels)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from seqkit.data.batch import lengths_to_mask
 from seqkit.models.base import SeqkitModule
 from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding, adversarial_perturbation, build_char_encoder
 
@@ -79,8 +80,7 @@ class SequenceClassifier(SeqkitModule):
     def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
         """outputs [B, T, H * directions], lengths [B] -> logits [B, classes]."""
         lengths = lengths.to(outputs.device)
-        mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths[:, None]
-        return self.head(self.dropout(self.pooling(outputs, mask, lengths)))
+        return self.head(self.dropout(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)))
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
                 char_lengths: Optional[Tensor] = None) -> Tensor:
@@ -97,8 +97,9 @@ class SequenceClassifier(SeqkitModule):
         r = adversarial_perturbation(loss, features, self.hparams.adversarial)
         adversarial_loss = F.cross_entropy(self.classify(self.encoder(features + r, batch.lengths)[0], batch.lengths),
                                            batch.labels)
-        self.log_train_loss(loss + adversarial_loss, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)
-        return loss + adversarial_loss
+        total = loss + adversarial_loss
+        self.log_train_loss(total, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)
+        return total
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
         logits = self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)
