@@ -56,6 +56,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     datamodule = build(cfg.data)
     datamodule.setup("fit")
     model = build(cfg.model, **datamodule.model_kwargs())
+    model.monitor = cfg.monitor.metric  # one home: the config (the checkpoint callback reads it there too)
     out_dir = Path(cfg.paths.output_dir)
     print(f"[seqkit] run directory: {out_dir.resolve()}", flush=True)
     trainer = build(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")), logger=_build_all(cfg.get("logger")) or False,

@@ -7,7 +7,8 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor
 
-PAD_INDEX = 0  # every Vocabulary puts its padding symbol at index 0
+from seqkit.nn.padding import PAD_INDEX, lengths_to_mask  # noqa: F401 (re-exported: the one home is seqkit.nn.padding)
+
 IGNORE_INDEX = -100  # label value at padded positions; torch's cross_entropy skips it
 
 
@@ -16,11 +17,12 @@ class Batch:
     """A padded mini-batch.
 
     tokens:       [B, T] long token ids, padded with PAD_INDEX
-    lengths:      [B] long, true length of each sequence (>= 1)
+    lengths:      [B] long, true length of each sequence (>= 1): the batch size and the mask come from it
     index:        [B] long, position of each example in its data set (to put predictions back in order)
     labels:       [B] (one label a sequence) or [B, T] (one label a token, IGNORE_INDEX at padding); or None
     chars:        [B, T, C] long character ids of each token, PAD_INDEX padded; or None
     char_lengths: [B, T] long number of characters of each token (0 at padded tokens); or None
+    condition:    [B] long class each sequence is generated from (one-to-many); or None
     """
 
     tokens: Tensor
@@ -29,6 +31,7 @@ class Batch:
     labels: Optional[Tensor] = None
     chars: Optional[Tensor] = None
     char_lengths: Optional[Tensor] = None
+    condition: Optional[Tensor] = None
 
     @property
     def mask(self) -> Tensor:
@@ -36,13 +39,7 @@ class Batch:
         return lengths_to_mask(self.lengths, self.tokens.size(1))
 
     def __len__(self) -> int:
-        return self.tokens.size(0)
-
-
-def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
-    """[B] lengths -> [B, T] bool mask."""
-    max_len = int(lengths.max()) if max_len is None else max_len
-    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+        return self.lengths.size(0)
 
 
 def pad(sequences: Sequence[Sequence[int]], value: int = PAD_INDEX) -> Tensor:

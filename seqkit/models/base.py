@@ -20,9 +20,11 @@ class SeqkitModule(pl.LightningModule):
         trainable parameters).
     scheduler: ``None`` or ``{"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", ...}``; plateau
         schedulers watch ``monitor``, others step once an epoch.
+    monitor: the metric that picks the best checkpoint, given by ``seqkit.run.train`` from the config's
+        ``monitor.metric`` (its one home, which the checkpoint and early-stopping callbacks read too).
     """
 
-    monitor: str = "val/loss"
+    monitor: Optional[str] = None
 
     def configure_optimizers(self):
         spec: Dict[str, Any] = dict(self.hparams.optimizer)
@@ -32,6 +34,8 @@ class SeqkitModule(pl.LightningModule):
         if not sched_spec:
             return optimizer
         scheduler = instantiate(dict(sched_spec), optimizer=optimizer, _convert_="all")
+        if self.monitor is None:
+            raise ValueError("a learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
 
     def log_train_loss(self, loss, batch_size: int, **parts) -> None:

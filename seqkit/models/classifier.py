@@ -28,8 +28,6 @@ class SequenceClassifier(SeqkitModule):
     and ``/f1`` (macro-F1).
     """
 
-    monitor = "val/acc"
-
     def __init__(
         self,
         vocab_size: int,

@@ -67,7 +67,6 @@ class SequenceTagger(SeqkitModule):
         self.test_acc = self.val_acc.clone()
         if self.entities:
             self.val_entities, self.test_entities = EntityF1(tags, scheme), EntityF1(tags, scheme)
-        self.monitor = "val/f1" if self.entities else "val/acc"
 
     def forward(self, batch) -> Tensor:
         """-> emission scores [B, T, num_tags]."""

@@ -3,8 +3,9 @@ from seqkit.nn.adversarial import adversarial_perturbation
 from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
-from seqkit.nn.encoder import RecurrentEncoder
+from seqkit.nn.encoder import RecurrentEncoder, detach_state
+from seqkit.nn.padding import PAD_INDEX, UNK_INDEX, lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
 
-__all__ = ["CRF", "CharCNN", "CharLSTM", "RecurrentEncoder", "SequencePooling", "WordEmbedding",
-           "adversarial_perturbation", "build_char_encoder", "iob_constraints"]
+__all__ = ["CRF", "CharCNN", "CharLSTM", "PAD_INDEX", "RecurrentEncoder", "SequencePooling", "UNK_INDEX", "WordEmbedding",
+           "adversarial_perturbation", "build_char_encoder", "detach_state", "iob_constraints", "lengths_to_mask"]

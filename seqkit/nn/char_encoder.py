@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-PAD_INDEX = 0  # seqkit.data.batch.PAD_INDEX: every Vocabulary puts <pad> at 0
+from seqkit.nn.padding import PAD_INDEX
 
 
 def _check(chars: Tensor, char_lengths: Tensor) -> None:

@@ -6,8 +6,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-PAD_INDEX = 0  # seqkit.data.Vocabulary always puts <pad> at id 0 ...
-UNK_INDEX = 1  # ... and <unk> at id 1
+from seqkit.nn.padding import PAD_INDEX, UNK_INDEX
 
 
 class WordEmbedding(nn.Module):

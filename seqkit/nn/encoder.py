@@ -132,6 +132,47 @@ class RecurrentEncoder(nn.Module):
             outputs.append(h * keep)
         return torch.stack(outputs, dim=1), h, c
 
+    # ---- one time step (generation, decoders): the same parameters as forward ---------------------------
+    def initial_state(self, batch: int, device=None, dtype=None) -> State:
+        """Zero state for ``batch`` sequences, shaped as ``forward`` returns it: ``[layers, B, H]`` (LSTM: a pair)."""
+        zeros = torch.zeros(self.num_layers * self.num_directions, batch, self.hidden_size, device=device, dtype=dtype)
+        return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
+
+    def step(self, x_t: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
+        """Run one time step: ``x_t [B, input_size]``, ``state`` as ``forward`` returns it (None: zeros) ->
+        ``(y_t [B, H], new state)``. Uses the fused module's weights through the cells, so stepping a
+        sequence token by token gives ``forward``'s outputs and final state (tested). Causal models only:
+        a bidirectional encoder needs the whole sequence, so it has no step."""
+        if self.bidirectional:
+            raise ValueError("a bidirectional encoder reads the whole sequence and cannot run step by step: "
+                             "set backbone.bidirectional=false")
+        if state is None:
+            state = self.initial_state(x_t.size(0), x_t.device, x_t.dtype)
+        h0, c0 = state if self.cell == "lstm" else (state, None)
+        layer_input, hs, cs = x_t, [], []
+        for layer in range(self.num_layers):
+            cell = self.cell_for(layer, 0)
+            if c0 is None:
+                h = cell(layer_input, h0[layer])
+            else:
+                h, c = cell(layer_input, (h0[layer], c0[layer]))
+                cs.append(c)
+            hs.append(h)
+            layer_input = h
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        h_n = torch.stack(hs)
+        return layer_input, ((h_n, torch.stack(cs)) if self.cell == "lstm" else h_n)
+
+
+def detach_state(state: Optional[State]) -> Optional[State]:
+    """The same state cut from the graph that made it (truncated BPTT: gradients stop at a chunk boundary)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
 
 def _reverse(x: Tensor, reverse_index: Tensor) -> Tensor:
     """Reverse each sequence of ``x [B, T, D]`` within its length; padded positions stay in place."""

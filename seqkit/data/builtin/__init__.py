@@ -5,6 +5,7 @@
 | sentiment_labelled | binary sentence sentiment    | amazon/imdb/yelp, 3,000 sentences      | CC BY 4.0    |
 | wnut17             | NER, 6 types                 | train / dev / test                     | CC BY 4.0    |
 | ud_english_ewt     | UPOS tagging                 | train / dev (release 2.16)             | CC BY-SA 4.0 |
+| tinyshakespeare    | character language model     | one text, 1,115,394 characters         | public domain|
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     "ud_english_ewt": {
         "train": ["en_ewt-ud-train.conllu.gz"],
         "val": ["en_ewt-ud-dev.conllu.gz"],
+    },
+    "tinyshakespeare": {
+        "all": ["input.txt.gz"],  # first 90% of characters train, last 10% validation
     },
 }
 

@@ -1,0 +1,283 @@
+"""LightningDataModule for next-step prediction over one long text, batched for truncated BPTT.
+
+How truncated backpropagation through time is laid out (as in char-rnn, PyTorch's word_language_model and
+AWD-LSTM): the text is one token stream; it is cut into ``batch_size`` contiguous streams (row i of every
+batch continues row i of the previous batch), and batches are the next ``bptt`` steps of all streams, in
+order. The model carries its recurrent state from one batch to the next and detaches it, so outputs are
+those of one pass over each whole stream while gradients flow at most ``bptt`` steps back.
+
+Every token but the first is a target exactly once (the streams overlap by one token: the last target of
+stream i is the first input of stream i+1), so the token-weighted validation loss is the per-token loss of
+the whole text, whatever the batch size.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX, Batch, lengths_of, pad
+from seqkit.data.builtin import builtin_files
+from seqkit.data.datamodule import SeqkitDataModule, log
+from seqkit.data.errors import DataError
+from seqkit.data.textfile import read_lines
+from seqkit.data.vocab import UNK, Vocabulary
+
+EOS = "<eos>"  # word level: the end of every line
+LEVELS = ("char", "word")
+
+
+def split_streams(ids: Tensor, num_streams: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """One stream ``ids [N]`` -> ``(inputs [S, M], targets [S, M], lengths [S])``: S contiguous streams
+    whose targets partition tokens 1..N-1 (sizes differ by at most one). Padding: PAD_INDEX in inputs,
+    IGNORE_INDEX in targets."""
+    total = ids.numel() - 1
+    base, extra = divmod(total, num_streams)
+    sizes = [base + (1 if i < extra else 0) for i in range(num_streams)]
+    width = max(sizes)
+    inputs = torch.full((num_streams, width), PAD_INDEX, dtype=torch.long)
+    targets = torch.full((num_streams, width), IGNORE_INDEX, dtype=torch.long)
+    start = 0
+    for i, size in enumerate(sizes):
+        inputs[i, :size] = ids[start: start + size]
+        targets[i, :size] = ids[start + 1: start + 1 + size]
+        start += size
+    return inputs, targets, torch.tensor(sizes, dtype=torch.long)
+
+
+def jittered_lengths(width: int, bptt: int, rng: random.Random) -> List[int]:
+    """AWD-LSTM's variable BPTT (Merity et al. 2018): each chunk is ~N(bptt, 5) steps long (N(bptt/2, 5) with
+    probability 0.05), at least 5, so chunk boundaries move from epoch to epoch."""
+    lengths, position = [], 0
+    while position < width:
+        mean = bptt if rng.random() < 0.95 else bptt / 2
+        length = min(max(5, int(rng.gauss(mean, 5))), width - position)
+        lengths.append(length)
+        position += length
+    return lengths
+
+
+class TBPTTChunks(IterableDataset):
+    """The batches of one epoch, in order: ``Batch(tokens [S, L], labels [S, L], lengths [S])`` for
+    consecutive windows of ``bptt`` steps of the S streams (the last one shorter). A stream that has
+    ended keeps length 1 with an ignored target, so the batch shape and the carried state stay put.
+
+    jitter: AWD-LSTM variable lengths, drawn anew every epoch from ``seed`` and the epoch number.
+    """
+
+    def __init__(self, ids: Tensor, num_streams: int, bptt: int, jitter: bool = False, seed: int = 0):
+        self.inputs, self.targets, self.stream_lengths = split_streams(ids, num_streams)
+        self.bptt, self.jitter, self.seed, self.epoch = bptt, jitter, seed, 0
+
+    def chunk_lengths(self) -> List[int]:
+        width = self.inputs.size(1)
+        if self.jitter:
+            return jittered_lengths(width, self.bptt, random.Random(self.seed * 100003 + self.epoch))
+        return [min(self.bptt, width - p) for p in range(0, width, self.bptt)]
+
+    def __len__(self) -> int:
+        return math.ceil(self.inputs.size(1) / self.bptt)
+
+    def __iter__(self) -> Iterator[Batch]:
+        lengths = self.chunk_lengths()
+        self.epoch += 1
+        position, index = 0, torch.arange(self.inputs.size(0))
+        for length in lengths:
+            real = (self.stream_lengths - position).clamp(0, length)
+            yield Batch(tokens=self.inputs[:, position: position + length].clone(), lengths=real.clamp(min=1),
+                        index=index, labels=self.targets[:, position: position + length].clone())
+            position += length
+
+
+@dataclass
+class ScoredLine:
+    """One line to score with ``predict.py``: the context token, then the line's tokens as targets."""
+    index: int
+    text: str
+    line: int
+    inputs: List[int]
+    targets: List[int]
+
+
+class LanguageModelingDataModule(SeqkitDataModule):
+    """A language model's text: one UTF-8 file per split, read as one token stream.
+
+    level: "char" (every character, case and whitespace kept; decoding is a join) or "word" (whitespace
+        split, ``<eos>`` at each line end, ``<unk>`` for words seen fewer than ``min_freq`` times or beyond
+        ``max_vocab_size``). The vocabulary comes from the training text only.
+    builtin: "tinyshakespeare" (used while ``train_path`` is null): first 90% of the text trains, last 10%
+        validates. Without ``val_path`` the last ``val_fraction`` of the training text is held out (never shuffled).
+    bptt: steps per batch (gradients reach at most this far back); bptt_jitter: AWD-LSTM variable lengths.
+    batch_size: number of parallel streams in training; eval_batch_size: in validation and test.
+    """
+
+    vocabularies = ("vocab",)
+
+    def __init__(self, train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
+                 builtin: Optional[str] = None, level: str = "char", bptt: int = 128, bptt_jitter: bool = False,
+                 val_fraction: float = 0.1, min_freq: int = 1, max_vocab_size: Optional[int] = None, seed: int = 0,
+                 **loader_kwargs: Any):
+        super().__init__(**loader_kwargs)
+        if level not in LEVELS:
+            raise ValueError(f"data.level must be one of {list(LEVELS)}, got {level!r}")
+        if bptt <= 0:
+            raise ValueError(f"data.bptt must be a positive number of steps, got {bptt}")
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"data.val_fraction must be between 0 and 1, got {val_fraction}")
+        self.save_hyperparameters()
+        self._sources: Dict[str, str] = {}
+
+    # ---- reading -------------------------------------------------------------------------------
+    def tokenize_lines(self, lines: List[Tuple[int, str]]) -> List[str]:
+        """Numbered lines -> tokens: characters (each line with its newline) or words plus ``<eos>``."""
+        if self.hparams.level == "char":
+            return [c for _, text in lines for c in text + "\n"]
+        return [w for _, text in lines for w in [*text.split(), EOS]]
+
+    def _read_splits(self) -> Dict[str, Tuple[List[str], str]]:
+        hp = self.hparams
+        splits: Dict[str, Tuple[List[str], str]] = {}
+        if hp.train_path is None and hp.builtin is not None:
+            (path,) = builtin_files(hp.builtin, "all")
+            splits["train"] = (self.tokenize_lines(read_lines(path)), hp.builtin)
+            held_out = True
+        else:
+            if hp.train_path is not None:
+                source = str(self.resolve(hp.train_path))
+                splits["train"] = (self.tokenize_lines(read_lines(self.resolve(hp.train_path))), source)
+            held_out = hp.train_path is not None and hp.val_path is None
+        if held_out:
+            tokens, source = splits["train"]
+            cut = int(len(tokens) * (1 - hp.val_fraction))
+            splits["train"] = (tokens[:cut], source)
+            splits["val"] = (tokens[cut:], f"{source} (last {hp.val_fraction:.0%})")
+        for name, path in (("val", hp.val_path), ("test", hp.test_path)):
+            if path is not None:
+                splits[name] = (self.tokenize_lines(read_lines(self.resolve(path))), str(self.resolve(path)))
+        self._sources = {name: source for name, (_, source) in splits.items()}
+        return splits
+
+    def build_vocabularies(self, splits: Dict[str, Tuple[List[str], str]]) -> None:
+        train = splits["train"][0]
+        specials = [EOS] if self.hparams.level == "word" else []
+        self.vocab = Vocabulary.build([train], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size,
+                                      specials=specials)
+        log(f"{len(train)} training {self.hparams.level}s, vocabulary {len(self.vocab)}")
+
+    def encode(self, tokens: List[str], source: str) -> Tensor:
+        """Tokens -> ids ``[N]``."""
+        return torch.tensor(self.vocab.encode(tokens), dtype=torch.long)
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        super().setup(stage)
+        for name in ("train", "val", "test"):
+            if name in self.datasets:
+                self._check_length(name)
+
+    def _check_length(self, name: str) -> None:
+        """Training needs one target per stream; validation and test at least one BPTT chunk."""
+        n, hp = self.datasets[name].numel(), self.hparams
+        if name == "train":
+            needed, fix = self.batch_size + 1, "lower data.batch_size"
+        else:
+            needed, fix = max(hp.bptt, self.eval_batch_size) + 1, "lower data.bptt or data.eval_batch_size"
+        if n < needed:
+            raise DataError(self._sources.get(name), None, f"{name} text has {n} {hp.level}s, fewer than one BPTT "
+                                                           f"chunk of every stream needs ({needed}); {fix}")
+
+    # ---- batching ------------------------------------------------------------------------------
+    def stream_loader(self, name: str, train: bool) -> DataLoader:
+        chunks = TBPTTChunks(self.datasets[name], self.batch_size if train else self.eval_batch_size, self.hparams.bptt,
+                             jitter=train and self.hparams.bptt_jitter, seed=self.hparams.seed)
+        return DataLoader(chunks, batch_size=None, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.stream_loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.stream_loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.stream_loader("test", train=False)
+
+    def model_kwargs(self) -> Dict[str, Any]:
+        return {"vocab_size": len(self.vocab), "level": self.hparams.level}
+
+    # ---- text <-> ids (generation) -------------------------------------------------------------
+    @property
+    def start_token(self) -> str:
+        """What a text is assumed to follow when nothing else is given: a line end."""
+        return "\n" if self.hparams.level == "char" else EOS
+
+    def start_index(self) -> int:
+        return self.vocab.index(self.start_token)
+
+    def banned_indices(self) -> List[int]:
+        """Ids generation never draws: padding, and at char level ``<unk>`` (not a character)."""
+        return [PAD_INDEX] + ([self.vocab.stoi[UNK]] if self.hparams.level == "char" else [])
+
+    def encode_prompt(self, prompt: str) -> List[int]:
+        """A prompt -> ids. Char level: a character the training text never had is an error; word level:
+        unknown words become ``<unk>`` (with a notice). An empty prompt is the start token."""
+        if not prompt:
+            return [self.start_index()]
+        if self.hparams.level == "char":
+            missing = sorted({c for c in prompt if c not in self.vocab.stoi or c in (UNK,)})
+            if missing:
+                raise ValueError(f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
+                                 f"model cannot read them; use only characters of its vocabulary ({len(self.vocab) - 2} characters)")
+            return self.vocab.encode(list(prompt))
+        words = prompt.split()
+        unknown = [w for w in words if w not in self.vocab.stoi]
+        if unknown:
+            log(f"prompt words not in the vocabulary, read as {UNK}: {' '.join(unknown)}")
+        return self.vocab.encode(words)
+
+    def decode_ids(self, ids: List[int]) -> str:
+        """Ids -> text: characters joined, or words joined by spaces with ``<eos>`` as a line end."""
+        tokens = self.vocab.decode(ids)
+        if self.hparams.level == "char":
+            return "".join(tokens)
+        return " ".join(tokens).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+
+    # ---- scoring lines (predict.py) ------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[ScoredLine]:
+        """Each non-blank line is scored on its own, after a line end: its tokens (characters with the
+        newline, or words plus ``<eos>``) are the targets. Char level: unknown characters are an error."""
+        records = []
+        for number, text in lines:
+            if not text.strip():
+                continue
+            tokens = self.tokenize_lines([(number, text)])
+            if self.hparams.level == "char":
+                missing = sorted({c for c in tokens if c not in self.vocab.stoi})
+                if missing:
+                    raise DataError(source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text")
+            ids = self.vocab.encode(tokens)
+            records.append(ScoredLine(len(records), text, number, [self.start_index(), *ids[:-1]], ids))
+        if not records:
+            raise DataError(source, None, "no text to score")
+        self.datasets["predict"] = records
+        return records
+
+    def example_length(self, example: ScoredLine) -> int:
+        return len(example.inputs)
+
+    def collate(self, examples: List[ScoredLine]) -> Batch:
+        inputs = [e.inputs for e in examples]
+        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
+                     labels=pad([e.targets for e in examples], value=IGNORE_INDEX))
+
+    def format_predictions(self, records: List[ScoredLine], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
+        """-> one dict a line: its text, number of scored tokens, mean loss (nats/token) and perplexity."""
+        rows = []
+        for record, out in zip(records, outputs):
+            loss = float(out["loss_sum"]) / len(record.targets)
+            rows.append({"text": record.text, "tokens": len(record.targets), "loss": round(loss, 6),
+                         "perplexity": round(math.exp(loss), 6)})
+        return rows

@@ -1,0 +1,20 @@
+"""The one home of the padding convention: the padding id and the mask derived from lengths.
+
+Every seqkit Vocabulary puts ``<pad>`` at id ``PAD_INDEX`` and ``<unk>`` at ``UNK_INDEX``; batches carry
+``lengths [B]`` and every mask is derived from them here (``seqkit.data.batch`` re-exports both).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+PAD_INDEX = 0  # <pad>: the padding id of every vocabulary (embeddings keep its row at zero)
+UNK_INDEX = 1  # <unk>: unknown tokens, when the vocabulary has one
+
+
+def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
+    """``lengths [B]`` -> ``[B, T]`` bool mask, True at real positions (T = ``max_len`` or the longest)."""
+    max_len = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
