@@ -140,3 +140,13 @@ def test_trainer_learns_a_periodic_text_and_the_checkpoint_generates_it(tmp_path
     from seqkit.nn.decoding import greedy_choice
     out = loaded.generate(torch.tensor([data.encode_prompt("cd")]), 10, greedy_choice)[0].tolist()
     assert data.decode_ids(out) == "efg\nabcdef"
+
+
+def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
+    import json
+    module = dm(tmp_path)
+    state = module.state_dict()
+    assert set(state) == {"vocab"} and json.loads(json.dumps(state)) == state
+    fresh = LanguageModelingDataModule(builtin="tinyshakespeare")
+    fresh.load_state_dict(state)
+    assert fresh.vocab.itos == module.vocab.itos
