@@ -1,11 +1,10 @@
 import gzip
-import math
 
 import pytest
 import torch
 
 from seqkit.data.errors import DataError
-from seqkit.data.pretrained import embedding_matrix, load_vectors
+from seqkit.data.pretrained import PretrainedVectors, load_vectors
 from seqkit.data.vocab import Vocabulary
 
 GLOVE = """the 0.1 0.2 0.3
@@ -73,54 +72,54 @@ def test_missing_file(tmp_path):
 
 
 def test_coverage_and_case_insensitive_match(tmp_path):
-    words, vectors = load_vectors(write(tmp_path / "vec.txt", GLOVE))
-    vectors = torch.as_tensor(vectors)
+    vectors = PretrainedVectors.load(str(write(tmp_path / "vec.txt", GLOVE)))
+    assert len(vectors) == 5 and vectors.dim == 3 and vectors.table.shape == (6, 3)
+    assert torch.equal(vectors.table[0], torch.zeros(3))  # row 0: no vector
     vocab = Vocabulary(["The", "CAT", "london", "unseen", "Paris"])
-    matrix, covered = embedding_matrix(vocab, words, vectors)
-    assert matrix.shape == (len(vocab), 3) and matrix.dtype == torch.float32
-    assert covered == 4  # The, CAT (lower-cased), london, Paris; not <unk>, unseen
-    assert torch.equal(matrix[vocab.stoi["The"]], vectors[0])
-    assert torch.equal(matrix[vocab.stoi["CAT"]], vectors[1])
-    assert torch.equal(matrix[vocab.stoi["london"]], vectors[4])
+    rows = vectors.rows(vocab)
+    assert rows.tolist() == [0, 0, 1, 2, 5, 0, 3]  # <pad>, <unk>, The, CAT (lower-cased), london, unseen, Paris
+    torch.testing.assert_close(vectors.table[rows[vocab.stoi["london"]]], torch.tensor([-1.5, 0.25, 0.01]))
+    assert "4 of 5 training words covered, 5 words (3-d)" in vectors.report(vocab)
 
-    strict, strict_covered = embedding_matrix(vocab, words, vectors, lowercase_fallback=False)
-    assert strict_covered == 2  # london, Paris
+    strict = PretrainedVectors("vec", *load_vectors(str(tmp_path / "vec.txt")), lowercase_fallback=False)
+    assert strict.rows(vocab).tolist() == [0, 0, 0, 0, 5, 0, 3]  # london, Paris only
 
 
 def test_exact_match_preferred_over_lowercased(tmp_path):
-    words, vectors = load_vectors(write(tmp_path / "vec.txt", GLOVE))
-    vectors = torch.as_tensor(vectors)
-    vocab = Vocabulary(["Paris", "paris", "PARIS"])
-    matrix, covered = embedding_matrix(vocab, words, vectors)
-    assert covered == 3
-    assert torch.equal(matrix[vocab.stoi["Paris"]], vectors[2])
-    assert torch.equal(matrix[vocab.stoi["paris"]], vectors[3])
-    assert torch.equal(matrix[vocab.stoi["PARIS"]], vectors[3])  # the lower-case pretrained word
+    vectors = PretrainedVectors.load(str(write(tmp_path / "vec.txt", GLOVE + "Rome 1 1 1\n")))
+    assert vectors.row("Paris") == 3 and vectors.row("paris") == 4
+    assert vectors.row("PARIS") == 4  # the lower-case pretrained word
+    assert vectors.row("ROME") == 6 and vectors.row("rome") == 6  # no lower-case "rome": the cased one
+    assert vectors.row("zebra") == 0
 
 
-def test_pad_row_zero_and_random_rows_seeded(tmp_path):
-    words, vectors = load_vectors(write(tmp_path / "vec.txt", GLOVE))
-    vocab = Vocabulary(["the", "zebra", "yak"])
-    matrix, covered = embedding_matrix(vocab, words, vectors, seed=3)
-    assert covered == 1
-    assert torch.equal(matrix[0], torch.zeros(3))
-    bound = math.sqrt(3 / 3)
-    for token in ["<unk>", "zebra", "yak"]:
-        row = matrix[vocab.stoi[token]]
-        assert row.abs().max() <= bound and row.abs().sum() > 0
-    again, _ = embedding_matrix(vocab, words, vectors, seed=3)
-    other, _ = embedding_matrix(vocab, words, vectors, seed=4)
-    assert torch.equal(matrix, again)
-    assert not torch.equal(matrix[vocab.stoi["zebra"]], other[vocab.stoi["zebra"]])
-    small, _ = embedding_matrix(vocab, words, vectors, scale=0.01)
-    assert small[vocab.stoi["zebra"]].abs().max() <= 0.01
+def test_open_vocabulary_ids(tmp_path):
+    vectors = PretrainedVectors.load(str(write(tmp_path / "vec.txt", GLOVE)))
+    vocab = Vocabulary(["the", "zebra"])  # ids 2, 3; V = 4
+    ids = vectors.encode(vocab, ["the", "zebra", "London", "cat", "yak"])
+    # training words keep their ids; words only the vectors know get V - 1 + row; the rest <unk>
+    assert ids == [2, 3, 4 - 1 + 5, 4 - 1 + 2, vocab.unk_index]
+
+
+def test_checksum_tells_different_vectors_apart(tmp_path):
+    first = PretrainedVectors.load(str(write(tmp_path / "a.txt", GLOVE)))
+    same = PretrainedVectors.load(str(write(tmp_path / "b.txt", GLOVE)))
+    assert first.checksum == same.checksum and len(first.checksum) == 64
+    same.check(first.identity())
+    changed = PretrainedVectors.load(str(write(tmp_path / "a.txt", GLOVE.replace("0.3", "0.31"))))
+    renamed = PretrainedVectors.load(str(write(tmp_path / "a.txt", GLOVE.replace("cat", "dog"))))
+    for other in (changed, renamed):
+        with pytest.raises(DataError, match="not the ones the checkpoint was trained with"):
+            other.check(first.identity())
+    assert first.identity() == {"source": str(tmp_path / "a.txt"), "checksum": first.checksum, "words": 5, "dim": 3}
 
 
 def test_numpy_vectors_accepted(tmp_path):
     np = pytest.importorskip("numpy")
     words, vectors = load_vectors(write(tmp_path / "vec.txt", GLOVE))
-    matrix, covered = embedding_matrix(Vocabulary(["cat"]), words, np.asarray(vectors))
-    assert covered == 1 and torch.equal(matrix[2], torch.as_tensor(vectors)[1])
+    from_numpy = PretrainedVectors("vec", words, np.asarray(vectors))
+    assert torch.equal(from_numpy.table[1:], vectors)
+    assert from_numpy.checksum == PretrainedVectors("vec", words, vectors).checksum
 
 
 def test_glove_package():
@@ -132,11 +131,11 @@ def test_glove_package():
     the = vectors[words.index("the")]
     assert the.shape == (50,)
     torch.testing.assert_close(the[:3], torch.tensor([0.418, 0.24968, -0.41242]))
+    glove = PretrainedVectors("glove-6b-50d", words, vectors)
     vocab = Vocabulary(["The", "of", "and", "city", "zzqqxxnotaword"])
-    matrix, covered = embedding_matrix(vocab, words, vectors)
-    assert matrix.shape == (len(vocab), 50)
-    assert covered == 4
-    assert torch.equal(matrix[vocab.stoi["The"]], the)
+    rows = glove.rows(vocab)
+    assert int((rows > 0).sum()) == 4
+    assert torch.equal(glove.table[rows[vocab.stoi["The"]]], the)
 
 
 def test_glove_package_missing_says_how_to_install(monkeypatch):

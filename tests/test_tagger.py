@@ -304,7 +304,9 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     state = raw["TaggingDataModule"]
     assert state["vocab"]["itos"] == dm.vocab.itos and state["chars"]["itos"] == dm.chars.itos
     assert state["tags"]["itos"] == ["B-FRUIT", "B-LOC", "B-ORG", "I-LOC", "O"]
-    assert raw["hyper_parameters"]["embedding_dim"] == 6 and "pretrained_embeddings" not in raw["hyper_parameters"]
+    assert raw["hyper_parameters"]["embedding_dim"] == 6 and raw["hyper_parameters"]["pretrained_words"] == 6
+    assert not {"pretrained_vectors", "pretrained_rows"} & set(raw["hyper_parameters"])
+    assert state["pretrained"]["source"] == str(glove) and state["pretrained"]["words"] == 6
     assert "zebra" not in dm.vocab  # in the vectors but in no file
 
     loaded, loaded_dm = run.load_checkpoint(best)

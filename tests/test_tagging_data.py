@@ -243,30 +243,36 @@ unused 1 1 1
 """
 
 
-def test_pretrained_vectors_initialise_the_embedding_and_extend_the_vocabulary(tmp_path, capsys):
+def test_pretrained_vectors_give_an_id_to_every_word_they_cover_not_a_vocabulary_entry(tmp_path, capsys):
     from seqkit.models import SequenceTagger
 
     glove = write(tmp_path / "glove.txt", GLOVE)
     val = "Paris B-LOC\nberlin B-LOC\nis O\nnice O\nJohn B-PER\n"
     dm = make(tmp_path, val=val, pretrained=str(glove))
-    vocab, matrix = dm.vocab, dm.pretrained_matrix
-    # validation-only words that the vectors cover join the vocabulary (case-insensitively); others do not
-    assert "Paris" in vocab and "berlin" in vocab
-    assert "is" not in vocab and "nice" not in vocab and "unused" not in vocab
-    assert matrix.shape == (len(vocab), 3)
-    expected = {"John": [0.1, 0.2, 0.3], "Smith": [-1, -2, -3], "Paris": [4, 5, 6], "Berlin": [7, 8, 9],
-                "berlin": [7, 8, 9]}
+    (tmp_path / "plain").mkdir()
+    plain = make(tmp_path / "plain", val=val)
+    assert dm.vocab.itos == plain.vocab.itos  # the training split alone: no validation word joins
+    assert "Paris" not in dm.vocab and "berlin" not in dm.vocab
+    table, rows = dm.vectors.table, dm.vectors.rows(dm.vocab)
+    expected = {"John": [0.1, 0.2, 0.3], "Smith": [-1, -2, -3], "Berlin": [7, 8, 9]}  # John: lower-cased match
     for word, vector in expected.items():
-        torch.testing.assert_close(matrix[vocab.index(word)], torch.tensor(vector, dtype=torch.float32))
-    assert torch.equal(matrix[PAD_INDEX], torch.zeros(3))
-    # validation examples use the added ids, not <unk>
-    assert dm.datasets["val"][0].ids[:2] == [vocab.index("Paris"), vocab.index("berlin")]
+        torch.testing.assert_close(table[rows[dm.vocab.index(word)]], torch.tensor(vector, dtype=torch.float32))
+    assert rows[PAD_INDEX] == 0 and rows[dm.vocab.index("lives")] == 0
+    # validation words the vectors cover get ids past the vocabulary, pointing at their vectors; others <unk>
+    V = len(dm.vocab)
+    assert dm.datasets["val"][0].ids == [V - 1 + 3, V - 1 + 4, dm.vocab.unk_index,
+                                         dm.vocab.unk_index, dm.vocab.index("John")]
+    assert [dm.vectors.row(w) for w in ("Paris", "berlin")] == [3, 4]
     kwargs = dm.model_kwargs()
-    assert kwargs["embedding_dim"] == 3 and kwargs["vocab_size"] == len(vocab)
-    assert kwargs["pretrained_embeddings"] is matrix
-    model = SequenceTagger(**kwargs, char={"embedding_dim": 4, "num_filters": 4}, backbone={"hidden_size": 4})
-    assert torch.equal(model.embedding.embedding.weight.detach(), matrix)
-    assert "glove.txt" in capsys.readouterr().err  # coverage report
+    assert kwargs["embedding_dim"] == 3 and kwargs["vocab_size"] == V and kwargs["pretrained_words"] == 5
+    assert kwargs["pretrained_vectors"] is table and torch.equal(kwargs["pretrained_rows"], rows)
+    model = SequenceTagger(**kwargs, char={"embedding_dim": 4, "num_filters": 4}, backbone={"hidden_size": 4}).eval()
+    ids = torch.tensor([dm.datasets["val"][0].ids])
+    with torch.no_grad():
+        embedded = model.embedding(ids)[0]
+    torch.testing.assert_close(embedded[0], torch.tensor([4.0, 5, 6]))  # Paris: its vector (+ <unk>'s zero start)
+    torch.testing.assert_close(embedded[1], torch.tensor([7.0, 8, 9]))  # berlin: Berlin's vector
+    assert "glove.txt: 3 of" in capsys.readouterr().err  # coverage report
 
 
 # ---- checkpoint state --------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import LabelledText, read_labelled_text
-from seqkit.data.pretrained import extend_with_pretrained
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -52,8 +51,8 @@ class TextClassificationDataModule(SeqkitDataModule):
     ``split_seed``, stratified by label), or your own files: ``train_path`` (required), ``val_path`` (if
     missing, a stratified ``split[1]`` share of train is held out), ``test_path`` (optional), all in ``format``.
     The vocabulary (``min_freq``, ``max_vocab_size``) and label set come from the training split only.
-    pretrained: "glove-6b-50d" or a GloVe/word2vec text file initialises the word embedding (validation
-    and test words the vectors cover join the vocabulary; see seqkit.data.pretrained).
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file: every word they cover is read through its
+    vector, in training and in any later text (see seqkit.data.pretrained).
     char_features: batches also carry the characters of every token (for ``model.char_encoder=cnn|lstm``),
     from a character vocabulary of the training text.
     """
@@ -112,9 +111,7 @@ class TextClassificationDataModule(SeqkitDataModule):
         if self.hparams.char_features:
             self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
         if self.hparams.pretrained:
-            extra = (t for name in ("val", "test") if name in splits for e in splits[name][0] for t in self.tokenizer(e.text))
-            self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, self.hparams.pretrained, extra)
-            log(report)
+            self.use_pretrained(self.hparams.pretrained)
         log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
 
     def encode(self, examples: Iterable[LabelledText], source: str) -> List[Example]:
@@ -125,7 +122,7 @@ class TextClassificationDataModule(SeqkitDataModule):
             tokens = self.tokenizer(ex.text)  # never empty: readers reject blank texts
             label = -1 if ex.label is None else self.labels.index(ex.label)
             chars = [self.chars.encode(t) for t in tokens] if self.chars is not None else None
-            out.append(Example(i, self.vocab.encode(tokens), label, chars))
+            out.append(Example(i, self.encode_words(tokens), label, chars))
         return out
 
     # ---- batching ------------------------------------------------------------------------------

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
-from torch import Tensor
 from torch.utils.data import DataLoader
 
+from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.sampler import BucketBatchSampler
 from seqkit.data.vocab import Vocabulary
 
@@ -19,6 +19,8 @@ class SeqkitDataModule(pl.LightningDataModule):
     Lightning stores in every checkpoint.
 
     root: directory that relative ``*_path`` arguments are read from (``data.root=../shared/data/sst2``).
+    Pretrained vectors (``use_pretrained``) make the word ids open-vocabulary (``encode_words``); the
+    checkpoint records their name and checksum, not the vectors, and loading it loads them again.
     bucketing: training batches group similar lengths (BucketBatchSampler); off = plain shuffled batches.
     """
 
@@ -32,7 +34,7 @@ class SeqkitDataModule(pl.LightningDataModule):
         self.bucketing, self.num_workers = bucketing, num_workers
         self.datasets: Dict[str, List[Any]] = {}
         self.vocab: Optional[Vocabulary] = None  # the word vocabulary; None until learnt or restored
-        self.pretrained_matrix: Optional[Tensor] = None  # [V, D] when data.pretrained is set
+        self.vectors: Optional[PretrainedVectors] = None  # when data.pretrained is set
 
     def setup(self, stage: Optional[str] = None) -> None:
         """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode."""
@@ -57,18 +59,35 @@ class SeqkitDataModule(pl.LightningDataModule):
         return {name: Vocabulary for name in self.vocabularies}
 
     def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name).to_dict() for name in self.state_fields() if getattr(self, name, None) is not None}
+        state = {name: getattr(self, name).to_dict() for name in self.state_fields() if getattr(self, name, None) is not None}
+        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         for name, cls in self.state_fields().items():
             if name in state:
                 setattr(self, name, cls.from_dict(state[name]))
+        if "pretrained" in state:  # data.pretrained overrides where the same vectors are read from
+            self.use_pretrained(self.hparams.get("pretrained") or state["pretrained"]["source"], state["pretrained"])
+
+    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
+        """Load the vectors ``source`` (once per data module), checked against a checkpoint's record ``expected``."""
+        if self.vectors is None or self.vectors.source != str(source):
+            self.vectors = PretrainedVectors.load(source)
+        if expected is not None:
+            self.vectors.check(expected)
+        else:
+            log(self.vectors.report(self.vocab))
+
+    def encode_words(self, words: Iterable[str]) -> List[int]:
+        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
+        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
 
     def embedding_kwargs(self) -> Dict[str, Any]:
-        """Model arguments for pretrained vectors: the initial matrix and its width."""
-        if self.pretrained_matrix is None:
+        """Model arguments for pretrained vectors (not hyper-parameters, except their width and number)."""
+        if self.vectors is None:
             return {}
-        return {"pretrained_embeddings": self.pretrained_matrix, "embedding_dim": self.pretrained_matrix.size(1)}
+        return {"pretrained_vectors": self.vectors.table, "pretrained_rows": self.vectors.rows(self.vocab),
+                "pretrained_words": len(self.vectors), "embedding_dim": self.vectors.dim}
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         if path is None:

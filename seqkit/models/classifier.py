@@ -40,8 +40,10 @@ class SequenceClassifier(SeqkitModule):
         dropout: float = 0.0,
         optimizer: Optional[Dict[str, Any]] = None,
         scheduler: Optional[Dict[str, Any]] = None,
-        pretrained_embeddings: Optional[Tensor] = None,
         freeze_embeddings: bool = False,
+        pretrained_words: int = 0,
+        pretrained_vectors: Optional[Tensor] = None,
+        pretrained_rows: Optional[Tensor] = None,
         num_chars: int = 0,
         char_encoder: str = "none",
         char: Optional[Dict[str, Any]] = None,
@@ -50,9 +52,9 @@ class SequenceClassifier(SeqkitModule):
         super().__init__()
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        self.save_hyperparameters(ignore=["pretrained_embeddings"])
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_embeddings, freeze_embeddings,
-                                       word_dropout=word_dropout)
+        self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
+        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
+                                       word_dropout, pretrained_rows, pretrained_words)
         if char_encoder != "none" and num_chars == 0:
             raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))

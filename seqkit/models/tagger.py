@@ -42,17 +42,19 @@ class SequenceTagger(SeqkitModule):
         dropout: float = 0.5,
         optimizer: Optional[Dict[str, Any]] = None,
         scheduler: Optional[Dict[str, Any]] = None,
-        pretrained_embeddings: Optional[Tensor] = None,
         freeze_embeddings: bool = False,
+        pretrained_words: int = 0,
+        pretrained_vectors: Optional[Tensor] = None,
+        pretrained_rows: Optional[Tensor] = None,
     ):
         super().__init__()
         if head not in ("crf", "softmax"):
             raise ValueError(f"model.head must be 'crf' or 'softmax', got {head!r}")
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        self.save_hyperparameters(ignore=["pretrained_embeddings"])
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_embeddings, freeze_embeddings,
-                                       word_dropout=word_dropout)
+        self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
+        self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_vectors, freeze_embeddings,
+                                       word_dropout, pretrained_rows, pretrained_words)
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.input_dropout = nn.Dropout(embedding_dropout)
