@@ -3,8 +3,9 @@ from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.sampler import BucketBatchSampler
+from seqkit.data.synthetic import AddingDataModule, CopyMemoryDataModule
 from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["Batch", "BucketBatchSampler", "DataError", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["AddingDataModule", "Batch", "CopyMemoryDataModule", "BucketBatchSampler", "DataError", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
