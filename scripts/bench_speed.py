@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger --conll2003 ../shared/data/conll2003
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections gradient_flow --epochs 2
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
@@ -21,6 +22,8 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  over the full step: forward, nll, backward, clip, Adam)
               3. decoding the validation set (eval batches of 256): Viterbi sentences/s on precomputed emissions
                  against argmax (the softmax head's decode) on the same emissions; the full model decode
+  gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
+              (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
@@ -138,8 +141,8 @@ def plain_train(model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callabl
     return clock
 
 
-def lightning_train(model, batches: Sequence[Any], epochs: int = 1) -> Tuple[Clock, Clock]:
-    """Fit ``model`` with a bare pl.Trainer (training only) on exactly ``batches`` (already collated).
+def lightning_train(model, batches: Sequence[Any], epochs: int = 1, callbacks: Sequence[Any] = ()) -> Tuple[Clock, Clock]:
+    """Fit ``model`` with a bare pl.Trainer (training only, plus ``callbacks``) on exactly ``batches`` (already collated).
 
     -> (time inside the training epochs, time of the whole Trainer construction + fit call)."""
     import pytorch_lightning as pl
@@ -164,7 +167,7 @@ def lightning_train(model, batches: Sequence[Any], epochs: int = 1) -> Tuple[Clo
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-        gradient_clip_val=CLIP, callbacks=[timer],
+        gradient_clip_val=CLIP, callbacks=[timer, *callbacks],
     )
     loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
     trainer.fit(model, train_dataloaders=loader)
@@ -556,9 +559,62 @@ def bench_tagger(args) -> Dict[str, Any]:
     return figures
 
 
+# ================================================================================================
+# Section: gradient_flow
+# ================================================================================================
+
+def bench_gradient_flow(args) -> Dict[str, Any]:
+    """The classifier section's model and batches, trained by pl.Trainer with callbacks=gradient_flow
+    (GradientFlow recording every --gradient-flow-every steps) against without it."""
+    import tempfile
+
+    from seqkit.callbacks import GradientFlow
+
+    seed_all(args.seed)
+    dm, what = classification_data(args)
+    model = build_classifier(args, dm)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = epoch_batches(dm, bucketing=True, limit=args.max_batches)
+    tokens = real_tokens(batches) * args.epochs
+    every = args.gradient_flow_every
+    print(f"data:  {what}: {len(batches)} bucketed batches x {args.epochs} epoch(s), {tokens:,} real tokens a round")
+    print(f"model: SequenceClassifier, bidirectional {args.cell.upper()} hidden {args.hidden_size} (fused); "
+          f"GradientFlow every {every} steps, pictures at the end of fit")
+
+    def reset():
+        model.load_state_dict(init_state)
+        return model
+
+    lightning_train(reset(), batches[: args.warmup_batches])
+    whole_fit: Dict[str, List[Rate]] = {"off": [], "on": []}
+    records: List[int] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        def run(on: bool) -> Rate:
+            callbacks = [GradientFlow(every_n_steps=every, dirpath=tmp)] if on else []
+            epochs, whole = lightning_train(reset(), batches, args.epochs, callbacks)
+            if on:
+                records.append(len(callbacks[0].records))
+            whole_fit["on" if on else "off"].append(whole.rate(tokens))
+            return epochs.rate(tokens)
+
+        res = alternate({"off": lambda: run(False), "on": lambda: run(True)}, args.rounds)
+    r, r_fit = compare(res["on"], res["off"]), compare(whole_fit["on"], whole_fit["off"])
+    table = Table(f"gradient flow callback on (every {every} steps, {records[0]} records a round) vs off")
+    table.rate("pl.Trainer, no callback (epoch time)", res["off"])
+    table.rate("pl.Trainer + GradientFlow (epoch time)", res["on"])
+    table.ratio("ratio on/off", r, 0.9)
+    table.ratio("ratio on/off incl. fit() and pictures", r_fit)
+    table.print()
+    return {"batches": len(batches), "epochs": args.epochs, "every_n_steps": every, "records_per_round": records[0],
+            "real_tokens_per_round": tokens, "ratio": r["wall"], "ratio_cpu": r["cpu"],
+            "ratio_incl_fit_and_pictures": r_fit["wall"], "target": 0.9,
+            "off": summary_of(res["off"]), "on": summary_of(res["on"])}
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
+    "gradient_flow": bench_gradient_flow,
 }
 
 
@@ -584,6 +640,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g.add_argument("--embedding-dim", type=int, default=128)
     g.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     g.add_argument("--pooling", default="max", choices=["last", "mean", "max", "attention"])
+    g = p.add_argument_group("gradient_flow (the classifier options above choose its model and data)")
+    g.add_argument("--gradient-flow-every", type=int, default=50, help="GradientFlow records every this many steps")
     g = p.add_argument_group("tagger")
     g.add_argument("--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)")
     g.add_argument("--tagger-batch-size", type=int, default=16)

@@ -4,8 +4,9 @@ from seqkit.data.classification import TextClassificationDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.language_modeling import LanguageModelingDataModule
 from seqkit.data.sampler import BucketBatchSampler
+from seqkit.data.synthetic import AddingDataModule, CopyMemoryDataModule
 from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["Batch", "BucketBatchSampler", "DataError", "LanguageModelingDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "CopyMemoryDataModule", "DataError", "LanguageModelingDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]

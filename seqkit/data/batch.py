@@ -16,27 +16,29 @@ IGNORE_INDEX = -100  # label value at padded positions; torch's cross_entropy sk
 class Batch:
     """A padded mini-batch.
 
-    tokens:       [B, T] long token ids, padded with PAD_INDEX
+    tokens:       [B, T] long token ids, padded with PAD_INDEX; None when the inputs are ``features``
     lengths:      [B] long, true length of each sequence (>= 1): the batch size and the mask come from it
     index:        [B] long, position of each example in its data set (to put predictions back in order)
     labels:       [B] (one label a sequence) or [B, T] (one label a token, IGNORE_INDEX at padding); or None
     chars:        [B, T, C] long character ids of each token, PAD_INDEX padded; or None
     char_lengths: [B, T] long number of characters of each token (0 at padded tokens); or None
     condition:    [B] long class each sequence is generated from (one-to-many); or None
+    features:     [B, T, F] float real-valued inputs (tasks without a vocabulary, e.g. the adding problem); or None
     """
 
-    tokens: Tensor
+    tokens: Optional[Tensor]
     lengths: Tensor
     index: Tensor
     labels: Optional[Tensor] = None
     chars: Optional[Tensor] = None
     char_lengths: Optional[Tensor] = None
     condition: Optional[Tensor] = None
+    features: Optional[Tensor] = None
 
     @property
     def mask(self) -> Tensor:
         """[B, T] bool, True at real tokens."""
-        return lengths_to_mask(self.lengths, self.tokens.size(1))
+        return lengths_to_mask(self.lengths, (self.tokens if self.tokens is not None else self.features).size(1))
 
     def __len__(self) -> int:
         return self.lengths.size(0)

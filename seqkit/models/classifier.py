@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqkit.data.batch import lengths_to_mask
@@ -17,7 +17,7 @@ DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
 
 class SequenceClassifier(SeqkitModule):
-    """Classify whole sequences.
+    """Classify whole sequences (or, with ``objective="regression"``, predict one number a sequence).
 
     vocab_size, num_classes: from the data module. backbone: RecurrentEncoder keyword arguments
     (cell, hidden_size, num_layers, bidirectional, dropout, nonlinearity, impl). pooling: last | mean | max |
@@ -26,12 +26,18 @@ class SequenceClassifier(SeqkitModule):
     (L2 norm per sentence) along the loss gradient (``seqkit.nn.adversarial_perturbation``; Miyato et al.
     2017), about twice the training cost. Logs ``{train,val,test}/loss`` and ``{val,test}/acc`` (accuracy)
     and ``/f1`` (macro-F1).
+
+    objective="regression": the head predicts one real number, trained with mean squared error; logs
+    ``{val,test}/mse``, ``/baseline_mse`` (always predicting ``target_mean``, the training targets' mean)
+    and ``/mse_ratio`` (mse / baseline_mse: 1 = no better than the mean). input_size > 0: the inputs are
+    real-valued ``batch.features [B, T, input_size]`` fed straight to the recurrent encoder (no word
+    embedding), as in the adding problem.
     """
 
     def __init__(
         self,
-        vocab_size: int,
-        num_classes: int,
+        vocab_size: int = 0,
+        num_classes: int = 0,
         embedding_dim: int = 128,
         embedding_dropout: float = 0.0,
         word_dropout: float = 0.0,
@@ -48,13 +54,25 @@ class SequenceClassifier(SeqkitModule):
         char_encoder: str = "none",
         char: Optional[Dict[str, Any]] = None,
         adversarial: float = 0.0,
+        objective: str = "classification",
+        input_size: int = 0,
+        target_mean: float = 0.0,
     ):
         super().__init__()
+        if objective not in ("classification", "regression"):
+            raise ValueError(f"model.objective must be 'classification' or 'regression', got {objective!r}")
+        if objective == "classification" and num_classes < 2:
+            raise ValueError(f"classification needs at least 2 classes, got {num_classes}")
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
-                                       word_dropout, pretrained_rows, pretrained_words)
+        self.regression = objective == "regression"
+        self.embedding = None
+        if input_size > 0:
+            embedding_dim = input_size
+        else:
+            self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
+                                           word_dropout, pretrained_rows, pretrained_words)
         if char_encoder != "none" and num_chars == 0:
             raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
@@ -62,25 +80,41 @@ class SequenceClassifier(SeqkitModule):
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
         self.pooling = SequencePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_size, num_classes)
-        metrics = MetricCollection({
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
-        })
+        self.head = nn.Linear(self.encoder.output_size, 1 if self.regression else num_classes)
+        if self.regression:
+            metrics = MetricCollection({"mse": MeanSquaredError(), "baseline_mse": MeanSquaredError()})
+        else:
+            metrics = MetricCollection({
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "f1": MulticlassF1Score(num_classes, average="macro"),
+            })
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
     def embed(self, tokens: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None) -> Tensor:
-        """tokens [B, T] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> features [B, T, D]."""
+        """tokens [B, T] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> features [B, T, D].
+        With ``input_size`` > 0, ``tokens`` are already real-valued features [B, T, input_size] and pass through."""
+        if self.embedding is None:
+            return tokens
         features = self.embedding(tokens)
         if self.chars is not None:
             features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
         return features
 
     def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
-        """outputs [B, T, H * directions], lengths [B] -> logits [B, classes]."""
+        """outputs [B, T, H * directions], lengths [B] -> logits [B, classes] (regression: values [B])."""
         lengths = lengths.to(outputs.device)
-        return self.head(self.dropout(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)))
+        out = self.head(self.dropout(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)))
+        return out.squeeze(-1) if self.regression else out
+
+    def criterion(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """Cross-entropy on logits [B, classes] vs class ids [B], or MSE on values [B] vs targets [B]."""
+        return F.mse_loss(outputs, targets.to(outputs.dtype)) if self.regression else F.cross_entropy(outputs, targets)
+
+    @staticmethod
+    def inputs(batch) -> Tensor:
+        """The batch's model input: token ids [B, T], or real-valued features [B, T, F]."""
+        return batch.tokens if batch.features is None else batch.features
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
                 char_lengths: Optional[Tensor] = None) -> Tensor:
@@ -88,24 +122,44 @@ class SequenceClassifier(SeqkitModule):
         return self.classify(self.encoder(self.embed(tokens, chars, char_lengths), lengths)[0], lengths)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        features = self.embed(batch.tokens, batch.chars, batch.char_lengths)
+        features = self.embed(self.inputs(batch), batch.chars, batch.char_lengths)
         outputs = self.encoder(features, batch.lengths)[0]
-        loss = F.cross_entropy(self.classify(outputs, batch.lengths), batch.labels)
+        loss = self.criterion(self.classify(outputs, batch.lengths), batch.labels)
         if self.hparams.adversarial <= 0:
             self.log_train_loss(loss, len(batch))
             return loss
         r = adversarial_perturbation(loss, features, self.hparams.adversarial)
-        adversarial_loss = F.cross_entropy(self.classify(self.encoder(features + r, batch.lengths)[0], batch.lengths),
-                                           batch.labels)
+        adversarial_loss = self.criterion(self.classify(self.encoder(features + r, batch.lengths)[0], batch.lengths),
+                                          batch.labels)
         total = loss + adversarial_loss
         self.log_train_loss(total, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)
         return total
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
-        logits = self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, batch.labels), batch_size=len(batch))
+        logits = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
+        self.log(f"{stage}/loss", self.criterion(logits, batch.labels), batch_size=len(batch))
+        if self.regression:  # the ratio needs both sums, so compute and log at the epoch's end
+            targets = batch.labels.to(logits.dtype)
+            metrics["mse"].update(logits, targets)
+            metrics["baseline_mse"].update(torch.full_like(targets, self.hparams.target_mean), targets)
+            return
         metrics.update(logits, batch.labels)
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(batch))
+
+    def _log_regression(self, metrics: MetricCollection, stage: str) -> None:
+        if not self.regression:
+            return
+        mse, baseline = metrics["mse"].compute(), metrics["baseline_mse"].compute()
+        self.log(f"{stage}/mse", mse, prog_bar=stage == "val")
+        self.log(f"{stage}/baseline_mse", baseline)
+        self.log(f"{stage}/mse_ratio", mse / baseline, prog_bar=stage == "val")
+        metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_regression(self.val_metrics, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_regression(self.test_metrics, "test")
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")
@@ -114,5 +168,8 @@ class SequenceClassifier(SeqkitModule):
         self._evaluate(batch, self.test_metrics, "test")
 
     def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> Dict[str, Tensor]:
-        """-> {"index": [B], "probabilities": [B, num_classes]}."""
-        return {"index": batch.index, "probabilities": self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).softmax(-1)}
+        """-> {"index": [B], "probabilities": [B, num_classes]} (regression: {"index", "value": [B]})."""
+        out = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
+        if self.regression:
+            return {"index": batch.index, "value": out}
+        return {"index": batch.index, "probabilities": out.softmax(-1)}

@@ -13,6 +13,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqkit.nn.recurrent_init import init_recurrent_weights
+from seqkit.nn.state_recording import RecordedStates, forward_recording
+
 State = Union[Tensor, Tuple[Tensor, Tensor]]  # h_n, or (h_n, c_n) for LSTM; each [layers * directions, B, H]
 
 _FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -29,6 +32,9 @@ class RecurrentEncoder(nn.Module):
     cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
     impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
     dropout: between stacked layers (as in nn.LSTM), only while training.
+    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias (see
+    seqkit.nn.recurrent_init). record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which
+    then runs the cell loop and keeps every h_t for its gradient (seqkit.nn.state_recording).
     """
 
     def __init__(
@@ -41,6 +47,8 @@ class RecurrentEncoder(nn.Module):
         dropout: float = 0.0,
         nonlinearity: str = "tanh",
         impl: str = "fused",
+        init: str = "default",
+        forget_bias: Optional[float] = None,
     ):
         super().__init__()
         if cell not in _FUSED:
@@ -61,6 +69,9 @@ class RecurrentEncoder(nn.Module):
             input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0, batch_first=True, **extra,
         )
+        init_recurrent_weights(self.rnn, init, forget_bias)
+        self.record_states = False
+        self.recorded: List[RecordedStates] = []
         # Cell modules built on the meta device (no memory, no init cost) and not registered as submodules,
         # so they add nothing to state_dict(); forward binds them to the fused module's current parameters.
         self._cells: List[nn.Module] = [
@@ -74,6 +85,8 @@ class RecurrentEncoder(nn.Module):
         return self.hidden_size * self.num_directions
 
     def forward(self, x: Tensor, lengths: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
+        if self.record_states and torch.is_grad_enabled():
+            return forward_recording(self, x, lengths, state)
         if self.impl == "fused":
             return self._forward_fused(x, lengths, state)
         return self._forward_cells(x, lengths, state)
