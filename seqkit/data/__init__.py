@@ -2,9 +2,11 @@
 from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
 from seqkit.data.errors import DataError
+from seqkit.data.forecasting import TimeSeriesDataModule, WindowBatch
 from seqkit.data.sampler import BucketBatchSampler
 from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["Batch", "BucketBatchSampler", "DataError", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["Batch", "BucketBatchSampler", "DataError", "TaggingDataModule", "TextClassificationDataModule", "TimeSeriesDataModule", "Tokenizer", "Vocabulary",
+           "WindowBatch"]

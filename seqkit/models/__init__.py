@@ -1,5 +1,7 @@
 """One LightningModule per input/output shape."""
 from seqkit.models.classifier import SequenceClassifier
+from seqkit.models.forecast_plot import ForecastPlot
+from seqkit.models.forecaster import Forecaster
 from seqkit.models.tagger import SequenceTagger
 
-__all__ = ["SequenceClassifier", "SequenceTagger"]
+__all__ = ["ForecastPlot", "Forecaster", "SequenceClassifier", "SequenceTagger"]

@@ -5,6 +5,7 @@
 | sentiment_labelled | binary sentence sentiment    | amazon/imdb/yelp, 3,000 sentences      | CC BY 4.0    |
 | wnut17             | NER, 6 types                 | train / dev / test                     | CC BY 4.0    |
 | ud_english_ewt     | UPOS tagging                 | train / dev (release 2.16)             | CC BY-SA 4.0 |
+| airpassengers      | monthly forecasting          | one series, 144 months (1949-1960)     | public data  |
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     "ud_english_ewt": {
         "train": ["en_ewt-ud-train.conllu.gz"],
         "val": ["en_ewt-ud-dev.conllu.gz"],
+    },
+    "airpassengers": {
+        "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (configs/task/forecast.yaml)
     },
 }
 
