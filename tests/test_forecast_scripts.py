@@ -26,7 +26,7 @@ def hourly_csv(path, n, start=datetime(2020, 1, 1)):
 def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
     data = hourly_csv(tmp_path / "series.csv", 300)
     run_dir = tmp_path / "run"
-    result = ok(run_script("train.py", "task=forecast", "data.builtin=null", f"data.path={data}", "data.time_column=date",
+    result = ok(run_script("train.py", "task=forecast", "data.builtin=null", f"data.root={tmp_path}", "data.path=series.csv", "data.time_column=date",
                            "data.target=OT", "data.features=MS", "data.calendar=[hour]", "data.split=[200,50,50]",
                            "data.input_length=24", "data.horizon=6", "data.season=24", "data.log=false",
                            "model.head=seq2seq", "model.loss=quantile", "backbone.hidden_size=8", "trainer.max_epochs=2",
@@ -38,7 +38,7 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
     assert (run_dir / "forecast_test.png").stat().st_size > 1000 and (run_dir / "forecast_val.png").is_file()
     ckpt = summary["best_checkpoint"]
 
-    # evaluate needs no file: the checkpoint names the series and its test split; the backtest rolls the origin
+    # evaluate needs no file: the checkpoint names the series (root + path, resolved) and its test split
     from seqkit.run import evaluate, predict, report_errors
 
     same = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}"))

@@ -115,6 +115,8 @@ def test_a_split_shorter_than_the_horizon_is_scored_on_its_rows_only():
     rolled = evaluation_windows(120, 144, 36, 24, stride=6, partial=True)  # backtest every 6 rows
     assert [(w.origin, w.steps) for w in rolled] == [(120, 24), (126, 18), (132, 12), (138, 6)]
     assert [w.origin for w in training_windows(0, 108, 36, 24, stride=10)] == [36, 46, 56, 66, 76]
+    cut = training_windows(0, 10, 4, 3, partial=True)  # also the windows cut at the end of the training rows
+    assert [(w.origin, w.steps) for w in cut] == [(4, 3), (5, 3), (6, 3), (7, 3), (8, 2), (9, 1)]
 
 
 def test_unscored_steps_are_zero_and_masked(tmp_path):

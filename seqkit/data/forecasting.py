@@ -75,6 +75,8 @@ class TimeSeriesDataModule(SeqkitDataModule):
     any ``covariates``) or "MS" (every other column too, as past-observed covariates). calendar: known-future
     features from the timestamps (hour, weekday, day, month, dayofyear). split: [train, val, test] row counts
     or fractions, in time order. input_length -> horizon: the window; stride: between training windows;
+    partial_train_windows: also train on the windows whose horizon runs past the training rows (their steps
+    inside them);
     eval_stride: between validation/test origins. scaler: standard | minmax | none, fitted on the training
     rows only (log=true takes logs first). season: for the seasonal-naive baseline. test_path: evaluate on
     every window of another CSV with the same columns instead of the series' test split.
@@ -95,6 +97,7 @@ class TimeSeriesDataModule(SeqkitDataModule):
         input_length: int = 24,
         horizon: int = 12,
         stride: int = 1,
+        partial_train_windows: bool = False,
         eval_stride: int = 1,
         scaler: str = "standard",
         log: bool = False,
@@ -134,12 +137,13 @@ class TimeSeriesDataModule(SeqkitDataModule):
 
     def _source_lines(self) -> Tuple[List[Tuple[int, str]], str]:
         hp = self.hparams
-        if hp.path is not None:
-            path = self.resolve(hp.path)
-            self.series_source = {"path": str(Path(path).resolve())}
+        if self.series_source is not None:  # restored from a checkpoint: the series it was trained on
+            pass
+        elif hp.path is not None:
+            self.series_source = {"path": str(Path(self.resolve(hp.path)).resolve())}
         elif hp.builtin is not None:
             self.series_source = {"builtin": hp.builtin}
-        elif self.series_source is None:
+        else:
             raise ValueError("no data: give data.path=<file.csv> (your own series) or data.builtin=airpassengers")
         if "path" in self.series_source:
             return read_lines(self.series_source["path"]), self.series_source["path"]
@@ -200,7 +204,8 @@ class TimeSeriesDataModule(SeqkitDataModule):
         for name in SPLITS if stage in (None, "fit") else SPLITS[1:]:  # a restored model needs no training windows
             begin, end = bounds[name]
             if name == "train":
-                self.datasets[name] = training_windows(begin, end, L, H, hp.stride, name, source)
+                self.datasets[name] = training_windows(begin, end, L, H, hp.stride, name, source,
+                                                       partial=hp.partial_train_windows)
             elif end > begin:
                 stride = self.backtest_stride if name == "test" and self.backtest_stride else hp.eval_stride
                 self.datasets[name] = evaluation_windows(begin, end, L, H, stride, name, source,

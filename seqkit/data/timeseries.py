@@ -273,14 +273,16 @@ class Window:
 
 
 def training_windows(begin: int, end: int, input_length: int, horizon: int, stride: int = 1,
-                     name: str = "train", source: str = "<data>") -> List[Window]:
-    """Every window lying wholly in rows [begin, end): input and all ``horizon`` targets."""
+                     name: str = "train", source: str = "<data>", partial: bool = False) -> List[Window]:
+    """Every window lying wholly in rows [begin, end): input and all ``horizon`` targets. partial: also the
+    windows whose horizon runs past ``end``, trained on the steps before it (the latest rows then get
+    forecast from their own recent history, not only as far-horizon targets)."""
     need = input_length + horizon
     if end - begin < need:
         raise DataError(source, None, f"the {name} split has {end - begin} rows; one window needs input_length + "
                                       f"horizon = {input_length} + {horizon} = {need}")
-    origins = range(begin + input_length, end - horizon + 1, stride)
-    return [Window(i, o, horizon) for i, o in enumerate(origins)]
+    origins = range(begin + input_length, end if partial else end - horizon + 1, stride)
+    return [Window(i, o, min(horizon, end - o)) for i, o in enumerate(origins)]
 
 
 def evaluation_windows(begin: int, end: int, input_length: int, horizon: int, stride: int = 1,
