@@ -64,11 +64,14 @@ def test_least_squares_recovers_an_exactly_linear_ar_process():
 # ---- instance normalisation and heads -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["revin", "last"])
-@pytest.mark.parametrize("head, loss", [("direct", "mse"), ("recursive", "gaussian"), ("seq2seq", "quantile")])
-def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, loss):
+@pytest.mark.parametrize("head, loss, highway", [("direct", "mse", "linear"), ("recursive", "gaussian", "none"),
+                                                 ("seq2seq", "quantile", "least_squares")])
+def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, loss, highway):
     torch.manual_seed(0)
     model = Forecaster(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
-                       instance_norm=mode, loss=loss).eval()
+                       instance_norm=mode, loss=loss, highway=highway).eval()
+    if highway == "least_squares":  # a fitted baseline: any least-squares map
+        model.linear.weight.normal_()
     x, future = torch.randn(3, 10, 3), torch.rand(3, 5, 2) - 0.5
     shifted = x.clone()
     shifted[..., 0] += 7.0  # the target channel only; the calendar stays

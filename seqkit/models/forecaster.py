@@ -32,7 +32,11 @@ class Forecaster(SeqkitModule):
     backbone: RecurrentEncoder arguments. head: "direct" (all steps from the final state), "recursive" (one
     step at a time, its own prediction fed back; teacher-forced in training; past covariates held at their
     last value; needs a unidirectional encoder) or "seq2seq" (a recurrent decoder over the known-future
-    calendar, ``decoder`` = its arguments). instance_norm: revin | last | none. loss: mse | mae | quantile
+    calendar, ``decoder`` = its arguments). highway: "none"; "linear" adds a trained linear map of each
+    target's normalised window to the forecast (the autoregressive highway of LSTNet, Lai et al. 2018);
+    "least_squares" starts the forecast from the least-squares baseline (fitted before training, then fixed)
+    and the recurrent network forecasts its residual, in window-normalised units. In both the recurrent
+    part models what a linear model misses. instance_norm: revin | last | none. loss: mse | mae | quantile
     (``quantiles``) | gaussian. Logs {val,test}/mse, /mae (scaled), /rmse_orig, /mae_orig, /mape_orig (original
     units), the same for each baseline (``{stage}/naive/mse``, ...), and ``/ratio_mse``, ``/ratio_rmse_orig``:
     the model's figure over the best baseline's (< 1: the model wins). Quantile/gaussian: ``/pinball`` and
@@ -56,6 +60,7 @@ class Forecaster(SeqkitModule):
         loss: str = "mse",
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         dropout: float = 0.0,
+        highway: str = "none",
         decoder: Optional[Dict[str, Any]] = None,
         optimizer: Optional[Dict[str, Any]] = None,
         scheduler: Optional[Dict[str, Any]] = None,
@@ -81,6 +86,9 @@ class Forecaster(SeqkitModule):
         else:
             self.decoder = ForecastDecoder(summary, n_calendar, horizon, n_targets, self.output.size,
                                            dropout=dropout, **{"cell": self.encoder.cell, **(decoder or {})})
+        if highway not in ("none", "linear", "least_squares"):
+            raise ValueError(f"model.highway must be none, linear or least_squares, got {highway!r}")
+        self.highway = nn.Linear(input_length, horizon) if highway == "linear" else None
         self.target_scaler = Scaler.from_dict(target_scaler) if target_scaler else Scaler("none", False, [0.0] * n_targets,
                                                                              [1.0] * n_targets)
         self.linear = LeastSquaresLinear(input_length, horizon)
@@ -107,6 +115,11 @@ class Forecaster(SeqkitModule):
             _, state = self.encoder(inputs, lengths)
             summary = last_states(state, self.encoder.num_layers, self.encoder.num_directions)
             raw = self.direct(summary) if self.hparams.head == "direct" else self.decoder(summary, future)
+        if self.highway is not None:  # [B, L, T] -> [B, H, T], onto the location parameter
+            linear = self.highway(past[..., :T].transpose(1, 2)).transpose(1, 2)
+            raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
+        if self.hparams.highway == "least_squares":  # the residual of the baseline's forecast [B, H, T]
+            shift = self.linear(x[..., :T])
         return self.output.params(raw, shift, scale)
 
     def _recursive(self, inputs: Tensor, future: Tensor, y_n: Optional[Tensor]) -> Tensor:
