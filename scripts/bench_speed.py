@@ -24,6 +24,10 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  against argmax (the softmax head's decode) on the same emissions; the full model decode
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
+  forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, RevIN; input 96 -> 24, batch 64) on ETTh1
+              (``--ett DIR``) or a generated hourly series:
+              1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows
+              2. forecasts/s: Trainer.predict (predict.py's path) against the bare forward, validation windows
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
@@ -561,8 +565,7 @@ def bench_tagger(args) -> Dict[str, Any]:
 
 # ================================================================================================
 # Section: gradient_flow
-# ================================================================================================
-
+# =========================================================================================
 def bench_gradient_flow(args) -> Dict[str, Any]:
     """The classifier section's model and batches, trained by pl.Trainer with callbacks=gradient_flow
     (GradientFlow recording every --gradient-flow-every steps) against without it."""
@@ -609,12 +612,126 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
             "real_tokens_per_round": tokens, "ratio": r["wall"], "ratio_cpu": r["cpu"],
             "ratio_incl_fit_and_pictures": r_fit["wall"], "target": 0.9,
             "off": summary_of(res["off"]), "on": summary_of(res["on"])}
+=======
+# Section: forecast
+# ================================================================================================
+
+def forecast_data(args) -> Tuple[Any, str]:
+    """experiment=etth1's windows (OT, input 96 -> 24, batch 64) from ``--ett DIR``, or the same shape over a
+    generated 3,000-hour series (a daily cycle plus noise) when no folder is given."""
+    import math
+    import tempfile
+    from datetime import datetime, timedelta
+
+    from seqkit.data import TimeSeriesDataModule
+
+    common = dict(time_column="date", target="OT", input_length=96, horizon=24, season=24, batch_size=64,
+                  eval_batch_size=256)
+    if args.ett:
+        path = Path(args.ett).expanduser() / "ETTh1.csv"
+        if not path.is_file():
+            sys.exit(f"error: {path} not found (--ett takes the directory holding ETTh1.csv)")
+        dm, what = TimeSeriesDataModule(path=str(path), split=[8640, 2880, 2880], **common), f"ETTh1 OT ({path})"
+    else:
+        rng = random.Random(args.seed)
+        start = datetime(2020, 1, 1)
+        rows = ["date,OT"] + [f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},"
+                              f"{10 + 3 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 0.3):.4f}" for i in range(3000)]
+        path = Path(tempfile.mkdtemp()) / "series.csv"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        dm, what = TimeSeriesDataModule(path=str(path), split=[2000, 500, 500], **common), "generated hourly series"
+    dm.setup("fit")
+    return dm, what
+
+
+def build_forecaster(dm, state: Optional[Dict[str, torch.Tensor]] = None):
+    """configs/task/forecast.yaml's model: LSTM 64 (forward only), direct head, RevIN, MSE; Adam lr 1e-3."""
+    from seqkit.models import Forecaster
+
+    model = Forecaster(**dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 64, "bidirectional": False},
+                       head="direct", instance_norm="revin", loss="mse",
+                       optimizer={"_target_": "torch.optim.Adam", "lr": LR})
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def forecaster_loss(model, batch) -> torch.Tensor:
+    """What Forecaster.training_step computes (direct head: no teacher forcing)."""
+    return model.output.nll(model(batch.x, batch.future), batch.y, batch.mask[..., None].expand_as(batch.y))
+
+
+def bench_forecast(args) -> Dict[str, Any]:
+    import pytorch_lightning as pl
+
+    seed_all(args.seed)
+    dm, what = forecast_data(args)
+    model = build_forecaster(dm)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
+    windows = sum(len(b) for b in batches)
+    print(f"data:  {what}: {len(dm.datasets['train']):,} training windows of 96 -> 24, {len(dm.datasets['val']):,} validation")
+    print(f"model: Forecaster, LSTM 64, direct head, RevIN, MSE, {sum(p.numel() for p in model.parameters()):,} "
+          f"parameters; Adam lr {LR:g}, clip {CLIP:g}, batch 64")
+    figures: Dict[str, Any] = {"data": "etth1" if args.ett else "generated", "batches": len(batches), "rounds": args.rounds}
+
+    def reset(m):
+        m.load_state_dict(init_state)
+        return m
+
+    # ---- 1. Lightning Trainer vs plain loop, same windows (as the training steps see them) -------------
+    plain_model, pl_model = build_forecaster(dm, init_state), build_forecaster(dm, init_state)
+    warm = batches[: args.warmup_batches]
+    plain_train(reset(plain_model), warm, forecaster_loss)
+    lightning_train(reset(pl_model), warm)
+    whole_fit: List[Rate] = []
+
+    def run_lightning() -> Rate:
+        epoch, whole = lightning_train(reset(pl_model), batches)
+        whole_fit.append(whole.rate(windows))
+        return epoch.rate(windows)
+
+    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, forecaster_loss).rate(windows),
+                     "lightning": run_lightning}, args.rounds)
+    figures["trainer_vs_plain"] = report_trainer_vs_plain(
+        args, f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
+        res, whole_fit, len(batches), windows)
+
+    # ---- 2. forecasts a second: Trainer.predict (what predict.py runs) vs the bare forward, validation windows
+    model = reset(build_forecaster(dm)).eval()
+    loader = dm.val_dataloader()
+    n = len(dm.datasets["val"])
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+
+    def bare() -> Rate:
+        with torch.no_grad(), Clock() as clock:
+            for batch in loader:
+                model(batch.x, batch.future)
+        return clock.rate(n)
+
+    def predict() -> Rate:
+        with Clock() as clock:
+            trainer.predict(model, dataloaders=loader)
+        return clock.rate(n)
+
+    res2 = alternate({"predict": predict, "bare": bare}, args.rounds)
+    r2 = compare(res2["predict"], res2["bare"])
+    t2 = Table(f"2. forecasting the validation windows ({n:,} windows of 24 steps, batches of 256)", unit="forecasts/s")
+    t2.rate("Trainer.predict (predict.py's path)", res2["predict"])
+    t2.rate("bare forward under no_grad", res2["bare"])
+    t2.ratio("ratio predict/bare", r2)
+    t2.print()
+    figures["predict"] = {"windows": n, "ratio_predict_bare": r2["wall"], **summary_of(res2["predict"], "forecasts"),
+                          "bare": summary_of(res2["bare"], "forecasts")}
+    return figures
 
 
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
     "gradient_flow": bench_gradient_flow,
+    "forecast": bench_forecast,
 }
 
 
@@ -649,10 +766,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="training batches timed in tagger section 1 (300: ~2.5 min of the section on an idle core)")
     g.add_argument("--tagger-step-batches", type=int, default=100,
                    help="training batches (the first of section 1's) timed for the CRF's share of a step")
+    g = p.add_argument_group("forecast")
+    g.add_argument("--ett", default=None, help="directory holding ETTh1.csv (None: a generated hourly series)")
+    g.add_argument("--forecast-batches", type=int, default=100, help="training batches timed (of 64 windows)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
         args.tagger_batches, args.tagger_step_batches = 6, 3
+        args.forecast_batches = 6
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:

@@ -100,9 +100,13 @@ def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
     """Metrics of the checkpoint on ``data.test_path``, printed as one JSON line (the last line)."""
     _set_threads(cfg)
-    if OmegaConf.is_missing(cfg.data, "test_path") or not cfg.data.test_path:
+    overrides = {k: v for k, v in _set(cfg.data).items() if v != "???"}
+    model, datamodule = load_checkpoint(cfg.ckpt_path, **overrides)
+    if not overrides.get("test_path") and not getattr(datamodule, "keeps_its_series", False):
         raise ValueError("give the file to evaluate: data.test_path=<file>")
-    model, datamodule = load_checkpoint(cfg.ckpt_path, **_set(cfg.data))
+    options = _set(cfg.get("options"))
+    if options:  # data-module specific (forecasters: backtest, stride)
+        datamodule.set_evaluate_options(**options)
     datamodule.setup("test")
     results = _plain_trainer(cfg).test(model, datamodule=datamodule, verbose=False)
     metrics = {k: round(float(v), 6) for r in results for k, v in sorted(r.items())}

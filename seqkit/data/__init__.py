@@ -2,6 +2,7 @@
 from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
 from seqkit.data.errors import DataError
+from seqkit.data.forecasting import TimeSeriesDataModule, WindowBatch
 from seqkit.data.language_modeling import LanguageModelingDataModule
 from seqkit.data.sampler import BucketBatchSampler
 from seqkit.data.synthetic import AddingDataModule, CopyMemoryDataModule
@@ -9,4 +10,5 @@ from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "CopyMemoryDataModule", "DataError", "LanguageModelingDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "CopyMemoryDataModule", "DataError", "LanguageModelingDataModule",
+           "TaggingDataModule", "TextClassificationDataModule", "TimeSeriesDataModule", "Tokenizer", "Vocabulary", "WindowBatch"]

@@ -1,6 +1,8 @@
 """One LightningModule per input/output shape."""
 from seqkit.models.classifier import SequenceClassifier
+from seqkit.models.forecast_plot import ForecastPlot
+from seqkit.models.forecaster import Forecaster
 from seqkit.models.language_model import LanguageModel
 from seqkit.models.tagger import SequenceTagger
 
-__all__ = ["LanguageModel", "SequenceClassifier", "SequenceTagger"]
+__all__ = ["ForecastPlot", "Forecaster", "LanguageModel", "SequenceClassifier", "SequenceTagger"]

@@ -6,6 +6,7 @@
 | wnut17             | NER, 6 types                 | train / dev / test                     | CC BY 4.0    |
 | ud_english_ewt     | UPOS tagging                 | train / dev (release 2.16)             | CC BY-SA 4.0 |
 | tinyshakespeare    | character language model     | one text, 1,115,394 characters         | public domain|
+| airpassengers      | monthly forecasting          | one series, 144 months (1949-1960)     | public data  |
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     },
     "tinyshakespeare": {
         "all": ["input.txt.gz"],  # first 90% of characters train, last 10% validation
+    "airpassengers": {
+        "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (configs/task/forecast.yaml)
     },
 }
 
