@@ -36,9 +36,10 @@ def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
                                         f" and plain data; seqkit loads checkpoints with weights_only=True and never"
                                         f" runs code from one") from None
         raise DataError(path, None, "is corrupted or not a checkpoint (its contents cannot be read)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        reason = "truncated or corrupted" if isinstance(e, EOFError) or "zip" in str(e) or "corrupt" in str(e) else str(e).split("\n")[0]
-        raise DataError(path, None, f"cannot read the checkpoint: {reason} (was it copied completely?)") from None
+    except PermissionError as e:
+        raise DataError(path, None, f"cannot read the checkpoint: {e.strerror}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):  # what torch's zip reader raises on damage
+        raise DataError(path, None, "cannot read the checkpoint: truncated or corrupted (was it copied completely?)") from None
     if not isinstance(checkpoint, dict):
         raise DataError(path, None, f"not a Lightning checkpoint (holds a {type(checkpoint).__name__})")
     return checkpoint
