@@ -217,3 +217,27 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run, data,
     assert capsys.readouterr().out.strip() == (f"[seqkit] {finished_run} has finished: 1 of trainer.max_epochs=1 epochs "
                                                f"done; nothing to resume (raise trainer.max_epochs to train on)")
     assert last.read_bytes() == before
+
+
+# ---- output directories that cannot be written -------------------------------------------------------------------
+
+def test_an_unwritable_run_directory_is_one_error_line(tmp_path, capsys):
+    import os
+
+    from seqkit.run_dir import WritableRunDir, unwritable_reason
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hydra.run.dir={blocker / 'run'}"], return_hydra_config=True)
+    assert "writable_run_dir" in cfg.hydra.callbacks  # wired in for every train.py run
+    with pytest.raises(SystemExit) as exit_info:
+        WritableRunDir().on_run_start(cfg)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.strip() == (f"error: cannot write the run directory {blocker / 'run'}: {blocker} is not "
+                                               f"a directory (choose another with hydra.run.dir=...)")
+    assert unwritable_reason(tmp_path / "new" / "deeper") is None
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert unwritable_reason(locked / "run") == f"{locked} is not writable"
