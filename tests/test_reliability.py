@@ -59,13 +59,13 @@ def fails_with_one_line(fn, cfg, capsys, monkeypatch) -> str:
 # ---- non-finite values ----------------------------------------------------------------------------------------
 
 class PoisonWeights(pl.Callback):
-    """Test-only: at the start of epoch ``epoch`` (0-based) put an inf into the output layer's weights."""
+    """Test-only: before batch ``batch`` of epoch ``epoch`` (0-based) put an inf into the output layer's weights."""
 
-    def __init__(self, epoch: int):
-        self.epoch = epoch
+    def __init__(self, epoch: int, batch: int = 0):
+        self.epoch, self.batch = epoch, batch
 
-    def on_train_epoch_start(self, trainer, pl_module):
-        if trainer.current_epoch == self.epoch:
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
             with torch.no_grad():
                 pl_module.head.weight[0, 0] = math.inf
 
@@ -80,6 +80,17 @@ def test_a_nan_loss_stops_training_with_one_line_and_the_last_good_checkpoint_st
     assert line == (f"error: the training loss is NaN at epoch 2, step {last['global_step'] + 1}: training stopped before "
                     f"the update; the last good checkpoint is {run_dir / 'checkpoints' / 'last.ckpt'}. Try a lower "
                     f"learning rate (optimizer.lr=...) or gradient clipping (trainer.gradient_clip_val=1.0)")
+    assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
+
+
+def test_step_checkpoints_keep_the_last_good_state_mid_epoch(data, tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    cfg = train_config(run_dir, data, "checkpoint.every_n_steps=2", "+callbacks.poison._target_=test_reliability.PoisonWeights",
+                       "+callbacks.poison.epoch=0", "+callbacks.poison.batch=3")
+    line = fails_with_one_line(train, cfg, capsys, monkeypatch)
+    assert line.startswith("error: the training loss is NaN at epoch 1, step 4: ")
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (0, 2)  # from the step checkpoint, before the poisoned step
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
 
 
