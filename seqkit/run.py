@@ -13,22 +13,24 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import get_class
+from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from seqkit.checkpoint import read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
 from seqkit.data.textfile import decode_lines, read_lines
+from seqkit.resume import resume_point
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
 _TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
 
 
 def build(node: Any, **extra: Any) -> Any:
-    """Instantiate ``node["_target_"]`` with plain-Python arguments (no DictConfig reaches our classes)."""
+    """Call ``node["_target_"]`` (a class, or a factory function) with plain-Python arguments (no DictConfig
+    reaches our classes)."""
     kwargs = {**_plain(node), **extra}  # extra (sizes learnt from the data) wins over the config
-    cls = get_class(kwargs.pop("_target_"))
-    return cls(**kwargs)
+    return get_object(kwargs.pop("_target_"))(**kwargs)
 
 
 def _plain(node: Any) -> Dict[str, Any]:
@@ -41,7 +43,8 @@ def _set(node: Any) -> Dict[str, Any]:
 
 
 def _build_all(group: Optional[DictConfig]) -> List[Any]:
-    return [build(node) for node in (group or {}).values() if node is not None and "_target_" in node]
+    built = (build(node) for node in (group or {}).values() if node is not None and "_target_" in node)
+    return [obj for obj in built if obj is not None]  # a factory may decline (e.g. progress output turned off)
 
 
 def _set_threads(cfg: DictConfig) -> None:
@@ -52,16 +55,22 @@ def _set_threads(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit on train, pick the best checkpoint on validation, test it; returns the final metrics."""
     _set_threads(cfg)
+    resume = resume_point(cfg)  # ckpt_path=last | <run dir> | <file>: continue that run, in its own directory
+    if resume is not None and resume.finished:
+        print(f"[seqkit] {resume.finished}", flush=True)
+        return {}
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     datamodule.setup("fit")
     model = build(cfg.model, **datamodule.model_kwargs())
     model.monitor = cfg.monitor.metric  # one home: the config (the checkpoint callback reads it there too)
+    if resume is not None:
+        resume.check_fits(model)
     out_dir = Path(cfg.paths.output_dir)
     print(f"[seqkit] run directory: {out_dir.resolve()}", flush=True)
     trainer = build(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")), logger=_build_all(cfg.get("logger")) or False,
                     default_root_dir=str(out_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint), weights_only=True)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     ckpt = best or None
     metrics: Dict[str, float] = {}
@@ -85,6 +94,8 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
         meta = torch.load(path, map_location="cpu", weights_only=True)["seqkit"]
     except Exception as e:  # not a torch file, or not a seqkit checkpoint
         raise DataError(path, None, f"not a seqkit checkpoint ({type(e).__name__}: {e})") from None
+    meta = seqkit_metadata(read_checkpoint(path), path)  # clear errors: missing, truncated, pickled objects, newer format
+    model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True)
     overrides = {**_TRAINING_SOURCES, **data_overrides}
     datamodule = get_class(meta["datamodule_class"]).load_from_checkpoint(path, weights_only=True, **overrides)
     model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True,

@@ -95,7 +95,7 @@ def test_checkpoint_round_trip(marker_files, tmp_path):
     assert state["vocab"]["itos"] == dm.vocab.itos
     assert state["labels"]["itos"] == dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
     assert state["tokenizer"] == {"mode": "whitespace", "lowercase": False}
-    assert raw["seqkit"] == {"model_class": "seqkit.models.classifier.SequenceClassifier",
+    assert raw["seqkit"] == {"format_version": 1, "model_class": "seqkit.models.classifier.SequenceClassifier",
                              "datamodule_class": "seqkit.data.classification.TextClassificationDataModule"}
     assert raw["hyper_parameters"]["backbone"] == {"cell": "gru", "hidden_size": 8, "bidirectional": True}
 

@@ -89,17 +89,51 @@ def test_unshuffled_is_sorted_by_length_stably_and_deterministic():
     assert len(first) == len(sampler) == 43
 
 
-def test_manual_seed_makes_shuffling_reproducible():
+def test_order_is_a_function_of_seed_and_epoch_alone():
+    """What resuming needs: epoch k's batches do not depend on the global RNG or on the epochs run before."""
     lengths = random_lengths(400)
-    sampler = BucketBatchSampler(lengths, 16, shuffle=True, pool_batches=5)
-    torch.manual_seed(42)
-    a = [list(sampler), list(sampler)]
-    torch.manual_seed(42)
-    b = [list(sampler), list(sampler)]
-    torch.manual_seed(43)
-    c = [list(sampler), list(sampler)]
-    assert a == b
-    assert a != c
+
+    def epochs(seed, which, first_pass=0):
+        sampler = BucketBatchSampler(lengths, 16, shuffle=True, pool_batches=5, seed=seed)
+        for _ in range(first_pass):  # epochs run before in this process
+            list(sampler)
+        out = []
+        for epoch in which:
+            sampler.set_epoch(epoch)
+            torch.manual_seed(epoch * 7 + 1)  # the global generator must not matter
+            out.append(list(sampler))
+        return out
+
+    uninterrupted = epochs(42, [0, 1, 2, 3])
+    assert epochs(42, [2, 3], first_pass=0) == uninterrupted[2:]  # a process that starts at epoch 2
+    assert epochs(42, [2, 3], first_pass=5) == uninterrupted[2:]
+    assert uninterrupted[0] != uninterrupted[1]
+    assert epochs(43, [0, 1]) != uninterrupted[:2]
+    # without set_epoch, each pass is the next epoch
+    plain = BucketBatchSampler(lengths, 16, shuffle=True, pool_batches=5, seed=42)
+    assert [list(plain) for _ in range(4)] == uninterrupted
+
+
+def test_default_seed_is_the_one_seed_everything_set():
+    lengths = random_lengths(100)
+    torch.manual_seed(7)
+    a = list(BucketBatchSampler(lengths, 8))
+    torch.manual_seed(7)
+    torch.rand(3)  # drawing from the global generator does not change torch.initial_seed()
+    assert list(BucketBatchSampler(lengths, 8)) == a
+    torch.manual_seed(8)
+    assert list(BucketBatchSampler(lengths, 8)) != a
+
+
+def test_shuffle_sampler_is_a_permutation_fixed_by_seed_and_epoch():
+    from seqkit.data.sampler import ShuffleSampler
+
+    sampler = ShuffleSampler(50, seed=3)
+    first, second = list(sampler), list(sampler)
+    assert sorted(first) == sorted(second) == list(range(50)) and first != second
+    again = ShuffleSampler(50, seed=3)
+    again.set_epoch(1)
+    assert list(again) == second
 
 
 def test_len_with_dataloader():

@@ -299,7 +299,7 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
 
     raw = torch.load(best, map_location="cpu", weights_only=True)
-    assert raw["seqkit"] == {"model_class": "seqkit.models.tagger.SequenceTagger",
+    assert raw["seqkit"] == {"format_version": 1, "model_class": "seqkit.models.tagger.SequenceTagger",
                              "datamodule_class": "seqkit.data.tagging.TaggingDataModule"}
     state = raw["TaggingDataModule"]
     assert state["vocab"]["itos"] == dm.vocab.itos and state["chars"]["itos"] == dm.chars.itos

@@ -1,4 +1,6 @@
-"""Lightning callbacks of seqkit (chosen in configs/callbacks/)."""
+"""Lightning callbacks seqkit's configs wire in (configs/callbacks/)."""
+from seqkit.callbacks.epoch_seed import EpochSeed
+from seqkit.callbacks.finite_check import FiniteCheck, NonFiniteError
 from seqkit.callbacks.gradient_flow import GradientFlow
-
-__all__ = ["GradientFlow"]
+from seqkit.callbacks.progress import LineProgressBar, progress_bar
+from seqkit.callbacks.step_checkpoint import step_checkpoint

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.data.pretrained import PretrainedVectors
-from seqkit.data.sampler import BucketBatchSampler
+from seqkit.data.sampler import BucketBatchSampler, ShuffleSampler
 from seqkit.data.vocab import Vocabulary
 
 
@@ -114,10 +114,12 @@ class SeqkitDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     def loader(self, examples: Sequence[Any], train: bool) -> DataLoader:
-        """Training: bucketed (or shuffled) batches; evaluation: length-sorted batches, order restored by Batch.index."""
+        """Training: bucketed (or shuffled) batches, in an order fixed by (seed, epoch) (see seqkit.data.sampler);
+        evaluation: length-sorted batches, order restored by Batch.index."""
         size = self.batch_size if train else self.eval_batch_size
         if train and not self.bucketing:
-            return DataLoader(examples, batch_size=size, shuffle=True, collate_fn=self.collate, num_workers=self.num_workers)
+            return DataLoader(examples, batch_size=size, sampler=ShuffleSampler(len(examples)), collate_fn=self.collate,
+                              num_workers=self.num_workers)
         sampler = BucketBatchSampler([self.example_length(e) for e in examples], size, shuffle=train)
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 

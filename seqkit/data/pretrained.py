@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import math
 import re
+import zlib
 from array import array
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -112,6 +113,8 @@ def _load_text(path: Path) -> Tuple[List[str], Tensor]:
         raise DataError(path, None, f"cannot read: {e}") from None
     except EOFError:  # a cut-off .gz
         raise DataError(path, None, "truncated gzip file") from None
+    except zlib.error as e:  # damaged compressed data inside a .gz
+        raise DataError(path, None, f"damaged gzip file: {e}") from None
     if not words:
         raise DataError(path, None, "no vectors in file")
     return words, torch.frombuffer(values, dtype=torch.float32).clone().view(len(words), dim)

@@ -6,6 +6,8 @@ from typing import Any, Dict, Optional
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 
+from seqkit.checkpoint import FORMAT_VERSION
+
 
 def class_path(obj: Any) -> str:
     cls = obj if isinstance(obj, type) else type(obj)
@@ -53,6 +55,7 @@ class SeqkitModule(pl.LightningModule):
         """Record which classes to rebuild, so ``scripts/predict.py ckpt_path=...`` needs nothing else."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         checkpoint["seqkit"] = {
+            "format_version": FORMAT_VERSION,
             "model_class": class_path(self),
             "datamodule_class": None if datamodule is None else class_path(datamodule),
         }

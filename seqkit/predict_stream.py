@@ -1,0 +1,145 @@
+"""Prediction over inputs of any size: read a chunk of lines, predict it, write it, flush, repeat.
+
+Memory stays that of one chunk whatever the input's length; the output keeps the input's order; and when a line
+is bad (invalid UTF-8, a CoNLL line with the wrong number of columns) everything before it is predicted and
+written first, then the DataError names the line.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import sys
+import zlib
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytorch_lightning as pl
+
+from seqkit.data.errors import DataError
+
+CHUNK_LINES = 8192  # lines read, predicted and written at a time
+Lines = List[Tuple[int, str]]
+
+
+def numbered_lines(stream: IO[bytes], source: str) -> Iterator[Tuple[int, str]]:
+    """``(line number, text)`` of a binary stream, one line at a time, as seqkit.data.textfile.read_lines numbers
+    and cleans them (split on ``\\n`` only, one trailing ``\\r`` and a leading BOM removed)."""
+    number = 0
+    try:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(source, number, f"invalid UTF-8 at byte {e.start} of the line") from None
+            if text.endswith("\n"):
+                text = text[:-1]
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield number, text[:-1] if text.endswith("\r") else text
+    except (OSError, EOFError, zlib.error) as e:  # a damaged .gz, a read error
+        raise DataError(source, number + 1, f"cannot read: {e}") from None
+
+
+def chunks(lines: Iterator[Tuple[int, str]], size: int, sentences: bool) -> Iterator[Lines]:
+    """Consecutive runs of about ``size`` lines; with ``sentences`` (CoNLL input) cut only at blank lines, so no
+    sentence is split. A DataError while reading first yields what came before the bad line (whole sentences)."""
+    chunk: Lines = []
+    try:
+        for number, text in lines:
+            chunk.append((number, text))
+            if len(chunk) >= size and (not sentences or not text.strip()):
+                yield chunk
+                chunk = []
+    except DataError as error:
+        if sentences:
+            chunk = _whole_sentences(chunk, None)
+        if chunk:
+            yield chunk
+        raise error
+    if chunk:
+        yield chunk
+
+
+def _whole_sentences(chunk: Lines, before: Optional[int]) -> Lines:
+    """The lines of ``chunk`` before line ``before`` (all if None), cut back to the last blank line."""
+    kept = [(n, t) for n, t in chunk if before is None or n < before]
+    while kept and kept[-1][1].strip():
+        kept.pop()
+    return kept
+
+
+def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.Trainer, source: str,
+                       output: Optional[str], options: Dict[str, Any], chunk_lines: int = CHUNK_LINES) -> int:
+    """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
+    file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples."""
+    sentences = options.get("input_format", "text") in ("conll", "conllu")
+    formatter = getattr(datamodule, "format_output", None)
+    if formatter is None or options.get("output_format", "json") == "json":
+        formatter = _json_lines
+    name = "<stdin>" if source == "-" else source
+    count = 0
+    with _open_input(source) as stream, _open_output(output) as out:
+        for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences):
+            if not any(text.strip() for _, text in chunk):
+                continue
+            try:
+                count += _predict_chunk(model, datamodule, trainer, chunk, name, options, formatter, out)
+            except DataError as error:  # a bad line inside the chunk: predict and write what precedes it, then stop
+                if error.path == name and error.line is not None:
+                    before = _whole_sentences(chunk, error.line) if sentences else [(n, t) for n, t in chunk if n < error.line]
+                    if any(text.strip() for _, text in before):
+                        _predict_chunk(model, datamodule, trainer, before, name, options, formatter, out)
+                raise
+    if count == 0:
+        raise DataError(name, None, "no text to predict")
+    return count
+
+
+def _predict_chunk(model, datamodule, trainer: pl.Trainer, chunk: Lines, source: str, options: Dict[str, Any],
+                   formatter: Callable, out: IO[str]) -> int:
+    records = datamodule.set_predict_input(chunk, source, **options)
+    outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)
+    for batch in trainer.predict(model, dataloaders=datamodule.predict_dataloader()):
+        for row, index in enumerate(batch["index"].tolist()):
+            outputs[index] = {k: v[row] for k, v in batch.items() if k != "index"}
+    rows = datamodule.format_predictions(records, outputs)
+    for line in formatter(rows, options.get("output_format", "json")):
+        out.write(line + "\n")
+    out.flush()
+    return len(rows)
+
+
+def _json_lines(rows: List[Dict[str, Any]], output_format: str) -> Iterator[str]:
+    return (json.dumps(r, ensure_ascii=False) for r in rows)
+
+
+@contextlib.contextmanager
+def _open_input(source: str) -> Iterator[IO[bytes]]:
+    if source == "-":
+        yield sys.stdin.buffer
+        return
+    path = Path(source)
+    if not path.exists():
+        raise DataError(path, None, "file not found")
+    if path.is_dir():
+        raise DataError(path, None, "is a directory, expected a file")
+    try:
+        stream = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    except OSError as e:
+        raise DataError(path, None, f"cannot read: {e.strerror or e}") from None
+    with stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def _open_output(output: Optional[str]) -> Iterator[IO[str]]:
+    if not output:
+        yield sys.stdout
+        return
+    try:
+        stream = open(output, "w", encoding="utf-8")
+    except OSError as e:
+        raise DataError(output, None, f"cannot write the output: {e.strerror or e}") from None
+    with stream:
+        yield stream

@@ -1,0 +1,116 @@
+"""Continue an interrupted training run, in its own run directory: ``scripts/train.py ... ckpt_path=last``.
+
+``ckpt_path`` may be ``last`` (this run directory's ``checkpoints/last.ckpt`` if it has one, else the most
+recently written one among its sibling runs, i.e. this task's latest run), a run directory, or a checkpoint
+file. Output then goes to the run being resumed (the fresh directory Hydra made for this command is folded
+into it as ``.hydra/resume-<name>``). Lightning restores the weights, optimiser, schedulers, callbacks and
+epoch; seqkit.callbacks.EpochSeed makes the epochs after it what they would have been without the stop.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import pytorch_lightning as pl
+from hydra.utils import get_class
+from omegaconf import DictConfig
+
+from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
+from seqkit.data.errors import DataError
+from seqkit.models.base import class_path
+
+LAST = "last.ckpt"
+
+
+@dataclass
+class ResumePoint:
+    checkpoint: Path
+    run_dir: Path
+    state: Dict[str, Any]  # the checkpoint's contents (weights_only)
+    finished: Optional[str]  # why nothing is left to train, or None
+
+    def check_fits(self, model: pl.LightningModule) -> None:
+        """DataError unless every weight of the checkpoint has the shape ``model`` expects (same settings)."""
+        saved, wanted = self.state.get("state_dict", {}), model.state_dict()
+        for name in sorted(set(saved) | set(wanted)):
+            a, b = saved.get(name), wanted.get(name)
+            if a is None or b is None or tuple(a.shape) != tuple(b.shape):
+                shape = lambda t: "absent" if t is None else list(t.shape)  # noqa: E731
+                raise DataError(self.checkpoint, None, f"does not fit this configuration: {name} is {shape(a)} in the "
+                                                       f"checkpoint, {shape(b)} here; resume with the settings the run was "
+                                                       f"started with (see {self.run_dir / '.hydra' / 'overrides.yaml'})")
+
+
+def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
+    """Resolve ``cfg.ckpt_path``; when resuming, point ``cfg.paths.output_dir`` at the run being resumed."""
+    spec = cfg.get("ckpt_path")
+    if not spec:
+        return None
+    out_dir = Path(cfg.paths.output_dir)
+    checkpoint, run_dir = _locate(str(spec), out_dir)
+    state = read_checkpoint(checkpoint)
+    meta = seqkit_metadata(state, checkpoint)
+    check_model_class(meta, checkpoint, class_path(get_class(cfg.model._target_)), "this configuration trains")
+    if run_dir.resolve() != out_dir.resolve():
+        _fold_into(out_dir, run_dir)
+        cfg.paths.output_dir = str(run_dir)
+    point = ResumePoint(checkpoint, run_dir, state, _finished(state, cfg))
+    if point.finished is None:
+        print(f"[seqkit] resuming {run_dir} from {checkpoint.name} (epoch {state.get('epoch', 0) + 1}, "
+              f"step {state.get('global_step', 0)})", flush=True)
+    return point
+
+
+def _locate(spec: str, out_dir: Path) -> Tuple[Path, Path]:
+    """-> (checkpoint file, its run directory)."""
+    if spec == "last":
+        own = out_dir / "checkpoints" / LAST
+        if own.is_file():
+            return own, out_dir
+        runs = [p for p in out_dir.parent.glob(f"*/checkpoints/{LAST}") if p.parent.parent.resolve() != out_dir.resolve()]
+        if not runs:
+            raise DataError(out_dir.parent, None, f"no run to resume: no */checkpoints/{LAST} here (give ckpt_path=<run dir>)")
+        latest = max(runs, key=lambda p: p.stat().st_mtime)
+        return latest, latest.parent.parent
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        for candidate, run_dir in ((path / "checkpoints" / LAST, path), (path / LAST, path.parent)):
+            if candidate.is_file():
+                return candidate, run_dir
+        raise DataError(path, None, f"nothing to resume: no checkpoints/{LAST} in this directory (no epoch finished?)")
+    if not path.exists():
+        raise DataError(path, None, "checkpoint not found (ckpt_path takes last, a run directory or a .ckpt file)")
+    return path, (path.parent.parent if path.parent.name == "checkpoints" else out_dir)
+
+
+def _fold_into(fresh: Path, run_dir: Path) -> None:
+    """Keep this command's Hydra record inside the resumed run; remove the fresh directory if nothing else is in it."""
+    if not fresh.is_dir():
+        return
+    record = fresh / ".hydra"
+    if record.is_dir():
+        target = run_dir / ".hydra" / f"resume-{fresh.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(record), str(target))
+    if all(p.suffix == ".log" for p in fresh.iterdir()):
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def _finished(state: Dict[str, Any], cfg: DictConfig) -> Optional[str]:
+    """Why the run in ``state`` has nothing left to do under ``cfg.trainer``, or None."""
+    progress = state.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    epochs = int(progress.get("processed", state.get("epoch", 0)))  # training epochs run to their end
+    steps = int(state.get("global_step", 0))
+    max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps") or -1
+    run = Path(cfg.paths.output_dir)
+    if max_steps > 0 and steps >= max_steps:
+        return f"{run} has finished: {steps} of trainer.max_steps={max_steps} steps done; nothing to resume"
+    if max_epochs is not None and max_epochs >= 0 and epochs >= max_epochs and max_steps <= 0:
+        return (f"{run} has finished: {epochs} of trainer.max_epochs={max_epochs} epochs done; nothing to resume "
+                f"(raise trainer.max_epochs to train on)")
+    for key, callback_state in state.get("callbacks", {}).items():
+        if key.startswith("EarlyStopping") and callback_state.get("stopped_epoch", 0) > 0:
+            return f"{run} has finished: early stopping ended it at epoch {callback_state['stopped_epoch'] + 1}; nothing to resume"
+    return None
