@@ -565,7 +565,8 @@ def bench_tagger(args) -> Dict[str, Any]:
 
 # ================================================================================================
 # Section: gradient_flow
-# =========================================================================================
+# ================================================================================================
+
 def bench_gradient_flow(args) -> Dict[str, Any]:
     """The classifier section's model and batches, trained by pl.Trainer with callbacks=gradient_flow
     (GradientFlow recording every --gradient-flow-every steps) against without it."""
@@ -612,7 +613,9 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
             "real_tokens_per_round": tokens, "ratio": r["wall"], "ratio_cpu": r["cpu"],
             "ratio_incl_fit_and_pictures": r_fit["wall"], "target": 0.9,
             "off": summary_of(res["off"]), "on": summary_of(res["on"])}
-=======
+
+
+# ================================================================================================
 # Section: forecast
 # ================================================================================================
 

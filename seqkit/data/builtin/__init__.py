@@ -30,6 +30,7 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     },
     "tinyshakespeare": {
         "all": ["input.txt.gz"],  # first 90% of characters train, last 10% validation
+    },
     "airpassengers": {
         "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (configs/task/forecast.yaml)
     },
