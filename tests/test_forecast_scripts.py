@@ -2,6 +2,7 @@
 predict (JSON lines, CSV, plot, a bad history) in-process from its checkpoint."""
 import csv
 import json
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -94,6 +95,7 @@ def test_bench_forecast_section_runs_quick(capsys):
     path = Path(__file__).resolve().parents[1] / "scripts" / "bench_speed.py"
     spec = importlib.util.spec_from_file_location("bench_speed", path)
     bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_speed"] = bench  # dataclasses look their module up while the file runs
     spec.loader.exec_module(bench)
     summary = bench.main(["--quick", "--sections", "forecast", "--threads", "1"])
     out = capsys.readouterr().out
