@@ -88,14 +88,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
 def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.LightningModule, pl.LightningDataModule]:
     """Rebuild the model and its data module (vocabularies, labels, tokeniser, pretrained vectors) from one checkpoint file."""
     path = Path(ckpt_path)
-    if not path.is_file():
-        raise DataError(path, None, "checkpoint not found")
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=True)["seqkit"]
-    except Exception as e:  # not a torch file, or not a seqkit checkpoint
-        raise DataError(path, None, f"not a seqkit checkpoint ({type(e).__name__}: {e})") from None
     meta = seqkit_metadata(read_checkpoint(path), path)  # clear errors: missing, truncated, pickled objects, newer format
-    model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True)
     overrides = {**_TRAINING_SOURCES, **data_overrides}
     datamodule = get_class(meta["datamodule_class"]).load_from_checkpoint(path, weights_only=True, **overrides)
     model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True,
