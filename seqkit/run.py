@@ -147,7 +147,7 @@ def generate(cfg: DictConfig) -> List[str]:
     condition = None
     if cfg.get("condition") is not None:
         condition = torch.tensor([datamodule.condition_index(str(cfg.condition))])
-    elif getattr(model.hparams, "num_conditions", 0):
+    elif model.hparams.get("num_conditions"):
         raise ValueError(f"this model generates from a class: give condition=<one of {datamodule.condition_names()}>")
     generator = torch.Generator().manual_seed(int(cfg.seed))
     if cfg.temperature == 0:
@@ -166,7 +166,8 @@ def generate(cfg: DictConfig) -> List[str]:
             pieces.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
-        model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream)
+        eos = None if model.hparams.get("carry_state", True) else datamodule.start_index()  # sentences end
+        model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream, eos=eos)
         sys.stdout.write("\n")
         sys.stdout.flush()
         texts.append("".join(pieces))
