@@ -40,7 +40,8 @@ def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_pa
     import io
     import sys
 
-    from seqkit.run import evaluate, generate, predict
+    from seqkit.generation import generate
+    from seqkit.run import evaluate, predict
     rng = random.Random(0)
     lines = [" ".join(rng.choice(["the cat sat", "a dog ran", "the bird sang"]) for _ in range(2)) for _ in range(200)]
     (tmp_path / "train.txt").write_text("\n".join(lines[:180]) + "\n", encoding="utf-8")
@@ -79,7 +80,8 @@ def test_char_level_generate_rejects_unknown_prompt_characters(tmp_path):
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: prompt: character(s)")
     assert "Traceback" not in bad.stderr
     from seqkit.data.errors import DataError
-    from seqkit.run import generate, predict
+    from seqkit.generation import generate
+    from seqkit.run import predict
     text = generate(script_config("generate", f"ckpt_path={ckpt}", "prompt=ab", "max_new_tokens=5", "temperature=0"))
     assert len(text[0]) == len("ab") + 5 and text[0].startswith("ab")  # greedy, 5 characters
     (tmp_path / "score.txt").write_text("abc\nxyz\n", encoding="utf-8")

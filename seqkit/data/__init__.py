@@ -1,6 +1,7 @@
 """Readers, vocabularies, batching and LightningDataModules."""
 from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
+from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.forecasting import TimeSeriesDataModule, WindowBatch
 from seqkit.data.language_modeling import LanguageModelingDataModule
@@ -10,5 +11,6 @@ from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "CopyMemoryDataModule", "DataError", "LanguageModelingDataModule",
-           "TaggingDataModule", "TextClassificationDataModule", "TimeSeriesDataModule", "Tokenizer", "Vocabulary", "WindowBatch"]
+__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "ConditionalLanguageModelingDataModule", "CopyMemoryDataModule", "DataError",
+           "LanguageModelingDataModule", "TaggingDataModule", "TextClassificationDataModule", "TimeSeriesDataModule", "Tokenizer",
+           "Vocabulary", "WindowBatch"]
