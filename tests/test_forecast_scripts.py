@@ -90,14 +90,18 @@ def test_bench_forecast_section_runs_quick(capsys):
     """bench_speed.py --sections forecast on a generated series: both tables and the JSON figures (timings are
     never asserted)."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "bench_speed.py"
-    spec = importlib.util.spec_from_file_location("bench_speed", path)
+    spec = importlib.util.spec_from_file_location("seqkit_bench_speed", path)
     bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_speed"] = bench  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(bench)
-    summary = bench.main(["--quick", "--sections", "forecast", "--threads", "1"])
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench)
+        summary = bench.main(["--quick", "--sections", "forecast", "--threads", "1"])
+    finally:
+        sys.modules.pop(spec.name, None)
     out = capsys.readouterr().out
     assert "ratio seqkit/plain (Trainer/plain)" in out and "ratio predict/bare" in out
     figures = summary["sections"]["forecast"]

@@ -75,11 +75,10 @@ class TimeSeriesDataModule(SeqkitDataModule):
     any ``covariates``) or "MS" (every other column too, as past-observed covariates). calendar: known-future
     features from the timestamps (hour, weekday, day, month, dayofyear). split: [train, val, test] row counts
     or fractions, in time order. input_length -> horizon: the window; stride: between training windows;
-    partial_train_windows: also train on the windows whose horizon runs past the training rows (their steps
-    inside them);
-    eval_stride: between validation/test origins. scaler: standard | minmax | none, fitted on the training
-    rows only (log=true takes logs first). season: for the seasonal-naive baseline. test_path: evaluate on
-    every window of another CSV with the same columns instead of the series' test split.
+    partial_train_windows: also train on the windows whose horizon runs past the training rows (on their
+    steps inside them); eval_stride: between validation/test origins. scaler: standard | minmax | none,
+    fitted on the training rows only (log=true takes logs first). season: for the seasonal-naive baseline.
+    test_path: evaluate on every window of another CSV with the same columns instead of the series' test split.
     """
 
     def __init__(
@@ -126,7 +125,8 @@ class TimeSeriesDataModule(SeqkitDataModule):
         self.time_format: Optional[str] = None
         self.series_source: Optional[Dict[str, str]] = None  # {"builtin": name} or {"path": absolute path}
         self.frames: Dict[str, Frame] = {}
-        self.backtest_stride: Optional[int] = None
+        self.backtest_stride: Optional[int] = None  # evaluate.py options.backtest=true
+        self.plot_path: Optional[str] = None  # predict.py options.plot
         self.rows: Dict[str, Tuple[int, int]] = {}
 
     # ---- reading ----------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ class TimeSeriesDataModule(SeqkitDataModule):
                 if bounds is not None:
                     row["interval"] = [round(bounds[0][h, t].item(), 6), round(bounds[1][h, t].item(), 6)]
                 rows.append(row)
-        if getattr(self, "plot_path", None):
+        if self.plot_path:
             from seqkit.plotting import plot_forecast
 
             series = request.history.series
