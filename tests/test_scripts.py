@@ -303,7 +303,7 @@ def test_multirun_sweeps_backbones_into_one_subdirectory_each(data_dir, tmp_path
     assert subdirs == ["0", "1"]
     cells = []
     for sub in subdirs:
-        [ckpt] = (sweep / sub).rglob("*.ckpt")
+        [ckpt] = (sweep / sub).rglob("best.ckpt")  # (last.ckpt beside it)
         cells.append(torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["backbone"]["cell"])
         assert (sweep / sub / ".hydra" / "overrides.yaml").is_file()
     assert cells == ["rnn", "gru"]
