@@ -37,10 +37,13 @@ class ResumePoint:
         for name in sorted(set(saved) | set(wanted)):
             a, b = saved.get(name), wanted.get(name)
             if a is None or b is None or tuple(a.shape) != tuple(b.shape):
-                shape = lambda t: "absent" if t is None else list(t.shape)  # noqa: E731
-                raise DataError(self.checkpoint, None, f"does not fit this configuration: {name} is {shape(a)} in the "
-                                                       f"checkpoint, {shape(b)} here; resume with the settings the run was "
+                raise DataError(self.checkpoint, None, f"does not fit this configuration: {name} is {_shape(a)} in the "
+                                                       f"checkpoint, {_shape(b)} here; resume with the settings the run was "
                                                        f"started with (see {self.run_dir / '.hydra' / 'overrides.yaml'})")
+
+
+def _shape(tensor: Any) -> str:
+    return "absent" if tensor is None else str(list(tensor.shape))
 
 
 def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:

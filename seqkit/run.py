@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
@@ -19,7 +19,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
-from seqkit.data.textfile import decode_lines, read_lines
+from seqkit.predict_stream import stream_predictions
 from seqkit.resume import resume_point
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
@@ -118,42 +118,13 @@ def evaluate(cfg: DictConfig) -> Dict[str, float]:
     return metrics
 
 
-def _read_input(source: str) -> Tuple[List[Tuple[int, str]], str]:
-    if source == "-":
-        return decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
-    return read_lines(source), source
-
-
-def predict(cfg: DictConfig) -> List[Dict[str, Any]]:
-    """Predict every example of ``input`` (a file, or - for stdin); write one JSON object a line."""
+def predict(cfg: DictConfig) -> int:
+    """Predict every example of ``input`` (a file, or - for stdin), streaming: one JSON object a line, written
+    chunk by chunk (seqkit.predict_stream). -> the number of examples."""
     _set_threads(cfg)
     model, datamodule = load_checkpoint(cfg.ckpt_path)
-    lines, source = _read_input(str(cfg.input))
-    options = _set(cfg.get("options"))
-    records = datamodule.set_predict_input(lines, source, **options)
-    batches = _plain_trainer(cfg).predict(model, dataloaders=datamodule.predict_dataloader())
-    outputs: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(records)
-    for batch in batches:
-        for row, index in enumerate(batch["index"].tolist()):
-            outputs[index] = {k: v[row] for k, v in batch.items() if k != "index"}
-    rows = datamodule.format_predictions(records, outputs)
-    _write(rows, cfg.get("output"), getattr(datamodule, "format_output", None), options)
-    return rows
-
-
-def _write(rows: List[Dict[str, Any]], output: Optional[str], formatter, options: Dict[str, Any]) -> None:
-    text_lines: Iterable[str]
-    if formatter is not None and options.get("output_format", "json") != "json":
-        text_lines = formatter(rows, options["output_format"])
-    else:
-        text_lines = (json.dumps(r, ensure_ascii=False) for r in rows)
-    if output:
-        with open(output, "w", encoding="utf-8") as f:
-            for line in text_lines:
-                f.write(line + "\n")
-    else:
-        for line in text_lines:
-            print(line)
+    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"),
+                              _set(cfg.get("options")))
 
 
 def report_errors(fn):

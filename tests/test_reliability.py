@@ -92,6 +92,10 @@ def test_step_checkpoints_keep_the_last_good_state_mid_epoch(data, tmp_path, cap
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert (last["epoch"], last["global_step"]) == (0, 2)  # from the step checkpoint, before the poisoned step
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
+    # and the run resumes from there to its end: the epoch's remaining 4 of its 6 steps
+    metrics = train(train_config(run_dir, data, "ckpt_path=last", "checkpoint.every_n_steps=2"))
+    assert 0.0 <= metrics["val/acc"] <= 1.0
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 6
 
 
 def test_a_huge_learning_rate_is_stopped_by_name(data, tmp_path, capsys, monkeypatch):

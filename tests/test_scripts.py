@@ -150,9 +150,9 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
 
     infile, outfile = tmp_path / "in.txt", tmp_path / "out.jsonl"
     infile.write_text("zig w1 tac\n\nzag w2 w3 tic\n", encoding="utf-8")
-    rows = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
-    written = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
-    assert written == rows and [r["text"] for r in rows] == ["zig w1 tac", "zag w2 w3 tic"]
+    count = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
+    rows = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
+    assert count == len(rows) == 2 and [r["text"] for r in rows] == ["zig w1 tac", "zag w2 w3 tic"]
     assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in rows)
 
 
@@ -303,7 +303,7 @@ def test_multirun_sweeps_backbones_into_one_subdirectory_each(data_dir, tmp_path
     assert subdirs == ["0", "1"]
     cells = []
     for sub in subdirs:
-        [ckpt] = (sweep / sub).rglob("*.ckpt")
+        [ckpt] = (sweep / sub).rglob("best.ckpt")  # (last.ckpt beside it)
         cells.append(torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["backbone"]["cell"])
         assert (sweep / sub / ".hydra" / "overrides.yaml").is_file()
     assert cells == ["rnn", "gru"]

@@ -9,8 +9,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 def step_checkpoint(dirpath: str, every_n_steps: Optional[int] = None) -> Optional[ModelCheckpoint]:
     """A ModelCheckpoint that only refreshes ``dirpath/last.ckpt`` every ``every_n_steps`` steps; None when unset
     (the best-model checkpoint already writes last.ckpt at the end of every epoch). Resuming from a mid-epoch
-    checkpoint restarts that epoch's data from its beginning (Lightning's loaders keep no position), so only
-    end-of-epoch resumes continue exactly."""
+    checkpoint runs the rest of that epoch's steps, but on batches drawn afresh (Lightning's loaders keep no
+    position), so only end-of-epoch resumes continue exactly."""
     if not every_n_steps:
         return None
     if int(every_n_steps) < 1:
