@@ -152,8 +152,9 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
     infile.write_text("zig w1 tac\n\nzag w2 w3 tic\n", encoding="utf-8")
     rows = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
     written = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
-    assert written == rows and [r["text"] for r in rows] == ["zig w1 tac", "zag w2 w3 tic"]
-    assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in rows)
+    assert written == rows and [r["text"] for r in rows] == ["zig w1 tac", "", "zag w2 w3 tic"]  # a record a line
+    assert rows[1] == {"text": "", "label": None, "probabilities": None}
+    assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in (rows[0], rows[2]))
 
 
 def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsys, monkeypatch):
@@ -265,7 +266,9 @@ def test_evaluate_and_predict_with_the_checkpoint(trained, data_dir, tmp_path):
     infile.write_text(f"{texts[0]}\n\n{texts[1]}\n{texts[2]}\n", encoding="utf-8")
     rows = [json.loads(line) for line in ok(run_script("predict.py", f"ckpt_path={best}", f"input={infile}")).stdout.splitlines()
             if line.startswith("{")]
-    assert [r["text"] for r in rows] == texts  # one object a non-blank line, in input order
+    assert [r["text"] for r in rows] == [texts[0], "", *texts[1:]]  # one object a line, in input order
+    assert rows[1]["label"] is None
+    rows = [rows[0], *rows[2:]]
     labels = {"zag-tac", "zag-tic", "zig-tac", "zig-tic"}
     for row in rows:
         assert set(row) == {"text", "label", "probabilities"}
