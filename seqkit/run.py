@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import re
+import shlex
 import sys
 import zipfile
 from pathlib import Path
@@ -151,8 +152,8 @@ def _resume_command(ckpt: str) -> str:
         from hydra.core.hydra_config import HydraConfig
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # called without Hydra (a notebook, a test): the overrides are unknown
-        overrides = ["<your overrides>"]
-    return " ".join(["python scripts/train.py", *overrides, f"ckpt_path={ckpt}"])
+        return f"python scripts/train.py <your overrides> ckpt_path={ckpt}"
+    return " ".join(["python scripts/train.py", *map(shlex.quote, overrides), f"ckpt_path={shlex.quote(ckpt)}"])
 
 
 def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.LightningModule, pl.LightningDataModule]:
@@ -283,6 +284,9 @@ def report_errors(fn):
         except MissingMandatoryValue as e:
             print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
             sys.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C outside training (which reports itself): no traceback
+            print("error: interrupted (Ctrl-C)", file=sys.stderr)
+            sys.exit(130)
         except (DataError, ValueError, FileNotFoundError, ImportError) as e:
             if os.environ.get("SEQKIT_DEBUG"):
                 raise

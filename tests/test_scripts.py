@@ -249,6 +249,8 @@ def test_train_writes_run_dir_checkpoint_metrics_and_a_json_summary(trained):
         rows = list(csv.DictReader(f))
     assert "val/acc" in rows[0] and sum(1 for r in rows if r.get("val/acc")) >= 2  # one a training epoch
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+    log = (run_dir / "train.log").read_text(encoding="utf-8").splitlines()  # a copy of what the run printed
+    assert result.stdout.strip().splitlines()[-1] in log and f"[seqkit] run directory: {run_dir.resolve()}" in log
 
 
 @pytest.mark.slow
