@@ -104,7 +104,7 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
 
 def test_cfg_job_prints_the_resolved_config(tmp_path):
     result = ok(run_script("train.py", "--cfg", "job", "--resolve", "backbone=gru", "model.pooling=mean",
-                           f"hydra.run.dir={tmp_path / 'run'}", timeout=60))
+                           f"hydra.run.dir={tmp_path / 'run'}", timeout=300))
     cfg = OmegaConf.create(result.stdout)
     assert cfg.model.backbone.cell == "gru"
     assert cfg.model.backbone.hidden_size == 128
