@@ -5,19 +5,27 @@ Kept out of ``scripts/`` so tests and notebooks can call them with a composed co
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
+import pickle
+import re
+import shlex
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
+from pytorch_lightning.callbacks import StochasticWeightAveraging
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
+from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
 from seqkit.resume import resume_point
@@ -48,17 +56,50 @@ def _build_all(group: Optional[DictConfig]) -> List[Any]:
 
 
 def _set_threads(cfg: DictConfig) -> None:
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    threads = cfg.get("threads")
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads={threads}: give a positive number of torch threads, or threads=null for torch's default")
+    torch.set_num_threads(threads)
+
+
+CUDA_HINT = ("install a CUDA build of torch on a machine with an NVIDIA GPU: pick the build for its driver at "
+             "https://pytorch.org/get-started/locally/ and install it with pip's --index-url, "
+             "e.g. pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128")
+
+
+def check_accelerator(trainer_cfg: DictConfig) -> None:
+    """``trainer=gpu`` without a usable CUDA device is one clear error, before any data is read."""
+    if str(trainer_cfg.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+        build_kind = f"this torch {torch.__version__} is a CPU-only build" if torch.version.cuda is None \
+            else f"this torch {torch.__version__} (CUDA {torch.version.cuda}) finds no GPU"
+        raise ValueError(f"trainer=gpu needs a CUDA GPU, and {build_kind}; use trainer=default (CPU), or {CUDA_HINT}")
+
+
+def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
+    check_accelerator(trainer_cfg)
+    return build(trainer_cfg, **extra)
 
 
 def train(cfg: DictConfig) -> Dict[str, float]:
-    """Fit on train, pick the best checkpoint on validation, test it; returns the final metrics."""
+    """Fit on train, pick the best checkpoint on validation, test it; returns the final metrics.
+
+    Everything the run prints also goes to ``<run dir>/train.log``. With ``callbacks=swa`` the averaged
+    model, saved as ``checkpoints/swa.ckpt``, is the one validated, tested and reported."""
     _set_threads(cfg)
     resume = resume_point(cfg)  # ckpt_path=last | <run dir> | <file>: continue that run, in its own directory
     if resume is not None and resume.finished:
         print(f"[seqkit] {resume.finished}", flush=True)
         return {}
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tee_console(out_dir / "train.log"):
+        return _train(cfg, out_dir, resume)
+
+
+def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
+    check_accelerator(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     datamodule.setup("fit")
@@ -66,12 +107,18 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     model.monitor = cfg.monitor.metric  # one home: the config (the checkpoint callback reads it there too)
     if resume is not None:
         resume.check_fits(model)
-    out_dir = Path(cfg.paths.output_dir)
     print(f"[seqkit] run directory: {out_dir.resolve()}", flush=True)
-    trainer = build(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")), logger=_build_all(cfg.get("logger")) or False,
-                    default_root_dir=str(out_dir))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint), weights_only=True)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    trainer = build_trainer(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")),
+                            logger=_build_all(cfg.get("logger")) or False, default_root_dir=str(out_dir))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint),
+                    weights_only=True)
+    except SystemExit:  # Lightning's graceful Ctrl-C: it stops, tears down, then exits
+        if trainer.interrupted:
+            _report_interrupt(trainer)
+            sys.exit(130)
+        raise
+    best = evaluation_checkpoint(trainer, out_dir)
     ckpt = best or None
     metrics: Dict[str, float] = {}
     for result in trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False):
@@ -83,6 +130,41 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     summary = {"best_checkpoint": best, **metrics}
     print(json.dumps(summary), flush=True)
     return metrics
+
+
+def evaluation_checkpoint(trainer: pl.Trainer, out_dir: Path) -> str:
+    """The checkpoint to validate and test after fitting: the best on validation, or with stochastic
+    weight averaging the averaged model (Lightning swaps it in at the end of fit, but no checkpoint holds
+    it), saved here as ``checkpoints/swa.ckpt``."""
+    if any(isinstance(cb, StochasticWeightAveraging) for cb in trainer.callbacks):
+        path = out_dir / "checkpoints" / "swa.ckpt"
+        trainer.save_checkpoint(path, weights_only=True)
+        return str(path.resolve())
+    return trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+
+
+def _report_interrupt(trainer: pl.Trainer) -> None:
+    """After Ctrl-C: where the best checkpoint so far is, and the command that continues from it."""
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path if callback else ""
+    last = getattr(callback, "last_model_path", "") if callback else ""
+    print(f"[seqkit] interrupted in epoch {trainer.current_epoch} (step {trainer.global_step})", file=sys.stderr)
+    if not best:
+        print("[seqkit] no checkpoint was saved yet: nothing to resume from", file=sys.stderr, flush=True)
+        return
+    score = callback.best_model_score
+    print(f"[seqkit] best checkpoint so far: {best}"
+          + (f" ({callback.monitor} {float(score):.4f})" if score is not None else ""), file=sys.stderr)
+    print(f"[seqkit] resume with: {_resume_command(last or best)}", file=sys.stderr, flush=True)
+
+
+def _resume_command(ckpt: str) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    except ValueError:  # called without Hydra (a notebook, a test): the overrides are unknown
+        return f"python scripts/train.py <your overrides> ckpt_path={ckpt}"
+    return " ".join(["python scripts/train.py", *map(shlex.quote, overrides), f"ckpt_path={shlex.quote(ckpt)}"])
 
 
 def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.LightningModule, pl.LightningDataModule]:
@@ -98,7 +180,7 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
 
 
 def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
-    return build(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False)
+    return build_trainer(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False)
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
@@ -127,6 +209,46 @@ def predict(cfg: DictConfig) -> int:
                               _set(cfg.get("options")))
 
 
+_UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")
+# where the classes that configs name live, to list the options of one that was given a misspelt one
+_OPTION_HOMES = ("seqkit.nn", "seqkit.models", "seqkit.data", "torch.optim", "torch.optim.lr_scheduler",
+                 "pytorch_lightning", "pytorch_lightning.callbacks", "pytorch_lightning.loggers")
+
+
+def unknown_option_message(error: BaseException) -> Optional[str]:
+    """``X.__init__() got an unexpected keyword argument 'k'`` (a misspelt ``+key=value`` override reaching a
+    class) -> "unknown option 'k' of X; X takes: a, b, ..." (None for any other error)."""
+    match = _UNEXPECTED.search(str(error))
+    if match is None:
+        return None
+    owner, method, key = match.groups()
+    message = f"unknown option {key!r} of {owner}" + ("" if method == "__init__" else f".{method}")
+    options = _options_of(owner, method)
+    if options:
+        message += f"; it takes: {', '.join(options)}"
+    return message + " (check the spelling of the override, or of the config file that sets it)"
+
+
+def _options_of(owner: str, method: str) -> List[str]:
+    import importlib
+    for home in _OPTION_HOMES:
+        cls = getattr(importlib.import_module(home), owner, None)
+        if isinstance(cls, type):
+            break
+    else:
+        return []
+    names: List[str] = []
+    for klass in cls.__mro__:  # follow **kwargs up to the base class that names them
+        fn = klass.__dict__.get(method)
+        if fn is None:
+            continue
+        params = list(inspect.signature(fn).parameters.values())
+        names += [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return sorted(set(names))
+
+
 def report_errors(fn):
     """Wrap a script's main: bad data or settings end with one line ``error: file:line: reason`` and exit 1
     (set SEQKIT_DEBUG=1 for the traceback)."""
@@ -137,9 +259,18 @@ def report_errors(fn):
         except MissingMandatoryValue as e:
             print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
             sys.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C outside training (which reports itself): no traceback
+            print("error: interrupted (Ctrl-C)", file=sys.stderr)
+            sys.exit(130)
         except (DataError, ValueError, FileNotFoundError, ImportError) as e:
             if os.environ.get("SEQKIT_DEBUG"):
                 raise
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        except (TypeError, InstantiationException) as e:
+            message = unknown_option_message(e)
+            if message is None or os.environ.get("SEQKIT_DEBUG"):
+                raise
+            print(f"error: {message}", file=sys.stderr)
             sys.exit(1)
     return wrapper

@@ -104,7 +104,7 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
 
 def test_cfg_job_prints_the_resolved_config(tmp_path):
     result = ok(run_script("train.py", "--cfg", "job", "--resolve", "backbone=gru", "model.pooling=mean",
-                           f"hydra.run.dir={tmp_path / 'run'}", timeout=60))
+                           f"hydra.run.dir={tmp_path / 'run'}", timeout=300))
     cfg = OmegaConf.create(result.stdout)
     assert cfg.model.backbone.cell == "gru"
     assert cfg.model.backbone.hidden_size == 128
@@ -152,8 +152,9 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
     infile.write_text("zig w1 tac\n\nzag w2 w3 tic\n", encoding="utf-8")
     count = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
     rows = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
-    assert count == len(rows) == 2 and [r["text"] for r in rows] == ["zig w1 tac", "zag w2 w3 tic"]
-    assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in rows)
+    assert count == len(rows) == 3 and [r["text"] for r in rows] == ["zig w1 tac", "", "zag w2 w3 tic"]  # a record a line
+    assert rows[1] == {"text": "", "label": None, "probabilities": None}
+    assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in (rows[0], rows[2]))
 
 
 def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsys, monkeypatch):
@@ -248,6 +249,8 @@ def test_train_writes_run_dir_checkpoint_metrics_and_a_json_summary(trained):
         rows = list(csv.DictReader(f))
     assert "val/acc" in rows[0] and sum(1 for r in rows if r.get("val/acc")) >= 2  # one a training epoch
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+    log = (run_dir / "train.log").read_text(encoding="utf-8").splitlines()  # a copy of what the run printed
+    assert result.stdout.strip().splitlines()[-1] in log and f"[seqkit] run directory: {run_dir.resolve()}" in log
 
 
 @pytest.mark.slow
@@ -265,7 +268,9 @@ def test_evaluate_and_predict_with_the_checkpoint(trained, data_dir, tmp_path):
     infile.write_text(f"{texts[0]}\n\n{texts[1]}\n{texts[2]}\n", encoding="utf-8")
     rows = [json.loads(line) for line in ok(run_script("predict.py", f"ckpt_path={best}", f"input={infile}")).stdout.splitlines()
             if line.startswith("{")]
-    assert [r["text"] for r in rows] == texts  # one object a non-blank line, in input order
+    assert [r["text"] for r in rows] == [texts[0], "", *texts[1:]]  # one object a line, in input order
+    assert rows[1]["label"] is None
+    rows = [rows[0], *rows[2:]]
     labels = {"zag-tac", "zag-tic", "zig-tac", "zig-tic"}
     for row in rows:
         assert set(row) == {"text", "label", "probabilities"}

@@ -78,8 +78,10 @@ def test_train_evaluate_predict(tmp_path):
     done = script("predict.py", f"ckpt_path={ckpt}", f"input={raw}", "options.input_format=text", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in done.stdout.strip().splitlines()]
-    assert [r["tokens"] for r in rows] == [["we", "ate", "apple", "today"],
+    assert [r["tokens"] for r in rows] == [["we", "ate", "apple", "today"], [],  # one record a line, blank too
                                            ["new", "york", "and", "apple", "inc", "unseenword"]]
+    assert rows[1] == {"tokens": [], "tags": [], "spans": []}
+    rows = [rows[0], rows[2]]
     tag_set = {"B-FRUIT", "B-LOC", "B-ORG", "I-LOC", "O"}
     for r in rows:
         assert set(r) == {"tokens", "tags", "spans"}
@@ -93,7 +95,7 @@ def test_train_evaluate_predict(tmp_path):
                   "options.output_format=conll", f"output={out}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = out.read_text(encoding="utf-8").split("\n")
-    assert lines[-1] == "" and lines[4] == "" and lines[11] == ""  # a blank line after each sentence
+    assert lines[-1] == "" and lines[4] == "" and lines[5] == "" and lines[12] == ""  # a blank line after each sentence (the empty one too)
     pairs = [line.split("\t") for line in lines if line]
     assert [p[0] for p in pairs] == rows[0]["tokens"] + rows[1]["tokens"]
     assert [p[1] for p in pairs] == rows[0]["tags"] + rows[1]["tags"]  # the same model, the same tags

@@ -310,9 +310,8 @@ def test_builtin_wnut17_and_ud_english_ewt():
 def predict_rows(dm, sentences, tag_lists):
     """format_predictions with outputs as run.predict gives them: tag ids padded past each sentence."""
     outputs = []
-    for tags in tag_lists:
-        ids = torch.tensor(dm.tags.encode(tags) + [0, 0, 0])  # padding junk is cut off
-        outputs.append({"tags": ids})
+    for tags in tag_lists:  # None: an empty sentence, which the model never sees
+        outputs.append(None if tags is None else {"tags": torch.tensor(dm.tags.encode(tags) + [0, 0, 0])})  # padding junk is cut off
     return dm.format_predictions(sentences, outputs)
 
 
@@ -320,15 +319,18 @@ def test_predict_text_input_and_formatting(tmp_path):
     dm = make(tmp_path)
     lines = [(1, "John Smith visited Quito"), (2, "   "), (3, "Acme  hired\tMary")]
     sentences = dm.set_predict_input(lines, "<stdin>", input_format="text")
-    assert [s.tokens for s in sentences] == [["John", "Smith", "visited", "Quito"], ["Acme", "hired", "Mary"]]
-    assert [s.line for s in sentences] == [1, 3]
-    examples = dm.datasets["predict"]
+    # one record a line: the blank line is an empty sentence, so output line k answers input line k
+    assert [s.tokens for s in sentences] == [["John", "Smith", "visited", "Quito"], [], ["Acme", "hired", "Mary"]]
+    assert [s.line for s in sentences] == [1, 2, 3]
+    examples = dm.datasets["predict"]  # the empty sentence is not fed to the model
     assert examples[0].ids == dm.vocab.encode(["John", "Smith", "visited", "Quito"])
     assert examples[0].ids[3] == dm.vocab.unk_index and examples[0].tags == []
     batch = next(iter(dm.predict_dataloader()))
-    assert batch.labels is None and sorted(batch.index.tolist()) == [0, 1]
+    assert batch.labels is None and sorted(batch.index.tolist()) == [0, 2]  # positions among the records
 
-    rows = predict_rows(dm, sentences, [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-PER"]])
+    rows = predict_rows(dm, sentences, [["B-PER", "I-PER", "O", "B-LOC"], None, ["B-ORG", "O", "B-PER"]])
+    assert rows[1] == {"tokens": [], "tags": [], "spans": []}
+    rows = [rows[0], rows[2]]
     assert rows[0] == {
         "tokens": ["John", "Smith", "visited", "Quito"],
         "tags": ["B-PER", "I-PER", "O", "B-LOC"],
@@ -340,6 +342,16 @@ def test_predict_text_input_and_formatting(tmp_path):
         "John\tB-PER", "Smith\tI-PER", "visited\tO", "Quito\tB-LOC", "",
         "Acme\tB-ORG", "hired\tO", "Mary\tB-PER", "",
     ]
+
+
+def test_predict_reads_the_training_format_by_default(tmp_path):
+    """A CoNLL-trained tagger reads CoNLL columns unless told otherwise: a raw line is not taken as one token."""
+    dm = make(tmp_path)
+    lines = [(1, "Zoe B-ART"), (2, "smiled O"), (3, ""), (4, "Mary O")]
+    assert [s.tokens for s in dm.set_predict_input(lines, "in.conll")] == [["Zoe", "smiled"], ["Mary"]]
+    with pytest.raises(DataError) as info:  # raw text lines of different lengths are wrong CoNLL rows
+        dm.set_predict_input([(1, "John met Mary"), (2, "Quito")], "raw.txt")
+    assert info.value.line == 2
 
 
 def test_predict_conll_input_ignores_tag_columns(tmp_path):
@@ -360,7 +372,7 @@ def test_predict_conll_input_errors_name_the_source_and_line(tmp_path):
         dm.set_predict_input(lines, "input.conll", input_format="conll")
     assert info.value.path == "input.conll" and info.value.line == 4
     with pytest.raises(DataError, match="no sentence to tag"):
-        dm.set_predict_input([(1, ""), (2, " ")], "<stdin>")
+        dm.set_predict_input([(1, ""), (2, " ")], "<stdin>", input_format="text")
     with pytest.raises(ValueError, match="input_format"):
         dm.set_predict_input([(1, "a b")], "<stdin>", input_format="json")
     with pytest.raises(ValueError, match="output_format"):
@@ -369,6 +381,6 @@ def test_predict_conll_input_errors_name_the_source_and_line(tmp_path):
 
 def test_pos_predictions_have_no_spans(tmp_path):
     dm = make(tmp_path, label_column=1, scheme="none")
-    sentences = dm.set_predict_input([(1, "Mary visited Berlin")], "<stdin>")
+    sentences = dm.set_predict_input([(1, "Mary visited Berlin")], "<stdin>", input_format="text")
     rows = predict_rows(dm, sentences, [["NNP", "VBD", "NNP"]])
     assert rows == [{"tokens": ["Mary", "visited", "Berlin"], "tags": ["NNP", "VBD", "NNP"]}]

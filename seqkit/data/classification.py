@@ -12,7 +12,7 @@ from seqkit.data.batch import Batch, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
-from seqkit.data.labelled_text import LabelledText, read_labelled_text
+from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -145,18 +145,49 @@ class TextClassificationDataModule(SeqkitDataModule):
         return {**super().state_fields(), "tokenizer": Tokenizer}
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:
-        """Numbered raw lines, one text each (blank lines passed over) -> the ``predict`` data set."""
-        texts = [LabelledText(line.strip(), None, number) for number, line in lines if line.strip()]
-        if not texts:
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
+                          output_format: str = "json") -> List[LabelledText]:
+        """Numbered raw lines -> the ``predict`` data set; returns one record a line, blank lines included.
+
+        input_format: the training ``format`` by default, whose label is read, checked against the training
+        labels and otherwise ignored (a ``text_tab_label`` line without a tab is all text); ``text``: the
+        whole line is the text. A blank line is a record with no text (its prediction is empty).
+        """
+        if output_format != "json":
+            raise ValueError(f"options.output_format={output_format}: a text classifier writes JSON lines only "
+                             "(output_format=conll is for taggers)")
+        fmt = input_format or self.hparams.format
+        if fmt not in FORMATS:
+            raise ValueError(f"options.input_format must be one of {FORMATS}, got {fmt!r}")
+        texts = []
+        for number, line in lines:
+            if not line.strip():
+                texts.append(LabelledText("", None, number))
+                continue
+            no_label = fmt == "text" or (fmt == "text_tab_label" and "\t" not in line)
+            body, label, problem = (line.strip(), None, None) if no_label else parse_line(line, fmt)
+            if problem is None and label is not None and label not in self.labels:
+                problem = f"label {label!r} is not in the training labels {self.labels.itos}"
+            if problem:
+                raise DataError(source, number, f"{problem} (input is read as {fmt}, the checkpoint's training "
+                                                f"format; for plain text give options.input_format=text)")
+            texts.append(LabelledText(body, None, number))
+        wanted = [k for k, t in enumerate(texts) if t.text]
+        if not wanted:
             raise DataError(source, None, "no text to predict")
-        self.datasets["predict"] = self.encode(texts, source)
+        self.datasets["predict"] = self.encode([texts[k] for k in wanted], source)
+        for example, k in zip(self.datasets["predict"], wanted):
+            example.index = k  # the record it belongs to
         return texts
 
-    def format_predictions(self, texts: List[LabelledText], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:
-        """Per-text model outputs (``probabilities [C]``), in input order -> one JSON-ready dict a text."""
+    def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+        """Per-text model outputs (``probabilities [C]``; None for a blank line), in input order -> one
+        JSON-ready dict a text."""
         rows = []
         for text, out in zip(texts, outputs):
+            if out is None:
+                rows.append({"text": text.text, "label": None, "probabilities": None})
+                continue
             probs = out["probabilities"].tolist()
             best = max(range(len(probs)), key=probs.__getitem__)
             rows.append({"text": text.text, "label": self.labels.itos[best],

@@ -143,28 +143,36 @@ class TaggingDataModule(SeqkitDataModule):
                 "scheme": self.hparams.scheme, **self.embedding_kwargs()}
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: str = "text",
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
                           output_format: str = "json") -> List[TaggedSentence]:
-        """``input_format``: "text" (whitespace-separated tokens, one sentence a line), "conll" or "conllu"
-        (tokens from the token column; any tag columns are ignored)."""
+        """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
+        (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
+        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
         if output_format not in ("json", "conll"):
             raise ValueError(f"output_format must be 'json' or 'conll', got {output_format!r}")
+        input_format = input_format or self.hparams.format
         if input_format == "text":
-            split = [(n, _SPACES.split(line.strip(" \t"))) for n, line in lines if line.strip(" \t")]
-            sentences = [TaggedSentence(tokens, [], n, [n] * len(tokens)) for n, tokens in split]
+            sentences = []
+            for n, line in lines:
+                tokens = _SPACES.split(line.strip(" \t")) if line.strip(" \t") else []
+                sentences.append(TaggedSentence(tokens, [], n, [n] * len(tokens)))
         elif input_format in ("conll", "conllu"):
             sentences = self.read(source, labelled=False, format=input_format, lines=lines)
         else:
             raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
-        if not sentences:
+        wanted = [k for k, s in enumerate(sentences) if s.tokens]
+        if not wanted:
             raise DataError(source, None, "no sentence to tag")
-        self.datasets["predict"] = self.encode(sentences, source)
+        self.datasets["predict"] = self.encode([sentences[k] for k in wanted], source)
+        for example, k in zip(self.datasets["predict"], wanted):
+            example.index = k  # the record it belongs to
         return sentences
 
-    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Dict[str, torch.Tensor]]) -> List[Dict[str, Any]]:
+    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+        """Per-sentence outputs (``tags [T]``; None for an empty sentence) -> one JSON-ready dict a sentence."""
         rows = []
         for s, out in zip(sentences, outputs):
-            tags = self.tags.decode(out["tags"][: len(s.tokens)].tolist())
+            tags = [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist())
             row: Dict[str, Any] = {"tokens": s.tokens, "tags": tags}
             if self.hparams.scheme != "none":
                 row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(s.tokens[a:b])}

