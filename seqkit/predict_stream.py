@@ -73,16 +73,18 @@ def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.T
                        output: Optional[str], options: Dict[str, Any], chunk_lines: int = CHUNK_LINES) -> int:
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
     file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples."""
-    sentences = options.get("input_format", "text") in ("conll", "conllu")
+    fmt = options.get("input_format") or datamodule.hparams.get("format", "text")  # default: the training format
+    sentences = fmt in ("conll", "conllu")
     formatter = getattr(datamodule, "format_output", None)
     if formatter is None or options.get("output_format", "json") == "json":
         formatter = _json_lines
     name = "<stdin>" if source == "-" else source
-    count = 0
+    count, any_text = 0, False
     with _open_input(source) as stream, _open_output(output) as out:
         for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences):
-            if not any(text.strip() for _, text in chunk):
-                continue
+            if sentences and not any(text.strip() for _, text in chunk):
+                continue  # blank lines only separate sentences
+            any_text = any_text or any(text.strip() for _, text in chunk)
             try:
                 count += _predict_chunk(model, datamodule, trainer, chunk, name, options, formatter, out)
             except DataError as error:  # a bad line inside the chunk: predict and write what precedes it, then stop
@@ -91,7 +93,7 @@ def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.T
                     if any(text.strip() for _, text in before):
                         _predict_chunk(model, datamodule, trainer, before, name, options, formatter, out)
                 raise
-    if count == 0:
+    if count == 0 or not any_text:
         raise DataError(name, None, "no text to predict")
     return count
 
@@ -99,8 +101,9 @@ def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.T
 def _predict_chunk(model, datamodule, trainer: pl.Trainer, chunk: Lines, source: str, options: Dict[str, Any],
                    formatter: Callable, out: IO[str]) -> int:
     records = datamodule.set_predict_input(chunk, source, **options)
-    outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)
-    for batch in trainer.predict(model, dataloaders=datamodule.predict_dataloader()):
+    outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)  # None: a blank line's record
+    batches = trainer.predict(model, dataloaders=datamodule.predict_dataloader()) if datamodule.datasets["predict"] else []
+    for batch in batches:
         for row, index in enumerate(batch["index"].tolist()):
             outputs[index] = {k: v[row] for k, v in batch.items() if k != "index"}
     rows = datamodule.format_predictions(records, outputs)

@@ -173,8 +173,6 @@ class TextClassificationDataModule(SeqkitDataModule):
                                                 f"format; for plain text give options.input_format=text)")
             texts.append(LabelledText(body, None, number))
         wanted = [k for k, t in enumerate(texts) if t.text]
-        if not wanted:
-            raise DataError(source, None, "no text to predict")
         self.datasets["predict"] = self.encode([texts[k] for k in wanted], source)
         for example, k in zip(self.datasets["predict"], wanted):
             example.index = k  # the record it belongs to

@@ -161,8 +161,6 @@ class TaggingDataModule(SeqkitDataModule):
         else:
             raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
         wanted = [k for k, s in enumerate(sentences) if s.tokens]
-        if not wanted:
-            raise DataError(source, None, "no sentence to tag")
         self.datasets["predict"] = self.encode([sentences[k] for k in wanted], source)
         for example, k in zip(self.datasets["predict"], wanted):
             example.index = k  # the record it belongs to
