@@ -126,8 +126,23 @@ def write_ud_english_ewt(folder: Path) -> None:
     _write(folder / "en_ewt-ud-dev.conllu", conllu_lines(12, 2))
 
 
+def write_ett(folder: Path) -> None:
+    """ETTh1.csv's columns (hourly ``date``, six loads, ``OT``) over 14,400 rows: experiment=etth1 splits by row counts."""
+    import math
+    from datetime import datetime, timedelta
+
+    rng, start = random.Random(8), datetime(2016, 7, 1)
+    rows = ["date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"]
+    for i in range(14400):
+        day = math.sin(2 * math.pi * i / 24)
+        loads = ",".join(f"{5 + k + day + rng.gauss(0, 0.2):.3f}" for k in range(6))
+        rows.append(f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},{loads},{20 + 3 * day + rng.gauss(0, 0.3):.3f}")
+    _write(folder / "ETTh1.csv", rows)
+
+
 # folder name under ../shared/data -> function writing small valid files of the same names and formats
 DATASETS: Dict[str, Callable[[Path], None]] = {
+    "ett": write_ett,
     "sst2": write_sst2,
     "conll2003": write_conll2003,
     "ud_english_ewt": write_ud_english_ewt,
@@ -161,6 +176,9 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<run>": Producer(SENTIMENT, lambda best: best.parent.parent.name),
     "<ner ckpt>": Producer(CONLL2003),
     "<best.ckpt>": Producer(CONLL2003),
+    "<forecast ckpt>": Producer("python scripts/train.py task=forecast"),
+    "<lm ckpt>": Producer("python scripts/train.py task=lm"),
+    "<conditional lm ckpt>": Producer("python scripts/train.py task=conditional_lm"),
 }
 
 
