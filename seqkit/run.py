@@ -121,6 +121,8 @@ def predict(cfg: DictConfig) -> List[Dict[str, Any]]:
     model, datamodule = load_checkpoint(cfg.ckpt_path)
     lines, source = _read_input(str(cfg.input))
     options = _set(cfg.get("options"))
+    if hasattr(model, "predict_options"):  # the model keeps its own settings (seq2seq: beam_size, n_best)
+        options = model.predict_options(options)
     records = datamodule.set_predict_input(lines, source, **options)
     batches = _plain_trainer(cfg).predict(model, dataloaders=datamodule.predict_dataloader())
     outputs: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(records)

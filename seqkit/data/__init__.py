@@ -3,9 +3,10 @@ from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.language_modeling import LanguageModelingDataModule
+from seqkit.data.parallel import ParallelTextDataModule
 from seqkit.data.sampler import BucketBatchSampler
 from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["Batch", "BucketBatchSampler", "DataError", "LanguageModelingDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["Batch", "BucketBatchSampler", "DataError", "LanguageModelingDataModule", "ParallelTextDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]

@@ -44,10 +44,14 @@ class Attention(nn.Module):
         return keys if self.method == "dot" else self.key_proj(keys)
 
     def forward(self, query: Tensor, keys: Tensor, mask: Tensor, projected: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """query [B, Hq] (one step) or [B, T, Hq] (every step at once) -> context [B, (T,) Hk], weights [B, (T,) S]."""
+        single = query.dim() == 2
+        q = query[:, None] if single else query  # [B, T, Hq]
         projected = self.project_keys(keys) if projected is None else projected
         if self.method == "additive":
-            scores = self.v(torch.tanh(projected + self.query_proj(query)[:, None])).squeeze(-1)  # [B, S]
+            scores = self.v(torch.tanh(projected[:, None] + self.query_proj(q)[:, :, None])).squeeze(-1)  # [B, T, S]
         else:
-            scores = torch.bmm(projected, query[:, :, None]).squeeze(-1)  # [B, S]
-        weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
-        return torch.bmm(weights[:, None], keys).squeeze(1), weights
+            scores = torch.bmm(q, projected.transpose(1, 2))  # [B, T, S]
+        weights = scores.masked_fill(~mask[:, None], float("-inf")).softmax(-1)
+        context = torch.bmm(weights, keys)  # [B, T, Hk]
+        return (context[:, 0], weights[:, 0]) if single else (context, weights)

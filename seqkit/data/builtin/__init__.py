@@ -6,6 +6,7 @@
 | wnut17             | NER, 6 types                 | train / dev / test                     | CC BY 4.0    |
 | ud_english_ewt     | UPOS tagging                 | train / dev (release 2.16)             | CC BY-SA 4.0 |
 | tinyshakespeare    | character language model     | one text, 1,115,394 characters         | public domain|
+| cmudict            | grapheme-to-phoneme          | 135,166 pronunciations (0.7b)          | BSD-style    |
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     },
     "tinyshakespeare": {
         "all": ["input.txt.gz"],  # first 90% of characters train, last 10% validation
+    },
+    "cmudict": {
+        "all": ["cmudict.dict.gz"],  # split 90/5/5 by word (seqkit.data.cmudict)
     },
 }
 
