@@ -144,12 +144,8 @@ class TextClassificationDataModule(SeqkitDataModule):
         kwargs = {"vocab_size": len(self.vocab), "num_classes": len(self.labels), **self.embedding_kwargs()}
         return {**kwargs, "num_chars": len(self.chars)} if self.chars is not None else kwargs
 
-    def state_dict(self) -> Dict[str, Any]:
-        return {**super().state_dict(), "tokenizer": self.tokenizer.to_dict()}
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
+    def state_fields(self) -> Dict[str, Any]:
+        return {**super().state_fields(), "tokenizer": Tokenizer}
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:

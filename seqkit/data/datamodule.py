@@ -22,7 +22,7 @@ class SeqkitDataModule(pl.LightningDataModule):
     bucketing: training batches group similar lengths (BucketBatchSampler); off = plain shuffled batches.
     """
 
-    vocabularies: Tuple[str, ...] = ()  # names of the Vocabulary attributes a checkpoint keeps
+    vocabularies: Tuple[str, ...] = ()  # names of the Vocabulary attributes a checkpoint keeps (see state_fields)
 
     def __init__(self, root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
                  bucketing: bool = True, num_workers: int = 0):
@@ -50,12 +50,19 @@ class SeqkitDataModule(pl.LightningDataModule):
                 continue
             self.datasets[name] = self.encode(examples, source)
 
+    def state_fields(self) -> Dict[str, Any]:
+        """The named fields a checkpoint keeps and restores before ``setup``: name -> a class whose objects
+        serialise with ``to_dict()`` to plain Python and come back with ``cls.from_dict(...)``. Vocabularies
+        now; scalers and tokeniser models add their own entries."""
+        return {name: Vocabulary for name in self.vocabularies}
+
     def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name).to_dict() for name in self.vocabularies}
+        return {name: getattr(self, name).to_dict() for name in self.state_fields() if getattr(self, name, None) is not None}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        for name in self.vocabularies:
-            setattr(self, name, Vocabulary.from_dict(state[name]))
+        for name, cls in self.state_fields().items():
+            if name in state:
+                setattr(self, name, cls.from_dict(state[name]))
 
     def embedding_kwargs(self) -> Dict[str, Any]:
         """Model arguments for pretrained vectors: the initial matrix and its width."""

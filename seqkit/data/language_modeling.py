@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -30,6 +31,8 @@ from seqkit.data.vocab import UNK, Vocabulary
 
 EOS = "<eos>"  # word level: the end of every line
 LEVELS = ("char", "word")
+# TBPTTChunks runs in the main process only (num_workers=0), so Lightning's caution about sharded workers does not apply
+warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 
 def split_streams(ids: Tensor, num_streams: int) -> Tuple[Tensor, Tensor, Tensor]:
@@ -222,21 +225,24 @@ class LanguageModelingDataModule(SeqkitDataModule):
         return [PAD_INDEX] + ([self.vocab.stoi[UNK]] if self.hparams.level == "char" else [])
 
     def encode_prompt(self, prompt: str) -> List[int]:
-        """A prompt -> ids. Char level: a character the training text never had is an error; word level:
-        unknown words become ``<unk>`` (with a notice). An empty prompt is the start token."""
-        if not prompt:
-            return [self.start_index()]
+        """A prompt -> ids, after the start token (a prompt begins a line). Char level: a character the
+        training text never had is an error; word level: unknown words become ``<unk>`` (with a notice)."""
         if self.hparams.level == "char":
-            missing = sorted({c for c in prompt if c not in self.vocab.stoi or c in (UNK,)})
+            missing = sorted({c for c in prompt if c not in self.vocab.stoi})
             if missing:
                 raise ValueError(f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
-                                 f"model cannot read them; use only characters of its vocabulary ({len(self.vocab) - 2} characters)")
-            return self.vocab.encode(list(prompt))
+                                 f"model cannot read them; use characters of its vocabulary: "
+                                 f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}")
+            return [self.start_index(), *self.vocab.encode(list(prompt))]
         words = prompt.split()
         unknown = [w for w in words if w not in self.vocab.stoi]
         if unknown:
-            log(f"prompt words not in the vocabulary, read as {UNK}: {' '.join(unknown)}")
-        return self.vocab.encode(words)
+            log(f"warning: prompt words not in the vocabulary, read as {UNK}: {' '.join(unknown)}")
+        return [self.start_index(), *self.vocab.encode(words)]
+
+    def prompt_text(self, prompt: str) -> str:
+        """How the prompt is echoed before the generated text."""
+        return prompt + " " if self.hparams.level == "word" and prompt.strip() else prompt
 
     def decode_ids(self, ids: List[int]) -> str:
         """Ids -> text: characters joined, or words joined by spaces with ``<eos>`` as a line end."""
@@ -244,6 +250,13 @@ class LanguageModelingDataModule(SeqkitDataModule):
         if self.hparams.level == "char":
             return "".join(tokens)
         return " ".join(tokens).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+
+    def stream_piece(self, index: int) -> str:
+        """The text one generated id adds: a character, or a word and a space (a line end for ``<eos>``)."""
+        token = self.vocab.itos[index]
+        if self.hparams.level == "char":
+            return token
+        return "\n" if token == EOS else token + " "
 
     # ---- scoring lines (predict.py) ------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[ScoredLine]:
