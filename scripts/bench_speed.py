@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger --conll2003 ../shared/data/conll2003
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections seq2seq
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
@@ -21,6 +22,10 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  over the full step: forward, nll, backward, clip, Adam)
               3. decoding the validation set (eval batches of 256): Viterbi sentences/s on precomputed emissions
                  against argmax (the softmax head's decode) on the same emissions; the full model decode
+  seq2seq     Seq2Seq as task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
+              1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches)
+              2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
+                 sentence at a time (--seq2seq-single words), and beam 5 vs greedy
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
@@ -556,9 +561,86 @@ def bench_tagger(args) -> Dict[str, Any]:
     return figures
 
 
+# ================================================================================================
+# Section: seq2seq
+# ================================================================================================
+
+def seq2seq_loss(model, batch) -> torch.Tensor:
+    logits, _ = model(batch.source, batch.source_lengths, batch.target_in)
+    return F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=0)
+
+
+def bench_seq2seq(args) -> Dict[str, Any]:
+    """task=g2p's model (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
+    1. Trainer vs plain loop on the same training batches; 2. decoding the validation words: batched beam
+    search (beam 5, one step call for batch x beam rows) vs the same search one sentence at a time, and
+    beam 5 vs greedy, all batched by 256 (untrained weights: the work per step is the same)."""
+    from itertools import islice
+
+    from seqkit.data import ParallelTextDataModule
+    from seqkit.models import Seq2Seq
+
+    seed_all(args.seed)
+    dm = ParallelTextDataModule(builtin="cmudict", group_references=True, batch_size=256, eval_batch_size=256)
+    dm.setup("fit")
+    limit = args.max_batches or args.seq2seq_batches
+    batches = list(islice(dm.train_dataloader(), limit))
+    tokens = sum(int((b.target_out != 0).sum()) for b in batches)
+
+    def build():
+        seed_all(args.seed)
+        return Seq2Seq(**dm.model_kwargs(), embedding_dim=64, backbone={"hidden_size": 128, "bidirectional": True},
+                       attention="dot", input_feeding=False, dropout=0.2, optimizer={"_target_": "torch.optim.Adam", "lr": LR})
+
+    plain_train(build(), batches[: args.warmup_batches], seq2seq_loss)
+    whole_fit: List[Rate] = []
+
+    def lightning():
+        epochs, whole = lightning_train(build(), batches)
+        whole_fit.append(whole.rate(tokens))
+        return epochs.rate(tokens)
+
+    res = alternate({"plain": lambda: plain_train(build(), batches, seq2seq_loss).rate(tokens), "lightning": lightning},
+                    args.rounds)
+    figures = {"train": report_trainer_vs_plain(args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)",
+                                                res, whole_fit, len(batches), tokens)}
+
+    model = build().eval()
+    val = list(dm.val_dataloader())
+    if args.max_batches:
+        val = val[:1]
+    sentences = sum(len(b) for b in val)
+    singles = [b for b in (dm.collate([e]) for e in dm.datasets["val"][: args.seq2seq_single])]
+
+    def decode(fn, data, count):
+        def run():
+            with torch.no_grad(), Clock() as clock:
+                for b in data:
+                    fn(b.source, b.source_lengths)
+            return clock.rate(count)
+        return run
+
+    res2 = alternate({"beam": decode(model.beam_decode, val, sentences),
+                      "greedy": decode(model.greedy_decode, val, sentences),
+                      "beam_single": decode(model.beam_decode, singles, len(singles))}, args.rounds)
+    r_batch, r_cost = compare(res2["beam"], res2["beam_single"]), compare(res2["beam"], res2["greedy"])
+    table = Table("seq2seq 2: decoding the validation words (beam 5)", unit="sentences/s")
+    table.rate("beam 5, batched (256 a batch)", res2["beam"])
+    table.rate("beam 5, one sentence at a time", res2["beam_single"], f"({len(singles)} sentences)")
+    table.rate("greedy, batched", res2["greedy"])
+    table.ratio("ratio batched/per-sentence beam", r_batch, 5.0)
+    table.ratio("ratio beam/greedy (speed)", r_cost)
+    table.print()
+    figures["decode"] = {"sentences": sentences, "ratio_batched_vs_single": r_batch["wall"],
+                         "ratio_batched_vs_single_cpu": r_batch["cpu"], "ratio_beam_vs_greedy": r_cost["wall"],
+                         **{name: summary_of(res2[name], "sentences") for name in res2}}
+    return figures
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
+    "seq2seq": bench_seq2seq,
 }
 
 
@@ -591,10 +673,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="training batches timed in tagger section 1 (300: ~2.5 min of the section on an idle core)")
     g.add_argument("--tagger-step-batches", type=int, default=100,
                    help="training batches (the first of section 1's) timed for the CRF's share of a step")
+    g = p.add_argument_group("seq2seq")
+    g.add_argument("--seq2seq-batches", type=int, default=100, help="training batches (of 256 words) timed")
+    g.add_argument("--seq2seq-single", type=int, default=300, help="validation words decoded one at a time")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
         args.tagger_batches, args.tagger_step_batches = 6, 3
+        args.seq2seq_single = 20
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:
