@@ -19,7 +19,7 @@ from seqkit.models.base import SeqkitModule
 from seqkit.models.classifier import DEFAULT_OPTIMIZER
 from seqkit.models.text_metrics import bleu_chrf, error_rates
 from seqkit.nn import PAD_INDEX, RecurrentEncoder, WordEmbedding, lengths_to_mask
-from seqkit.nn.decoding import beam_search, greedy
+from seqkit.nn.decoding import ban, beam_search, decode
 from seqkit.nn.seq2seq_decoder import Bridge, DecoderState, Seq2SeqDecoder
 
 DEFAULT_DECODE = {"beam_size": 5, "length_penalty": 0.0, "max_len_ratio": 2.0, "max_len_extra": 5, "n_best": 1}
@@ -111,7 +111,9 @@ class Seq2Seq(SeqkitModule):
         """-> per source its output ids (up to its maximum length; the final <eos> dropped)."""
         logits, state = self._start(source, lengths)
         limits = self.max_lengths(lengths)
-        ids = greedy(self.decoder.step, state, self._banned(logits), int(limits.max()), eos=self.hparams.eos_index)
+        banned = self._banned_ids()
+        ids = decode(self.decoder.step, state, logits, int(limits.max()), lambda l: ban(l, banned).argmax(-1),
+                     eos=self.hparams.eos_index)
         return [self._strip(row[: int(n)]) for row, n in zip(ids.tolist(), limits.tolist())]
 
     @torch.no_grad()
@@ -121,12 +123,11 @@ class Seq2Seq(SeqkitModule):
         logits, state = self._start(source, lengths)
         return beam_search(self.decoder.step, state, logits, self.max_lengths(lengths).to(logits.device),
                            int(d["beam_size"]), self.hparams.eos_index, float(d["length_penalty"]),
-                           int(d["n_best"]), banned=[PAD_INDEX, self.hparams.bos_index])
+                           int(d["n_best"]), banned=self._banned_ids())
 
-    def _banned(self, logits: Tensor) -> Tensor:
-        logits = logits.clone()
-        logits[:, [PAD_INDEX, self.hparams.bos_index]] = float("-inf")
-        return logits
+    def _banned_ids(self) -> List[int]:
+        """Tokens an output never contains: padding and <bos>."""
+        return [PAD_INDEX, self.hparams.bos_index]
 
     def _strip(self, ids: List[int]) -> List[int]:
         eos = self.hparams.eos_index

@@ -11,8 +11,8 @@ decoder and a recursive forecaster all share it:
 
 A search takes ``(step, state, logits, max_new_tokens, ...)`` and returns the new tokens ``[B, N]``;
 ``decode`` is the loop and ``choose`` the rule that picks each token (``greedy_choice``, ``Sampler``).
-Beam search keeps several hypotheses per sequence and reorders the state with ``reorder_state``; it sits
-beside these with the same signature.
+``beam_search`` keeps several hypotheses per sequence as extra batch rows, reorders the state with
+``reorder_state``, and returns a ``BeamResult`` (n-best tokens, lengths, length-penalised scores).
 """
 from __future__ import annotations
 
