@@ -3,7 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from seqkit.run import generate, report_errors
+from seqkit.generation import generate
+from seqkit.run import report_errors
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="generate")

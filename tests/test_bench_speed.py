@@ -107,3 +107,16 @@ def test_tagger_without_its_files_is_an_error(tmp_path):
     proc = run("--quick", "--sections", "tagger", "--conll2003", str(tmp_path))
     assert proc.returncode != 0
     assert "train.txt not found" in proc.stderr
+
+
+def test_lm_section_times_tbptt_generation_and_cells_in_one_run(capsys):
+    """--sections lm (quick): the three comparisons run; generation's two ways give the same tokens (checked inside)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import bench_speed
+    finally:
+        sys.path.pop(0)
+    lm = bench_speed.main(["--quick", "--sections", "lm", "--threads", "1"])["sections"]["lm"]
+    assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell"}
+    assert lm["generation"]["target"] == 10.0 and lm["trainer_vs_plain"]["target"] == 0.95
+    assert "ratio incremental/recompute" in capsys.readouterr().out

@@ -1,5 +1,4 @@
 """seqkit.nn.decoding over a language model's step function: incremental state, greedy, top-k/top-p, seeds."""
-import pytest
 import torch
 
 from seqkit.models import LanguageModel

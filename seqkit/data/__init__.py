@@ -1,6 +1,7 @@
 """Readers, vocabularies, batching and LightningDataModules."""
 from seqkit.data.batch import Batch
 from seqkit.data.classification import TextClassificationDataModule
+from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.language_modeling import LanguageModelingDataModule
 from seqkit.data.parallel import ParallelTextDataModule
@@ -9,4 +10,4 @@ from seqkit.data.tagging import TaggingDataModule
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
-__all__ = ["Batch", "BucketBatchSampler", "DataError", "LanguageModelingDataModule", "ParallelTextDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]
+__all__ = ["Batch", "BucketBatchSampler", "ConditionalLanguageModelingDataModule", "DataError", "LanguageModelingDataModule", "ParallelTextDataModule", "TaggingDataModule", "TextClassificationDataModule", "Tokenizer", "Vocabulary"]

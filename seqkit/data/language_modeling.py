@@ -146,8 +146,10 @@ class LanguageModelingDataModule(SeqkitDataModule):
         hp = self.hparams
         splits: Dict[str, Tuple[List[str], str]] = {}
         if hp.train_path is None and hp.builtin is not None:
-            (path,) = builtin_files(hp.builtin, "all")
-            splits["train"] = (self.tokenize_lines(read_lines(path)), hp.builtin)
+            paths = builtin_files(hp.builtin, "all")
+            if len(paths) != 1:
+                raise ValueError(f"data.builtin={hp.builtin} is not one text; a language model takes tinyshakespeare")
+            splits["train"] = (self.tokenize_lines(read_lines(paths[0])), hp.builtin)
             held_out = True
         else:
             if hp.train_path is not None:

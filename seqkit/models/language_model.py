@@ -31,7 +31,9 @@ class LanguageModel(SeqkitModule):
     be unidirectional (a language model may not read the future). tie_weights: the output projection
     shares the embedding matrix (Press & Wolf 2017), which needs embedding_dim == hidden_size.
     sample_length: characters/words sampled and printed at the end of each training epoch (0: none).
-    num_conditions: > 0 makes the model conditional (class label -> initial state of every layer).
+    num_conditions: > 0 makes the model conditional (class label -> initial state of every layer; with
+    condition_every_step its embedding also joins every input). carry_state: truncated BPTT over one stream
+    (True) or independent sequences, each from a fresh state (False: sentences of a conditional model).
     Logs ``{train,val,test}/loss`` (token-weighted mean, nats), ``/ppl`` and, at char level, ``/bpc``.
     """
 
@@ -46,6 +48,7 @@ class LanguageModel(SeqkitModule):
         tie_weights: bool = False,
         num_conditions: int = 0,
         condition_every_step: bool = False,
+        carry_state: bool = True,
         sample_length: int = 0,
         sample_temperature: float = 0.8,
         optimizer: Optional[Dict[str, Any]] = None,
@@ -120,11 +123,12 @@ class LanguageModel(SeqkitModule):
 
     @torch.no_grad()
     def generate(self, prompt: Tensor, max_new_tokens: int, choose: ChooseFn, condition: Optional[Tensor] = None,
-                 on_token=None) -> Tensor:
-        """Continue ``prompt [B, T]`` by ``max_new_tokens`` tokens picked by ``choose`` (seqkit.nn.decoding) -> [B, N]."""
+                 on_token=None, eos: Optional[int] = None) -> Tensor:
+        """Continue ``prompt [B, T]`` by ``max_new_tokens`` tokens picked by ``choose`` (seqkit.nn.decoding),
+        stopping early at ``eos`` -> ids [B, N]."""
         logits, state = self.prefill(prompt, condition)
         step = (lambda ids, s: self.step(ids, s, condition)) if condition is not None else self.step
-        return decode(step, state, logits, max_new_tokens, choose, on_token=on_token)
+        return decode(step, state, logits, max_new_tokens, choose, eos=eos, on_token=on_token)
 
     # ---- truncated BPTT ------------------------------------------------------------------------
     def _token_loss(self, logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
@@ -132,9 +136,11 @@ class LanguageModel(SeqkitModule):
         total = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
         return total, (labels != IGNORE_INDEX).sum()
 
-    @staticmethod
-    def _carried(state: Optional[State], batch_size: int) -> Optional[State]:
-        """The previous batch's state cut from its graph (None when the batch shape changed)."""
+    def _carried(self, state: Optional[State], batch_size: int) -> Optional[State]:
+        """The previous batch's state cut from its graph (None when the batch shape changed, or when
+        sequences are independent)."""
+        if not self.hparams.carry_state:
+            return None
         h = state[0] if isinstance(state, tuple) else state
         return detach_state(state) if h is not None and h.size(1) == batch_size else None
 
@@ -203,7 +209,8 @@ class LanguageModel(SeqkitModule):
         conditions: Sequence[Optional[int]] = range(self.hparams.num_conditions) if self.hparams.num_conditions else [None]
         for c in conditions:
             condition = None if c is None else torch.tensor([c], device=self.device)
-            ids = self.generate(prompt, self.hparams.sample_length, sampler, condition)[0].tolist()
+            eos = None if self.hparams.carry_state else datamodule.start_index()  # independent sentences end
+            ids = self.generate(prompt, self.hparams.sample_length, sampler, condition, eos=eos)[0].tolist()
             label = "" if c is None else f", condition {datamodule.condition_name(c)}"
             print(f"\n[seqkit] sample after epoch {self.current_epoch}{label}:\n{datamodule.decode_ids(ids)}\n",
                   file=sys.stderr, flush=True)

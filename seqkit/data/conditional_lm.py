@@ -1,0 +1,82 @@
+"""One-to-many: labelled sentences as a class-conditional language model's data (generate a sentence of a class).
+
+The same files and splits as ``TextClassificationDataModule`` (built-in sentiment sentences: 80/10/10
+stratified, seed 13); each sentence is its own sequence: ``<eos>`` then its words as inputs, its words then
+``<eos>`` as targets, and its label as the batch's ``condition`` (the model turns it into the initial state).
+Sentences are independent, so no state is carried between batches (``carry_state=False``).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+import torch
+
+from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad
+from seqkit.data.classification import Example, TextClassificationDataModule
+from seqkit.data.datamodule import log
+from seqkit.data.errors import DataError
+from seqkit.data.language_modeling import EOS
+from seqkit.data.labelled_text import LabelledText
+from seqkit.data.vocab import Vocabulary
+from seqkit.nn.padding import PAD_INDEX
+
+
+class ConditionalLanguageModelingDataModule(TextClassificationDataModule):
+    """Word-level sentences with a class each (``TextClassificationDataModule``'s options: builtin, files,
+    format, split, tokenizer, min_freq, max_vocab_size). ``condition=<label>`` picks the class to generate."""
+
+    def build_vocabularies(self, splits: Dict[str, tuple]) -> None:
+        train = splits["train"][0]
+        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=self.hparams.min_freq,
+                                      max_size=self.hparams.max_vocab_size, specials=[EOS])
+        self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+        log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, conditions {self.labels.itos}")
+
+    def collate(self, examples: List[Example]) -> Batch:
+        eos = self.vocab.index(EOS)
+        inputs = [[eos, *e.ids] for e in examples]
+        targets = [[*e.ids, eos] for e in examples]
+        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
+                     labels=pad(targets, value=IGNORE_INDEX), condition=torch.tensor([e.label for e in examples]))
+
+    def model_kwargs(self) -> Dict[str, Any]:
+        return {"vocab_size": len(self.vocab), "level": "word", "num_conditions": len(self.labels), "carry_state": False}
+
+    # ---- generation (scripts/generate.py ... condition=<label>) --------------------------------
+    def condition_names(self) -> List[str]:
+        return list(self.labels.itos)
+
+    def condition_name(self, index: int) -> str:
+        return self.labels.itos[index]
+
+    def condition_index(self, name: str) -> int:
+        if name not in self.labels:
+            raise ValueError(f"condition={name} is not a class of this model; choose one of {self.labels.itos}")
+        return self.labels.index(name)
+
+    def start_index(self) -> int:
+        return self.vocab.index(EOS)
+
+    def banned_indices(self) -> List[int]:
+        return [PAD_INDEX]
+
+    def encode_prompt(self, prompt: str) -> List[int]:
+        words = self.tokenizer(prompt) if prompt.strip() else []
+        unknown = [w for w in words if w not in self.vocab]
+        if unknown:
+            log(f"warning: prompt words not in the vocabulary, read as <unk>: {' '.join(unknown)}")
+        return [self.start_index(), *self.vocab.encode(words)]
+
+    def prompt_text(self, prompt: str) -> str:
+        return " ".join(self.tokenizer(prompt)) + " " if prompt.strip() else ""
+
+    def decode_ids(self, ids: List[int]) -> str:
+        return " ".join(self.vocab.decode(ids)).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+
+    def stream_piece(self, index: int) -> str:
+        token = self.vocab.itos[index]
+        return "\n" if token == EOS else token + " "
+
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:
+        raise DataError(source, None, "a conditional language model generates text (scripts/generate.py ... condition=<label>); "
+                                      "it does not predict labels")

@@ -1,0 +1,51 @@
+"""What ``scripts/generate.py`` does: load a language-model checkpoint and stream sampled text to stdout."""
+from __future__ import annotations
+
+import sys
+from typing import List
+
+import torch
+from omegaconf import DictConfig
+
+from seqkit.nn.decoding import Sampler, greedy_choice
+from seqkit.run import _set_threads, load_checkpoint
+
+
+def generate(cfg: DictConfig) -> List[str]:
+    """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout."""
+    _set_threads(cfg)
+    model, datamodule = load_checkpoint(cfg.ckpt_path)
+    if not hasattr(datamodule, "encode_prompt"):
+        raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")
+    if cfg.max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}")
+    prompt = str(cfg.get("prompt") or "")
+    prompt_ids = torch.tensor([datamodule.encode_prompt(prompt)])
+    condition = None
+    if cfg.get("condition") is not None:
+        condition = torch.tensor([datamodule.condition_index(str(cfg.condition))])
+    elif model.hparams.get("num_conditions"):
+        raise ValueError(f"this model generates from a class: give condition=<one of {datamodule.condition_names()}>")
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    if cfg.temperature == 0:
+        choose = greedy_choice
+    else:
+        choose = Sampler(float(cfg.temperature), cfg.get("top_k"), cfg.get("top_p"), generator, datamodule.banned_indices())
+    texts = []
+    for k in range(int(cfg.num_samples)):
+        if cfg.num_samples > 1:
+            print(f"[seqkit] sample {k + 1}/{cfg.num_samples}", file=sys.stderr, flush=True)
+        pieces = [datamodule.prompt_text(prompt)]
+        sys.stdout.write(pieces[0])
+
+        def stream(ids: torch.Tensor) -> None:
+            piece = datamodule.stream_piece(int(ids[0]))
+            pieces.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        eos = None if model.hparams.get("carry_state", True) else datamodule.start_index()  # sentences end
+        model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream, eos=eos)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        texts.append("".join(pieces))
+    return texts
