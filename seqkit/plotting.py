@@ -1,4 +1,5 @@
-"""Pictures written with matplotlib's Agg backend (no display needed): the forecast-vs-actual plot."""
+"""Pictures written with matplotlib's Agg backend (no display needed): the forecast-vs-actual plot and the
+attention heat map of an encoder-decoder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,5 +39,26 @@ def plot_forecast(path: Union[str, Path], history_x: Sequence[Any], history: Seq
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_attention_plot(weights: "Tensor", source: Sequence[str], output: Sequence[str], path: Union[str, Path]) -> Path:
+    """Heat map of attention ``weights [len(output), len(source)]``: one row per output token, one column per
+    source token (each row sums to 1)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(1 + 0.35 * len(source), 1 + 0.3 * len(output)))
+    ax.imshow(weights.detach().cpu().numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), list(source), rotation=90)
+    ax.set_yticks(range(len(output)), list(output))
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -205,8 +205,10 @@ def predict(cfg: DictConfig) -> int:
     chunk by chunk (seqkit.predict_stream). -> the number of examples."""
     _set_threads(cfg)
     model, datamodule = load_checkpoint(cfg.ckpt_path)
-    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"),
-                              _set(cfg.get("options")))
+    options = _set(cfg.get("options"))
+    if hasattr(model, "predict_options"):  # the model keeps its own settings (seq2seq: beam_size, n_best)
+        options = model.predict_options(options)
+    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options)
 
 
 _UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")

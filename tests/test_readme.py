@@ -140,8 +140,24 @@ def write_ett(folder: Path) -> None:
     _write(folder / "ETTh1.csv", rows)
 
 
+def write_multi30k(folder: Path) -> None:
+    """Multi30k's gzipped, line-aligned {train,val}.{en,de,fr}.gz."""
+    import gzip
+
+    rng = random.Random(9)
+    pairs = {"en": ["a dog runs", "two men sit", "a girl plays"], "de": ["ein hund rennt", "zwei manner sitzen", "ein madchen spielt"],
+             "fr": ["un chien court", "deux hommes assis", "une fille joue"]}
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 60), ("val", 12)):
+        rows = [rng.randrange(3) for _ in range(n)]
+        for lang, sentences in pairs.items():
+            with gzip.open(folder / f"{split}.{lang}.gz", "wt", encoding="utf-8") as f:
+                f.write("".join(sentences[r] + "\n" for r in rows))
+
+
 # folder name under ../shared/data -> function writing small valid files of the same names and formats
 DATASETS: Dict[str, Callable[[Path], None]] = {
+    "multi30k": write_multi30k,
     "ett": write_ett,
     "sst2": write_sst2,
     "conll2003": write_conll2003,
@@ -179,6 +195,7 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<forecast ckpt>": Producer("python scripts/train.py task=forecast"),
     "<lm ckpt>": Producer("python scripts/train.py task=lm"),
     "<conditional lm ckpt>": Producer("python scripts/train.py task=conditional_lm"),
+    "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
 }
 
 

@@ -11,8 +11,8 @@ decoder and a recursive forecaster all share it:
 
 A search takes ``(step, state, logits, max_new_tokens, ...)`` and returns the new tokens ``[B, N]``;
 ``decode`` is the loop and ``choose`` the rule that picks each token (``greedy_choice``, ``Sampler``).
-Beam search keeps several hypotheses per sequence and reorders the state with ``reorder_state``; it sits
-beside these with the same signature.
+``beam_search`` keeps several hypotheses per sequence as extra batch rows, reorders the state with
+``reorder_state``, and returns a ``BeamResult`` (n-best tokens, lengths, length-penalised scores).
 """
 from __future__ import annotations
 
@@ -127,3 +127,104 @@ def reorder_state(state: Any, index: Tensor) -> Any:
     if isinstance(state, (tuple, list)):
         return type(state)(reorder_state(s, index) for s in state)
     return state.index_select(1, index)
+
+
+# ---- beam search ---------------------------------------------------------------------------------------------
+
+def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
+    """GNMT length penalty (Wu et al. 2016): ``((5 + |Y|) / 6) ** alpha``; a hypothesis scores log P(Y) / lp(|Y|).
+    alpha = 0: plain log-probability (favours short outputs); larger alpha favours longer ones."""
+    return ((5.0 + lengths.to(torch.float)) / 6.0) ** alpha
+
+
+class BeamResult:
+    """The ``n_best`` hypotheses of each sequence, best first.
+
+    tokens [B, n, N] (padded with ``pad`` after each hypothesis), lengths [B, n] (tokens including the final
+    ``eos``; a hypothesis cut at the maximum length has no ``eos``), scores [B, n]: sum of token
+    log-probabilities / length_penalty(length).
+    """
+
+    def __init__(self, tokens: Tensor, lengths: Tensor, scores: Tensor):
+        self.tokens, self.lengths, self.scores = tokens, lengths, scores
+
+    def best(self) -> Tensor:
+        """Top hypothesis of each sequence: ids [B, N]."""
+        return self.tokens[:, 0]
+
+
+def beam_search(step: StepFn, state: Any, logits: Tensor, max_new_tokens: Any, beam_size: int, eos: int,
+                alpha: float = 0.0, n_best: int = 1, banned: Sequence[int] = (), pad: int = 0) -> BeamResult:
+    """Batched beam search: B sequences x ``beam_size`` hypotheses as B*k rows of one step call, no loop over
+    sequences.
+
+    state, logits [B, V]: after the prompt (a decoder's BOS step), as for ``greedy``. max_new_tokens: an int or
+    ``[B]`` longs (a maximum per sequence, e.g. a ratio of its source length); a hypothesis that reaches it
+    without ``eos`` is finished as it is. alpha: ``length_penalty``.
+
+    Each step extends every live hypothesis by every token and keeps the best 2k candidates: those ending in
+    ``eos`` among the best k become finished; the best k others stay live (with k = 1 this is greedy
+    decoding). Finished hypotheses are kept until no live one can beat them: a live score can only fall
+    (log-probabilities are <= 0) while the penalty, monotone in the length, is bounded by the maximum length,
+    so ``cum / lp(L)`` at the two ends of the remaining lengths bounds every completion, also when alpha > 0
+    rewards length. A sequence is done when it has ``n_best`` finished hypotheses no live one can beat.
+    """
+    batch, vocab = logits.shape
+    k, n_best = beam_size, min(n_best, beam_size)
+    if n_best < 1 or k < 1:
+        raise ValueError(f"beam_size and n_best must be >= 1, got {beam_size} and {n_best}")
+    device = logits.device
+    limits = torch.as_tensor(max_new_tokens, device=device).expand(batch).clone().clamp(min=1)
+    longest = int(limits.max())
+    rows = torch.arange(batch, device=device)
+    state = reorder_state(state, rows.repeat_interleave(k))
+    logits = logits.repeat_interleave(k, dim=0)
+    cum = torch.full((batch, k), float("-inf"), device=device)
+    cum[:, 0] = 0.0  # k copies of the start; only one may extend, so the first step keeps k distinct tokens
+    history = torch.full((batch, k, longest), pad, dtype=torch.long, device=device)
+    pool_tokens = torch.full((batch, n_best, longest), pad, dtype=torch.long, device=device)
+    pool_scores = torch.full((batch, n_best), float("-inf"), device=device)
+    pool_lengths = torch.zeros(batch, n_best, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    width = min(2 * k, k * vocab)
+
+    def add_to_pool(scores: Tensor, tokens: Tensor, length: int) -> None:
+        """scores [B, m] (-inf: not finished), tokens [B, m, longest]: merge into the pool, keep the n best."""
+        nonlocal pool_tokens, pool_scores, pool_lengths
+        scores = scores.masked_fill(done[:, None], float("-inf"))
+        all_scores = torch.cat([pool_scores, scores], 1)
+        all_tokens = torch.cat([pool_tokens, tokens], 1)
+        all_lengths = torch.cat([pool_lengths, torch.full_like(scores, length, dtype=torch.long)], 1)
+        pool_scores, top = all_scores.topk(n_best, dim=1)  # stable for ties: earlier (pool) entries first
+        pool_tokens = all_tokens.gather(1, top[:, :, None].expand(-1, -1, longest))
+        pool_lengths = all_lengths.gather(1, top)
+
+    for t in range(longest):
+        logp = ban(logits.log_softmax(-1), banned).view(batch, k, vocab)
+        candidates = (cum[:, :, None] + logp).view(batch, k * vocab)
+        top_scores, top_index = candidates.topk(width, dim=1)  # [B, 2k], best first
+        beam, token = top_index // vocab, top_index % vocab
+        paths = history.gather(1, beam[:, :, None].expand(-1, -1, longest)).clone()
+        paths[:, :, t] = token
+        length = t + 1
+        lp = float(length_penalty(torch.tensor(length), alpha))
+        finished = (token == eos) & (torch.arange(width, device=device) < k)[None] & top_scores.isfinite()
+        add_to_pool(torch.where(finished, top_scores / lp, float("-inf")), paths, length)
+        # the best k candidates that do not end in eos stay live
+        live_scores, live_pick = top_scores.masked_fill(token == eos, float("-inf")).topk(k, dim=1)
+        cum = live_scores
+        history = paths.gather(1, live_pick[:, :, None].expand(-1, -1, longest))
+        beam, token = beam.gather(1, live_pick), token.gather(1, live_pick)
+        at_limit = limits == length
+        if bool(at_limit.any()):  # hypotheses that reached their maximum length finish without eos
+            add_to_pool(torch.where(at_limit[:, None], cum / lp, float("-inf")), history, length)
+            done = done | at_limit
+        best_live = torch.maximum(cum / lp, cum / length_penalty(limits, alpha)[:, None]).max(1).values
+        best_live = best_live.masked_fill(~cum.isfinite().any(1), float("-inf"))
+        done = done | (pool_scores[:, -1] >= best_live)
+        if bool(done.all()):
+            break
+        state = reorder_state(state, (rows[:, None] * k + beam).flatten())
+        logits, state = step(token.flatten(), state)
+    width_used = int(pool_lengths.max().clamp(min=1))
+    return BeamResult(pool_tokens[:, :, :width_used], pool_lengths, pool_scores)

@@ -7,6 +7,7 @@
 | ud_english_ewt     | UPOS tagging                 | train / dev (release 2.16)             | CC BY-SA 4.0 |
 | tinyshakespeare    | character language model     | one text, 1,115,394 characters         | public domain|
 | airpassengers      | monthly forecasting          | one series, 144 months (1949-1960)     | public data  |
+| cmudict            | grapheme-to-phoneme          | 135,166 pronunciations (0.7b)          | BSD-style    |
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ FILES: Dict[str, Dict[str, List[str]]] = {
     },
     "airpassengers": {
         "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (configs/task/forecast.yaml)
+    },
+    "cmudict": {
+        "all": ["cmudict.dict.gz"],  # split 90/5/5 by word (seqkit.data.cmudict)
     },
 }
 

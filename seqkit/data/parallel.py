@@ -1,0 +1,264 @@
+"""LightningDataModule for unaligned many-to-many tasks (translation, grapheme-to-phoneme): source -> target.
+
+Input: two line-aligned files per split (``{prefix}.{src_lang}`` / ``{prefix}.{tgt_lang}``, ``.gz`` found by
+itself), one tab-separated ``source<TAB>target`` file, or the built-in CMU dictionary (``builtin=cmudict``).
+Each side is tokenised on its own (``char``: every character; ``space``: whitespace-separated tokens).
+Vocabularies come from the training split only; the target one adds ``<bos>``/``<eos>``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from seqkit.data.batch import collate_indices, lengths_of, pad
+from seqkit.data.builtin import builtin_files
+from seqkit.data.cmudict import read_cmudict, split_words
+from seqkit.data.datamodule import SeqkitDataModule, log
+from seqkit.data.errors import DataError
+from seqkit.data.textfile import read_lines
+from seqkit.data.vocab import Vocabulary
+
+BOS, EOS = "<bos>", "<eos>"
+TOKENIZATIONS = {"char": "", "space": " "}  # how each splits, by the string that joins tokens back
+
+
+def tokenize(text: str, mode: str) -> List[str]:
+    return list(text.strip()) if mode == "char" else text.split()
+
+
+@dataclass
+class Pair:
+    """One source with its reference targets (several for a word with several pronunciations)."""
+    source: List[str]
+    targets: List[List[str]]
+    line: int
+    text: str = ""
+
+
+@dataclass
+class ParallelExample:
+    index: int
+    source: List[int]
+    target: List[int]  # the first reference's ids (teacher forcing, loss)
+    references: List[List[str]] = field(default_factory=list)
+
+
+@dataclass
+class ParallelBatch:
+    """source [B, S] PAD-padded, source_lengths [B]; target_in [B, T] = <bos> y, target_out [B, T] = y <eos>
+    (PAD-padded, so the loss skips PAD); index [B]; references: per example, its reference token lists."""
+    source: Tensor
+    source_lengths: Tensor
+    target_in: Tensor
+    target_out: Tensor
+    index: Tensor
+    references: List[List[List[str]]]
+
+    def __len__(self) -> int:
+        return self.source.size(0)
+
+
+def read_parallel(source_path: Path, target_path: Path, source_mode: str, target_mode: str) -> List[Pair]:
+    """Two line-aligned files -> pairs; different line counts or an empty line on one side are errors."""
+    src, tgt = read_lines(source_path, allow_empty=False), read_lines(target_path, allow_empty=False)
+    if len(src) != len(tgt):
+        raise DataError(source_path, None, f"has {len(src)} lines but {target_path} has {len(tgt)}: the two sides "
+                        "of a parallel corpus must be line-aligned")
+    pairs = []
+    for (number, s), (_, t) in zip(src, tgt):
+        for path, text in ((source_path, s), (target_path, t)):
+            if not text.strip():
+                raise DataError(path, number, "empty line (its other side is not): every line needs both sides")
+        pairs.append(Pair(tokenize(s, source_mode), [tokenize(t, target_mode)], number, s.strip()))
+    return pairs
+
+
+def read_tsv(path: Path, source_mode: str, target_mode: str) -> List[Pair]:
+    """``source<TAB>target`` lines -> pairs."""
+    pairs = []
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise DataError(path, number, "expected 'source<TAB>target' with both sides non-empty")
+        pairs.append(Pair(tokenize(parts[0], source_mode), [tokenize(parts[1], target_mode)], number, parts[0].strip()))
+    return pairs
+
+
+def group_by_source(pairs: List[Pair]) -> List[Pair]:
+    """Merge pairs with the same source into one whose targets are all its references (first line kept)."""
+    merged: Dict[Tuple[str, ...], Pair] = {}
+    for p in pairs:
+        key = tuple(p.source)
+        if key in merged:
+            merged[key].targets.extend(t for t in p.targets if t not in merged[key].targets)
+        else:
+            merged[key] = Pair(p.source, list(p.targets), p.line, p.text)
+    return list(merged.values())
+
+
+class ParallelTextDataModule(SeqkitDataModule):
+    """Source/target pairs for ``seqkit.models.Seq2Seq``.
+
+    builtin="cmudict": the CMU Pronouncing Dictionary, spelling -> phones, stress stripped unless
+    ``keep_stress``, split ``split`` (train/val/test fractions) by word with ``split_seed``.
+    Your own data: ``train_path`` / ``val_path`` / ``test_path``: a ``.tsv`` file, or (with ``src_lang`` and
+    ``tgt_lang``) a prefix: ``train`` reads ``train.en`` and ``train.de`` (or ``train.en.gz``...).
+    source_tokens / target_tokens: ``char`` | ``space``. share_vocab: one vocabulary for both sides.
+    group_references: validation/test sources that occur several times are decoded once and scored
+    against all their targets (the dictionary's alternative pronunciations); training keeps every pair.
+    """
+
+    def __init__(self, builtin: Optional[str] = None, keep_stress: bool = False,
+                 split: Sequence[float] = (0.9, 0.05, 0.05), split_seed: int = 13,
+                 train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
+                 src_lang: Optional[str] = None, tgt_lang: Optional[str] = None,
+                 source_tokens: str = "char", target_tokens: str = "space", share_vocab: bool = False,
+                 min_freq: int = 1, max_vocab_size: Optional[int] = None, group_references: bool = False,
+                 **loader_kwargs: Any):
+        super().__init__(**loader_kwargs)
+        for side, mode in (("source_tokens", source_tokens), ("target_tokens", target_tokens)):
+            if mode not in TOKENIZATIONS:
+                raise ValueError(f"data.{side} must be one of {sorted(TOKENIZATIONS)}, got {mode!r}")
+        self.save_hyperparameters()
+        self.target_vocab: Optional[Vocabulary] = None
+        self.vocabularies = ("vocab", "target_vocab")
+        self.predict_records: List[Pair] = []
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _files(self, prefix: str) -> Tuple[Path, Path]:
+        found = []
+        for lang in (self.hparams.src_lang, self.hparams.tgt_lang):
+            path = self.resolve(f"{prefix}.{lang}")
+            gz = path.with_name(path.name + ".gz")
+            found.append(gz if not path.exists() and gz.exists() else path)
+        return found[0], found[1]
+
+    def _read(self, path: str) -> Tuple[List[Pair], str]:
+        hp = self.hparams
+        if hp.src_lang and hp.tgt_lang:
+            source, target = self._files(path)
+            return read_parallel(source, target, hp.source_tokens, hp.target_tokens), str(source)
+        if not (hp.src_lang or hp.tgt_lang):
+            resolved = self.resolve(path)
+            return read_tsv(resolved, hp.source_tokens, hp.target_tokens), str(resolved)
+        raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
+
+    def _read_splits(self) -> Dict[str, Tuple[List[Pair], str]]:
+        hp = self.hparams
+        if hp.builtin is not None and hp.train_path is None:
+            return self._read_cmudict()
+        splits = {}
+        for name in ("train", "val", "test"):
+            path = hp.get(f"{name}_path")
+            if path is not None:
+                pairs, source = self._read(path)
+                splits[name] = (group_by_source(pairs) if hp.group_references and name != "train" else pairs, source)
+        return splits
+
+    def _read_cmudict(self) -> Dict[str, Tuple[List[Pair], str]]:
+        hp = self.hparams
+        if hp.builtin != "cmudict":
+            raise ValueError(f"ParallelTextDataModule has the built-in data set cmudict, not {hp.builtin!r}")
+        path = builtin_files("cmudict", "all")[0]
+        words = read_cmudict(path, keep_stress=hp.keep_stress)
+        parts = split_words(list(words), hp.split, hp.split_seed)
+        splits = {}
+        for name, part in zip(("train", "val", "test"), parts):
+            if name == "train":  # every pronunciation is a training pair
+                pairs = [Pair(list(w), [phones], line, w) for w in part for phones, line in words[w]]
+            else:  # one decode a word, scored against all its pronunciations
+                pairs = [Pair(list(w), [phones for phones, _ in words[w]], words[w][0][1], w) for w in part]
+            splits[name] = (pairs, str(path))
+        return splits
+
+    def build_vocabularies(self, splits: Dict[str, Tuple[List[Pair], str]]) -> None:
+        hp, train = self.hparams, splits["train"][0]
+        sources = [p.source for p in train]
+        targets = [t for p in train for t in p.targets]
+        kwargs = dict(min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        if hp.share_vocab:
+            self.vocab = Vocabulary.build(sources + targets, specials=(BOS, EOS), **kwargs)
+            self.target_vocab = self.vocab
+        else:
+            self.vocab = Vocabulary.build(sources, **kwargs)
+            self.target_vocab = Vocabulary.build(targets, specials=(BOS, EOS), **kwargs)
+        log(f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
+
+    def encode(self, pairs: List[Pair], source: str) -> List[ParallelExample]:
+        return [ParallelExample(i, self.vocab.encode(p.source), self.target_vocab.encode(p.targets[0]) if p.targets else [],
+                                p.targets) for i, p in enumerate(pairs)]
+
+    # ---- batching ------------------------------------------------------------------------------
+    def example_length(self, example: ParallelExample) -> int:
+        return len(example.source)
+
+    def collate(self, examples: List[ParallelExample]) -> ParallelBatch:
+        bos, eos = self.target_vocab.index(BOS), self.target_vocab.index(EOS)
+        sources = [e.source for e in examples]
+        return ParallelBatch(source=pad(sources), source_lengths=lengths_of(sources),
+                             target_in=pad([[bos] + e.target for e in examples]),
+                             target_out=pad([e.target + [eos] for e in examples]),
+                             index=collate_indices([e.index for e in examples]),
+                             references=[e.references for e in examples])
+
+    # ---- what the model needs, what the checkpoint keeps ---------------------------------------
+    def model_kwargs(self) -> Dict[str, Any]:
+        return {"source_vocab_size": len(self.vocab), "target_vocab_size": len(self.target_vocab),
+                "bos_index": self.target_vocab.index(BOS), "eos_index": self.target_vocab.index(EOS),
+                "shared_vocab": bool(self.hparams.share_vocab)}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.hparams.share_vocab:
+            self.target_vocab = self.vocab
+
+    def target_tokens(self, ids: Sequence[int]) -> List[str]:
+        """Output ids (up to the first <eos>, which is dropped) -> target tokens."""
+        eos = self.target_vocab.index(EOS)
+        ids = list(ids)
+        return self.target_vocab.decode(ids[: ids.index(eos)] if eos in ids else ids)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return TOKENIZATIONS[self.hparams.target_tokens].join(tokens)
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None) -> List[Pair]:
+        """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps)."""
+        records = [Pair(tokenize(text, self.hparams.source_tokens), [], number, text.strip())
+                   for number, text in lines if text.strip()]
+        if not records:
+            raise DataError(source, None, "no text to predict")
+        self.attention_plot = attention_plot
+        self.datasets["predict"] = self.encode(records, source)
+        return records
+
+    def format_predictions(self, records: List[Pair], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
+        """Per-source outputs (tokens [n, N], lengths [n], scores [n], attention [N, S]) -> {source, output,
+        score} (+ ``n_best`` alternatives when n > 1); heat maps saved when asked."""
+        from seqkit.plotting import save_attention_plot  # matplotlib only when predicting
+
+        rows, cut, eos = [], 0, self.target_vocab.index(EOS)
+        for i, (record, out) in enumerate(zip(records, outputs)):
+            hyps = []
+            for tokens, length, score in zip(out["tokens"].tolist(), out["lengths"].tolist(), out["scores"].tolist()):
+                hyps.append({"output": self.detokenize(self.target_tokens(tokens[:length])), "score": round(score, 6)})
+            best_length = int(out["lengths"][0])
+            cut += int(out["tokens"][0, best_length - 1]) != eos
+            row = {"source": record.text, **hyps[0]}
+            if len(hyps) > 1:
+                row["n_best"] = hyps
+            rows.append(row)
+            if getattr(self, "attention_plot", None) and out.get("attention") is not None:
+                output_tokens = self.target_vocab.decode(out["tokens"][0, :best_length].tolist())
+                path = Path(self.attention_plot) / f"attention_{i + 1:04d}.png"
+                save_attention_plot(out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path)
+        if cut:
+            log(f"warning: {cut} of {len(records)} outputs reached the maximum length (decode.max_len_ratio) "
+                "without <eos> and were cut")
+        return rows

@@ -1,0 +1,57 @@
+"""Attention of one decoder state over a padded source: additive (Bahdanau) and multiplicative (Luong).
+
+Padding gets exactly zero weight (its score is -inf before the softmax), so a source's context and weights
+are the same whatever it is padded to. The key projection depends on the source only, so a decoder
+computes it once per sentence (``project_keys``) and reuses it at every output step.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+METHODS = ("additive", "dot", "general")
+
+
+class Attention(nn.Module):
+    """score(q, k_s) -> softmax over real source positions -> context = sum_s w_s v_s.
+
+    additive (Bahdanau et al. 2015): v^T tanh(W_q q + W_k k_s); dot (Luong et al. 2015): q . k_s (needs
+    query_size == key_size); general (Luong): q^T W k_s.
+    query [B, Hq], keys [B, S, Hk] (the encoder outputs, also the values), mask [B, S] True at real tokens
+    -> (context [B, Hk], weights [B, S]).
+    """
+
+    def __init__(self, query_size: int, key_size: int, method: str = "additive", hidden_size: Optional[int] = None):
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"attention must be one of none, {', '.join(METHODS)}; got {method!r}")
+        if method == "dot" and query_size != key_size:
+            raise ValueError(f"dot attention needs the decoder size to equal the encoder output size, got {query_size} "
+                             f"and {key_size} (a bidirectional encoder doubles it): use model.attention=general or additive")
+        self.method = method
+        if method == "additive":
+            hidden_size = hidden_size or query_size
+            self.query_proj = nn.Linear(query_size, hidden_size, bias=False)
+            self.key_proj = nn.Linear(key_size, hidden_size)
+            self.v = nn.Linear(hidden_size, 1, bias=False)
+        elif method == "general":
+            self.key_proj = nn.Linear(key_size, query_size, bias=False)
+
+    def project_keys(self, keys: Tensor) -> Tensor:
+        """keys [B, S, Hk] -> what the scores read: [B, S, A] (A: attention size; dot: the keys themselves)."""
+        return keys if self.method == "dot" else self.key_proj(keys)
+
+    def forward(self, query: Tensor, keys: Tensor, mask: Tensor, projected: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """query [B, Hq] (one step) or [B, T, Hq] (every step at once) -> context [B, (T,) Hk], weights [B, (T,) S]."""
+        single = query.dim() == 2
+        q = query[:, None] if single else query  # [B, T, Hq]
+        projected = self.project_keys(keys) if projected is None else projected
+        if self.method == "additive":
+            scores = self.v(torch.tanh(projected[:, None] + self.query_proj(q)[:, :, None])).squeeze(-1)  # [B, T, S]
+        else:
+            scores = torch.bmm(q, projected.transpose(1, 2))  # [B, T, S]
+        weights = scores.masked_fill(~mask[:, None], float("-inf")).softmax(-1)
+        context = torch.bmm(weights, keys)  # [B, T, Hk]
+        return (context[:, 0], weights[:, 0]) if single else (context, weights)
