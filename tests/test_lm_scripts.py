@@ -38,6 +38,7 @@ def script_config(name, *overrides):
 def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_path, capsys, monkeypatch):
     """train.py as a command; generate / predict / evaluate in-process with their scripts' configs (fast)."""
     import io
+    import json
     import sys
 
     from seqkit.generation import generate
@@ -61,8 +62,12 @@ def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_pa
     generate(script_config("generate", f"ckpt_path={ckpt}", "prompt=the zebra", "max_new_tokens=3"))
     assert "<unk>" in capsys.readouterr().err  # word level: a warning, not an error
 
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"the cat sat\nsang bird the dog dog\n")))
-    rows = predict(script_config("predict", f"ckpt_path={ckpt}", "input=-"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"the cat sat\n\nsang bird the dog dog\n")))
+    scored = tmp_path / "scored.jsonl"
+    assert predict(script_config("predict", f"ckpt_path={ckpt}", "input=-", f"output={scored}")) == 3
+    rows = [json.loads(line) for line in scored.read_text(encoding="utf-8").splitlines()]
+    assert rows[1] == {"text": "", "tokens": 0, "loss": None, "perplexity": None}  # a record a line
+    rows = [rows[0], rows[2]]
     assert [r["tokens"] for r in rows] == [4, 6]  # words + <eos>
     assert rows[0]["loss"] < rows[1]["loss"]
     assert rows[0]["perplexity"] == pytest.approx(math.exp(rows[0]["loss"]), rel=1e-4)

@@ -263,10 +263,12 @@ class LanguageModelingDataModule(SeqkitDataModule):
     # ---- scoring lines (predict.py) ------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[ScoredLine]:
         """Each non-blank line is scored on its own, after a line end: its tokens (characters with the
-        newline, or words plus ``<eos>``) are the targets. Char level: unknown characters are an error."""
-        records = []
+        newline, or words plus ``<eos>``) are the targets. Char level: unknown characters are an error. A blank
+        line gets a record of its own with nothing scored, so output line k answers input line k."""
+        records, blank = [], []
         for number, text in lines:
             if not text.strip():
+                blank.append(ScoredLine(-1, text, number, [], []))
                 continue
             tokens = self.tokenize_lines([(number, text)])
             if self.hparams.level == "char":
@@ -274,11 +276,12 @@ class LanguageModelingDataModule(SeqkitDataModule):
                 if missing:
                     raise DataError(source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text")
             ids = self.vocab.encode(tokens)
-            records.append(ScoredLine(len(records), text, number, [self.start_index(), *ids[:-1]], ids))
-        if not records:
-            raise DataError(source, None, "no text to score")
+            records.append(ScoredLine(-1, text, number, [self.start_index(), *ids[:-1]], ids))
+        every = sorted(records + blank, key=lambda r: r.line)
+        for k, record in enumerate(every):
+            record.index = k  # the output record it answers
         self.datasets["predict"] = records
-        return records
+        return every
 
     def example_length(self, example: ScoredLine) -> int:
         return len(example.inputs)
@@ -292,6 +295,9 @@ class LanguageModelingDataModule(SeqkitDataModule):
         """-> one dict a line: its text, number of scored tokens, mean loss (nats/token) and perplexity."""
         rows = []
         for record, out in zip(records, outputs):
+            if out is None:  # a blank line
+                rows.append({"text": record.text, "tokens": 0, "loss": None, "perplexity": None})
+                continue
             loss = float(out["loss_sum"]) / len(record.targets)
             rows.append({"text": record.text, "tokens": len(record.targets), "loss": round(loss, 6),
                          "perplexity": round(math.exp(loss), 6)})
