@@ -932,120 +932,6 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     return figures
 
 
-# ================================================================================================
-# Section: lm
-# ================================================================================================
-
-def lm_data(args):
-    """task=lm's data: built-in tiny-shakespeare, char level, --lm-batch-size streams of --lm-bptt steps."""
-    from seqkit.data.language_modeling import LanguageModelingDataModule
-
-    dm = LanguageModelingDataModule(builtin="tinyshakespeare", bptt=args.lm_bptt, batch_size=args.lm_batch_size)
-    dm.setup("fit")
-    return dm
-
-
-def build_lm(args, vocab_size: int, impl: str = "fused", state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/lm.yaml's model (2-layer LSTM, embedding 128, dropout 0.25) at --lm-hidden-size."""
-    from seqkit.models import LanguageModel
-
-    model = LanguageModel(vocab_size, embedding_dim=128, dropout=0.25, optimizer={"_target_": "torch.optim.Adam", "lr": 2e-3},
-                          backbone={"cell": "lstm", "hidden_size": args.lm_hidden_size, "num_layers": 2, "dropout": 0.25,
-                                    "impl": impl})
-    if state is not None:
-        model.load_state_dict(state)
-    return model
-
-
-def plain_tbptt(model, batches: Sequence[Any], lr: float = 2e-3) -> Clock:
-    """The baseline truncated-BPTT loop: carry the state, detach it, token-mean loss, clip, Adam."""
-    from seqkit.nn import detach_state
-
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    state = None
-    with Clock() as clock:
-        for batch in batches:
-            logits, state = model(batch.tokens, batch.lengths, detach_state(state))
-            loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-            optimizer.step()
-            optimizer.zero_grad()
-    return clock
-
-
-def bench_lm(args) -> Dict[str, Any]:
-    """1. Trainer TBPTT vs a plain TBPTT loop on the same chunks; 2. generation with incremental state vs
-    recomputing the prefix at every step; 3. fused vs cell-loop backbone (plain TBPTT loop)."""
-    from seqkit.nn.decoding import greedy_choice
-
-    seed_all(args.seed)
-    dm = lm_data(args)
-    n = args.max_batches or args.lm_batches
-    batches = [b for _, b in zip(range(n), dm.train_dataloader())]
-    tokens = real_tokens(batches)
-    vocab = len(dm.vocab)
-    print(f"tiny-shakespeare train, {n} chunks of {args.lm_batch_size} streams x {args.lm_bptt} characters; "
-          f"LSTM 2 x {args.lm_hidden_size}")
-    seed_all(args.seed)
-    initial = build_lm(args, vocab).state_dict()
-    plain_tbptt(build_lm(args, vocab, state=initial), batches[: args.warmup_batches])  # warm-up
-
-    def lightning_round():
-        epochs, whole = lightning_train(build_lm(args, vocab, state=initial), batches)
-        whole_fit.append(whole.rate(tokens))
-        return epochs.rate(tokens)
-    whole_fit: List[Rate] = []
-    res = alternate({"plain": lambda: plain_tbptt(build_lm(args, vocab, state=initial), batches).rate(tokens),
-                     "lightning": lightning_round}, args.rounds)
-    figures = {"trainer_vs_plain": report_trainer_vs_plain(args, "1. truncated BPTT: Trainer vs plain loop", res,
-                                                           whole_fit, n, tokens)}
-
-    model = build_lm(args, vocab, state=initial).eval()
-    prompt = torch.tensor([dm.encode_prompt("ROMEO:")])
-    new = args.lm_generate_tokens
-
-    @torch.no_grad()
-    def recompute():  # the naive generator: run the whole text again for every new token
-        with Clock() as clock:
-            ids = prompt
-            for _ in range(new):
-                logits, _ = model(ids, torch.tensor([ids.size(1)]))
-                ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-        return clock.rate(new), ids[0, prompt.size(1):]
-
-    def incremental():
-        with Clock() as clock:
-            ids = model.generate(prompt, new, greedy_choice)[0]
-        return clock.rate(new), ids
-    gen = alternate({"incremental": incremental, "recompute": recompute}, args.rounds)
-    if not all(torch.equal(a[1], b[1]) for a, b in zip(gen["incremental"], gen["recompute"])):
-        raise RuntimeError("incremental and recomputed greedy generation differ")
-    inc, rec = [r for r, _ in gen["incremental"]], [r for r, _ in gen["recompute"]]
-    table = Table(f"2. generation of {new} characters (greedy, batch 1)", unit="tokens/s")
-    table.rate("incremental state (step)", inc)
-    table.rate("recompute the prefix every step", rec)
-    table.ratio("ratio incremental/recompute", compare(inc, rec), 10.0)
-    table.print()
-    figures["generation"] = {"new_tokens": new, "ratio": compare(inc, rec)["wall"], "target": 10.0,
-                             "incremental": summary_of(inc), "recompute": summary_of(rec)}
-
-    cell_batches = batches[: args.cell_batches]
-    cell_tokens = real_tokens(cell_batches)
-    impl = alternate({"fused": lambda: plain_tbptt(build_lm(args, vocab, "fused", initial), cell_batches).rate(cell_tokens),
-                      "cell": lambda: plain_tbptt(build_lm(args, vocab, "cell", initial), cell_batches).rate(cell_tokens)},
-                     args.rounds)
-    table = Table(f"3. fused vs cell loop, plain TBPTT loop, {len(cell_batches)} chunks")
-    table.rate("fused (nn.LSTM)", impl["fused"])
-    table.rate("cell (nn.LSTMCell loop, same weights)", impl["cell"])
-    table.ratio("ratio fused/cell", compare(impl["fused"], impl["cell"]))
-    table.print()
-    figures["fused_vs_cell"] = {"ratio": compare(impl["fused"], impl["cell"])["wall"], "fused": summary_of(impl["fused"]),
-                                "cell": summary_of(impl["cell"])}
-    return figures
-
-
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
@@ -1099,12 +985,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g = p.add_argument_group("seq2seq")
     g.add_argument("--seq2seq-batches", type=int, default=100, help="training batches (of 256 words) timed")
     g.add_argument("--seq2seq-single", type=int, default=300, help="validation words decoded one at a time")
-    g = p.add_argument_group("lm")
-    g.add_argument("--lm-batches", type=int, default=20, help="truncated-BPTT chunks timed in lm section 1")
-    g.add_argument("--lm-batch-size", type=int, default=64, help="streams (as task=lm)")
-    g.add_argument("--lm-bptt", type=int, default=128, help="steps a chunk (as task=lm)")
-    g.add_argument("--lm-hidden-size", type=int, default=512, help="LSTM units a layer (as task=lm)")
-    g.add_argument("--lm-generate-tokens", type=int, default=500, help="characters generated in lm section 2")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
