@@ -40,6 +40,8 @@ def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
         raise DataError(path, None, f"cannot read the checkpoint: {e.strerror}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError):  # what torch's zip reader raises on damage
         raise DataError(path, None, "cannot read the checkpoint: truncated or corrupted (was it copied completely?)") from None
+    except Exception:  # any other file (a text file can end in the unpickler's KeyError): never torch's advice
+        raise DataError(path, None, "is corrupted or not a checkpoint (its contents cannot be read)") from None
     if not isinstance(checkpoint, dict):
         raise DataError(path, None, f"not a Lightning checkpoint (holds a {type(checkpoint).__name__})")
     return checkpoint

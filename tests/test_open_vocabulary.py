@@ -188,7 +188,9 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
 
     text = tmp_path / "input.txt"
     text.write_text("f1 p3 f2 l5 f3\nf1 kitten f2 paris f3\n", encoding="utf-8")
-    rows = run.predict(compose("predict", f"ckpt_path={best}", f"input={text}"))
+    out = tmp_path / "tags.jsonl"
+    run.predict(compose("predict", f"ckpt_path={best}", f"input={text}", f"output={out}", "options.input_format=text"))
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows[0]["tags"] == ["O", "B-PER", "O", "B-LOC", "O"]
     assert rows[1]["tags"] == rows[0]["tags"]
 

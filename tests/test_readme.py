@@ -164,6 +164,14 @@ DATASETS: Dict[str, Callable[[Path], None]] = {
     "ud_english_ewt": write_ud_english_ewt,
 }
 
+def _from_repo(relative: str) -> Callable[[Path], None]:
+    """A writer that copies the checkout's file ``relative`` to where a command expects it."""
+    def write(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((REPO / relative).read_bytes())
+    return write
+
+
 # files the commands name relative to the folder they run in -> function writing them
 WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "train.tsv": lambda p: _write(p, [f"{t}\t{l}" for t, l in sentiment_rows(60, 3)]),
@@ -172,6 +180,9 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "my_data/train.txt": lambda p: _write(p, [f"{l} {t}" for t, l in sentiment_rows(60, 6)]),
     "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
     "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
+    # shipped files the README names by their path in a checkout
+    "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo("seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"),
+    "seqkit/data/builtin/wnut17/emerging.dev.conll.gz": _from_repo("seqkit/data/builtin/wnut17/emerging.dev.conll.gz"),
 }
 
 
@@ -196,6 +207,7 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<lm ckpt>": Producer("python scripts/train.py task=lm"),
     "<conditional lm ckpt>": Producer("python scripts/train.py task=conditional_lm"),
     "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
+    "<wnut ckpt>": Producer("python scripts/train.py task=ner"),
 }
 
 

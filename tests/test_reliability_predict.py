@@ -66,15 +66,15 @@ def rows_of(path: Path):
 
 def test_chunks_give_the_same_rows_in_input_order(classifier, tmp_path):
     texts = [" ".join(words.split()[: 3 + i % 7]) for i, (words, _) in enumerate(marker_examples(300, seed=9))]
-    lines = [t if i % 10 else "" for i, t in enumerate(texts)]  # blank lines carry no example
+    lines = [t if i % 10 else "" for i, t in enumerate(texts)]  # blank lines: a record each, with no prediction
     source = tmp_path / "in.txt"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     whole, chunked = tmp_path / "whole.jsonl", tmp_path / "chunked.jsonl"
     count, calls = predict(classifier, source, whole, chunk_lines=100_000)
-    assert calls == [300] and count == 270
+    assert calls == [300] and count == 300
     count, calls = predict(classifier, source, chunked, chunk_lines=16)
-    assert count == 270 and max(calls) == 16 and sum(calls) == 300  # never more than a chunk at a time
-    assert [r["text"] for r in rows_of(chunked)] == [t for t in lines if t]
+    assert count == 300 and max(calls) == 16 and sum(calls) == 300  # never more than a chunk at a time
+    assert [r["text"] for r in rows_of(chunked)] == lines and sum(r["label"] is None for r in rows_of(chunked)) == 30
     assert rows_of(chunked) == rows_of(whole)
 
 

@@ -120,7 +120,7 @@ def test_tagger_with_unbucketed_batches_resumes_exactly_in_place(tmp_path):
     for k, (name, path) in enumerate(files.items()):
         path.write_text(conll_text(120 if name == "train" else 30, k + 1), encoding="utf-8")
     args = ["task=ner", "data.builtin=null", f"data.train_path={files['train']}", f"data.val_path={files['val']}",
-            "embedding.dim=8", "backbone.hidden_size=8", "++model.char={embedding_dim:4,num_filters:4}",
+            "embedding.pretrained=null", "embedding.dim=8", "backbone.hidden_size=8", "++model.char={embedding_dim:4,num_filters:4}",
             "data.bucketing=false", "data.batch_size=16", f"trainer.max_epochs={EPOCHS}", "threads=1"]
     train(args, tmp_path / "reference")
     run_dir = tmp_path / "run"

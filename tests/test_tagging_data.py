@@ -371,8 +371,8 @@ def test_predict_conll_input_errors_name_the_source_and_line(tmp_path):
     with pytest.raises(DataError) as info:
         dm.set_predict_input(lines, "input.conll", input_format="conll")
     assert info.value.path == "input.conll" and info.value.line == 4
-    with pytest.raises(DataError, match="no sentence to tag"):
-        dm.set_predict_input([(1, ""), (2, " ")], "<stdin>", input_format="text")
+    blank = dm.set_predict_input([(1, ""), (2, " ")], "<stdin>", input_format="text")  # a record a line, nothing to tag
+    assert [s.tokens for s in blank] == [[], []] and dm.datasets["predict"] == []
     with pytest.raises(ValueError, match="input_format"):
         dm.set_predict_input([(1, "a b")], "<stdin>", input_format="json")
     with pytest.raises(ValueError, match="output_format"):
