@@ -233,7 +233,8 @@ def test_ctrl_c_prints_the_best_checkpoint_and_how_to_resume(marker_files, tmp_p
     assert "[seqkit] interrupted in epoch 2" in err
     assert f"[seqkit] best checkpoint so far: {best}" in err and "(val/acc " in err
     last = run_dir / "checkpoints" / "last.ckpt"  # the end of the last whole epoch: resume continues exactly there
-    assert f"resume with: python scripts/train.py <your overrides> ckpt_path={last}" in err
+    resume = next(line for line in err.splitlines() if "resume with: python scripts/train.py" in line)
+    assert resume.endswith(f"ckpt_path={last}")  # with the run's own overrides, or <your overrides> outside Hydra
     log = (run_dir / "train.log").read_text(encoding="utf-8")
     assert "best checkpoint so far" in log and "stopped: SystemExit" in log
 
@@ -247,5 +248,6 @@ def test_train_log_holds_what_the_run_printed(marker_files, tmp_path, capsys):
     assert out.strip().splitlines()[-1] in log  # the JSON summary
     assert f"[seqkit] run directory: {run_dir.resolve()}" in log
     assert any(line.startswith("[seqkit] 24 training texts") for line in log)  # a data notice (stderr)
-    assert any("max_epochs=1` reached" in line for line in log)  # Lightning's own logger
+    if any("max_epochs=1` reached" in line for line in err.splitlines()):  # Lightning's own logger, when it prints
+        assert any("max_epochs=1` reached" in line for line in log)
     assert not any("\r" in line or "\x1b" in line for line in log)  # progress bars: only their final state
