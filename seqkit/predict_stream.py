@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-import pytorch_lightning as pl
+import torch
 
 from seqkit.data.errors import DataError
 
@@ -69,10 +69,13 @@ def _whole_sentences(chunk: Lines, before: Optional[int]) -> Lines:
     return kept
 
 
-def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.Trainer, source: str,
+def stream_predictions(model: Any, datamodule: Any, trainer: Any, source: str,
                        output: Optional[str], options: Dict[str, Any], chunk_lines: int = CHUNK_LINES) -> int:
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
-    file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples."""
+    file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples.
+
+    trainer: a Lightning Trainer runs ``model`` over ``datamodule.predict_dataloader()``; None (seqkit.light_predict,
+    no Lightning) runs ``model.predict_step`` over ``datamodule.predict_batches()`` under ``torch.inference_mode``."""
     fmt = options.get("input_format") or datamodule.hparams.get("format", "text")  # default: the training format
     sentences = fmt in ("conll", "conllu")
     formatter = getattr(datamodule, "format_output", None)
@@ -98,12 +101,11 @@ def stream_predictions(model: pl.LightningModule, datamodule: Any, trainer: pl.T
     return count
 
 
-def _predict_chunk(model, datamodule, trainer: pl.Trainer, chunk: Lines, source: str, options: Dict[str, Any],
+def _predict_chunk(model, datamodule, trainer: Any, chunk: Lines, source: str, options: Dict[str, Any],
                    formatter: Callable, out: IO[str]) -> int:
     records = datamodule.set_predict_input(chunk, source, **options)
     outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)  # None: a blank line's record
-    batches = trainer.predict(model, dataloaders=datamodule.predict_dataloader()) if datamodule.datasets["predict"] else []
-    for batch in batches:
+    for batch in _run(model, datamodule, trainer) if datamodule.datasets["predict"] else []:
         for row, index in enumerate(batch["index"].tolist()):
             outputs[index] = {k: v[row] for k, v in batch.items() if k != "index"}
     rows = datamodule.format_predictions(records, outputs)
@@ -111,6 +113,16 @@ def _predict_chunk(model, datamodule, trainer: pl.Trainer, chunk: Lines, source:
         out.write(line + "\n")
     out.flush()
     return len(rows)
+
+
+def _run(model, datamodule, trainer: Any) -> Iterator[Dict[str, Any]]:
+    """The model's predict_step outputs over the ``predict`` set, batch by batch."""
+    if trainer is not None:
+        yield from trainer.predict(model, dataloaders=datamodule.predict_dataloader())
+        return
+    with torch.inference_mode():
+        for index, batch in enumerate(datamodule.predict_batches()):
+            yield model.predict_step(batch, index)
 
 
 def _json_lines(rows: List[Dict[str, Any]], output_format: str) -> Iterator[str]:

@@ -4,10 +4,8 @@ Kept out of ``scripts/`` so tests and notebooks can call them with a composed co
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import json
-import os
 import pickle
 import re
 import shlex
@@ -18,13 +16,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
-from hydra.errors import InstantiationException
 from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
+from seqkit.cli import report_errors, set_threads as _set_threads  # noqa: F401 (the scripts import them from here)
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
@@ -53,15 +50,6 @@ def _set(node: Any) -> Dict[str, Any]:
 def _build_all(group: Optional[DictConfig]) -> List[Any]:
     built = (build(node) for node in (group or {}).values() if node is not None and "_target_" in node)
     return [obj for obj in built if obj is not None]  # a factory may decline (e.g. progress output turned off)
-
-
-def _set_threads(cfg: DictConfig) -> None:
-    threads = cfg.get("threads")
-    if threads is None:
-        return
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads}: give a positive number of torch threads, or threads=null for torch's default")
-    torch.set_num_threads(threads)
 
 
 CUDA_HINT = ("install a CUDA build of torch on a machine with an NVIDIA GPU: pick the build for its driver at "
@@ -249,30 +237,3 @@ def _options_of(owner: str, method: str) -> List[str]:
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
     return sorted(set(names))
-
-
-def report_errors(fn):
-    """Wrap a script's main: bad data or settings end with one line ``error: file:line: reason`` and exit 1
-    (set SEQKIT_DEBUG=1 for the traceback)."""
-    @functools.wraps(fn)  # Hydra finds configs/ relative to the wrapped function's module
-    def wrapper(cfg: DictConfig):
-        try:
-            return fn(cfg)
-        except MissingMandatoryValue as e:
-            print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
-            sys.exit(1)
-        except KeyboardInterrupt:  # Ctrl-C outside training (which reports itself): no traceback
-            print("error: interrupted (Ctrl-C)", file=sys.stderr)
-            sys.exit(130)
-        except (DataError, ValueError, FileNotFoundError, ImportError) as e:
-            if os.environ.get("SEQKIT_DEBUG"):
-                raise
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(1)
-        except (TypeError, InstantiationException) as e:
-            message = unknown_option_message(e)
-            if message is None or os.environ.get("SEQKIT_DEBUG"):
-                raise
-            print(f"error: {message}", file=sys.stderr)
-            sys.exit(1)
-    return wrapper

@@ -1,17 +1,25 @@
-"""Readers, vocabularies, batching and LightningDataModules."""
-from seqkit.data.batch import Batch
-from seqkit.data.classification import TextClassificationDataModule
-from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule
-from seqkit.data.errors import DataError
-from seqkit.data.forecasting import TimeSeriesDataModule, WindowBatch
-from seqkit.data.language_modeling import LanguageModelingDataModule
-from seqkit.data.parallel import ParallelTextDataModule
-from seqkit.data.sampler import BucketBatchSampler
-from seqkit.data.synthetic import AddingDataModule, CopyMemoryDataModule
-from seqkit.data.tagging import TaggingDataModule
-from seqkit.data.tokenizer import Tokenizer
-from seqkit.data.vocab import Vocabulary
+"""Readers, vocabularies, batching and LightningDataModules.
 
-__all__ = ["AddingDataModule", "Batch", "BucketBatchSampler", "ConditionalLanguageModelingDataModule", "CopyMemoryDataModule", "DataError",
-           "LanguageModelingDataModule", "ParallelTextDataModule", "TaggingDataModule", "TextClassificationDataModule",
-           "TimeSeriesDataModule", "Tokenizer", "Vocabulary", "WindowBatch"]
+Names are imported on first use (PEP 562), so light modules (errors, vocab, tokenizer) load without
+Lightning: ``scripts/predict.py``'s fast path never pays for importing it."""
+import importlib
+
+_HOMES = {
+    "AddingDataModule": "synthetic", "Batch": "batch", "BucketBatchSampler": "sampler",
+    "ConditionalLanguageModelingDataModule": "conditional_lm", "CopyMemoryDataModule": "synthetic",
+    "DataError": "errors", "LanguageModelingDataModule": "language_modeling", "ParallelTextDataModule": "parallel",
+    "TaggingDataModule": "tagging", "TextClassificationDataModule": "classification",
+    "TimeSeriesDataModule": "forecasting", "Tokenizer": "tokenizer", "Vocabulary": "vocab", "WindowBatch": "forecasting",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

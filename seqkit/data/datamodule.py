@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.data.pretrained import PretrainedVectors
-from seqkit.data.sampler import BucketBatchSampler, ShuffleSampler
+from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
 from seqkit.data.vocab import Vocabulary
 
 
@@ -120,7 +120,11 @@ class SeqkitDataModule(pl.LightningDataModule):
         if train and not self.bucketing:
             return DataLoader(examples, batch_size=size, sampler=ShuffleSampler(len(examples)), collate_fn=self.collate,
                               num_workers=self.num_workers)
-        sampler = BucketBatchSampler([self.example_length(e) for e in examples], size, shuffle=train)
+        lengths = [self.example_length(e) for e in examples]
+        if not train:  # a sampler, not a batch sampler: Trainer.predict keeps it (see LengthSortedSampler)
+            return DataLoader(examples, batch_size=size, sampler=LengthSortedSampler(lengths), collate_fn=self.collate,
+                              num_workers=self.num_workers)
+        sampler = BucketBatchSampler(lengths, size, shuffle=True)
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

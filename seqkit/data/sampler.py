@@ -94,3 +94,27 @@ class BucketBatchSampler(_EpochSeeded, Sampler[List[int]]):
             full, rest = divmod(size, self.batch_size)
             count += full + (1 if rest and not self.drop_last else 0)
         return count
+
+
+class LengthSortedSampler(Sampler[int]):
+    """Indices in order of length (stable: ties keep their order), for evaluation and prediction batches.
+
+    A plain sampler under a DataLoader's ``batch_size`` (not a batch sampler): Lightning re-creates a custom
+    batch sampler for ``Trainer.predict`` from a sequential sampler, which lost the sorting; a sampler it keeps.
+    Its batches are BucketBatchSampler's with ``shuffle=False``.
+    """
+
+    def __init__(self, lengths: Sequence[int]):
+        self.order = torch.sort(torch.as_tensor(list(lengths)), stable=True).indices.tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> List[List[int]]:
+    """The evaluation batches of examples of these ``lengths``: LengthSortedSampler's order cut every ``batch_size``."""
+    order = LengthSortedSampler(lengths).order
+    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]

@@ -5,18 +5,18 @@ from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from torchmetrics import MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from seqkit.data.batch import lengths_to_mask
 from seqkit.models.base import SeqkitModule
-from seqkit.nn import RecurrentEncoder, SequencePooling, WordEmbedding, adversarial_perturbation, build_char_encoder
+from seqkit.nn import adversarial_perturbation
+from seqkit.nn.classifier_network import ClassifierNetwork
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
 
-class SequenceClassifier(SeqkitModule):
+class SequenceClassifier(ClassifierNetwork, SeqkitModule):
     """Classify whole sequences (or, with ``objective="regression"``, predict one number a sequence).
 
     vocab_size, num_classes: from the data module. backbone: RecurrentEncoder keyword arguments
@@ -58,29 +58,12 @@ class SequenceClassifier(SeqkitModule):
         input_size: int = 0,
         target_mean: float = 0.0,
     ):
-        super().__init__()
-        if objective not in ("classification", "regression"):
-            raise ValueError(f"model.objective must be 'classification' or 'regression', got {objective!r}")
-        if objective == "classification" and num_classes < 2:
-            raise ValueError(f"classification needs at least 2 classes, got {num_classes}")
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
+        super().__init__(vocab_size, num_classes, embedding_dim, embedding_dropout, word_dropout, backbone, pooling, dropout,
+                         freeze_embeddings, pretrained_words, pretrained_vectors, pretrained_rows, num_chars, char_encoder,
+                         char, objective, input_size)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
-        self.regression = objective == "regression"
-        self.embedding = None
-        if input_size > 0:
-            embedding_dim = input_size
-        else:
-            self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
-                                           word_dropout, pretrained_rows, pretrained_words)
-        if char_encoder != "none" and num_chars == 0:
-            raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
-        self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
-        features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
-        self.encoder = RecurrentEncoder(features, **(backbone or {}))
-        self.pooling = SequencePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.output_size, 1 if self.regression else num_classes)
         if self.regression:
             metrics = MetricCollection({"mse": MeanSquaredError(), "baseline_mse": MeanSquaredError()})
         else:
@@ -91,35 +74,9 @@ class SequenceClassifier(SeqkitModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
-    def embed(self, tokens: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None) -> Tensor:
-        """tokens [B, T] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> features [B, T, D].
-        With ``input_size`` > 0, ``tokens`` are already real-valued features [B, T, input_size] and pass through."""
-        if self.embedding is None:
-            return tokens
-        features = self.embedding(tokens)
-        if self.chars is not None:
-            features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
-        return features
-
-    def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
-        """outputs [B, T, H * directions], lengths [B] -> logits [B, classes] (regression: values [B])."""
-        lengths = lengths.to(outputs.device)
-        out = self.head(self.dropout(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)))
-        return out.squeeze(-1) if self.regression else out
-
     def criterion(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """Cross-entropy on logits [B, classes] vs class ids [B], or MSE on values [B] vs targets [B]."""
         return F.mse_loss(outputs, targets.to(outputs.dtype)) if self.regression else F.cross_entropy(outputs, targets)
-
-    @staticmethod
-    def inputs(batch) -> Tensor:
-        """The batch's model input: token ids [B, T], or real-valued features [B, T, F]."""
-        return batch.tokens if batch.features is None else batch.features
-
-    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
-                char_lengths: Optional[Tensor] = None) -> Tensor:
-        """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
-        return self.classify(self.encoder(self.embed(tokens, chars, char_lengths), lengths)[0], lengths)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         features = self.embed(self.inputs(batch), batch.chars, batch.char_lengths)
@@ -166,10 +123,3 @@ class SequenceClassifier(SeqkitModule):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, self.test_metrics, "test")
-
-    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> Dict[str, Tensor]:
-        """-> {"index": [B], "probabilities": [B, num_classes]} (regression: {"index", "value": [B]})."""
-        out = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
-        if self.regression:
-            return {"index": batch.index, "value": out}
-        return {"index": batch.index, "probabilities": out.softmax(-1)}

@@ -1,0 +1,58 @@
+"""What every script does around its work, importing neither Lightning nor Hydra's application: the thread
+count, and bad data or settings reported as one line ``error: ...`` with exit status 1."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any
+
+from omegaconf.errors import MissingMandatoryValue
+
+from seqkit.data.errors import DataError
+
+
+def set_threads(cfg: Any) -> None:
+    """``threads=N`` -> torch.set_num_threads(N); null keeps torch's default."""
+    threads = cfg.get("threads")
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads={threads}: give a positive number of torch threads, or threads=null for torch's default")
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _instantiation_error(error: BaseException) -> bool:
+    hydra_errors = sys.modules.get("hydra.errors")  # only raised where Hydra was imported
+    return hydra_errors is not None and isinstance(error, hydra_errors.InstantiationException)
+
+
+def report_errors(fn):
+    """Wrap a script's main: bad data or settings end with one line ``error: file:line: reason`` and exit 1
+    (set SEQKIT_DEBUG=1 for the traceback)."""
+    @functools.wraps(fn)  # Hydra finds configs/ relative to the wrapped function's module
+    def wrapper(cfg: Any):
+        try:
+            return fn(cfg)
+        except MissingMandatoryValue as e:
+            print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
+            sys.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C outside training (which reports itself): no traceback
+            print("error: interrupted (Ctrl-C)", file=sys.stderr)
+            sys.exit(130)
+        except (DataError, ValueError, FileNotFoundError, ImportError) as e:
+            if os.environ.get("SEQKIT_DEBUG"):
+                raise
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        except Exception as e:
+            if not isinstance(e, TypeError) and not _instantiation_error(e):
+                raise
+            from seqkit.run import unknown_option_message  # a misspelt option: only then is the heavy module needed
+            message = unknown_option_message(e)
+            if message is None or os.environ.get("SEQKIT_DEBUG"):
+                raise
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(1)
+    return wrapper
