@@ -56,3 +56,18 @@ def report_errors(fn):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(1)
     return wrapper
+
+
+LIBRARY_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")  # where Lightning's notices go
+
+
+def quiet_libraries() -> None:
+    """For the scripts that read a checkpoint (predict, evaluate, generate): stderr keeps seqkit's own notices and
+    errors only, not Lightning's INFO lines ("GPU available: ...", its logging-service tip) nor deprecation
+    warnings that libraries raise about each other (a user cannot act on them). Warnings seqkit raises stay."""
+    import logging
+    import warnings
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(pytorch_lightning|lightning_fabric|lightning|torchmetrics|torch|hydra)(\.|$)")

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator
 
+from seqkit.cli import LIBRARY_LOGGERS as _LIBRARY_LOGGERS
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal control sequences (progress bars move the cursor)
 
@@ -44,9 +46,6 @@ class _Tee:
 
     def __getattr__(self, name: str):  # isatty, fileno, encoding, ... as the real stream
         return getattr(self._stream, name)
-
-
-_LIBRARY_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")
 
 
 @contextlib.contextmanager

@@ -8,12 +8,14 @@ import torch
 from omegaconf import DictConfig
 
 from seqkit.nn.decoding import Sampler, greedy_choice
+from seqkit.cli import quiet_libraries
 from seqkit.run import _set_threads, load_checkpoint
 
 
 def generate(cfg: DictConfig) -> List[str]:
     """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout."""
     _set_threads(cfg)
+    quiet_libraries()
     model, datamodule = load_checkpoint(cfg.ckpt_path)
     if not hasattr(datamodule, "encode_prompt"):
         raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
-from seqkit.cli import report_errors, set_threads as _set_threads  # noqa: F401 (the scripts import them from here)
+from seqkit.cli import quiet_libraries, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
@@ -168,6 +168,7 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
 
 
 def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
+    quiet_libraries()  # evaluate, predict: only seqkit's notices on stderr
     return build_trainer(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False)
 
 
