@@ -46,11 +46,10 @@ class Batch:
 
 def pad(sequences: Sequence[Sequence[int]], value: int = PAD_INDEX) -> Tensor:
     """Right-pad lists of ints into a [B, T] long tensor."""
-    longest = max(len(s) for s in sequences)
-    out = torch.full((len(sequences), longest), value, dtype=torch.long)
-    for i, s in enumerate(sequences):
-        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
-    return out
+    lengths = lengths_of(sequences)
+    out = torch.full((len(sequences), int(lengths.max())), value, dtype=torch.long)
+    out[lengths_to_mask(lengths, out.size(1))] = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
+    return out  # one copy of all ids (row-major order = the mask's), not one small tensor a sequence
 
 
 def pad_chars(words: Sequence[Sequence[Sequence[int]]]) -> tuple:

@@ -63,7 +63,10 @@ class Vocabulary:
         raise KeyError(token)
 
     def encode(self, tokens: Iterable[str]) -> List[int]:
-        return [self.index(t) for t in tokens]
+        if not self.unk:
+            return [self.index(t) for t in tokens]
+        get, unk = self.stoi.get, self.stoi[UNK]  # index() inlined: called for every token read
+        return [get(t, unk) for t in tokens]
 
     def decode(self, ids: Iterable[int]) -> List[str]:
         return [self.itos[i] for i in ids]

@@ -28,7 +28,9 @@ class SequencePooling(nn.Module):
         if self.method == "mean":
             return (outputs * mask[..., None]).sum(1) / lengths.to(outputs.dtype)[:, None]
         if self.method == "max":
-            return outputs.masked_fill(~mask[..., None], float("-inf")).max(1).values
+            masked = outputs.masked_fill(~mask[..., None], float("-inf"))
+            # amax skips max's indices (faster); its gradient splits ties, so training keeps max's
+            return masked.max(1).values if torch.is_grad_enabled() else masked.amax(1)
         scores = self.query(torch.tanh(self.project(outputs))).squeeze(-1)  # [B, T]
         weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
         return torch.einsum("bt,bth->bh", weights, outputs)
