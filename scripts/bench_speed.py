@@ -5,6 +5,7 @@
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections gradient_flow --epochs 2
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections lm
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections seq2seq
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections predict
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
@@ -36,6 +37,9 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
               2. greedy generation of --lm-generate-tokens characters with incremental state (one step a token)
                  vs recomputing the whole prefix for every token (the same tokens, checked)
               3. fused (packed nn.LSTM) vs cell (nn.LSTMCell loop) backbone, plain TBPTT loop
+  predict     scripts/predict.py with a task=sentiment checkpoint (``--predict-ckpt``, or the recipe trained a few steps):
+              1. start-up: wall clock of a fresh process answering 10 sentences, fast path vs Lightning path
+              2. sentences/s once started (file -> JSON lines), fast path vs Trainer.predict, and the bare forward
   seq2seq     Seq2Seq as task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
               1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches)
               2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
@@ -52,6 +56,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -62,6 +67,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+REPO = Path(__file__).resolve().parents[1]
 LR = 1e-3  # Adam, as configs/optimizer/adam.yaml
 NER_LR = 2e-3  # Adam lr of configs/task/ner.yaml (and so of experiment=conll2003)
 CLIP = 5.0  # gradient-norm clipping, as configs/trainer/default.yaml
@@ -932,6 +938,135 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     return figures
 
 
+# ================================================================================================
+# predict: scripts/predict.py's start-up and throughput (seqkit.light_predict vs the Lightning path)
+# ================================================================================================
+
+def sentiment_checkpoint(path: Path, steps: int) -> Path:
+    """A checkpoint of the task=sentiment recipe (composed from configs/, built-in data) after ``steps`` training
+    steps: prediction speed does not depend on how well it is trained."""
+    import pytorch_lightning as pl
+    from hydra import compose, initialize_config_dir
+
+    from seqkit.run import build
+
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["task=sentiment"])
+    dm = build(cfg.data)
+    dm.setup("fit")
+    model = build(cfg.model, **dm.model_kwargs())
+    trainer = pl.Trainer(max_steps=steps, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(model, datamodule=dm)
+    trainer.save_checkpoint(path, weights_only=True)
+    return path
+
+
+def sentiment_sentences(n: int) -> List[str]:
+    """The built-in sentiment texts (labels cut off), repeated to ``n`` lines."""
+    from seqkit.data.builtin import builtin_files
+    from seqkit.data.labelled_text import read_labelled_text
+
+    texts = [e.text for f in builtin_files("sentiment_labelled", "all") for e in read_labelled_text(f, "text_tab_label")]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def bench_predict(args) -> Dict[str, Any]:
+    """1. wall clock of ``python scripts/predict.py`` answering 10 sentences (a fresh process each time): the fast
+    path (seqkit.light_predict: torch, no Lightning) vs the Lightning path (forced with a trainer.* override),
+    and ``python -c "import torch"`` as the floor; 2. sentences/s once started, in this process: the fast path's
+    streaming (read, tokenise, batch, forward, JSON out) vs the Lightning path's (Trainer.predict), and the bare
+    forward on the same batches."""
+    import tempfile
+
+    from seqkit.light_predict import load_light
+    from seqkit.predict_stream import stream_predictions
+    from omegaconf import OmegaConf
+
+    from seqkit.run import _plain_trainer, load_checkpoint
+
+    work = Path(tempfile.mkdtemp(prefix="seqkit-bench-predict-"))
+    ckpt = Path(args.predict_ckpt) if args.predict_ckpt else sentiment_checkpoint(work / "sentiment.ckpt", args.predict_train_steps)
+    sentences = sentiment_sentences(args.predict_sentences)
+    ten, many, out = work / "ten.txt", work / "many.txt", work / "out.jsonl"
+    ten.write_text("\n".join(sentences[:10]) + "\n", encoding="utf-8")
+    many.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    threads = torch.get_num_threads()
+
+    # 1. start-up: fresh processes, alternating
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+    command = [sys.executable, str(REPO / "scripts" / "predict.py"), f"ckpt_path={ckpt}", f"input={ten}",
+               f"output={out}", f"threads={threads}"]
+
+    def process(argv: List[str]) -> Callable[[], Rate]:
+        def run() -> Rate:
+            import resource
+
+            def children_cpu() -> float:
+                usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+                return usage.ru_utime + usage.ru_stime
+            start, cpu = time.perf_counter(), children_cpu()
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO)
+            wall, cpu = time.perf_counter() - start, children_cpu() - cpu
+            if proc.returncode != 0 or proc.stderr:
+                sys.exit(f"error: {' '.join(argv)} failed or wrote to stderr:\n{proc.stderr[-2000:]}")
+            return Rate(wall, cpu)  # seconds here, not rates: wall clock and the process's CPU time
+        return run
+
+    starts = alternate({"fast": process(command), "lightning": process(command + ["trainer.enable_progress_bar=false"]),
+                        "torch": process([sys.executable, "-c", "import torch"])}, args.rounds)
+    secs = {name: median([r.wall for r in rates]) for name, rates in starts.items()}
+    cpu_secs = {name: median([r.cpu for r in rates]) for name, rates in starts.items()}
+    print(f"-- predict.py start-up: 10 sentences, a fresh process each time, threads={threads} " + "-" * 12)
+    print(f"  {'':<40} {'wall':>8}     {'CPU time':>8}   rounds (wall)")
+    for name, label in (("fast", "fast path (seqkit.light_predict)"), ("lightning", "Lightning path (trainer.* override)"),
+                        ("torch", "python -c 'import torch' (the floor)")):
+        rounds = " ".join(f"{r.wall:.2f}" for r in starts[name])
+        print(f"  {label:<40} {secs[name]:>8.2f} s   {cpu_secs[name]:>8.2f} s   [{rounds}]")
+    goal = "met" if secs["fast"] <= 2.0 else "NOT met"
+    print(f"  {'fast / Lightning':<40} {secs['fast'] / secs['lightning']:>8.3f}x   target: fast <= 2 s: {goal}")
+
+    # 2. throughput once started
+    network, reader = load_light(str(ckpt))
+    model, datamodule = load_checkpoint(str(ckpt))
+    trainer = _plain_trainer(OmegaConf.create({"trainer": {"_target_": "pytorch_lightning.Trainer", "accelerator": "cpu",
+                                                           "enable_progress_bar": False}}))
+    lines = list(enumerate(sentences, start=1))
+    reader.set_predict_input(lines, str(many), input_format="text")
+    batches = list(reader.predict_batches())
+
+    def streamed(m, data, t) -> Callable[[], Rate]:
+        def run() -> Rate:
+            with Clock() as clock:
+                stream_predictions(m, data, t, str(many), str(out), {"input_format": "text"})
+            return clock.rate(len(sentences))
+        return run
+
+    def bare() -> Rate:
+        with Clock() as clock, torch.inference_mode():
+            for index, batch in enumerate(batches):
+                network.predict_step(batch, index)
+        return clock.rate(len(sentences))
+
+    streamed(network, reader, None)()  # warm-up
+    res = alternate({"fast": streamed(network, reader, None), "lightning": streamed(model, datamodule, trainer),
+                     "forward": bare}, args.rounds)
+    table = Table(f"predict throughput: {len(sentences):,} sentiment sentences, threads={threads}", "sentences/s")
+    table.rate("fast path: file -> JSON lines", res["fast"])
+    table.rate("Lightning path: Trainer.predict", res["lightning"])
+    table.rate("bare forward, same batches", res["forward"])
+    table.ratio("fast / Lightning", compare(res["fast"], res["lightning"]))
+    fast = median([r.wall for r in res["fast"]])
+    table.text(f"target >= 10,000 sentences/s (fast path): {'met' if fast >= 10_000 else 'NOT met'}")
+    table.print()
+    return {"checkpoint": str(ckpt), "sentences": len(sentences),
+            "startup_s": {name: round(v, 3) for name, v in secs.items()},
+            "startup_cpu_s": {name: round(v, 3) for name, v in cpu_secs.items()},
+            "startup_rounds_s": {name: [round(r.wall, 3) for r in rates] for name, rates in starts.items()},
+            "fast_vs_lightning": compare(res["fast"], res["lightning"]),
+            **{name: summary_of(res[name], "sentences") for name in res}}
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
@@ -939,6 +1074,7 @@ SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "forecast": bench_forecast,
     "lm": bench_lm,
     "seq2seq": bench_seq2seq,
+    "predict": bench_predict,
 }
 
 
@@ -985,6 +1121,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g = p.add_argument_group("seq2seq")
     g.add_argument("--seq2seq-batches", type=int, default=100, help="training batches (of 256 words) timed")
     g.add_argument("--seq2seq-single", type=int, default=300, help="validation words decoded one at a time")
+    g = p.add_argument_group("predict")
+    g.add_argument("--predict-ckpt", default=None, help="a classifier checkpoint (None: the task=sentiment recipe, "
+                   "trained --predict-train-steps steps on the built-in data)")
+    g.add_argument("--predict-train-steps", type=int, default=20, help="training steps of that checkpoint")
+    g.add_argument("--predict-sentences", type=int, default=30_000, help="sentences predicted for throughput")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
@@ -992,6 +1133,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.forecast_batches = 6
         args.lm_batch_size, args.lm_bptt, args.lm_hidden_size, args.lm_generate_tokens = 8, 32, 32, 40
         args.seq2seq_single = 20
+        args.predict_sentences, args.predict_train_steps = 500, 2
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -77,11 +77,10 @@ def _load(spec: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def light_predict(cfg: DictConfig) -> Optional[int]:
-    """Predict as ``seqkit.run.predict`` does, without Lightning -> the number of examples; None when this
-    checkpoint needs the Lightning path."""
-    set_threads(cfg)
-    path = Path(cfg.ckpt_path)
+def load_light(ckpt_path: str) -> Optional[Tuple[Any, Any]]:
+    """(plain torch network in eval mode, data reader) of a checkpoint, read with weights_only=True; None when
+    its shape or contents need the Lightning path."""
+    path = Path(ckpt_path)
     checkpoint = read_checkpoint(path)
     meta = seqkit_metadata(checkpoint, path)
     shape = LIGHT_SHAPES.get(meta["model_class"])
@@ -97,9 +96,17 @@ def light_predict(cfg: DictConfig) -> Optional[int]:
         return None  # a model with more than the network (or an older layout): Lightning's loader knows it
     network.load_state_dict(weights)
     network.eval()
-    reader = reader_class(checkpoint.get("datamodule_hyper_parameters") or {}, state)
-    del checkpoint, weights  # optimiser state, no longer needed
+    return network, reader_class(checkpoint.get("datamodule_hyper_parameters") or {}, state)
 
+
+def light_predict(cfg: DictConfig) -> Optional[int]:
+    """Predict as ``seqkit.run.predict`` does, without Lightning -> the number of examples; None when this
+    checkpoint needs the Lightning path."""
+    set_threads(cfg)
+    loaded = load_light(str(cfg.ckpt_path))
+    if loaded is None:
+        return None
+    network, reader = loaded
     from seqkit.predict_stream import stream_predictions
     options = {k: v for k, v in OmegaConf.to_container(cfg.options or {}, resolve=True).items() if v is not None}
     return stream_predictions(network, reader, None, str(cfg.input), cfg.get("output"), options)
