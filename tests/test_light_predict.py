@@ -16,17 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 PREDICT_YAML = REPO / "configs" / "predict.yaml"
 
 
-@pytest.fixture(params=["words", "chars"])
-def classifier_checkpoint(request, marker_files, tmp_path):
-    """A 1-epoch SequenceClassifier checkpoint of the marker task (with a character CNN for "chars"), evaluated in
-    batches of 4 so that prediction has several length-sorted batches."""
+def train_checkpoint(marker_files, tmp_path, chars: bool):
+    """A 1-epoch SequenceClassifier checkpoint of the marker task (with a character CNN if ``chars``), evaluated
+    in batches of 4 so that prediction has several length-sorted batches."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from seqkit.data import TextClassificationDataModule
     from seqkit.models import SequenceClassifier
 
-    chars = request.param == "chars"
     files = marker_files(train=40, val=20, test=0, seed=5)
     dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8,
                                       eval_batch_size=4, char_features=chars)
@@ -37,6 +35,16 @@ def classifier_checkpoint(request, marker_files, tmp_path):
     pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
                num_sanity_val_steps=0, callbacks=[checkpoint]).fit(model, datamodule=dm)
     return Path(checkpoint.best_model_path), files
+
+
+@pytest.fixture(params=["words", "chars"])
+def any_checkpoint(request, marker_files, tmp_path):
+    return train_checkpoint(marker_files, tmp_path, chars=request.param == "chars")
+
+
+@pytest.fixture
+def classifier_checkpoint(marker_files, tmp_path):
+    return train_checkpoint(marker_files, tmp_path, chars=False)
 
 
 def _input(tmp_path, files) -> Path:
@@ -52,10 +60,10 @@ def _hydra_cfg(*overrides):
         return compose("predict", overrides=list(overrides))
 
 
-def test_light_path_writes_what_the_lightning_path_writes(classifier_checkpoint, tmp_path):
+def test_light_path_writes_what_the_lightning_path_writes(any_checkpoint, tmp_path):
     from seqkit.run import predict
 
-    ckpt, files = classifier_checkpoint
+    ckpt, files = any_checkpoint
     source = _input(tmp_path, files)
     for options in ([], ["options.input_format=text"]):
         args = [f"ckpt_path={ckpt}", f"input={source}", "threads=1", *options]
