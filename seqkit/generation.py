@@ -7,8 +7,8 @@ from typing import List
 import torch
 from omegaconf import DictConfig
 
-from seqkit.nn.decoding import Sampler, greedy_choice
 from seqkit.cli import quiet_libraries
+from seqkit.nn.decoding import Sampler, greedy_choice
 from seqkit.run import _set_threads, load_checkpoint
 
 
