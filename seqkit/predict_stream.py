@@ -106,8 +106,9 @@ def _predict_chunk(model, datamodule, trainer: Any, chunk: Lines, source: str, o
     records = datamodule.set_predict_input(chunk, source, **options)
     outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)  # None: a blank line's record
     for batch in _run(model, datamodule, trainer) if datamodule.datasets["predict"] else []:
-        for row, index in enumerate(batch["index"].tolist()):
-            outputs[index] = {k: v[row] for k, v in batch.items() if k != "index"}
+        columns = {k: v.unbind(0) if isinstance(v, torch.Tensor) else v for k, v in batch.items() if k != "index"}
+        for row, index in enumerate(batch["index"].tolist()):  # unbind: every row's view in one call
+            outputs[index] = {k: v[row] for k, v in columns.items()}
     rows = datamodule.format_predictions(records, outputs)
     for line in formatter(rows, options.get("output_format", "json")):
         out.write(line + "\n")
