@@ -9,6 +9,7 @@ _HOMES = {
     "ConditionalLanguageModelingDataModule": "conditional_lm", "CopyMemoryDataModule": "synthetic",
     "DataError": "errors", "LanguageModelingDataModule": "language_modeling", "ParallelTextDataModule": "parallel",
     "TaggingDataModule": "tagging", "TextClassificationDataModule": "classification",
+    "TextClassificationInput": "classification_input", "TextClassificationReader": "classification_input",
     "TimeSeriesDataModule": "forecasting", "Tokenizer": "tokenizer", "Vocabulary": "vocab", "WindowBatch": "forecasting",
 }
 
