@@ -33,9 +33,10 @@ class RecurrentEncoder(nn.Module):
     cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
     impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
     dropout: between stacked layers (as in nn.LSTM), only while training.
-    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias (see
-    seqkit.nn.recurrent_init). record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which
-    then runs the cell loop and keeps every h_t for its gradient (seqkit.nn.state_recording).
+    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias;
+    chrono_max_steps: LSTM chrono initialisation up to that many steps (see seqkit.nn.recurrent_init).
+    record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which then runs the cell loop
+    and keeps every h_t for its gradient (seqkit.nn.state_recording).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class RecurrentEncoder(nn.Module):
         impl: str = "fused",
         init: str = "default",
         forget_bias: Optional[float] = None,
+        chrono_max_steps: Optional[int] = None,
     ):
         super().__init__()
         if cell not in _FUSED:
@@ -70,7 +72,7 @@ class RecurrentEncoder(nn.Module):
             input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0, batch_first=True, **extra,
         )
-        init_recurrent_weights(self.rnn, init, forget_bias)
+        init_recurrent_weights(self.rnn, init, forget_bias, chrono_max_steps)
         self.record_states = False
         self.recorded: List[RecordedStates] = []
         # Cell modules built on the meta device (no memory, no init cost) and not registered as submodules,
