@@ -27,7 +27,7 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  against argmax (the softmax head's decode) on the same emissions; the full model decode
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
-  forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, RevIN; input 96 -> 24, batch 64) on ETTh1
+  forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, last-value norm; input 96 -> 24, batch 64) on ETTh1
               (``--ett DIR``) or a generated hourly series:
               1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows
               2. forecasts/s: Trainer.predict (predict.py's path) against the bare forward, validation windows
@@ -666,11 +666,12 @@ def forecast_data(args) -> Tuple[Any, str]:
 
 
 def build_forecaster(dm, state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/forecast.yaml's model: LSTM 64 (forward only), direct head, RevIN, MSE; Adam lr 1e-3."""
+    """experiment=etth1's model without the highway: LSTM 64 (forward only), direct head, last-value instance norm, MSE;
+    Adam lr 1e-3."""
     from seqkit.models import Forecaster
 
     model = Forecaster(**dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 64, "bidirectional": False},
-                       head="direct", instance_norm="revin", loss="mse",
+                       head="direct", instance_norm="last", loss="mse",
                        optimizer={"_target_": "torch.optim.Adam", "lr": LR})
     if state is not None:
         model.load_state_dict(state)
@@ -692,7 +693,7 @@ def bench_forecast(args) -> Dict[str, Any]:
     batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
     windows = sum(len(b) for b in batches)
     print(f"data:  {what}: {len(dm.datasets['train']):,} training windows of 96 -> 24, {len(dm.datasets['val']):,} validation")
-    print(f"model: Forecaster, LSTM 64, direct head, RevIN, MSE, {sum(p.numel() for p in model.parameters()):,} "
+    print(f"model: Forecaster, LSTM 64, direct head, last-value instance norm, MSE, {sum(p.numel() for p in model.parameters()):,} "
           f"parameters; Adam lr {LR:g}, clip {CLIP:g}, batch 64")
     figures: Dict[str, Any] = {"data": "etth1" if args.ett else "generated", "batches": len(batches), "rounds": args.rounds}
 

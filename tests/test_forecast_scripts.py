@@ -80,6 +80,7 @@ def test_forecast_configs_compose():
     cfg = composed_script_config("train", "task=forecast")
     assert cfg.data.builtin == "airpassengers" and cfg.data.split == [108, 12, 24] and cfg.data.season == 12
     assert cfg.model._target_ == "seqkit.models.Forecaster" and cfg.model.backbone.bidirectional is False
+    assert cfg.model.head == "direct" and cfg.model.highway == "none"  # chosen by the backtest (README)
     ett = composed_script_config("train", "experiment=etth1", "data.root=../shared/data/ett", "data.horizon=96")
     assert ett.data.split == [8640, 2880, 2880] and ett.data.target == "OT" and ett.data.input_length == 96
     assert ett.data.horizon == 96 and ett.task_name == "etth1"

@@ -88,6 +88,32 @@ def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, l
         assert not torch.allclose(plain(shifted, future)["point"], plain(x, future)["point"] + 7.0, atol=1e-2)
 
 
+@pytest.mark.parametrize("head", ["direct", "seq2seq"])
+def test_seasonal_naive_highway_forecasts_the_residual_of_the_last_season(head):
+    """With the network's output layer zeroed the forecast is exactly the seasonal-naive one; any other
+    output is added to it (so on logs the network forecasts the growth over a season)."""
+    torch.manual_seed(3)
+    model = Forecaster(n_targets=2, n_calendar=1, input_length=10, horizon=7, season=4, backbone=TINY, head=head,
+                       instance_norm="last", highway="seasonal_naive").eval()
+    out_layer = model.direct.linear if head == "direct" else model.decoder.out
+    x, future = torch.randn(3, 10, 3), torch.rand(3, 7, 1)
+    with torch.no_grad():
+        out_layer.weight.zero_()
+        out_layer.bias.zero_()
+        assert torch.allclose(model(x, future)["point"], seasonal_naive(x[..., :2], 7, 4))
+        out_layer.bias.fill_(0.25)
+        assert torch.allclose(model(x, future)["point"], seasonal_naive(x[..., :2], 7, 4) + 0.25, atol=1e-6)
+
+
+def test_highway_choices_are_checked():
+    with pytest.raises(ValueError, match="needs data.season <= data.input_length"):
+        Forecaster(input_length=10, horizon=4, season=12, backbone=TINY, highway="seasonal_naive")
+    with pytest.raises(ValueError, match="use model.head=direct or seq2seq"):
+        Forecaster(input_length=10, horizon=4, season=4, backbone=TINY, head="recursive", highway="least_squares")
+    with pytest.raises(ValueError, match="model.highway must be one of"):
+        Forecaster(backbone=TINY, highway="ets")
+
+
 def test_instance_norm_modes():
     x = torch.tensor([[[1.0], [2.0], [6.0]]])
     xn, shift, scale = InstanceNorm("revin").normalize(x)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
+from readme_launcher import Preloader
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -324,6 +325,15 @@ def missing_extra(command: str) -> Optional[str]:
 
 
 # ---- running ------------------------------------------------------------------------------------------------
+def command_env() -> Dict[str, str]:
+    """The environment of every README command: this checkout first on PYTHONPATH, this interpreter's ``python``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("SEQKIT_DEBUG", None)  # errors must be reported as users see them
+    return env
+
+
 @dataclass
 class Ran:
     command: str                   # what bash ran
@@ -343,10 +353,13 @@ class Ran:
 
 
 class Runner:
-    """Runs commands in folders of their own under ``root``; each command once, results kept."""
+    """Runs commands in folders of their own under ``root``; each command once, results kept. ``launcher``:
+    a folder whose ``python`` runs scripts in forks of a process with the libraries imported
+    (tests/readme_launcher.py), put first on ``PATH``; None runs the real interpreter."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, launcher: Optional[Path] = None):
         self.root = root
+        self.launcher = launcher
         self.results: Dict[str, Ran] = {}
         self.data = root / "shared_data"
         for name, writer in DATASETS.items():
@@ -382,10 +395,9 @@ class Runner:
         if command in self.results:
             return self.results[command]
         text, folder = self.prepare(command)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-               "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        env.pop("SEQKIT_DEBUG", None)  # errors must be reported as users see them
+        env = command_env()
+        if self.launcher is not None:
+            env["PATH"] = os.pathsep.join([str(self.launcher), env["PATH"]])
         done = subprocess.run(["bash", "-c", text], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
         ran = Ran(text, folder, done.returncode, done.stdout, done.stderr)
         self.results[command] = ran
@@ -412,8 +424,10 @@ COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
 
 @pytest.fixture(scope="module")
 def readme_runs(tmp_path_factory) -> Runner:
-    """Runs every README command that can run here, two at a time (about 2-3 minutes on 2 cores)."""
-    runner = Runner(tmp_path_factory.mktemp("readme"))
+    """Runs every README command that can run here, two at a time, ``python`` preloaded (readme_launcher.py)."""
+    root = tmp_path_factory.mktemp("readme")
+    preloader = Preloader(root / "preloader", command_env())
+    runner = Runner(root, preloader.bin)
     runnable = []
     for c in COMMANDS:
         try:
@@ -422,7 +436,10 @@ def readme_runs(tmp_path_factory) -> Runner:
             continue  # reported by its own test
         if not missing_extra(c.text):
             runnable.append(c.text)
-    runner.run_all(runnable)
+    try:
+        runner.run_all(runnable)
+    finally:
+        preloader.close()
     return runner
 
 

@@ -130,6 +130,36 @@ def test_unscored_steps_are_zero_and_masked(tmp_path):
     assert batch.y[0, :5, 0].tolist() == [41.0, 42.0, 43.0, 44.0, 45.0] and batch.y[0, 5:].abs().sum() == 0
 
 
+def test_a_backtest_inside_the_training_rows_never_touches_the_later_rows():
+    """task=forecast data.split=[84,24,0] (how the README compares AirPassengers recipes): train on 1949-55,
+    validate one full-horizon forecast of 1956-57, and rows 108-143 (1958-60) are in no window at all."""
+    dm = TimeSeriesDataModule(builtin="airpassengers", time_column="Month", target="Passengers", split=[84, 24, 0],
+                              input_length=36, horizon=24, season=12, log=True)
+    dm.setup("fit")
+    assert "test" not in dm.datasets
+    assert [(w.origin, w.steps) for w in dm.datasets["val"]] == [(84, 24)]
+    assert max(w.origin + w.steps for w in dm.datasets["train"]) == 84
+    assert dm.rows == {"train": (0, 84), "val": (84, 108), "test": (108, 108)}
+
+
+def test_a_window_batch_moves_as_one_piece(tmp_path):
+    """Lightning moves any object with ``to`` whole (no deep copy of the dataclass each step): on its own
+    device the batch comes back as itself; elsewhere every tensor moves and keeps its values' shape."""
+    from lightning_fabric.utilities.apply_func import move_data_to_device
+
+    path = write_series(tmp_path / "s.csv", [float(i + 1) for i in range(60)])
+    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
+                              input_length=8, horizon=4, scaler="none", calendar=["hour"])
+    dm.setup("fit")
+    batch = dm.collate(dm.datasets["train"][:3], dm.frames["train"])
+    assert move_data_to_device(batch, torch.device("cpu")) is batch
+    moved = move_data_to_device(batch, torch.device("meta"))
+    assert type(moved) is type(batch) and moved is not batch
+    for name in ("x", "y", "future", "steps", "index"):
+        a, b = getattr(batch, name), getattr(moved, name)
+        assert b.device.type == "meta" and b.shape == a.shape and b.dtype == a.dtype
+
+
 # ---- the scaler ----------------------------------------------------------------------------------------------
 
 def test_scaler_is_fitted_on_the_training_rows_only(tmp_path):

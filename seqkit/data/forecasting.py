@@ -47,6 +47,15 @@ class WindowBatch:
     def __len__(self) -> int:
         return self.x.size(0)
 
+    def to(self, device: Any, non_blocking: bool = False) -> "WindowBatch":
+        """The batch on ``device`` (itself when it is there already). Lightning moves any object with a ``to``
+        method as one piece; without it, it deep-copies the dataclass every training step."""
+        device = torch.device(device)
+        if all(t.device == device for t in (self.x, self.y, self.future, self.steps, self.index)):
+            return self
+        return WindowBatch(*(t.to(device, non_blocking=non_blocking)
+                             for t in (self.x, self.y, self.future, self.steps, self.index)))
+
 
 @dataclass
 class Frame:

@@ -18,6 +18,7 @@ from seqkit.nn.forecast_heads import DirectHead, ForecastDecoder, ForecastOutput
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 HEADS = ("direct", "recursive", "seq2seq")
+HIGHWAYS = ("none", "linear", "least_squares", "seasonal_naive")
 # metric name -> (torchmetrics class, kwargs, in original units?); scaled MSE/MAE are the ETTh1 protocol
 METRICS = {"mse": (MeanSquaredError, {}, False), "mae": (MeanAbsoluteError, {}, False),
            "rmse_orig": (MeanSquaredError, {"squared": False}, True), "mae_orig": (MeanAbsoluteError, {}, True),
@@ -35,8 +36,9 @@ class Forecaster(SeqkitModule):
     calendar, ``decoder`` = its arguments). highway: "none"; "linear" adds a trained linear map of each
     target's normalised window to the forecast (the autoregressive highway of LSTNet, Lai et al. 2018);
     "least_squares" starts the forecast from the least-squares baseline (fitted before training, then fixed)
-    and the recurrent network forecasts its residual, in window-normalised units. In both the recurrent
-    part models what a linear model misses. instance_norm: revin | last | none. loss: mse | mae | quantile
+    and the recurrent network forecasts its residual, in window-normalised units; "seasonal_naive" likewise
+    starts from the last ``season`` values repeated (on logs: the network forecasts the growth over a season).
+    In each the recurrent part models what the simple model misses. instance_norm: revin | last | none. loss: mse | mae | quantile
     (``quantiles``) | gaussian. Logs {val,test}/mse, /mae (scaled), /rmse_orig, /mae_orig, /mape_orig (original
     units), the same for each baseline (``{stage}/naive/mse``, ...), and ``/ratio_mse``, ``/ratio_rmse_orig``:
     the model's figure over the best baseline's (< 1: the model wins). Quantile/gaussian: ``/pinball`` and
@@ -86,8 +88,14 @@ class Forecaster(SeqkitModule):
         else:
             self.decoder = ForecastDecoder(summary, n_calendar, horizon, n_targets, self.output.size,
                                            dropout=dropout, **{"cell": self.encoder.cell, **(decoder or {})})
-        if highway not in ("none", "linear", "least_squares"):
-            raise ValueError(f"model.highway must be none, linear or least_squares, got {highway!r}")
+        if highway not in HIGHWAYS:
+            raise ValueError(f"model.highway must be one of {list(HIGHWAYS)}, got {highway!r}")
+        if highway != "none" and head == "recursive":
+            raise ValueError(f"model.highway={highway} changes what the network outputs, which the recursive head "
+                             "feeds back as its next input: use model.head=direct or seq2seq")
+        if highway == "seasonal_naive" and not (season and season <= input_length):
+            raise ValueError(f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
+                             f"<= data.input_length, got season {season} and input_length {input_length}")
         self.highway = nn.Linear(input_length, horizon) if highway == "linear" else None
         self.target_scaler = Scaler.from_dict(target_scaler) if target_scaler else Scaler("none", False, [0.0] * n_targets,
                                                                              [1.0] * n_targets)
@@ -120,6 +128,8 @@ class Forecaster(SeqkitModule):
             raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
         if self.hparams.highway == "least_squares":  # the residual of the baseline's forecast [B, H, T]
             shift = self.linear(x[..., :T])
+        elif self.hparams.highway == "seasonal_naive":  # the residual of the last season repeated [B, H, T]
+            shift = seasonal_naive(x[..., :T], self.hparams.horizon, self.hparams.season)
         return self.output.params(raw, shift, scale)
 
     def _recursive(self, inputs: Tensor, future: Tensor, y_n: Optional[Tensor]) -> Tensor:
