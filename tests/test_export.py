@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,11 @@ def _data_overrides(task: str, folder: Path):
         return ["data.builtin=null", f"data.train_path={_write(folder / 'g2p.tsv', rows)}",
                 f"data.val_path={folder / 'g2p.tsv'}"]
     return []  # forecast: the shipped AirPassengers series
+
+
+def checkpoint_name(variant) -> str:
+    """A folder name for one task and its overrides."""
+    return "_".join(re.sub(r"[^A-Za-z0-9]+", "-", part) for part in variant)
 
 
 def make_checkpoint(folder: Path, task: str, *overrides: str) -> Path:
@@ -139,3 +145,188 @@ def export_both(ckpt: Path):
 def loaded(ckpt: Path):
     from seqkit.run import load_checkpoint
     return load_checkpoint(str(ckpt))
+
+
+# ---- the masked recurrence ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_masked_recurrence_equals_packed_sequences(cell, bidirectional):
+    """Outputs at real positions (zeros at padding) and final states equal RecurrentEncoder's packed run,
+    from zeros and from a given initial state."""
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(5, 7, cell=cell, num_layers=2, bidirectional=bidirectional).eval()
+    masked = MaskedRecurrent(encoder.rnn)
+    x, lengths = torch.randn(4, 9, 5), torch.tensor(LENGTHS)
+    x = x * (torch.arange(9)[None, :, None] < lengths[:, None, None])
+    h0 = torch.randn(2 * (2 if bidirectional else 1), 4, 7)
+    for state in (None, (h0, h0.flip(0)) if cell == "lstm" else h0):
+        with torch.no_grad():
+            expected, got = encoder(x, lengths, state), masked(x, lengths, state)
+        flat = lambda r: [r[0], *(r[1] if isinstance(r[1], tuple) else (r[1],))]
+        assert_close(flat(got), flat(expected))
+        # padding really is padding: changing it changes nothing
+        noisy = x + torch.randn_like(x) * (torch.arange(9)[None, :, None] >= lengths[:, None, None])
+        with torch.no_grad():
+            assert_close(flat(masked(noisy, lengths, state)), flat(expected))
+
+
+# ---- one test per shape -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", [
+    ("sentiment", "backbone.bidirectional=true", "model.pooling=last"),
+    ("sentiment", "backbone=gru", "model.pooling=attention", "data.char_features=true", "model.char_encoder=lstm"),
+])
+def test_classifier_logits_match_eager(folder, variant):
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    model, _ = loaded(ckpt)
+    tokens, lengths = token_batch(model.hparams.vocab_size)
+    inputs = [tokens, lengths]
+    if model.chars is not None:
+        inputs += char_batch(model.hparams.num_chars, tokens, lengths)
+    with torch.no_grad():
+        expected = model(*inputs)
+    for fmt, (files, sidecar) in export_both(ckpt).items():
+        assert [p["name"] for p in sidecar["graphs"]["model"]["inputs"]][:2] == ["tokens", "lengths"]
+        assert sidecar["data"]["state"]["labels"]["itos"] == ["neg", "pos"]
+        assert_close(run_exported(files, sidecar, "model", *inputs), [expected])
+        one = [t[1:2, : int(lengths[1])] for t in inputs[:1]] + [lengths[1:2]] + [t[1:2, :1] for t in inputs[2:]]
+        assert_close(run_exported(files, sidecar, "model", *one), [expected[1:2]])  # batch 1, one token
+
+
+@pytest.mark.parametrize("variant", [
+    ("ner", "model.char_encoder=cnn"),
+    ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru"),
+])
+def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    model, _ = loaded(ckpt)
+    tokens, lengths = token_batch(model.hparams.vocab_size)
+    chars, char_lengths = char_batch(model.hparams.num_chars, tokens, lengths)
+    batch = SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths)
+    mask = torch.arange(tokens.size(1))[None] < lengths[:, None]
+    with torch.no_grad():
+        expected = model(batch)
+        expected_tags = model.decode(expected, mask)
+    names = model.hparams.tags
+    for fmt, (files, sidecar) in export_both(ckpt).items():
+        (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
+        assert_close([emissions], [expected])
+        assert sidecar["decoding"]["method"] == ("viterbi" if model.crf is not None else "argmax")
+        decoded = decode_tags(sidecar, emissions.numpy(), lengths.numpy())
+        assert decoded == [[names[i] for i in row[: int(n)]] for row, n in zip(expected_tags.tolist(), lengths)]
+
+
+def test_numpy_viterbi_is_the_crf_viterbi_under_constraints():
+    """The runtime's numpy Viterbi picks the CRF's best path (IOB2 constraints included) on random scores."""
+    from seqkit.export.runtime import viterbi
+    from seqkit.nn import CRF, iob_constraints
+    torch.manual_seed(3)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    crf = CRF(len(tags), iob_constraints(tags))
+    with torch.no_grad():
+        crf.transitions.normal_()
+    emissions, lengths = torch.randn(6, 8, len(tags)) * 3, torch.tensor([8, 1, 2, 5, 7, 3])
+    mask = torch.arange(8)[None] < lengths[:, None]
+    trans, start, end = crf._effective(torch.float32)
+    got = viterbi(emissions.numpy(), lengths.numpy(), trans.detach().numpy(), start.detach().numpy(), end.detach().numpy())
+    assert np.array_equal(got, crf.viterbi(emissions, mask)[0].numpy())
+
+
+@pytest.mark.parametrize("variant", [("lm", "backbone.num_layers=2"), ("conditional_lm", "backbone=gru")])
+def test_language_model_step_matches_eager_and_the_whole_sequence(folder, variant):
+    """Stepping the exported graph over a prompt gives the model's step logits and states at every step, and
+    the logits of one forward pass over the whole prompt (the state carried outside the graph)."""
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    model, _ = loaded(ckpt)
+    prompt, _ = token_batch(model.hparams.vocab_size, [6, 6, 6])
+    condition = torch.tensor([0, 1, 0]) if model.hparams.num_conditions else None
+    with torch.no_grad():
+        whole, _ = model(prompt, torch.full((3,), 6), condition=condition)
+    for fmt, (files, sidecar) in export_both(ckpt).items():
+        if condition is not None:
+            state = run_exported(files, sidecar, "start", condition)
+            with torch.no_grad():
+                expected = model.initial_state(condition)
+            assert_close(state, list(expected) if isinstance(expected, tuple) else [expected])
+        else:
+            assert sidecar["decoding"]["initial_state"] == "zeros"
+            s = model.encoder.initial_state(3)
+            state = list(s) if isinstance(s, tuple) else [s]
+        eager_state = tuple(state) if len(state) == 2 else state[0]
+        for t in range(6):
+            extra = [condition] if condition is not None else []
+            logits, *state = run_exported(files, sidecar, "step", prompt[:, t], *state, *extra)
+            with torch.no_grad():
+                expected, eager_state = model.step(prompt[:, t], eager_state, condition)
+            flat = list(eager_state) if isinstance(eager_state, tuple) else [eager_state]
+            assert_close([logits, *state], [expected, *flat])
+            assert_close([logits], [whole[:, t]])
+
+
+@pytest.mark.parametrize("variant", [
+    ("g2p",),  # bidirectional LSTM encoder, dot attention, bridge
+    ("g2p", "backbone=gru", "model.attention=additive", "model.input_feeding=true", "backbone.num_layers=2"),
+    ("g2p", "model.attention=none", "backbone.bidirectional=false"),
+])
+def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    model, _ = loaded(ckpt)
+    source, lengths = token_batch(model.hparams.source_vocab_size)
+    with torch.no_grad():
+        eager = model.encode(source, lengths)
+    for fmt, (files, sidecar) in export_both(ckpt).items():
+        names = [p["name"] for p in sidecar["graphs"]["encoder"]["outputs"]]
+        state = run_exported(files, sidecar, "encoder", source, lengths)
+        rnn, feed, memory, keys, mask = eager
+        expected = [*(rnn if isinstance(rnn, tuple) else (rnn,)), feed, memory, keys, mask]
+        assert_close(state, [t for t in expected if t is not None])
+        ids, eager_state = torch.full((4,), sidecar["decoding"]["bos_index"]), eager
+        recurrent = [n for n in names if n in ("h", "c", "feed")]
+        for _ in range(4):  # greedy steps: each output fed back, the recurrent state carried outside the graph
+            logits, *rest = run_exported(files, sidecar, "decoder_step", ids, *state)
+            with torch.no_grad():
+                expected_logits, eager_state, weights = model.decoder.step_with_attention(ids, eager_state)
+            new_rnn, new_feed = eager_state[0], eager_state[1]
+            expected_rest = [*(new_rnn if isinstance(new_rnn, tuple) else (new_rnn,))]
+            expected_rest += [new_feed] if new_feed is not None else []
+            expected_rest += [weights] if weights is not None else []
+            assert_close([logits, *rest], [expected_logits, *expected_rest])
+            state = rest[: len(recurrent)] + state[len(recurrent):]
+            ids = expected_logits.argmax(-1)
+
+
+@pytest.mark.parametrize("variant", [
+    ("forecast",),  # direct head, calendar features in the future input
+    ("forecast", "model.head=recursive", "model.loss=quantile", "data.calendar=[]", "model.highway=linear"),
+    ("forecast", "model.head=seq2seq", "model.loss=gaussian", "backbone=gru"),
+])
+def test_forecaster_matches_eager(folder, variant):
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    model, _ = loaded(ckpt)
+    hp = model.hparams
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(5, hp.input_length, model.n_past + hp.n_calendar, generator=gen)
+    future = torch.randn(5, hp.horizon, hp.n_calendar, generator=gen)
+    with torch.no_grad():
+        out = model(x, future)
+    for fmt, (files, sidecar) in export_both(ckpt).items():
+        inputs = [x, future] if hp.n_calendar else [x]
+        assert [p["name"] for p in sidecar["graphs"]["model"]["outputs"]] == list(out)
+        assert "scaler" in sidecar["data"]["state"]
+        assert_close(run_exported(files, sidecar, "model", *inputs), list(out.values()))
+
+
+# ---- errors ---------------------------------------------------------------------------------------------------
+def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path):
+    from seqkit.data.errors import DataError
+    with pytest.raises(ValueError, match="format=tflite: choose one of onnx, torchscript"):
+        export_checkpoint(str(tmp_path / "x.ckpt"), "tflite")
+    with pytest.raises(DataError, match="checkpoint not found"):
+        export_checkpoint(str(tmp_path / "missing.ckpt"), "onnx")
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint\n")
+    with pytest.raises(DataError, match="corrupted or not a checkpoint"):
+        export_checkpoint(str(text), "torchscript")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "export.py"), f"ckpt_path={text}", "format=onnx"],
+                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": ""})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"]

@@ -95,7 +95,10 @@ def decoding_info(model, shape: str) -> Dict[str, Any]:
     if shape == "seq2seq":
         return {"bos_index": model.hparams.bos_index, "eos_index": model.hparams.eos_index, **model.decode_settings}
     if shape == "forecaster":
-        return {"units": "scaled: original = value * scale + mean of data.target_scaler (seqkit.data.timeseries.Scaler)"}
+        return {"units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
+                         "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
+                         "covariates and calendar features of data.state (seqkit.data.forecasting)",
+                "target_scaler": plain(model.hparams.target_scaler)}
     return {"method": "softmax" if not model.regression else "value"}
 
 

@@ -179,6 +179,8 @@ def exportable_copy(model: nn.Module) -> nn.Module:
                 setattr(parent, name, MaskedCharCNN(child))
             elif isinstance(child, CharLSTM):
                 setattr(parent, name, MaskedCharLSTM(child))
+    for parameter in model.parameters():  # a graph of constants: its outputs carry no autograd history
+        parameter.requires_grad_(False)
     if hasattr(model, "_jit_is_scripting"):  # a LightningModule: let the tracer look at it without a Trainer
         model._jit_is_scripting = True
     return model.eval()
