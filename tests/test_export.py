@@ -58,7 +58,7 @@ def _data_overrides(task: str, folder: Path):
         rows = [f"{w}\t{' '.join(w.upper())}" for w in WORDS]
         return ["data.builtin=null", f"data.train_path={_write(folder / 'g2p.tsv', rows)}",
                 f"data.val_path={folder / 'g2p.tsv'}"]
-    return []  # forecast: the shipped AirPassengers series
+    return ["data.input_length=12", "data.horizon=4", "data.season=4"]  # forecast: the shipped AirPassengers series
 
 
 def checkpoint_name(variant) -> str:

@@ -33,23 +33,27 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray,
             end: np.ndarray) -> np.ndarray:
     """Best tag path of a linear-chain CRF: emissions [B, T, K], lengths [B] (>= 1), transitions [K, K]
     (from tag i to tag j), start [K], end [K] (the sidecar's ``decoding``) -> tags [B, T] int64, 0 at padding.
-    The same recursion as ``seqkit.nn.crf.CRF.viterbi``."""
+    The recursion of ``seqkit.nn.crf.CRF.viterbi``, over the batch at once: at padded steps the scores stay
+    and the back-pointers are the identity, so backtracking passes through padding to each last real tag."""
     emissions = np.asarray(emissions, dtype=np.float32)
     transitions, start, end = (np.asarray(a, dtype=np.float32) for a in (transitions, start, end))
-    batch, steps, _ = emissions.shape
-    tags = np.zeros((batch, steps), dtype=np.int64)
-    for b in range(batch):
-        n = int(lengths[b])
-        delta = start + emissions[b, 0]
-        pointers = np.empty((n, emissions.shape[2]), dtype=np.int64)
-        for t in range(1, n):
-            scores = delta[:, None] + transitions  # [K_from, K_to]
-            pointers[t] = scores.argmax(0)
-            delta = scores.max(0) + emissions[b, t]
-        best = int((delta + end).argmax())
-        for t in range(n - 1, -1, -1):
-            tags[b, t] = best
-            best = int(pointers[t, best])
+    batch, steps, k = emissions.shape
+    lengths = np.asarray(lengths)
+    identity = np.broadcast_to(np.arange(k), (batch, k))
+    delta = start + emissions[:, 0]  # [B, K]
+    pointers = []
+    for t in range(1, steps):
+        scores = delta[:, :, None] + transitions  # [B, K_from, K_to]
+        real = (t < lengths)[:, None]
+        pointers.append(np.where(real, scores.argmax(1), identity))
+        delta = np.where(real, scores.max(1) + emissions[:, t], delta)
+    best = (delta + end).argmax(1)
+    path = [best]
+    for back in reversed(pointers):
+        best = np.take_along_axis(back, best[:, None], 1)[:, 0]
+        path.append(best)
+    tags = np.stack(path[::-1], axis=1).astype(np.int64)
+    tags[np.arange(steps)[None, :] >= lengths[:, None]] = 0
     return tags
 
 
