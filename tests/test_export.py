@@ -330,3 +330,23 @@ def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": ""})
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"]
+
+
+def test_one_graph_written_in_both_formats_keeps_dropout_off(tmp_path):
+    """The ONNX exporter restores the training mode it found; a graph written again afterwards (the
+    benchmark writes both formats from one graph) must still be the eval-mode model, dropout off."""
+    from seqkit.export.exporter import write_graph
+    from seqkit.export.graphs import classifier_graphs
+    from seqkit.models import SequenceClassifier
+    torch.manual_seed(0)
+    model = SequenceClassifier(vocab_size=20, num_classes=3, embedding_dim=4, embedding_dropout=0.5, dropout=0.5,
+                               backbone={"hidden_size": 5, "bidirectional": True}).eval()
+    graph = classifier_graphs(model)[0]
+    write_graph(graph, tmp_path / "m.onnx", "onnx")
+    write_graph(graph, tmp_path / "m.pt", "torchscript")
+    tokens, lengths = token_batch(20)
+    with torch.no_grad():
+        expected = model(tokens, lengths)
+        assert_close([torch.jit.load(str(tmp_path / "m.pt"))(tokens, lengths)], [expected])
+    got = onnx_session(tmp_path / "m.onnx").run(None, {"tokens": tokens.numpy(), "lengths": lengths.numpy()})[0]
+    assert_close([torch.from_numpy(got)], [expected])

@@ -51,6 +51,7 @@ def graph_paths(output: Path, graphs: List[Graph], fmt: str) -> Dict[str, Path]:
 def write_graph(graph: Graph, path: Path, fmt: str) -> None:
     """Trace ``graph.module`` on its example inputs and save it as ONNX (dynamic axes) or TorchScript."""
     args = graph.example_args()
+    graph.module.eval()  # dropout off, whatever mode an earlier export left it in
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's and legacy exporter's notices: the tests check the result
         if fmt == "torchscript":

@@ -55,6 +55,7 @@ class _Call(nn.Module):
     def __init__(self, model: nn.Module, fn: Callable):
         super().__init__()
         self.model, self.fn = model, fn
+        self.eval()  # a new module starts in training mode, and exporters restore the mode they found
 
     def forward(self, *args: Tensor):
         return self.fn(self.model, *args)
