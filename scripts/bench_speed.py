@@ -1080,6 +1080,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.forecast_batches = 6
         args.lm_batch_size, args.lm_bptt, args.lm_hidden_size, args.lm_generate_tokens = 8, 32, 32, 40
         args.seq2seq_single = 20
+        args.export_batch_size = 32
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:
