@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,8 +48,7 @@ def _data_overrides(task: str, folder: Path):
             lines += [f"Peter B-PER", "Blackburn I-PER"] if i % 2 else ["EU B-ORG"]
             lines += [f"{rng.choice(WORDS)} O" for _ in range(rng.randint(1, 6))] + [""]
         path = _write(folder / "train.conll", lines)
-        return ["data.builtin=null", f"data.train_path={path}", f"data.val_path={path}", "data.pretrained=null",
-                "embedding.pretrained=null"]
+        return ["data.builtin=null", f"data.train_path={path}", f"data.val_path={path}", "embedding.pretrained=null"]
     if task == "lm":
         return ["data.builtin=null", f"data.train_path={_write(folder / 'text.txt', _texts(40, 3))}", "data.bptt=8"]
     if task == "g2p":
@@ -194,12 +191,22 @@ def test_classifier_logits_match_eager(folder, variant):
 
 @pytest.mark.parametrize("variant", [
     ("ner", "model.char_encoder=cnn"),
-    ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru"),
+    ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
 ])
 def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
-    ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
+    """With pretrained vectors (+vectors), ids past the training vocabulary read their vectors inside the
+    graph, and the sidecar lists the vectors' words those ids stand for."""
+    overrides = list(variant[:-1])
+    if variant[-1] == "+vectors":
+        (folder / "vectors").mkdir(exist_ok=True)
+        rows = [f"{w} " + " ".join(f"{(i * 7 + j) % 11 / 10 - 0.5:.2f}" for j in range(4)) for i, w in
+                enumerate(["zebra", "Peter", "quokka", "w3", "yak"])]
+        overrides.append(f"embedding.pretrained={_write(folder / 'vectors' / 'tiny.txt', rows)}")
+    else:
+        overrides.append(variant[-1])
+    ckpt = make_checkpoint(folder / checkpoint_name(variant), *overrides)
     model, _ = loaded(ckpt)
-    tokens, lengths = token_batch(model.hparams.vocab_size)
+    tokens, lengths = token_batch(model.hparams.vocab_size + model.hparams.pretrained_words)
     chars, char_lengths = char_batch(model.hparams.num_chars, tokens, lengths)
     batch = SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths)
     mask = torch.arange(tokens.size(1))[None] < lengths[:, None]
@@ -211,6 +218,9 @@ def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
         (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
         assert_close([emissions], [expected])
         assert sidecar["decoding"]["method"] == ("viterbi" if model.crf is not None else "argmax")
+        if model.hparams.pretrained_words:
+            assert sidecar["data"]["pretrained_words"] == ["zebra", "Peter", "quokka", "w3", "yak"]
+            assert int(tokens.max()) >= model.hparams.vocab_size  # the batch has words only the vectors know
         decoded = decode_tags(sidecar, emissions.numpy(), lengths.numpy())
         assert decoded == [[names[i] for i in row[: int(n)]] for row, n in zip(expected_tags.tolist(), lengths)]
 
@@ -316,20 +326,23 @@ def test_forecaster_matches_eager(folder, variant):
 
 
 # ---- errors ---------------------------------------------------------------------------------------------------
-def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path):
+def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path, capsys):
+    """Raised before anything is written, and printed by the scripts' error wrapper as one line (the README
+    test runs scripts/export.py format=tflite itself)."""
     from seqkit.data.errors import DataError
+    from seqkit.run import report_errors
     with pytest.raises(ValueError, match="format=tflite: choose one of onnx, torchscript"):
         export_checkpoint(str(tmp_path / "x.ckpt"), "tflite")
     with pytest.raises(DataError, match="checkpoint not found"):
         export_checkpoint(str(tmp_path / "missing.ckpt"), "onnx")
     text = tmp_path / "notes.ckpt"
     text.write_text("not a checkpoint\n")
-    with pytest.raises(DataError, match="corrupted or not a checkpoint"):
-        export_checkpoint(str(text), "torchscript")
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "export.py"), f"ckpt_path={text}", "format=onnx"],
-                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": ""})
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.strip().splitlines() == [f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"]
+    with pytest.raises(SystemExit) as exit_:
+        report_errors(lambda cfg: export_checkpoint(str(text), "onnx"))(None)
+    assert exit_.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"]
+    assert list(tmp_path.iterdir()) == [text]  # nothing written
 
 
 def test_one_graph_written_in_both_formats_keeps_dropout_off(tmp_path):
