@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from seqkit.nn.char_encoder import CharCNN, CharLSTM
 from seqkit.nn.encoder import RecurrentEncoder, State
+from seqkit.nn.padding import reverse_within_lengths
 
 BIG = 1e4  # gate pre-activation push at padding: sigmoid saturates to exactly 0 / 1 in float32
 
@@ -73,7 +74,6 @@ class MaskedRecurrent(nn.Module):
         lengths = lengths.to(x.device)
         mask = positions < lengths[:, None]  # [B, T]
         pad = (~mask).to(x.dtype)[..., None]  # [B, T, 1]
-        reverse_index = torch.where(mask, lengths[:, None] - 1 - positions, positions.expand(batch, steps))
         last = (lengths - 1).clamp(min=0)[:, None, None].expand(batch, 1, self.hidden_size)
         zeros = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
         if state is None:
@@ -84,7 +84,7 @@ class MaskedRecurrent(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                seq = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
+                seq = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths)
                 seq = torch.cat([seq, pad], dim=-1)
                 if self.lstm:
                     out, (_, c_n) = self.parts[k](seq, (h0[k:k + 1].contiguous(), c0[k:k + 1].contiguous()))
@@ -93,15 +93,10 @@ class MaskedRecurrent(nn.Module):
                     out, _ = self.parts[k](seq, h0[k:k + 1].contiguous())
                 final_h.append(out.gather(1, last)[:, 0])
                 out = out * mask[..., None].to(out.dtype)
-                outputs.append(out if direction == 0 else _reverse(out, reverse_index))
+                outputs.append(out if direction == 0 else reverse_within_lengths(out, lengths))
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
         h_n = torch.stack(final_h)
         return layer_input, ((h_n, torch.stack(final_c)) if self.lstm else h_n)
-
-
-def _reverse(x: Tensor, reverse_index: Tensor) -> Tensor:
-    """Reverse each sequence of ``x [B, T, D]`` within its length; padded positions stay in place."""
-    return x.gather(1, reverse_index[:, :, None].expand(x.size(0), x.size(1), x.size(2)))
 
 
 class MaskedEncoder(nn.Module):
