@@ -17,9 +17,9 @@ own methods, so the exported numbers are the model's. Shapes:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -34,16 +34,16 @@ class Port:
     """One input or output of a graph: its name, the axes that vary (dim -> name), and an example (inputs)."""
     name: str
     axes: Dict[int, str]
-    example: Tensor = None
+    example: Optional[Tensor] = None
 
 
 @dataclass
 class Graph:
+    """One exported file: ``module(*inputs) -> outputs`` (a tensor or a tuple of them), traced on the inputs' examples."""
     name: str
     module: nn.Module
     inputs: List[Port]
     outputs: List[Port]
-    meta: Dict = field(default_factory=dict)
 
     def example_args(self) -> Tuple[Tensor, ...]:
         return tuple(p.example for p in self.inputs)
@@ -147,7 +147,7 @@ def language_model_graphs(model) -> List[Graph]:
     return graphs
 
 
-def _decoder_state_ports(model, state) -> List[Port]:
+def _decoder_state_ports(state) -> List[Port]:
     rnn_state, feed, memory, keys, mask = state
     ports = _state_ports("", rnn_state)
     if feed is not None:
@@ -164,7 +164,7 @@ def seq2seq_graphs(model) -> List[Graph]:
     source, lengths = _tokens(model.hparams.source_vocab_size)
     with torch.no_grad():
         state = copy.encode(source, lengths)
-    state_ports = _decoder_state_ports(copy, state)
+    state_ports = _decoder_state_ports(state)
     names = [p.name for p in state_ports]
     cell = copy.decoder.rnn.cell
 
