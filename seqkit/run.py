@@ -23,6 +23,7 @@ from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from pytorch_lightning.callbacks import StochasticWeightAveraging
+from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
 from seqkit.console_log import tee_console
@@ -94,7 +95,8 @@ def train(cfg: DictConfig) -> Dict[str, float]:
         return {}
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tee_console(out_dir / "train.log"):
+    rank = rank_zero_only.rank  # DDP: set from the launcher's environment (RANK, LOCAL_RANK, SLURM_PROCID)
+    with tee_console(out_dir / ("train.log" if rank == 0 else f"train.rank{rank}.log")):
         return _train(cfg, out_dir, resume)
 
 
@@ -128,7 +130,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
             metrics.update(result)
     metrics = {k: round(float(v), 6) for k, v in sorted(metrics.items())}
     summary = {"best_checkpoint": best, **metrics}
-    print(json.dumps(summary), flush=True)
+    if trainer.is_global_zero:  # DDP: every rank has the same metrics (each evaluates all of the data)
+        print(json.dumps(summary), flush=True)
     return metrics
 
 
