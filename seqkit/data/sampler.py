@@ -115,7 +115,8 @@ class BucketBatchSampler(_EpochSeeded, Sampler[List[int]]):
                 if len(batch) == self.global_batch_size or not self.drop_last:
                     batches.append(batch.tolist())
         if len(batches) > 1 and len(batches[-1]) < self.num_replicas:  # only the last pool's last batch is partial
-            batches[-2] += batches.pop()
+            last = batches.pop()
+            batches[-1] = batches[-1] + last
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         if self.num_replicas > 1:
