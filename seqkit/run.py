@@ -78,6 +78,22 @@ def check_accelerator(trainer_cfg: DictConfig) -> None:
         raise ValueError(f"trainer=gpu needs a CUDA GPU, and {build_kind}; use trainer=default (CPU), or {CUDA_HINT}")
 
 
+def check_not_a_ddp_sweep(trainer_cfg: DictConfig) -> None:
+    """DDP's launcher starts each extra process by re-running the command line: inside a Hydra multirun every
+    process would run the whole sweep. One clear error instead."""
+    if "ddp" not in str(trainer_cfg.get("strategy") or ""):
+        return
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # called without Hydra
+        return
+    if multirun:
+        raise ValueError("trainer=ddp trains one run on several processes and does not combine with a sweep "
+                         "(-m or hparams_search=...): sweep with one process per trial, then train the best with trainer=ddp")
+
+
 def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
     check_accelerator(trainer_cfg)
     return build(trainer_cfg, **extra)
@@ -102,6 +118,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
 
 def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
     check_accelerator(cfg.trainer)
+    check_not_a_ddp_sweep(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     datamodule.setup("fit")
