@@ -145,8 +145,26 @@ def test_datamodule_shards_training_by_the_trainers_rank_and_evaluates_everythin
         dm.setup("fit")
         batches = list(dm.train_dataloader())
         assert all(len(b) == 4 for b in batches) and len(batches) == 5  # 40 examples / (2 ranks x 4)
-        seen.append({int(i) for b in batches for i in b.index} if batches[0].index is not None else None)
+        seen.append({int(i) for b in batches for i in b.index})
         val_sizes.append(sum(len(b) for b in dm.val_dataloader()))
     assert val_sizes == [40, 40]
-    if seen[0] is not None:
-        assert not seen[0] & seen[1] and len(seen[0] | seen[1]) == 40
+    assert not seen[0] & seen[1] and len(seen[0] | seen[1]) == 40
+
+
+def test_forecast_windows_shard_by_rank_and_one_process_keeps_its_loader():
+    from seqkit.data import TimeSeriesDataModule
+
+    def windows(trainer):
+        torch.manual_seed(3)
+        dm = TimeSeriesDataModule(builtin="airpassengers", time_column="Month", target="Passengers", batch_size=8)
+        dm.trainer = trainer
+        dm.setup("fit")
+        return dm, [b.index.tolist() for b in dm.train_dataloader()]
+
+    one, alone = windows(None)
+    n = len(one.datasets["train"])
+    assert sorted(i for b in alone for i in b) == list(range(n))
+    shares = [windows(SimpleNamespace(world_size=2, global_rank=r))[1] for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1])  # same steps
+    flat = [i for s in shares for b in s for i in b]
+    assert set(flat) == set(range(n)) and len(flat) - n == n % 2  # disjoint but for one repeat when n is odd
