@@ -10,6 +10,12 @@ import torch
 
 torch.set_num_threads(1)
 
+
+def pytest_collection_modifyitems(items) -> None:
+    """The README test first: it is the longest file (every README command, two at a time), so under
+    ``-n auto --dist loadfile`` one worker starts it at once while the others share the rest."""
+    items.sort(key=lambda item: item.path.name != "test_readme.py")
+
 FIRST_MARKERS = ("zig", "zag")
 LAST_MARKERS = ("tic", "tac")
 FILLERS = tuple(f"w{i}" for i in range(40))

@@ -47,8 +47,8 @@ def test_gz(tmp_path):
     [
         ("the 0.1 0.2 0.3\ncat 1.0 2.0\n", 2, "expected 3 values after the word, found 2"),
         ("the 0.1 0.2 0.3\ncat 1.0 2.0 3.0 4.0\n", 2, "expected 3 values after the word, found 4"),
-        ("the 0.1 0.2 0.3\ncat 1.0 x 3.0\n", 2, "value 2 is not a number"),
-        ("2 3\nthe 0.1 0.2 0.3\n\ncat 1.0 nan 3.0\n", 4, "value 2 is not finite"),
+        ("the 0.1 0.2 0.3\ncat 1.0 x 3.0\n", 2, "value 2: 'x' is not a number"),
+        ("2 3\nthe 0.1 0.2 0.3\n\ncat 1.0 nan 3.0\n", 4, "value 2: 'nan' is not a finite number"),
         ("2 3\nthe 0.1 0.2\n", 2, "expected 3 values"),
     ],
 )

@@ -2,6 +2,8 @@
 recurrent-weight initialisations (the cures)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -122,7 +124,28 @@ def test_forget_bias_sets_the_lstm_forget_gate_only():
     assert len(set(default.rnn.bias_ih_l0[5:10].tolist())) == 5  # untouched without forget_bias
 
 
+def test_chrono_init_spreads_forget_biases_up_to_t_max_and_closes_input_gates():
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(3, 50, cell="lstm", num_layers=2, chrono_max_steps=200)
+    default = RecurrentEncoder(3, 50, cell="lstm")
+    for name, b in encoder.rnn.named_parameters():
+        if name.startswith("bias_ih"):
+            forget, inputs = b.detach()[50:100], b.detach()[:50]
+            assert torch.all(forget >= 0) and torch.all(forget <= math.log(199)) and forget.std() > 0.5
+            assert torch.equal(inputs, -forget)
+            # the other gates keep PyTorch's initialisation
+            assert b.detach()[100:].abs().max() <= 1 / math.sqrt(50)
+        elif name.startswith("bias_hh"):
+            assert torch.equal(b.detach()[:100], torch.zeros(100))
+    # what it is for: the cell state keeps a value from step 0 over long spans (mean forget gate near 1)
+    assert torch.sigmoid(encoder.rnn.bias_ih_l0[50:100]).mean() > 0.9 > torch.sigmoid(default.rnn.bias_ih_l0[50:100] + default.rnn.bias_hh_l0[50:100]).mean()
+
+
 def test_bad_init_options_are_clear_errors():
+    with pytest.raises(ValueError, match="chrono_max_steps applies to cell='lstm' only"):
+        RecurrentEncoder(3, 5, cell="gru", chrono_max_steps=100)
+    with pytest.raises(ValueError, match="give one of them"):
+        RecurrentEncoder(3, 5, chrono_max_steps=100, forget_bias=1.0)
     with pytest.raises(ValueError, match="backbone.init"):
         RecurrentEncoder(3, 5, init="xavier")
     with pytest.raises(ValueError, match="forget_bias applies to cell='lstm' only"):

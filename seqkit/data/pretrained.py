@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 import re
 import zlib
 from array import array
@@ -20,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from seqkit.data.errors import DataError
+from seqkit.data.errors import DataError, finite_number
 from seqkit.data.vocab import PAD, UNK, Vocabulary
 
 GLOVE_6B_50D = "glove-6b-50d"
@@ -131,16 +130,8 @@ def _parse_line(path: Path, number: int, fields: List[str], dim: int, values: ar
     if len(fields) > dim + 1:
         if any(_is_number(x) for x in fields[1 : len(fields) - dim]):
             raise DataError(path, number, f"expected {dim} values after the word, found {len(fields) - 1}")
-    vector = []
-    for position, text in enumerate(fields[len(fields) - dim :], start=1):
-        try:
-            value = float(text)
-        except ValueError:
-            raise DataError(path, number, f"value {position} is not a number: {text[:30]!r}") from None
-        if not math.isfinite(value):
-            raise DataError(path, number, f"value {position} is not finite: {text!r}")
-        vector.append(value)
-    values.extend(vector)
+    values.extend(finite_number(text, path, number, f"value {position}")
+                  for position, text in enumerate(fields[len(fields) - dim :], start=1))
     return " ".join(fields[: len(fields) - dim])
 
 

@@ -7,7 +7,6 @@ training split, and a window's input never reads a row after its forecast origin
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -15,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from seqkit.data.errors import DataError
+from seqkit.data.errors import DataError, finite_number
 
 # (strptime format, name) tried in order; the first row's format is the file's, and predictions use it too
 TIME_FORMATS: Tuple[Tuple[str, str], ...] = (
@@ -108,13 +107,7 @@ def read_series(lines: List[Tuple[int, str]], source: str, columns: Sequence[str
             where = f"column {j + 1} ({names[j]!r})"
             if not cell:
                 raise DataError(source, number, f"{where}: empty cell")
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(source, number, f"{where}: {cell!r} is not a number") from None
-            if not math.isfinite(value):
-                raise DataError(source, number, f"{where}: {cell!r} is not a finite number")
-            row.append(value)
+            row.append(finite_number(cell, source, number, where))
         if t_index is not None:
             cell = fields[t_index].strip()
             t, fmt = _parse_time(cell)

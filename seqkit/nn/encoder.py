@@ -14,7 +14,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.nn.recurrent_init import init_recurrent_weights
-from seqkit.nn.state_recording import RecordedStates, forward_recording
+from seqkit.nn.padding import lengths_to_mask, reverse_within_lengths
+from seqkit.nn.state_recording import RecordedStates
 
 State = Union[Tensor, Tuple[Tensor, Tensor]]  # h_n, or (h_n, c_n) for LSTM; each [layers * directions, B, H]
 
@@ -32,9 +33,10 @@ class RecurrentEncoder(nn.Module):
     cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
     impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
     dropout: between stacked layers (as in nn.LSTM), only while training.
-    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias (see
-    seqkit.nn.recurrent_init). record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which
-    then runs the cell loop and keeps every h_t for its gradient (seqkit.nn.state_recording).
+    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias;
+    chrono_max_steps: LSTM chrono initialisation up to that many steps (see seqkit.nn.recurrent_init).
+    record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which then runs the cell loop
+    and keeps every h_t for its gradient (seqkit.nn.state_recording).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class RecurrentEncoder(nn.Module):
         impl: str = "fused",
         init: str = "default",
         forget_bias: Optional[float] = None,
+        chrono_max_steps: Optional[int] = None,
     ):
         super().__init__()
         if cell not in _FUSED:
@@ -69,7 +72,7 @@ class RecurrentEncoder(nn.Module):
             input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0, batch_first=True, **extra,
         )
-        init_recurrent_weights(self.rnn, init, forget_bias)
+        init_recurrent_weights(self.rnn, init, forget_bias, chrono_max_steps)
         self.record_states = False
         self.recorded: List[RecordedStates] = []
         # Cell modules built on the meta device (no memory, no init cost) and not registered as submodules,
@@ -86,7 +89,9 @@ class RecurrentEncoder(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
         if self.record_states and torch.is_grad_enabled():
-            return forward_recording(self, x, lengths, state)
+            # one recorded pass: the cell loop over the same parameters, keeping every h_t (GradientFlow)
+            self.record_states, self.recorded = False, []
+            return self._forward_cells(x, lengths, state, record=self.recorded)
         if self.impl == "fused":
             return self._forward_fused(x, lengths, state)
         return self._forward_cells(x, lengths, state)
@@ -105,35 +110,42 @@ class RecurrentEncoder(nn.Module):
             setattr(cell, name, getattr(self.rnn, name + suffix))
         return cell
 
-    def _forward_cells(self, x: Tensor, lengths: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
+    def _forward_cells(self, x: Tensor, lengths: Tensor, state: Optional[State],
+                       record: Optional[List[RecordedStates]] = None) -> Tuple[Tensor, State]:
+        """The explicit cell loop. ``record``: a list that receives one RecordedStates per layer and
+        direction, whose every h_t keeps its gradient after backward (seqkit.nn.state_recording)."""
         batch, steps, _ = x.shape
         lengths = lengths.to(x.device)
-        mask = torch.arange(steps, device=x.device)[None, :] < lengths[:, None]  # [B, T]
+        mask = lengths_to_mask(lengths, steps)  # [B, T]
         # reversing each sequence within its own length turns the backward direction into a forward loop
-        positions = torch.arange(steps, device=x.device)[None, :].expand(batch, steps)
-        reverse_index = torch.where(mask, lengths[:, None] - 1 - positions, positions)
+        reverse = lambda seq: reverse_within_lengths(seq, lengths)  # noqa: E731
         if state is None:
-            zeros = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
-            state = (zeros, zeros) if self.cell == "lstm" else zeros
+            state = self.initial_state(batch, x.device, x.dtype)
         h0, c0 = state if self.cell == "lstm" else (state, None)
         layer_input, final_h, final_c = x, [], []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                seq = layer_input if direction == 0 else _reverse(layer_input, reverse_index)
-                out, h, c = self._run_cell(self.cell_for(layer, direction), seq, mask, h0[k], None if c0 is None else c0[k])
-                outputs.append(out if direction == 0 else _reverse(out, reverse_index))
+                seq = layer_input if direction == 0 else reverse(layer_input)
+                states = None if record is None else []
+                out, h, c = self._run_cell(self.cell_for(layer, direction), seq, mask, h0[k],
+                                           None if c0 is None else c0[k], states)
+                outputs.append(out if direction == 0 else reverse(out))
                 final_h.append(h)
                 final_c.append(c)
+                if record is not None:
+                    record.append(RecordedStates(layer, direction, states, mask, lengths if direction else None))
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
         h_n = torch.stack(final_h)
         return layer_input, ((h_n, torch.stack(final_c)) if self.cell == "lstm" else h_n)
 
-    def _run_cell(self, cell: nn.Module, seq: Tensor, mask: Tensor, h: Tensor, c: Optional[Tensor]):
-        """Step ``cell`` over ``seq [B, T, I]``; positions where ``mask`` is False keep the state and output 0."""
+    def _run_cell(self, cell: nn.Module, seq: Tensor, mask: Tensor, h: Tensor, c: Optional[Tensor],
+                  states: Optional[List[Tensor]] = None):
+        """Step ``cell`` over ``seq [B, T, I]``; positions where ``mask`` is False keep the state and output 0.
+        ``states``: a list that receives every h_t with ``retain_grad`` (for ∂L/∂h_t)."""
         outputs = []
         for t in range(seq.size(1)):
             keep = mask[:, t, None]
@@ -142,6 +154,10 @@ class RecurrentEncoder(nn.Module):
             else:
                 h_new, c_new = cell(seq[:, t], (h, c))
                 h, c = torch.where(keep, h_new, h), torch.where(keep, c_new, c)
+            if states is not None:
+                if h.requires_grad:
+                    h.retain_grad()
+                states.append(h)
             outputs.append(h * keep)
         return torch.stack(outputs, dim=1), h, c
 
@@ -185,11 +201,6 @@ def detach_state(state: Optional[State]) -> Optional[State]:
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
-
-
-def _reverse(x: Tensor, reverse_index: Tensor) -> Tensor:
-    """Reverse each sequence of ``x [B, T, D]`` within its length; padded positions stay in place."""
-    return x.gather(1, reverse_index[:, :, None].expand_as(x))
 
 
 def last_states(state: State, num_layers: int, num_directions: int) -> Tensor:

@@ -18,3 +18,12 @@ def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
     """``lengths [B]`` -> ``[B, T]`` bool mask, True at real positions (T = ``max_len`` or the longest)."""
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of ``x [B, T, D]`` within its own length; padded positions stay in place.
+    Its own inverse: it turns a backward-direction pass into a forward loop and back."""
+    batch, steps = x.shape[:2]
+    positions = torch.arange(steps, device=x.device)[None, :].expand(batch, steps)
+    index = torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
+    return x.gather(1, index[:, :, None].expand_as(x))
