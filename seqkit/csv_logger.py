@@ -12,6 +12,7 @@ import csv
 from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -21,8 +22,8 @@ class ResumableCSVLogger(CSVLogger):
 
     @property
     def experiment(self):
-        if self._experiment is not None:
-            return self._experiment
+        if self._experiment is not None or rank_zero_only.rank != 0:  # DDP: only rank 0 writes (others: a no-op)
+            return super().experiment
         path = Path(self.log_dir) / "metrics.csv"
         kept = path.read_bytes() if path.is_file() else None
         writer = super().experiment  # deletes metrics.csv
@@ -36,6 +37,7 @@ class ResumableCSVLogger(CSVLogger):
     def after_save_checkpoint(self, checkpoint_callback) -> None:
         self.save()
 
+    @rank_zero_only
     def save(self) -> None:
         writer = self.experiment
         if self._kept_rows and writer.metrics:

@@ -19,6 +19,7 @@ import torch
 from hydra.utils import get_class, get_object
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
+from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata
 from seqkit.cli import quiet_libraries, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
@@ -65,6 +66,22 @@ def check_accelerator(trainer_cfg: DictConfig) -> None:
         raise ValueError(f"trainer=gpu needs a CUDA GPU, and {build_kind}; use trainer=default (CPU), or {CUDA_HINT}")
 
 
+def check_not_a_ddp_sweep(trainer_cfg: DictConfig) -> None:
+    """DDP's launcher starts each extra process by re-running the command line: inside a Hydra multirun every
+    process would run the whole sweep. One clear error instead."""
+    if "ddp" not in str(trainer_cfg.get("strategy") or ""):
+        return
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # called without Hydra
+        return
+    if multirun:
+        raise ValueError("trainer=ddp trains one run on several processes and does not combine with a sweep "
+                         "(-m or hparams_search=...): sweep with one process per trial, then train the best with trainer=ddp")
+
+
 def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
     check_accelerator(trainer_cfg)
     return build(trainer_cfg, **extra)
@@ -82,12 +99,14 @@ def train(cfg: DictConfig) -> Dict[str, float]:
         return {}
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tee_console(out_dir / "train.log"):
+    rank = rank_zero_only.rank  # DDP: set from the launcher's environment (RANK, LOCAL_RANK, SLURM_PROCID)
+    with tee_console(out_dir / ("train.log" if rank == 0 else f"train.rank{rank}.log")):
         return _train(cfg, out_dir, resume)
 
 
 def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
     check_accelerator(cfg.trainer)
+    check_not_a_ddp_sweep(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build(cfg.data)
     datamodule.setup("fit")
@@ -116,7 +135,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
             metrics.update(result)
     metrics = {k: round(float(v), 6) for k, v in sorted(metrics.items())}
     summary = {"best_checkpoint": best, **metrics}
-    print(json.dumps(summary), flush=True)
+    if trainer.is_global_zero:  # DDP: every rank has the same metrics (each evaluates all of the data)
+        print(json.dumps(summary), flush=True)
     return metrics
 
 

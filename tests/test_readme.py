@@ -9,7 +9,7 @@ exactly as written except for three rewrites:
 - a placeholder such as ``<ckpt>`` becomes what ``PLACEHOLDERS[...]`` makes: the checkpoint (or run
   directory) of a short run of a README-style command, made once and shared by every command that uses it;
 - ``APPENDED[script]`` is added at the end: one epoch of two batches for ``train.py``, ``--quick`` for
-  the benchmark.
+  the benchmark; then ``APPENDED_WHEN[key]`` for a command containing ``key`` (a sweep: two trials).
 
 Files that commands name relative to where they run (``train.tsv``, ``sentences.txt``) come from
 ``WORKDIR_FILES``. A command followed by a line ``# error: ...`` in its block is shown failing on purpose:
@@ -46,6 +46,10 @@ APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
 }
+# ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
+APPENDED_WHEN: Dict[str, List[str]] = {
+    "hparams_search=": ["hydra.sweeper.n_trials=2"],
+}
 
 # ---- optional extras: a command naming the key is skipped when the module is missing ---------------------------
 OPTIONAL: Dict[str, Tuple[str, str]] = {
@@ -53,6 +57,7 @@ OPTIONAL: Dict[str, Tuple[str, str]] = {
     "logger=tensorboard": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
     "logger=many": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
     "format=onnx": ("onnxruntime", "needs the optional extra seqkit[export]"),
+    "hparams_search=": ("hydra_plugins.hydra_optuna_sweeper", "needs the optional extra seqkit[sweep]"),
 }
 
 
@@ -314,7 +319,8 @@ def with_appended(command: str) -> str:
             tokens = shlex.split(stage)
             at = next((i for i, t in enumerate(tokens) if t.startswith("--") and any("=" in u for u in tokens[:i])),
                       len(tokens))
-            stages[k] = shlex.join(tokens[:at] + APPENDED.get(script_of(stage), []) + tokens[at:])
+            extra = APPENDED.get(script_of(stage), []) + [a for key, args in APPENDED_WHEN.items() if key in stage for a in args]
+            stages[k] = shlex.join(tokens[:at] + extra + tokens[at:])
     return " | ".join(stages)
 
 
@@ -511,6 +517,8 @@ def test_short_run_arguments_go_to_the_python_stage():
     assert with_appended("python scripts/train.py task=ner --cfg job --resolve") == \
         f"python scripts/train.py task=ner {short} --cfg job --resolve"
     assert with_appended("python scripts/train.py --cfg job task=ner") == f"python scripts/train.py --cfg job task=ner {short}"
+    assert with_appended("python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8") == \
+        f"python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8 {short} hydra.sweeper.n_trials=2"
 
 
 def test_unknown_shared_data_or_placeholder_says_what_to_register():

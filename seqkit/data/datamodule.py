@@ -113,18 +113,27 @@ class SeqkitDataModule(pl.LightningDataModule):
     def example_length(self, example: Any) -> int:
         raise NotImplementedError
 
+    def replicas(self) -> Dict[str, int]:
+        """``{"num_replicas", "rank"}`` of this training process (DDP: from the attached Trainer; one otherwise)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return {"num_replicas": 1, "rank": 0}
+        return {"num_replicas": trainer.world_size, "rank": trainer.global_rank}
+
     def loader(self, examples: Sequence[Any], train: bool) -> DataLoader:
-        """Training: bucketed (or shuffled) batches, in an order fixed by (seed, epoch) (see seqkit.data.sampler);
-        evaluation: length-sorted batches, order restored by Batch.index."""
+        """Training: bucketed (or shuffled) batches, in an order fixed by (seed, epoch) (see seqkit.data.sampler),
+        each DDP rank taking its own share; evaluation: length-sorted batches, order restored by Batch.index
+        (every rank evaluates all of it, so metrics are exactly those of one process)."""
         size = self.batch_size if train else self.eval_batch_size
+        shard = self.replicas() if train else {}
         if train and not self.bucketing:
-            return DataLoader(examples, batch_size=size, sampler=ShuffleSampler(len(examples)), collate_fn=self.collate,
-                              num_workers=self.num_workers)
+            return DataLoader(examples, batch_size=size, sampler=ShuffleSampler(len(examples), **shard),
+                              collate_fn=self.collate, num_workers=self.num_workers)
         lengths = [self.example_length(e) for e in examples]
         if not train:  # a sampler, not a batch sampler: Trainer.predict keeps it (see LengthSortedSampler)
             return DataLoader(examples, batch_size=size, sampler=LengthSortedSampler(lengths), collate_fn=self.collate,
                               num_workers=self.num_workers)
-        sampler = BucketBatchSampler(lengths, size, shuffle=True)
+        sampler = BucketBatchSampler(lengths, size, shuffle=True, **shard)
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
+from seqkit.data.sampler import ShuffleSampler
 from seqkit.data.textfile import read_lines
 from seqkit.data.timeseries import (SPLITS, Scaler, Series, Window, calendar_features, evaluation_windows,
                                     format_time, future_times, header_columns, infer_step, read_series,
@@ -251,9 +252,13 @@ class TimeSeriesDataModule(SeqkitDataModule):
                            index=torch.tensor([w.index for w in windows]))
 
     def _loader(self, name: str, train: bool = False) -> DataLoader:
+        shard = self.replicas() if train else {"num_replicas": 1}
+        sampler = None  # one process: DataLoader's shuffle; DDP: each rank its share (all ranks the same steps)
+        if shard["num_replicas"] > 1:
+            sampler = ShuffleSampler(len(self.datasets[name]), **shard)
         return DataLoader(self.datasets[name], batch_size=self.batch_size if train else self.eval_batch_size,
-                          shuffle=train, collate_fn=partial(self.collate, frame=self.frames[name]),
-                          num_workers=self.num_workers)
+                          shuffle=train and sampler is None, sampler=sampler,
+                          collate_fn=partial(self.collate, frame=self.frames[name]), num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -71,10 +71,18 @@ class TBPTTChunks(IterableDataset):
     ended keeps length 1 with an ignored target, so the batch shape and the carried state stay put.
 
     jitter: AWD-LSTM variable lengths, drawn anew every epoch from ``seed`` and the epoch number.
+    Several processes (DDP): the text is cut into ``num_streams * num_replicas`` streams and rank ``rank`` keeps
+    streams ``rank * S .. rank * S + S - 1``, its own contiguous pieces of the text, so its carried state lines
+    up batch to batch as in one process; all ranks share the width and the chunk lengths (same steps).
     """
 
-    def __init__(self, ids: Tensor, num_streams: int, bptt: int, jitter: bool = False, seed: int = 0):
-        self.inputs, self.targets, self.stream_lengths = split_streams(ids, num_streams)
+    def __init__(self, ids: Tensor, num_streams: int, bptt: int, jitter: bool = False, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0):
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} of {num_replicas} processes: need 0 <= rank < num_replicas")
+        inputs, targets, lengths = split_streams(ids, num_streams * num_replicas)
+        mine = slice(rank * num_streams, (rank + 1) * num_streams)
+        self.inputs, self.targets, self.stream_lengths = inputs[mine], targets[mine], lengths[mine]
         self.bptt, self.jitter, self.seed, self.epoch = bptt, jitter, seed, 0
 
     def chunk_lengths(self) -> List[int]:
@@ -198,7 +206,8 @@ class LanguageModelingDataModule(SeqkitDataModule):
     # ---- batching ------------------------------------------------------------------------------
     def stream_loader(self, name: str, train: bool) -> DataLoader:
         chunks = TBPTTChunks(self.datasets[name], self.batch_size if train else self.eval_batch_size, self.hparams.bptt,
-                             jitter=train and self.hparams.bptt_jitter, seed=self.hparams.seed)
+                             jitter=train and self.hparams.bptt_jitter, seed=self.hparams.seed,
+                             **(self.replicas() if train else {}))  # each DDP rank trains on its own streams
         return DataLoader(chunks, batch_size=None, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
