@@ -135,7 +135,7 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
     assert printed["agreement"] == pytest.approx((printed["agreement/neg"] + printed["agreement/pos"]) / 2, abs=1e-5)
 
 
-def test_agreement_is_refused_for_a_classifier_of_other_labels_and_a_non_classifier(tmp_path):
+def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
     from seqkit.data import TextClassificationDataModule
     from seqkit.generation import generate
     from seqkit.models import SequenceClassifier
@@ -155,3 +155,9 @@ def test_agreement_is_refused_for_a_classifier_of_other_labels_and_a_non_classif
         generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={classifier_ckpt}", "num_samples=2"))
     with pytest.raises(ValueError, match="is a LanguageModel checkpoint, but classifier_ckpt needs a SequenceClassifier"):
         generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={lm_ckpt}", "num_samples=2"))
+    from seqkit.run import evaluate
+    with pytest.raises(ValueError, match="split=val scores the validation split of shipped data: give data.builtin="):
+        evaluate(_script_config("evaluate", f"ckpt_path={lm_ckpt}", "split=val"))
+    with pytest.raises(ValueError, match="options.flip_condition: a SequenceClassifier checkpoint takes no evaluate options"):
+        evaluate(_script_config("evaluate", f"ckpt_path={classifier_ckpt}", f"data.test_path={other}",
+                                "options.flip_condition=true"))

@@ -176,6 +176,11 @@ def _bad_utf8(path: Path) -> tuple:
     return str(path), 3, ["data.builtin=null", f"data.train_path={path}"]
 
 
+def test_every_task_config_is_held_to_the_contracts():
+    """A new configs/task/<name>.yaml must be added to TASKS (its tiny settings and files) to be checked here."""
+    assert set(TASKS) == {path.stem for path in (CONFIGS / "task").glob("*.yaml")}
+
+
 def compose_task(name: str, *overrides: str):
     from hydra import compose, initialize_config_dir
 

@@ -247,7 +247,7 @@ class ParallelTextDataModule(SeqkitDataModule):
         from seqkit.plotting import save_attention_plot  # matplotlib only when predicting
 
         rows, cut, eos = [], 0, self.target_vocab.index(EOS)
-        for i, (record, out) in enumerate(zip(records, outputs)):
+        for record, out in zip(records, outputs):
             if out is None:  # a blank line
                 rows.append({"source": "", "output": None, "score": None})
                 continue
@@ -262,7 +262,7 @@ class ParallelTextDataModule(SeqkitDataModule):
             rows.append(row)
             if getattr(self, "attention_plot", None) and out.get("attention") is not None:
                 output_tokens = self.target_vocab.decode(out["tokens"][0, :best_length].tolist())
-                path = Path(self.attention_plot) / f"attention_{i + 1:04d}.png"
+                path = Path(self.attention_plot) / f"attention_{record.line:04d}.png"  # named by its input line
                 save_attention_plot(out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path)
         if cut:
             log(f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
