@@ -303,7 +303,7 @@ def test_checkpoint_round_trip_with_weights_only_predicts_the_same(built, name):
 
     model, datamodule = load_checkpoint(str(b.ckpt))  # seqkit's own load path: no training file is read
     assert type(model) is cls and type(datamodule) is type(b.datamodule) and not model.training
-    assert all(datamodule.hparams.get(k) is None for k in ("train_path", "val_path", "path"))  # no training file needed
+    assert all(datamodule.hparams.get(k) is None for k in ("train_path", "val_path"))  # no training file needed
     for key, tensor in b.model.state_dict().items():
         assert torch.equal(model.state_dict()[key], tensor), key
     if b.task.predict_lines is not None:  # the same records through predict.py's path
