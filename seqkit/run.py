@@ -186,12 +186,15 @@ def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
-    """Metrics of the checkpoint on ``data.test_path``, printed as one JSON line (the last line)."""
+    """Metrics of the checkpoint on ``data.test_path`` (or the ``split`` of shipped ``data.builtin``), printed as
+    one JSON line (the last line)."""
     _set_threads(cfg)
     split = str(cfg.get("split") or "test")
     if split not in ("test", "val"):
         raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")
     overrides = {k: v for k, v in _set(cfg.data).items() if v != "???"}
+    if overrides.get("builtin") and overrides.get("test_path"):
+        raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
     if split == "val" and not overrides.get("builtin"):
         raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
                          "(for your own validation file: data.test_path=<file>)")
