@@ -1,15 +1,21 @@
-"""What ``scripts/generate.py`` does: load a language-model checkpoint and stream sampled text to stdout."""
+"""What ``scripts/generate.py`` does: load a language-model checkpoint and stream sampled text to stdout
+(or, with ``classifier_ckpt``, measure how often a classifier agrees with the requested class)."""
 from __future__ import annotations
 
+import json
 import sys
-from typing import List
+from typing import Dict, List
 
 import torch
 from omegaconf import DictConfig
 
+from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
+from seqkit.class_agreement import agreement
 from seqkit.cli import quiet_libraries
 from seqkit.nn.decoding import Sampler, greedy_choice
 from seqkit.run import _set_threads, load_checkpoint
+
+CLASSIFIER = "seqkit.models.classifier.SequenceClassifier"
 
 
 def generate(cfg: DictConfig) -> List[str]:
@@ -26,13 +32,16 @@ def generate(cfg: DictConfig) -> List[str]:
     condition = None
     if cfg.get("condition") is not None:
         condition = torch.tensor([datamodule.condition_index(str(cfg.condition))])
-    elif model.hparams.get("num_conditions"):
+    elif model.hparams.get("num_conditions") and not cfg.get("classifier_ckpt"):
         raise ValueError(f"this model generates from a class: give condition=<one of {datamodule.condition_names()}>")
     generator = torch.Generator().manual_seed(int(cfg.seed))
     if cfg.temperature == 0:
         choose = greedy_choice
     else:
         choose = Sampler(float(cfg.temperature), cfg.get("top_k"), cfg.get("top_p"), generator, datamodule.banned_indices())
+    if cfg.get("classifier_ckpt"):
+        _report_agreement(cfg, model, datamodule, choose)
+        return []
     texts = []
     for k in range(int(cfg.num_samples)):
         if cfg.num_samples > 1:
@@ -51,3 +60,20 @@ def generate(cfg: DictConfig) -> List[str]:
         sys.stdout.flush()
         texts.append("".join(pieces))
     return texts
+
+
+def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, float]:
+    """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified; one JSON line."""
+    if not model.hparams.get("num_conditions"):
+        raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
+                         f"{cfg.ckpt_path} generates from no class")
+    if str(cfg.get("prompt") or ""):
+        raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
+    path = str(cfg.classifier_ckpt)
+    check_model_class(seqkit_metadata(read_checkpoint(path), path), path, CLASSIFIER, "classifier_ckpt needs")
+    classifier, classifier_datamodule = load_checkpoint(path)
+    conditions = [str(cfg.condition)] if cfg.get("condition") is not None else datamodule.condition_names()
+    result = agreement(model, datamodule, classifier, classifier_datamodule, conditions, int(cfg.num_samples),
+                       choose, int(cfg.max_new_tokens))
+    print(json.dumps(result), flush=True)
+    return result

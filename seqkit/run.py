@@ -179,8 +179,10 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
     """Rebuild the model and its data module (vocabularies, labels, tokeniser, pretrained vectors) from one checkpoint file."""
     path = Path(ckpt_path)
     meta = seqkit_metadata(read_checkpoint(path), path)  # clear errors: missing, truncated, pickled objects, newer format
-    overrides = {**_TRAINING_SOURCES, **data_overrides}
-    datamodule = get_class(meta["datamodule_class"]).load_from_checkpoint(path, weights_only=True, **overrides)
+    datamodule_class = get_class(meta["datamodule_class"])
+    taken = _init_parameters(datamodule_class)  # generated data (task=adding) reads no files
+    overrides = {**{k: v for k, v in _TRAINING_SOURCES.items() if k in taken}, **data_overrides}
+    datamodule = datamodule_class.load_from_checkpoint(path, weights_only=True, **overrides)
     model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True,
                                                                **datamodule.embedding_kwargs())  # pretrained vectors
     model.eval()
@@ -193,17 +195,30 @@ def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, float]:
-    """Metrics of the checkpoint on ``data.test_path``, printed as one JSON line (the last line)."""
+    """Metrics of the checkpoint on ``data.test_path`` (or the ``split`` of shipped ``data.builtin``), printed as
+    one JSON line (the last line)."""
     _set_threads(cfg)
+    split = str(cfg.get("split") or "test")
+    if split not in ("test", "val"):
+        raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")
     overrides = {k: v for k, v in _set(cfg.data).items() if v != "???"}
+    if overrides.get("builtin") and overrides.get("test_path"):
+        raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
+    if split == "val" and not overrides.get("builtin"):
+        raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
+                         "(for your own validation file: data.test_path=<file>)")
     model, datamodule = load_checkpoint(cfg.ckpt_path, **overrides)
-    if not overrides.get("test_path") and not getattr(datamodule, "keeps_its_series", False):
-        raise ValueError("give the file to evaluate: data.test_path=<file>")
+    if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(datamodule, "keeps_its_series", False):
+        raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
     options = _set(cfg.get("options"))
-    if options:  # data-module specific (forecasters: backtest, stride)
+    if options:  # data-module specific (forecasters: backtest, stride; conditional LMs: flip_condition)
+        if not hasattr(datamodule, "set_evaluate_options"):
+            raise ValueError(f"options.{next(iter(options))}: a {type(model).__name__} checkpoint takes no evaluate options")
         datamodule.set_evaluate_options(**options)
-    datamodule.setup("test")
-    results = _plain_trainer(cfg).test(model, datamodule=datamodule, verbose=False)
+    datamodule.setup("test" if split == "test" else "validate")
+    trainer = _plain_trainer(cfg)
+    run_split = trainer.test if split == "test" else trainer.validate
+    results = run_split(model, datamodule=datamodule, verbose=False)
     metrics = {k: round(float(v), 6) for r in results for k, v in sorted(r.items())}
     print(json.dumps(metrics), flush=True)
     return metrics
@@ -248,6 +263,11 @@ def _options_of(owner: str, method: str) -> List[str]:
             break
     else:
         return []
+    return _init_parameters(cls, method)
+
+
+def _init_parameters(cls: type, method: str = "__init__") -> List[str]:
+    """The keyword arguments ``cls.<method>`` takes, following ``**kwargs`` up to the base class that names them."""
     names: List[str] = []
     for klass in cls.__mro__:  # follow **kwargs up to the base class that names them
         fn = klass.__dict__.get(method)

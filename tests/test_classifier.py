@@ -1,16 +1,14 @@
-"""SequenceClassifier end to end in-process: it learns a long-range task, survives a checkpoint round trip,
-and every pooling x implementation runs forward and backward."""
+"""SequenceClassifier end to end in-process: it learns a long-range task, and every pooling x implementation
+runs forward and backward (its checkpoint round trip and padding invariance: tests/test_contracts.py)."""
 import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping
 
 from seqkit.data import TextClassificationDataModule
 from seqkit.models import SequenceClassifier
-from seqkit.run import load_checkpoint
 
-from conftest import marker_examples
 
 
 def trainer(max_epochs, callbacks=(), checkpointing=False):
@@ -28,19 +26,6 @@ def accuracy(model, loader):
             correct += int((model(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).argmax(-1) == batch.labels).sum())
             total += len(batch)
     return correct / total
-
-
-def probabilities(model, datamodule, texts):
-    """Predict ``texts`` through the data module's predict path; rows back in input order."""
-    datamodule.set_predict_input(list(enumerate(texts, start=1)), "<test>")
-    rows = [None] * len(texts)
-    model.eval()
-    with torch.no_grad():
-        for i, batch in enumerate(datamodule.predict_dataloader()):
-            out = model.predict_step(batch, i)
-            for row, index in enumerate(out["index"].tolist()):
-                rows[index] = out["probabilities"][row]
-    return torch.stack(rows)
 
 
 # ---- (a) it learns a task that needs the first and the last real token ------------------------------------
@@ -74,46 +59,7 @@ def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, 
     assert abs(float(model.trainer.callback_metrics["val/acc"]) - after) < 1e-6  # the logged metric agrees
 
 
-# ---- (b) checkpoint round trip ---------------------------------------------------------------------------------
-
-def test_checkpoint_round_trip(marker_files, tmp_path):
-    files = marker_files(train=200, val=60, seed=1)
-    pl.seed_everything(2)
-    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=16,
-                                      tokenizer={"mode": "whitespace", "lowercase": False})
-    dm.setup("fit")
-    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=8, pooling="attention", dropout=0.5,
-                               embedding_dropout=0.2, backbone={"cell": "gru", "hidden_size": 8, "bidirectional": True})
-    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor="val/acc", mode="max")
-    trainer(max_epochs=1, callbacks=[checkpoint], checkpointing=True).fit(model, datamodule=dm)
-    path = checkpoint.best_model_path
-    assert path.endswith("best.ckpt")
-
-    # plain data only: loads without unpickling arbitrary objects; holds what prediction needs
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-    state = raw["TextClassificationDataModule"]
-    assert state["vocab"]["itos"] == dm.vocab.itos
-    assert state["labels"]["itos"] == dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
-    assert state["tokenizer"] == {"mode": "whitespace", "lowercase": False}
-    assert raw["seqkit"] == {"format_version": 1, "model_class": "seqkit.models.classifier.SequenceClassifier",
-                             "datamodule_class": "seqkit.data.classification.TextClassificationDataModule"}
-    assert raw["hyper_parameters"]["backbone"] == {"cell": "gru", "hidden_size": 8, "bidirectional": True}
-
-    loaded_model, loaded_dm = load_checkpoint(path)
-    assert isinstance(loaded_model, SequenceClassifier) and isinstance(loaded_dm, TextClassificationDataModule)
-    assert not loaded_model.training  # ready to predict: dropout off
-    assert loaded_dm.vocab.itos == dm.vocab.itos and loaded_dm.labels.itos == dm.labels.itos
-    assert loaded_dm.tokenizer.to_dict() == {"mode": "whitespace", "lowercase": False}
-    assert loaded_dm.hparams.train_path is None and loaded_dm.hparams.val_path is None  # training files not needed
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(loaded_model.state_dict()[name], tensor), name
-
-    texts = [text for text, _ in marker_examples(20, seed=99)] + ["zig tac", "ZIG never seen words tic", "w1"]
-    expected = probabilities(model, dm, texts)
-    got = probabilities(loaded_model, loaded_dm, texts)
-    assert got.shape == (len(texts), 4)
-    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
-    torch.testing.assert_close(got.sum(-1), torch.ones(len(texts)))
+# (b) the checkpoint round trip is a contract of every task: tests/test_contracts.py
 
 
 # ---- (c) every pooling x implementation runs forward and backward ----------------------------------------------

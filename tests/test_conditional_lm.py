@@ -1,4 +1,5 @@
 """One-to-many: a class label embedded into the initial state unrolls sentences of that class."""
+import json
 import random
 
 import pytorch_lightning as pl
@@ -68,3 +69,95 @@ def test_an_unknown_condition_is_a_clear_error(tmp_path):
     module.setup("fit")
     with pytest.raises(ValueError, match=r"condition=maybe is not a class of this model; choose one of \['neg', 'pos'\]"):
         module.condition_index("maybe")
+
+
+# ---- the two measures of a conditional model: evaluate.py with the flipped class, generate.py's agreement ------
+def _script_config(name, *overrides):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+def _checkpoint(model, module, path):
+    trainer = pl.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(model, datamodule=module)
+    trainer.save_checkpoint(path)
+    return str(path)
+
+
+def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the_requested_label(tmp_path, capsys):
+    """The figures computed by hand on a tiny model: evaluate.py options.flip_condition=true is the token-weighted
+    loss with every class swapped; generate.py classifier_ckpt= is the share of each class's sentences that the
+    classifier labels with that class."""
+    from seqkit.class_agreement import classify, sample_sentences
+    from seqkit.data import TextClassificationDataModule
+    from seqkit.generation import generate
+    from seqkit.models import SequenceClassifier
+    from seqkit.run import evaluate, load_checkpoint
+
+    train, test = write_sentences(tmp_path / "train.tsv", 200, 0), write_sentences(tmp_path / "test.tsv", 40, 1)
+    module = ConditionalLanguageModelingDataModule(train_path=train, val_path=test, batch_size=16)
+    module.setup("fit")
+    torch.manual_seed(0)
+    lm = LanguageModel(**module.model_kwargs(), embedding_dim=8, backbone={"cell": "gru", "hidden_size": 16},
+                       condition_every_step=True, optimizer={"_target_": "torch.optim.Adam", "lr": 0.05})
+    lm_ckpt = _checkpoint(lm, module, tmp_path / "lm.ckpt")
+    lm.eval()
+
+    val = list(module.val_dataloader())
+    true, flipped = (evaluate(_script_config("evaluate", f"ckpt_path={lm_ckpt}", f"data.test_path={test}",
+                                             f"options.flip_condition={flip}"))["test/loss"] for flip in (False, True))
+    assert true == pytest.approx(mean_loss(lm, val), abs=1e-5)
+    assert flipped == pytest.approx(mean_loss(lm, val, flip=True), abs=1e-5) and flipped != pytest.approx(true)
+
+    classes = TextClassificationDataModule(train_path=train, val_path=test, batch_size=16)
+    classes.setup("fit")
+    classifier = SequenceClassifier(**classes.model_kwargs(), embedding_dim=8, backbone={"hidden_size": 8})
+    classifier_ckpt = _checkpoint(classifier, classes, tmp_path / "classifier.ckpt")
+    classifier.eval()
+
+    capsys.readouterr()
+    generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={classifier_ckpt}", "num_samples=30",
+                            "max_new_tokens=10", "seed=5"))
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # by hand: the same draws (one seeded generator, class after class), the same classifier
+    model, data = load_checkpoint(lm_ckpt)
+    judge, judge_data = load_checkpoint(classifier_ckpt)
+    generator = torch.Generator().manual_seed(5)
+    expected = {}
+    for name in ("neg", "pos"):
+        texts = sample_sentences(model, data, data.condition_index(name), 30, Sampler(0.8, generator=generator), 10)
+        expected[f"agreement/{name}"] = pytest.approx(sum(label == name for label in classify(judge, judge_data, texts)) / 30)
+    assert printed["samples"] == 30 and {k: printed[k] for k in expected} == expected
+    assert printed["agreement"] == pytest.approx((printed["agreement/neg"] + printed["agreement/pos"]) / 2, abs=1e-5)
+
+
+def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
+    from seqkit.data import TextClassificationDataModule
+    from seqkit.generation import generate
+    from seqkit.models import SequenceClassifier
+
+    train = write_sentences(tmp_path / "train.tsv", 40, 0)
+    module = ConditionalLanguageModelingDataModule(train_path=train, batch_size=16)
+    module.setup("fit")
+    lm_ckpt = _checkpoint(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
+                          module, tmp_path / "lm.ckpt")
+    other = tmp_path / "other.tsv"
+    other.write_text("".join(f"w{i} w{i + 1}\t{'yes' if i % 2 else 'no'}\n" for i in range(40)), encoding="utf-8")
+    classes = TextClassificationDataModule(train_path=str(other), batch_size=16)
+    classes.setup("fit")
+    classifier_ckpt = _checkpoint(SequenceClassifier(**classes.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
+                                  classes, tmp_path / "classifier.ckpt")
+    with pytest.raises(ValueError, match=r"condition 'neg' is not a label of the classifier \(it has \['no', 'yes'\]\)"):
+        generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={classifier_ckpt}", "num_samples=2"))
+    with pytest.raises(ValueError, match="is a LanguageModel checkpoint, but classifier_ckpt needs a SequenceClassifier"):
+        generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={lm_ckpt}", "num_samples=2"))
+    from seqkit.run import evaluate
+    with pytest.raises(ValueError, match="split=val scores the validation split of shipped data: give data.builtin="):
+        evaluate(_script_config("evaluate", f"ckpt_path={lm_ckpt}", "split=val"))
+    with pytest.raises(ValueError, match="options.flip_condition: a SequenceClassifier checkpoint takes no evaluate options"):
+        evaluate(_script_config("evaluate", f"ckpt_path={classifier_ckpt}", f"data.test_path={other}",
+                                "options.flip_condition=true"))

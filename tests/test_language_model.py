@@ -150,17 +150,3 @@ def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
     fresh = LanguageModelingDataModule(builtin="tinyshakespeare")
     fresh.load_state_dict(state)
     assert fresh.vocab.itos == module.vocab.itos
-
-
-def test_scoring_a_line_alone_or_inside_a_padded_batch_gives_the_same_loss(tmp_path):
-    module = dm(tmp_path)
-    model = LanguageModel(len(module.vocab), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 8, "num_layers": 2}).eval()
-    lines = [(1, "The cat sat."), (2, "On"), (3, "the  MAT! The cat")]
-    records = module.set_predict_input(lines, "<test>")
-    batch = module.collate(records)
-    together = model.predict_step(batch, 0)["loss_sum"]
-    for i, record in enumerate(records):
-        alone = model.predict_step(module.collate([record]), 0)["loss_sum"][0]
-        assert torch.allclose(alone, together[i], atol=1e-5)
-    rows = module.format_predictions(records, [{"loss_sum": v} for v in together])
-    assert [r["tokens"] for r in rows] == [13, 3, 18]  # characters and the newline

@@ -19,13 +19,65 @@ def test_task_lm_composes_a_causal_char_model_on_tiny_shakespeare():
     assert composed("task=sentiment").model.backbone.bidirectional is True  # the task, not the backbone, sets it
 
 
-def test_a_bidirectional_language_model_is_one_clear_error(tmp_path):
-    (tmp_path / "train.txt").write_text("abc cab bca\n" * 200, encoding="utf-8")
-    result = run_script("train.py", "task=lm", f"data.train_path={tmp_path / 'train.txt'}", "backbone.bidirectional=true",
-                        f"hydra.run.dir={tmp_path / 'run'}", timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "backbone.bidirectional=false" in result.stderr
-    assert "Traceback" not in result.stderr
+LONG_TEXT = "to be or not to be\nthat is the question\n" * 20
+
+
+def _bad_lm_input(tmp_path, case):
+    """-> (overrides of train.py task=lm, the start of the one error line it must print)."""
+    train = tmp_path / "train.txt"
+    train.write_text(LONG_TEXT, encoding="utf-8")
+    if case in ("empty", "whitespace", "utf8"):
+        train.write_bytes({"empty": b"", "whitespace": b"  \n\t\n", "utf8": b"to be\nor \xff not\n"}[case])
+        return [], f"error: {train}" + (":2: invalid UTF-8" if case == "utf8" else ": ")
+    if case == "short_val":
+        (tmp_path / "val.txt").write_text("abc\n", encoding="utf-8")
+        return [f"data.val_path={tmp_path / 'val.txt'}", "data.bptt=16"], \
+            f"error: {tmp_path / 'val.txt'}: val text has 4 chars, fewer than one BPTT chunk"
+    if case in ("bptt_zero", "bptt_negative"):
+        bptt = 0 if case == "bptt_zero" else -3
+        return [f"data.bptt={bptt}"], f"error: data.bptt must be a positive number of steps, got {bptt}"
+    assert case == "bidirectional"
+    return ["backbone.bidirectional=true"], "error: a language model predicts the next token from the past only"
+
+
+@pytest.mark.parametrize("case", ["empty", "whitespace", "utf8", "short_val", "bptt_zero", "bptt_negative", "bidirectional"])
+def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys, case):
+    """The issue's bad-input list, through train.py's own error handling (in-process)."""
+    from seqkit.run import report_errors, train
+
+    overrides, expected = _bad_lm_input(tmp_path, case)
+    cfg = script_config("train", "task=lm", "data.builtin=null", f"data.train_path={tmp_path / 'train.txt'}", *TINY_LM,
+                        *overrides, f"paths.output_dir={tmp_path / 'run'}")
+    with pytest.raises(SystemExit) as stop:
+        report_errors(train)(cfg)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert stop.value.code == 1 and len(errors) == 1 and "Traceback" not in err, err
+    assert errors[0].startswith(expected), (errors[0], expected)
+    if case == "bidirectional":
+        assert "backbone.bidirectional=false" in errors[0]
+
+
+def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys):
+    import pytorch_lightning as pl
+
+    from seqkit.data import LanguageModelingDataModule
+    from seqkit.generation import generate
+    from seqkit.models import LanguageModel
+    from seqkit.run import report_errors
+
+    (tmp_path / "train.txt").write_text(LONG_TEXT, encoding="utf-8")
+    module = LanguageModelingDataModule(train_path=str(tmp_path / "train.txt"), bptt=8, batch_size=2, eval_batch_size=2)
+    module.setup("fit")
+    trainer = pl.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}), datamodule=module)
+    trainer.save_checkpoint(tmp_path / "lm.ckpt")
+    with pytest.raises(SystemExit) as stop:
+        report_errors(generate)(script_config("generate", f"ckpt_path={tmp_path / 'lm.ckpt'}", "prompt=ROMEO:"))
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert stop.value.code == 1 and len(errors) == 1
+    assert errors[0].startswith("error: prompt: character(s) ':EMOR' never occur"), errors
 
 
 def script_config(name, *overrides):

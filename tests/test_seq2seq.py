@@ -71,11 +71,12 @@ def test_train_predict_nbest_and_attention_plot(reversal_files, tmp_path):
     out = ok(run_script("predict.py", f"ckpt_path={ckpt}", "input=-", "options.n_best=2", "options.beam_size=3",
                         f"options.attention_plot={plots}", stdin="abc\n\nfed\n"))
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["source"] for r in rows] == ["abc", "fed"]
-    for r in rows:
+    assert [r["source"] for r in rows] == ["abc", "", "fed"]  # output line k answers input line k
+    assert rows[1] == {"source": "", "output": None, "score": None}
+    for r in (rows[0], rows[2]):
         assert len(r["n_best"]) == 2 and r["n_best"][0] == {"output": r["output"], "score": r["score"]}
         assert r["n_best"][0]["score"] >= r["n_best"][1]["score"]
-    assert sorted(p.name for p in plots.iterdir()) == ["attention_0001.png", "attention_0002.png"]
+    assert sorted(p.name for p in plots.iterdir()) == ["attention_0001.png", "attention_0003.png"]  # by input line
     # a parallel corpus whose sides disagree: one line, exit 1
     (tmp_path / "t.en").write_text("a\nb\n")
     (tmp_path / "t.de").write_text("x\n")

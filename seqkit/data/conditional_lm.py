@@ -25,6 +25,13 @@ class ConditionalLanguageModelingDataModule(TextClassificationDataModule):
     """Word-level sentences with a class each (``TextClassificationDataModule``'s options: builtin, files,
     format, split, tokenizer, min_freq, max_vocab_size). ``condition=<label>`` picks the class to generate."""
 
+    condition_shift = 0  # evaluate.py options.flip_condition=true: 1, each sentence is read under another class
+
+    def set_evaluate_options(self, flip_condition: bool = False) -> None:
+        """evaluate.py's ``options.flip_condition=true``: give every sentence the next class instead of its own
+        (the other one of two), so the loss says how much the model relies on the class (true vs flipped)."""
+        self.condition_shift = 1 if flip_condition else 0
+
     def build_vocabularies(self, splits: Dict[str, tuple]) -> None:
         train = splits["train"][0]
         self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=self.hparams.min_freq,
@@ -37,7 +44,8 @@ class ConditionalLanguageModelingDataModule(TextClassificationDataModule):
         inputs = [[eos, *e.ids] for e in examples]
         targets = [[*e.ids, eos] for e in examples]
         return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
-                     labels=pad(targets, value=IGNORE_INDEX), condition=torch.tensor([e.label for e in examples]))
+                     labels=pad(targets, value=IGNORE_INDEX),
+                     condition=(torch.tensor([e.label for e in examples]) + self.condition_shift) % len(self.labels))
 
     def model_kwargs(self) -> Dict[str, Any]:
         return {"vocab_size": len(self.vocab), "level": "word", "num_conditions": len(self.labels), "carry_state": False}

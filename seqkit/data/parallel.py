@@ -229,13 +229,16 @@ class ParallelTextDataModule(SeqkitDataModule):
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None) -> List[Pair]:
-        """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps)."""
-        records = [Pair(tokenize(text, self.hparams.source_tokens), [], number, text.strip())
-                   for number, text in lines if text.strip()]
-        if not records:
+        """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps); a blank line
+        gets an empty record of its own, so output line k answers input line k."""
+        records = [Pair(tokenize(text, self.hparams.source_tokens), [], number, text.strip()) for number, text in lines]
+        if not any(r.source for r in records):
             raise DataError(source, None, "no text to predict")
         self.attention_plot = attention_plot
-        self.datasets["predict"] = self.encode(records, source)
+        wanted = [k for k, r in enumerate(records) if r.source]
+        self.datasets["predict"] = self.encode([records[k] for k in wanted], source)
+        for example, k in zip(self.datasets["predict"], wanted):
+            example.index = k  # the record it answers
         return records
 
     def format_predictions(self, records: List[Pair], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
@@ -244,7 +247,10 @@ class ParallelTextDataModule(SeqkitDataModule):
         from seqkit.plotting import save_attention_plot  # matplotlib only when predicting
 
         rows, cut, eos = [], 0, self.target_vocab.index(EOS)
-        for i, (record, out) in enumerate(zip(records, outputs)):
+        for record, out in zip(records, outputs):
+            if out is None:  # a blank line
+                rows.append({"source": "", "output": None, "score": None})
+                continue
             hyps = []
             for tokens, length, score in zip(out["tokens"].tolist(), out["lengths"].tolist(), out["scores"].tolist()):
                 hyps.append({"output": self.detokenize(self.target_tokens(tokens[:length])), "score": round(score, 6)})
@@ -256,9 +262,9 @@ class ParallelTextDataModule(SeqkitDataModule):
             rows.append(row)
             if getattr(self, "attention_plot", None) and out.get("attention") is not None:
                 output_tokens = self.target_vocab.decode(out["tokens"][0, :best_length].tolist())
-                path = Path(self.attention_plot) / f"attention_{i + 1:04d}.png"
+                path = Path(self.attention_plot) / f"attention_{record.line:04d}.png"  # named by its input line
                 save_attention_plot(out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path)
         if cut:
-            log(f"warning: {cut} of {len(records)} outputs reached the maximum length (decode.max_len_ratio) "
+            log(f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
                 "without <eos> and were cut")
         return rows

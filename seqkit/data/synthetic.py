@@ -113,6 +113,7 @@ class AddingDataModule(SyntheticDataModule):
 
     def __init__(self, length: int = 100, **kwargs: Any):
         super().__init__(**kwargs)
+        self.save_hyperparameters()  # the checkpoint keeps the task's settings: evaluate.py regenerates the same data
         self.length = length
 
     def generate(self, n: int, generator: torch.Generator) -> tuple:
@@ -134,6 +135,7 @@ class CopyMemoryDataModule(SyntheticDataModule):
 
     def __init__(self, length: int = 50, symbols: int = 10, alphabet: int = 8, **kwargs: Any):
         super().__init__(**kwargs)
+        self.save_hyperparameters()  # the checkpoint keeps the task's settings: evaluate.py regenerates the same data
         self.length, self.symbols, self.alphabet = length, symbols, alphabet
 
     def generate(self, n: int, generator: torch.Generator) -> tuple:
