@@ -12,7 +12,7 @@ own methods, so the exported numbers are the model's. Shapes:
 - seq2seq: ``encoder``: source [B, S], lengths [B] -> the decoder's state (h, c, feed [1, B, H], memory
   [S, B, Hk], keys [S, B, A], mask [S, B], as far as the model has them); ``decoder_step``: ids [B] + that
   state -> logits [B, V], the new h (+ c, feed) (+ attention [B, S]);
-- forecaster: x [B, L, F] (+ future [B, H, K] with calendar features) -> point [B, H, T] (+ quantiles
+- forecaster: x [B, L, F] (+ future [B, H, K]: calendar features, recursive and seq2seq heads) -> point [B, H, T] (+ quantiles
   [B, H, T, Q] or std [B, H, T]), in the scaled units of the sidecar's scaler.
 """
 from __future__ import annotations
@@ -213,7 +213,8 @@ def forecaster_graphs(model) -> List[Graph]:
         out = m(x, future)
         return tuple(out[k] for k in keys)
 
-    inputs = [Port("x", {0: "batch"}, x)] + ([Port("future", {0: "batch"}, future)] if hp.n_calendar else [])
+    takes_future = hp.n_calendar and hp.head != "direct"  # the direct head forecasts from the window alone
+    inputs = [Port("x", {0: "batch"}, x)] + ([Port("future", {0: "batch"}, future)] if takes_future else [])
     return [Graph("model", _Call(copy, run), inputs, [Port(k, {0: "batch"}) for k in keys])]
 
 
