@@ -198,6 +198,22 @@ class Built:
     folder: Path
 
 
+def fit_tiny(name: str, folder: Path, steps: int, callbacks=()):
+    """``task=<name>`` made tiny on its generated files in ``folder``, trained ``steps`` steps:
+    (model, datamodule, trainer)."""
+    cfg = compose_task(name, *TASKS[name].files(folder), f"paths.output_dir={folder / 'run'}")
+    pl.seed_everything(0, verbose=False)
+    datamodule = build(cfg.data)
+    datamodule.setup("fit")
+    model = build(cfg.model, **datamodule.model_kwargs())
+    model.monitor = cfg.monitor.metric
+    trainer = pl.Trainer(max_steps=steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+                         callbacks=list(callbacks), enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(model, datamodule=datamodule)
+    return model, datamodule, trainer
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     cache: Dict[str, Built] = {}
@@ -205,20 +221,11 @@ def built(tmp_path_factory):
     def get(name: str) -> Built:
         if name not in cache:
             folder = tmp_path_factory.mktemp(name)
-            task = TASKS[name]
-            cfg = compose_task(name, *task.files(folder), f"paths.output_dir={folder / 'run'}")
-            pl.seed_everything(0, verbose=False)
-            datamodule = build(cfg.data)
-            datamodule.setup("fit")
-            model = build(cfg.model, **datamodule.model_kwargs())
-            model.monitor = cfg.monitor.metric
-            trainer = pl.Trainer(max_steps=3, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
-                                 enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-            trainer.fit(model, datamodule=datamodule)  # a few steps, so the weights are not the initial ones
+            model, datamodule, trainer = fit_tiny(name, folder, steps=3)  # not the initial weights
             ckpt = folder / "model.ckpt"
             trainer.save_checkpoint(ckpt)
             model.eval()
-            cache[name] = Built(task, model, datamodule, ckpt, folder)
+            cache[name] = Built(TASKS[name], model, datamodule, ckpt, folder)
         return cache[name]
 
     return get
@@ -408,17 +415,8 @@ def test_gradient_flow_records_every_shape(name, tmp_path):
     curve for the model's encoder, one value per position of the batch's longest sequence at most."""
     from seqkit.callbacks import GradientFlow
 
-    task = TASKS[name]
-    cfg = compose_task(name, *task.files(tmp_path), f"paths.output_dir={tmp_path / 'run'}")
-    pl.seed_everything(0, verbose=False)
-    datamodule = build(cfg.data)
-    datamodule.setup("fit")
-    model = build(cfg.model, **datamodule.model_kwargs())
-    model.monitor = cfg.monitor.metric
     flow = GradientFlow(every_n_steps=1, dirpath=str(tmp_path / "flow"), plot=False)
-    trainer = pl.Trainer(max_steps=2, limit_val_batches=0, num_sanity_val_steps=0, logger=False, callbacks=[flow],
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(model, datamodule=datamodule)
+    fit_tiny(name, tmp_path, steps=2, callbacks=[flow])
     assert [r.step for r in flow.records] == [0, 1]
     for record in flow.records:
         curves = {k: v for k, v in record.curves.items() if k.startswith("encoder.l0.")}
