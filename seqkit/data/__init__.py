@@ -2,7 +2,7 @@
 
 Names are imported on first use (PEP 562), so light modules (errors, vocab, tokenizer) load without
 Lightning: ``scripts/predict.py``'s fast path never pays for importing it."""
-import importlib
+from seqkit.lazy_exports import lazy_exports
 
 _HOMES = {
     "AddingDataModule": "synthetic", "Batch": "batch", "BucketBatchSampler": "sampler",
@@ -13,14 +13,4 @@ _HOMES = {
     "TimeSeriesDataModule": "forecasting", "Tokenizer": "tokenizer", "Vocabulary": "vocab", "WindowBatch": "forecasting",
 }
 
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _HOMES)
