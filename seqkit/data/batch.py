@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -71,3 +71,15 @@ def lengths_of(sequences: Sequence[Sequence]) -> Tensor:
 
 def collate_indices(indices: List[int]) -> Tensor:
     return torch.tensor(indices, dtype=torch.long)
+
+
+def encode_records(encode: Callable[[List[Any], str], List[Any]], records: List[Any], real: Callable[[Any], bool],
+                   source: str) -> List[Any]:
+    """Prediction input: ``encode`` the records for which ``real(record)`` (a blank line or empty sentence
+    still gets its output record, empty), each example's ``index`` set to its record's position, so outputs
+    go back to input order whatever batches they were sorted into."""
+    wanted = [k for k, r in enumerate(records) if real(r)]
+    examples = encode([records[k] for k in wanted], source)
+    for example, k in zip(examples, wanted):
+        example.index = k
+    return examples

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 
-from seqkit.data.batch import Batch, lengths_of, pad, pad_chars
+from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line
 from seqkit.data.sampler import sorted_batches
@@ -81,10 +81,7 @@ class TextClassificationInput:
                 raise DataError(source, number, f"{problem} (input is read as {fmt}, the checkpoint's training "
                                                 f"format; for plain text give options.input_format=text)")
             texts.append(LabelledText(body, None, number))
-        wanted = [k for k, t in enumerate(texts) if t.text]
-        self.datasets["predict"] = self.encode([texts[k] for k in wanted], source)
-        for example, k in zip(self.datasets["predict"], wanted):
-            example.index = k  # the record it belongs to
+        self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
         return texts
 
     def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from seqkit.data.batch import collate_indices, lengths_of, pad
+from seqkit.data.batch import collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.datamodule import SeqkitDataModule, log
@@ -235,10 +235,7 @@ class ParallelTextDataModule(SeqkitDataModule):
         if not any(r.source for r in records):
             raise DataError(source, None, "no text to predict")
         self.attention_plot = attention_plot
-        wanted = [k for k, r in enumerate(records) if r.source]
-        self.datasets["predict"] = self.encode([records[k] for k in wanted], source)
-        for example, k in zip(self.datasets["predict"], wanted):
-            example.index = k  # the record it answers
+        self.datasets["predict"] = encode_records(self.encode, records, lambda r: bool(r.source), source)
         return records
 
     def format_predictions(self, records: List[Pair], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:

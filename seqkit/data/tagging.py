@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 import torch
 
 from seqkit.data import tag_schemes
-from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad, pad_chars
+from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
 from seqkit.data.conll import TaggedSentence, read_tagged
 from seqkit.data.datamodule import SeqkitDataModule, log
@@ -160,10 +160,7 @@ class TaggingDataModule(SeqkitDataModule):
             sentences = self.read(source, labelled=False, format=input_format, lines=lines)
         else:
             raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
-        wanted = [k for k, s in enumerate(sentences) if s.tokens]
-        self.datasets["predict"] = self.encode([sentences[k] for k in wanted], source)
-        for example, k in zip(self.datasets["predict"], wanted):
-            example.index = k  # the record it belongs to
+        self.datasets["predict"] = encode_records(self.encode, sentences, lambda s: bool(s.tokens), source)
         return sentences
 
     def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
