@@ -98,9 +98,9 @@ def test_builtin_cmudict_keeps_every_pronunciation_of_a_word_in_one_split():
     assert not (words["train"] & words["val"]) and not (words["val"] & words["test"]) and not (words["train"] & words["test"])
     total = sum(len(w) for w in words.values())
     assert abs(len(words["val"]) / total - 0.05) < 0.001
-    multi = [p for p in splits["val"][0] if len(p.targets) > 1]
-    assert multi and all(len({tuple(t) for t in p.targets}) == len(p.targets) for p in multi)
-    assert all(not any(c.isdigit() for t in p.targets for c in "".join(t)) for p in splits["val"][0])
+    multi = [p for p in splits["val"][0] if len(p.target_texts) > 1]
+    assert multi and all(len(set(p.target_texts)) == len(p.target_texts) for p in multi)
+    assert all(not any(c.isdigit() for t in p.target_texts for c in t) for p in splits["val"][0])
 
 
 def test_error_rates_count_a_word_right_when_it_matches_any_reference():

@@ -2,8 +2,9 @@
 
 Input: two line-aligned files per split (``{prefix}.{src_lang}`` / ``{prefix}.{tgt_lang}``, ``.gz`` found by
 itself), one tab-separated ``source<TAB>target`` file, or the built-in CMU dictionary (``builtin=cmudict``).
-Each side is tokenised on its own (``char``: every character; ``space``: whitespace-separated tokens).
-Vocabularies come from the training split only; the target one adds ``<bos>``/``<eos>``.
+Each side is tokenised on its own (``char``: every character; ``space``: whitespace-separated tokens; ``bpe`` /
+``unigram``: sentencepiece subword units learnt from that side of the training split, see seqkit.data.subword).
+Vocabularies (and subword models) come from the training split only; the target one adds ``<bos>``/``<eos>``.
 """
 from __future__ import annotations
 
@@ -19,24 +20,28 @@ from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
+from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
 from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import Vocabulary
 
 BOS, EOS = "<bos>", "<eos>"
-TOKENIZATIONS = {"char": "", "space": " "}  # how each splits, by the string that joins tokens back
+TOKENIZATIONS = {"char": "", "space": " ", "bpe": " ", "unigram": " "}  # the string joining scored units back to text
 
 
 def tokenize(text: str, mode: str) -> List[str]:
+    """char / space splitting (subword modes need their trained model: ParallelTextDataModule.tokenizer)."""
     return list(text.strip()) if mode == "char" else text.split()
 
 
 @dataclass
 class Pair:
-    """One source with its reference targets (several for a word with several pronunciations)."""
-    source: List[str]
-    targets: List[List[str]]
+    """One source line with its reference target lines (several for a word with several pronunciations);
+    ``source`` / ``targets``: their tokens, filled in by the data module once its tokenisers are ready."""
+    text: str
+    target_texts: List[str]
     line: int
-    text: str = ""
+    source: List[str] = field(default_factory=list)
+    targets: List[List[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +67,7 @@ class ParallelBatch:
         return self.source.size(0)
 
 
-def read_parallel(source_path: Path, target_path: Path, source_mode: str, target_mode: str) -> List[Pair]:
+def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
     """Two line-aligned files -> pairs; different line counts or an empty line on one side are errors."""
     src, tgt = read_lines(source_path, allow_empty=False), read_lines(target_path, allow_empty=False)
     if len(src) != len(tgt):
@@ -73,11 +78,11 @@ def read_parallel(source_path: Path, target_path: Path, source_mode: str, target
         for path, text in ((source_path, s), (target_path, t)):
             if not text.strip():
                 raise DataError(path, number, "empty line (its other side is not): every line needs both sides")
-        pairs.append(Pair(tokenize(s, source_mode), [tokenize(t, target_mode)], number, s.strip()))
+        pairs.append(Pair(s.strip(), [t.strip()], number))
     return pairs
 
 
-def read_tsv(path: Path, source_mode: str, target_mode: str) -> List[Pair]:
+def read_tsv(path: Path) -> List[Pair]:
     """``source<TAB>target`` lines -> pairs."""
     pairs = []
     for number, line in read_lines(path):
@@ -86,19 +91,19 @@ def read_tsv(path: Path, source_mode: str, target_mode: str) -> List[Pair]:
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
             raise DataError(path, number, "expected 'source<TAB>target' with both sides non-empty")
-        pairs.append(Pair(tokenize(parts[0], source_mode), [tokenize(parts[1], target_mode)], number, parts[0].strip()))
+        pairs.append(Pair(parts[0].strip(), [parts[1].strip()], number))
     return pairs
 
 
 def group_by_source(pairs: List[Pair]) -> List[Pair]:
     """Merge pairs with the same source into one whose targets are all its references (first line kept)."""
-    merged: Dict[Tuple[str, ...], Pair] = {}
+    merged: Dict[str, Pair] = {}
     for p in pairs:
-        key = tuple(p.source)
+        key = " ".join(p.text.split())
         if key in merged:
-            merged[key].targets.extend(t for t in p.targets if t not in merged[key].targets)
+            merged[key].target_texts.extend(t for t in p.target_texts if t not in merged[key].target_texts)
         else:
-            merged[key] = Pair(p.source, list(p.targets), p.line, p.text)
+            merged[key] = Pair(p.text, list(p.target_texts), p.line)
     return list(merged.values())
 
 
@@ -109,7 +114,11 @@ class ParallelTextDataModule(SeqkitDataModule):
     ``keep_stress``, split ``split`` (train/val/test fractions) by word with ``split_seed``.
     Your own data: ``train_path`` / ``val_path`` / ``test_path``: a ``.tsv`` file, or (with ``src_lang`` and
     ``tgt_lang``) a prefix: ``train`` reads ``train.en`` and ``train.de`` (or ``train.en.gz``...).
-    source_tokens / target_tokens: ``char`` | ``space``. share_vocab: one vocabulary for both sides.
+    source_tokens / target_tokens: ``char`` | ``space`` | ``bpe`` | ``unigram`` (sentencepiece, learnt from that side
+    of the training split; about ``subword_vocab_size`` pieces, or ``subword_vocab_size_src`` / ``_tgt`` per side;
+    the models are kept in the checkpoint). Outputs are scored and printed as text: subword outputs are decoded
+    and their error rates counted over words. share_vocab: one vocabulary for both sides (and, when both sides
+    use the same subword kind, one subword model learnt from both).
     group_references: validation/test sources that occur several times are decoded once and scored
     against all their targets (the dictionary's alternative pronunciations); training keeps every pair.
     """
@@ -119,6 +128,8 @@ class ParallelTextDataModule(SeqkitDataModule):
                  train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
                  src_lang: Optional[str] = None, tgt_lang: Optional[str] = None,
                  source_tokens: str = "char", target_tokens: str = "space", share_vocab: bool = False,
+                 subword_vocab_size: int = 8000, subword_vocab_size_src: Optional[int] = None,
+                 subword_vocab_size_tgt: Optional[int] = None,
                  min_freq: int = 1, max_vocab_size: Optional[int] = None, group_references: bool = False,
                  **loader_kwargs: Any):
         super().__init__(**loader_kwargs)
@@ -128,6 +139,8 @@ class ParallelTextDataModule(SeqkitDataModule):
         self.save_hyperparameters()
         self.target_vocab: Optional[Vocabulary] = None
         self.vocabularies = ("vocab", "target_vocab")
+        self.source_subword: Optional[SubwordModel] = None  # learnt in build_vocabularies, or restored
+        self.target_subword: Optional[SubwordModel] = None
         self.predict_records: List[Pair] = []
 
     # ---- reading -------------------------------------------------------------------------------
@@ -143,10 +156,10 @@ class ParallelTextDataModule(SeqkitDataModule):
         hp = self.hparams
         if hp.src_lang and hp.tgt_lang:
             source, target = self._files(path)
-            return read_parallel(source, target, hp.source_tokens, hp.target_tokens), str(source)
+            return read_parallel(source, target), str(source)
         if not (hp.src_lang or hp.tgt_lang):
             resolved = self.resolve(path)
-            return read_tsv(resolved, hp.source_tokens, hp.target_tokens), str(resolved)
+            return read_tsv(resolved), str(resolved)
         raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
 
     def _read_splits(self) -> Dict[str, Tuple[List[Pair], str]]:
@@ -171,14 +184,64 @@ class ParallelTextDataModule(SeqkitDataModule):
         splits = {}
         for name, part in zip(("train", "val", "test"), parts):
             if name == "train":  # every pronunciation is a training pair
-                pairs = [Pair(list(w), [phones], line, w) for w in part for phones, line in words[w]]
+                pairs = [Pair(w, [" ".join(phones)], line) for w in part for phones, line in words[w]]
             else:  # one decode a word, scored against all its pronunciations
-                pairs = [Pair(list(w), [phones for phones, _ in words[w]], words[w][0][1], w) for w in part]
+                pairs = [Pair(w, [" ".join(phones) for phones, _ in words[w]], words[w][0][1]) for w in part]
             splits[name] = (pairs, str(path))
         return splits
 
+    # ---- tokens --------------------------------------------------------------------------------
+    def state_fields(self) -> Dict[str, Any]:
+        return {**super().state_fields(), "source_subword": SubwordModel, "target_subword": SubwordModel}
+
+    def train_subword_models(self, train: List[Pair]) -> None:
+        """Learn the sentencepiece model of each subword side from the TRAINING pairs only (one joint model for
+        both sides when they share a vocabulary and a subword kind)."""
+        hp = self.hparams
+        sources = [p.text for p in train]
+        targets = [t for p in train for t in p.target_texts]
+        size_src = hp.subword_vocab_size_src or hp.subword_vocab_size
+        size_tgt = hp.subword_vocab_size_tgt or hp.subword_vocab_size
+        if hp.share_vocab and hp.source_tokens == hp.target_tokens in SUBWORD_KINDS:
+            self.source_subword = self.target_subword = SubwordModel.train(sources + targets, hp.source_tokens, size_src)
+        else:
+            if hp.source_tokens in SUBWORD_KINDS:
+                self.source_subword = SubwordModel.train(sources, hp.source_tokens, size_src)
+            if hp.target_tokens in SUBWORD_KINDS:
+                self.target_subword = SubwordModel.train(targets, hp.target_tokens, size_tgt)
+        for side, model in (("source", self.source_subword), ("target", self.target_subword)):
+            if model is not None and (side == "source" or model is not self.source_subword):
+                log(f"{side} subword units: {model.kind}, {len(model)} pieces learnt from the training split")
+
+    def tokenizer(self, side: str):
+        """text -> tokens of ``side`` ("source" or "target"): its subword model, or char / space splitting."""
+        mode = self.hparams.source_tokens if side == "source" else self.hparams.target_tokens
+        if mode not in SUBWORD_KINDS:
+            return lambda text: tokenize(text, mode)
+        model = self.source_subword if side == "source" else self.target_subword
+        if model is None:
+            raise ValueError(f"data.{side}_tokens={mode}, but this data module has no {side} subword model: a "
+                             f"checkpoint trained with other tokens? (train again, or keep the checkpoint's tokens)")
+        return model.encode
+
+    def tokenize_pairs(self, pairs: List[Pair]) -> List[Pair]:
+        """Fill in every pair's source and target tokens (once)."""
+        source, target = self.tokenizer("source"), self.tokenizer("target")
+        for p in pairs:
+            if not p.source:
+                p.source = source(p.text)
+                p.targets = [target(t) for t in p.target_texts]
+        return pairs
+
+    def scored_units(self, text: str) -> List[str]:
+        """What error rates count in a target text: its tokens (char, space), or its words (subword units)."""
+        mode = self.hparams.target_tokens
+        return text.split() if mode in SUBWORD_KINDS else tokenize(text, mode)
+
     def build_vocabularies(self, splits: Dict[str, Tuple[List[Pair], str]]) -> None:
         hp, train = self.hparams, splits["train"][0]
+        self.train_subword_models(train)
+        self.tokenize_pairs(train)
         sources = [p.source for p in train]
         targets = [t for p in train for t in p.targets]
         kwargs = dict(min_freq=hp.min_freq, max_size=hp.max_vocab_size)
@@ -191,8 +254,10 @@ class ParallelTextDataModule(SeqkitDataModule):
         log(f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
 
     def encode(self, pairs: List[Pair], source: str) -> List[ParallelExample]:
+        """Pairs -> ids; ``references`` are the targets as scored units (seqkit.models.text_metrics)."""
+        self.tokenize_pairs(pairs)
         return [ParallelExample(i, self.vocab.encode(p.source), self.target_vocab.encode(p.targets[0]) if p.targets else [],
-                                p.targets) for i, p in enumerate(pairs)]
+                                [self.scored_units(t) for t in p.target_texts]) for i, p in enumerate(pairs)]
 
     # ---- batching ------------------------------------------------------------------------------
     def example_length(self, example: ParallelExample) -> int:
@@ -224,14 +289,21 @@ class ParallelTextDataModule(SeqkitDataModule):
         ids = list(ids)
         return self.target_vocab.decode(ids[: ids.index(eos)] if eos in ids else ids)
 
-    def detokenize(self, tokens: Sequence[str]) -> str:
-        return TOKENIZATIONS[self.hparams.target_tokens].join(tokens)
+    def output_units(self, ids: Sequence[int]) -> List[str]:
+        """Output ids -> scored units (``scored_units``): the target tokens, or the words of decoded subwords."""
+        tokens = self.target_tokens(ids)
+        return tokens if self.target_subword is None else self.scored_units(self.target_subword.decode(tokens))
+
+    def detokenize(self, units: Sequence[str]) -> str:
+        """Scored units -> the text sacreBLEU and predict.py see."""
+        return TOKENIZATIONS[self.hparams.target_tokens].join(units)
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None) -> List[Pair]:
         """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps); a blank line
         gets an empty record of its own, so output line k answers input line k."""
-        records = [Pair(tokenize(text, self.hparams.source_tokens), [], number, text.strip()) for number, text in lines]
+        split = self.tokenizer("source")
+        records = [Pair(text.strip(), [], number, split(text) if text.strip() else []) for number, text in lines]
         if not any(r.source for r in records):
             raise DataError(source, None, "no text to predict")
         self.attention_plot = attention_plot
@@ -250,7 +322,7 @@ class ParallelTextDataModule(SeqkitDataModule):
                 continue
             hyps = []
             for tokens, length, score in zip(out["tokens"].tolist(), out["lengths"].tolist(), out["scores"].tolist()):
-                hyps.append({"output": self.detokenize(self.target_tokens(tokens[:length])), "score": round(score, 6)})
+                hyps.append({"output": self.detokenize(self.output_units(tokens[:length])), "score": round(score, 6)})
             best_length = int(out["lengths"][0])
             cut += int(out["tokens"][0, best_length - 1]) != eos
             row = {"source": record.text, **hyps[0]}

@@ -157,7 +157,7 @@ class Seq2Seq(SeqkitModule):
         self.log(f"{stage}/loss", self._loss_sum / max(self._loss_count, 1), prog_bar=True)
         datamodule = getattr(self.trainer, "datamodule", None)
         if self._outputs and datamodule is not None:
-            hyps = [datamodule.target_tokens(ids) for ids, _ in self._outputs]
+            hyps = [datamodule.output_units(ids) for ids, _ in self._outputs]  # tokens, or words of decoded subwords
             refs = [r for _, r in self._outputs]
             if self.hparams.metric == "wer":
                 scores = error_rates(hyps, refs)
