@@ -65,3 +65,26 @@ def check_model_class(meta: Dict[str, Any], path: Union[str, Path], expected: Op
     if expected is not None and found != expected:
         raise DataError(path, None, f"is a {found.rsplit('.', 1)[-1]} checkpoint, but {what} a "
                                     f"{expected.rsplit('.', 1)[-1]} ({found} vs {expected})")
+
+
+_SIZE_MISMATCH = re.compile(r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[.*?\])\) from checkpoint, "
+                            r"the shape in current model is torch\.Size\((\[.*?\])\)")
+_KEYS = re.compile(r"(Missing|Unexpected) key\(s\) in state_dict: \"([^\"]+)\"")
+
+
+def weights_misfit(error: RuntimeError, path: Union[str, Path]) -> Optional[DataError]:
+    """The DataError for torch's ``load_state_dict`` complaint (weights of another shape than the model the
+    checkpoint's hyper-parameters build: an edited file, or parts of two models), naming the first weight;
+    None for any other RuntimeError."""
+    text = str(error)
+    if "Error(s) in loading state_dict" not in text:
+        return None
+    size, keys = _SIZE_MISMATCH.search(text), _KEYS.search(text)
+    if size:
+        what = f"{size.group(1)} is {size.group(2)} in the checkpoint but {size.group(3)} in the model its hyper-parameters build"
+    elif keys:
+        what = f"weight {keys.group(2)} is {'missing from' if keys.group(1) == 'Missing' else 'unexpected in'} the checkpoint"
+    else:
+        what = text.splitlines()[-1].strip()
+    return DataError(path, None, f"its weights do not fit its own hyper-parameters ({what}): the file was edited or "
+                                 f"mixes two models; predict with the checkpoint the training run wrote")

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqkit.checkpoint import read_checkpoint, seqkit_metadata
+from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
@@ -179,12 +179,25 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
     """Rebuild the model and its data module (vocabularies, labels, tokeniser, pretrained vectors) from one checkpoint file."""
     path = Path(ckpt_path)
     meta = seqkit_metadata(read_checkpoint(path), path)  # clear errors: missing, truncated, pickled objects, newer format
+    if not meta.get("datamodule_class"):
+        raise DataError(path, None, "holds no data module (trained without one, not by scripts/train.py): it has no "
+                                    "vocabularies or label maps to predict with")
     datamodule_class = get_class(meta["datamodule_class"])
     taken = _init_parameters(datamodule_class)  # generated data (task=adding) reads no files
     overrides = {**{k: v for k, v in _TRAINING_SOURCES.items() if k in taken}, **data_overrides}
     datamodule = datamodule_class.load_from_checkpoint(path, weights_only=True, **overrides)
-    model = get_class(meta["model_class"]).load_from_checkpoint(path, map_location="cpu", weights_only=True,
-                                                               **datamodule.embedding_kwargs())  # pretrained vectors
+    model_class = get_class(meta["model_class"])
+    try:
+        model = model_class.load_from_checkpoint(path, map_location="cpu", weights_only=True,
+                                                 **datamodule.embedding_kwargs())  # pretrained vectors
+    except TypeError as e:  # hyper-parameters of another model class (an edited "seqkit" entry)
+        raise DataError(path, None, f"its hyper-parameters do not build its model class {model_class.__name__} "
+                                    f"({e}): the file was edited or mixes two models") from None
+    except RuntimeError as e:
+        misfit = weights_misfit(e, path)
+        if misfit is None:
+            raise
+        raise misfit from None
     model.eval()
     return model, datamodule
 
