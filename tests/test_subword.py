@@ -122,8 +122,11 @@ def test_subword_checkpoint_round_trip_and_predict(parallel_files, tmp_path):
     for m, d, name in ((model.eval(), dm, "trained"), (restored, restored_dm, "restored")):
         out = tmp_path / f"{name}.jsonl"
         stream_predictions(m, d, pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False),
-                           str(source), str(out), {})
+                           str(source), str(out), {"attention_plot": str(tmp_path / name)})
         rows.append([json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()])
+    plots = sorted((tmp_path / "restored").iterdir())  # one heat map (source pieces x output pieces) per input line
+    assert [p.name for p in plots] == ["attention_0001.png", "attention_0003.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert rows[0] == rows[1]  # the restored model and tokenisers predict exactly what the trained ones do
     first = rows[1][0]
     assert first["source"] == line and len(first["n_best"]) == 2
