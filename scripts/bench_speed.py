@@ -1,48 +1,57 @@
 """Training-speed benchmarks: every figure is a ratio against a baseline measured in the same run.
 
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier,tagger,lm,seq2seq,forecast --threads 1
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger --conll2003 ../shared/data/conll2003
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections gradient_flow --epochs 2
-    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections lm
-    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections seq2seq
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections predict
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections export
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
 ways of doing the same work, measured alternately (A B, B A, A B, ...) after a warm-up, and reports the
-median of each and their ratio. Only the timing lives here; models and data come from the library.
+median of each and their ratio. Only the timing lives here: every section's model, data, optimiser, gradient
+clipping and Trainer settings are composed from configs/ (``seqkit.benchmark.recipes``: Hydra's compose API, then
+``seqkit.run.build`` as train.py builds them); the benchmark adds only overrides (strings: the ``recipe:`` line
+each section prints, ``QUICK_OVERRIDES``, ``--override SECTION:KEY=VALUE``).
+
+Every training section (classifier, tagger, lm, seq2seq, forecast) reports, in one run on --threads threads:
+Lightning Trainer vs a plain PyTorch loop (target >= 0.95); the achieved GFLOP/s of both against a square fp32
+GEMM timed in the same process (step FLOPs counted with FlopCounterMode, ``seqkit.benchmark.flops``); and an
+inference throughput (``figures["inference"]`` in the JSON line).
 
 Sections (``--sections``, comma-separated; one function each, registered in ``SECTIONS``):
-  classifier  SequenceClassifier on SST-2 train (``--sst2 DIR``) or the built-in sentiment data:
-              1. Lightning Trainer vs a plain PyTorch loop (same model, batches, Adam, clipping)
+  classifier  task=sentiment (built-in data), or its model on all of SST-2 train (``--sst2 DIR``):
+              1. Lightning Trainer vs a plain PyTorch loop (same model, batches, optimiser, clipping); 1b. GFLOP/s
               2. bucketed vs shuffled (unbucketed) batches, plain loop
               3. fused (packed nn.LSTM) vs cell (Python loop over nn.LSTMCell) backbone, plain loop
-  tagger      SequenceTagger as experiment=conll2003 (word 100 + char CNN, BiLSTM 200, constrained CRF, batch 16,
-              Adam lr 0.002) on CoNLL-2003 train/valid (``--conll2003 DIR``) or task=ner's built-in WNUT-17:
-              1. Lightning Trainer vs a plain PyTorch BiLSTM-CRF loop (same model, the same --tagger-batches
-                 pre-made batches, Adam, clipping)
+              4. inference: eval-mode forward over the validation split in the recipe's eval batches
+  tagger      experiment=conll2003 (``--conll2003 DIR``) or task=ner (built-in WNUT-17), embedding.pretrained=null
+              (word 100 trained from scratch + char CNN, BiLSTM 200, constrained CRF, batch 16, Adam lr 0.002):
+              1. Lightning Trainer vs a plain PyTorch BiLSTM-CRF loop (the same --tagger-batches pre-made
+                 batches); 1p. with seqkit[bench], a Flair BiLSTM-CRF of the same size on the same batches
+                 (seqkit.benchmark.flair_peer; goal seqkit/Flair >= 5); 1b. GFLOP/s
               2. the CRF's share of a training step (CRF nll forward+backward alone on the step's emissions,
                  over the full step: forward, nll, backward, clip, Adam)
-              3. decoding the validation set (eval batches of 256): Viterbi sentences/s on precomputed emissions
-                 against argmax (the softmax head's decode) on the same emissions; the full model decode
+              3. decoding the validation set (the recipe's eval batches): Viterbi sentences/s on precomputed
+                 emissions against argmax (the softmax head's decode); the full model decode (the inference figure)
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
-  forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, last-value norm; input 96 -> 24, batch 64) on ETTh1
-              (``--ett DIR``) or a generated hourly series:
-              1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows
+  forecast    experiment=etth1 with model.highway=none (LSTM 64, direct head, last-value norm; input 96 -> 24,
+              batch 64) on ETTh1 (``--ett DIR``) or a generated hourly series of the same shape:
+              1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows; 1b. GFLOP/s
               2. forecasts/s: Trainer.predict (predict.py's path) against the bare forward, validation windows
-  lm          LanguageModel as task=lm (char level, 2-layer LSTM, 64 streams x 128 steps) on built-in tiny-shakespeare:
+  lm          task=lm with model.sample_length=0 (char level, 2-layer LSTM 512, 64 streams x 128 steps):
               1. Lightning Trainer (truncated BPTT, state carried and detached) vs a plain PyTorch TBPTT loop over
-                 the same --lm-batches chunks
+                 the same --lm-batches chunks; 1b. GFLOP/s
               2. greedy generation of --lm-generate-tokens characters with incremental state (one step a token)
                  vs recomputing the whole prefix for every token (the same tokens, checked)
               3. fused (packed nn.LSTM) vs cell (nn.LSTMCell loop) backbone, plain TBPTT loop
   predict     scripts/predict.py with a task=sentiment checkpoint (``--predict-ckpt``, or the recipe trained a few steps):
               1. start-up: wall clock of a fresh process answering 10 sentences, fast path vs Lightning path
               2. sentences/s once started (file -> JSON lines), fast path vs Trainer.predict, and the bare forward
-  seq2seq     Seq2Seq as task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
-              1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches)
+  seq2seq     task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
+              1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches); 1b. GFLOP/s
               2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
                  sentence at a time (--seq2seq-single words), and beam 5 vs greedy
   export      inference of the classifier section's model and the tagger section's (eval mode, length-sorted
@@ -905,7 +914,7 @@ def bench_lm(args) -> Dict[str, Any]:
     seed_all(args.seed)
     recipe = section_recipe(args, "lm", ["task=lm", *LM_OVERRIDES])
     dm, cfg = recipe.datamodule, recipe.cfg
-    n = args.max_batches or args.lm_batches
+    n = min(args.lm_batches, args.max_batches or args.lm_batches)
     batches = [b for _, b in zip(range(n), dm.train_dataloader())]
     tokens = real_tokens(batches)
     print(f"tiny-shakespeare train, {n} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
@@ -997,7 +1006,7 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     seed_all(args.seed)
     recipe = section_recipe(args, "seq2seq", ["task=g2p"])
     dm, cfg = recipe.datamodule, recipe.cfg
-    limit = args.max_batches or args.seq2seq_batches
+    limit = min(args.seq2seq_batches, args.max_batches or args.seq2seq_batches)
     batches = list(islice(dm.train_dataloader(), limit))
     tokens = target_tokens(batches)
     print(f"data:  built-in CMU dictionary, {len(dm.datasets['train']):,} training words, {len(batches)} batches of "
@@ -1289,7 +1298,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=1, help="epochs a round (sections 1 and 2)")
     p.add_argument("--warmup-batches", type=int, default=20, help="batches of the warm-up run before timing")
     p.add_argument("--cell-batches", type=int, default=50, help="batches timed for fused vs cell (cell is slow)")
-    p.add_argument("--max-batches", type=int, default=None, help="cap on batches an epoch (None: the whole epoch)")
+    p.add_argument("--max-batches", type=int, default=None,
+                   help="cap on the batches of every training comparison (None: the whole epoch; seq2seq: also "
+                        "decodes one validation batch only)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches, toy sizes")
     p.add_argument("--override", action="append", default=[], metavar="SECTION:KEY=VALUE",
