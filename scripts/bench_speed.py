@@ -1,48 +1,57 @@
 """Training-speed benchmarks: every figure is a ratio against a baseline measured in the same run.
 
+    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier,tagger,lm,seq2seq,forecast --threads 1
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections classifier --sst2 ../shared/data/sst2
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger --conll2003 ../shared/data/conll2003
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections gradient_flow --epochs 2
-    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections lm
-    OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections seq2seq
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections predict
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections export
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
 ways of doing the same work, measured alternately (A B, B A, A B, ...) after a warm-up, and reports the
-median of each and their ratio. Only the timing lives here; models and data come from the library.
+median of each and their ratio. Only the timing lives here: every section's model, data, optimiser, gradient
+clipping and Trainer settings are composed from configs/ (``seqkit.benchmark.recipes``: Hydra's compose API, then
+``seqkit.run.build`` as train.py builds them); the benchmark adds only overrides (strings: the ``recipe:`` line
+each section prints, ``QUICK_OVERRIDES``, ``--override SECTION:KEY=VALUE``).
+
+Every training section (classifier, tagger, lm, seq2seq, forecast) reports, in one run on --threads threads:
+Lightning Trainer vs a plain PyTorch loop (target >= 0.95); the achieved GFLOP/s of both against a square fp32
+GEMM timed in the same process (step FLOPs counted with FlopCounterMode, ``seqkit.benchmark.flops``); and an
+inference throughput (``figures["inference"]`` in the JSON line).
 
 Sections (``--sections``, comma-separated; one function each, registered in ``SECTIONS``):
-  classifier  SequenceClassifier on SST-2 train (``--sst2 DIR``) or the built-in sentiment data:
-              1. Lightning Trainer vs a plain PyTorch loop (same model, batches, Adam, clipping)
+  classifier  task=sentiment (built-in data), or its model on all of SST-2 train (``--sst2 DIR``):
+              1. Lightning Trainer vs a plain PyTorch loop (same model, batches, optimiser, clipping); 1b. GFLOP/s
               2. bucketed vs shuffled (unbucketed) batches, plain loop
               3. fused (packed nn.LSTM) vs cell (Python loop over nn.LSTMCell) backbone, plain loop
-  tagger      SequenceTagger as experiment=conll2003 (word 100 + char CNN, BiLSTM 200, constrained CRF, batch 16,
-              Adam lr 0.002) on CoNLL-2003 train/valid (``--conll2003 DIR``) or task=ner's built-in WNUT-17:
-              1. Lightning Trainer vs a plain PyTorch BiLSTM-CRF loop (same model, the same --tagger-batches
-                 pre-made batches, Adam, clipping)
+              4. inference: eval-mode forward over the validation split in the recipe's eval batches
+  tagger      experiment=conll2003 (``--conll2003 DIR``) or task=ner (built-in WNUT-17), embedding.pretrained=null
+              (word 100 trained from scratch + char CNN, BiLSTM 200, constrained CRF, batch 16, Adam lr 0.002):
+              1. Lightning Trainer vs a plain PyTorch BiLSTM-CRF loop (the same --tagger-batches pre-made
+                 batches); 1p. with seqkit[bench], a Flair BiLSTM-CRF of the same size on the same batches
+                 (seqkit.benchmark.flair_peer; goal seqkit/Flair >= 5); 1b. GFLOP/s
               2. the CRF's share of a training step (CRF nll forward+backward alone on the step's emissions,
                  over the full step: forward, nll, backward, clip, Adam)
-              3. decoding the validation set (eval batches of 256): Viterbi sentences/s on precomputed emissions
-                 against argmax (the softmax head's decode) on the same emissions; the full model decode
+              3. decoding the validation set (the recipe's eval batches): Viterbi sentences/s on precomputed
+                 emissions against argmax (the softmax head's decode); the full model decode (the inference figure)
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
-  forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, last-value norm; input 96 -> 24, batch 64) on ETTh1
-              (``--ett DIR``) or a generated hourly series:
-              1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows
+  forecast    experiment=etth1 with model.highway=none (LSTM 64, direct head, last-value norm; input 96 -> 24,
+              batch 64) on ETTh1 (``--ett DIR``) or a generated hourly series of the same shape:
+              1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows; 1b. GFLOP/s
               2. forecasts/s: Trainer.predict (predict.py's path) against the bare forward, validation windows
-  lm          LanguageModel as task=lm (char level, 2-layer LSTM, 64 streams x 128 steps) on built-in tiny-shakespeare:
+  lm          task=lm with model.sample_length=0 (char level, 2-layer LSTM 512, 64 streams x 128 steps):
               1. Lightning Trainer (truncated BPTT, state carried and detached) vs a plain PyTorch TBPTT loop over
-                 the same --lm-batches chunks
+                 the same --lm-batches chunks; 1b. GFLOP/s
               2. greedy generation of --lm-generate-tokens characters with incremental state (one step a token)
                  vs recomputing the whole prefix for every token (the same tokens, checked)
               3. fused (packed nn.LSTM) vs cell (nn.LSTMCell loop) backbone, plain TBPTT loop
   predict     scripts/predict.py with a task=sentiment checkpoint (``--predict-ckpt``, or the recipe trained a few steps):
               1. start-up: wall clock of a fresh process answering 10 sentences, fast path vs Lightning path
               2. sentences/s once started (file -> JSON lines), fast path vs Trainer.predict, and the bare forward
-  seq2seq     Seq2Seq as task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
-              1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches)
+  seq2seq     task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
+              1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches); 1b. GFLOP/s
               2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
                  sentence at a time (--seq2seq-single words), and beam 5 vs greedy
   export      inference of the classifier section's model and the tagger section's (eval mode, length-sorted
@@ -74,14 +83,33 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
-LR = 1e-3  # Adam, as configs/optimizer/adam.yaml
-NER_LR = 2e-3  # Adam lr of configs/task/ner.yaml (and so of experiment=conll2003)
-CLIP = 5.0  # gradient-norm clipping, as configs/trainer/default.yaml
+CONFIGS = REPO / "configs"
+# --quick: the sections' recipes at toy sizes (overrides, as on a train.py command line)
+QUICK_OVERRIDES: Dict[str, List[str]] = {
+    "lm": ["data.batch_size=8", "data.bptt=32", "backbone.hidden_size=32"],
+}
 
 
 # ================================================================================================
 # Shared helpers (any section may use them)
 # ================================================================================================
+
+def section_recipe(args, section: str, overrides: Sequence[str]):
+    """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
+    benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit."""
+    from seqkit.benchmark.recipes import Recipe
+
+    extra = [o.split(":", 1)[1] for o in args.override if o.split(":", 1)[0] == section]
+    recipe = Recipe.load(CONFIGS, [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []), *extra],
+                         seed=args.seed)
+    print(f"recipe: train.py {recipe.describe()}")
+    return recipe
+
+
+def hydra_path(path: Path) -> str:
+    """A path as a quoted Hydra override value (safe with spaces, '=' or ',')."""
+    return "'" + str(Path(path).expanduser().resolve()).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
 
 def set_threads(threads: int) -> Dict[str, Any]:
     """Pin torch's intra-op (and, if still possible, inter-op) thread count; -> what is in effect."""
@@ -153,28 +181,35 @@ def _identity(x):
 
 
 def plain_train(model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
-                epochs: int = 1, lr: float = LR) -> Clock:
-    """The baseline loop: forward + loss, backward, clip_grad_norm_, step, zero_grad. -> time of the steps."""
+                recipe, epochs: int = 1) -> Clock:
+    """The baseline loop: forward + loss, backward, clip_grad_norm_, step, zero_grad, with the recipe's optimiser
+    (``cfg.optimizer``) and clipping (``cfg.trainer.gradient_clip_val``). -> time of the steps."""
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = recipe.optimizer(params)
+    clip = recipe.clip
     with Clock() as clock:
         for _ in range(epochs):
             for batch in batches:
                 loss = loss_fn(model, batch)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, CLIP)
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
                 optimizer.step()
                 optimizer.zero_grad()
     return clock
 
 
-def lightning_train(model, batches: Sequence[Any], epochs: int = 1, callbacks: Sequence[Any] = ()) -> Tuple[Clock, Clock]:
-    """Fit ``model`` with a bare pl.Trainer (training only, plus ``callbacks``) on exactly ``batches`` (already collated).
+def lightning_train(model, batches: Sequence[Any], recipe, epochs: int = 1,
+                    callbacks: Sequence[Any] = ()) -> Tuple[Clock, Clock]:
+    """Fit ``model`` with the recipe's pl.Trainer (``cfg.trainer``: clipping, precision, logging interval), training
+    only (no logger, checkpoints or validation), plus ``callbacks``, on exactly ``batches`` (already collated).
 
     -> (time inside the training epochs, time of the whole Trainer construction + fit call)."""
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
+
+    from seqkit.run import build_trainer
 
     class EpochTimer(pl.Callback):
         def __init__(self):
@@ -192,10 +227,10 @@ def lightning_train(model, batches: Sequence[Any], epochs: int = 1, callbacks: S
 
     timer = EpochTimer()
     whole = Clock().__enter__()
-    trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+    trainer = build_trainer(
+        recipe.trainer_cfg, accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-        gradient_clip_val=CLIP, callbacks=[timer, *callbacks],
+        callbacks=[timer, *callbacks],
     )
     loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
     trainer.fit(model, train_dataloaders=loader)
@@ -273,29 +308,65 @@ def report_trainer_vs_plain(args, title: str, res: Dict[str, List[Rate]], whole_
             "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit)}
 
 
+
+def report_flops(args, title: str, model, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+                 count: Callable[[Sequence[Any]], int], res: Dict[str, List[Rate]], hidden_size: int,
+                 unit: str = "token") -> Dict[str, Any]:
+    """Achieved GFLOP/s of the section's training loops against a square fp32 GEMM timed now, in this process.
+
+    FLOPs a ``unit`` (token, window) are counted with FlopCounterMode on --flop-batches batches spread over
+    ``batches`` (forward + loss + backward; see seqkit.benchmark.flops) and multiplied by each loop's units/s."""
+    from seqkit.benchmark.flops import comparable_gemm_size, gemm_rate, sample, step_flops
+
+    probe = sample(batches, args.flop_batches)
+    per_unit = step_flops(model, probe, loss_fn) / max(count(probe), 1)
+    gemm = gemm_rate(comparable_gemm_size(hidden_size), repeats=3 if args.quick else 5,
+                     min_seconds=0.02 if args.quick else 0.2)
+    table = Table(title, unit="GFLOP/s")
+    table.text(f"a training step: {per_unit / 1e6:,.2f} MFLOP a {unit} (FlopCounterMode, forward + backward, "
+               f"{len(probe)} batches)")
+    achieved: Dict[str, Dict[str, float]] = {}
+    for name, label in (("plain", "plain loop"), ("lightning", "pl.Trainer (epoch time)"), ("flair", "Flair peer")):
+        if name in res:
+            rates = [Rate(r.wall * per_unit / 1e9, r.cpu * per_unit / 1e9) for r in res[name]]
+            achieved[name] = {"gflops": median([r.wall for r in rates]), "gflops_cpu": median([r.cpu for r in rates])}
+            table.lines.append(f"  {label:<40} {achieved[name]['gflops']:>11.2f}         {achieved[name]['gflops_cpu']:>11.2f}")
+    table.lines.append(f"  {'GEMM ' + str(gemm['n']) + 'x' + str(gemm['n']) + ' fp32 (torch.mm), this run':<40} "
+                       f"{gemm['gflops']:>11.2f}         {gemm['gflops_cpu']:>11.2f}")
+    fraction = {name: {"wall": a["gflops"] / gemm["gflops"], "cpu": a["gflops_cpu"] / gemm["gflops_cpu"]}
+                for name, a in achieved.items()}
+    for name in achieved:
+        table.ratio(f"{'Trainer' if name == 'lightning' else name} / GEMM", fraction[name])
+    table.print()
+    return {"flops_per_" + unit: per_unit, "flop_batches": len(probe), "gemm": gemm,
+            **{name: {**a, "fraction_of_gemm": fraction[name]["wall"], "fraction_of_gemm_cpu": fraction[name]["cpu"]}
+               for name, a in achieved.items()}}
+
+
+def inference_figure(what: str, rates: Sequence[Rate], unit: str) -> Dict[str, Any]:
+    """Every section's inference throughput under one key (``figures["inference"]``)."""
+    return {"what": what, "unit": unit, f"{unit}_per_s": median([r.wall for r in rates]),
+            f"cpu_{unit}_per_s": median([r.cpu for r in rates])}
+
+
 # ================================================================================================
 # Section: classifier
 # ================================================================================================
 
-def classification_data(args) -> Tuple[Any, str]:
-    """The data module (set up for fit) and a one-line description of which data it is."""
-    from seqkit.data import TextClassificationDataModule
-
-    loader_kwargs = {"batch_size": args.batch_size, "bucketing": True}
+def classifier_recipe(args) -> Tuple[Any, str]:
+    """task=sentiment as configured (the built-in data), or its model on all of SST-2 train (``--sst2 DIR``:
+    nothing held out, nothing is evaluated here). -> (recipe, a one-line description of the data)."""
     if args.sst2:
         path = Path(args.sst2).expanduser() / "stsa.binary.train"
         if not path.is_file():
             sys.exit(f"error: {path} not found (--sst2 takes the directory holding stsa.binary.train)")
-        # all of train: nothing held out for validation (split[1] = 0), nothing is evaluated here
-        dm = TextClassificationDataModule(train_path=str(path), format="label_space_text", split=(1.0, 0.0, 0.0),
-                                          tokenizer={"mode": "whitespace", "lowercase": True}, **loader_kwargs)
+        overrides = ["task=sentiment", "data.builtin=null", f"data.root={hydra_path(path.parent)}",
+                     "data.train_path=stsa.binary.train", "data.format=label_space_text",
+                     "data.tokenizer.mode=whitespace", "data.split=[1.0,0.0,0.0]"]
         what = f"SST-2 train ({path}), whitespace tokenizer, lowercase"
     else:
-        dm = TextClassificationDataModule(builtin="sentiment_labelled", split=(0.8, 0.1, 0.1), split_seed=13,
-                                          tokenizer={"mode": "words", "lowercase": True}, **loader_kwargs)
-        what = "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase"
-    dm.setup("fit")
-    return dm, what
+        overrides, what = ["task=sentiment"], "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase"
+    return section_recipe(args, "classifier", overrides), what
 
 
 def epoch_batches(dm, bucketing: bool, limit: Optional[int]) -> List[Any]:
@@ -316,38 +387,40 @@ def classifier_loss(model, batch) -> torch.Tensor:
     return F.cross_entropy(model(batch.tokens, batch.lengths), batch.labels)
 
 
-def build_classifier(args, dm, impl: str = "fused", state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/sentiment.yaml's model (dropouts included) with --cell/--hidden-size/... applied."""
-    from seqkit.models import SequenceClassifier
+def describe_model(recipe) -> str:
+    """One line: the composed model's class, backbone, optimiser and clipping, parameters."""
+    cfg = recipe.cfg
+    b = cfg.backbone
+    return (f"{cfg.model._target_.rsplit('.', 1)[-1]}, {'bidirectional ' if b.get('bidirectional') else ''}"
+            f"{b.cell.upper()} {b.num_layers} x {b.hidden_size} ({b.impl}); {cfg.optimizer._target_.rsplit('.', 1)[-1]} "
+            f"lr {recipe.lr:g}, clip {recipe.clip}")
 
-    model = SequenceClassifier(
-        **{"embedding_dim": args.embedding_dim, **dm.model_kwargs()}, embedding_dropout=0.3, pooling=args.pooling,
-        dropout=0.5, backbone={"cell": args.cell, "hidden_size": args.hidden_size, "num_layers": 1,
-                               "bidirectional": True, "dropout": 0.0, "impl": impl},
-        optimizer={"_target_": "torch.optim.Adam", "lr": LR},
-    )
-    if state is not None:
-        model.load_state_dict(state)
-    return model
+
+def eval_batches(dm, limit: Optional[int]) -> Tuple[List[Any], str]:
+    """The validation split in the recipe's eval batches (length-sorted), or training data when nothing is held out."""
+    split = "val" if len(dm.datasets.get("val") or []) else "train"
+    batches = list(dm.loader(dm.datasets[split], train=False))
+    return (batches[:limit] if limit else batches), split
 
 
 def bench_classifier(args) -> Dict[str, Any]:
     seed_all(args.seed)
-    dm, what = classification_data(args)
-    model = build_classifier(args, dm)
+    recipe, what = classifier_recipe(args)
+    dm, cfg = recipe.datamodule, recipe.cfg
+    model = recipe.model(seed=args.seed)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     n_params = sum(p.numel() for p in model.parameters())
     figures: Dict[str, Any] = {
         "data": "sst2" if args.sst2 else "builtin:sentiment_labelled", "train_sentences": len(dm.datasets["train"]),
-        "vocab": len(dm.vocab),
-        "model": {"cell": args.cell, "bidirectional": True, "hidden_size": args.hidden_size,
-                  "embedding_dim": args.embedding_dim, "pooling": args.pooling, "parameters": n_params},
-        "batch_size": args.batch_size, "epochs_per_round": args.epochs, "rounds": args.rounds,
+        "vocab": len(dm.vocab), "recipe": recipe.overrides,
+        "model": {"cell": cfg.backbone.cell, "bidirectional": bool(cfg.backbone.bidirectional),
+                  "hidden_size": cfg.backbone.hidden_size, "embedding_dim": cfg.model.embedding_dim,
+                  "pooling": cfg.model.pooling, "parameters": n_params},
+        "batch_size": cfg.data.batch_size, "epochs_per_round": args.epochs, "rounds": args.rounds,
     }
     print(f"data:  {what}: {len(dm.datasets['train']):,} sentences, vocabulary {len(dm.vocab):,}")
-    print(f"model: SequenceClassifier, bidirectional {args.cell.upper()} hidden {args.hidden_size}, "
-          f"embedding {args.embedding_dim}, pooling {args.pooling}, dropout 0.3/0.5, {n_params:,} parameters; "
-          f"Adam lr {LR:g}, clip {CLIP:g}")
+    print(f"model: {describe_model(recipe)}; embedding {cfg.model.embedding_dim}, pooling {cfg.model.pooling}, "
+          f"{n_params:,} parameters; batch {cfg.data.batch_size}")
 
     def reset(m):
         m.load_state_dict(init_state)
@@ -356,23 +429,25 @@ def bench_classifier(args) -> Dict[str, Any]:
     # ---- 1. Lightning Trainer vs plain loop: same model init, same batches, same optimiser ----------
     batches = epoch_batches(dm, bucketing=True, limit=args.max_batches)
     tokens = real_tokens(batches) * args.epochs
-    plain_model = build_classifier(args, dm, state=init_state)
-    pl_model = build_classifier(args, dm, state=init_state)
+    plain_model, pl_model = recipe.model(init_state), recipe.model(init_state)
     warm = batches[: args.warmup_batches]
-    plain_train(reset(plain_model), warm, classifier_loss)
-    lightning_train(reset(pl_model), warm)
+    plain_train(reset(plain_model), warm, classifier_loss, recipe)
+    lightning_train(reset(pl_model), warm, recipe)
     whole_fit: List[Rate] = []
 
     def run_lightning() -> Rate:
-        epochs, whole = lightning_train(reset(pl_model), batches, args.epochs)
+        epochs, whole = lightning_train(reset(pl_model), batches, recipe, args.epochs)
         whole_fit.append(whole.rate(tokens))
         return epochs.rate(tokens)
 
-    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, classifier_loss, args.epochs).rate(tokens),
+    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, classifier_loss, recipe,
+                                                  args.epochs).rate(tokens),
                      "lightning": run_lightning}, args.rounds)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
         args, f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
               f"{tokens:,} real tokens a round)", res, whole_fit, len(batches), tokens)
+    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", reset(plain_model), batches,
+                                    classifier_loss, real_tokens, res, cfg.backbone.hidden_size)
 
     # ---- 2. bucketed vs unbucketed (shuffled) batches, plain loop, fresh epoch each round ----------
     padding: Dict[str, List[float]] = {"bucketed": [], "shuffled": []}
@@ -381,7 +456,7 @@ def bench_classifier(args) -> Dict[str, Any]:
         name = "bucketed" if bucketing else "shuffled"
         flat = [b for _ in range(args.epochs) for b in epoch_batches(dm, bucketing, args.max_batches)]
         padding[name].append(real_tokens(flat) / padded_positions(flat))
-        return plain_train(reset(plain_model), flat, classifier_loss).rate(real_tokens(flat))
+        return plain_train(reset(plain_model), flat, classifier_loss, recipe).rate(real_tokens(flat))
 
     res2 = alternate({"bucketed": lambda: run_batching(True), "shuffled": lambda: run_batching(False)}, args.rounds)
     r2 = compare(res2["bucketed"], res2["shuffled"])
@@ -399,21 +474,43 @@ def bench_classifier(args) -> Dict[str, Any]:
     # ---- 3. fused vs cell backbone: same weights, same (fixed number of) batches --------------------
     few = batches[: args.cell_batches]
     few_tokens = real_tokens(few)
-    fused_model = build_classifier(args, dm, impl="fused", state=init_state)
-    cell_model = build_classifier(args, dm, impl="cell", state=init_state)
-    plain_train(reset(cell_model), few[: max(1, args.warmup_batches // 4)], classifier_loss)
-    res3 = alternate({"fused": lambda: plain_train(reset(fused_model), few, classifier_loss).rate(few_tokens),
-                      "cell": lambda: plain_train(reset(cell_model), few, classifier_loss).rate(few_tokens)}, args.rounds)
+    fused_model = recipe.model(init_state)
+    cell_model = recipe.model(init_state, extra=["backbone.impl=cell"])
+    plain_train(cell_model, few[: max(1, args.warmup_batches // 4)], classifier_loss, recipe)
+    res3 = alternate({"fused": lambda: plain_train(reset(fused_model), few, classifier_loss, recipe).rate(few_tokens),
+                      "cell": lambda: plain_train(reset(cell_model), few, classifier_loss, recipe).rate(few_tokens)},
+                     args.rounds)
     r3 = compare(res3["fused"], res3["cell"])
+    cell = str(cfg.backbone.cell).upper()
     t3 = Table(f"3. fused vs cell backbone impl (plain loop, the same {len(few)} batches, {few_tokens:,} real tokens)")
-    t3.rate(f"fused (packed nn.{args.cell.upper()})", res3["fused"])
-    t3.rate(f"cell (loop over nn.{args.cell.upper()}Cell)", res3["cell"])
+    t3.rate(f"fused (packed nn.{cell})", res3["fused"])
+    t3.rate(f"cell (loop over nn.{cell}Cell)", res3["cell"])
     t3.ratio("ratio fused/cell", r3)
     t3.print()
     figures["fused_vs_cell"] = {
         "batches": len(few), "real_tokens": few_tokens, "ratio": r3["wall"], "ratio_cpu": r3["cpu"],
         "fused": summary_of(res3["fused"]), "cell": summary_of(res3["cell"]),
     }
+
+    # ---- 4. inference: eval-mode forward over the recipe's eval batches ---------------------------------------
+    model = reset(recipe.model()).eval()
+    val, split = eval_batches(dm, args.max_batches)
+    sentences = sum(len(b) for b in val)
+
+    def forward() -> Rate:
+        with torch.inference_mode(), Clock() as clock:
+            for b in val:
+                model(b.tokens, b.lengths)
+        return clock.rate(sentences)
+
+    forward()  # warm-up
+    res4 = alternate({"forward": forward}, args.rounds)
+    t4 = Table(f"4. inference: eval-mode forward, {split} split ({sentences:,} sentences, {len(val)} length-sorted "
+               f"batches of <= {dm.eval_batch_size})", unit="sentences/s")
+    t4.rate("forward (inference_mode)", res4["forward"])
+    t4.print()
+    figures["inference"] = inference_figure(f"eval-mode forward, {split} split, batches of {dm.eval_batch_size}",
+                                            res4["forward"], "sentences")
     return figures
 
 
@@ -421,44 +518,24 @@ def bench_classifier(args) -> Dict[str, Any]:
 # Section: tagger
 # ================================================================================================
 
-def tagging_data(args) -> Tuple[Any, str, float]:
-    """configs/experiment/conll2003.yaml's data (or, without --conll2003, task=ner's built-in WNUT-17), set up
-    for fit. -> (data module, a one-line description of which data it is, the recipe's word dropout)."""
-    from seqkit.data import TaggingDataModule
+# the word table is trained from scratch at embedding.dim (100), as the Flair peer's: no GloVe lookups
+TAGGER_OVERRIDES = ["embedding.pretrained=null"]
 
-    # configs/task/ner.yaml: format conll, label column -1 (the NER column), IOB2, strict, min_freq 1,
-    # max_word_length 40, batch 16, eval batch 256, bucketing
-    common = {"format": "conll", "label_column": -1, "scheme": "iob2", "batch_size": args.tagger_batch_size,
-              "eval_batch_size": 256, "bucketing": True}
+
+def tagger_recipe(args) -> Tuple[Any, str]:
+    """experiment=conll2003 (``--conll2003 DIR``) or task=ner (built-in WNUT-17), with TAGGER_OVERRIDES.
+    -> (recipe, a one-line description of the data)."""
     if args.conll2003:
         root = Path(args.conll2003).expanduser()
         for name in ("train.txt", "valid.txt"):
             if not (root / name).is_file():
                 sys.exit(f"error: {root / name} not found (--conll2003 takes the directory holding train.txt, valid.txt)")
-        # experiment=conll2003 overrides: zero_digits true, word_dropout 0.02
-        dm = TaggingDataModule(train_path=str(root / "train.txt"), val_path=str(root / "valid.txt"), zero_digits=True,
-                               **common)
-        what, word_dropout = f"CoNLL-2003 train/valid ({root}), zero_digits", 0.02
+        overrides = ["experiment=conll2003", f"data.root={hydra_path(root)}", *TAGGER_OVERRIDES]
+        what = f"CoNLL-2003 train/valid ({root}), zero_digits"
     else:
-        dm = TaggingDataModule(builtin="wnut17", zero_digits=False, **common)  # task=ner as it is
-        what, word_dropout = "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)", 0.05
-    dm.setup("fit")
-    return dm, what, word_dropout
-
-
-def build_tagger(dm, word_dropout: float, state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/ner.yaml's model (+ experiment=conll2003's word dropout): word 100-d + char CNN,
-    BiLSTM 200, dropouts 0.5, constrained CRF head; Adam lr 0.002."""
-    from seqkit.models import SequenceTagger
-
-    model = SequenceTagger(**{"embedding_dim": 100, **dm.model_kwargs()}, embedding_dropout=0.5,
-                           word_dropout=word_dropout, char_encoder="cnn", char={},
-                           backbone={"cell": "lstm", "hidden_size": 200, "bidirectional": True},
-                           head="crf", constrained=True, dropout=0.5,
-                           optimizer={"_target_": "torch.optim.Adam", "lr": NER_LR})
-    if state is not None:
-        model.load_state_dict(state)
-    return model
+        overrides = ["task=ner", *TAGGER_OVERRIDES]
+        what = "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)"
+    return section_recipe(args, "tagger", overrides), what
 
 
 def tagger_loss(model, batch) -> torch.Tensor:
@@ -467,20 +544,24 @@ def tagger_loss(model, batch) -> torch.Tensor:
 
 
 def bench_tagger(args) -> Dict[str, Any]:
+    from seqkit.benchmark.flair_peer import FlairPeer, flair_version
+
     seed_all(args.seed)
-    dm, what, word_dropout = tagging_data(args)
-    model = build_tagger(dm, word_dropout)
+    recipe, what = tagger_recipe(args)
+    dm, cfg = recipe.datamodule, recipe.cfg
+    model = recipe.model(seed=args.seed)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     n_params = sum(p.numel() for p in model.parameters())
     n_train, n_val = len(dm.datasets["train"]), len(dm.datasets["val"])
+    word_dropout = float(cfg.model.word_dropout)
     print(f"data:  {what}: {n_train:,} training sentences, {n_val:,} validation")
-    print(f"model: SequenceTagger, word 100 + char CNN {model.chars.output_dim}, BiLSTM 200, constrained CRF over "
-          f"{len(dm.tags)} tags, dropout 0.5/0.5, word dropout {word_dropout:g}, {n_params:,} parameters; "
-          f"Adam lr {NER_LR:g}, clip {CLIP:g}, batch {args.tagger_batch_size}")
+    print(f"model: {describe_model(recipe)}; word {cfg.model.embedding_dim} + char {cfg.model.char_encoder} "
+          f"{model.chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
+          f"{n_params:,} parameters; batch {cfg.data.batch_size}")
     figures: Dict[str, Any] = {
         "data": "conll2003" if args.conll2003 else "builtin:wnut17", "train_sentences": n_train, "val_sentences": n_val,
-        "tags": len(dm.tags), "parameters": n_params, "batch_size": args.tagger_batch_size, "lr": NER_LR,
-        "word_dropout": word_dropout, "rounds": args.rounds,
+        "tags": len(dm.tags), "parameters": n_params, "batch_size": int(cfg.data.batch_size), "lr": recipe.lr,
+        "word_dropout": word_dropout, "rounds": args.rounds, "recipe": recipe.overrides,
     }
 
     def reset(m):
@@ -488,33 +569,69 @@ def bench_tagger(args) -> Dict[str, Any]:
         return m
 
     def train_plain(m, batches) -> Clock:
-        return plain_train(reset(m), batches, tagger_loss, lr=NER_LR)
+        return plain_train(reset(m), batches, tagger_loss, recipe)
 
-    # ---- 1. Lightning Trainer vs plain BiLSTM-CRF loop: same init, batches, optimiser ---------------
+    # ---- 1. Lightning Trainer vs plain BiLSTM-CRF loop (and the Flair peer): same batches, optimiser -------
     batches = epoch_batches(dm, bucketing=True, limit=args.tagger_batches)
     tokens = real_tokens(batches)
-    plain_model, pl_model = build_tagger(dm, word_dropout, init_state), build_tagger(dm, word_dropout, init_state)
+    plain_model, pl_model = recipe.model(init_state), recipe.model(init_state)
     warm = batches[: args.warmup_batches]
     train_plain(plain_model, warm)
-    lightning_train(reset(pl_model), warm)
+    lightning_train(reset(pl_model), warm, recipe)
     whole_fit: List[Rate] = []
 
     def run_lightning() -> Rate:
-        epoch, whole = lightning_train(reset(pl_model), batches)
+        epoch, whole = lightning_train(reset(pl_model), batches, recipe)
         whole_fit.append(whole.rate(tokens))
         return epoch.rate(tokens)
 
-    res = alternate({"plain": lambda: train_plain(plain_model, batches).rate(tokens), "lightning": run_lightning},
-                    args.rounds)
+    runs: Dict[str, Callable[[], Rate]] = {"plain": lambda: train_plain(plain_model, batches).rate(tokens),
+                                           "lightning": run_lightning}
+    version = flair_version() if not args.no_peer else None
+    if version is not None:
+        peer = FlairPeer(recipe, batches)
+        warm_peer = FlairPeer(recipe, warm)
+        flair_params = sum(p.numel() for p in peer.tagger(args.seed).parameters())
+        if peer.tokens() != tokens:
+            raise RuntimeError(f"the Flair batches hold {peer.tokens()} tokens, seqkit's {tokens}")
+        tagger = peer.tagger(args.seed)
+        warm_peer.train(tagger, recipe.optimizer(tagger.parameters()), recipe.clip)
+
+        def run_flair() -> Rate:
+            tagger = peer.tagger(args.seed)
+            optimizer = recipe.optimizer(tagger.parameters())
+            with Clock() as clock:
+                peer.train(tagger, optimizer, recipe.clip)
+            return clock.rate(tokens)
+
+        runs["flair"] = run_flair
+    res = alternate(runs, args.rounds)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
         args, f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)",
-        res, whole_fit, len(batches), tokens)
+        {k: res[k] for k in ("plain", "lightning")}, whole_fit, len(batches), tokens)
+    if version is None:
+        why = "--no-peer given" if args.no_peer else 'flair is not installed (pip install -e ".[bench]")'
+        print(f"-- 1p. peer: Flair BiLSTM-CRF: skipped, {why}")
+        figures["flair"] = {"skipped": why}
+    else:
+        r_peer = compare(res["lightning"], res["flair"])
+        tp = Table(f"1p. peer: Flair {version} BiLSTM-CRF of the same size ({flair_params:,} parameters), the same "
+                   f"{len(batches)} batches, {recipe.cfg.optimizer._target_.rsplit('.', 1)[-1]} lr {recipe.lr:g}")
+        tp.rate("seqkit (pl.Trainer, epoch time)", res["lightning"])
+        tp.rate("Flair (forward_loss, backward, clip, step)", res["flair"])
+        tp.ratio("ratio seqkit/Flair", r_peer, 5.0)
+        tp.print()
+        figures["flair"] = {"version": version, "parameters": flair_params, "ratio": r_peer["wall"],
+                            "ratio_cpu": r_peer["cpu"], "target": 5.0, "flair": summary_of(res["flair"])}
+    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", reset(plain_model), batches,
+                                    tagger_loss, real_tokens, {k: res[k] for k in ("plain", "lightning")},
+                                    cfg.backbone.hidden_size)
 
     # ---- 2. the CRF's share of a training step: (a) the full step, (b) the CRF nll forward + backward alone
     # on the emissions of the same batches (detached leaves: nothing flows back into the encoder) ---------
     steps = batches[: args.tagger_step_batches]
     step_tokens = real_tokens(steps)
-    step_model = build_tagger(dm, word_dropout, init_state).train()
+    step_model = recipe.model(init_state).train()
     with torch.no_grad():
         emissions = [step_model(b).float() for b in steps]  # training mode: as the step sees them
 
@@ -539,9 +656,9 @@ def bench_tagger(args) -> Dict[str, Any]:
                                     "share_cpu": share["cpu"], "step": summary_of(res2["step"]),
                                     "crf": summary_of(res2["crf"])}
 
-    # ---- 3. decoding the validation set (length-sorted eval batches of 256): Viterbi vs argmax on the same
-    # precomputed emissions, and the whole model (forward + Viterbi) in eval mode --------------------------
-    model = reset(build_tagger(dm, word_dropout)).eval()
+    # ---- 3. decoding the validation set (the recipe's length-sorted eval batches): Viterbi vs argmax on the
+    # same precomputed emissions, and the whole model (forward + Viterbi) in eval mode ----------------------
+    model = reset(recipe.model()).eval()
     val = list(dm.val_dataloader())
     sentences = sum(len(b) for b in val)
     with torch.no_grad():
@@ -567,7 +684,7 @@ def bench_tagger(args) -> Dict[str, Any]:
     viterbi_share = {k: ratio(median([getattr(r, k) for r in res3["model"]]), median([getattr(r, k) for r in res3["viterbi"]]))
                      for k in ("wall", "cpu")}
     t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, {len(val)} length-sorted eval batches of "
-               f"<= 256)", unit="sentences/s")
+               f"<= {dm.eval_batch_size})", unit="sentences/s")
     t3.rate("Viterbi (CRF) on precomputed emissions", res3["viterbi"])
     t3.rate("argmax (softmax head), same emissions", res3["argmax"])
     t3.rate("full model: forward + Viterbi (no_grad)", res3["model"])
@@ -584,6 +701,7 @@ def bench_tagger(args) -> Dict[str, Any]:
         "viterbi_share_of_model_decode": viterbi_share["wall"], "viterbi_share_of_model_decode_cpu": viterbi_share["cpu"],
         **{name: summary_of(res3[name], "sentences") for name in ("viterbi", "argmax", "model")},
     }
+    figures["inference"] = inference_figure("forward + Viterbi, validation split", res3["model"], "sentences")
     return figures
 
 
@@ -599,27 +717,26 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
     from seqkit.callbacks import GradientFlow
 
     seed_all(args.seed)
-    dm, what = classification_data(args)
-    model = build_classifier(args, dm)
+    recipe, what = classifier_recipe(args)
+    model = recipe.model(seed=args.seed)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
-    batches = epoch_batches(dm, bucketing=True, limit=args.max_batches)
+    batches = epoch_batches(recipe.datamodule, bucketing=True, limit=args.max_batches)
     tokens = real_tokens(batches) * args.epochs
     every = args.gradient_flow_every
     print(f"data:  {what}: {len(batches)} bucketed batches x {args.epochs} epoch(s), {tokens:,} real tokens a round")
-    print(f"model: SequenceClassifier, bidirectional {args.cell.upper()} hidden {args.hidden_size} (fused); "
-          f"GradientFlow every {every} steps, pictures at the end of fit")
+    print(f"model: {describe_model(recipe)}; GradientFlow every {every} steps, pictures at the end of fit")
 
     def reset():
         model.load_state_dict(init_state)
         return model
 
-    lightning_train(reset(), batches[: args.warmup_batches])
+    lightning_train(reset(), batches[: args.warmup_batches], recipe)
     whole_fit: Dict[str, List[Rate]] = {"off": [], "on": []}
     records: List[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         def run(on: bool) -> Rate:
             callbacks = [GradientFlow(every_n_steps=every, dirpath=tmp)] if on else []
-            epochs, whole = lightning_train(reset(), batches, args.epochs, callbacks)
+            epochs, whole = lightning_train(reset(), batches, recipe, args.epochs, callbacks)
             if on:
                 records.append(len(callbacks[0].records))
             whole_fit["on" if on else "off"].append(whole.rate(tokens))
@@ -643,45 +760,33 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
 # Section: forecast
 # ================================================================================================
 
-def forecast_data(args) -> Tuple[Any, str]:
-    """experiment=etth1's windows (OT, input 96 -> 24, batch 64) from ``--ett DIR``, or the same shape over a
-    generated 3,000-hour series (a daily cycle plus noise) when no folder is given."""
+# the least-squares highway is solved outside the training step (at the start of fit), so a plain loop has no
+# step of it: the benchmark times the recurrent model alone
+FORECAST_OVERRIDES = ["model.highway=none"]
+
+
+def forecast_recipe(args) -> Tuple[Any, str]:
+    """experiment=etth1 (OT, input 96 -> 24, batch 64) on ``--ett DIR``, or on a generated 3,000-hour series of the
+    same shape (a daily cycle plus noise, split 2000/500/500) when no folder is given."""
     import math
     import tempfile
     from datetime import datetime, timedelta
 
-    from seqkit.data import TimeSeriesDataModule
-
-    common = dict(time_column="date", target="OT", input_length=96, horizon=24, season=24, batch_size=64,
-                  eval_batch_size=256)
     if args.ett:
         path = Path(args.ett).expanduser() / "ETTh1.csv"
         if not path.is_file():
             sys.exit(f"error: {path} not found (--ett takes the directory holding ETTh1.csv)")
-        dm, what = TimeSeriesDataModule(path=str(path), split=[8640, 2880, 2880], **common), f"ETTh1 OT ({path})"
+        overrides, what = ["experiment=etth1", f"data.root={hydra_path(path.parent)}"], f"ETTh1 OT ({path})"
     else:
         rng = random.Random(args.seed)
         start = datetime(2020, 1, 1)
         rows = ["date,OT"] + [f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},"
                               f"{10 + 3 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 0.3):.4f}" for i in range(3000)]
-        path = Path(tempfile.mkdtemp()) / "series.csv"
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        dm, what = TimeSeriesDataModule(path=str(path), split=[2000, 500, 500], **common), "generated hourly series"
-    dm.setup("fit")
-    return dm, what
-
-
-def build_forecaster(dm, state: Optional[Dict[str, torch.Tensor]] = None):
-    """experiment=etth1's model without the highway: LSTM 64 (forward only), direct head, last-value instance norm, MSE;
-    Adam lr 1e-3."""
-    from seqkit.models import Forecaster
-
-    model = Forecaster(**dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 64, "bidirectional": False},
-                       head="direct", instance_norm="last", loss="mse",
-                       optimizer={"_target_": "torch.optim.Adam", "lr": LR})
-    if state is not None:
-        model.load_state_dict(state)
-    return model
+        folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-forecast-"))
+        (folder / "ETTh1.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        overrides = ["experiment=etth1", f"data.root={hydra_path(folder)}", "data.split=[2000,500,500]"]
+        what = "generated hourly series"
+    return section_recipe(args, "forecast", [*overrides, *FORECAST_OVERRIDES]), what
 
 
 def forecaster_loss(model, batch) -> torch.Tensor:
@@ -689,44 +794,54 @@ def forecaster_loss(model, batch) -> torch.Tensor:
     return model.output.nll(model(batch.x, batch.future), batch.y, batch.mask[..., None].expand_as(batch.y))
 
 
+def windows_of(batches: Sequence[Any]) -> int:
+    return sum(len(b) for b in batches)
+
+
 def bench_forecast(args) -> Dict[str, Any]:
     import pytorch_lightning as pl
 
     seed_all(args.seed)
-    dm, what = forecast_data(args)
-    model = build_forecaster(dm)
+    recipe, what = forecast_recipe(args)
+    dm, cfg = recipe.datamodule, recipe.cfg
+    model = recipe.model(seed=args.seed)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
-    windows = sum(len(b) for b in batches)
-    print(f"data:  {what}: {len(dm.datasets['train']):,} training windows of 96 -> 24, {len(dm.datasets['val']):,} validation")
-    print(f"model: Forecaster, LSTM 64, direct head, last-value instance norm, MSE, {sum(p.numel() for p in model.parameters()):,} "
-          f"parameters; Adam lr {LR:g}, clip {CLIP:g}, batch 64")
-    figures: Dict[str, Any] = {"data": "etth1" if args.ett else "generated", "batches": len(batches), "rounds": args.rounds}
+    windows = windows_of(batches)
+    print(f"data:  {what}: {len(dm.datasets['train']):,} training windows of {cfg.data.input_length} -> "
+          f"{cfg.data.horizon}, {len(dm.datasets['val']):,} validation")
+    print(f"model: {describe_model(recipe)}; {cfg.model.head} head, {cfg.model.instance_norm} instance norm, "
+          f"{cfg.model.loss}, {sum(p.numel() for p in model.parameters()):,} parameters; batch {cfg.data.batch_size}")
+    figures: Dict[str, Any] = {"data": "etth1" if args.ett else "generated", "batches": len(batches), "rounds": args.rounds,
+                               "recipe": recipe.overrides}
 
     def reset(m):
         m.load_state_dict(init_state)
         return m
 
     # ---- 1. Lightning Trainer vs plain loop, same windows (as the training steps see them) -------------
-    plain_model, pl_model = build_forecaster(dm, init_state), build_forecaster(dm, init_state)
+    plain_model, pl_model = recipe.model(init_state), recipe.model(init_state)
     warm = batches[: args.warmup_batches]
-    plain_train(reset(plain_model), warm, forecaster_loss)
-    lightning_train(reset(pl_model), warm)
+    plain_train(reset(plain_model), warm, forecaster_loss, recipe)
+    lightning_train(reset(pl_model), warm, recipe)
     whole_fit: List[Rate] = []
 
     def run_lightning() -> Rate:
-        epoch, whole = lightning_train(reset(pl_model), batches)
+        epoch, whole = lightning_train(reset(pl_model), batches, recipe)
         whole_fit.append(whole.rate(windows))
         return epoch.rate(windows)
 
-    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, forecaster_loss).rate(windows),
+    res = alternate({"plain": lambda: plain_train(reset(plain_model), batches, forecaster_loss, recipe).rate(windows),
                      "lightning": run_lightning}, args.rounds)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
         args, f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
         res, whole_fit, len(batches), windows)
+    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run (rates from windows/s)",
+                                    reset(plain_model), batches, forecaster_loss, windows_of, res,
+                                    cfg.backbone.hidden_size, unit="window")
 
     # ---- 2. forecasts a second: Trainer.predict (what predict.py runs) vs the bare forward, validation windows
-    model = reset(build_forecaster(dm)).eval()
+    model = reset(recipe.model()).eval()
     loader = dm.val_dataloader()
     n = len(dm.datasets["val"])
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
@@ -745,13 +860,15 @@ def bench_forecast(args) -> Dict[str, Any]:
 
     res2 = alternate({"predict": predict, "bare": bare}, args.rounds)
     r2 = compare(res2["predict"], res2["bare"])
-    t2 = Table(f"2. forecasting the validation windows ({n:,} windows of 24 steps, batches of 256)", unit="forecasts/s")
+    t2 = Table(f"2. forecasting the validation windows ({n:,} windows of {cfg.data.horizon} steps, batches of "
+               f"{dm.eval_batch_size})", unit="forecasts/s")
     t2.rate("Trainer.predict (predict.py's path)", res2["predict"])
     t2.rate("bare forward under no_grad", res2["bare"])
     t2.ratio("ratio predict/bare", r2)
     t2.print()
     figures["predict"] = {"windows": n, "ratio_predict_bare": r2["wall"], **summary_of(res2["predict"], "forecasts"),
                           "bare": summary_of(res2["bare"], "forecasts")}
+    figures["inference"] = inference_figure("Trainer.predict, validation windows", res2["predict"], "forecasts")
     return figures
 
 
@@ -759,40 +876,31 @@ def bench_forecast(args) -> Dict[str, Any]:
 # Section: lm
 # ================================================================================================
 
-def lm_data(args):
-    """task=lm's data: built-in tiny-shakespeare, char level, --lm-batch-size streams of --lm-bptt steps."""
-    from seqkit.data.language_modeling import LanguageModelingDataModule
-
-    dm = LanguageModelingDataModule(builtin="tinyshakespeare", bptt=args.lm_bptt, batch_size=args.lm_batch_size)
-    dm.setup("fit")
-    return dm
+# the recipe prints a 300-character sample at every epoch's end: not training work
+LM_OVERRIDES = ["model.sample_length=0"]
 
 
-def build_lm(args, vocab_size: int, impl: str = "fused", state: Optional[Dict[str, torch.Tensor]] = None):
-    """configs/task/lm.yaml's model (2-layer LSTM, embedding 128, dropout 0.25) at --lm-hidden-size."""
-    from seqkit.models import LanguageModel
-
-    model = LanguageModel(vocab_size, embedding_dim=128, dropout=0.25, optimizer={"_target_": "torch.optim.Adam", "lr": 2e-3},
-                          backbone={"cell": "lstm", "hidden_size": args.lm_hidden_size, "num_layers": 2, "dropout": 0.25,
-                                    "impl": impl})
-    if state is not None:
-        model.load_state_dict(state)
-    return model
+def lm_loss(model, batch) -> torch.Tensor:
+    """A chunk's token-mean cross-entropy from a fresh state (the FLOPs of a TBPTT step)."""
+    logits, _ = model(batch.tokens, batch.lengths)
+    return F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
 
 
-def plain_tbptt(model, batches: Sequence[Any], lr: float = 2e-3) -> Clock:
-    """The baseline truncated-BPTT loop: carry the state, detach it, token-mean loss, clip, Adam."""
+def plain_tbptt(model, batches: Sequence[Any], recipe) -> Clock:
+    """The baseline truncated-BPTT loop: carry the state, detach it, token-mean loss, clip, the recipe's optimiser."""
     from seqkit.nn import detach_state
 
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = recipe.optimizer(model.parameters())
+    clip = recipe.clip
     state = None
     with Clock() as clock:
         for batch in batches:
             logits, state = model(batch.tokens, batch.lengths, detach_state(state))
             loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             optimizer.zero_grad()
     return clock
@@ -804,28 +912,30 @@ def bench_lm(args) -> Dict[str, Any]:
     from seqkit.nn.decoding import greedy_choice
 
     seed_all(args.seed)
-    dm = lm_data(args)
-    n = args.max_batches or args.lm_batches
+    recipe = section_recipe(args, "lm", ["task=lm", *LM_OVERRIDES])
+    dm, cfg = recipe.datamodule, recipe.cfg
+    n = min(args.lm_batches, args.max_batches or args.lm_batches)
     batches = [b for _, b in zip(range(n), dm.train_dataloader())]
     tokens = real_tokens(batches)
-    vocab = len(dm.vocab)
-    print(f"tiny-shakespeare train, {n} chunks of {args.lm_batch_size} streams x {args.lm_bptt} characters; "
-          f"LSTM 2 x {args.lm_hidden_size}")
-    seed_all(args.seed)
-    initial = build_lm(args, vocab).state_dict()
-    plain_tbptt(build_lm(args, vocab, state=initial), batches[: args.warmup_batches])  # warm-up
+    print(f"tiny-shakespeare train, {n} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
+          f"model: {describe_model(recipe)}")
+    initial = recipe.model(seed=args.seed).state_dict()
+    plain_tbptt(recipe.model(initial), batches[: args.warmup_batches], recipe)  # warm-up
 
     def lightning_round():
-        epochs, whole = lightning_train(build_lm(args, vocab, state=initial), batches)
+        epochs, whole = lightning_train(recipe.model(initial), batches, recipe)
         whole_fit.append(whole.rate(tokens))
         return epochs.rate(tokens)
     whole_fit: List[Rate] = []
-    res = alternate({"plain": lambda: plain_tbptt(build_lm(args, vocab, state=initial), batches).rate(tokens),
+    res = alternate({"plain": lambda: plain_tbptt(recipe.model(initial), batches, recipe).rate(tokens),
                      "lightning": lightning_round}, args.rounds)
-    figures = {"trainer_vs_plain": report_trainer_vs_plain(args, "1. truncated BPTT: Trainer vs plain loop", res,
+    figures = {"recipe": recipe.overrides,
+               "trainer_vs_plain": report_trainer_vs_plain(args, "1. truncated BPTT: Trainer vs plain loop", res,
                                                            whole_fit, n, tokens)}
+    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", recipe.model(initial),
+                                    batches, lm_loss, real_tokens, res, cfg.backbone.hidden_size)
 
-    model = build_lm(args, vocab, state=initial).eval()
+    model = recipe.model(initial).eval()
     prompt = torch.tensor([dm.encode_prompt("ROMEO:")])
     new = args.lm_generate_tokens
 
@@ -853,11 +963,13 @@ def bench_lm(args) -> Dict[str, Any]:
     table.print()
     figures["generation"] = {"new_tokens": new, "ratio": compare(inc, rec)["wall"], "target": 10.0,
                              "incremental": summary_of(inc), "recompute": summary_of(rec)}
+    figures["inference"] = inference_figure("greedy generation, incremental state, batch 1", inc, "tokens")
 
     cell_batches = batches[: args.cell_batches]
     cell_tokens = real_tokens(cell_batches)
-    impl = alternate({"fused": lambda: plain_tbptt(build_lm(args, vocab, "fused", initial), cell_batches).rate(cell_tokens),
-                      "cell": lambda: plain_tbptt(build_lm(args, vocab, "cell", initial), cell_batches).rate(cell_tokens)},
+    impl = alternate({"fused": lambda: plain_tbptt(recipe.model(initial), cell_batches, recipe).rate(cell_tokens),
+                      "cell": lambda: plain_tbptt(recipe.model(initial, extra=["backbone.impl=cell"]), cell_batches,
+                                                  recipe).rate(cell_tokens)},
                      args.rounds)
     table = Table(f"3. fused vs cell loop, plain TBPTT loop, {len(cell_batches)} chunks")
     table.rate("fused (nn.LSTM)", impl["fused"])
@@ -874,44 +986,51 @@ def bench_lm(args) -> Dict[str, Any]:
 # ================================================================================================
 
 def seq2seq_loss(model, batch) -> torch.Tensor:
+    """What Seq2Seq.training_step computes: token-mean cross-entropy of the teacher-forced decoder."""
     logits, _ = model(batch.source, batch.source_lengths, batch.target_in)
-    return F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=0)
+    return F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=0,
+                           label_smoothing=model.hparams.label_smoothing)
+
+
+def target_tokens(batches: Sequence[Any]) -> int:
+    return sum(int((b.target_out != 0).sum()) for b in batches)
 
 
 def bench_seq2seq(args) -> Dict[str, Any]:
-    """task=g2p's model (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
-    1. Trainer vs plain loop on the same training batches; 2. decoding the validation words: batched beam
-    search (beam 5, one step call for batch x beam rows) vs the same search one sentence at a time, and
-    beam 5 vs greedy, all batched by 256 (untrained weights: the work per step is the same)."""
+    """task=g2p's model and data (the built-in CMU dictionary): 1. Trainer vs plain loop on the same training
+    batches; 2. decoding the validation words: batched beam search (beam 5, one step call for batch x beam rows) vs
+    the same search one sentence at a time, and beam 5 vs greedy, in the recipe's eval batches (untrained weights:
+    the work per step is the same)."""
     from itertools import islice
 
-    from seqkit.data import ParallelTextDataModule
-    from seqkit.models import Seq2Seq
-
     seed_all(args.seed)
-    dm = ParallelTextDataModule(builtin="cmudict", group_references=True, batch_size=256, eval_batch_size=256)
-    dm.setup("fit")
-    limit = args.max_batches or args.seq2seq_batches
+    recipe = section_recipe(args, "seq2seq", ["task=g2p"])
+    dm, cfg = recipe.datamodule, recipe.cfg
+    limit = min(args.seq2seq_batches, args.max_batches or args.seq2seq_batches)
     batches = list(islice(dm.train_dataloader(), limit))
-    tokens = sum(int((b.target_out != 0).sum()) for b in batches)
+    tokens = target_tokens(batches)
+    print(f"data:  built-in CMU dictionary, {len(dm.datasets['train']):,} training words, {len(batches)} batches of "
+          f"{cfg.data.batch_size}; model: {describe_model(recipe)}, attention {cfg.model.attention}")
 
     def build():
-        seed_all(args.seed)
-        return Seq2Seq(**dm.model_kwargs(), embedding_dim=64, backbone={"hidden_size": 128, "bidirectional": True},
-                       attention="dot", input_feeding=False, dropout=0.2, optimizer={"_target_": "torch.optim.Adam", "lr": LR})
+        return recipe.model(seed=args.seed)
 
-    plain_train(build(), batches[: args.warmup_batches], seq2seq_loss)
+    plain_train(build(), batches[: args.warmup_batches], seq2seq_loss, recipe)
     whole_fit: List[Rate] = []
 
     def lightning():
-        epochs, whole = lightning_train(build(), batches)
+        epochs, whole = lightning_train(build(), batches, recipe)
         whole_fit.append(whole.rate(tokens))
         return epochs.rate(tokens)
 
-    res = alternate({"plain": lambda: plain_train(build(), batches, seq2seq_loss).rate(tokens), "lightning": lightning},
-                    args.rounds)
-    figures = {"train": report_trainer_vs_plain(args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)",
+    res = alternate({"plain": lambda: plain_train(build(), batches, seq2seq_loss, recipe).rate(tokens),
+                     "lightning": lightning}, args.rounds)
+    figures = {"recipe": recipe.overrides,
+               "train": report_trainer_vs_plain(args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)",
                                                 res, whole_fit, len(batches), tokens)}
+    figures["flops"] = report_flops(args, "seq2seq 1b. achieved FLOP rate vs a GEMM in this run (target tokens)",
+                                    build(), batches, seq2seq_loss, target_tokens, res, cfg.backbone.hidden_size,
+                                    unit="target_token")
 
     model = build().eval()
     val = list(dm.val_dataloader())
@@ -932,9 +1051,10 @@ def bench_seq2seq(args) -> Dict[str, Any]:
                       "greedy": decode(model.greedy_decode, val, sentences),
                       "beam_single": decode(model.beam_decode, singles, len(singles))}, args.rounds)
     r_batch, r_cost = compare(res2["beam"], res2["beam_single"]), compare(res2["beam"], res2["greedy"])
-    table = Table("seq2seq 2: decoding the validation words (beam 5)", unit="sentences/s")
-    table.rate("beam 5, batched (256 a batch)", res2["beam"])
-    table.rate("beam 5, one sentence at a time", res2["beam_single"], f"({len(singles)} sentences)")
+    beam = cfg.model.decode.beam_size
+    table = Table(f"seq2seq 2: decoding the validation words (beam {beam})", unit="sentences/s")
+    table.rate(f"beam {beam}, batched ({dm.eval_batch_size} a batch)", res2["beam"])
+    table.rate(f"beam {beam}, one sentence at a time", res2["beam_single"], f"({len(singles)} sentences)")
     table.rate("greedy, batched", res2["greedy"])
     table.ratio("ratio batched/per-sentence beam", r_batch, 5.0)
     table.ratio("ratio beam/greedy (speed)", r_cost)
@@ -942,6 +1062,8 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     figures["decode"] = {"sentences": sentences, "ratio_batched_vs_single": r_batch["wall"],
                          "ratio_batched_vs_single_cpu": r_batch["cpu"], "ratio_beam_vs_greedy": r_cost["wall"],
                          **{name: summary_of(res2[name], "sentences") for name in res2}}
+    figures["inference"] = inference_figure(f"batched beam search (beam {beam}), validation words", res2["beam"],
+                                            "sentences")
     return figures
 
 
@@ -1092,10 +1214,9 @@ def bench_export(args) -> Dict[str, Any]:
     seed_all(args.seed)
     figures: Dict[str, Any] = {"rounds": args.rounds, "onnxruntime_threads": args.threads}
     folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-export-"))
-    cls_dm, cls_what = classification_data(args)
-    tag_dm, tag_what, word_dropout = tagging_data(args)
-    shapes = {"classifier": (build_classifier(args, cls_dm).eval(), classifier_graphs, cls_dm, cls_what),
-              "tagger": (build_tagger(tag_dm, word_dropout).eval(), tagger_graphs, tag_dm, tag_what)}
+    (cls, cls_what), (tag, tag_what) = classifier_recipe(args), tagger_recipe(args)
+    shapes = {"classifier": (cls.model(seed=args.seed).eval(), classifier_graphs, cls.datamodule, cls_what),
+              "tagger": (tag.model(seed=args.seed).eval(), tagger_graphs, tag.datamodule, tag_what)}
     for shape, (model, graphs_of, dm, what) in shapes.items():
         graph = graphs_of(model)[0]
         write_graph(graph, folder / f"{shape}.onnx", "onnx")
@@ -1177,33 +1298,32 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=1, help="epochs a round (sections 1 and 2)")
     p.add_argument("--warmup-batches", type=int, default=20, help="batches of the warm-up run before timing")
     p.add_argument("--cell-batches", type=int, default=50, help="batches timed for fused vs cell (cell is slow)")
-    p.add_argument("--max-batches", type=int, default=None, help="cap on batches an epoch (None: the whole epoch)")
+    p.add_argument("--max-batches", type=int, default=None,
+                   help="cap on the batches of every training comparison (None: the whole epoch; seq2seq: also "
+                        "decodes one validation batch only)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches")
+                   help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches, toy sizes")
+    p.add_argument("--override", action="append", default=[], metavar="SECTION:KEY=VALUE",
+                   help="a Hydra override of one section's recipe, e.g. classifier:backbone.cell=gru or "
+                        "tagger:data.batch_size=32 (repeatable; sizes live in configs/, not here)")
+    p.add_argument("--flop-batches", type=int, default=8,
+                   help="batches (spread over the timed ones) whose step FLOPs are counted with FlopCounterMode")
     g = p.add_argument_group("classifier")
     g.add_argument("--sst2", default=None, help="directory holding stsa.binary.train (None: the built-in sentiment data)")
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--hidden-size", type=int, default=128)
-    g.add_argument("--embedding-dim", type=int, default=128)
-    g.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
-    g.add_argument("--pooling", default="max", choices=["last", "mean", "max", "attention"])
     g = p.add_argument_group("gradient_flow (the classifier options above choose its model and data)")
     g.add_argument("--gradient-flow-every", type=int, default=50, help="GradientFlow records every this many steps")
     g = p.add_argument_group("tagger")
     g.add_argument("--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)")
-    g.add_argument("--tagger-batch-size", type=int, default=16)
     g.add_argument("--tagger-batches", type=int, default=300,
                    help="training batches timed in tagger section 1 (300: ~2.5 min of the section on an idle core)")
     g.add_argument("--tagger-step-batches", type=int, default=100,
                    help="training batches (the first of section 1's) timed for the CRF's share of a step")
+    g.add_argument("--no-peer", action="store_true", help="skip the Flair peer even when flair is installed")
     g = p.add_argument_group("forecast")
     g.add_argument("--ett", default=None, help="directory holding ETTh1.csv (None: a generated hourly series)")
     g.add_argument("--forecast-batches", type=int, default=100, help="training batches timed (of 64 windows)")
     g = p.add_argument_group("lm")
     g.add_argument("--lm-batches", type=int, default=20, help="truncated-BPTT chunks timed in lm section 1")
-    g.add_argument("--lm-batch-size", type=int, default=64, help="streams (as task=lm)")
-    g.add_argument("--lm-bptt", type=int, default=128, help="steps a chunk (as task=lm)")
-    g.add_argument("--lm-hidden-size", type=int, default=512, help="LSTM units a layer (as task=lm)")
     g.add_argument("--lm-generate-tokens", type=int, default=500, help="characters generated in lm section 2")
     g = p.add_argument_group("seq2seq")
     g.add_argument("--seq2seq-batches", type=int, default=100, help="training batches (of 256 words) timed")
@@ -1220,7 +1340,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.rounds, args.max_batches, args.cell_batches, args.warmup_batches = 1, 6, 3, 2
         args.tagger_batches, args.tagger_step_batches = 6, 3
         args.forecast_batches = 6
-        args.lm_batch_size, args.lm_bptt, args.lm_hidden_size, args.lm_generate_tokens = 8, 32, 32, 40
+        args.lm_generate_tokens, args.flop_batches = 40, 2
         args.seq2seq_single = 20
         args.predict_sentences, args.predict_train_steps = 500, 2
         args.export_batch_size = 32
@@ -1228,10 +1348,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:
         p.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
-    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.batch_size, args.warmup_batches,
-           args.tagger_batch_size, args.tagger_batches, args.tagger_step_batches) < 1:
-        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches, --batch-size, --tagger-batch-size, "
-                "--tagger-batches and --tagger-step-batches must be >= 1")
+    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.warmup_batches, args.flop_batches,
+           args.tagger_batches, args.tagger_step_batches) < 1:
+        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches, --flop-batches, --tagger-batches "
+                "and --tagger-step-batches must be >= 1")
+    bad = [o for o in args.override if ":" not in o or o.split(":", 1)[0] not in SECTIONS or "=" not in o]
+    if bad:
+        p.error(f"--override {bad[0]!r}: give SECTION:KEY=VALUE with SECTION one of {list(SECTIONS)}")
     return args
 
 

@@ -24,7 +24,7 @@ def write_fake_sst2(directory: Path, n: int = 160, seed: int = 0) -> None:
 
 def run(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=240)
 
 
 @pytest.mark.slow
@@ -48,12 +48,23 @@ def test_quick_run_prints_ratios_and_json(tmp_path):
     assert figures["trainer_vs_plain"]["plain"]["tokens_per_s"] > 0
     assert figures["trainer_vs_plain"]["trainer"]["tokens_per_s"] > 0
     assert 0 < figures["bucketed_vs_unbucketed"]["unbucketed"]["real_fraction"] <= 1
+    # the recipe is composed from configs/ (task=sentiment's model on the SST-2 file), never re-typed
+    assert figures["recipe"][0] == "task=sentiment" and "data.format=label_space_text" in figures["recipe"]
+    assert figures["model"] == {"cell": "lstm", "bidirectional": True, "hidden_size": 128, "embedding_dim": 128,
+                                "pooling": "max", "parameters": figures["model"]["parameters"]}
+    assert "1b. achieved FLOP rate vs a GEMM in this run" in out and "Trainer / GEMM" in out
+    flops = figures["flops"]
+    assert flops["flops_per_token"] > 0 and flops["gemm"]["n"] == 512 and flops["gemm"]["gflops"] > 0
+    assert flops["plain"]["fraction_of_gemm"] > 0 and flops["lightning"]["gflops"] > 0
+    assert figures["inference"]["unit"] == "sentences" and figures["inference"]["sentences_per_s"] > 0
 
 
 def test_unknown_section_is_an_argument_error():
     proc = run("--sections", "no_such_section")
     assert proc.returncode == 2
     assert "no_such_section" in proc.stderr
+    proc = run("--override", "nosuch:backbone.hidden_size=8")
+    assert proc.returncode == 2 and "SECTION:KEY=VALUE" in proc.stderr
 
 
 def write_fake_conll(directory: Path, n: int = 60, seed: int = 0) -> None:
@@ -88,11 +99,21 @@ def test_quick_tagger_run_prints_its_figures(tmp_path):
         assert line is not None, f"no {label!r} line in:\n{out}"
         assert line.split(label, 1)[1].split()[0].endswith("x")  # a figure, e.g. "0.981x"
     assert "CRF share of a step" in out and "Viterbi share of the full model decode" in out
+    try:
+        import flair  # noqa: F401 (seqkit[bench])
+        assert "1p. peer: Flair" in out and "ratio seqkit/Flair" in out
+        peer = json.loads(out.strip().splitlines()[-1])["sections"]["tagger"]["flair"]
+        assert peer["ratio"] > 0 and peer["target"] == 5.0 and peer["flair"]["tokens_per_s"] > 0
+    except ImportError:  # the section says so and goes on
+        assert 'peer: Flair BiLSTM-CRF: skipped, flair is not installed (pip install -e ".[bench]")' in out
     summary = json.loads(out.strip().splitlines()[-1])  # the last line is the JSON summary
     assert summary["threads"] == 1 and summary["quick"] is True
     figures = summary["sections"]["tagger"]
     assert figures["data"] == "conll2003" and figures["train_sentences"] == 60 and figures["val_sentences"] == 60
     assert figures["tags"] == 5 and figures["batch_size"] == 16 and figures["word_dropout"] == 0.02
+    assert figures["recipe"][0] == "experiment=conll2003" and "embedding.pretrained=null" in figures["recipe"]
+    assert figures["flops"]["flops_per_token"] > 1e6 and figures["flops"]["gemm"]["n"] == 800  # BiLSTM 200: 4 x 200
+    assert figures["inference"]["sentences_per_s"] == decode_rate(figures)
     # shapes of the figures only: no bound on a timing (the machine may be loaded)
     assert figures["trainer_vs_plain"]["ratio"] > 0 and figures["trainer_vs_plain"]["target"] == 0.95
     assert figures["trainer_vs_plain"]["plain"]["tokens_per_s"] > 0
@@ -101,6 +122,10 @@ def test_quick_tagger_run_prints_its_figures(tmp_path):
     assert decode["sentences"] == 60 and decode["batches"] == 1
     for key in ("viterbi_sentences_per_s", "argmax_sentences_per_s", "model_sentences_per_s", "ratio_viterbi_argmax"):
         assert decode[key] > 0
+
+
+def decode_rate(figures):
+    return figures["decode"]["model"]["sentences_per_s"]
 
 
 def test_tagger_without_its_files_is_an_error(tmp_path):
@@ -116,7 +141,12 @@ def test_lm_section_times_tbptt_generation_and_cells_in_one_run(capsys):
         import bench_speed
     finally:
         sys.path.pop(0)
-    lm = bench_speed.main(["--quick", "--sections", "lm", "--threads", "1"])["sections"]["lm"]
-    assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell"}
+    lm = bench_speed.main(["--quick", "--sections", "lm", "--threads", "1",
+                           "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
+    assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell", "flops", "inference"}
+    # task=lm composed, the quick sizes and then --override applied (the last override wins)
+    assert lm["recipe"] == ["task=lm", "model.sample_length=0", "data.batch_size=8", "data.bptt=32",
+                            "backbone.hidden_size=32", "backbone.hidden_size=24"]
+    assert lm["flops"]["gemm"]["n"] == 256 and lm["inference"]["tokens_per_s"] > 0
     assert lm["generation"]["target"] == 10.0 and lm["trainer_vs_plain"]["target"] == 0.95
     assert "ratio incremental/recompute" in capsys.readouterr().out
