@@ -26,6 +26,8 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  over the full step: forward, nll, backward, clip, Adam)
               3. decoding the validation set (eval batches of 256): Viterbi sentences/s on precomputed emissions
                  against argmax (the softmax head's decode) on the same emissions; the full model decode
+  tagger_sparse  the tagger's step with dense for-loop Adam, fused Adam, and embedding.sparse=true (lazy Adam on
+              the word rows a batch uses): tokens/s, the optimiser's share, a torch.profiler table (scripts/bench_sparse.py)
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
   forecast    Forecaster as experiment=etth1 (LSTM 64, direct head, last-value norm; input 96 -> 24, batch 64) on ETTh1
@@ -1153,9 +1155,21 @@ def bench_export(args) -> Dict[str, Any]:
     return figures
 
 
+def bench_tagger_sparse(args) -> Dict[str, Any]:
+    """The optimiser's share of a tagger step: dense for-loop Adam vs fused Adam vs embedding.sparse=true
+    (scripts/bench_sparse.py; it uses this module's helpers)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_sparse", Path(__file__).with_name("bench_sparse.py"))
+    bench_sparse = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_sparse)
+    return bench_sparse.run(args, sys.modules[__name__])
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
+    "tagger_sparse": bench_tagger_sparse,
     "gradient_flow": bench_gradient_flow,
     "forecast": bench_forecast,
     "lm": bench_lm,
