@@ -19,6 +19,8 @@ table of one round of each (the phases of a step, and the busiest operators).
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Sequence
 
@@ -45,8 +47,6 @@ def compose(args, *overrides: str):
 
 
 def _configs():
-    from pathlib import Path
-
     return Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -82,6 +82,11 @@ def run(args, bench: ModuleType) -> Dict[str, Any]:
     from seqkit.run import build
 
     bench.seed_all(args.seed)
+    if args.conll2003:
+        for name in ("train.txt", "valid.txt"):
+            if not (Path(args.conll2003).expanduser() / name).is_file():
+                sys.exit(f"error: {Path(args.conll2003) / name} not found (--conll2003 takes the directory holding "
+                         "train.txt, valid.txt)")
     cfgs = {name: compose(args, *overrides) for name, overrides in VARIANTS.items()}
     base = cfgs["dense, fused Adam"]
     dm = build(base.data)
@@ -172,9 +177,6 @@ def profile_phases(models: Dict[str, Any], one) -> Dict[str, Dict[str, float]]:
 
 
 if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_speed
 

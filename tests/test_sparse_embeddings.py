@@ -104,7 +104,6 @@ def test_first_step_equals_dense_adam(model_kind):
         opt.zero_grad()
         loss(model).backward()
         opt.step()
-    changed = 0
     for (name, a), b_ in zip(sparse.named_parameters(), dense.parameters()):
         torch.testing.assert_close(a, b_, rtol=0, atol=1e-6, msg=name)
     weight = sparse.embedding.embedding.weight
