@@ -152,7 +152,7 @@ def profile_phases(models: Dict[str, Any], one) -> Dict[str, Dict[str, float]]:
     from torch.profiler import ProfilerActivity, profile
 
     out: Dict[str, Dict[str, float]] = {}
-    lines: List[str] = [f"  {'CPU ms a step':<28}" + "".join(f"{p:>16}" for p in PHASES) + f"{'step':>10}"]
+    lines: List[str] = [f"  {'ms a step (profiler)':<28}" + "".join(f"{p:>16}" for p in PHASES) + f"{'step':>10}"]
     tops = {}
     for name in models:
         with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -167,7 +167,7 @@ def profile_phases(models: Dict[str, Any], one) -> Dict[str, Dict[str, float]]:
         ops = sorted((e for e in prof.key_averages() if e.key not in PHASES and not e.key.startswith("ProfilerStep")),
                      key=lambda e: e.self_cpu_time_total, reverse=True)[:6]
         tops[name] = ", ".join(f"{e.key} {e.self_cpu_time_total / 1e3 / steps:.2f}" for e in ops)
-    print("-- tagger_sparse: torch.profiler, one round of each (CPU ms a step by phase, share of the step) " + "-" * 4)
+    print("-- tagger_sparse: torch.profiler, one round of each (ms a step in each phase, share of the step) " + "-" * 4)
     for line in lines:
         print(line)
     print("  busiest operators (self CPU ms a step):")
