@@ -35,13 +35,15 @@ Sections (``--sections``, comma-separated; one function each, registered in ``SE
                  over the full step: forward, nll, backward, clip, Adam)
               3. decoding the validation set (the recipe's eval batches): Viterbi sentences/s on precomputed
                  emissions against argmax (the softmax head's decode); the full model decode (the inference figure)
+  tagger_sparse  the tagger's step with dense for-loop Adam, fused Adam, and embedding.sparse=true (lazy Adam on
+              the word rows a batch uses): tokens/s, the optimiser's share, a torch.profiler table (scripts/bench_sparse.py)
   gradient_flow  the classifier section's model and batches under pl.Trainer with callbacks=gradient_flow
               (records every --gradient-flow-every steps, pictures at the end of fit) vs without (target >= 0.9)
   forecast    experiment=etth1 with model.highway=none (LSTM 64, direct head, last-value norm; input 96 -> 24,
               batch 64) on ETTh1 (``--ett DIR``) or a generated hourly series of the same shape:
               1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows; 1b. GFLOP/s
               2. forecasts/s: Trainer.predict (predict.py's path) against the bare forward, validation windows
-  lm          task=lm with model.sample_length=0 (char level, 2-layer LSTM 512, 64 streams x 128 steps):
+  lm          task=lm with model.sample_length=0 (char level, 2-layer LSTM 512, 32 streams x 64 steps):
               1. Lightning Trainer (truncated BPTT, state carried and detached) vs a plain PyTorch TBPTT loop over
                  the same --lm-batches chunks; 1b. GFLOP/s
               2. greedy generation of --lm-generate-tokens characters with incremental state (one step a token)
@@ -1274,9 +1276,21 @@ def bench_export(args) -> Dict[str, Any]:
     return figures
 
 
+def bench_tagger_sparse(args) -> Dict[str, Any]:
+    """The optimiser's share of a tagger step: dense for-loop Adam vs fused Adam vs embedding.sparse=true
+    (scripts/bench_sparse.py; it uses this module's helpers)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_sparse", Path(__file__).with_name("bench_sparse.py"))
+    bench_sparse = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_sparse)
+    return bench_sparse.run(args, sys.modules[__name__])
+
+
 SECTIONS: Dict[str, Callable[[argparse.Namespace], Dict[str, Any]]] = {
     "classifier": bench_classifier,
     "tagger": bench_tagger,
+    "tagger_sparse": bench_tagger_sparse,
     "gradient_flow": bench_gradient_flow,
     "forecast": bench_forecast,
     "lm": bench_lm,

@@ -7,6 +7,8 @@ from typing import Optional
 import pytorch_lightning as pl
 import torch
 
+from seqkit.optim import grad_norm, is_finite
+
 
 class NonFiniteError(ValueError):
     """Training produced a NaN or infinite value (a ValueError: the scripts print it as one ``error:`` line)."""
@@ -31,9 +33,8 @@ class FiniteCheck(pl.Callback):
         if not self.check_gradients:
             return
         grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
-        if grads and not bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=math.inf))):
-            bad = next(name for name, p in pl_module.named_parameters()
-                       if p.grad is not None and not bool(torch.isfinite(p.grad).all()))
+        if grads and not bool(torch.isfinite(grad_norm(grads, norm_type=math.inf))):
+            bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
             self._stop(trainer, f"the gradient of {bad} is not finite")
 
     @staticmethod

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from seqkit.callbacks import gradient_flow_plots as plots
 from seqkit.nn.encoder import RecurrentEncoder
+from seqkit.optim import grad_norm
 
 DIRECTIONS = ("fwd", "bwd")
 
@@ -71,7 +72,7 @@ def decay_summary(curve: Tensor, direction: int) -> Dict[str, float]:
 
 def total_grad_norm(module: torch.nn.Module) -> float:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+    return float(grad_norm(grads)) if grads else 0.0  # sparse embedding gradients included
 
 
 class GradientFlow(Callback):

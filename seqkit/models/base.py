@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 
 from seqkit.checkpoint import FORMAT_VERSION
+from seqkit.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, has_sparse_grad, lazy_adam, sparse_parameters
 
 
 def class_path(obj: Any) -> str:
@@ -30,8 +31,11 @@ class SeqkitModule(pl.LightningModule):
 
     def configure_optimizers(self):
         spec: Dict[str, Any] = dict(self.hparams.optimizer)
-        params = [p for p in self.parameters() if p.requires_grad]
+        sparse = sparse_parameters(self)
+        params = [p for p in self.parameters() if p.requires_grad and not any(p is q for q in sparse)]
         optimizer = instantiate(spec, params=params, _convert_="all")
+        if sparse:
+            optimizer = DenseSparseOptimizer(optimizer, lazy_adam(spec, sparse))
         sched_spec: Optional[Dict[str, Any]] = self.hparams.get("scheduler")
         if not sched_spec:
             return optimizer
@@ -39,6 +43,17 @@ class SeqkitModule(pl.LightningModule):
         if self.monitor is None:
             raise ValueError("a learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Lightning's clipping, except that with sparse embedding gradients (which torch's clip_grad_norm_
+        rejects) the norm counts them too, so ``trainer.gradient_clip_val`` clips exactly as with dense ones."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if not gradient_clip_val or not has_sparse_grad(params):
+            return self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        if gradient_clip_algorithm in (None, "norm"):
+            clip_grad_norm_(params, gradient_clip_val)
+        else:
+            clip_grad_value_(params, gradient_clip_val)
 
     def log_train_loss(self, loss, batch_size: int, **parts) -> None:
         """Log the training loss (and named ``parts`` of it, as ``train/<name>``) only on the steps the

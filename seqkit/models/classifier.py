@@ -57,12 +57,13 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
         objective: str = "classification",
         input_size: int = 0,
         target_mean: float = 0.0,
+        sparse_embeddings: bool = False,
     ):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
         super().__init__(vocab_size, num_classes, embedding_dim, embedding_dropout, word_dropout, backbone, pooling, dropout,
                          freeze_embeddings, pretrained_words, pretrained_vectors, pretrained_rows, num_chars, char_encoder,
-                         char, objective, input_size)
+                         char, objective, input_size, sparse_embeddings)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
         if self.regression:
             metrics = MetricCollection({"mse": MeanSquaredError(), "baseline_mse": MeanSquaredError()})

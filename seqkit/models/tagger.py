@@ -22,6 +22,7 @@ class SequenceTagger(SeqkitModule):
     seqeval, and with ``constrained`` the CRF forbids invalid moves such as O -> I-PER) or "none" (POS:
     token accuracy). head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags).
     char_encoder: "none" | "cnn" (Ma & Hovy 2016) | "lstm" (Lample et al. 2016), options in ``char``.
+    sparse_embeddings: the word table gets sparse gradients and lazy Adam updates (``seqkit.optim``).
     Logs ``{val,test}/acc`` (tokens) and, for entities, ``/precision``, ``/recall``, ``/f1`` and ``/f1_<TYPE>``.
     """
 
@@ -46,6 +47,7 @@ class SequenceTagger(SeqkitModule):
         pretrained_words: int = 0,
         pretrained_vectors: Optional[Tensor] = None,
         pretrained_rows: Optional[Tensor] = None,
+        sparse_embeddings: bool = False,
     ):
         super().__init__()
         if head not in ("crf", "softmax"):
@@ -54,7 +56,7 @@ class SequenceTagger(SeqkitModule):
             optimizer = dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
         self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_vectors, freeze_embeddings,
-                                       word_dropout, pretrained_rows, pretrained_words)
+                                       word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.input_dropout = nn.Dropout(embedding_dropout)

@@ -42,6 +42,7 @@ class ClassifierNetwork(nn.Module):
         char: Optional[Dict[str, Any]] = None,
         objective: str = "classification",
         input_size: int = 0,
+        sparse_embeddings: bool = False,
     ):
         super().__init__()  # as SequenceClassifier's base, this runs LightningModule's __init__ too
         if objective not in ("classification", "regression"):
@@ -54,7 +55,7 @@ class ClassifierNetwork(nn.Module):
             embedding_dim = input_size
         else:
             self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
-                                           word_dropout, pretrained_rows, pretrained_words)
+                                           word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
         if char_encoder != "none" and num_chars == 0:
             raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))

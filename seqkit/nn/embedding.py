@@ -31,16 +31,19 @@ class WordEmbedding(nn.Module):
     ``word_dropout``: while training, each real token's trainable part becomes ``<unk>``'s with this
     probability (its pretrained vector stays), so the model learns the representation that words unseen in
     training get at test time.
+
+    ``sparse``: the trainable table's gradient is a sparse tensor of the rows a batch uses
+    (``nn.Embedding(sparse=True)``), for optimisers that update only those rows (``seqkit.optim``).
     """
 
     def __init__(self, num_embeddings: int, dim: int, dropout: float = 0.0, pretrained: Optional[Tensor] = None,
                  freeze: bool = False, word_dropout: float = 0.0, pretrained_rows: Optional[Tensor] = None,
-                 pretrained_words: int = 0):
+                 pretrained_words: int = 0, sparse: bool = False):
         super().__init__()
         if pretrained_words and pretrained is None:
             raise ValueError(f"this embedding reads words through {pretrained_words} pretrained vectors: pass them "
                              "(seqkit.run.load_checkpoint loads them again from the data module's record)")
-        self.embedding = nn.Embedding(num_embeddings, dim, padding_idx=PAD_INDEX)
+        self.embedding = nn.Embedding(num_embeddings, dim, padding_idx=PAD_INDEX, sparse=sparse)
         if pretrained is not None:
             if pretrained.dim() != 2 or pretrained.size(1) != dim or pretrained_rows is None:
                 raise ValueError(f"pretrained must be [N + 1, {dim}] with pretrained_rows [{num_embeddings}], "
