@@ -42,7 +42,8 @@ class Forecaster(SeqkitModule):
     In each the recurrent part models what the simple model misses. ensemble: how many members (encoder, head
     and linear highway each, initialised one after the other from the seed's random stream) are trained side by
     side on the same batches, each on its own loss (the mean of the members' losses is minimised), and forecast
-    as one: the average of their forecasts (a seed ensemble, kept in one checkpoint). instance_norm: revin | last | none. loss: mse | mae | quantile
+    as one: the average of their forecasts (a seed ensemble, kept in one checkpoint).
+    instance_norm: revin | last | none. loss: mse | mae | quantile
     (``quantiles``) | gaussian. Logs {val,test}/mse, /mae (scaled), /rmse_orig, /mae_orig, /mape_orig (original
     units), the same for each baseline (``{stage}/naive/mse``, ...), and ``/ratio_mse``, ``/ratio_rmse_orig``:
     the model's figure over the best baseline's (< 1: the model wins). Quantile/gaussian: ``/pinball`` and
