@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from seqkit.data import TimeSeriesDataModule
 from seqkit.models import Forecaster
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
-from seqkit.nn.forecast_heads import InstanceNorm
+from seqkit.nn.forecast_heads import InstanceNorm, average_forecasts
 
 TINY = {"cell": "gru", "hidden_size": 8, "bidirectional": False}
 
@@ -177,13 +177,14 @@ def test_learns_a_sine_wave_to_low_error(tmp_path):
     assert metrics["val/rmse_orig"] < 0.1 * 3  # original units: amplitude 3
 
 
-def test_checkpoint_round_trip_with_weights_only(tmp_path):
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
     from seqkit.run import load_checkpoint
 
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.1)
     dm.setup("fit")
-    model = Forecaster(**dm.model_kwargs(), backbone=TINY, loss="quantile")
+    model = Forecaster(**dm.model_kwargs(), backbone=TINY, loss="quantile", ensemble=ensemble)
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor="val/mse")
     trainer(max_epochs=1, callbacks=[ckpt]).fit(model, datamodule=dm)
     raw = torch.load(ckpt.best_model_path, weights_only=True)
@@ -201,3 +202,66 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
     assert 0.0 <= tested["test/coverage"] <= 1.0 and tested["test/pinball"] > 0
     assert tested["test/ratio_mse"] == pytest.approx(tested["test/mse"] / min(
         tested[f"test/{b}/mse"] for b in ("naive", "seasonal_naive", "linear")), rel=1e-4)
+
+
+# ---- seed ensemble ------------------------------------------------------------------------------------------
+
+ENSEMBLE_KW = dict(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, instance_norm="last")
+
+
+def single_member(model: Forecaster, k: int, **kw) -> Forecaster:
+    """A one-member Forecaster holding member k's weights."""
+    single = Forecaster(**ENSEMBLE_KW, **kw).eval()
+    encoder, head, highway = model._members()[k]
+    single.encoder.load_state_dict(encoder.state_dict())
+    getattr(single, Forecaster.HEAD_ATTRIBUTES[kw.get("head", "direct")]).load_state_dict(head.state_dict())
+    if highway is not None:
+        single.highway.load_state_dict(highway.state_dict())
+    return single
+
+
+@pytest.mark.parametrize("head, loss, highway", [("direct", "mse", "linear"), ("recursive", "quantile", "none"),
+                                                 ("seq2seq", "gaussian", "seasonal_naive")])
+def test_an_ensembles_forecast_is_the_mean_of_its_members_forecasts(head, loss, highway):
+    torch.manual_seed(0)
+    kw = dict(head=head, loss=loss, highway=highway, season=4)
+    model = Forecaster(**ENSEMBLE_KW, ensemble=3, **kw).eval()
+    singles = [single_member(model, k, **kw) for k in range(3)]
+    x, future = torch.randn(4, 10, 3), torch.rand(4, 5, 2)
+    with torch.no_grad():
+        out, parts = model(x, future), [s(x, future) for s in singles]
+    points = torch.stack([p["point"] for p in parts])
+    assert torch.allclose(out["point"], points.mean(0), atol=1e-6)
+    assert (points[0] - points[1]).abs().max() > 1e-3  # members start from different weights
+    if loss == "quantile":
+        assert torch.allclose(out["quantiles"], torch.stack([p["quantiles"] for p in parts]).mean(0), atol=1e-6)
+        assert (out["quantiles"].diff(dim=-1) >= 0).all()
+    if loss == "gaussian":  # the equal mixture's variance: mean variance + variance of the means
+        var = torch.stack([p["std"] ** 2 for p in parts]).mean(0) + points.var(0, unbiased=False)
+        assert torch.allclose(out["std"], var.sqrt(), atol=1e-5)
+
+
+def test_each_ensemble_member_trains_on_its_own_error():
+    """The training loss is the mean of the members' own losses (not the loss of their average), so a
+    member's gradient is the one it would get alone, divided by the number of members."""
+    torch.manual_seed(1)
+    model = Forecaster(**ENSEMBLE_KW, ensemble=2)
+    singles = [single_member(model, k).train() for k in range(2)]
+    x, future, y = torch.randn(6, 10, 3), torch.rand(6, 5, 2), torch.randn(6, 5, 1)
+    batch = type("Batch", (), {"x": x, "future": future, "y": y, "mask": torch.ones(6, 5, dtype=torch.bool),
+                               "__len__": lambda self: 6})()
+    loss = model.training_step(batch, 0)
+    alone = [torch.nn.functional.mse_loss(s(x, future)["point"], y) for s in singles]
+    assert loss.item() == pytest.approx((alone[0] + alone[1]).item() / 2, rel=1e-5)
+    ensemble_error = torch.nn.functional.mse_loss(model(x, future)["point"], y)
+    assert loss.item() > ensemble_error.item() + 1e-4  # averaging helps: not the loss that was minimised
+    loss.backward()
+    alone[1].backward()
+    member_grad = model.members[0]["encoder"].rnn.weight_hh_l0.grad
+    assert torch.allclose(member_grad, singles[1].encoder.rnn.weight_hh_l0.grad / 2, atol=1e-6)
+
+
+def test_ensemble_size_is_checked():
+    with pytest.raises(ValueError, match="model.ensemble must be a whole number"):
+        Forecaster(**ENSEMBLE_KW, ensemble=0)
+    assert not any(k.startswith("members.") for k in Forecaster(**ENSEMBLE_KW).state_dict())

@@ -3,7 +3,7 @@ scored next to the naive, seasonal-naive and least-squares linear baselines on t
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -14,7 +14,8 @@ from seqkit.models.base import SeqkitModule
 from seqkit.nn import RecurrentEncoder
 from seqkit.nn.encoder import last_states
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
-from seqkit.nn.forecast_heads import DirectHead, ForecastDecoder, ForecastOutput, InstanceNorm, pinball
+from seqkit.nn.forecast_heads import (DirectHead, ForecastDecoder, ForecastOutput, InstanceNorm, average_forecasts,
+                                      pinball)
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 HEADS = ("direct", "recursive", "seq2seq")
@@ -38,7 +39,11 @@ class Forecaster(SeqkitModule):
     "least_squares" starts the forecast from the least-squares baseline (fitted before training, then fixed)
     and the recurrent network forecasts its residual, in window-normalised units; "seasonal_naive" likewise
     starts from the last ``season`` values repeated (on logs: the network forecasts the growth over a season).
-    In each the recurrent part models what the simple model misses. instance_norm: revin | last | none. loss: mse | mae | quantile
+    In each the recurrent part models what the simple model misses. ensemble: how many members (encoder, head
+    and linear highway each, initialised one after the other from the seed's random stream) are trained side by
+    side on the same batches, each on its own loss (the mean of the members' losses is minimised), and forecast
+    as one: the average of their forecasts (a seed ensemble, kept in one checkpoint).
+    instance_norm: revin | last | none. loss: mse | mae | quantile
     (``quantiles``) | gaussian. Logs {val,test}/mse, /mae (scaled), /rmse_orig, /mae_orig, /mape_orig (original
     units), the same for each baseline (``{stage}/naive/mse``, ...), and ``/ratio_mse``, ``/ratio_rmse_orig``:
     the model's figure over the best baseline's (< 1: the model wins). Quantile/gaussian: ``/pinball`` and
@@ -66,6 +71,7 @@ class Forecaster(SeqkitModule):
         decoder: Optional[Dict[str, Any]] = None,
         optimizer: Optional[Dict[str, Any]] = None,
         scheduler: Optional[Dict[str, Any]] = None,
+        ensemble: int = 1,
     ):
         super().__init__()
         if optimizer is None:
@@ -74,20 +80,13 @@ class Forecaster(SeqkitModule):
         self.save_hyperparameters()
         if head not in HEADS:
             raise ValueError(f"model.head must be one of {list(HEADS)}, got {head!r}")
+        if not (isinstance(ensemble, int) and ensemble >= 1):
+            raise ValueError(f"model.ensemble must be a whole number of members >= 1, got {ensemble!r}")
         self.n_past = n_targets + n_covariates
         self.norm = InstanceNorm(instance_norm)
         self.output = ForecastOutput(loss, quantiles)
-        self.encoder = RecurrentEncoder(self.n_past + n_calendar, **(backbone or {}))
-        summary = self.encoder.output_size
-        if head == "recursive":
-            if self.encoder.bidirectional:
-                raise ValueError("model.head=recursive steps the encoder forward: set backbone.bidirectional=false")
-            self.step_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(summary, n_targets * self.output.size))
-        elif head == "direct":
-            self.direct = DirectHead(summary, horizon, n_targets, self.output.size, dropout)
-        else:
-            self.decoder = ForecastDecoder(summary, n_calendar, horizon, n_targets, self.output.size,
-                                           dropout=dropout, **{"cell": self.encoder.cell, **(decoder or {})})
+        self.encoder, head_module = self._encoder_and_head()
+        setattr(self, self.HEAD_ATTRIBUTES[head], head_module)
         if highway not in HIGHWAYS:
             raise ValueError(f"model.highway must be one of {list(HIGHWAYS)}, got {highway!r}")
         if highway != "none" and head == "recursive":
@@ -97,6 +96,13 @@ class Forecaster(SeqkitModule):
             raise ValueError(f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
                              f"<= data.input_length, got season {season} and input_length {input_length}")
         self.highway = nn.Linear(input_length, horizon) if highway == "linear" else None
+        self.members = nn.ModuleList()  # the ensemble's members after the first (the first is self's own parts)
+        for _ in range(ensemble - 1):
+            encoder, head_module = self._encoder_and_head()
+            member = nn.ModuleDict({"encoder": encoder, "head": head_module})
+            if highway == "linear":
+                member["highway"] = nn.Linear(input_length, horizon)
+            self.members.append(member)
         self.target_scaler = Scaler.from_dict(target_scaler) if target_scaler else Scaler("none", False, [0.0] * n_targets,
                                                                              [1.0] * n_targets)
         self.linear = LeastSquaresLinear(input_length, horizon)
@@ -108,31 +114,65 @@ class Forecaster(SeqkitModule):
                                                for stage in ("val", "test")})
         self._windows = {"val": 0, "test": 0}
 
+    HEAD_ATTRIBUTES = {"recursive": "step_head", "direct": "direct", "seq2seq": "decoder"}
+
+    def _encoder_and_head(self) -> Tuple[RecurrentEncoder, nn.Module]:
+        """A freshly initialised recurrent encoder and the head ``model.head`` names (one ensemble member)."""
+        hp = self.hparams
+        encoder = RecurrentEncoder(self.n_past + hp.n_calendar, **(hp.backbone or {}))
+        summary = encoder.output_size
+        if hp.head == "recursive":
+            if encoder.bidirectional:
+                raise ValueError("model.head=recursive steps the encoder forward: set backbone.bidirectional=false")
+            return encoder, nn.Sequential(nn.Dropout(hp.dropout), nn.Linear(summary, hp.n_targets * self.output.size))
+        if hp.head == "direct":
+            return encoder, DirectHead(summary, hp.horizon, hp.n_targets, self.output.size, hp.dropout)
+        return encoder, ForecastDecoder(summary, hp.n_calendar, hp.horizon, hp.n_targets, self.output.size,
+                                        dropout=hp.dropout, **{"cell": encoder.cell, **(hp.decoder or {})})
+
+    def _members(self) -> List[Tuple[RecurrentEncoder, nn.Module, Optional[nn.Linear]]]:
+        """(encoder, head, linear highway) of each ensemble member; the first member is self's own parts."""
+        first = (self.encoder, getattr(self, self.HEAD_ATTRIBUTES[self.hparams.head]), self.highway)
+        return [first] + [(m["encoder"], m["head"], m["highway"] if "highway" in m else None) for m in self.members]
+
     # ---- forecasting --------------------------------------------------------------------------------
     def forward(self, x: Tensor, future: Tensor, y: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """x [B, L, T + P + K] (scaled targets, past covariates, calendar), future [B, H, K] -> {"point": [B, H, T],
-        + "quantiles" [B, H, T, Q] or "std" [B, H, T]} in scaled units. y [B, H, T]: teacher forcing (recursive)."""
+        + "quantiles" [B, H, T, Q] or "std" [B, H, T]} in scaled units. y [B, H, T]: teacher forcing (recursive).
+        An ensemble's forecast is the average of its members' (``average_forecasts``)."""
+        return average_forecasts(self.member_forecasts(x, future, y))
+
+    def member_forecasts(self, x: Tensor, future: Tensor, y: Optional[Tensor] = None) -> List[Dict[str, Tensor]]:
+        """Each ensemble member's forecast of the windows, as ``forward`` returns it (one entry without an ensemble)."""
         T = self.hparams.n_targets
         past, shift, scale = self.norm.normalize(x[..., : self.n_past])
         inputs = torch.cat([past, x[..., self.n_past:]], dim=-1)
         shift, scale = shift[:, None, :T], scale[:, None, :T]
-        if self.hparams.head == "recursive":
-            raw = self._recursive(inputs, future, None if y is None else (y - shift) / scale)
-        else:
-            lengths = torch.full((x.size(0),), x.size(1), dtype=torch.long)
-            _, state = self.encoder(inputs, lengths)
-            summary = last_states(state, self.encoder.num_layers, self.encoder.num_directions)
-            raw = self.direct(summary) if self.hparams.head == "direct" else self.decoder(summary, future)
-        if self.highway is not None:  # [B, L, T] -> [B, H, T], onto the location parameter
-            linear = self.highway(past[..., :T].transpose(1, 2)).transpose(1, 2)
-            raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
+        y_n = None if y is None else (y - shift) / scale
+        raws = [self._raw(member, inputs, past, future, y_n) for member in self._members()]
         if self.hparams.highway == "least_squares":  # the residual of the baseline's forecast [B, H, T]
             shift = self.linear(x[..., :T])
         elif self.hparams.highway == "seasonal_naive":  # the residual of the last season repeated [B, H, T]
             shift = seasonal_naive(x[..., :T], self.hparams.horizon, self.hparams.season)
-        return self.output.params(raw, shift, scale)
+        return [self.output.params(raw, shift, scale) for raw in raws]
 
-    def _recursive(self, inputs: Tensor, future: Tensor, y_n: Optional[Tensor]) -> Tensor:
+    def _raw(self, member, inputs: Tensor, past: Tensor, future: Tensor, y_n: Optional[Tensor]) -> Tensor:
+        """One member's output in normalised units: inputs [B, L, F], past [B, L, T + P] -> raw [B, H, T, S]."""
+        encoder, head, highway = member
+        if self.hparams.head == "recursive":
+            raw = self._recursive(encoder, head, inputs, future, y_n)
+        else:
+            lengths = torch.full((inputs.size(0),), inputs.size(1), dtype=torch.long)
+            _, state = encoder(inputs, lengths)
+            summary = last_states(state, encoder.num_layers, encoder.num_directions)
+            raw = head(summary) if self.hparams.head == "direct" else head(summary, future)
+        if highway is not None:  # [B, L, T] -> [B, H, T], onto the location parameter
+            linear = highway(past[..., : self.hparams.n_targets].transpose(1, 2)).transpose(1, 2)
+            raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
+        return raw
+
+    def _recursive(self, encoder: RecurrentEncoder, step_head: nn.Module, inputs: Tensor, future: Tensor,
+                   y_n: Optional[Tensor]) -> Tensor:
         """One step at a time in normalised units: inputs [B, L, F], future [B, H, K] -> raw [B, H, T, S]."""
         B, L, _ = inputs.shape
         H, T, S = future.size(1), self.hparams.n_targets, self.output.size
@@ -140,16 +180,16 @@ class Forecaster(SeqkitModule):
         if y_n is not None:  # teacher forcing: the true values are fed, all steps in one pass
             fed = torch.cat([y_n[:, :-1], held.expand(-1, H - 1, -1), future[:, :-1]], dim=-1)
             seq = torch.cat([inputs, fed], dim=1)
-            outputs, _ = self.encoder(seq, torch.full((B,), L + H - 1, dtype=torch.long))
-            return self.step_head(outputs[:, L - 1:]).view(B, H, T, S)
-        outputs, state = self.encoder(inputs, torch.full((B,), L, dtype=torch.long))
-        raw = [self.step_head(outputs[:, -1]).view(B, T, S)]
+            outputs, _ = encoder(seq, torch.full((B,), L + H - 1, dtype=torch.long))
+            return step_head(outputs[:, L - 1:]).view(B, H, T, S)
+        outputs, state = encoder(inputs, torch.full((B,), L, dtype=torch.long))
+        raw = [step_head(outputs[:, -1]).view(B, T, S)]
         zeros, ones = raw[0].new_zeros(B, T), raw[0].new_ones(B, T)
         for h in range(1, H):
             point = self.output.params(raw[-1], zeros, ones)["point"]  # [B, T], normalised
             x_t = torch.cat([point[:, None], held, future[:, h - 1: h]], dim=-1)
-            out, state = self.encoder.rnn(x_t, state)  # one step of the fused layers
-            raw.append(self.step_head(out[:, 0]).view(B, T, S))
+            out, state = encoder.rnn(x_t, state)  # one step of the fused layers
+            raw.append(step_head(out[:, 0]).view(B, T, S))
         return torch.stack(raw, dim=1)
 
     def baselines(self, x: Tensor) -> Dict[str, Tensor]:
@@ -177,8 +217,9 @@ class Forecaster(SeqkitModule):
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         teacher = batch.y if self.hparams.head == "recursive" else None
-        out = self(batch.x, batch.future, teacher)
-        loss = self.output.nll(out, batch.y, batch.mask[..., None].expand_as(batch.y))
+        mask = batch.mask[..., None].expand_as(batch.y)
+        losses = [self.output.nll(out, batch.y, mask) for out in self.member_forecasts(batch.x, batch.future, teacher)]
+        loss = torch.stack(losses).mean()  # each member learns from its own error, not the ensemble's
         self.log_train_loss(loss, len(batch))
         return loss
 

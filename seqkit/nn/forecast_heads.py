@@ -96,6 +96,19 @@ class ForecastOutput(nn.Module):
         return (e * m).sum() / m.sum().clamp(min=1)
 
 
+def average_forecasts(outs: Sequence[Dict[str, Tensor]]) -> Dict[str, Tensor]:
+    """The forecast of an ensemble: the members' point forecasts [B, H, T] and quantiles [B, H, T, Q] averaged
+    (the average of ordered quantiles stays ordered); Gaussian members combine as their equal-weight mixture
+    (variance = mean of the variances + variance of the means)."""
+    if len(outs) == 1:
+        return outs[0]
+    mean = {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0] if k != "std"}
+    if "std" in outs[0]:
+        second = torch.stack([o["std"] ** 2 + o["point"] ** 2 for o in outs]).mean(0)
+        mean["std"] = (second - mean["point"] ** 2).clamp(min=0).sqrt()
+    return mean
+
+
 def pinball(q: Tensor, y: Tensor, levels: Tensor) -> Tensor:
     """Quantile (pinball) loss of predicted quantiles q [..., Q] at ``levels`` [Q] for targets y [...]: [..., Q]."""
     diff = y[..., None] - q
