@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 
 from seqkit.checkpoint import FORMAT_VERSION
@@ -40,8 +41,10 @@ class SeqkitModule(pl.LightningModule):
         if not sched_spec:
             return optimizer
         scheduler = instantiate(dict(sched_spec), optimizer=optimizer, _convert_="all")
+        if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
         if self.monitor is None:
-            raise ValueError("a learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
+            raise ValueError("a plateau learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
