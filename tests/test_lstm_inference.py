@@ -60,11 +60,13 @@ def test_predict_step_uses_it_and_follows_weight_changes():
                 p.add_(0.3 * torch.randn_like(p))
 
 
-@pytest.mark.parametrize("change", ["gru", "two_layers", "training"])
+@pytest.mark.parametrize("change", ["gru", "two_layers", "training", "float64"])
 def test_other_encoders_keep_the_usual_path(change):
     backbone = {"cell": "gru" if change == "gru" else "lstm", "hidden_size": 4,
                 "num_layers": 2 if change == "two_layers" else 1}
     embedding, encoder = WordEmbedding(10, 4), RecurrentEncoder(4, **backbone)
+    if change == "float64":
+        embedding, encoder = embedding.double(), encoder.double()
     if change != "training":
         embedding.eval(), encoder.eval()
     assert word_lstm_inference(embedding, encoder, {}) is None

@@ -115,7 +115,7 @@ class ClassifierNetwork(nn.Module):
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
         """A Batch -> {"index": [B], "probabilities": [B, num_classes]} (regression: {"index", "value": [B]}).
         Lightning's hook name: SequenceClassifier inherits it. Without gradients, a one-layer LSTM over words runs
-        as seqkit.nn.lstm_inference.WordLSTMInference (input gates looked up: about 1.7x faster, equal to nn.LSTM
+        as seqkit.nn.lstm_inference.WordLSTMInference (input gates looked up: about 1.5x faster, equal to nn.LSTM
         up to float rounding), so Trainer.predict and seqkit.light_predict both get it."""
         out = self._predict_logits(batch) if not torch.is_grad_enabled() else None
         if out is None:

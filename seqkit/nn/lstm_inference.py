@@ -127,10 +127,13 @@ def frozen_key(*modules: nn.Module) -> Tuple:
 def word_lstm_inference(embedding: Optional[nn.Module], encoder: nn.Module, cache: dict) -> Optional[WordLSTMInference]:
     """The WordLSTMInference of a WordEmbedding + one-layer fused-LSTM RecurrentEncoder pair, rebuilt only when
     their parameters change (kept in ``cache``); None where it does not apply (other cells, several layers,
-    pretrained vectors with open-vocabulary rows, training mode)."""
+    pretrained vectors with open-vocabulary rows, training mode, a GPU or another dtype)."""
     if embedding is None or embedding.training or encoder.training or getattr(embedding, "pretrained", None) is not None \
             or encoder.cell != "lstm" or encoder.num_layers != 1 or encoder.impl != "fused" or encoder.record_states:
         return None
+    weight = encoder.rnn.weight_hh_l0
+    if weight.device.type != "cpu" or weight.dtype != torch.float32:
+        return None  # on a GPU cuDNN's LSTM is the fast one; the table trick is for CPU float32 inference
     key = frozen_key(embedding, encoder)
     if cache.get("key") != key:
         with torch.no_grad():
