@@ -126,8 +126,11 @@ def _run(model, datamodule, trainer: Any) -> Iterator[Dict[str, Any]]:
             yield model.predict_step(batch, index)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(r, ensure_ascii=False) builds one of these a call
+
+
 def _json_lines(rows: List[Dict[str, Any]], output_format: str) -> Iterator[str]:
-    return (json.dumps(r, ensure_ascii=False) for r in rows)
+    return map(_JSON.encode, rows)
 
 
 @contextlib.contextmanager

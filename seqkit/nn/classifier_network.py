@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from seqkit.nn.char_encoder import build_char_encoder
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder
+from seqkit.nn.lstm_inference import word_lstm_inference
 from seqkit.nn.padding import lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
 
@@ -97,10 +98,29 @@ class ClassifierNetwork(nn.Module):
         """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
         return self.classify(self.encoder(self.embed(tokens, chars, char_lengths), lengths)[0], lengths)
 
+    def _predict_logits(self, batch) -> Optional[Tensor]:
+        """Logits [B, classes] through WordLSTMInference; None where it does not apply (see word_lstm_inference)."""
+        if self.chars is not None or batch.features is not None:
+            return None
+        fast = word_lstm_inference(self.embedding, self.encoder, self.__dict__.setdefault("_inference_cache", {}))
+        if fast is None:
+            return None
+        if self.pooling.method == "max":
+            pooled = fast.max_pooled(batch.tokens, batch.lengths)
+        else:
+            outputs, lengths = fast(batch.tokens, batch.lengths), batch.lengths
+            pooled = self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)
+        out = self.head(self.dropout(pooled))
+        return out.squeeze(-1) if self.regression else out
+
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
         """A Batch -> {"index": [B], "probabilities": [B, num_classes]} (regression: {"index", "value": [B]}).
-        Lightning's hook name: SequenceClassifier inherits it."""
-        out = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
+        Lightning's hook name: SequenceClassifier inherits it. Without gradients, a one-layer LSTM over words runs
+        as seqkit.nn.lstm_inference.WordLSTMInference (input gates looked up: about 1.5x faster, equal to nn.LSTM
+        up to float rounding), so Trainer.predict and seqkit.light_predict both get it."""
+        out = self._predict_logits(batch) if not torch.is_grad_enabled() else None
+        if out is None:
+            out = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
         if self.regression:
             return {"index": batch.index, "value": out}
         return {"index": batch.index, "probabilities": out.softmax(-1)}
