@@ -42,8 +42,8 @@ def compose(args, *overrides: str):
 
     recipe = ["experiment=conll2003", f"data.root={args.conll2003}"] if args.conll2003 else ["task=ner"]
     with initialize_config_dir(config_dir=str(_configs()), version_base="1.3"):
-        return hydra_compose("train", overrides=[*recipe, "embedding.pretrained=null",
-                                                 f"data.batch_size={args.tagger_batch_size}", *overrides])
+        extra = [o.split(":", 1)[1] for o in args.override if o.split(":", 1)[0] == "tagger_sparse"]
+        return hydra_compose("train", overrides=[*recipe, "embedding.pretrained=null", *extra, *overrides])
 
 
 def _configs():
@@ -100,7 +100,7 @@ def run(args, bench: ModuleType) -> Dict[str, Any]:
     n_params = sum(p.numel() for p in models["dense, fused Adam"].parameters())
     rows = [int(torch.unique(b.tokens).numel()) for b in batches]
     print(f"data:  {'CoNLL-2003 train (' + args.conll2003 + ')' if args.conll2003 else 'built-in WNUT-17 train'}, "
-          f"{len(batches)} bucketed batches of {args.tagger_batch_size}, {tokens:,} real tokens")
+          f"{len(batches)} bucketed batches of {base.data.batch_size}, {tokens:,} real tokens")
     print(f"model: as {'experiment=conll2003' if args.conll2003 else 'task=ner'} embedding.pretrained=null: word table "
           f"{tuple(words.shape)} ({words.numel():,} of {n_params:,} parameters); a batch uses "
           f"{sum(rows) / len(rows):.0f} of its {words.shape[0]:,} rows on average; lr {base.optimizer.lr}, clip {clip:g}")
