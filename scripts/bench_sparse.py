@@ -36,18 +36,14 @@ VARIANTS = {  # name -> (config overrides): the optimiser set-ups compared
 PHASES = ("forward + nll", "backward", "clip", "optimizer step")
 
 
-def compose(args, *overrides: str):
-    """configs/train.yaml with the tagger recipe (see the module docstring) and ``overrides``."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+def compose(args, bench: ModuleType, *overrides: str):
+    """configs/train.yaml with the tagger recipe (see the module docstring), ``--override tagger_sparse:...``
+    and ``overrides``."""
+    from seqkit.benchmark.recipes import compose_config
 
     recipe = ["experiment=conll2003", f"data.root={args.conll2003}"] if args.conll2003 else ["task=ner"]
-    with initialize_config_dir(config_dir=str(_configs()), version_base="1.3"):
-        extra = [o.split(":", 1)[1] for o in args.override if o.split(":", 1)[0] == "tagger_sparse"]
-        return hydra_compose("train", overrides=[*recipe, "embedding.pretrained=null", *extra, *overrides])
-
-
-def _configs():
-    return Path(__file__).resolve().parents[1] / "configs"
+    return compose_config(bench.CONFIGS, [*recipe, "embedding.pretrained=null",
+                                          *bench.section_overrides(args, "tagger_sparse"), *overrides])
 
 
 def train_steps(model, optimizer, batches: Sequence[Any], clip: float, bench: ModuleType):
@@ -87,7 +83,7 @@ def run(args, bench: ModuleType) -> Dict[str, Any]:
             if not (Path(args.conll2003).expanduser() / name).is_file():
                 sys.exit(f"error: {Path(args.conll2003) / name} not found (--conll2003 takes the directory holding "
                          "train.txt, valid.txt)")
-    cfgs = {name: compose(args, *overrides) for name, overrides in VARIANTS.items()}
+    cfgs = {name: compose(args, bench, *overrides) for name, overrides in VARIANTS.items()}
     base = cfgs["dense, fused Adam"]
     dm = build(base.data)
     dm.setup("fit")

@@ -96,14 +96,18 @@ QUICK_OVERRIDES: Dict[str, List[str]] = {
 # Shared helpers (any section may use them)
 # ================================================================================================
 
+def section_overrides(args, section: str) -> List[str]:
+    """The ``--override SECTION:KEY=VALUE`` options for ``section``, as ``KEY=VALUE`` strings."""
+    return [o.split(":", 1)[1] for o in args.override if o.split(":", 1)[0] == section]
+
+
 def section_recipe(args, section: str, overrides: Sequence[str]):
     """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
     benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit."""
     from seqkit.benchmark.recipes import Recipe
 
-    extra = [o.split(":", 1)[1] for o in args.override if o.split(":", 1)[0] == section]
-    recipe = Recipe.load(CONFIGS, [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []), *extra],
-                         seed=args.seed)
+    recipe = Recipe.load(CONFIGS, [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []),
+                                   *section_overrides(args, section)], seed=args.seed)
     print(f"recipe: train.py {recipe.describe()}")
     return recipe
 
