@@ -85,7 +85,11 @@ class ClassifierNetwork(nn.Module):
     def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
         """outputs [B, T, H * directions], lengths [B] -> logits [B, classes] (regression: values [B])."""
         lengths = lengths.to(outputs.device)
-        out = self.head(self.dropout(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)))
+        return self.logits_of_pooled(self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths))
+
+    def logits_of_pooled(self, pooled: Tensor) -> Tensor:
+        """The pooled sentence vector [B, H * directions] -> logits [B, classes] (regression: values [B])."""
+        out = self.head(self.dropout(pooled))
         return out.squeeze(-1) if self.regression else out
 
     @staticmethod
@@ -105,13 +109,9 @@ class ClassifierNetwork(nn.Module):
         fast = word_lstm_inference(self.embedding, self.encoder, self.__dict__.setdefault("_inference_cache", {}))
         if fast is None:
             return None
-        if self.pooling.method == "max":
-            pooled = fast.max_pooled(batch.tokens, batch.lengths)
-        else:
-            outputs, lengths = fast(batch.tokens, batch.lengths), batch.lengths
-            pooled = self.pooling(outputs, lengths_to_mask(lengths, outputs.size(1)), lengths)
-        out = self.head(self.dropout(pooled))
-        return out.squeeze(-1) if self.regression else out
+        if self.pooling.method == "max":  # pooled inside the recurrence: no [B, T, H] outputs kept
+            return self.logits_of_pooled(fast.max_pooled(batch.tokens, batch.lengths))
+        return self.classify(fast(batch.tokens, batch.lengths), batch.lengths)
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
         """A Batch -> {"index": [B], "probabilities": [B, num_classes]} (regression: {"index", "value": [B]}).
