@@ -257,6 +257,41 @@ def test_cell_impl_applies_dropout_between_layers_only_while_training():
         assert torch.equal(train_out[i, n:], torch.zeros_like(train_out[i, n:]))
 
 
+# ---- weight dropout (DropConnect on the hidden-to-hidden weights) -----------------------------------------
+
+@pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
+def test_weight_dropout_is_one_mask_on_weight_hh_shared_by_both_impls_and_off_in_eval(cell, nonlinearity):
+    fused = perturb(make_encoder(cell, nonlinearity, weight_dropout=0.5))
+    cell_loop = with_impl(fused, "cell")
+    cell_loop.weight_dropout = 0.5
+    x, lengths = make_batch()
+    with torch.no_grad():
+        eval_out = fused(x, lengths)[0]
+        torch.testing.assert_close(eval_out, with_impl(fused, "fused")(x, lengths)[0])  # eval: no dropout
+    fused.train(), cell_loop.train()
+    # the same seed draws the same masks in both implementations, so they still agree step by step
+    torch.manual_seed(3)
+    out_fused, state_fused = fused(x, lengths)
+    torch.manual_seed(3)
+    out_cell, state_cell = cell_loop(x, lengths)
+    torch.testing.assert_close(out_fused, out_cell, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out_fused, eval_out, atol=1e-3)
+    # by hand: the masked weight_hh in a plain module gives the same outputs
+    torch.manual_seed(3)
+    masked = {n: nn.functional.dropout(w, 0.5, training=True).detach()
+              for n, w in fused.rnn.named_parameters() if n.startswith("weight_hh")}
+    by_hand = with_impl(fused, "fused")
+    by_hand.rnn.load_state_dict({**fused.rnn.state_dict(), **masked})
+    torch.testing.assert_close(out_fused.detach(), by_hand(x, lengths)[0].detach(), atol=1e-5, rtol=1e-4)
+    # gradients reach the original parameters, and are zero exactly where the mask dropped a weight
+    fused.zero_grad()
+    out_fused.pow(2).mean().backward()
+    grad = fused.rnn.weight_hh_l0.grad
+    assert grad.abs().sum() > 0
+    assert torch.all(grad[masked["weight_hh_l0"] == 0] == 0)
+    assert fused.rnn.weight_ih_l0.grad.abs().sum() > 0
+
+
 # ---- argument checking ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,word", [
@@ -265,6 +300,7 @@ def test_cell_impl_applies_dropout_between_layers_only_while_training():
     ({"cell": "rnn", "nonlinearity": "sigmoid"}, "nonlinearity"),
     ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
     ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity"),
+    ({"weight_dropout": 1.0}, "weight_dropout"),
 ])
 def test_invalid_arguments_raise_value_error(kwargs, word):
     with pytest.raises(ValueError, match=word):

@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqkit.nn.recurrent_init import init_recurrent_weights
@@ -33,6 +34,8 @@ class RecurrentEncoder(nn.Module):
     cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
     impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
     dropout: between stacked layers (as in nn.LSTM), only while training.
+    weight_dropout: DropConnect on the hidden-to-hidden weights (AWD-LSTM's weight drop, Merity et al. 2018),
+    only while training: one mask a forward pass, the same at every time step, so the fused kernel still runs.
     init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias;
     chrono_max_steps: LSTM chrono initialisation up to that many steps (see seqkit.nn.recurrent_init).
     record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which then runs the cell loop
@@ -47,6 +50,7 @@ class RecurrentEncoder(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        weight_dropout: float = 0.0,
         nonlinearity: str = "tanh",
         impl: str = "fused",
         init: str = "default",
@@ -62,11 +66,13 @@ class RecurrentEncoder(nn.Module):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         if cell != "rnn" and nonlinearity != "tanh":
             raise ValueError("nonlinearity applies to cell='rnn' only")
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout}")
         self.cell, self.impl = cell, impl
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.bidirectional = num_layers, bidirectional
         self.num_directions = 2 if bidirectional else 1
-        self.dropout = dropout
+        self.dropout, self.weight_dropout = dropout, weight_dropout
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         self.rnn = _FUSED[cell](
             input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
@@ -96,18 +102,32 @@ class RecurrentEncoder(nn.Module):
             return self._forward_fused(x, lengths, state)
         return self._forward_cells(x, lengths, state)
 
+    def _dropped_weights(self) -> dict:
+        """``{name: weight}`` overrides for the fused module's hidden-to-hidden weights: DropConnect while
+        training with ``weight_dropout`` > 0, else empty. Gradients reach the original parameters."""
+        if not (self.training and self.weight_dropout > 0):
+            return {}
+        return {name: nn.functional.dropout(weight, self.weight_dropout, training=True)
+                for name, weight in self.rnn.named_parameters() if name.startswith("weight_hh")}
+
     def _forward_fused(self, x: Tensor, lengths: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, final = self.rnn(packed, state)
+        dropped = self._dropped_weights()
+        out, final = functional_call(self.rnn, dropped, (packed, state)) if dropped else self.rnn(packed, state)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return out, final
 
-    def cell_for(self, layer: int, direction: int) -> nn.Module:
-        """The nn.*Cell of one layer and direction, sharing the fused module's parameters."""
+    def cell_for(self, layer: int, direction: int, overrides: Optional[dict] = None) -> nn.Module:
+        """The nn.*Cell of one layer and direction, sharing the fused module's parameters (or the tensors
+        in ``overrides``, named as in the fused module: weight dropout)."""
         cell = self._cells[layer * self.num_directions + direction]
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        overrides = overrides or {}
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            setattr(cell, name, getattr(self.rnn, name + suffix))
+            value = overrides.get(name + suffix, getattr(self.rnn, name + suffix))
+            if not isinstance(value, nn.Parameter):
+                cell._parameters.pop(name, None)  # a computed tensor (a dropped weight) is bound as a plain attribute
+            setattr(cell, name, value)
         return cell
 
     def _forward_cells(self, x: Tensor, lengths: Tensor, state: Optional[State],
@@ -123,13 +143,14 @@ class RecurrentEncoder(nn.Module):
             state = self.initial_state(batch, x.device, x.dtype)
         h0, c0 = state if self.cell == "lstm" else (state, None)
         layer_input, final_h, final_c = x, [], []
+        dropped = self._dropped_weights()
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 seq = layer_input if direction == 0 else reverse(layer_input)
                 states = None if record is None else []
-                out, h, c = self._run_cell(self.cell_for(layer, direction), seq, mask, h0[k],
+                out, h, c = self._run_cell(self.cell_for(layer, direction, dropped), seq, mask, h0[k],
                                            None if c0 is None else c0[k], states)
                 outputs.append(out if direction == 0 else reverse(out))
                 final_h.append(h)
@@ -179,8 +200,9 @@ class RecurrentEncoder(nn.Module):
             state = self.initial_state(x_t.size(0), x_t.device, x_t.dtype)
         h0, c0 = state if self.cell == "lstm" else (state, None)
         layer_input, hs, cs = x_t, [], []
+        dropped = self._dropped_weights()  # a fresh mask each step: a decoder's training loop calls step per token
         for layer in range(self.num_layers):
-            cell = self.cell_for(layer, 0)
+            cell = self.cell_for(layer, 0, dropped)
             if c0 is None:
                 h = cell(layer_input, h0[layer])
             else:
