@@ -1,5 +1,8 @@
 """What ``scripts/generate.py`` does: load a language-model checkpoint and stream sampled text to stdout
-(or, with ``classifier_ckpt``, measure how often a classifier agrees with the requested class)."""
+(or, with ``classifier_ckpt``, measure how often a classifier agrees with the requested class).
+
+``generate`` loads through Lightning (``seqkit.run.load_checkpoint``); ``seqkit.light_generate`` loads the plain
+network and the data module's generation half instead; both then call ``generate_with``, so the text is the same."""
 from __future__ import annotations
 
 import json
@@ -11,20 +14,27 @@ from omegaconf import DictConfig
 
 from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
 from seqkit.class_agreement import agreement
-from seqkit.cli import quiet_libraries
+from seqkit.cli import quiet_libraries, set_threads
 from seqkit.nn.decoding import Sampler, greedy_choice
-from seqkit.run import _set_threads, load_checkpoint
 
 CLASSIFIER = "seqkit.models.classifier.SequenceClassifier"
 
 
 def generate(cfg: DictConfig) -> List[str]:
     """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout."""
-    _set_threads(cfg)
+    from seqkit.run import load_checkpoint  # Lightning: only on this path
+
+    set_threads(cfg)
     quiet_libraries()
     model, datamodule = load_checkpoint(cfg.ckpt_path)
     if not hasattr(datamodule, "encode_prompt"):
         raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")
+    return generate_with(cfg, model, datamodule)
+
+
+def generate_with(cfg: DictConfig, model, datamodule) -> List[str]:
+    """``generate`` once loaded. model: a ``seqkit.nn.LanguageModelNetwork`` (a LanguageModel is one) in eval mode;
+    datamodule: its text <-> ids (the data module, or its generation reader: ``encode_prompt``, ``stream_piece``...)."""
     if cfg.max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}")
     prompt = str(cfg.get("prompt") or "")
@@ -32,7 +42,7 @@ def generate(cfg: DictConfig) -> List[str]:
     condition = None
     if cfg.get("condition") is not None:
         condition = torch.tensor([datamodule.condition_index(str(cfg.condition))])
-    elif model.hparams.get("num_conditions") and not cfg.get("classifier_ckpt"):
+    elif model.num_conditions and not cfg.get("classifier_ckpt"):
         raise ValueError(f"this model generates from a class: give condition=<one of {datamodule.condition_names()}>")
     generator = torch.Generator().manual_seed(int(cfg.seed))
     if cfg.temperature == 0:
@@ -54,7 +64,7 @@ def generate(cfg: DictConfig) -> List[str]:
             pieces.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
-        eos = None if model.hparams.get("carry_state", True) else datamodule.start_index()  # sentences end
+        eos = None if model.carry_state else datamodule.start_index()  # sentences end
         model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream, eos=eos)
         sys.stdout.write("\n")
         sys.stdout.flush()
@@ -64,7 +74,9 @@ def generate(cfg: DictConfig) -> List[str]:
 
 def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified; one JSON line."""
-    if not model.hparams.get("num_conditions"):
+    from seqkit.run import load_checkpoint
+
+    if not model.num_conditions:
         raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
                          f"{cfg.ckpt_path} generates from no class")
     if str(cfg.get("prompt") or ""):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -33,10 +33,13 @@ LIGHT_SHAPES: Dict[str, LightShape] = {  # checkpoint model class -> how to pred
         "seqkit.nn.classifier_network:ClassifierNetwork", "seqkit.data.classification_input:TextClassificationReader"),
 }
 
-# override values taken without Hydra's grammar: paths, names and numbers; anything else goes to Hydra
-_PLAIN_VALUE = re.compile(r"[\w./@%+~-]*")
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(?=[eE]))([eE][+-]?\d+)?")
+# override values taken without Hydra's grammar: paths, names, numbers, words with inner spaces (Hydra strips the
+# outer ones); anything else goes to Hydra. Numbers and their types as Hydra's lexer (OverrideLexer.g4) reads them.
+_PLAIN_VALUE = re.compile(r"[\w./@%+~:-]+([ \t]+[\w./@%+~:-]+)*|")
+_UNSIGNED = r"(0|[1-9](_?[0-9])*)"
+_POINT = rf"({_UNSIGNED}\.|{_UNSIGNED}?\.[0-9](_?[0-9])*)"
+_INT = re.compile(rf"[+-]?{_UNSIGNED}")
+_FLOAT = re.compile(rf"[+-]?({_POINT}|({_UNSIGNED}|{_POINT})[eE][+-]?[0-9](_?[0-9])*|[iI][nN][fF]|[nN][aA][nN])")
 
 
 def parse_overrides(config_file: Path, overrides: Sequence[str]) -> Optional[DictConfig]:
@@ -48,6 +51,7 @@ def parse_overrides(config_file: Path, overrides: Sequence[str]) -> Optional[Dic
         cfg.pop(name, None)
     for override in overrides:
         key, sep, value = override.partition("=")
+        value = value.strip(" \t")
         if not sep or not _PLAIN_VALUE.fullmatch(value) or not re.fullmatch(r"\w+(\.\w+)?", key):
             return None
         head, _, rest = key.partition(".")
@@ -77,14 +81,15 @@ def _load(spec: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def load_light(ckpt_path: str) -> Optional[Tuple[Any, Any]]:
+def load_light(ckpt_path: str, shapes: Optional[Iterable[Tuple[str, LightShape]]] = None) -> Optional[Tuple[Any, Any]]:
     """(plain torch network in eval mode, data reader) of a checkpoint, read with weights_only=True; None when
-    its shape or contents need the Lightning path."""
+    its shape or contents need the Lightning path. shapes: (model class, LightShape) pairs; LIGHT_SHAPES' by default."""
     path = Path(ckpt_path)
     checkpoint = read_checkpoint(path)
     meta = seqkit_metadata(checkpoint, path)
-    shape = LIGHT_SHAPES.get(meta["model_class"])
-    if shape is None or meta.get("datamodule_class") != shape.datamodule_class:
+    shape = next((s for model, s in (LIGHT_SHAPES.items() if shapes is None else shapes)
+                  if model == meta["model_class"] and s.datamodule_class == meta.get("datamodule_class")), None)
+    if shape is None:
         return None
     state = checkpoint.get(shape.datamodule_class.rsplit(".", 1)[-1])  # Lightning keys it by the class name
     reader_class = _load(shape.reader)
@@ -112,11 +117,12 @@ def light_predict(cfg: DictConfig) -> Optional[int]:
     return stream_predictions(network, reader, None, str(cfg.input), cfg.get("output"), options)
 
 
-def main(config_file: Path, argv: List[str]) -> bool:
-    """``scripts/predict.py``'s fast path: True when it predicted (or reported an error), False when the
-    command needs Hydra and Lightning."""
+def main(config_file: Path, argv: List[str], run: Callable[[DictConfig], Any] = light_predict) -> bool:
+    """A script's fast path (``run``: light_predict for ``scripts/predict.py``, which returns None where the
+    checkpoint needs Lightning): True when it ran (or reported an error), False when the command needs Hydra
+    and Lightning."""
     from seqkit.cli import report_errors
     cfg = parse_overrides(config_file, argv)
     if cfg is None:
         return False
-    return report_errors(light_predict)(cfg) is not None
+    return report_errors(run)(cfg) is not None

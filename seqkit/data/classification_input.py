@@ -109,6 +109,11 @@ class _Settings(dict):
             raise AttributeError(name) from None
 
 
+def restore_tokenizer(hparams: Mapping[str, Any], state: Mapping[str, Any]) -> Tokenizer:
+    """The data module's tokeniser: as saved in its state, else (older checkpoints) from its hyper-parameters."""
+    return Tokenizer.from_dict(state["tokenizer"]) if "tokenizer" in state else Tokenizer(**(hparams.get("tokenizer") or {}))
+
+
 class TextClassificationReader(TextClassificationInput):
     """The prediction half of a TextClassificationDataModule, rebuilt from a checkpoint's
     ``datamodule_hyper_parameters`` and data-module state (vocabularies, labels, tokeniser) without Lightning.
@@ -116,8 +121,7 @@ class TextClassificationReader(TextClassificationInput):
 
     def __init__(self, hparams: Mapping[str, Any], state: Mapping[str, Any]):
         self.hparams = _Settings(hparams)
-        self.tokenizer = Tokenizer.from_dict(state["tokenizer"]) if "tokenizer" in state \
-            else Tokenizer(**(hparams.get("tokenizer") or {}))
+        self.tokenizer = restore_tokenizer(hparams, state)
         self.vocab = Vocabulary.from_dict(state["vocab"])
         self.labels = Vocabulary.from_dict(state["labels"])
         self.chars = Vocabulary.from_dict(state["chars"]) if "chars" in state else None

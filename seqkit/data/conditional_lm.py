@@ -13,17 +13,18 @@ import torch
 
 from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad
 from seqkit.data.classification import Example, TextClassificationDataModule
+from seqkit.data.conditional_lm_text import ConditionalText
 from seqkit.data.datamodule import log
 from seqkit.data.errors import DataError
-from seqkit.data.language_modeling import EOS
+from seqkit.data.language_model_text import EOS
 from seqkit.data.labelled_text import LabelledText
 from seqkit.data.vocab import Vocabulary
-from seqkit.nn.padding import PAD_INDEX
 
 
-class ConditionalLanguageModelingDataModule(TextClassificationDataModule):
+class ConditionalLanguageModelingDataModule(ConditionalText, TextClassificationDataModule):
     """Word-level sentences with a class each (``TextClassificationDataModule``'s options: builtin, files,
-    format, split, tokenizer, min_freq, max_vocab_size). ``condition=<label>`` picks the class to generate."""
+    format, split, tokenizer, min_freq, max_vocab_size). ``condition=<label>`` picks the class to generate
+    (``ConditionalText``, shared with generation's ConditionalLanguageModelReader)."""
 
     condition_shift = 0  # evaluate.py options.flip_condition=true: 1, each sentence is read under another class
 
@@ -49,41 +50,6 @@ class ConditionalLanguageModelingDataModule(TextClassificationDataModule):
 
     def model_kwargs(self) -> Dict[str, Any]:
         return {"vocab_size": len(self.vocab), "level": "word", "num_conditions": len(self.labels), "carry_state": False}
-
-    # ---- generation (scripts/generate.py ... condition=<label>) --------------------------------
-    def condition_names(self) -> List[str]:
-        return list(self.labels.itos)
-
-    def condition_name(self, index: int) -> str:
-        return self.labels.itos[index]
-
-    def condition_index(self, name: str) -> int:
-        if name not in self.labels:
-            raise ValueError(f"condition={name} is not a class of this model; choose one of {self.labels.itos}")
-        return self.labels.index(name)
-
-    def start_index(self) -> int:
-        return self.vocab.index(EOS)
-
-    def banned_indices(self) -> List[int]:
-        return [PAD_INDEX]
-
-    def encode_prompt(self, prompt: str) -> List[int]:
-        words = self.tokenizer(prompt) if prompt.strip() else []
-        unknown = [w for w in words if w not in self.vocab]
-        if unknown:
-            log(f"warning: prompt words not in the vocabulary, read as <unk>: {' '.join(unknown)}")
-        return [self.start_index(), *self.vocab.encode(words)]
-
-    def prompt_text(self, prompt: str) -> str:
-        return " ".join(self.tokenizer(prompt)) + " " if prompt.strip() else ""
-
-    def decode_ids(self, ids: List[int]) -> str:
-        return " ".join(self.vocab.decode(ids)).replace(f" {EOS} ", "\n").replace(EOS, "\n")
-
-    def stream_piece(self, index: int) -> str:
-        token = self.vocab.itos[index]
-        return "\n" if token == EOS else token + " "
 
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:
         raise DataError(source, None, "a conditional language model generates text (scripts/generate.py ... condition=<label>); "

@@ -1,13 +1,13 @@
 """What the seqkit LightningDataModules share: path handling, batching, and checkpointed state."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from seqkit.data.notice import log  # noqa: F401 (the data modules import it from here)
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
 from seqkit.data.vocab import Vocabulary
@@ -148,7 +148,3 @@ class SeqkitDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.loader(self.datasets["predict"], train=False)
 
-
-def log(message: str) -> None:
-    """Data notices (IOB1 converted, vocabulary coverage): one line on stderr, so stdout stays machine-readable."""
-    print(f"[seqkit] {message}", file=sys.stderr, flush=True)

@@ -26,10 +26,10 @@ from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX, Batch, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
+from seqkit.data.language_model_text import EOS, LanguageModelText
 from seqkit.data.textfile import read_lines
-from seqkit.data.vocab import UNK, Vocabulary
+from seqkit.data.vocab import Vocabulary
 
-EOS = "<eos>"  # word level: the end of every line
 LEVELS = ("char", "word")
 # TBPTTChunks runs in the main process only (num_workers=0), so Lightning's caution about sharded workers does not apply
 warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
@@ -115,7 +115,7 @@ class ScoredLine:
     targets: List[int]
 
 
-class LanguageModelingDataModule(SeqkitDataModule):
+class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
     """A language model's text: one UTF-8 file per split, read as one token stream.
 
     level: "char" (every character, case and whitespace kept; decoding is a join) or "word" (whitespace
@@ -125,6 +125,7 @@ class LanguageModelingDataModule(SeqkitDataModule):
         validates. Without ``val_path`` the last ``val_fraction`` of the training text is held out (never shuffled).
     bptt: steps per batch (gradients reach at most this far back); bptt_jitter: AWD-LSTM variable lengths.
     batch_size: number of parallel streams in training; eval_batch_size: in validation and test.
+    Prompts and generated text: ``LanguageModelText`` (shared with generation's LanguageModelReader).
     """
 
     vocabularies = ("vocab",)
@@ -221,53 +222,6 @@ class LanguageModelingDataModule(SeqkitDataModule):
 
     def model_kwargs(self) -> Dict[str, Any]:
         return {"vocab_size": len(self.vocab), "level": self.hparams.level}
-
-    # ---- text <-> ids (generation) -------------------------------------------------------------
-    @property
-    def start_token(self) -> str:
-        """What a text is assumed to follow when nothing else is given: a line end."""
-        return "\n" if self.hparams.level == "char" else EOS
-
-    def start_index(self) -> int:
-        return self.vocab.index(self.start_token)
-
-    def banned_indices(self) -> List[int]:
-        """Ids generation never draws: padding, and at char level ``<unk>`` (not a character)."""
-        return [PAD_INDEX] + ([self.vocab.stoi[UNK]] if self.hparams.level == "char" else [])
-
-    def encode_prompt(self, prompt: str) -> List[int]:
-        """A prompt -> ids, after the start token (a prompt begins a line). Char level: a character the
-        training text never had is an error; word level: unknown words become ``<unk>`` (with a notice)."""
-        if self.hparams.level == "char":
-            missing = sorted({c for c in prompt if c not in self.vocab.stoi})
-            if missing:
-                raise ValueError(f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
-                                 f"model cannot read them; use characters of its vocabulary: "
-                                 f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}")
-            return [self.start_index(), *self.vocab.encode(list(prompt))]
-        words = prompt.split()
-        unknown = [w for w in words if w not in self.vocab.stoi]
-        if unknown:
-            log(f"warning: prompt words not in the vocabulary, read as {UNK}: {' '.join(unknown)}")
-        return [self.start_index(), *self.vocab.encode(words)]
-
-    def prompt_text(self, prompt: str) -> str:
-        """How the prompt is echoed before the generated text."""
-        return prompt + " " if self.hparams.level == "word" and prompt.strip() else prompt
-
-    def decode_ids(self, ids: List[int]) -> str:
-        """Ids -> text: characters joined, or words joined by spaces with ``<eos>`` as a line end."""
-        tokens = self.vocab.decode(ids)
-        if self.hparams.level == "char":
-            return "".join(tokens)
-        return " ".join(tokens).replace(f" {EOS} ", "\n").replace(EOS, "\n")
-
-    def stream_piece(self, index: int) -> str:
-        """The text one generated id adds: a character, or a word and a space (a line end for ``<eos>``)."""
-        token = self.vocab.itos[index]
-        if self.hparams.level == "char":
-            return token
-        return "\n" if token == EOS else token + " "
 
     # ---- scoring lines (predict.py) ------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[ScoredLine]:

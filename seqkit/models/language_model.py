@@ -19,13 +19,13 @@ from torchmetrics.aggregation import MeanMetric
 from seqkit.data.batch import IGNORE_INDEX
 from seqkit.models.base import SeqkitModule
 from seqkit.models.classifier import DEFAULT_OPTIMIZER
-from seqkit.nn import RecurrentEncoder, WordEmbedding
-from seqkit.nn.decoding import ChooseFn, Sampler, decode
+from seqkit.nn.decoding import Sampler
 from seqkit.nn.encoder import State, detach_state
+from seqkit.nn.language_model_network import LanguageModelNetwork
 
 
-class LanguageModel(SeqkitModule):
-    """Predict token t+1 from tokens <= t.
+class LanguageModel(LanguageModelNetwork, SeqkitModule):
+    """Predict token t+1 from tokens <= t: ``LanguageModelNetwork`` plus truncated-BPTT training and its losses.
 
     vocab_size, level ("char" | "word"): from the data module. backbone: RecurrentEncoder arguments; it must
     be unidirectional (a language model may not read the future). tie_weights: the output projection
@@ -54,81 +54,14 @@ class LanguageModel(SeqkitModule):
         optimizer: Optional[Dict[str, Any]] = None,
         scheduler: Optional[Dict[str, Any]] = None,
     ):
-        super().__init__()
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        backbone = dict(backbone or {})
-        if backbone.get("bidirectional"):
-            raise ValueError("a language model predicts the next token from the past only, so its backbone must "
-                             "be unidirectional: set backbone.bidirectional=false")
+        super().__init__(vocab_size, embedding_dim, embedding_dropout, backbone, dropout, tie_weights, num_conditions,
+                         condition_every_step, carry_state)
         self.save_hyperparameters()
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout)
-        self.condition_dim = embedding_dim if (num_conditions and condition_every_step) else 0
-        self.encoder = RecurrentEncoder(embedding_dim + self.condition_dim, **backbone)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.encoder.hidden_size, vocab_size)
-        if tie_weights:
-            if embedding_dim != self.encoder.hidden_size:
-                raise ValueError(f"model.tie_weights=true needs the embedding size to equal the hidden size, got "
-                                 f"{embedding_dim} and {self.encoder.hidden_size}: set model.embedding_dim="
-                                 f"{self.encoder.hidden_size} (or embedding.dim) or backbone.hidden_size={embedding_dim}")
-            self.head.weight = self.embedding.embedding.weight
-        if num_conditions:
-            copies = 2 if self.encoder.cell == "lstm" else 1  # h0 (and c0) of every layer
-            self.condition_state = nn.Embedding(num_conditions, copies * self.encoder.num_layers * self.encoder.hidden_size)
-            if condition_every_step:
-                self.condition_input = nn.Embedding(num_conditions, embedding_dim)
         self._train_state: Optional[State] = None
         self._eval_state: Optional[State] = None
         self.losses = nn.ModuleDict({stage: MeanMetric() for stage in ("val", "test")})
-
-    # ---- the network ---------------------------------------------------------------------------
-    def initial_state(self, condition: Optional[Tensor]) -> Optional[State]:
-        """``condition [B]`` class ids -> the encoder state that starts every sequence of that class (None: zeros)."""
-        if condition is None or not self.hparams.num_conditions:
-            return None
-        layers, hidden = self.encoder.num_layers, self.encoder.hidden_size
-        flat = torch.tanh(self.condition_state(condition))  # [B, copies * layers * H]
-        parts = flat.view(condition.size(0), -1, layers, hidden).permute(1, 2, 0, 3).contiguous()  # [copies, L, B, H]
-        return (parts[0], parts[1]) if self.encoder.cell == "lstm" else parts[0]
-
-    def _inputs(self, tokens: Tensor, condition: Optional[Tensor]) -> Tensor:
-        """tokens [B, T] (or [B]) -> encoder inputs [B, T, D] (or [B, D])."""
-        x = self.embedding(tokens)
-        if self.condition_dim:
-            c = self.condition_input(condition)
-            x = torch.cat([x, c[:, None].expand(-1, x.size(1), -1) if x.dim() == 3 else c], dim=-1)
-        return x
-
-    def forward(self, tokens: Tensor, lengths: Tensor, state: Optional[State] = None,
-                condition: Optional[Tensor] = None) -> Tuple[Tensor, State]:
-        """tokens [B, T], lengths [B], state (None: zeros, or the condition's) -> (logits [B, T, V], final state)."""
-        if state is None:
-            state = self.initial_state(condition)
-        outputs, state = self.encoder(self._inputs(tokens, condition), lengths, state)
-        return self.head(self.dropout(outputs)), state
-
-    def step(self, ids: Tensor, state: Optional[State], condition: Optional[Tensor] = None) -> Tuple[Tensor, State]:
-        """One token per sequence: ids [B] -> (logits [B, V], new state); no recomputation of the prefix."""
-        if state is None:
-            state = self.initial_state(condition)
-        y, state = self.encoder.step(self._inputs(ids, condition), state)
-        return self.head(self.dropout(y)), state
-
-    def prefill(self, prompt: Tensor, condition: Optional[Tensor] = None) -> Tuple[Tensor, State]:
-        """Read a prompt once: prompt [B, T] -> (next-token logits [B, V], state after it)."""
-        lengths = torch.full((prompt.size(0),), prompt.size(1), dtype=torch.long)
-        logits, state = self(prompt, lengths, condition=condition)
-        return logits[:, -1], state
-
-    @torch.no_grad()
-    def generate(self, prompt: Tensor, max_new_tokens: int, choose: ChooseFn, condition: Optional[Tensor] = None,
-                 on_token=None, eos: Optional[int] = None) -> Tensor:
-        """Continue ``prompt [B, T]`` by ``max_new_tokens`` tokens picked by ``choose`` (seqkit.nn.decoding),
-        stopping early at ``eos`` -> ids [B, N]."""
-        logits, state = self.prefill(prompt, condition)
-        step = (lambda ids, s: self.step(ids, s, condition)) if condition is not None else self.step
-        return decode(step, state, logits, max_new_tokens, choose, eos=eos, on_token=on_token)
 
     # ---- truncated BPTT ------------------------------------------------------------------------
     def _token_loss(self, logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
