@@ -35,7 +35,7 @@ LIGHT_SHAPES: Dict[str, LightShape] = {  # checkpoint model class -> how to pred
 
 # override values taken without Hydra's grammar: paths, names, numbers, words with inner spaces (Hydra strips the
 # outer ones); anything else goes to Hydra. Numbers and their types as Hydra's lexer (OverrideLexer.g4) reads them.
-_PLAIN_VALUE = re.compile(r"[\w./@%+~:-]+([ \t]+[\w./@%+~:-]+)*|")
+_PLAIN_VALUE = re.compile(r"[\w./@%+~:?*-]+([ \t]+[\w./@%+~:?*-]+)*|")
 _UNSIGNED = r"(0|[1-9](_?[0-9])*)"
 _POINT = rf"({_UNSIGNED}\.|{_UNSIGNED}?\.[0-9](_?[0-9])*)"
 _INT = re.compile(rf"[+-]?{_UNSIGNED}")

@@ -161,3 +161,38 @@ def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
     with pytest.raises(ValueError, match="options.flip_condition: a SequenceClassifier checkpoint takes no evaluate options"):
         evaluate(_script_config("evaluate", f"ckpt_path={classifier_ckpt}", f"data.test_path={other}",
                                 "options.flip_condition=true"))
+
+
+def test_the_light_path_generates_each_class_as_the_lightning_path_does(tmp_path, capsys, monkeypatch):
+    """scripts/generate.py's fast path (seqkit.light_generate) on a conditional model: the same sentences for
+    condition=, the same one-line error without it; its reader reads prompts and classes as the data module."""
+    from pathlib import Path
+
+    from seqkit.cli import report_errors
+    from seqkit.data.conditional_lm_text import ConditionalLanguageModelReader
+    from seqkit.generation import generate
+    from seqkit.light_generate import light_generate
+    from seqkit.light_predict import parse_overrides
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    module = ConditionalLanguageModelingDataModule(train_path=write_sentences(tmp_path / "train.tsv", 40, 0), batch_size=16)
+    module.setup("fit")
+    torch.manual_seed(0)
+    lm_ckpt = _checkpoint(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4},
+                                        condition_every_step=True), module, tmp_path / "lm.ckpt")
+    reader = ConditionalLanguageModelReader(dict(module.hparams), module.state_dict())
+    assert reader.condition_names() == module.condition_names() == ["neg", "pos"]
+    for prompt in ("the good film", "the zebra", ""):
+        assert (reader.encode_prompt(prompt), reader.prompt_text(prompt)) == (module.encode_prompt(prompt), module.prompt_text(prompt))
+    yaml = Path(__file__).resolve().parents[1] / "configs" / "generate.yaml"
+    capsys.readouterr()
+    for condition in ("neg", "pos"):
+        args = [f"ckpt_path={lm_ckpt}", f"condition={condition}", "num_samples=3", "max_new_tokens=12", "seed=2"]
+        light = light_generate(parse_overrides(yaml, args)), capsys.readouterr()
+        full = generate(_script_config("generate", *args)), capsys.readouterr()
+        assert light[0] == full[0] and light[1] == full[1] and len(light[0]) == 3
+    for run, cfg in ((light_generate, parse_overrides(yaml, [f"ckpt_path={lm_ckpt}"])),
+                     (generate, _script_config("generate", f"ckpt_path={lm_ckpt}"))):
+        with pytest.raises(SystemExit):
+            report_errors(run)(cfg)
+        assert capsys.readouterr().err == "error: this model generates from a class: give condition=<one of ['neg', 'pos']>\n"

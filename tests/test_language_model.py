@@ -150,3 +150,71 @@ def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
     fresh = LanguageModelingDataModule(builtin="tinyshakespeare")
     fresh.load_state_dict(state)
     assert fresh.vocab.itos == module.vocab.itos
+
+
+# ---- the plain network (seqkit.nn.LanguageModelNetwork) and the generation reader, as the light path loads them ----
+LSTM2 = ["encoder.rnn.weight_ih_l0", "encoder.rnn.weight_hh_l0", "encoder.rnn.bias_ih_l0", "encoder.rnn.bias_hh_l0",
+         "encoder.rnn.weight_ih_l1", "encoder.rnn.weight_hh_l1", "encoder.rnn.bias_ih_l1", "encoder.rnn.bias_hh_l1"]
+GRU1 = LSTM2[:4]
+LAYOUTS = {  # the state_dict keys LanguageModel wrote before the network moved to seqkit.nn (checkpoints on disk)
+    "lstm_tied": (dict(vocab_size=11, embedding_dim=6, backbone={"cell": "lstm", "hidden_size": 6, "num_layers": 2},
+                       tie_weights=True, dropout=0.3),
+                  ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias"]),
+    "conditional_gru_every_step": (dict(vocab_size=9, level="word", embedding_dim=5, backbone={"cell": "gru", "hidden_size": 7},
+                                        num_conditions=3, condition_every_step=True, carry_state=False),
+                                   ["embedding.embedding.weight", *GRU1, "head.weight", "head.bias", "condition_state.weight",
+                                    "condition_input.weight"]),
+    "conditional_lstm": (dict(vocab_size=9, level="word", embedding_dim=5, num_conditions=2,
+                              backbone={"cell": "lstm", "hidden_size": 7, "num_layers": 2}),
+                         ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias", "condition_state.weight"]),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_saved_weights_load_into_the_model_and_the_plain_network_with_the_same_outputs(name, tmp_path):
+    """The earlier key layout is kept (old checkpoints load), and the network the light path builds from the
+    hyper-parameters alone computes exactly what the LightningModule does: logits and generated ids."""
+    from seqkit.nn import LanguageModelNetwork
+    from seqkit.nn.decoding import Sampler
+
+    kwargs, keys = LAYOUTS[name]
+    torch.manual_seed(0)
+    saved = LanguageModel(**kwargs)
+    assert list(saved.state_dict()) == keys
+    torch.save({"hyper_parameters": dict(saved.hparams), "state_dict": saved.state_dict()}, tmp_path / "w.pt")
+    checkpoint = torch.load(tmp_path / "w.pt", weights_only=True)
+    model = LanguageModel(**checkpoint["hyper_parameters"])
+    network = LanguageModelNetwork.from_hparams(checkpoint["hyper_parameters"])
+    assert not isinstance(network, pl.LightningModule) and list(network.state_dict()) == keys
+    for m in (model, network):
+        m.load_state_dict(checkpoint["state_dict"])  # strict: no key missing or left over
+        m.eval()
+    tokens, lengths = torch.randint(1, kwargs["vocab_size"], (3, 5)), torch.tensor([5, 4, 2])
+    condition = torch.tensor([0, 1, 1]) if kwargs.get("num_conditions") else None
+    expected, _ = saved.eval()(tokens, lengths, condition=condition)
+    for m in (model, network):
+        assert torch.equal(m(tokens, lengths, condition=condition)[0], expected)
+    assert (network.num_conditions, network.carry_state) == (kwargs.get("num_conditions", 0), kwargs.get("carry_state", True))
+    samples = [m.generate(tokens[:, :2], 6, Sampler(1.0, generator=torch.Generator().manual_seed(3)), condition, eos=2)
+               for m in (model, network)]
+    assert torch.equal(samples[0], samples[1]) and samples[0].size(0) == 3
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_the_generation_reader_reads_and_writes_text_as_the_data_module_does(tmp_path, level):
+    """LanguageModelReader is rebuilt from what a checkpoint keeps (hyper-parameters, state) without Lightning."""
+    from seqkit.data.language_model_text import LanguageModelReader
+
+    module = dm(tmp_path, level=level)
+    reader = LanguageModelReader(dict(module.hparams), module.state_dict())
+    prompt = "On the cat" if level == "word" else "On the"
+    for method in ("start_index", "banned_indices"):
+        assert getattr(reader, method)() == getattr(module, method)()
+    assert reader.encode_prompt(prompt) == module.encode_prompt(prompt) and len(reader.encode_prompt(prompt)) > 2
+    assert reader.prompt_text(prompt) == module.prompt_text(prompt)
+    assert [reader.stream_piece(i) for i in range(len(module.vocab))] == \
+        [module.stream_piece(i) for i in range(len(module.vocab))]
+    assert reader.decode_ids(list(range(len(module.vocab)))) == module.decode_ids(list(range(len(module.vocab))))
+    if level == "char":
+        with pytest.raises(ValueError, match=r"prompt: character\(s\) 'Zz' never occur"):
+            reader.encode_prompt("zZ cat")

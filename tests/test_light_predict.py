@@ -100,6 +100,20 @@ def test_overrides_are_typed_as_hydra_types_them_and_others_are_left_to_hydra():
         assert parse_overrides(PREDICT_YAML, ["ckpt_path=x", *needs_hydra]) is None, needs_hydra
 
 
+def test_values_read_without_hydra_are_the_values_hydra_reads():
+    """Numbers as Hydra's lexer types them (underscores, leading zeros, inf and nan), colons, inner spaces kept and
+    outer ones stripped: whatever parse_overrides takes, Hydra reads the same (and, for text, of the same type)."""
+    values = ["ROMEO:", "a b", "  a  b  ", "x\ty", "1_000", "007", "00", "1__0", "inf", "-NaN", "1.", ".5", "1.e3", "1e3",
+              "1e", "+1", "-", ".", "True", "NULL", "a:b", "1 2", "a.b-c@d%e+f?g*h/i", "What? Who:", "0.1_5", ""]
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        for value in values:
+            light = parse_overrides(REPO / "configs" / "generate.yaml", ["ckpt_path=x", f"prompt={value}"])
+            assert light is not None, value
+            full = compose("generate", overrides=["ckpt_path=x", f"prompt={value}"]).prompt
+            same = str(light.prompt) == str(full) if full == full else str(light.prompt) == "nan"
+            assert same and type(light.prompt) is type(full), (value, light.prompt, full)
+
+
 def test_bad_settings_are_the_same_one_line_errors(classifier_checkpoint, tmp_path, capsys, monkeypatch):
     from seqkit.cli import report_errors
 

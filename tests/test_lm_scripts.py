@@ -4,8 +4,11 @@ import math
 import random
 
 import pytest
+import torch
 
 from test_scripts import REPO, composed, last_json, ok, run_script
+
+GENERATE_YAML = REPO / "configs" / "generate.yaml"
 
 TINY_LM = ["backbone.hidden_size=24", "backbone.num_layers=1", "embedding.dim=8", "data.batch_size=4",
            "data.eval_batch_size=2", "data.bptt=16", "trainer.max_epochs=3", "model.sample_length=20", "threads=1",
@@ -58,26 +61,101 @@ def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys,
         assert "backbone.bidirectional=false" in errors[0]
 
 
-def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys):
+def tiny_lm_checkpoint(tmp_path, level="char"):
+    """A LanguageModel checkpoint after one training step on LONG_TEXT (char or word level), as train.py writes it."""
     import pytorch_lightning as pl
 
     from seqkit.data import LanguageModelingDataModule
-    from seqkit.generation import generate
     from seqkit.models import LanguageModel
-    from seqkit.run import report_errors
 
     (tmp_path / "train.txt").write_text(LONG_TEXT, encoding="utf-8")
-    module = LanguageModelingDataModule(train_path=str(tmp_path / "train.txt"), bptt=8, batch_size=2, eval_batch_size=2)
+    module = LanguageModelingDataModule(train_path=str(tmp_path / "train.txt"), level=level, bptt=8, batch_size=2,
+                                        eval_batch_size=2)
     module.setup("fit")
     trainer = pl.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=False)
+    torch.manual_seed(0)
     trainer.fit(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}), datamodule=module)
-    trainer.save_checkpoint(tmp_path / "lm.ckpt")
-    with pytest.raises(SystemExit) as stop:
-        report_errors(generate)(script_config("generate", f"ckpt_path={tmp_path / 'lm.ckpt'}", "prompt=ROMEO:"))
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert stop.value.code == 1 and len(errors) == 1
-    assert errors[0].startswith("error: prompt: character(s) ':EMOR' never occur"), errors
+    trainer.save_checkpoint(tmp_path / f"lm_{level}.ckpt")
+    return tmp_path / f"lm_{level}.ckpt"
+
+
+def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    """The same line from the Lightning path and from the light one (seqkit.light_generate)."""
+    from seqkit.generation import generate
+    from seqkit.light_generate import light_generate
+    from seqkit.light_predict import parse_overrides
+    from seqkit.run import report_errors
+
+    monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
+    args = [f"ckpt_path={tiny_lm_checkpoint(tmp_path)}", "prompt=ROMEO:"]
+    for run, cfg in ((generate, script_config("generate", *args)), (light_generate, parse_overrides(GENERATE_YAML, args))):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            report_errors(run)(cfg)
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert stop.value.code == 1 and len(errors) == 1 and "Traceback" not in err, err
+        assert errors[0].startswith("error: prompt: character(s) ':EMOR' never occur"), errors
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_the_light_path_generates_what_the_lightning_path_generates(tmp_path, capsys, level):
+    """Byte for byte on stdout and stderr (sample notices, unknown-word warnings), for sampling with top-k and
+    top-p, several samples and greedy decoding; another seed gives other text, so the equality is not vacuous."""
+    from seqkit.generation import generate
+    from seqkit.light_generate import light_generate
+    from seqkit.light_predict import parse_overrides
+
+    ckpt = tiny_lm_checkpoint(tmp_path, level)
+    capsys.readouterr()
+    prompt = "to be zebra" if level == "word" else "to be"  # a space (and, at word level, an unknown word)
+    outputs = []
+    for extra in (["num_samples=2", "top_k=5", "seed=3"], ["top_p=0.9", "temperature=1.3", "seed=4"],
+                  ["temperature=0"], ["seed=5"]):
+        args = [f"ckpt_path={ckpt}", f"prompt={prompt}", "max_new_tokens=30", "threads=1", *extra]
+        cfg = parse_overrides(GENERATE_YAML, args)
+        assert cfg is not None
+        light = light_generate(cfg), capsys.readouterr()
+        full = generate(script_config("generate", *args)), capsys.readouterr()
+        assert light[0] == full[0] and light[1].out == full[1].out and light[1].err == full[1].err
+        assert full[1].out.startswith(prompt) and len(light[0][0]) > len(prompt) + 5
+        outputs.append(full[1].out)
+    assert ("[seqkit] warning: prompt words not in the vocabulary, read as <unk>: zebra" in light[1].err) == (level == "word")
+    assert outputs[1] != outputs[3]
+
+
+def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
+    """One real run of scripts/generate.py (through runpy, to see what it imported): stdout holds the text that
+    the Lightning path prints, stderr nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from seqkit.generation import generate
+
+    ckpt = tiny_lm_checkpoint(tmp_path)
+    args = [f"ckpt_path={ckpt}", "prompt=to be", "max_new_tokens=40", "seed=1", "threads=1"]
+    probe = (f"import runpy, sys; sys.argv = ['generate.py', *{args!r}];"
+             f" runpy.run_path({str(REPO / 'scripts' / 'generate.py')!r}, run_name='__main__');"
+             f" open({str(tmp_path / 'modules.txt')!r}, 'w').write('\\n'.join(sys.modules))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert [result.stdout] == [t + "\n" for t in generate(script_config("generate", *args))]
+    modules = set((tmp_path / "modules.txt").read_text().split())
+    assert "seqkit.light_generate" in modules and not modules & {
+        "pytorch_lightning", "lightning_fabric", "torchmetrics", "hydra._internal.hydra", "seqkit.run", "scipy", "sympy"}
+
+
+def test_what_only_lightning_or_hydra_can_do_goes_their_way(tmp_path):
+    from seqkit.light_generate import light_generate
+    from seqkit.light_predict import parse_overrides
+
+    assert light_generate(parse_overrides(GENERATE_YAML, [f"ckpt_path={tmp_path / 'none.ckpt'}", "classifier_ckpt=c.ckpt"])) is None
+    for needs_hydra in (["prompt=Hi!"], ["prompt=a,b"], ["prompt='quoted'"], ["hydra.verbose=false"], ["+extra=1"]):
+        assert parse_overrides(GENERATE_YAML, ["ckpt_path=x", *needs_hydra]) is None, needs_hydra
 
 
 def script_config(name, *overrides):
