@@ -81,12 +81,13 @@ def test_forecast_configs_compose():
     assert cfg.data.builtin == "airpassengers" and cfg.data.split == [108, 12, 24] and cfg.data.season == 12
     assert cfg.model._target_ == "seqkit.models.Forecaster" and cfg.model.backbone.bidirectional is False
     assert cfg.model.head == "direct" and cfg.model.highway == "none"  # chosen by the backtest (README)
-    assert cfg.model.backbone.cell == "gru" and cfg.model.backbone.hidden_size == 64 and cfg.model.ensemble == 1
+    assert cfg.model.backbone.cell == "gru" and cfg.model.backbone.hidden_size == 64 and cfg.model.ensemble == 10
     assert composed_script_config("train", "task=forecast", "backbone=lstm").model.backbone.cell == "lstm"
     ett = composed_script_config("train", "experiment=etth1", "data.root=../shared/data/ett", "data.horizon=96")
     assert ett.data.split == [8640, 2880, 2880] and ett.data.target == "OT" and ett.data.input_length == 96
     assert ett.data.horizon == 96 and ett.task_name == "etth1"
     assert ett.model.backbone.cell == "lstm" and ett.model.backbone.hidden_size == 64  # its README figures' model
+    assert ett.model.ensemble == 1
     assert composed_script_config("evaluate", "ckpt_path=x", "options.backtest=true").options.backtest is True
 
 
