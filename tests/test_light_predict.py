@@ -1,9 +1,6 @@
 """scripts/predict.py's fast path (seqkit.light_predict): the same output as the Lightning path, without
 importing Lightning, and nothing on stderr."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +8,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seqkit.light_predict import light_predict, parse_overrides
+from test_scripts import run_script_recording_modules
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICT_YAML = REPO / "configs" / "predict.yaml"
@@ -136,16 +134,11 @@ def test_predict_script_is_quiet_and_does_not_import_lightning(classifier_checkp
     predictions, stderr nothing."""
     ckpt, files = classifier_checkpoint
     source = _input(tmp_path, files)
-    probe = (f"import runpy, sys; sys.argv = ['predict.py', 'ckpt_path={ckpt}', 'input={source}', 'threads=1'];"
-             f" runpy.run_path({str(REPO / 'scripts' / 'predict.py')!r}, run_name='__main__');"
-             f" open({str(tmp_path / 'modules.txt')!r}, 'w').write('\\n'.join(sys.modules))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result, modules = run_script_recording_modules("predict.py", [f"ckpt_path={ckpt}", f"input={source}", "threads=1"],
+                                                   tmp_path)
     assert result.returncode == 0 and result.stderr == ""
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 13 and rows[6]["text"] == "zig w1 w2 w3 w4 w5 w6 w7 w8 w9 tac"
-    modules = set((tmp_path / "modules.txt").read_text().split())
     assert not modules & {"pytorch_lightning", "lightning_fabric", "torchmetrics", "hydra._internal.hydra", "matplotlib",
                           "scipy", "sympy"}  # what Lightning, torchmetrics and plotting would pull in
 

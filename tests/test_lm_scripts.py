@@ -6,7 +6,7 @@ import random
 import pytest
 import torch
 
-from test_scripts import REPO, composed, last_json, ok, run_script
+from test_scripts import REPO, composed, last_json, ok, run_script, run_script_recording_modules
 
 GENERATE_YAML = REPO / "configs" / "generate.yaml"
 
@@ -128,23 +128,13 @@ def test_the_light_path_generates_what_the_lightning_path_generates(tmp_path, ca
 def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
     """One real run of scripts/generate.py (through runpy, to see what it imported): stdout holds the text that
     the Lightning path prints, stderr nothing."""
-    import os
-    import subprocess
-    import sys
-
     from seqkit.generation import generate
 
     ckpt = tiny_lm_checkpoint(tmp_path)
     args = [f"ckpt_path={ckpt}", "prompt=to be", "max_new_tokens=40", "seed=1", "threads=1"]
-    probe = (f"import runpy, sys; sys.argv = ['generate.py', *{args!r}];"
-             f" runpy.run_path({str(REPO / 'scripts' / 'generate.py')!r}, run_name='__main__');"
-             f" open({str(tmp_path / 'modules.txt')!r}, 'w').write('\\n'.join(sys.modules))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result, modules = run_script_recording_modules("generate.py", args, tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert [result.stdout] == [t + "\n" for t in generate(script_config("generate", *args))]
-    modules = set((tmp_path / "modules.txt").read_text().split())
     assert "seqkit.light_generate" in modules and not modules & {
         "pytorch_lightning", "lightning_fabric", "torchmetrics", "hydra._internal.hydra", "seqkit.run", "scipy", "sympy"}
 

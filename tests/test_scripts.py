@@ -25,6 +25,19 @@ def run_script(name, *args, stdin=None, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_script_recording_modules(name, args, cwd):
+    """Run ``scripts/<name>`` with ``args`` (through runpy, in ``cwd``) -> (the finished process, the names of
+    every module it had imported by the end): what a fast path must not pull in."""
+    record = Path(cwd) / "modules.txt"
+    probe = (f"import runpy, sys; sys.argv = [{name!r}, *{list(args)!r}];"
+             f" runpy.run_path({str(REPO / 'scripts' / name)!r}, run_name='__main__');"
+             f" open({str(record)!r}, 'w').write('\\n'.join(sys.modules))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=120)
+    return result, set(record.read_text().split()) if record.exists() else set()
+
+
 def last_json(stdout):
     lines = [line for line in stdout.splitlines() if line.strip()]
     assert lines, "no output"
