@@ -45,6 +45,7 @@ TRAIN_SHORT = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++tra
 APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
+    "bench_gpu.py": ["--quick"],
 }
 # ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
 APPENDED_WHEN: Dict[str, List[str]] = {

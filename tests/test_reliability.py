@@ -118,6 +118,33 @@ def test_a_non_finite_gradient_is_caught_before_the_optimizer_step():
     FiniteCheck().on_before_optimizer_step(Trainer(), module, None)  # finite: nothing happens
 
 
+def test_under_fp16_gradient_scaling_a_non_finite_gradient_is_the_scalers_to_skip():
+    """An fp16 run's first steps overflow until the gradient scaler has halved its scale enough; it skips them.
+    FiniteCheck stops only when the gradients stay non-finite for max_scaler_skips steps in a row."""
+    class Trainer:
+        current_epoch, global_step, checkpoint_callbacks = 0, 9, []
+
+        class precision_plugin:  # noqa: N801  (what Lightning's MixedPrecision(16-mixed) holds)
+            scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+
+    module = torch.nn.Linear(2, 1)
+    module.bias.grad = torch.zeros(1)
+    check = FiniteCheck(max_scaler_skips=3)
+    for _ in range(2):  # overflows the scaler skips
+        module.weight.grad = torch.tensor([[math.inf, 1.0]])
+        check.on_before_optimizer_step(Trainer(), module, None)
+    module.weight.grad = torch.tensor([[0.5, 1.0]])  # a finite step starts the count again
+    check.on_before_optimizer_step(Trainer(), module, None)
+    module.weight.grad = torch.tensor([[math.nan, 1.0]])
+    check.on_before_optimizer_step(Trainer(), module, None)
+    check.on_before_optimizer_step(Trainer(), module, None)
+    with pytest.raises(NonFiniteError, match=r"gradient of weight is not finite in 3 steps in a row under fp16"):
+        check.on_before_optimizer_step(Trainer(), module, None)
+    Trainer.precision_plugin.scaler = torch.amp.GradScaler("cpu", enabled=False)  # no scaling: the first one stops
+    with pytest.raises(NonFiniteError, match=r"the gradient of weight is not finite at epoch 1"):
+        FiniteCheck().on_before_optimizer_step(Trainer(), module, None)
+
+
 # ---- progress output ------------------------------------------------------------------------------------------
 
 class FakeTerminal(io.StringIO):

@@ -82,10 +82,11 @@ def test_defaults_are_an_lstm_with_adam_on_the_builtin_sentiment_data():
     assert cfg.trainer.accelerator == "cpu" and cfg.monitor.metric == "val/acc"
 
 
-def test_trainer_gpu_gives_gpu_and_mixed_precision():
+def test_trainer_gpu_gives_gpu_in_fp32_and_mixed_precision_on_request():
     cfg = composed("trainer=gpu")
     assert cfg.trainer.accelerator == "gpu"
-    assert cfg.trainer.precision == "16-mixed"
+    assert cfg.trainer.precision == "32-true"  # the faster on every built-in recipe (README "GPU")
+    assert composed("trainer=gpu", "trainer.precision=bf16-mixed").trainer.precision == "bf16-mixed"
     assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
     assert cfg.trainer.gradient_clip_val == 5.0  # inherited from trainer/default.yaml
 

@@ -18,12 +18,19 @@ class FiniteCheck(pl.Callback):
     """Check the training loss before backward, and (``check_gradients``) the gradients before the optimiser
     step, so the weights and every checkpoint written so far keep their last finite values.
 
+    Under fp16 mixed precision (``trainer.precision=16-mixed``) a non-finite gradient is the gradient scaler's
+    signal: it skips that step and halves its scale, which happens in the first steps of every fp16 run. So with
+    an active scaler the callback stops only after ``max_scaler_skips`` such steps in a row (the scale is then
+    2^-max_scaler_skips of where it was: the gradients are not finite at any scale).
+
     Raises NonFiniteError naming the epoch and step, the last good checkpoint, and what to try.
     The check costs one device sync a step (and one norm over the gradients).
     """
 
-    def __init__(self, check_gradients: bool = True):
+    def __init__(self, check_gradients: bool = True, max_scaler_skips: int = 25):
         self.check_gradients = check_gradients
+        self.max_scaler_skips = max_scaler_skips
+        self._skipped = 0  # non-finite gradients in a row that an active gradient scaler skipped
 
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
         if not bool(torch.isfinite(loss.detach()).all()):
@@ -33,9 +40,18 @@ class FiniteCheck(pl.Callback):
         if not self.check_gradients:
             return
         grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
-        if grads and not bool(torch.isfinite(grad_norm(grads, norm_type=math.inf))):
-            bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
-            self._stop(trainer, f"the gradient of {bad} is not finite")
+        if not grads or bool(torch.isfinite(grad_norm(grads, norm_type=math.inf))):
+            self._skipped = 0
+            return
+        bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
+        scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+        if scaler is not None and scaler.is_enabled():
+            self._skipped += 1
+            if self._skipped < self.max_scaler_skips:
+                return  # the scaler skips this step and lowers its scale
+            self._stop(trainer, f"the gradient of {bad} is not finite in {self._skipped} steps in a row under fp16 "
+                                f"gradient scaling (scale now {scaler.get_scale():g})")
+        self._stop(trainer, f"the gradient of {bad} is not finite")
 
     @staticmethod
     def _stop(trainer: pl.Trainer, what: str) -> None:

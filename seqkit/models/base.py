@@ -32,6 +32,12 @@ class SeqkitModule(pl.LightningModule):
 
     def configure_optimizers(self):
         spec: Dict[str, Any] = dict(self.hparams.optimizer)
+        if spec.get("fused") and self._clips_under_mixed_precision():
+            # a fused optimiser unscales the gradients inside step(), after Lightning would have clipped them
+            # (Lightning refuses the combination): torch's foreach kernel is the same update
+            spec["fused"] = False
+            print("[seqkit] mixed precision with gradient clipping: the optimiser runs unfused (foreach), since a fused "
+                  "one unscales its gradients only inside step()", flush=True)
         sparse = sparse_parameters(self)
         params = [p for p in self.parameters() if p.requires_grad and not any(p is q for q in sparse)]
         optimizer = instantiate(spec, params=params, _convert_="all")
@@ -46,6 +52,10 @@ class SeqkitModule(pl.LightningModule):
         if self.monitor is None:
             raise ValueError("a plateau learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
+
+    def _clips_under_mixed_precision(self) -> bool:
+        trainer = self._trainer
+        return bool(trainer is not None and trainer.gradient_clip_val and "mixed" in str(trainer.precision))
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Lightning's clipping, except that with sparse embedding gradients (which torch's clip_grad_norm_
