@@ -2,7 +2,7 @@
 
     python scripts/bench_gpu.py                                   # every shape (needs a CUDA GPU)
     python scripts/bench_gpu.py --shapes lm,seq2seq --batches 100 --cpu-threads 1,16
-    python scripts/bench_gpu.py --quick                           # toy sizes, one process: does it run?
+    python scripts/bench_gpu.py --quick                           # classifier and forecast, toy run: does it run?
 
 Each shape's recipe is composed from configs/ as ``train.py <overrides>`` composes it (the same ones as
 ``bench_speed.py``: task=sentiment, task=ner without GloVe, task=lm, task=g2p, experiment=etth1 on a generated
@@ -48,6 +48,9 @@ SHAPES: Dict[str, Dict[str, Any]] = {
     "seq2seq": {"overrides": ["task=g2p"], "count": bs.target_tokens, "unit": "target tokens"},
     "forecast": {"overrides": None, "count": bs.windows_of, "unit": "windows"},  # bench_speed.forecast_recipe
 }
+
+
+QUICK_SHAPES = ["classifier", "forecast"]  # --quick: a README-test smoke run (the others read more data)
 
 
 def recipe_for(shape: str, args, extra: Sequence[str] = ()):
@@ -191,7 +194,8 @@ def print_table(shape: str, fig: Dict[str, Any], cpu_ref: str) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, from: {', '.join(SHAPES)}")
+    p.add_argument("--shapes", default=None, help=f"comma-separated, from: {', '.join(SHAPES)} (default: all; "
+                   f"with --quick: {','.join(QUICK_SHAPES)})")
     p.add_argument("--batches", type=int, default=100, help="training batches an epoch on the GPU")
     p.add_argument("--cpu-batches", type=int, default=20, help="of those, the ones an epoch on the CPU")
     p.add_argument("--cpu-threads", default="1", help="comma-separated torch thread counts of the CPU modes")
@@ -199,11 +203,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-scale", type=int, default=8, help="GPU modes again with batch_size x this (0/1: skip)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", default=None, help="also write the figures to this file")
-    p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 batches (CPU: 2), toy LM sizes, "
-                   "no batch scaling, every shape in this process (figures meaningless)")
+    p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 batches (CPU: 2), no batch scaling, "
+                   "the shapes in this process, the two with the least data unless --shapes says (figures meaningless)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process: one shape, JSON to stdout
     args = p.parse_args(argv)
-    args.shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    args.shapes = [s.strip() for s in (args.shapes or ",".join(QUICK_SHAPES if args.quick else SHAPES)).split(",")
+                   if s.strip()]
     unknown = [s for s in args.shapes if s not in SHAPES]
     if unknown:
         p.error(f"unknown shape(s) {unknown}; choose from {list(SHAPES)}")

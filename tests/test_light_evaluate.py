@@ -30,14 +30,19 @@ def test_macro_f1_is_torchmetrics_macro_f1(seed):
 
 
 @pytest.fixture(params=["words", "chars"])
-def checkpoint(request, marker_files, tmp_path):
+def any_checkpoint(request, marker_files, tmp_path):
     return train_checkpoint(marker_files, tmp_path, chars=request.param == "chars")
 
 
-def test_light_path_reports_the_lightning_paths_figures(checkpoint, tmp_path, capsys):
+@pytest.fixture
+def checkpoint(marker_files, tmp_path):
+    return train_checkpoint(marker_files, tmp_path, chars=False)
+
+
+def test_light_path_reports_the_lightning_paths_figures(any_checkpoint, tmp_path, capsys):
     from seqkit.run import evaluate
 
-    ckpt, files = checkpoint
+    ckpt, files = any_checkpoint
     test = tmp_path / "test.tsv"  # several length-sorted batches of 4 (the checkpoint's eval batch size)
     test.write_text(files["val"].read_text(encoding="utf-8") + "\n\n", encoding="utf-8")  # blank lines are skipped
     for extra in ([], ["data.eval_batch_size=7"]):
