@@ -8,6 +8,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import multiclass_f1_score
 
+from conftest import marker_examples, write_tab_file
 from seqkit.light_evaluate import light_evaluate, macro_f1
 from seqkit.light_predict import parse_overrides
 from test_light_predict import train_checkpoint
@@ -29,14 +30,27 @@ def test_macro_f1_is_torchmetrics_macro_f1(seed):
     assert macro_f1(predicted, target, classes) == pytest.approx(expected, abs=1e-7)
 
 
-@pytest.fixture(params=["words", "chars"])
-def any_checkpoint(request, marker_files, tmp_path):
-    return train_checkpoint(marker_files, tmp_path, chars=request.param == "chars")
+def _trained(tmp_path_factory, chars: bool):
+    folder = tmp_path_factory.mktemp("chars" if chars else "words")
+
+    def marker_files(train, val, test, seed):
+        paths = {}
+        for k, (name, n) in enumerate((("train", train), ("val", val))):
+            paths[name] = write_tab_file(folder / f"{name}.tsv", marker_examples(n, seed * 10 + k))
+        return paths
+
+    return train_checkpoint(marker_files, folder, chars=chars)
 
 
-@pytest.fixture
-def checkpoint(marker_files, tmp_path):
-    return train_checkpoint(marker_files, tmp_path, chars=False)
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """One word-level checkpoint for the module (the tests only read it)."""
+    return _trained(tmp_path_factory, chars=False)
+
+
+@pytest.fixture(scope="module", params=["words", "chars"])
+def any_checkpoint(request, checkpoint, tmp_path_factory):
+    return checkpoint if request.param == "words" else _trained(tmp_path_factory, chars=True)
 
 
 def test_light_path_reports_the_lightning_paths_figures(any_checkpoint, tmp_path, capsys):
