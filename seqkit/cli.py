@@ -71,3 +71,23 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for category in (DeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category, module=r"(pytorch_lightning|lightning_fabric|lightning|torchmetrics|torch|hydra)(\.|$)")
+
+
+class _NoProductTips:
+    """A logging filter that drops Lightning's product tips ("💡 Tip: ... try installing litlogger ...")."""
+
+    def filter(self, record) -> bool:
+        return "💡 Tip:" not in record.getMessage()
+
+
+def quiet_product_tips() -> None:
+    """For train.py: Lightning's INFO lines on devices and the model stay (they say what runs where); its product
+    tips (a logging-service advert) and a deprecation warning it raises about torch's pytree API go."""
+    import logging
+    import warnings
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)  # where rank_zero_info writes
+        if not any(isinstance(f, _NoProductTips) for f in logger.filters):
+            logger.addFilter(_NoProductTips())
+    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*LeafSpec.*")
+

@@ -22,7 +22,7 @@ from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
-from seqkit.cli import quiet_libraries, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
+from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
@@ -93,6 +93,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     Everything the run prints also goes to ``<run dir>/train.log``. With ``callbacks=swa`` the averaged
     model, saved as ``checkpoints/swa.ckpt``, is the one validated, tested and reported."""
     _set_threads(cfg)
+    quiet_product_tips()
     resume = resume_point(cfg)  # ckpt_path=last | <run dir> | <file>: continue that run, in its own directory
     if resume is not None and resume.finished:
         print(f"[seqkit] {resume.finished}", flush=True)

@@ -249,6 +249,9 @@ def trained(data_dir, tmp_path_factory):
 def test_train_writes_run_dir_checkpoint_metrics_and_a_json_summary(trained):
     run_dir, result = trained
     assert f"run directory: {run_dir.resolve()}" in result.stdout
+    printed = result.stdout + result.stderr
+    assert "Tip:" not in printed and "litlogger" not in printed and "LeafSpec" not in printed  # no product adverts
+    assert "GPU available" in printed  # Lightning's own lines on devices stay
     summary = last_json(result.stdout)
     assert {"val/acc", "test/acc", "val/loss", "test/loss", "best_checkpoint"} <= set(summary)
     assert 0.0 <= summary["val/acc"] <= 1.0 and 0.0 <= summary["test/acc"] <= 1.0
