@@ -34,9 +34,8 @@ def macro_f1(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) ->
     fp = torch.bincount(predicted, minlength=num_classes).double() - tp
     fn = torch.bincount(target, minlength=num_classes).double() - tp
     denominator = 2 * tp + fp + fn
-    f1 = torch.where(denominator > 0, 2 * tp / denominator.clamp(min=1), torch.zeros_like(tp))
-    present = denominator > 0
-    return float(f1[present].sum() / present.sum()) if bool(present.any()) else 0.0
+    present = denominator > 0  # the classes in the mean; F1 of a present class with no true positive is 0
+    return float((2 * tp[present] / denominator[present]).mean()) if bool(present.any()) else 0.0
 
 
 def light_evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
@@ -54,10 +53,9 @@ def light_evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
     network, reader = loaded
     from seqkit.data.labelled_text import read_labelled_text
     from seqkit.data.sampler import sorted_batches
+    from seqkit.data.textfile import resolve_path
 
-    path = Path(str(data["test_path"])).expanduser()
-    if not path.is_absolute() and data.get("root") is not None:
-        path = Path(str(data["root"])).expanduser() / path
+    path = resolve_path(str(data["test_path"]), data.get("root"))  # as the data module resolves it
     examples = reader.encode(read_labelled_text(path, data.get("format") or reader.hparams.format), str(path))
     if not examples:
         raise ValueError(f"{path}: no labelled text to evaluate")

@@ -198,9 +198,9 @@ class Built:
     folder: Path
 
 
-def fit_tiny(name: str, folder: Path, steps: int, callbacks=()):
-    """``task=<name>`` made tiny on its generated files in ``folder``, trained ``steps`` steps:
-    (model, datamodule, trainer)."""
+def fit_tiny(name: str, folder: Path, steps: int, callbacks=(), **trainer_settings):
+    """``task=<name>`` made tiny on its generated files in ``folder``, trained ``steps`` steps (on the CPU unless
+    ``trainer_settings``, more ``pl.Trainer`` arguments, say otherwise): (model, datamodule, trainer)."""
     cfg = compose_task(name, *TASKS[name].files(folder), f"paths.output_dir={folder / 'run'}")
     pl.seed_everything(0, verbose=False)
     datamodule = build(cfg.data)
@@ -209,7 +209,7 @@ def fit_tiny(name: str, folder: Path, steps: int, callbacks=()):
     model.monitor = cfg.monitor.metric
     trainer = pl.Trainer(max_steps=steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
                          callbacks=list(callbacks), enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+                         enable_model_summary=False, **trainer_settings)
     trainer.fit(model, datamodule=datamodule)
     return model, datamodule, trainer
 

@@ -25,7 +25,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from test_contracts import TASKS, _row, compose_task, examples_and_collate, Built
+from test_contracts import TASKS, _row, compose_task, examples_and_collate, fit_tiny, Built
 from pytorch_lightning.utilities import move_data_to_device
 from seqkit.run import build
 
@@ -38,8 +38,13 @@ PRECISIONS = ["32-true", "16-mixed", "bf16-mixed"] if DEVICE == "cuda" else ["32
 
 
 class Losses(pl.Callback):
+    """The weights before training (on the CPU) and every step's training loss."""
+
     def __init__(self):
-        self.values = []
+        self.before, self.values = {}, []
+
+    def on_train_start(self, trainer, pl_module):
+        self.before = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -47,20 +52,12 @@ class Losses(pl.Callback):
 
 
 def fit_on_gpu(name: str, folder: Path, precision: str, steps: int = 4):
-    cfg = compose_task(name, *TASKS[name].files(folder), f"paths.output_dir={folder / 'run'}")
-    pl.seed_everything(0, verbose=False)
-    datamodule = build(cfg.data)
-    datamodule.setup("fit")
-    model = build(cfg.model, **datamodule.model_kwargs())
-    model.monitor = cfg.monitor.metric
-    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """test_contracts' tiny fit, on the GPU in ``precision``, with the recipe's gradient clipping."""
     losses = Losses()
-    trainer = pl.Trainer(accelerator=ACCELERATOR, devices=1, precision=precision, max_steps=steps,
-                         gradient_clip_val=cfg.trainer.gradient_clip_val, limit_val_batches=0, num_sanity_val_steps=0,
-                         logger=False, callbacks=[losses], enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
-    trainer.fit(model, datamodule=datamodule)
-    return model, datamodule, losses.values, before
+    clip = compose_task(name).trainer.gradient_clip_val
+    model, datamodule, _ = fit_tiny(name, folder, steps, callbacks=[losses], accelerator=ACCELERATOR, devices=1,
+                                    precision=precision, gradient_clip_val=clip)
+    return model, datamodule, losses.values, losses.before
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)

@@ -43,15 +43,15 @@ class FiniteCheck(pl.Callback):
         if not grads or bool(torch.isfinite(grad_norm(grads, norm_type=math.inf))):
             self._skipped = 0
             return
-        bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
         scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+        scaling = ""
         if scaler is not None and scaler.is_enabled():
             self._skipped += 1
             if self._skipped < self.max_scaler_skips:
                 return  # the scaler skips this step and lowers its scale
-            self._stop(trainer, f"the gradient of {bad} is not finite in {self._skipped} steps in a row under fp16 "
-                                f"gradient scaling (scale now {scaler.get_scale():g})")
-        self._stop(trainer, f"the gradient of {bad} is not finite")
+            scaling = f" in {self._skipped} steps in a row under fp16 gradient scaling (scale now {scaler.get_scale():g})"
+        bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
+        self._stop(trainer, f"the gradient of {bad} is not finite{scaling}")
 
     @staticmethod
     def _stop(trainer: pl.Trainer, what: str) -> None:

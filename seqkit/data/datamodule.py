@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from seqkit.data.notice import log  # noqa: F401 (the data modules import it from here)
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
+from seqkit.data.textfile import resolve_path
 from seqkit.data.vocab import Vocabulary
 
 
@@ -90,10 +91,7 @@ class SeqkitDataModule(pl.LightningDataModule):
                 "pretrained_words": len(self.vectors), "embedding_dim": self.vectors.dim}
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
-        if path is None:
-            return None
-        p = Path(path).expanduser()
-        return p if p.is_absolute() or self.root is None else Path(self.root).expanduser() / p
+        return None if path is None else resolve_path(path, self.root)
 
     # subclasses provide
     def _read_splits(self) -> Dict[str, Tuple[List[Any], str]]:

@@ -9,6 +9,12 @@ from typing import Iterator, List, Tuple, Union
 from seqkit.data.errors import DataError
 
 
+def resolve_path(path: Union[str, Path], root: Union[str, Path, None]) -> Path:
+    """``path`` with ``~`` expanded; a relative one is taken under ``root`` when a root is given (``data.root``)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or root is None else Path(root).expanduser() / p
+
+
 def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tuple[int, str]]:
     """Return ``[(line_number, line), ...]`` (1-based, newline stripped) of a UTF-8 file (``.gz`` too).
 
