@@ -24,6 +24,16 @@ from seqkit.models.base import class_path
 LAST = "last.ckpt"
 
 
+def last_checkpoint(trainer: pl.Trainer) -> str:
+    """The run's ``checkpoints/last.ckpt`` once a checkpoint callback has written it (the ``last_checkpoint`` of
+    configs/callbacks/default.yaml at every epoch's end, ``step_checkpoint`` every N steps), else ""."""
+    for callback in trainer.checkpoint_callbacks:
+        for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")):
+            if path and Path(path).name == LAST:
+                return path
+    return ""
+
+
 @dataclass
 class ResumePoint:
     checkpoint: Path

@@ -26,7 +26,7 @@ from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_t
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
-from seqkit.resume import resume_point
+from seqkit.resume import last_checkpoint, resume_point
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
 _TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
@@ -156,7 +156,7 @@ def _report_interrupt(trainer: pl.Trainer) -> None:
     """After Ctrl-C: where the best checkpoint so far is, and the command that continues from it."""
     callback = trainer.checkpoint_callback
     best = callback.best_model_path if callback else ""
-    last = getattr(callback, "last_model_path", "") if callback else ""
+    last = last_checkpoint(trainer)
     print(f"[seqkit] interrupted in epoch {trainer.current_epoch} (step {trainer.global_step})", file=sys.stderr)
     if not best:
         print("[seqkit] no checkpoint was saved yet: nothing to resume from", file=sys.stderr, flush=True)

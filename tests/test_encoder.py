@@ -310,3 +310,55 @@ def test_invalid_arguments_raise_value_error(kwargs, word):
 def test_output_size():
     assert make_encoder("gru", bidirectional=True).output_size == 2 * HIDDEN
     assert make_encoder("gru", bidirectional=False).output_size == HIDDEN
+
+
+# ---- outputs(): the outputs alone, an LSTM on CPU unpacked --------------------------------------------------
+
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, True), (2, True), (2, False)], ids=["bi", "bi-2", "uni-2"])
+def test_outputs_equal_forwards_outputs_and_gradients_with_garbage_in_the_padding(num_layers, bidirectional):
+    encoder = perturb(make_encoder("lstm", num_layers=num_layers, bidirectional=bidirectional))
+    x, lengths = make_batch(lengths=[7, 3, 1, 5, 7])
+    x.requires_grad_(True)
+    packed = encoder(x, lengths)[0]
+    padded = encoder.outputs(x, lengths)
+    torch.testing.assert_close(padded, packed, atol=1e-6, rtol=1e-5)
+    assert torch.all(padded[torch.arange(x.size(1))[None, :] >= lengths[:, None]] == 0)
+    weight = torch.randn_like(packed)
+    params = [x, *encoder.parameters()]
+    for a, b in zip(torch.autograd.grad((packed * weight).sum(), params), torch.autograd.grad((padded * weight).sum(), params)):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+
+
+def test_outputs_runs_one_unpacked_lstm_call_a_direction_and_keeps_the_state_dict():
+    """The point of outputs(): no packed sequence reaches the LSTM (ATen's step-by-step kernel), and the
+    one-direction modules it binds add nothing to the model's parameters."""
+    encoder = make_encoder("lstm", num_layers=2, bidirectional=True)
+    x, lengths = make_batch()
+    with torch.autograd.profiler.profile() as prof:
+        encoder.outputs(x, lengths)
+    names = [e.name for e in prof.function_events]
+    assert names.count("aten::lstm") == 4 and "aten::_pack_padded_sequence" not in names
+    assert set(encoder.state_dict()) == {f"rnn.{n}" for n, _ in encoder.rnn.named_parameters()}
+
+
+@pytest.mark.parametrize("cell,nonlinearity", [c for c in CELLS if c[0] != "lstm"], ids=["rnn-tanh", "rnn-relu", "gru"])
+def test_outputs_of_other_cells_and_of_the_cell_loop_are_forwards(cell, nonlinearity):
+    x, lengths = make_batch()
+    for impl in ("fused", "cell"):
+        encoder = make_encoder(cell, nonlinearity, impl=impl)
+        torch.testing.assert_close(encoder.outputs(x, lengths), encoder(x, lengths)[0], atol=0, rtol=0)
+    lstm_cells = make_encoder("lstm", impl="cell")
+    torch.testing.assert_close(lstm_cells.outputs(x, lengths), lstm_cells(x, lengths)[0], atol=0, rtol=0)
+
+
+def test_outputs_apply_weight_dropout_and_dropout_between_layers_while_training():
+    encoder = perturb(make_encoder("lstm", num_layers=2, bidirectional=True, weight_dropout=0.5, dropout=0.3))
+    x, lengths = make_batch()
+    with torch.no_grad():
+        eval_out = encoder.outputs(x, lengths)
+        encoder.train()
+        torch.manual_seed(0)
+        first = encoder.outputs(x, lengths)
+        torch.manual_seed(1)
+        second = encoder.outputs(x, lengths)
+    assert not torch.allclose(first, eval_out, atol=1e-3) and not torch.allclose(first, second, atol=1e-3)

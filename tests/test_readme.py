@@ -14,7 +14,8 @@ exactly as written except for three rewrites:
 Files that commands name relative to where they run (``train.tsv``, ``sentences.txt``) come from
 ``WORKDIR_FILES``. A command followed by a line ``# error: ...`` in its block is shown failing on purpose:
 it must exit with 1 and print that line last on stderr (``…`` stands for any text). A command that needs an
-optional extra (``OPTIONAL``) is skipped, with the reason, when that extra is not installed.
+optional extra (``OPTIONAL``) is skipped, with the reason, when that extra is not installed, and so is one shown working
+with ``trainer=gpu`` where torch finds no CUDA GPU.
 
 Adding to the README something that needs data: one line in DATASETS, WORKDIR_FILES or PLACEHOLDERS.
 """
@@ -332,6 +333,15 @@ def missing_extra(command: str) -> Optional[str]:
     return None
 
 
+def missing_gpu(command: "ReadmeCommand") -> Optional[str]:
+    """A ``trainer=gpu`` command shown working needs a CUDA GPU (one shown failing runs everywhere)."""
+    if command.error is None and "trainer=gpu" in command.text.split():
+        import torch
+        if not torch.cuda.is_available():
+            return "needs a CUDA GPU (tests/test_gpu.py holds trainer=gpu to its contract there)"
+    return None
+
+
 # ---- running ------------------------------------------------------------------------------------------------
 def command_env() -> Dict[str, str]:
     """The environment of every README command: this checkout first on PYTHONPATH, this interpreter's ``python``."""
@@ -442,7 +452,7 @@ def readme_runs(tmp_path_factory) -> Runner:
             shared_data(c.text), placeholders(c.text)
         except LookupError:
             continue  # reported by its own test
-        if not missing_extra(c.text):
+        if not missing_extra(c.text) and not missing_gpu(c):
             runnable.append(c.text)
     try:
         runner.run_all(runnable)
@@ -456,7 +466,7 @@ def readme_runs(tmp_path_factory) -> Runner:
 @pytest.mark.parametrize("command", COMMANDS, ids=[f"README.md:{c.line}:{c.text[:60]}" for c in COMMANDS])
 def test_readme_command_works_as_written(command: ReadmeCommand, readme_runs: Runner):
     shared_data(command.text), placeholders(command.text)  # an unknown data folder or placeholder fails here
-    reason = missing_extra(command.text)
+    reason = missing_extra(command.text) or missing_gpu(command)
     if reason:
         pytest.skip(reason)
     ran = readme_runs.results[command.text]
@@ -500,6 +510,18 @@ def test_commands_are_read_from_bash_blocks_and_inline_code():
     ]
     assert [c.error for c in commands] == [None, None, None, "error: trainer=gpu needs CUDA …", None]
     assert commands[1].line == 5
+
+
+def test_a_gpu_command_is_skipped_only_without_a_gpu_and_only_when_shown_working(monkeypatch):
+    import torch
+    working = ReadmeCommand("python scripts/train.py experiment=g2p trainer=gpu", 1)
+    failing = ReadmeCommand("python scripts/train.py trainer=gpu", 2, error="error: trainer=gpu needs CUDA …")
+    cpu = ReadmeCommand("python scripts/train.py trainer=default", 3)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "CUDA" in missing_gpu(working)
+    assert missing_gpu(failing) is None and missing_gpu(cpu) is None
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert missing_gpu(working) is None
 
 
 def test_the_readme_has_its_documented_commands():

@@ -226,6 +226,18 @@ def test_newer_format_and_non_seqkit_checkpoints_are_named(finished_run, tmp_pat
 
 # ---- resume: what it refuses, and a finished run ----------------------------------------------------------------
 
+def test_last_ckpt_is_every_epochs_even_when_validation_did_not_improve(data, tmp_path):
+    """ckpt_path=last continues from the latest epoch, not the best one: with a learning rate of 0, validation
+    never improves after the first epoch, and last.ckpt must still be the third epoch's (Lightning 2.6's
+    save_last alone writes it only beside a new best), while best.ckpt stays the first's."""
+    run_dir = tmp_path / "run"
+    train(train_config(run_dir, data, "trainer.max_epochs=3", "optimizer.lr=0.0", "test=false"))
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert (last["epoch"], best["epoch"]) == (2, 0)
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
 def test_resuming_a_checkpoint_of_another_shape_is_one_error_line(finished_run, data, tmp_path, capsys, monkeypatch):
     tagger = _edited_checkpoint(finished_run, tmp_path, lambda c: c["seqkit"].update(model_class="seqkit.models.tagger.SequenceTagger"))
     line = fails_with_one_line(train, train_config(tmp_path / "new", data, f"ckpt_path={tagger}"), capsys, monkeypatch)

@@ -83,3 +83,25 @@ def test_train_predict_nbest_and_attention_plot(reversal_files, tmp_path):
     bad = run_script("train.py", "task=g2p", "data.builtin=null", f"data.root={tmp_path}", "data.train_path=t",
                      "data.src_lang=en", "data.tgt_lang=de")
     assert bad.returncode == 1 and "t.en: has 2 lines but" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_experiment_g2p_is_the_measured_recipe_and_its_cosine_decay_runs(reversal_files, tmp_path):
+    """experiment=g2p (measured on a GPU only, so no README command runs it on CI): the recipe the README reports,
+    and two epochs of it on generated words, its learning rate decaying along the cosine from the config."""
+    import pytorch_lightning as pl
+    from test_scripts import composed
+    from seqkit.run import build
+
+    cfg = composed("experiment=g2p", f"data.train_path={reversal_files / 'train.tsv'}",
+                   f"data.val_path={reversal_files / 'val.tsv'}", "trainer.max_epochs=2", "backbone.hidden_size=16",
+                   "embedding.dim=8")
+    assert (cfg.model.attention, cfg.model.input_feeding, cfg.model.label_smoothing) == ("general", False, 0.1)
+    assert cfg.model.scheduler.T_max == 2 and cfg.backbone.num_layers == 2 and cfg.data.batch_size == 256
+    dm = build(cfg.data)
+    dm.setup("fit")
+    model = build(cfg.model, **dm.model_kwargs())
+    trainer = pl.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    lr = trainer.optimizers[0].param_groups[0]["lr"]
+    assert lr == pytest.approx(cfg.model.scheduler.eta_min)  # stepped once an epoch: at the floor after T_max epochs

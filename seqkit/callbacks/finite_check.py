@@ -69,5 +69,7 @@ def _describe(loss: torch.Tensor) -> str:
 
 
 def _last_checkpoint(trainer: pl.Trainer) -> Optional[str]:
-    paths = [getattr(cb, "last_model_path", "") or getattr(cb, "best_model_path", "") for cb in trainer.checkpoint_callbacks]
-    return next((p for p in paths if p), None)
+    """last.ckpt (the latest epoch's) when written, else the best checkpoint so far, else None."""
+    from seqkit.resume import last_checkpoint
+    best = [getattr(cb, "best_model_path", "") for cb in trainer.checkpoint_callbacks]
+    return last_checkpoint(trainer) or next((p for p in best if p), None)

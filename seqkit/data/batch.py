@@ -1,7 +1,7 @@
 """The batch contract: padded tensors plus lengths; the mask is derived from lengths, never stored twice."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, List, Optional, Sequence
 
 import torch
@@ -12,8 +12,20 @@ from seqkit.nn.padding import PAD_INDEX, lengths_to_mask  # noqa: F401 (re-expor
 IGNORE_INDEX = -100  # label value at padded positions; torch's cross_entropy skips it
 
 
+class DeviceMovable:
+    """``to(device)`` for the batch dataclasses. Lightning moves an object that has a ``to`` method as one piece;
+    without one, it deep-copies the dataclass every training step (a seq2seq batch's reference strings included).
+    Tensor fields move, the others are shared, and the batch itself comes back when every tensor is there already."""
+
+    def to(self, device: Any, non_blocking: bool = False):
+        device = torch.device(device)
+        moved = {f.name: value.to(device, non_blocking=non_blocking) for f in fields(self)
+                 if isinstance(value := getattr(self, f.name), Tensor) and value.device != device}
+        return replace(self, **moved) if moved else self
+
+
 @dataclass
-class Batch:
+class Batch(DeviceMovable):
     """A padded mini-batch.
 
     tokens:       [B, T] long token ids, padded with PAD_INDEX; None when the inputs are ``features``

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from seqkit.data.batch import DeviceMovable
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
@@ -24,7 +25,7 @@ from seqkit.data.timeseries import (SPLITS, Scaler, Series, Window, calendar_fea
 
 
 @dataclass
-class WindowBatch:
+class WindowBatch(DeviceMovable):
     """A batch of forecast windows (all the same length: no padding).
 
     x:      [B, L, T + P + K] input window: scaled targets, past covariates, calendar features
@@ -48,14 +49,6 @@ class WindowBatch:
     def __len__(self) -> int:
         return self.x.size(0)
 
-    def to(self, device: Any, non_blocking: bool = False) -> "WindowBatch":
-        """The batch on ``device`` (itself when it is there already). Lightning moves any object with a ``to``
-        method as one piece; without it, it deep-copies the dataclass every training step."""
-        device = torch.device(device)
-        if all(t.device == device for t in (self.x, self.y, self.future, self.steps, self.index)):
-            return self
-        return WindowBatch(*(t.to(device, non_blocking=non_blocking)
-                             for t in (self.x, self.y, self.future, self.steps, self.index)))
 
 
 @dataclass

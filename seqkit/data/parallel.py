@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from seqkit.data.batch import collate_indices, encode_records, lengths_of, pad
+from seqkit.data.batch import DeviceMovable, collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.datamodule import SeqkitDataModule, log
@@ -53,7 +53,7 @@ class ParallelExample:
 
 
 @dataclass
-class ParallelBatch:
+class ParallelBatch(DeviceMovable):
     """source [B, S] PAD-padded, source_lengths [B]; target_in [B, T] = <bos> y, target_out [B, T] = y <eos>
     (PAD-padded, so the loss skips PAD); index [B]; references: per example, its reference token lists."""
     source: Tensor

@@ -118,6 +118,9 @@ class MaskedEncoder(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
         return self.masked(x, lengths, state)
 
+    def outputs(self, x: Tensor, lengths: Tensor) -> Tensor:
+        return self.masked(x, lengths)[0]
+
     def step(self, x_t: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
         return self.original.step(x_t, state)
 

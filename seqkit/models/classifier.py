@@ -81,13 +81,13 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         features = self.embed(self.inputs(batch), batch.chars, batch.char_lengths)
-        outputs = self.encoder(features, batch.lengths)[0]
+        outputs = self.encoder.outputs(features, batch.lengths)
         loss = self.criterion(self.classify(outputs, batch.lengths), batch.labels)
         if self.hparams.adversarial <= 0:
             self.log_train_loss(loss, len(batch))
             return loss
         r = adversarial_perturbation(loss, features, self.hparams.adversarial)
-        adversarial_loss = self.criterion(self.classify(self.encoder(features + r, batch.lengths)[0], batch.lengths),
+        adversarial_loss = self.criterion(self.classify(self.encoder.outputs(features + r, batch.lengths), batch.lengths),
                                           batch.labels)
         total = loss + adversarial_loss
         self.log_train_loss(total, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)

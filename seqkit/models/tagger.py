@@ -13,6 +13,7 @@ from seqkit.models.base import SeqkitModule
 from seqkit.models.classifier import DEFAULT_OPTIMIZER
 from seqkit.models.metrics import EntityF1
 from seqkit.nn import CRF, RecurrentEncoder, WordEmbedding, build_char_encoder, iob_constraints
+from seqkit.nn.dropout import Dropout
 
 
 class SequenceTagger(SeqkitModule):
@@ -59,9 +60,9 @@ class SequenceTagger(SeqkitModule):
                                        word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
-        self.input_dropout = nn.Dropout(embedding_dropout)
+        self.input_dropout = Dropout(embedding_dropout)
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.emissions = nn.Linear(self.encoder.output_size, len(tags))
         self.entities = scheme in ("iob2", "iobes")
         self.crf = None
@@ -77,7 +78,7 @@ class SequenceTagger(SeqkitModule):
         features = self.embedding(batch.tokens)
         if self.chars is not None:
             features = torch.cat([features, self.chars(batch.chars, batch.char_lengths)], dim=-1)
-        outputs, _ = self.encoder(self.input_dropout(features), batch.lengths)
+        outputs = self.encoder.outputs(self.input_dropout(features), batch.lengths)
         return self.emissions(self.dropout(outputs))
 
     def loss(self, emissions: Tensor, batch) -> Tensor:

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from seqkit.nn.dropout import Dropout
 from seqkit.nn.padding import PAD_INDEX
 
 
@@ -71,7 +72,7 @@ class CharCNN(nn.Module):
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
         self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
         _init_embedding(self.embedding)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.conv = nn.Conv1d(embedding_dim, num_filters, kernel_size, padding=kernel_size // 2)
         self.output_dim = num_filters
 
@@ -101,7 +102,7 @@ class CharLSTM(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
         _init_embedding(self.embedding)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden_size
 

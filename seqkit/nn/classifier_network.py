@@ -100,7 +100,7 @@ class ClassifierNetwork(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
                 char_lengths: Optional[Tensor] = None) -> Tensor:
         """tokens [B, T], lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> logits [B, classes]."""
-        return self.classify(self.encoder(self.embed(tokens, chars, char_lengths), lengths)[0], lengths)
+        return self.classify(self.encoder.outputs(self.embed(tokens, chars, char_lengths), lengths), lengths)
 
     def _predict_logits(self, batch) -> Optional[Tensor]:
         """Logits [B, classes] through WordLSTMInference; None where it does not apply (see word_lstm_inference)."""

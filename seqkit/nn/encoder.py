@@ -102,6 +102,37 @@ class RecurrentEncoder(nn.Module):
             return self._forward_fused(x, lengths, state)
         return self._forward_cells(x, lengths, state)
 
+    def outputs(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``forward``'s outputs alone, ``[B, T, H * directions]`` (zero at padding), for models that never read the
+        final state (taggers, classifiers). On CPU an LSTM then runs without packing: packed sequences of unequal
+        lengths send ``nn.LSTM`` to ATen's step-by-step kernel, while a padded batch gets oneDNN's fused one (about
+        1.6x faster forward + backward for a BiLSTM 200 over batches of 16 sentences). Each direction of each
+        layer runs as its own one-directional LSTM over the padded batch, the backward one over every sequence
+        reversed within its own length, so padding reaches no real position: the outputs equal ``forward``'s up to
+        float rounding (tested). Elsewhere (CUDA, GRU/RNN, ``impl="cell"``, a GradientFlow recording) this is
+        ``forward(x, lengths)[0]``."""
+        if (self.cell != "lstm" or self.impl != "fused" or x.device.type != "cpu"
+                or (self.record_states and torch.is_grad_enabled())):
+            return self.forward(x, lengths)[0]
+        lengths = lengths.to(x.device)
+        weights = {**dict(self.rnn.named_parameters()), **self._dropped_weights()}
+        zeros = x.new_zeros(1, x.size(0), self.hidden_size)
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                params = [weights[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                seq = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths)
+                # nn.LSTM's own kernel call, one layer and one direction: (input, (h0, c0), weights, has_biases,
+                # layers, dropout, train, bidirectional, batch_first)
+                out = torch.lstm(seq, (zeros, zeros), params, True, 1, 0.0, self.training, False, True)[0]
+                outputs.append(out if direction == 0 else reverse_within_lengths(out, lengths))
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        return layer_input * lengths_to_mask(lengths, x.size(1))[:, :, None].to(layer_input.dtype)
+
     def _dropped_weights(self) -> dict:
         """``{name: weight}`` overrides for the fused module's hidden-to-hidden weights: DropConnect while
         training with ``weight_dropout`` > 0, else empty. Gradients reach the original parameters."""
