@@ -50,7 +50,6 @@ class WindowBatch(DeviceMovable):
         return self.x.size(0)
 
 
-
 @dataclass
 class Frame:
     """A series ready for windowing: scaled values [N + H, C] and calendar [N + H, K] (H rows past the end

@@ -117,21 +117,35 @@ class RecurrentEncoder(nn.Module):
         lengths = lengths.to(x.device)
         weights = {**dict(self.rnn.named_parameters()), **self._dropped_weights()}
         zeros = x.new_zeros(1, x.size(0), self.hidden_size)
+
+        def one_direction(layer: int, direction: int, seq: Tensor) -> Tensor:
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            params = [weights[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            # nn.LSTM's own kernel call, one layer and one direction: (input, (h0, c0), weights, has_biases,
+            # layers, dropout, train, bidirectional, batch_first)
+            return torch.lstm(seq, (zeros, zeros), params, True, 1, 0.0, self.training, False, True)[0]
+
+        out = self._stack(x, lengths, one_direction)
+        return out * lengths_to_mask(lengths, x.size(1))[:, :, None].to(out.dtype)
+
+    def _stack(self, x: Tensor, lengths: Tensor, one_direction) -> Tensor:
+        """The layers and directions around ``one_direction(layer, direction, seq [B, T, I]) -> [B, T, H]``, a
+        forward pass of one direction: the backward direction gets each sequence reversed within its own length
+        (a forward loop over it) and its output is reversed back; directions are concatenated, and dropout runs
+        between layers while training. -> the top layer's outputs [B, T, H * directions]."""
         layer_input = x
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
-                suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                params = [weights[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                seq = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths)
-                # nn.LSTM's own kernel call, one layer and one direction: (input, (h0, c0), weights, has_biases,
-                # layers, dropout, train, bidirectional, batch_first)
-                out = torch.lstm(seq, (zeros, zeros), params, True, 1, 0.0, self.training, False, True)[0]
-                outputs.append(out if direction == 0 else reverse_within_lengths(out, lengths))
+                if direction == 0:
+                    outputs.append(one_direction(layer, 0, layer_input))
+                else:
+                    seq = reverse_within_lengths(layer_input, lengths)
+                    outputs.append(reverse_within_lengths(one_direction(layer, direction, seq), lengths))
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
-        return layer_input * lengths_to_mask(lengths, x.size(1))[:, :, None].to(layer_input.dtype)
+        return layer_input
 
     def _dropped_weights(self) -> dict:
         """``{name: weight}`` overrides for the fused module's hidden-to-hidden weights: DropConnect while
@@ -168,31 +182,26 @@ class RecurrentEncoder(nn.Module):
         batch, steps, _ = x.shape
         lengths = lengths.to(x.device)
         mask = lengths_to_mask(lengths, steps)  # [B, T]
-        # reversing each sequence within its own length turns the backward direction into a forward loop
-        reverse = lambda seq: reverse_within_lengths(seq, lengths)  # noqa: E731
         if state is None:
             state = self.initial_state(batch, x.device, x.dtype)
         h0, c0 = state if self.cell == "lstm" else (state, None)
-        layer_input, final_h, final_c = x, [], []
+        final_h, final_c = [], []
         dropped = self._dropped_weights()
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                seq = layer_input if direction == 0 else reverse(layer_input)
-                states = None if record is None else []
-                out, h, c = self._run_cell(self.cell_for(layer, direction, dropped), seq, mask, h0[k],
-                                           None if c0 is None else c0[k], states)
-                outputs.append(out if direction == 0 else reverse(out))
-                final_h.append(h)
-                final_c.append(c)
-                if record is not None:
-                    record.append(RecordedStates(layer, direction, states, mask, lengths if direction else None))
-            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+
+        def one_direction(layer: int, direction: int, seq: Tensor) -> Tensor:
+            k = layer * self.num_directions + direction
+            states = None if record is None else []
+            out, h, c = self._run_cell(self.cell_for(layer, direction, dropped), seq, mask, h0[k],
+                                       None if c0 is None else c0[k], states)
+            final_h.append(h)
+            final_c.append(c)
+            if record is not None:
+                record.append(RecordedStates(layer, direction, states, mask, lengths if direction else None))
+            return out
+
+        outputs = self._stack(x, lengths, one_direction)
         h_n = torch.stack(final_h)
-        return layer_input, ((h_n, torch.stack(final_c)) if self.cell == "lstm" else h_n)
+        return outputs, ((h_n, torch.stack(final_c)) if self.cell == "lstm" else h_n)
 
     def _run_cell(self, cell: nn.Module, seq: Tensor, mask: Tensor, h: Tensor, c: Optional[Tensor],
                   states: Optional[List[Tensor]] = None):
