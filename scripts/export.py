@@ -1,7 +1,9 @@
-"""Export a checkpoint: ``python scripts/export.py ckpt_path=<ckpt> format=onnx|torchscript [output=<file>]``.
+"""Export a checkpoint: ``python scripts/export.py ckpt_path=<ckpt> format=onnx|torchscript [output=<file>]
+[overwrite=true]``.
 
 Writes the model's graphs and a JSON sidecar (vocabularies, label maps, scaler; seqkit.export) and prints
-one JSON line naming the files."""
+one JSON line naming the files. An existing file is replaced only with overwrite=true, the checkpoint never;
+every file is written atomically (seqkit.safe_files)."""
 import json
 
 import hydra
@@ -15,7 +17,8 @@ from seqkit.run import report_errors
 def main(cfg: DictConfig):
     from seqkit.export import export_checkpoint
 
-    print(json.dumps(export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"))), flush=True)
+    files = export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")))
+    print(json.dumps(files), flush=True)
 
 
 if __name__ == "__main__":

@@ -29,22 +29,33 @@ def _instantiation_error(error: BaseException) -> bool:
 
 
 def report_errors(fn):
-    """Wrap a script's main: bad data or settings end with one line ``error: file:line: reason`` and exit 1
-    (set SEQKIT_DEBUG=1 for the traceback)."""
+    """Wrap a script's main: bad data or settings, and OS errors (a full disk, no permission), end with one line
+    ``error: file:line: reason`` and exit 1 (set SEQKIT_DEBUG=1 for the traceback); a closed standard output
+    (``| head -1``) ends quietly with exit status 141, as Unix tools killed by SIGPIPE do."""
     @functools.wraps(fn)  # Hydra finds configs/ relative to the wrapped function's module
     def wrapper(cfg: Any):
         try:
-            return fn(cfg)
+            result = fn(cfg)
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+            return result
+        except BrokenPipeError:
+            _discard_stdout()
+            sys.exit(141)
         except MissingMandatoryValue as e:
             print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
             sys.exit(1)
         except KeyboardInterrupt:  # Ctrl-C outside training (which reports itself): no traceback
             print("error: interrupted (Ctrl-C)", file=sys.stderr)
             sys.exit(130)
-        except (DataError, ValueError, FileNotFoundError, ImportError) as e:
+        except (DataError, ValueError, ImportError) as e:
             if os.environ.get("SEQKIT_DEBUG"):
                 raise
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        except OSError as e:
+            if os.environ.get("SEQKIT_DEBUG"):
+                raise
+            print(f"error: {os_error_message(e)}", file=sys.stderr)
             sys.exit(1)
         except Exception as e:
             if not isinstance(e, TypeError) and not _instantiation_error(e):
@@ -56,6 +67,22 @@ def report_errors(fn):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(1)
     return wrapper
+
+
+def os_error_message(error: OSError) -> str:
+    """``<file>: <reason>`` (``[Errno 28] No space left on device: 'x'`` -> ``x: No space left on device``)."""
+    reason = error.strerror or str(error)
+    return reason if error.filename is None else f"{os.fsdecode(error.filename)}: {reason}"
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush of a closed pipe raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stdout)
+        pass
 
 
 LIBRARY_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")  # where Lightning's notices go

@@ -114,7 +114,8 @@ def light_predict(cfg: DictConfig) -> Optional[int]:
     network, reader = loaded
     from seqkit.predict_stream import stream_predictions
     options = {k: v for k, v in OmegaConf.to_container(cfg.options or {}, resolve=True).items() if v is not None}
-    return stream_predictions(network, reader, None, str(cfg.input), cfg.get("output"), options)
+    return stream_predictions(network, reader, None, str(cfg.input), cfg.get("output"), options,
+                              reads={"checkpoint": str(cfg.ckpt_path)})
 
 
 def main(config_file: Path, argv: List[str], run: Callable[[DictConfig], Any] = light_predict) -> bool:

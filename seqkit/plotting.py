@@ -37,9 +37,7 @@ def plot_forecast(path: Union[str, Path], history_x: Sequence[Any], history: Seq
     fig.autofmt_xdate()
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -51,7 +49,6 @@ def save_attention_plot(weights: "Tensor", source: Sequence[str], output: Sequen
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(1 + 0.35 * len(source), 1 + 0.3 * len(output)))
     ax.imshow(weights.detach().cpu().numpy(), cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(source)), list(source), rotation=90)
@@ -59,6 +56,21 @@ def save_attention_plot(weights: "Tensor", source: Sequence[str], output: Sequen
     ax.set_xlabel("source")
     ax.set_ylabel("output")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path, dpi=100)
     return path
+
+
+def _save(fig, path: Path, **options) -> None:
+    """Save and close ``fig``: atomically, never over a file the run reads (seqkit.safe_files)."""
+    import matplotlib.pyplot as plt
+    from seqkit.safe_files import atomic_path, write_error
+
+    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(path, e) from None
+        with atomic_path(path) as temp:
+            fig.savefig(temp, format=path.suffix[1:].lower() or "png", **options)  # a name without one: PNG
+    finally:
+        plt.close(fig)

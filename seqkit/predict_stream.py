@@ -17,6 +17,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 
 from seqkit.data.errors import DataError
+from seqkit.safe_files import Reads, atomic_open, check_not_read, reading
 
 CHUNK_LINES = 8192  # lines read, predicted and written at a time
 Lines = List[Tuple[int, str]]
@@ -70,20 +71,28 @@ def _whole_sentences(chunk: Lines, before: Optional[int]) -> Lines:
 
 
 def stream_predictions(model: Any, datamodule: Any, trainer: Any, source: str,
-                       output: Optional[str], options: Dict[str, Any], chunk_lines: int = CHUNK_LINES) -> int:
+                       output: Optional[str], options: Dict[str, Any], chunk_lines: int = CHUNK_LINES,
+                       reads: Reads = {}) -> int:
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
     file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples.
 
     trainer: a Lightning Trainer runs ``model`` over ``datamodule.predict_dataloader()``; None (seqkit.light_predict,
-    no Lightning) runs ``model.predict_step`` over ``datamodule.predict_batches()`` under ``torch.inference_mode``."""
+    no Lightning) runs ``model.predict_step`` over ``datamodule.predict_batches()`` under ``torch.inference_mode``.
+    reads: the other files the run read (``{"checkpoint": path}``), which neither the output nor a plot may be.
+    The output file is written atomically (seqkit.safe_files): published whole at the end, or, when a bad input
+    line stops prediction, with the predictions before it; a write error (a full disk) keeps the previous file."""
     fmt = options.get("input_format") or datamodule.hparams.get("format", "text")  # default: the training format
     sentences = fmt in ("conll", "conllu")
     formatter = getattr(datamodule, "format_output", None)
     if formatter is None or options.get("output_format", "json") == "json":
         formatter = _json_lines
     name = "<stdin>" if source == "-" else source
+    reads = {"input": source, **reads}
+    for path in (output, options.get("plot")):
+        if path:
+            check_not_read(path, reads)  # before anything is opened for writing
     count, any_text = 0, False
-    with _open_input(source) as stream, _open_output(output) as out:
+    with reading(reads), _open_input(source) as stream, _open_output(output) as out:
         for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences):
             if sentences and not any(text.strip() for _, text in chunk):
                 continue  # blank lines only separate sentences
@@ -153,12 +162,10 @@ def _open_input(source: str) -> Iterator[IO[bytes]]:
 
 @contextlib.contextmanager
 def _open_output(output: Optional[str]) -> Iterator[IO[str]]:
+    """Standard output, streamed; or the file, written atomically: on a DataError (a bad input line) what was
+    written before it is published, on any other exception the previous file stays."""
     if not output:
         yield sys.stdout
         return
-    try:
-        stream = open(output, "w", encoding="utf-8")
-    except OSError as e:
-        raise DataError(output, None, f"cannot write the output: {e.strerror or e}") from None
-    with stream:
+    with atomic_open(output, keep_on=(DataError,)) as stream:
         yield stream

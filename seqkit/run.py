@@ -246,7 +246,10 @@ def predict(cfg: DictConfig) -> int:
     options = _set(cfg.get("options"))
     if hasattr(model, "predict_options"):  # the model keeps its own settings (seq2seq: beam_size, n_best)
         options = model.predict_options(options)
-    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options)
+    vectors = getattr(datamodule, "vectors", None)
+    reads = {"checkpoint": str(cfg.ckpt_path), "pretrained vectors": vectors.source if vectors is not None else None}
+    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options,
+                              reads=reads)
 
 
 _UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")

@@ -68,11 +68,19 @@ def format_time(t: datetime, time_format: Optional[str]) -> str:
     return t.isoformat()
 
 
+def csv_fields(text: str, source: str, number: int) -> List[str]:
+    """The fields of one CSV line; the csv module's complaints (a field over its size limit) as a DataError."""
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as e:
+        raise DataError(source, number, f"cannot read the CSV line: {e}") from None
+
+
 def header_columns(lines: List[Tuple[int, str]], source: str) -> Tuple[int, List[str]]:
     """-> (line number of the header, column names): the first non-blank line."""
     for number, text in lines:
         if text.strip():
-            return number, [c.strip() for c in next(csv.reader([text]))]
+            return number, [c.strip() for c in csv_fields(text, source, number)]
     raise DataError(source, None, "file is empty")
 
 
@@ -98,7 +106,7 @@ def read_series(lines: List[Tuple[int, str]], source: str, columns: Sequence[str
     for number, text in lines:
         if number <= header_line or not text.strip():
             continue
-        fields = next(csv.reader([text]))
+        fields = csv_fields(text, source, number)
         if len(fields) != len(names):
             raise DataError(source, number, f"expected {len(names)} fields (as the header), found {len(fields)}")
         row = []

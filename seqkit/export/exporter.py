@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
 
+from seqkit.data.errors import DataError
 from seqkit.export.graphs import SHAPES, Graph
+from seqkit.safe_files import atomic_open, atomic_path, check_not_read, same_file, write_error
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 EXPORT_VERSION = 1  # of the sidecar's layout
@@ -49,18 +52,31 @@ def graph_paths(output: Path, graphs: List[Graph], fmt: str) -> Dict[str, Path]:
 
 
 def write_graph(graph: Graph, path: Path, fmt: str) -> None:
-    """Trace ``graph.module`` on its example inputs and save it as ONNX (dynamic axes) or TorchScript."""
+    """Trace ``graph.module`` on its example inputs and save it as ONNX (dynamic axes) or TorchScript, atomically
+    (a temporary file renamed onto ``path``: a failed export leaves any previous file whole)."""
     args = graph.example_args()
     graph.module.eval()  # dropout off, whatever mode an earlier export left it in
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), atomic_path(path) as temp:
         warnings.simplefilter("ignore")  # the tracer's and legacy exporter's notices: the tests check the result
         if fmt == "torchscript":
-            torch.jit.trace(graph.module, args, check_trace=False).save(str(path))
+            torch.jit.trace(graph.module, args, check_trace=False).save(str(temp))
             return
         axes = {p.name: p.axes for p in graph.inputs + graph.outputs if p.axes}
-        torch.onnx.export(graph.module, args, str(path), dynamo=False, opset_version=OPSET,
+        torch.onnx.export(graph.module, args, str(temp), dynamo=False, opset_version=OPSET,
                           input_names=[p.name for p in graph.inputs], output_names=[p.name for p in graph.outputs],
                           dynamic_axes=axes)
+
+
+def check_outputs(ckpt_path: str, paths: List[Path], overwrite: bool, default_name: bool) -> None:
+    """Before anything is written: no output is the checkpoint (even with ``overwrite``), and none exists
+    unless ``overwrite``."""
+    for path in paths:
+        if default_name and same_file(path, ckpt_path):
+            raise DataError(ckpt_path, None, f"the export's default name {path} is the checkpoint itself; "
+                                             "pass output=<file> to name the exported graph")
+        check_not_read(path, {"checkpoint": ckpt_path})
+        if not overwrite and os.path.lexists(path):
+            raise DataError(path, None, "exists; pass overwrite=true to replace it, or choose another output=")
 
 
 def _describe(ports, tensors) -> List[Dict[str, Any]]:
@@ -114,8 +130,9 @@ def data_record(datamodule) -> Dict[str, Any]:
     return record
 
 
-def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None) -> Dict[str, str]:
-    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}."""
+def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False) -> Dict[str, str]:
+    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}. An existing file is
+    replaced only with ``overwrite`` (and the checkpoint never)."""
     from seqkit.run import load_checkpoint  # Lightning and Hydra: only once the arguments are known good
 
     check_format(fmt)
@@ -127,19 +144,24 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None) ->
     graphs = build(model)
     base = output_path(Path(output) if output else Path(ckpt_path), fmt)
     paths = graph_paths(base, graphs, fmt)
+    sidecar = base.with_suffix(".json")
+    check_outputs(ckpt_path, [*paths.values(), sidecar], overwrite, default_name=not output)
     described = {}
     for graph in graphs:
         path = paths[graph.name]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(path, e) from None
         write_graph(graph, path, fmt)
         with torch.no_grad():
             outs = graph.module(*graph.example_args())
         outs = outs if isinstance(outs, tuple) else (outs,)
         described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
                                  "outputs": _describe(graph.outputs, outs)}
-    sidecar = base.with_suffix(".json")
     record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
               "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding_info(model, shape),
               "model": plain(dict(model.hparams)), "data": data_record(datamodule)}
-    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    with atomic_open(sidecar) as stream:
+        stream.write(json.dumps(record))
     return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}
