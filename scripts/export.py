@@ -15,7 +15,8 @@ from seqkit.run import report_errors
 def main(cfg: DictConfig):
     from seqkit.export import export_checkpoint
 
-    print(json.dumps(export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"))), flush=True)
+    print(json.dumps(export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"),
+                                       (cfg.get("data") or {}).get("pretrained"))), flush=True)
 
 
 if __name__ == "__main__":

@@ -114,12 +114,14 @@ def data_record(datamodule) -> Dict[str, Any]:
     return record
 
 
-def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None) -> Dict[str, str]:
-    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}."""
+def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None,
+                      pretrained: Optional[str] = None) -> Dict[str, str]:
+    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}. pretrained: the vectors file
+    of a checkpoint trained with one (``data.pretrained=``; a checkpoint never names a file to read)."""
     from seqkit.run import load_checkpoint  # Lightning and Hydra: only once the arguments are known good
 
     check_format(fmt)
-    model, datamodule = load_checkpoint(ckpt_path)
+    model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
     name = type(model).__name__
     if name not in SHAPES:
         raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
