@@ -17,7 +17,8 @@ from seqkit.run import report_errors
 def main(cfg: DictConfig):
     from seqkit.export import export_checkpoint
 
-    files = export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")))
+    files = export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")),
+                              (cfg.get("data") or {}).get("pretrained"))
     print(json.dumps(files), flush=True)
 
 

@@ -22,11 +22,11 @@ CLASSIFIER = "seqkit.models.classifier.SequenceClassifier"
 
 def generate(cfg: DictConfig) -> List[str]:
     """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout."""
-    from seqkit.run import load_checkpoint  # Lightning: only on this path
+    from seqkit.run import given_vectors, load_checkpoint  # Lightning: only on this path
 
     set_threads(cfg)
     quiet_libraries()
-    model, datamodule = load_checkpoint(cfg.ckpt_path)
+    model, datamodule = load_checkpoint(cfg.ckpt_path, **given_vectors(cfg))
     if not hasattr(datamodule, "encode_prompt"):
         raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")
     return generate_with(cfg, model, datamodule)
@@ -74,7 +74,7 @@ def generate_with(cfg: DictConfig, model, datamodule) -> List[str]:
 
 def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified; one JSON line."""
-    from seqkit.run import load_checkpoint
+    from seqkit.run import given_vectors, load_checkpoint
 
     if not model.num_conditions:
         raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
@@ -83,7 +83,7 @@ def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, f
         raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
     path = str(cfg.classifier_ckpt)
     check_model_class(seqkit_metadata(read_checkpoint(path), path), path, CLASSIFIER, "classifier_ckpt needs")
-    classifier, classifier_datamodule = load_checkpoint(path)
+    classifier, classifier_datamodule = load_checkpoint(path, **given_vectors(cfg))
     conditions = [str(cfg.condition)] if cfg.get("condition") is not None else datamodule.condition_names()
     result = agreement(model, datamodule, classifier, classifier_datamodule, conditions, int(cfg.num_samples),
                        choose, int(cfg.max_new_tokens))

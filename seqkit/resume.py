@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
+from seqkit.data.pretrained import vectors_source
 from seqkit.models.base import class_path
 
 LAST = "last.ckpt"
@@ -66,6 +67,8 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
     state = read_checkpoint(checkpoint)
     meta = seqkit_metadata(state, checkpoint)
     check_model_class(meta, checkpoint, class_path(get_class(cfg.model._target_)), "this configuration trains")
+    check_callback_paths(state, checkpoint, run_dir)
+    _check_vectors(state, meta, checkpoint, cfg)
     if run_dir.resolve() != out_dir.resolve():
         _fold_into(out_dir, run_dir)
         cfg.paths.output_dir = str(run_dir)
@@ -74,6 +77,53 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
         print(f"[seqkit] resuming {run_dir} from {checkpoint.name} (epoch {state.get('epoch', 0) + 1}, "
               f"step {state.get('global_step', 0)})", flush=True)
     return point
+
+
+# the files a ModelCheckpoint callback's state names (Lightning restores them on resume), besides best_k_models
+_FILE_KEYS = ("best_model_path", "last_model_path", "kth_best_model_path")
+
+
+def check_callback_paths(state: Dict[str, Any], checkpoint: Path, run_dir: Path) -> None:
+    """DataError unless every file the checkpoint's ModelCheckpoint states name lies inside this run's checkpoints
+    directory: Lightning restores them, then validates and tests the best one and deletes one that a better
+    checkpoint replaces. A copied or moved run (its states' ``dirpath`` is another directory, so Lightning restores
+    only ``best_model_path``) may name files directly in that directory; ``..`` is refused anywhere."""
+    home = (run_dir / "checkpoints").resolve()
+    for key, callback in (state.get("callbacks") or {}).items():
+        if not isinstance(callback, dict) or "best_model_path" not in callback:
+            continue
+        dirpath = callback.get("dirpath")
+        if dirpath is not None and not _plain_path(dirpath):
+            _refuse_path(checkpoint, key, dirpath, home)
+        own = dirpath is None or Path(dirpath).resolve() == home
+        ranked = callback.get("best_k_models") or {}
+        for path in [callback.get(k) for k in _FILE_KEYS] + list(ranked if isinstance(ranked, dict) else [ranked]):
+            if path in (None, ""):
+                continue
+            if not _plain_path(path):
+                _refuse_path(checkpoint, key, path, home)
+            inside = home in Path(path).resolve().parents
+            written_elsewhere = not own and Path(path).parent == Path(dirpath)  # a copied or moved run's own file
+            if not (inside or written_elsewhere):
+                _refuse_path(checkpoint, key, path, home)
+
+
+def _plain_path(path: Any) -> bool:
+    return isinstance(path, str) and "\0" not in path and ".." not in Path(path).parts
+
+
+def _refuse_path(checkpoint: Path, callback: str, path: Any, home: Path) -> None:
+    name = str(callback).split("{", 1)[0]
+    raise DataError(checkpoint, None, f"its {name} state names the file {path!r:.200}, outside this run's checkpoints "
+                                      f"directory {home}; refused (resuming would validate with that file or delete it)")
+
+
+def _check_vectors(state: Dict[str, Any], meta: Dict[str, Any], checkpoint: Path, cfg: DictConfig) -> None:
+    """A run trained with a vectors file resumes only where the command line names the file again."""
+    data_state = state.get(str(meta.get("datamodule_class") or "").rsplit(".", 1)[-1])
+    if isinstance(data_state, dict) and "pretrained" in data_state:
+        vectors_source(data_state["pretrained"], (cfg.get("data") or {}).get("pretrained"), checkpoint,
+                       override="embedding.pretrained")
 
 
 def _locate(spec: str, out_dir: Path) -> Tuple[Path, Path]:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import get_class, get_object
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
@@ -25,11 +25,15 @@ from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
+from seqkit.data.pretrained import vectors_source
 from seqkit.predict_stream import stream_predictions
+from seqkit.registry import DATA_MODULE, MODEL, checkpoint_class
 from seqkit.resume import last_checkpoint, resume_point
 
-# the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt
-_TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
+# the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt (pretrained
+# vectors: read again only from the packaged set or a file the user names, see seqkit.data.pretrained.vectors_source)
+_TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None,
+                     "pretrained": None}
 
 
 def build(node: Any, **extra: Any) -> Any:
@@ -144,12 +148,15 @@ def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
 def evaluation_checkpoint(trainer: pl.Trainer, out_dir: Path) -> str:
     """The checkpoint to validate and test after fitting: the best on validation, or with stochastic
     weight averaging the averaged model (Lightning swaps it in at the end of fit, but no checkpoint holds
-    it), saved here as ``checkpoints/swa.ckpt``."""
+    it), saved here as ``checkpoints/swa.ckpt``. Only a file the callback wrote in its own directory: a resumed
+    run's restored path (a copied run's, which names its old directory) is not read."""
     if any(isinstance(cb, StochasticWeightAveraging) for cb in trainer.callbacks):
         path = out_dir / "checkpoints" / "swa.ckpt"
         trainer.save_checkpoint(path, weights_only=True)
         return str(path.resolve())
-    return trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path if callback and callback.dirpath else ""
+    return best if best and Path(best).resolve().parent == Path(callback.dirpath).resolve() else ""
 
 
 def _report_interrupt(trainer: pl.Trainer) -> None:
@@ -179,15 +186,22 @@ def _resume_command(ckpt: str) -> str:
 def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.LightningModule, pl.LightningDataModule]:
     """Rebuild the model and its data module (vocabularies, labels, tokeniser, pretrained vectors) from one checkpoint file."""
     path = Path(ckpt_path)
-    meta = seqkit_metadata(read_checkpoint(path), path)  # clear errors: missing, truncated, pickled objects, newer format
+    checkpoint = read_checkpoint(path)
+    meta = seqkit_metadata(checkpoint, path)  # clear errors: missing, truncated, pickled objects, newer format
     if not meta.get("datamodule_class"):
         raise DataError(path, None, "holds no data module (trained without one, not by scripts/train.py): it has no "
                                     "vocabularies or label maps to predict with")
-    datamodule_class = get_class(meta["datamodule_class"])
+    model_class = checkpoint_class(meta["model_class"], MODEL, path)  # registered classes only, checked before import
+    datamodule_class = checkpoint_class(meta["datamodule_class"], DATA_MODULE, path)
     taken = _init_parameters(datamodule_class)  # generated data (task=adding) reads no files
+    if "pretrained" not in taken:
+        data_overrides.pop("pretrained", None)  # data.pretrained given for a data module without vectors
+    state = checkpoint.get(datamodule_class.__qualname__)  # where Lightning keeps the data module's state
+    record = state.get("pretrained") if isinstance(state, dict) else None
+    if record is not None:  # which vectors file is read: the user's choice, never the checkpoint's
+        vectors_source(record, data_overrides.get("pretrained"), path)
     overrides = {**{k: v for k, v in _TRAINING_SOURCES.items() if k in taken}, **data_overrides}
     datamodule = datamodule_class.load_from_checkpoint(path, weights_only=True, **overrides)
-    model_class = get_class(meta["model_class"])
     try:
         model = model_class.load_from_checkpoint(path, map_location="cpu", weights_only=True,
                                                  **datamodule.embedding_kwargs())  # pretrained vectors
@@ -201,6 +215,13 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
         raise misfit from None
     model.eval()
     return model, datamodule
+
+
+def given_vectors(cfg: Any) -> Dict[str, str]:
+    """``{"pretrained": <file>}`` when the command line names the vectors (``data.pretrained=``), else {}: the
+    only way a vectors file other than the packaged set is read for a checkpoint."""
+    given = (cfg.get("data") or {}).get("pretrained")
+    return {"pretrained": str(given)} if given else {}
 
 
 def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
@@ -242,7 +263,7 @@ def predict(cfg: DictConfig) -> int:
     """Predict every example of ``input`` (a file, or - for stdin), streaming: one JSON object a line, written
     chunk by chunk (seqkit.predict_stream). -> the number of examples."""
     _set_threads(cfg)
-    model, datamodule = load_checkpoint(cfg.ckpt_path)
+    model, datamodule = load_checkpoint(cfg.ckpt_path, **given_vectors(cfg))
     options = _set(cfg.get("options"))
     if hasattr(model, "predict_options"):  # the model keeps its own settings (seq2seq: beam_size, n_best)
         options = model.predict_options(options)

@@ -130,18 +130,19 @@ def folder(tmp_path_factory):
 FORMATS = ["onnx", "torchscript"]
 
 
-def export_both(ckpt: Path):
-    """-> {format: (files, sidecar)} for ONNX and TorchScript exports of ``ckpt``."""
+def export_both(ckpt: Path, pretrained=None):
+    """-> {format: (files, sidecar)} for ONNX and TorchScript exports of ``ckpt`` (trained with the vectors file
+    ``pretrained``, if any: a checkpoint never names a file to read)."""
     out = {}
     for fmt in FORMATS:
-        files = export_checkpoint(str(ckpt), fmt, str(ckpt.parent / f"exported_{fmt}" / "model"))
+        files = export_checkpoint(str(ckpt), fmt, str(ckpt.parent / f"exported_{fmt}" / "model"), pretrained)
         out[fmt] = (files, load_sidecar(files["sidecar"]))
     return out
 
 
-def loaded(ckpt: Path):
+def loaded(ckpt: Path, pretrained=None):
     from seqkit.run import load_checkpoint
-    return load_checkpoint(str(ckpt))
+    return load_checkpoint(str(ckpt), **({"pretrained": pretrained} if pretrained else {}))
 
 
 # ---- the masked recurrence ------------------------------------------------------------------------------------
@@ -196,16 +197,17 @@ def test_classifier_logits_match_eager(folder, variant):
 def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
     """With pretrained vectors (+vectors), ids past the training vocabulary read their vectors inside the
     graph, and the sidecar lists the vectors' words those ids stand for."""
-    overrides = list(variant[:-1])
+    overrides, vectors = list(variant[:-1]), None
     if variant[-1] == "+vectors":
         (folder / "vectors").mkdir(exist_ok=True)
         rows = [f"{w} " + " ".join(f"{(i * 7 + j) % 11 / 10 - 0.5:.2f}" for j in range(4)) for i, w in
                 enumerate(["zebra", "Peter", "quokka", "w3", "yak"])]
-        overrides.append(f"embedding.pretrained={_write(folder / 'vectors' / 'tiny.txt', rows)}")
+        vectors = _write(folder / "vectors" / "tiny.txt", rows)
+        overrides.append(f"embedding.pretrained={vectors}")
     else:
         overrides.append(variant[-1])
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *overrides)
-    model, _ = loaded(ckpt)
+    model, _ = loaded(ckpt, vectors)
     tokens, lengths = token_batch(model.hparams.vocab_size + model.hparams.pretrained_words)
     chars, char_lengths = char_batch(model.hparams.num_chars, tokens, lengths)
     batch = SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths)
@@ -214,7 +216,7 @@ def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
         expected = model(batch)
         expected_tags = model.decode(expected, mask)
     names = model.hparams.tags
-    for fmt, (files, sidecar) in export_both(ckpt).items():
+    for fmt, (files, sidecar) in export_both(ckpt, vectors).items():
         (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
         assert_close([emissions], [expected])
         assert sidecar["decoding"]["method"] == ("viterbi" if model.crf is not None else "argmax")

@@ -182,14 +182,16 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     assert not any("pretrained" in k for k in raw["state_dict"])  # the vectors are not in the checkpoint
     assert raw["hyper_parameters"]["pretrained_words"] == 35
 
-    scores = run.evaluate(compose("evaluate", f"ckpt_path={best}", f"data.test_path={files['val']}"))
+    scores = run.evaluate(compose("evaluate", f"ckpt_path={best}", f"data.test_path={files['val']}",
+                                  f"data.pretrained={files['vectors']}"))  # a checkpoint never names a file to read
     assert scores["test/f1"] == pytest.approx(metrics["val/f1"], abs=1e-6)
     assert scores["test/acc"] == pytest.approx(metrics["val/acc"], abs=1e-6)
 
     text = tmp_path / "input.txt"
     text.write_text("f1 p3 f2 l5 f3\nf1 kitten f2 paris f3\n", encoding="utf-8")
     out = tmp_path / "tags.jsonl"
-    run.predict(compose("predict", f"ckpt_path={best}", f"input={text}", f"output={out}", "options.input_format=text"))
+    run.predict(compose("predict", f"ckpt_path={best}", f"input={text}", f"output={out}", "options.input_format=text",
+                        f"data.pretrained={files['vectors']}"))
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows[0]["tags"] == ["O", "B-PER", "O", "B-LOC", "O"]
     assert rows[1]["tags"] == rows[0]["tags"]
@@ -197,10 +199,10 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     # the vectors are checked, not trusted: another file under the same name, or none, is one clear error
     Path(files["vectors"]).write_text(vector_lines(seed=1), encoding="utf-8")
     with pytest.raises(DataError, match="not the ones the checkpoint was trained with"):
-        run.load_checkpoint(best)
+        run.load_checkpoint(best, pretrained=files["vectors"])
     Path(files["vectors"]).unlink()
     with pytest.raises(DataError, match="file not found"):
-        run.load_checkpoint(best)
+        run.load_checkpoint(best, pretrained=files["vectors"])
     import seqkit.data.pretrained as pretrained
 
     monkeypatch.setattr(pretrained, "GLOVE_PACKAGE", "seqkit_no_such_glove_package")

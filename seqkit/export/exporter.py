@@ -67,14 +67,16 @@ def write_graph(graph: Graph, path: Path, fmt: str) -> None:
                           dynamic_axes=axes)
 
 
-def check_outputs(ckpt_path: str, paths: List[Path], overwrite: bool, default_name: bool) -> None:
-    """Before anything is written: no output is the checkpoint (even with ``overwrite``), and none exists
-    unless ``overwrite``."""
+def check_outputs(ckpt_path: str, paths: List[Path], overwrite: bool, default_name: bool,
+                  pretrained: Optional[str] = None) -> None:
+    """Before anything is written: no output is the checkpoint or the vectors file (even with ``overwrite``),
+    and none exists unless ``overwrite``."""
+    reads = {"checkpoint": ckpt_path, **({"vectors": pretrained} if pretrained else {})}
     for path in paths:
         if default_name and same_file(path, ckpt_path):
             raise DataError(ckpt_path, None, f"the export's default name {path} is the checkpoint itself; "
                                              "pass output=<file> to name the exported graph")
-        check_not_read(path, {"checkpoint": ckpt_path})
+        check_not_read(path, reads)
         if not overwrite and os.path.lexists(path):
             raise DataError(path, None, "exists; pass overwrite=true to replace it, or choose another output=")
 
@@ -130,13 +132,15 @@ def data_record(datamodule) -> Dict[str, Any]:
     return record
 
 
-def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False) -> Dict[str, str]:
+def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False,
+                      pretrained: Optional[str] = None) -> Dict[str, str]:
     """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}. An existing file is
-    replaced only with ``overwrite`` (and the checkpoint never)."""
+    replaced only with ``overwrite`` (and the checkpoint never). pretrained: the vectors file of a checkpoint
+    trained with one (``data.pretrained=``; a checkpoint never names a file to read)."""
     from seqkit.run import load_checkpoint  # Lightning and Hydra: only once the arguments are known good
 
     check_format(fmt)
-    model, datamodule = load_checkpoint(ckpt_path)
+    model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
     name = type(model).__name__
     if name not in SHAPES:
         raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
@@ -145,7 +149,8 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
     base = output_path(Path(output) if output else Path(ckpt_path), fmt)
     paths = graph_paths(base, graphs, fmt)
     sidecar = base.with_suffix(".json")
-    check_outputs(ckpt_path, [*paths.values(), sidecar], overwrite, default_name=not output)
+    check_outputs(ckpt_path, [*paths.values(), sidecar], overwrite, default_name=not output,
+                  pretrained=str(pretrained) if pretrained else None)
     described = {}
     for graph in graphs:
         path = paths[graph.name]
