@@ -135,7 +135,7 @@ def export_both(ckpt: Path, pretrained=None):
     ``pretrained``, if any: a checkpoint never names a file to read)."""
     out = {}
     for fmt in FORMATS:
-        files = export_checkpoint(str(ckpt), fmt, str(ckpt.parent / f"exported_{fmt}" / "model"), pretrained)
+        files = export_checkpoint(str(ckpt), fmt, str(ckpt.parent / f"exported_{fmt}" / "model"), pretrained=pretrained)
         out[fmt] = (files, load_sidecar(files["sidecar"]))
     return out
 
