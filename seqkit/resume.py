@@ -1,13 +1,15 @@
 """Continue an interrupted training run, in its own run directory: ``scripts/train.py ... ckpt_path=last``.
 
 ``ckpt_path`` may be ``last`` (this run directory's ``checkpoints/last.ckpt`` if it has one, else the most
-recently written one among its sibling runs, i.e. this task's latest run), a run directory, or a checkpoint
-file. Output then goes to the run being resumed (the fresh directory Hydra made for this command is folded
-into it as ``.hydra/resume-<name>``). Lightning restores the weights, optimiser, schedulers, callbacks and
+recently written one among its sibling runs that no process is still training in, i.e. this task's latest
+run), a run directory, or a checkpoint file. A run another process is training in (seqkit.run_dir.run_lock)
+is refused. Output then goes to the run being resumed (the fresh directory Hydra made for this command is
+folded into it as ``.hydra/resume-<name>``). Lightning restores the weights, optimiser, schedulers, callbacks and
 epoch; seqkit.callbacks.EpochSeed makes the epochs after it what they would have been without the stop.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,13 @@ from typing import Any, Dict, Optional, Tuple
 import pytorch_lightning as pl
 from hydra.utils import get_class
 from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
 from seqkit.models.base import class_path
+from seqkit.run_dir import in_use_reason, is_running, made_by_this_command
 
 LAST = "last.ckpt"
 
@@ -63,7 +67,10 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
     if not spec:
         return None
     out_dir = Path(cfg.paths.output_dir)
-    checkpoint, run_dir = _locate(str(spec), out_dir)
+    lead = rank_zero_only.rank == 0  # DDP: the other ranks follow rank 0 into the run it holds the lock of
+    checkpoint, run_dir = _locate(str(spec), out_dir, skip_running=lead)
+    if lead and is_running(run_dir):
+        raise DataError(run_dir, None, in_use_reason(run_dir))
     state = read_checkpoint(checkpoint)
     meta = seqkit_metadata(state, checkpoint)
     check_model_class(meta, checkpoint, class_path(get_class(cfg.model._target_)), "this configuration trains")
@@ -126,17 +133,14 @@ def _check_vectors(state: Dict[str, Any], meta: Dict[str, Any], checkpoint: Path
                        override="embedding.pretrained")
 
 
-def _locate(spec: str, out_dir: Path) -> Tuple[Path, Path]:
-    """-> (checkpoint file, its run directory)."""
+def _locate(spec: str, out_dir: Path, skip_running: bool = True) -> Tuple[Path, Path]:
+    """-> (checkpoint file, its run directory). ``last`` passes over sibling runs that a process is still
+    training in (seqkit.run_dir.run_lock) when ``skip_running``."""
     if spec == "last":
         own = out_dir / "checkpoints" / LAST
         if own.is_file():
             return own, out_dir
-        runs = [p for p in out_dir.parent.glob(f"*/checkpoints/{LAST}") if p.parent.parent.resolve() != out_dir.resolve()]
-        if not runs:
-            raise DataError(out_dir.parent, None, f"no run to resume: no */checkpoints/{LAST} here (give ckpt_path=<run dir>)")
-        latest = max(runs, key=lambda p: p.stat().st_mtime)
-        return latest, latest.parent.parent
+        return _latest_sibling(out_dir, skip_running)
     path = Path(spec).expanduser()
     if path.is_dir():
         for candidate, run_dir in ((path / "checkpoints" / LAST, path), (path / LAST, path.parent)):
@@ -148,17 +152,45 @@ def _locate(spec: str, out_dir: Path) -> Tuple[Path, Path]:
     return path, (path.parent.parent if path.parent.name == "checkpoints" else out_dir)
 
 
+def _latest_sibling(out_dir: Path, skip_running: bool) -> Tuple[Path, Path]:
+    """The most recently written ``*/checkpoints/last.ckpt`` beside ``out_dir``, of a run no process is training."""
+    runs = [p for p in out_dir.parent.glob(f"*/checkpoints/{LAST}") if p.parent.parent.resolve() != out_dir.resolve()]
+    running = [p for p in runs if skip_running and is_running(p.parent.parent)]
+    runs = [p for p in runs if p not in running]
+    if not runs:
+        if running:
+            names = ", ".join(sorted(p.parent.parent.name for p in running))
+            raise DataError(out_dir.parent, None, f"no run to resume: every run here with a checkpoints/{LAST} is still "
+                                                  f"training ({names}); wait for it to end, or give ckpt_path=<run dir>")
+        raise DataError(out_dir.parent, None, f"no run to resume: no */checkpoints/{LAST} here (give ckpt_path=<run dir>)")
+    latest = max(runs, key=lambda p: p.stat().st_mtime)
+    return latest, latest.parent.parent
+
+
 def _fold_into(fresh: Path, run_dir: Path) -> None:
-    """Keep this command's Hydra record inside the resumed run; remove the fresh directory if nothing else is in it."""
+    """Keep this command's Hydra record inside the resumed run. Remove the fresh directory only if Hydra created
+    it for this command and nothing but log files is left in it: never a folder that existed before (the user's
+    ``hydra.run.dir``), never a file this command did not write."""
     if not fresh.is_dir():
         return
+    made_here = made_by_this_command(fresh)
     record = fresh / ".hydra"
     if record.is_dir():
         target = run_dir / ".hydra" / f"resume-{fresh.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(record), str(target))
-    if all(p.suffix == ".log" for p in fresh.iterdir()):
-        shutil.rmtree(fresh, ignore_errors=True)
+        if made_here:
+            shutil.move(str(record), str(target))
+        else:  # a folder that existed: copy what Hydra wrote there, leave the folder as it is
+            target.mkdir(exist_ok=True)
+            for path in record.iterdir():
+                if path.is_file():
+                    shutil.copy2(path, target / path.name)
+    left = list(fresh.iterdir())
+    if made_here and all(p.suffix == ".log" and p.is_file() for p in left):
+        with contextlib.suppress(OSError):  # something appeared meanwhile: keep it
+            for path in left:
+                path.unlink()
+            fresh.rmdir()
 
 
 def _finished(state: Dict[str, Any], cfg: DictConfig) -> Optional[str]:

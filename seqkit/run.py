@@ -4,6 +4,7 @@ Kept out of ``scripts/`` so tests and notebooks can call them with a composed co
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import pickle
@@ -17,10 +18,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytorch_lightning as pl
 import torch
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqkit.atomic_io import AtomicCheckpointIO
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
@@ -29,6 +31,7 @@ from seqkit.data.pretrained import vectors_source
 from seqkit.predict_stream import stream_predictions
 from seqkit.registry import DATA_MODULE, MODEL, checkpoint_class
 from seqkit.resume import last_checkpoint, resume_point
+from seqkit.run_dir import run_lock
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt (pretrained
 # vectors: read again only from the packaged set or a file the user names, see seqkit.data.pretrained.vectors_source)
@@ -91,6 +94,13 @@ def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
     return build(trainer_cfg, **extra)
 
 
+def _with_atomic_checkpoints(plugins: Any) -> List[Any]:
+    """``trainer.plugins`` plus the checkpoint writer that never leaves a half-written checkpoint
+    (seqkit.atomic_io): every training run saves through it."""
+    given = OmegaConf.to_container(plugins, resolve=True) if isinstance(plugins, ListConfig) else [plugins] if plugins else []
+    return [*given, AtomicCheckpointIO()]
+
+
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit on train, pick the best checkpoint on validation, test it; returns the final metrics.
 
@@ -105,7 +115,8 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rank = rank_zero_only.rank  # DDP: set from the launcher's environment (RANK, LOCAL_RANK, SLURM_PROCID)
-    with tee_console(out_dir / ("train.log" if rank == 0 else f"train.rank{rank}.log")):
+    lock = run_lock(out_dir) if rank == 0 else contextlib.nullcontext()  # the other ranks train under rank 0's
+    with lock, tee_console(out_dir / ("train.log" if rank == 0 else f"train.rank{rank}.log")):
         return _train(cfg, out_dir, resume)
 
 
@@ -121,7 +132,8 @@ def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
         resume.check_fits(model)
     print(f"[seqkit] run directory: {out_dir.resolve()}", flush=True)
     trainer = build_trainer(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")),
-                            logger=_build_all(cfg.get("logger")) or False, default_root_dir=str(out_dir))
+                            logger=_build_all(cfg.get("logger")) or False, default_root_dir=str(out_dir),
+                            plugins=_with_atomic_checkpoints(cfg.trainer.get("plugins")))
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint),
                     weights_only=True)
