@@ -36,10 +36,11 @@ def test_char_level_keeps_case_and_whitespace_and_holds_out_the_last_tenth(tmp_p
 def test_word_level_splits_on_whitespace_adds_eos_and_maps_rare_words_to_unk(tmp_path):
     text = "the cat sat\nthe dog sat\n" * 10 + "the zebra sat\n"
     module = dm(tmp_path, text, level="word", min_freq=2, val_fraction=0.1)
-    assert EOS in module.vocab and "zebra" not in module.vocab and "cat" in module.vocab
+    assert EOS in module.vocab.itos and "zebra" not in module.vocab and "cat" in module.vocab
     words = module.vocab.decode(module.datasets["train"][:8].tolist())
     assert words == ["the", "cat", "sat", EOS, "the", "dog", "sat", EOS]
-    assert module.decode_ids(module.vocab.encode(["the", "cat", EOS, "a"])) == "the cat\n<unk>"
+    ids = [*module.vocab.encode(["the", "cat"]), module.vocab.index(EOS), *module.vocab.encode(["a", EOS])]
+    assert module.decode_ids(ids) == "the cat\n<unk> <unk>"  # a word <eos> of text is a word, unknown
     assert module.encode_prompt("the zebra")[1:] == [module.vocab.index("the"), module.vocab.unk_index]
 
 

@@ -82,7 +82,9 @@ def test_to_dict_from_dict_round_trip():
     restored = Vocabulary.from_dict(state)
     assert restored.itos == vocab.itos and restored.stoi == vocab.stoi
     assert restored.specials == ["<s>"] and restored.unk and restored.pad
-    assert restored.encode(["the", "zebra", "<s>"]) == vocab.encode(["the", "zebra", "<s>"]) == [3, 1, 2]
+    # a word <s> of text is unknown; index() gives the symbol's id
+    assert restored.encode(["the", "zebra", "<s>"]) == vocab.encode(["the", "zebra", "<s>"]) == [3, 1, 1]
+    assert restored.index("<s>") == vocab.index("<s>") == 2
     labels = Vocabulary(["neg", "pos"], unk=False, pad=False)
     back = Vocabulary.from_dict(pickle.loads(pickle.dumps(labels.to_dict())))
     assert back.itos == ["neg", "pos"]

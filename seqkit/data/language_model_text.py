@@ -42,7 +42,7 @@ class LanguageModelText:
                                  f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}")
             return [self.start_index(), *self.vocab.encode(list(prompt))]
         words = prompt.split()
-        unknown = [w for w in words if w not in self.vocab.stoi]
+        unknown = [w for w in words if w not in self.vocab]  # a word spelt <eos> too
         if unknown:
             log(f"warning: prompt words not in the vocabulary, read as {UNK}: {' '.join(unknown)}")
         return [self.start_index(), *self.vocab.encode(words)]

@@ -31,6 +31,7 @@ from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import Vocabulary
 
 LEVELS = ("char", "word")
+LINE_END = "\n"  # word level: a line's end in a token stream, read as <eos> (text.split() never gives "\n")
 # TBPTTChunks runs in the main process only (num_workers=0), so Lightning's caution about sharded workers does not apply
 warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
@@ -146,10 +147,11 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
 
     # ---- reading -------------------------------------------------------------------------------
     def tokenize_lines(self, lines: List[Tuple[int, str]]) -> List[str]:
-        """Numbered lines -> tokens: characters (each line with its newline) or words plus ``<eos>``."""
+        """Numbered lines -> tokens: characters (each line with its newline) or words, each line followed by
+        ``LINE_END`` (``<eos>``'s place, which no word of the text can take: a word ``<eos>`` is a word)."""
         if self.hparams.level == "char":
             return [c for _, text in lines for c in text + "\n"]
-        return [w for _, text in lines for w in [*text.split(), EOS]]
+        return [w for _, text in lines for w in [*text.split(), LINE_END]]
 
     def _read_splits(self) -> Dict[str, Tuple[List[str], str]]:
         hp = self.hparams
@@ -179,13 +181,22 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
     def build_vocabularies(self, splits: Dict[str, Tuple[List[str], str]]) -> None:
         train = splits["train"][0]
         specials = [EOS] if self.hparams.level == "word" else []
-        self.vocab = Vocabulary.build([train], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size,
+        words = train if self.hparams.level == "char" else (t for t in train if t != LINE_END)
+        self.vocab = Vocabulary.build([words], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size,
                                       specials=specials)
         log(f"{len(train)} training {self.hparams.level}s, vocabulary {len(self.vocab)}")
 
     def encode(self, tokens: List[str], source: str) -> Tensor:
         """Tokens -> ids ``[N]``."""
-        return torch.tensor(self.vocab.encode(tokens), dtype=torch.long)
+        return torch.tensor(self.token_ids(tokens), dtype=torch.long)
+
+    def token_ids(self, tokens: List[str]) -> List[int]:
+        """Tokens (``tokenize_lines``) -> ids: text through the vocabulary, a word-level ``LINE_END`` as ``<eos>``."""
+        ids = self.vocab.encode(tokens)
+        if self.hparams.level == "char":
+            return ids
+        eos = self.vocab.index(EOS)
+        return [eos if t == LINE_END else i for t, i in zip(tokens, ids)]
 
     def setup(self, stage: Optional[str] = None) -> None:
         super().setup(stage)
@@ -238,7 +249,7 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
                 missing = sorted({c for c in tokens if c not in self.vocab.stoi})
                 if missing:
                     raise DataError(source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text")
-            ids = self.vocab.encode(tokens)
+            ids = self.token_ids(tokens)
             records.append(ScoredLine(-1, text, number, [self.start_index(), *ids[:-1]], ids))
         every = sorted(records + blank, key=lambda r: r.line)
         for k, record in enumerate(every):

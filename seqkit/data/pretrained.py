@@ -286,9 +286,9 @@ class PretrainedVectors:
 
     def encode(self, vocab: Vocabulary, tokens: Iterable[str]) -> List[int]:
         """Open-vocabulary ids of ``tokens`` (see the class docstring)."""
-        ids, unk, offset = [], vocab.unk_index, len(vocab) - 1
+        ids, unk, offset, known = [], vocab.unk_index, len(vocab) - 1, vocab.text_stoi  # text: never <pad>'s id
         for token in tokens:
-            found = vocab.stoi.get(token)
+            found = known.get(token)
             if found is None:
                 row = self.row(token)
                 found = offset + row if row else unk

@@ -165,15 +165,20 @@ class TaggingDataModule(SeqkitDataModule):
 
     def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
         """Per-sentence outputs (``tags [T]``; None for an empty sentence) -> one JSON-ready dict a sentence."""
-        rows = []
-        for s, out in zip(sentences, outputs):
-            tags = [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist())
-            row: Dict[str, Any] = {"tokens": s.tokens, "tags": tags}
-            if self.hparams.scheme != "none":
-                row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(s.tokens[a:b])}
-                                for t, a, b in tag_schemes.spans(tags)]
-            rows.append(row)
-        return rows
+        return [self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
+                for s, out in zip(sentences, outputs)]
+
+    def join_pieces(self, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """The rows of one sentence tagged in pieces (predict.py ``options.too_long=split``) -> the sentence's row:
+        tokens and tags in order, spans over the whole."""
+        return self._row([t for r in rows for t in r["tokens"]], [t for r in rows for t in r["tags"]])
+
+    def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
+        row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
+        if self.hparams.scheme != "none":
+            row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])}
+                            for t, a, b in tag_schemes.spans(tags)]
+        return row
 
     @staticmethod
     def format_output(rows: List[Dict[str, Any]], output_format: str) -> Iterable[str]:

@@ -11,6 +11,10 @@ class Vocabulary:
     """Maps tokens to ids. ``<pad>`` is always id 0; ``<unk>`` (if ``unk``) is id 1; other specials follow.
 
     Tokens not in the vocabulary map to ``<unk>``; with ``unk=False`` (label maps) they raise KeyError.
+    User text is text: ``encode``, ``in`` and ``build`` read tokens of text, in which a word spelt like a control
+    symbol (``<pad>``, or a special such as ``<bos>``/``<eos>``) is an ordinary word, unknown (``<unk>``), never the
+    symbol; ``<unk>`` in text (Penn Treebank style) is the unknown id. Code that places a control symbol on purpose
+    takes its id from ``index`` (``index(EOS)``), which knows every symbol; ``stoi`` maps them all too.
     Serialises to a plain dict (``to_dict`` / ``from_dict``) so checkpoints load with ``weights_only=True``.
     """
 
@@ -25,6 +29,17 @@ class Vocabulary:
             if token not in self.stoi:
                 self.stoi[token] = len(self.itos)
                 self.itos.append(token)
+        self._index_text()
+
+    @property
+    def controls(self) -> List[str]:
+        """The symbols text never produces: ``<pad>`` and the specials other than ``<unk>``."""
+        return ([PAD] if self.pad else []) + [s for s in self.specials if s not in (PAD, UNK)]
+
+    def _index_text(self) -> None:
+        """``text_stoi``: ``stoi`` without the control symbols, the lookup of text tokens."""
+        controls = set(self.controls)
+        self.text_stoi: Dict[str, int] = {t: i for t, i in self.stoi.items() if t not in controls}
 
     @classmethod
     def build(
@@ -37,9 +52,12 @@ class Vocabulary:
         unk: bool = True,
         pad: bool = True,
     ) -> "Vocabulary":
-        """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties: first seen), at most ``max_size``."""
+        """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties: first seen), at most
+        ``max_size``. A text token spelt like one of the vocabulary's own symbols (``<pad>``, ``<unk>``, a special) is not learnt:
+        it reads as ``<unk>`` (see the class docstring)."""
         counts = Counter(token for sequence in sequences for token in sequence)
-        kept = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq]
+        owned = set(cls(specials=specials, unk=unk, pad=pad).itos)
+        kept = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq and t not in owned]
         if max_size is not None:
             kept = kept[:max_size]
         return cls(kept, specials=specials, unk=unk, pad=pad)
@@ -48,13 +66,16 @@ class Vocabulary:
         return len(self.itos)
 
     def __contains__(self, token: str) -> bool:
-        return token in self.stoi
+        """Whether a text token has an id of its own (a control symbol's spelling does not)."""
+        return token in self.text_stoi
 
     @property
     def unk_index(self) -> Optional[int]:
         return self.stoi[UNK] if self.unk else None
 
     def index(self, token: str) -> int:
+        """The id of one symbol, control symbols included: for code that names them (``index(EOS)``), labels and
+        tags; text goes through ``encode``."""
         found = self.stoi.get(token)
         if found is not None:
             return found
@@ -63,9 +84,10 @@ class Vocabulary:
         raise KeyError(token)
 
     def encode(self, tokens: Iterable[str]) -> List[int]:
+        """Ids of text tokens: unknown ones and control symbols' spellings are ``<unk>`` (KeyError without unk)."""
         if not self.unk:
-            return [self.index(t) for t in tokens]
-        get, unk = self.stoi.get, self.stoi[UNK]  # index() inlined: called for every token read
+            return [self.text_stoi[t] for t in tokens]
+        get, unk = self.text_stoi.get, self.stoi[UNK]  # called for every token read
         return [get(t, unk) for t in tokens]
 
     def decode(self, ids: Iterable[int]) -> List[str]:
@@ -79,6 +101,7 @@ class Vocabulary:
         vocab = cls(specials=state["specials"], unk=state["unk"], pad=state["pad"])
         vocab.itos = list(state["itos"])
         vocab.stoi = {t: i for i, t in enumerate(vocab.itos)}
+        vocab._index_text()
         return vocab
 
     def __repr__(self) -> str:
