@@ -4,7 +4,7 @@ Lightning's writer deletes an existing ``metrics.csv`` when it starts, buffers r
 the file in place (truncate, then write) whenever a new metric name appears: a process killed during that
 rewrite leaves the file empty or half-written. Here ``metrics.csv`` is only ever appended to (flushed and
 fsynced), or, where the header must change (a new metric) or rows must go, replaced whole with
-seqkit.atomic_io.write_atomically: a reader, or a crash, sees the old file or the new one. Rows are flushed at
+seqkit.safe_files.atomic_open: a reader, or a crash, sees the old file or the new one. Rows are flushed at
 every checkpoint (so the file holds at least what the checkpoint has seen); a resumed run keeps the file, and
 its first write drops the rows the killed process logged after the checkpoint it resumes from (steps from the
 first new row on), which the resumed run logs again.
@@ -15,13 +15,13 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import IO, Dict, List
+from typing import Dict, List
 
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
-from seqkit.atomic_io import write_atomically
+from seqkit.safe_files import atomic_open
 
 
 class AppendOnlyWriter(ExperimentWriter):
@@ -61,16 +61,10 @@ class AppendOnlyWriter(ExperimentWriter):
         if self._resumed:  # the killed process's rows from the first step logged again on
             first_new = min(row["step"] for row in self.metrics)
             kept = [r for r in kept if r.get("step") and int(float(r["step"])) < first_new]
-        write_atomically(path, lambda f: _write_csv(f, self.metrics_keys, kept + self.metrics))
-
-
-def _write_csv(f: IO[bytes], fieldnames: List[str], rows: List[Dict]) -> None:
-    text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-    out = csv.DictWriter(text, fieldnames=fieldnames)
-    out.writeheader()
-    out.writerows(rows)
-    text.flush()
-    text.detach()  # the caller fsyncs and closes f
+        with atomic_open(path, newline="") as f:
+            out = csv.DictWriter(f, fieldnames=self.metrics_keys)
+            out.writeheader()
+            out.writerows(kept + self.metrics)
 
 
 def _header(path: Path) -> List[str]:

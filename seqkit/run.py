@@ -22,7 +22,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqkit.atomic_io import AtomicCheckpointIO
+from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
@@ -96,7 +96,7 @@ def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
 
 def _with_atomic_checkpoints(plugins: Any) -> List[Any]:
     """``trainer.plugins`` plus the checkpoint writer that never leaves a half-written checkpoint
-    (seqkit.atomic_io): every training run saves through it."""
+    (seqkit.checkpoint_io): every training run saves through it."""
     given = OmegaConf.to_container(plugins, resolve=True) if isinstance(plugins, ListConfig) else [plugins] if plugins else []
     return [*given, AtomicCheckpointIO()]
 

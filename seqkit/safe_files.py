@@ -91,10 +91,10 @@ def atomic_path(target: PathLike, keep_on: Tuple[Type[BaseException], ...] = ())
 
 @contextlib.contextmanager
 def atomic_open(target: PathLike, keep_on: Tuple[Type[BaseException], ...] = (),
-                encoding: str = "utf-8") -> Iterator[IO[str]]:
+                encoding: str = "utf-8", newline: Optional[str] = None) -> Iterator[IO[str]]:
     """A text stream onto ``target``, published atomically as ``atomic_path`` publishes (flushed and fsync'ed)."""
     with atomic_path(target, keep_on) as path:
-        stream = open(path, "w", encoding=encoding)
+        stream = open(path, "w", encoding=encoding, newline=newline)
         try:
             yield stream
         except keep_on:

@@ -59,7 +59,8 @@ def die_half_way_through_last_ckpt_write(n: int) -> None:
 
     def due(target) -> bool:
         """Counts the writes of last.ckpt (or of a temporary file for it): True at the n-th."""
-        if "last.ckpt" not in os.path.basename(str(target)):
+        name = os.path.basename(str(target))
+        if name != "last.ckpt" and not (name.startswith(".last.") and name.endswith(".ckpt")):  # or its temporary file
             return False
         writes[0] += 1
         return writes[0] == n

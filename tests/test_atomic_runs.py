@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit.atomic_io import AtomicCheckpointIO
+from seqkit.data.errors import DataError
+from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.csv_logger import ResumableCSVLogger
 from seqkit.run import train
 from seqkit.run_dir import run_lock
@@ -67,7 +68,7 @@ def test_a_checkpoint_write_that_fails_half_way_leaves_the_previous_checkpoint(t
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", half_then_disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DataError, match="last.ckpt: cannot write the output: No space left"):
         writer.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, target)
     saved = torch.load(target, weights_only=True)
     assert saved["epoch"] == 0 and torch.equal(saved["w"], torch.zeros(3))
