@@ -79,9 +79,6 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
         self.log_train_loss(loss, len(batch), **parts)
         return loss
 
-    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
-        return self.predict(batch)
-
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
         logits = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)
         self.log(f"{stage}/loss", self.criterion(logits, batch.labels), batch_size=len(batch))

@@ -168,3 +168,7 @@ class ClassifierNetwork(nn.Module):
         if self.regression:
             return {"index": batch.index, "value": out}
         return {"index": batch.index, "probabilities": out.softmax(-1)}
+
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
+        """``predict`` under the hook name the old ``seqkit.light_predict`` calls (removed with it)."""
+        return self.predict(batch)
