@@ -19,6 +19,22 @@ from seqkit.tasks.registry import Shape
 TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
 
 
+_LAST: Dict[str, Any] = {}  # the last file read: app_shape then load read it once
+
+
+def read(path: Path) -> Dict[str, Any]:
+    """``seqkit.checkpoint.read_checkpoint``, once per file state (path, size, modification time)."""
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return read_checkpoint(path)  # the one-line error of a missing or unreadable file
+    if _LAST.get("key") != key:
+        _LAST.clear()
+        _LAST.update(key=key, checkpoint=read_checkpoint(path))
+    return _LAST["checkpoint"]
+
+
 def metadata(checkpoint: Mapping[str, Any], path: Path) -> Dict[str, Any]:
     """The checkpoint's ``"seqkit"`` entry, checked (a new one needs no ``model_class``)."""
     meta = checkpoint.get("seqkit")
@@ -65,7 +81,8 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     """(network in eval mode, codec) of a checkpoint; ``data_overrides`` (e.g. ``test_path``, ``format``,
     ``eval_batch_size``, ``pretrained``) change the codec's settings. One-line DataError for a bad file."""
     path = Path(str(ckpt_path))
-    checkpoint = read_checkpoint(path)
+    checkpoint = read(path)
+    _LAST.clear()  # the weights are copied into the network: keep no second copy
     meta = metadata(checkpoint, path)
     shape = tasks.for_checkpoint(meta, path)
     codec_spec, settings, state = codec_source(checkpoint, meta, shape, path)
@@ -95,7 +112,7 @@ def app_shape(ckpt_path: Any) -> Optional[Shape]:
     """The shape of a checkpoint the application runs (new format, or a legacy model a shape converts); None
     for any other (the old Lightning path). Reads the file once more: cheap next to loading it."""
     path = Path(str(ckpt_path))
-    meta = metadata(read_checkpoint(path), path)
+    meta = metadata(read(path), path)
     if meta.get("shape"):
         return tasks.for_checkpoint(meta, path)
     return tasks.registry.legacy_shape(meta)
