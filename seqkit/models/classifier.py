@@ -9,7 +9,7 @@ from torchmetrics import MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqkit.models.base import SeqkitModule
-from seqkit.nn.classifier_network import ClassifierNetwork
+from seqkit.tasks.classification.network import ClassifierNetwork
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
