@@ -120,3 +120,31 @@ def test_predicting_a_classifier_imports_no_lightning(trained, tmp_path):
     assert done.stdout.split(None, 1) == ["40", "[]\n"]
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 40 and all(r["label"] in r["probabilities"] for r in rows)
+
+
+def test_pretrained_vectors_reload_and_predict_as_the_lightning_path(marker_files, tmp_path):
+    """A checkpoint trained with data.pretrained: the codec reloads the vectors (checked against the checkpoint's
+    record), the network gets them from the codec, and a word only the vectors know reads its vector; the output
+    is the Lightning path's, byte for byte."""
+    from seqkit.app.predict import predict
+    from seqkit.run import predict as lightning_predict
+    from seqkit.run import train
+
+    files = marker_files(train=60, val=20, seed=6)
+    vectors = tmp_path / "vectors.txt"
+    words = ["zig", "zag", "tic", "tac", "unseen", "elsewhere"]
+    vectors.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + k) % 5 / 5:.3f}" for k in range(4)) + "\n"
+                               for i, w in enumerate(words)), encoding="utf-8")
+    cfg = _compose("train", "task=sentiment", f"data.train_path={files['train']}", f"data.val_path={files['val']}",
+                   f"embedding.pretrained={vectors}", f"paths.output_dir={tmp_path / 'run'}", *TINY)
+    train(cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert torch.load(ckpt, weights_only=True)["seqkit"]["codec"]["pretrained"]["source"] == str(vectors)
+    source = tmp_path / "input.txt"
+    source.write_text("zig unseen elsewhere tac\n\nzag w1 tic\n", encoding="utf-8")
+    outs = {}
+    for name, run in (("app", predict), ("lightning", lightning_predict)):
+        outs[name] = tmp_path / f"{name}.jsonl"
+        args = [f"ckpt_path={ckpt}", f"input={source}", f"output={outs[name]}", "threads=1", "options.input_format=text"]
+        assert run(_compose("predict", *args)) == 3
+    assert outs["app"].read_bytes() == outs["lightning"].read_bytes()
