@@ -32,6 +32,7 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
     one JSON line; None when the checkpoint's shape or command is not on this path yet (the script then runs
     ``seqkit.run.evaluate``)."""
     set_threads(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
     split = str(cfg.get("split") or "test")
     if split not in ("test", "val"):
         raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")

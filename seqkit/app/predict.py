@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqkit import tasks
 from seqkit.app.checkpoint import app_shape, load
 from seqkit.cli import set_threads
 from seqkit.predict_stream import stream_predictions
@@ -39,6 +40,7 @@ def predict(cfg: DictConfig) -> Optional[int]:
     """``configs/predict.yaml``'s command -> the number of examples; None when the checkpoint's shape is not on
     this path yet (the script then runs ``seqkit.run.predict``)."""
     set_threads(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
     if app_shape(cfg.ckpt_path) is None:
         return None
     network, codec = load(cfg.ckpt_path)
