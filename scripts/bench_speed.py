@@ -1074,7 +1074,7 @@ def bench_seq2seq(args) -> Dict[str, Any]:
 
 
 # ================================================================================================
-# predict: scripts/predict.py's start-up and throughput (seqkit.light_predict vs the Lightning path)
+# predict: scripts/predict.py's start-up and throughput (seqkit.app, no Lightning, vs the Lightning path)
 # ================================================================================================
 
 def sentiment_checkpoint(path: Path, steps: int) -> Path:
@@ -1108,15 +1108,17 @@ def sentiment_sentences(n: int) -> List[str]:
 
 def bench_predict(args) -> Dict[str, Any]:
     """1. wall clock of ``python scripts/predict.py`` answering 10 sentences (a fresh process each time): the fast
-    path (seqkit.light_predict: torch, no Lightning) vs the Lightning path (forced with a trainer.* override),
+    path (seqkit.app.predict: torch, no Lightning) vs the Lightning path (the script's hydra_main, seqkit.run.predict),
     and ``python -c "import torch"`` as the floor; 2. sentences/s once started, in this process: the fast path's
     streaming (read, tokenise, batch, forward, JSON out) vs the Lightning path's (Trainer.predict), and the bare
     forward on the same batches."""
     import tempfile
 
-    from seqkit.light_predict import load_light
-    from seqkit.predict_stream import stream_predictions
     from omegaconf import OmegaConf
+
+    from seqkit.app.checkpoint import load
+    from seqkit.app.predict import NetworkRunner
+    from seqkit.predict_stream import stream_predictions
 
     from seqkit.run import _plain_trainer, load_checkpoint
 
@@ -1148,13 +1150,14 @@ def bench_predict(args) -> Dict[str, Any]:
             return Rate(wall, cpu)  # seconds here, not rates: wall clock and the process's CPU time
         return run
 
-    starts = alternate({"fast": process(command), "lightning": process(command + ["trainer.enable_progress_bar=false"]),
+    lightning = command + ["--config-name=predict"]  # a flag only @hydra.main takes: the script's Lightning path
+    starts = alternate({"fast": process(command), "lightning": process(lightning),
                         "torch": process([sys.executable, "-c", "import torch"])}, args.rounds)
     secs = {name: median([r.wall for r in rates]) for name, rates in starts.items()}
     cpu_secs = {name: median([r.cpu for r in rates]) for name, rates in starts.items()}
     print(f"-- predict.py start-up: 10 sentences, a fresh process each time, threads={threads} " + "-" * 12)
     print(f"  {'':<40} {'wall':>8}     {'CPU time':>8}   rounds (wall)")
-    for name, label in (("fast", "fast path (seqkit.light_predict)"), ("lightning", "Lightning path (trainer.* override)"),
+    for name, label in (("fast", "fast path (seqkit.app.predict)"), ("lightning", "Lightning path (seqkit.run.predict)"),
                         ("torch", "python -c 'import torch' (the floor)")):
         rounds = " ".join(f"{r.wall:.2f}" for r in starts[name])
         print(f"  {label:<40} {secs[name]:>8.2f} s   {cpu_secs[name]:>8.2f} s   [{rounds}]")
@@ -1162,7 +1165,7 @@ def bench_predict(args) -> Dict[str, Any]:
     print(f"  {'fast / Lightning':<40} {secs['fast'] / secs['lightning']:>8.3f}x   target: fast <= 2 s: {goal}")
 
     # 2. throughput once started
-    network, reader = load_light(str(ckpt))
+    network, reader = load(str(ckpt))
     model, datamodule = load_checkpoint(str(ckpt))
     trainer = _plain_trainer(OmegaConf.create({"trainer": {"_target_": "pytorch_lightning.Trainer", "accelerator": "cpu",
                                                            "enable_progress_bar": False}}))
@@ -1180,7 +1183,7 @@ def bench_predict(args) -> Dict[str, Any]:
     def bare() -> Rate:
         with Clock() as clock, torch.inference_mode():
             for index, batch in enumerate(batches):
-                network.predict_step(batch, index)
+                network.predict(batch)
         return clock.rate(len(sentences))
 
     def packed_lstm() -> Rate:  # the network's forward: nn.LSTM over packed sequences (what predict_step ran before)
@@ -1190,12 +1193,12 @@ def bench_predict(args) -> Dict[str, Any]:
         return clock.rate(len(sentences))
 
     with torch.inference_mode():  # predict_step's looked-up LSTM against nn.LSTM, every sentence
-        pairs = [(network.predict_step(b)["probabilities"], network(b.tokens, b.lengths).softmax(-1)) for b in batches]
+        pairs = [(network.predict(b)["probabilities"], network(b.tokens, b.lengths).softmax(-1)) for b in batches]
     max_diff = max(float((a - b).abs().max()) for a, b in pairs)
     same_label = sum(int((a.argmax(-1) == b.argmax(-1)).sum()) for a, b in pairs)
 
-    streamed(network, reader, None)()  # warm-up
-    res = alternate({"fast": streamed(network, reader, None), "lightning": streamed(model, datamodule, trainer),
+    streamed(NetworkRunner(network), reader, None)()  # warm-up
+    res = alternate({"fast": streamed(NetworkRunner(network), reader, None), "lightning": streamed(model, datamodule, trainer),
                      "forward": bare, "lstm": packed_lstm}, args.rounds)
     table = Table(f"predict throughput: {len(sentences):,} sentiment sentences, threads={threads}", "sentences/s")
     table.rate("fast path: file -> JSON lines", res["fast"])
@@ -1233,14 +1236,15 @@ def bench_export(args) -> Dict[str, Any]:
     import numpy as np
 
     from seqkit.export.exporter import write_graph
-    from seqkit.export.graphs import classifier_graphs, tagger_graphs
+    from seqkit.export.graphs import tagger_graphs
     from seqkit.export.runtime import onnx_session, viterbi
+    from seqkit.tasks.classification.export import graphs as classifier_graphs
 
     seed_all(args.seed)
     figures: Dict[str, Any] = {"rounds": args.rounds, "onnxruntime_threads": args.threads}
     folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-export-"))
     (cls, cls_what), (tag, tag_what) = classifier_recipe(args), tagger_recipe(args)
-    shapes = {"classifier": (cls.model(seed=args.seed).eval(), classifier_graphs, cls.datamodule, cls_what),
+    shapes = {"classifier": (cls.model(seed=args.seed).network.eval(), classifier_graphs, cls.datamodule, cls_what),
               "tagger": (tag.model(seed=args.seed).eval(), tagger_graphs, tag.datamodule, tag_what)}
     for shape, (model, graphs_of, dm, what) in shapes.items():
         graph = graphs_of(model)[0]

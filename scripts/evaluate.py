@@ -1,14 +1,9 @@
 """Evaluate a checkpoint on a file: ``python scripts/evaluate.py ckpt_path=<ckpt> data.test_path=<file>``.
 
-Prints the metrics as one JSON line, last. A text classifier's checkpoint on a test file is evaluated by
-``seqkit.light_evaluate`` without importing Lightning or Hydra's application (seconds sooner); everything else
-goes through Hydra and ``seqkit.run.evaluate``, with the same figures."""
+Prints the metrics as one JSON line, last. The command line is composed with Hydra's compose API; a
+checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) runs on (network, codec) through
+``seqkit.app.evaluate`` without importing Lightning; everything else goes through Hydra and ``seqkit.run.evaluate``."""
 import sys
-from pathlib import Path
-
-from seqkit.light_evaluate import main as light_main
-
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "evaluate.yaml"
 
 
 def hydra_main() -> None:
@@ -26,5 +21,8 @@ def hydra_main() -> None:
 
 
 if __name__ == "__main__":
-    if not light_main(CONFIG, sys.argv[1:]):
+    from seqkit.app.main import run_script
+    from seqkit.app.evaluate import evaluate
+
+    if not run_script("evaluate", sys.argv[1:], evaluate):
         hydra_main()

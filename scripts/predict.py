@@ -1,14 +1,9 @@
 """Predict with a checkpoint: ``python scripts/predict.py ckpt_path=<ckpt> input=<file or -> [output=<file>]``.
 
-Writes one JSON object a line (or CoNLL columns for taggers with ``options.output_format=conll``). Shapes that
-``seqkit.light_predict`` covers start without importing Lightning or Hydra's application (about a second
-instead of several); everything else goes through Hydra and ``seqkit.run.predict``, with the same output."""
+Writes one JSON object a line (or CoNLL columns for taggers with ``options.output_format=conll``). The command line is composed with Hydra's compose API; a
+checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) runs on (network, codec) through
+``seqkit.app.predict`` without importing Lightning; everything else goes through Hydra and ``seqkit.run.predict``."""
 import sys
-from pathlib import Path
-
-from seqkit.light_predict import main as light_main
-
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "predict.yaml"
 
 
 def hydra_main() -> None:
@@ -26,5 +21,8 @@ def hydra_main() -> None:
 
 
 if __name__ == "__main__":
-    if not light_main(CONFIG, sys.argv[1:]):
+    from seqkit.app.main import run_script
+    from seqkit.app.predict import predict
+
+    if not run_script("predict", sys.argv[1:], predict):
         hydra_main()

@@ -17,7 +17,7 @@ import torch
 
 from seqkit.data.errors import DataError
 
-FORMAT_VERSION = 1  # of the "seqkit" metadata and what it promises about the rest of the file
+FORMAT_VERSION = 2  # of the "seqkit" metadata and what it promises about the rest of the file
 
 
 def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:

@@ -38,7 +38,8 @@ def classify(classifier, datamodule, texts: Sequence[str]) -> List[Optional[str]
         return labels
     datamodule.set_predict_input(list(enumerate(texts, start=1)), GENERATED, input_format="text")
     classifier.eval()
-    for i, batch in enumerate(datamodule.predict_dataloader()):
+    batches = datamodule.predict_batches() if hasattr(datamodule, "predict_batches") else datamodule.predict_dataloader()
+    for i, batch in enumerate(batches):
         out = classifier.predict_step(batch, i)
         for index, best in zip(out["index"].tolist(), out["probabilities"].argmax(-1).tolist()):
             labels[index] = datamodule.labels.itos[best]

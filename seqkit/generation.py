@@ -74,7 +74,7 @@ def generate_with(cfg: DictConfig, model, datamodule) -> List[str]:
 
 def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified; one JSON line."""
-    from seqkit.run import given_vectors, load_checkpoint
+    from seqkit.run import given_vectors
 
     if not model.num_conditions:
         raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
@@ -82,8 +82,13 @@ def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, f
     if str(cfg.get("prompt") or ""):
         raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
     path = str(cfg.classifier_ckpt)
-    check_model_class(seqkit_metadata(read_checkpoint(path), path), path, CLASSIFIER, "classifier_ckpt needs")
-    classifier, classifier_datamodule = load_checkpoint(path, **given_vectors(cfg))
+    from seqkit.app.checkpoint import app_shape, load
+    from seqkit.app.predict import NetworkRunner
+    shape = app_shape(path)
+    if shape is None or shape.name != "classification":
+        check_model_class(seqkit_metadata(read_checkpoint(path), path), path, CLASSIFIER, "classifier_ckpt needs")
+    network, classifier_datamodule = load(path, **given_vectors(cfg))  # the classification codec: set_predict_input, predict_batches
+    classifier = NetworkRunner(network)
     conditions = [str(cfg.condition)] if cfg.get("condition") is not None else datamodule.condition_names()
     result = agreement(model, datamodule, classifier, classifier_datamodule, conditions, int(cfg.num_samples),
                        choose, int(cfg.max_new_tokens))

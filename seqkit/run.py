@@ -307,7 +307,9 @@ def unknown_option_message(error: BaseException) -> Optional[str]:
 
 def _options_of(owner: str, method: str) -> List[str]:
     import importlib
-    for home in _OPTION_HOMES:
+    from seqkit import tasks
+    networks = tuple(tasks.get(name).network.split(":")[0] for name in tasks.registry.names())  # the shapes' networks
+    for home in (*_OPTION_HOMES, *networks):
         cls = getattr(importlib.import_module(home), owner, None)
         if isinstance(cls, type):
             break

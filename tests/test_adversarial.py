@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from seqkit.data import Batch
-from seqkit.models import SequenceClassifier
+from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.nn import RecurrentEncoder, SequencePooling, adversarial_perturbation
 
 
@@ -43,8 +43,8 @@ def test_step_has_the_given_norm_raises_the_loss_and_skips_padding():
 
 def test_classifier_adds_the_loss_on_perturbed_features():
     torch.manual_seed(0)
-    model = SequenceClassifier(20, 2, embedding_dim=8, backbone={"hidden_size": 8, "bidirectional": True},
-                               pooling="mean", adversarial=1.0)
+    model = ClassifierNetwork(20, 2, embedding_dim=8, backbone={"hidden_size": 8, "bidirectional": True},
+                              pooling="mean", adversarial=1.0)
     batch = Batch(tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), lengths=torch.tensor([4, 2]),
                   index=torch.tensor([0, 1]), labels=torch.tensor([0, 1]))
     model.eval()  # no dropout: both computations below see the same network
@@ -54,5 +54,8 @@ def test_classifier_adds_the_loss_on_perturbed_features():
     with torch.no_grad():
         perturbed = F.cross_entropy(model.classify(model.encoder(features + r, batch.lengths)[0], batch.lengths),
                                     batch.labels)
-    torch.testing.assert_close(model.training_step(batch, 0), clean.detach() + perturbed)
+    parts = model.loss(batch)
+    torch.testing.assert_close(parts["loss"], clean.detach() + perturbed)
+    torch.testing.assert_close(parts["class_loss"], clean.detach())
+    torch.testing.assert_close(parts["adversarial_loss"], perturbed)
     assert perturbed > clean

@@ -67,8 +67,8 @@ def test_recipe_builds_the_configured_model_optimiser_and_clipping():
     override (a string) changes it without touching Python."""
     recipe = Recipe.load(CONFIGS, ["task=sentiment", "backbone.hidden_size=16", "optimizer.lr=0.01"], seed=0)
     model = recipe.model(seed=0)
-    assert type(model).__name__ == "SequenceClassifier"
-    assert model.encoder.hidden_size == 16 and model.hparams.pooling == "max" and model.hparams.embedding_dim == 128
+    assert type(model).__name__ == "TaskModule" and model.hparams.shape == "classification"
+    assert model.network.encoder.hidden_size == 16 and model.hparams.pooling == "max" and model.hparams.embedding_dim == 128
     assert model.hparams.vocab_size == len(recipe.datamodule.vocab)
     optimizer = recipe.optimizer(model.parameters())
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 0.01

@@ -1,4 +1,4 @@
-"""SequenceClassifier end to end in-process: it learns a long-range task, and every pooling x implementation
+"""The classification shape (seqkit.tasks.classification) end to end in-process: it learns a long-range task, and every pooling x implementation
 runs forward and backward (its checkpoint round trip and padding invariance: tests/test_contracts.py)."""
 import pytest
 import pytorch_lightning as pl
@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import EarlyStopping
 
-from seqkit.data import TextClassificationDataModule
-from seqkit.models import SequenceClassifier
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
+from seqkit.tasks.classification.network import ClassifierNetwork
+from seqkit.training import TaskModule
 
 
 
@@ -35,7 +36,7 @@ def accuracy(model, loader):
 def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, impl, bidirectional):
     files = marker_files(train=600, val=200, seed=0)
     pl.seed_everything(1)
-    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=32,
+    dm = ClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=32,
                                       eval_batch_size=256, bucketing=False)  # plain shuffled batches: mixed lengths
     dm.setup("fit")
     assert dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
@@ -45,10 +46,10 @@ def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, 
     train_batch = next(iter(dm.train_dataloader()))
     assert int(train_batch.lengths.max()) - int(train_batch.lengths.min()) >= 10
 
-    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=16, pooling="last",
-                               backbone={"cell": cell, "impl": impl, "hidden_size": 32, "bidirectional": bidirectional},
-                               optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
-    assert model.encoder.impl == impl
+    model = TaskModule("classification", **dm.model_kwargs(), embedding_dim=16, pooling="last",
+                       backbone={"cell": cell, "impl": impl, "hidden_size": 32, "bidirectional": bidirectional},
+                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    assert model.network.encoder.impl == impl
     before = accuracy(model, dm.val_dataloader())
     assert before < 0.5  # 4 balanced classes: nothing is known before training
     model.train()
@@ -69,7 +70,7 @@ def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, 
 def test_every_pooling_and_impl_runs_forward_and_backward(pooling, impl):
     torch.manual_seed(0)
     backbone = {"cell": "lstm", "hidden_size": 6, "num_layers": 2, "bidirectional": True, "impl": impl}
-    model = SequenceClassifier(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling, backbone=backbone)
+    model = ClassifierNetwork(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling, backbone=backbone)
     lengths = torch.tensor([5, 2, 4])
     tokens = torch.randint(2, 12, (3, 5)).masked_fill(torch.arange(5)[None, :] >= lengths[:, None], 0)
     labels = torch.tensor([0, 2, 1])
@@ -86,8 +87,8 @@ def test_every_pooling_and_impl_runs_forward_and_backward(pooling, impl):
         full = model(tokens, lengths)
         for i, n in enumerate(lengths.tolist()):  # padding never changes a prediction
             torch.testing.assert_close(model(tokens[i:i + 1, :n], lengths[i:i + 1]), full[i:i + 1], atol=1e-5, rtol=1e-5)
-        other = SequenceClassifier(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling,
-                                   backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"}).eval()
+        other = ClassifierNetwork(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling,
+                                  backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"}).eval()
         other.load_state_dict(model.state_dict())  # same checkpoint, other implementation
         torch.testing.assert_close(other(tokens, lengths), full, atol=1e-5, rtol=1e-5)
 
@@ -106,7 +107,7 @@ def test_char_features_reach_the_model(tmp_path):
 
     for name, n in (("train", 400), ("val", 100)):
         (tmp_path / f"{name}.tsv").write_text("\n".join(text(str(i % 2)) for i in range(n)) + "\n", encoding="utf-8")
-    dm = TextClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
+    dm = ClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
                                       char_features=True, batch_size=32, tokenizer={"mode": "whitespace"})
     dm.setup("fit")
     batch = next(iter(dm.val_dataloader()))
@@ -115,12 +116,12 @@ def test_char_features_reach_the_model(tmp_path):
     if word != "<unk>":
         assert dm.chars.decode(batch.chars[0, 0, : batch.char_lengths[0, 0]].tolist()) == list(word)
     torch.manual_seed(0)
-    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=16, char_encoder="cnn", pooling="max",
-                               backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
-                               optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule("classification", **dm.model_kwargs(), embedding_dim=16, char_encoder="cnn", pooling="max",
+                       backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
+                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
     trainer(8).fit(model, datamodule=dm)
     assert accuracy(model, dm.val_dataloader()) >= 0.9  # unseen words: only their characters tell
     state = dm.state_dict()  # the character vocabulary is kept for checkpoints
     assert state["chars"]["itos"] == dm.chars.itos
     with pytest.raises(ValueError, match="char_features"):
-        SequenceClassifier(vocab_size=10, num_classes=2, char_encoder="cnn")
+        ClassifierNetwork(vocab_size=10, num_classes=2, char_encoder="cnn")

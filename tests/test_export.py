@@ -178,7 +178,7 @@ def test_classifier_logits_match_eager(folder, variant):
     model, _ = loaded(ckpt)
     tokens, lengths = token_batch(model.hparams.vocab_size)
     inputs = [tokens, lengths]
-    if model.chars is not None:
+    if model.network.chars is not None:  # seqkit.training.TaskModule: the shape's network inside
         inputs += char_batch(model.hparams.num_chars, tokens, lengths)
     with torch.no_grad():
         expected = model(*inputs)

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from seqkit.callbacks import GradientFlow
 from seqkit.callbacks.gradient_flow import decay_summary
 from seqkit.data.batch import Batch
-from seqkit.models import SequenceClassifier, SequenceTagger
+from seqkit.models import SequenceTagger
+from seqkit.training import TaskModule
 from seqkit.nn import RecurrentEncoder
 
 
@@ -96,12 +97,12 @@ def hand_rnn_states(params, x, length, num_layers=2):
 
 def test_tanh_rnn_matches_autograd_through_a_hand_written_loop(tmp_path):
     torch.manual_seed(0)
-    model = SequenceClassifier(vocab_size=20, num_classes=3, embedding_dim=6, pooling="mean",
-                               backbone=dict(cell="rnn", hidden_size=5, num_layers=2, bidirectional=True, impl="fused"))
+    model = TaskModule("classification", vocab_size=20, num_classes=3, embedding_dim=6, pooling="mean",
+                       backbone=dict(cell="rnn", hidden_size=5, num_layers=2, bidirectional=True, impl="fused"))
     lengths = torch.tensor([7, 4, 1])
     tokens = torch.randint(2, 20, (3, 7)) * (torch.arange(7)[None] < lengths[:, None])
     batch = Batch(tokens=tokens, lengths=lengths, index=torch.arange(3), labels=torch.tensor([0, 2, 1]))
-    initial = copy.deepcopy(model)
+    initial = copy.deepcopy(model.network)  # seqkit.training.TaskModule: the shape's network inside
     callback = fit(model, [batch], default_root_dir=tmp_path)
     recorded = callback.records[0].curves
 
@@ -128,8 +129,8 @@ def test_padding_contributes_nothing(tmp_path):
     """The same real tokens with different garbage at the padded positions, and with extra padding columns,
     give the same records; a sequence alone gives its own curve."""
     torch.manual_seed(1)
-    model = SequenceClassifier(vocab_size=30, num_classes=2, embedding_dim=4, pooling="max",
-                               backbone=dict(cell="lstm", hidden_size=6, bidirectional=True))
+    model = TaskModule("classification", vocab_size=30, num_classes=2, embedding_dim=4, pooling="max",
+                       backbone=dict(cell="lstm", hidden_size=6, bidirectional=True))
     lengths = torch.tensor([6, 3])
     real = torch.arange(6)[None] < lengths[:, None]
     tokens = torch.randint(2, 30, (2, 6))
@@ -156,8 +157,8 @@ def test_padding_contributes_nothing(tmp_path):
 
 def test_clipping_is_reported_and_scalars_are_logged(tmp_path):
     torch.manual_seed(2)
-    model = SequenceClassifier(vocab_size=30, num_classes=2, embedding_dim=4,
-                               backbone=dict(cell="gru", hidden_size=6, bidirectional=False))
+    model = TaskModule("classification", vocab_size=30, num_classes=2, embedding_dim=4,
+                       backbone=dict(cell="gru", hidden_size=6, bidirectional=False))
     batch = Batch(tokens=torch.randint(2, 30, (4, 5)), lengths=torch.tensor([5, 5, 2, 4]), index=torch.arange(4),
                   labels=torch.tensor([0, 1, 0, 1]))
     logger = pl.loggers.CSVLogger(tmp_path, name="csv", version="")

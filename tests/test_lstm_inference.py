@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from seqkit.nn import RecurrentEncoder
-from seqkit.nn.classifier_network import ClassifierNetwork
+from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.lstm_inference import word_lstm_inference
 from seqkit.nn.padding import lengths_to_mask

@@ -67,7 +67,7 @@ class PoisonWeights(pl.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
             with torch.no_grad():
-                pl_module.head.weight[0, 0] = math.inf
+                pl_module.network.head.weight[0, 0] = math.inf  # TaskModule: the network inside
 
 
 def test_a_nan_loss_stops_training_with_one_line_and_the_last_good_checkpoint_stays(data, tmp_path, capsys, monkeypatch):
@@ -241,8 +241,8 @@ def test_last_ckpt_is_every_epochs_even_when_validation_did_not_improve(data, tm
 def test_resuming_a_checkpoint_of_another_shape_is_one_error_line(finished_run, data, tmp_path, capsys, monkeypatch):
     tagger = _edited_checkpoint(finished_run, tmp_path, lambda c: c["seqkit"].update(model_class="seqkit.models.tagger.SequenceTagger"))
     line = fails_with_one_line(train, train_config(tmp_path / "new", data, f"ckpt_path={tagger}"), capsys, monkeypatch)
-    assert line == (f"error: {tagger}: is a SequenceTagger checkpoint, but this configuration trains a SequenceClassifier "
-                    f"(seqkit.models.tagger.SequenceTagger vs seqkit.models.classifier.SequenceClassifier)")
+    assert line == (f"error: {tagger}: is a SequenceTagger checkpoint, but this configuration trains a TaskModule "
+                    f"(seqkit.models.tagger.SequenceTagger vs seqkit.training.module.TaskModule)")  # issue #25: one module
 
 
 def test_resuming_with_other_settings_names_the_first_weight_that_differs(finished_run, data, tmp_path, capsys, monkeypatch):

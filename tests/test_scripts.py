@@ -69,8 +69,9 @@ def test_overrides_wire_through_to_the_model_config():
     # and the objects built from it have those settings
     from seqkit.run import build
     model = build(cfg.model, vocab_size=20, num_classes=3)
-    assert model.encoder.cell == "gru" and model.encoder.hidden_size == 64
-    assert model.pooling.method == "attention"
+    network = model.network  # seqkit.training.TaskModule: the shape's network inside
+    assert network.encoder.cell == "gru" and network.encoder.hidden_size == 64
+    assert network.pooling.method == "attention"
     optimizer = model.configure_optimizers()
     assert isinstance(optimizer, torch.optim.SGD) and optimizer.param_groups[0]["lr"] == 0.05
 
@@ -259,7 +260,8 @@ def test_train_writes_run_dir_checkpoint_metrics_and_a_json_summary(trained):
     assert best.is_file() and best.resolve().is_relative_to(run_dir.resolve())
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
     assert checkpoint["hyper_parameters"]["backbone"]["hidden_size"] == 8
-    assert checkpoint["TextClassificationDataModule"]["labels"]["itos"] == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
+    assert checkpoint["seqkit"]["codec"]["labels"]["itos"] == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]  # issue #25
+    assert checkpoint["ClassificationDataModule"] == checkpoint["seqkit"]["codec"]
     metrics_files = list(run_dir.rglob("metrics.csv"))
     assert len(metrics_files) == 1
     with open(metrics_files[0]) as f:

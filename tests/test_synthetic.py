@@ -8,9 +8,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from seqkit.data import AddingDataModule, CopyMemoryDataModule
+from seqkit.data import CopyMemoryDataModule
 from seqkit.data.synthetic import BLANK, DELIMITER, FIRST_SYMBOL, adding_problem, copy_memory
-from seqkit.models import SequenceClassifier, SequenceTagger
+from seqkit.models import SequenceTagger
+from seqkit.tasks.classification.datamodule import AddingDataModule
+from seqkit.tasks.classification.network import ClassifierNetwork
+from seqkit.training import TaskModule
 from seqkit.nn import RecurrentEncoder
 
 
@@ -68,8 +71,8 @@ def _fit(model, dm, epochs, tmp_path):
 def test_lstm_learns_the_adding_problem_at_short_range(tmp_path):
     dm = AddingDataModule(length=10, train_size=6000, val_size=500, batch_size=50)
     dm.setup("fit")
-    model = SequenceClassifier(objective="regression", pooling="last", **dm.model_kwargs(),
-                               backbone=dict(cell="lstm", hidden_size=32), optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule("classification", objective="regression", pooling="last", **dm.model_kwargs(),
+                       backbone=dict(cell="lstm", hidden_size=32), optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
     metrics = _fit(model, dm, 4, tmp_path)
     assert metrics["val/baseline_mse"] == pytest.approx(1 / 6, abs=0.03)
     assert metrics["val/mse_ratio"] < 0.1, metrics  # far below always predicting the mean
@@ -88,9 +91,9 @@ def test_tagger_learns_copy_memory_at_short_range(tmp_path):
 
 def test_classifier_modes_are_checked():
     with pytest.raises(ValueError, match="objective"):
-        SequenceClassifier(vocab_size=5, num_classes=2, objective="ranking")
+        ClassifierNetwork(vocab_size=5, num_classes=2, objective="ranking")
     with pytest.raises(ValueError, match="at least 2 classes"):
-        SequenceClassifier(vocab_size=5)
+        ClassifierNetwork(vocab_size=5)
 
 
 # ---- the cures: recurrent-weight initialisations ---------------------------------------------------

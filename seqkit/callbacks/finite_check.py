@@ -50,7 +50,8 @@ class FiniteCheck(pl.Callback):
             if self._skipped < self.max_scaler_skips:
                 return  # the scaler skips this step and lowers its scale
             scaling = f" in {self._skipped} steps in a row under fp16 gradient scaling (scale now {scaler.get_scale():g})"
-        bad = next(name for name, p in pl_module.named_parameters() if not is_finite(p.grad))
+        model = getattr(pl_module, "network", pl_module)  # seqkit.training.TaskModule: names within its network
+        bad = next(name for name, p in model.named_parameters() if not is_finite(p.grad))
         self._stop(trainer, f"the gradient of {bad} is not finite{scaling}")
 
     @staticmethod

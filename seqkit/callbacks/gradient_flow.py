@@ -95,7 +95,8 @@ class GradientFlow(Callback):
 
     # ---- finding the encoders ------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        found = {name: m for name, m in pl_module.named_modules() if isinstance(m, RecurrentEncoder)}
+        model = getattr(pl_module, "network", pl_module)  # seqkit.training.TaskModule: names within its network
+        found = {name: m for name, m in model.named_modules() if isinstance(m, RecurrentEncoder)}
         if self.modules is not None:
             missing = sorted(set(self.modules) - set(found))
             if missing:

@@ -141,10 +141,17 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
 
     check_format(fmt)
     model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
-    name = type(model).__name__
-    if name not in SHAPES:
+    name, hparams = type(model).__name__, dict(model.hparams)
+    network = getattr(model, "network", None)
+    if network is not None:  # seqkit.training.TaskModule: its shape's own graphs (seqkit.tasks.<shape>.export)
+        from seqkit.tasks.registry import get, load
+        spec = get(model.hparams.shape).export
+        shape, build, name = load(spec.replace(":graphs", ":SIDECAR_SHAPE")), load(spec), type(network).__name__
+        model = network  # the sidecar's decoding settings are the network's; its "model" record the TaskModule's hparams
+    elif name not in SHAPES:
         raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
-    shape, build = SHAPES[name]
+    else:
+        shape, build = SHAPES[name]
     graphs = build(model)
     base = output_path(Path(output) if output else Path(ckpt_path), fmt)
     paths = graph_paths(base, graphs, fmt)
@@ -166,7 +173,7 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
                                  "outputs": _describe(graph.outputs, outs)}
     record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
               "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding_info(model, shape),
-              "model": plain(dict(model.hparams)), "data": data_record(datamodule)}
+              "model": plain(hparams), "data": data_record(datamodule)}
     with atomic_open(sidecar) as stream:
         stream.write(json.dumps(record))
     return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}

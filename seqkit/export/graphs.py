@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -78,9 +78,10 @@ def _char_ports(num_chars: int, tokens: Tensor, lengths: Tensor) -> List[Port]:
             Port("char_lengths", {0: "batch", 1: "time"}, char_lengths)]
 
 
-def _sequence_inputs(model) -> List[Port]:
-    """tokens (or features) and lengths, plus chars when the model reads characters."""
-    hp = model.hparams
+def _sequence_inputs(model, hp: Any = None) -> List[Port]:
+    """tokens (or features) and lengths, plus chars when the model reads characters. hp: the sizes
+    (vocab_size, input_size, num_chars) as attributes; the model's hparams by default."""
+    hp = model.hparams if hp is None else hp
     if getattr(model, "embedding", True) is None:  # a classifier over real-valued features
         lengths = torch.tensor(EXAMPLE_LENGTHS)
         features = torch.randn(len(EXAMPLE_LENGTHS), max(EXAMPLE_LENGTHS), hp.input_size, generator=torch.Generator().manual_seed(0))

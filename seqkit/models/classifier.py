@@ -4,14 +4,12 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanSquaredError, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from seqkit.models.base import SeqkitModule
-from seqkit.nn import adversarial_perturbation
-from seqkit.nn.classifier_network import ClassifierNetwork
+from seqkit.tasks.classification.network import ClassifierNetwork
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 
@@ -63,7 +61,7 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
             optimizer = dict(DEFAULT_OPTIMIZER)
         super().__init__(vocab_size, num_classes, embedding_dim, embedding_dropout, word_dropout, backbone, pooling, dropout,
                          freeze_embeddings, pretrained_words, pretrained_vectors, pretrained_rows, num_chars, char_encoder,
-                         char, objective, input_size, sparse_embeddings)
+                         char, objective, input_size, sparse_embeddings, adversarial, target_mean)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
         if self.regression:
             metrics = MetricCollection({"mse": MeanSquaredError(), "baseline_mse": MeanSquaredError()})
@@ -75,23 +73,11 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 
-    def criterion(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        """Cross-entropy on logits [B, classes] vs class ids [B], or MSE on values [B] vs targets [B]."""
-        return F.mse_loss(outputs, targets.to(outputs.dtype)) if self.regression else F.cross_entropy(outputs, targets)
-
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        features = self.embed(self.inputs(batch), batch.chars, batch.char_lengths)
-        outputs = self.encoder.outputs(features, batch.lengths)
-        loss = self.criterion(self.classify(outputs, batch.lengths), batch.labels)
-        if self.hparams.adversarial <= 0:
-            self.log_train_loss(loss, len(batch))
-            return loss
-        r = adversarial_perturbation(loss, features, self.hparams.adversarial)
-        adversarial_loss = self.criterion(self.classify(self.encoder.outputs(features + r, batch.lengths), batch.lengths),
-                                          batch.labels)
-        total = loss + adversarial_loss
-        self.log_train_loss(total, len(batch), class_loss=loss, adversarial_loss=adversarial_loss)
-        return total
+        parts = self.loss(batch)
+        loss = parts.pop("loss")
+        self.log_train_loss(loss, len(batch), **parts)
+        return loss
 
     def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
         logits = self(self.inputs(batch), batch.lengths, batch.chars, batch.char_lengths)

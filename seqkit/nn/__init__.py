@@ -1,7 +1,6 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
 from seqkit.nn.adversarial import adversarial_perturbation
 from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
-from seqkit.nn.classifier_network import ClassifierNetwork
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder, detach_state
@@ -11,7 +10,7 @@ from seqkit.nn.language_model_network import LanguageModelNetwork
 from seqkit.nn.padding import PAD_INDEX, UNK_INDEX, lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
 
-__all__ = ["CRF", "CharCNN", "CharLSTM", "ClassifierNetwork", "DirectHead", "ForecastDecoder", "ForecastOutput",
+__all__ = ["CRF", "CharCNN", "CharLSTM", "DirectHead", "ForecastDecoder", "ForecastOutput",
            "InstanceNorm", "LanguageModelNetwork", "LeastSquaresLinear",
            "PAD_INDEX", "RecurrentEncoder", "SequencePooling", "UNK_INDEX", "WordEmbedding", "adversarial_perturbation",
            "build_char_encoder", "detach_state", "iob_constraints", "lengths_to_mask", "naive", "seasonal_naive"]

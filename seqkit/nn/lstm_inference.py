@@ -8,8 +8,8 @@ by length, so step t touches only the ``b_t`` sequences still going (as packed s
 direction reads each sequence reversed within its own length, which makes it a forward loop over the same rows.
 ``tanh(x)`` is computed as ``2 sigmoid(2x) - 1``: ATen's float tanh is about 3x slower than its sigmoid on AVX2.
 
-The outputs equal ``nn.LSTM``'s up to float rounding (about 1e-7), not bit for bit; ``seqkit.nn.ClassifierNetwork``
-uses this for ``predict_step`` only (training, validation and testing keep ``nn.LSTM``).
+The outputs equal ``nn.LSTM``'s up to float rounding (about 1e-7), not bit for bit; the classification network
+(``seqkit.tasks.classification.network``) uses this for ``predict`` only (training, validation and testing keep ``nn.LSTM``).
 """
 from __future__ import annotations
 

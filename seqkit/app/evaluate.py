@@ -1,0 +1,62 @@
+"""``scripts/evaluate.py`` on (network, codec): the shape's metrics over ``data.test_path`` (or a split of shipped
+data), printed as one JSON line ``{"test/<name>": value}``, exactly the figures training logs; no Lightning."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from seqkit import tasks
+from seqkit.app.checkpoint import app_shape, load
+from seqkit.cli import set_threads
+
+
+def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None) -> Dict[str, float]:
+    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches."""
+    metrics = tasks.load(shape.metrics)(network, codec)
+    with torch.no_grad():
+        for batch in codec.batches(examples, batch_size):
+            metrics.update(batch, network.evaluate(batch))
+    return metrics.compute()
+
+
+def _set(node: Any) -> Dict[str, Any]:
+    plain = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    return {k: v for k, v in plain.items() if v is not None and v != "???"}
+
+
+def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
+    """Metrics of the checkpoint on ``data.test_path`` (or the ``split`` of shipped ``data.builtin``), printed as
+    one JSON line; None when the checkpoint's shape or command is not on this path yet (the script then runs
+    ``seqkit.run.evaluate``)."""
+    set_threads(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
+    split = str(cfg.get("split") or "test")
+    if split not in ("test", "val"):
+        raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")
+    overrides = _set(OmegaConf.to_container(cfg.get("data") or {}, resolve=False))
+    if overrides.get("builtin") and overrides.get("test_path"):
+        raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
+    if split == "val" and not overrides.get("builtin"):
+        raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
+                         "(for your own validation file: data.test_path=<file>)")
+    shape = app_shape(cfg.ckpt_path)
+    if shape is None or _set(cfg.get("options")):
+        return None  # evaluate options (forecasters, conditional LMs): not on this path yet
+    network, codec = load(cfg.ckpt_path, **overrides)
+    if not hasattr(codec, "read_splits") or not hasattr(codec, "set_predict_input"):
+        return None  # generated data (task=adding): the old path
+    if not (overrides.get("test_path") or overrides.get("builtin")):
+        raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
+    splits = codec.read_splits()
+    if split not in splits:
+        raise ValueError(f"no {split} split to evaluate")
+    examples, source = splits[split]
+    encoded = codec.encode(examples, source)
+    values = metrics_of(network, codec, encoded, shape)
+    metrics = {f"{split}/{k}": round(float(v), 6) for k, v in sorted(values.items())}
+    metrics = dict(sorted(metrics.items()))
+    print(json.dumps(metrics), flush=True)
+    return metrics

@@ -1,0 +1,50 @@
+"""``scripts/predict.py`` on (network, codec): any registered shape, without Lightning.
+
+The predictions stream through ``seqkit.predict_stream`` (chunks, input order, errors at the bad line), over the
+codec's ``predict_batches`` (the batches ``Trainer.predict`` ran), so the output is the same bytes as before.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqkit import tasks
+from seqkit.app.checkpoint import app_shape, load
+from seqkit.cli import set_threads
+from seqkit.predict_stream import stream_predictions
+
+
+class NetworkRunner:
+    """``predict_stream``'s model protocol (``predict_step(batch, i)``) over a network's ``predict(batch)``."""
+
+    def __init__(self, network: Any):
+        self.network = network
+
+    def predict_step(self, batch: Any, batch_idx: int = 0) -> Dict[str, Any]:
+        return self.network.predict(batch)
+
+    def eval(self) -> "NetworkRunner":
+        self.network.eval()
+        return self
+
+
+def predict_with(network: Any, codec: Any, source: str, output: Optional[str], options: Dict[str, Any]) -> int:
+    """Predict every example of ``source`` (a file, ``.gz``, or ``-``) into ``output`` -> the number of examples."""
+    if hasattr(network, "predict_options"):  # the network keeps its own settings (seq2seq: beam_size, n_best)
+        options = network.predict_options(options)
+    return stream_predictions(NetworkRunner(network), codec, None, source, output, options)
+
+
+def predict(cfg: DictConfig) -> Optional[int]:
+    """``configs/predict.yaml``'s command -> the number of examples; None when the checkpoint's shape is not on
+    this path yet (the script then runs ``seqkit.run.predict``)."""
+    set_threads(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
+    if app_shape(cfg.ckpt_path) is None:
+        return None
+    network, codec = load(cfg.ckpt_path)
+    if not hasattr(codec, "set_predict_input"):
+        return None
+    options = {k: v for k, v in OmegaConf.to_container(cfg.get("options") or {}, resolve=True).items() if v is not None}
+    return predict_with(network, codec, str(cfg.input), cfg.get("output"), options)

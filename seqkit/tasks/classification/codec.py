@@ -1,0 +1,315 @@
+"""Texts with one label each, without Lightning: reading (``error: file:line: reason``), the vocabularies learnt
+from the training split, encoding, batching, prediction input and output formatting.
+
+The training data module (``ClassificationDataModule``) and the application (``seqkit.app``: predict, evaluate)
+both run this one codec, so they read, encode and batch exactly alike. Its ``state_dict`` (vocabulary, labels,
+characters, tokeniser, the pretrained vectors' identity) is what a checkpoint keeps to rebuild it.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+
+from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
+from seqkit.data.builtin import builtin_files
+from seqkit.data.errors import DataError
+from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
+from seqkit.data.notice import log
+from seqkit.data.pretrained import PretrainedVectors
+from seqkit.data.sampler import sorted_batches
+from seqkit.data.textfile import resolve_path
+from seqkit.data.tokenizer import Tokenizer
+from seqkit.data.vocab import Vocabulary
+
+Splits = Dict[str, Tuple[List[LabelledText], str]]  # split -> (raw examples, source name for errors)
+
+
+@dataclass
+class Example:
+    index: int
+    ids: List[int]
+    label: int  # -1 when unlabelled
+    chars: Optional[List[List[int]]] = None  # character ids of each token, with char_features
+
+
+def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int) -> List[List[Any]]:
+    """Split keeping each label's share in every part; the same seed always gives the same parts."""
+    by_label: Dict[str, List[Any]] = defaultdict(list)
+    for ex, label in zip(examples, labels):
+        by_label[label].append(ex)
+    rng = random.Random(seed)
+    parts: List[List[Any]] = [[] for _ in fractions]
+    for label in sorted(by_label):
+        group = by_label[label]
+        rng.shuffle(group)
+        bounds, total = [0], 0.0
+        for f in fractions:
+            total += f
+            bounds.append(round(total * len(group)))
+        for k in range(len(fractions)):
+            parts[k].extend(group[bounds[k]: bounds[k + 1]])
+    return parts
+
+
+class Settings(dict):
+    """The data settings, read as attributes too (``settings.format``), like Lightning's hparams."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "format": "text_tab_label", "builtin": None,
+            "split": (0.8, 0.1, 0.1), "split_seed": 13, "tokenizer": None, "min_freq": 1, "max_vocab_size": None,
+            "pretrained": None, "char_features": False, "root": None, "batch_size": 32, "eval_batch_size": None}
+
+
+class ClassificationCodec:
+    """Reads, encodes, batches and formats text classification data.
+
+    settings: the data module's (``configs/task/sentiment.yaml`` ``data.*``): ``format``, ``tokenizer``,
+    ``min_freq``, ``max_vocab_size``, ``pretrained``, ``char_features``, the paths (``train_path``, ``val_path``,
+    ``test_path``, ``builtin``, ``split``, ``split_seed``, ``root``) and ``eval_batch_size``; others are kept.
+    """
+
+    def __init__(self, **settings: Any):
+        self.hparams = Settings({**DEFAULTS, **settings})
+        self.eval_batch_size = self.hparams.eval_batch_size or self.hparams.batch_size or 32
+        self.tokenizer = Tokenizer(**(self.hparams.tokenizer or {}))
+        self.vocab: Optional[Vocabulary] = None
+        self.labels: Optional[Vocabulary] = None
+        self.chars: Optional[Vocabulary] = None
+        self.vectors: Optional[PretrainedVectors] = None
+        self.datasets: Dict[str, List[Example]] = {}
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        state = {name: getattr(self, name).to_dict() for name in ("vocab", "labels", "chars") if getattr(self, name) is not None}
+        state["tokenizer"] = self.tokenizer.to_dict()
+        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name in ("vocab", "labels", "chars"):
+            if name in state:
+                setattr(self, name, Vocabulary.from_dict(state[name]))
+        if "tokenizer" in state:  # older checkpoints: the tokeniser of the settings
+            self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
+        if "pretrained" in state:  # data.pretrained overrides where the same vectors are read from
+            self.use_pretrained(self.hparams.get("pretrained") or state["pretrained"]["source"], state["pretrained"])
+
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "ClassificationCodec":
+        codec = cls(**hparams)
+        codec.load_state_dict(state)
+        return codec
+
+    @property
+    def built(self) -> bool:
+        return self.vocab is not None
+
+    # ---- reading and vocabularies --------------------------------------------------------------
+    def resolve(self, path: Optional[str]) -> Optional[Path]:
+        return None if path is None else resolve_path(path, self.hparams.root)
+
+    def read(self, path: str, fmt: Optional[str] = None) -> List[LabelledText]:
+        """Labelled texts of a file (``fmt``: the training format by default); DataError at a bad line."""
+        return read_labelled_text(self.resolve(path), fmt or self.hparams.format)
+
+    def read_splits(self) -> Splits:
+        """-> {split: (examples, source name for errors)} for the splits these settings give."""
+        hp = self.hparams
+        if hp.builtin is not None and hp.train_path is None:
+            examples: List[LabelledText] = []
+            for path in builtin_files(hp.builtin, "all"):
+                examples.extend(read_labelled_text(path, "text_tab_label"))
+            train, val, test = stratified_split(examples, [e.label for e in examples], hp.split, hp.split_seed)
+            return {"train": (train, hp.builtin), "val": (val, hp.builtin), "test": (test, hp.builtin)}
+        splits: Splits = {}
+        if hp.train_path is not None:
+            train = self.read(hp.train_path)
+            if hp.val_path is None:
+                held = hp.split[1] / (hp.split[0] + hp.split[1])
+                train, val = stratified_split(train, [e.label for e in train], (1 - held, held), hp.split_seed)
+                splits["val"] = (val, str(self.resolve(hp.train_path)))
+            splits["train"] = (train, str(self.resolve(hp.train_path)))
+        for name, path in (("val", hp.val_path), ("test", hp.test_path)):
+            if path is not None:
+                splits[name] = (self.read(path), str(self.resolve(path)))
+        return splits
+
+    def build(self, train: List[LabelledText]) -> None:
+        """Learn the vocabulary, labels (and characters) from the training split only."""
+        hp = self.hparams
+        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+        if hp.char_features:
+            self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
+        if hp.pretrained:
+            self.use_pretrained(hp.pretrained)
+        log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+
+    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
+        """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
+        if self.vectors is None or self.vectors.source != str(source):
+            self.vectors = PretrainedVectors.load(source)
+        if expected is not None:
+            self.vectors.check(expected)
+        else:
+            log(self.vectors.report(self.vocab))
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""
+        kwargs: Dict[str, Any] = {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
+        if self.vectors is not None:
+            kwargs.update(pretrained_vectors=self.vectors.table, pretrained_rows=self.vectors.rows(self.vocab),
+                          pretrained_words=len(self.vectors), embedding_dim=self.vectors.dim)
+        return {**kwargs, "num_chars": len(self.chars)} if self.chars is not None else kwargs
+
+    # ---- encoding and batching -----------------------------------------------------------------
+    def encode_words(self, words: Iterable[str]) -> List[int]:
+        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
+        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
+
+    def encode(self, examples: Iterable[LabelledText], source: str) -> List[Example]:
+        """Raw texts -> Examples; a label the training data never had is a DataError at its line."""
+        out = []
+        for i, ex in enumerate(examples):
+            if ex.label is not None and ex.label not in self.labels:
+                raise DataError(source, ex.line, f"label {ex.label!r} is not in the training labels {self.labels.itos}")
+            tokens = self.tokenizer(ex.text)  # never empty: readers reject blank texts
+            label = -1 if ex.label is None else self.labels.index(ex.label)
+            chars = [self.chars.encode(t) for t in tokens] if self.chars is not None else None
+            out.append(Example(i, self.encode_words(tokens), label, chars))
+        return out
+
+    def example_length(self, example: Example) -> int:
+        return len(example.ids)
+
+    def collate(self, examples: List[Example]) -> Batch:
+        ids = [e.ids for e in examples]
+        labels = torch.tensor([e.label for e in examples], dtype=torch.long)
+        chars, char_lengths = pad_chars([e.chars for e in examples]) if self.chars is not None else (None, None)
+        return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
+                     labels=None if (labels < 0).any() else labels, chars=chars, char_lengths=char_lengths)
+
+    def batches(self, examples: List[Example], batch_size: Optional[int] = None) -> Iterator[Batch]:
+        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
+        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
+            yield self.collate([examples[i] for i in indices])
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
+                          output_format: str = "json") -> List[LabelledText]:
+        """Numbered raw lines -> the ``predict`` data set; returns one record a line, blank lines included.
+
+        input_format: the training ``format`` by default, whose label is read, checked against the training
+        labels and otherwise ignored (a ``text_tab_label`` line without a tab is all text); ``text``: the
+        whole line is the text. A blank line is a record with no text (its prediction is empty).
+        """
+        if output_format != "json":
+            raise ValueError(f"options.output_format={output_format}: a text classifier writes JSON lines only "
+                             "(output_format=conll is for taggers)")
+        fmt = input_format or self.hparams.format
+        if fmt not in FORMATS:
+            raise ValueError(f"options.input_format must be one of {FORMATS}, got {fmt!r}")
+        texts = []
+        for number, line in lines:
+            if not line.strip():
+                texts.append(LabelledText("", None, number))
+                continue
+            no_label = fmt == "text" or (fmt == "text_tab_label" and "\t" not in line)
+            body, label, problem = (line.strip(), None, None) if no_label else parse_line(line, fmt)
+            if problem is None and label is not None and label not in self.labels:
+                problem = f"label {label!r} is not in the training labels {self.labels.itos}"
+            if problem:
+                raise DataError(source, number, f"{problem} (input is read as {fmt}, the checkpoint's training "
+                                                f"format; for plain text give options.input_format=text)")
+            texts.append(LabelledText(body, None, number))
+        self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
+        return texts
+
+    def predict_batches(self) -> Iterator[Batch]:
+        """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
+        return self.batches(self.datasets["predict"])
+
+    def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+        """Per-text network outputs (``probabilities [C]``; None for a blank line), in input order -> one
+        JSON-ready dict a text."""
+        rows = []
+        for text, out in zip(texts, outputs):
+            if out is None:
+                rows.append({"text": text.text, "label": None, "probabilities": None})
+                continue
+            probs = out["probabilities"].tolist()
+            best = max(range(len(probs)), key=probs.__getitem__)
+            rows.append({"text": text.text, "label": self.labels.itos[best],
+                         "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)}})
+        return rows
+
+
+class AddingCodec:
+    """The adding problem (``task=adding``), generated from a seed (``seqkit.data.synthetic.adding_problem``): no
+    files and nothing learnt but ``target_mean``, the training targets' mean (the network's baseline)."""
+
+    def __init__(self, length: int = 100, train_size: int = 10000, val_size: int = 1000, test_size: int = 0,
+                 seed: int = 0, **settings: Any):
+        self.hparams = Settings({"length": length, "train_size": train_size, "val_size": val_size,
+                                 "test_size": test_size, "seed": seed, **settings})
+        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+        self.target_mean: Optional[float] = None
+        self.datasets: Dict[str, List[Any]] = {}
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {} if self.target_mean is None else {"target_mean": self.target_mean}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.target_mean = state.get("target_mean", self.target_mean)
+
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "AddingCodec":
+        codec = cls(**hparams)
+        codec.load_state_dict(state)
+        return codec
+
+    @property
+    def built(self) -> bool:
+        return self.target_mean is not None
+
+    def read_splits(self) -> Dict[str, Tuple[List[Any], str]]:
+        from seqkit.data.synthetic import SPLITS, SyntheticExample, adding_problem
+        hp, splits = self.hparams, {}
+        for k, name in enumerate(SPLITS):
+            n = hp[f"{name}_size"]
+            if n > 0:
+                inputs, targets = adding_problem(n, hp.length, torch.Generator().manual_seed(hp.seed + k))
+                splits[name] = ([SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(inputs, targets))],
+                                f"<AddingDataModule {name}>")
+        return splits
+
+    def build(self, train: List[Any]) -> None:
+        self.target_mean = float(torch.stack([e.target for e in train]).mean())
+
+    def encode(self, examples: List[Any], source: str) -> List[Any]:
+        return examples
+
+    def example_length(self, example: Any) -> int:
+        return example.inputs.size(0)
+
+    def collate(self, examples: List[Any]) -> Batch:
+        features = torch.stack([e.inputs for e in examples])
+        return Batch(tokens=None, features=features, lengths=torch.full((len(examples),), features.size(1)),
+                     index=torch.tensor([e.index for e in examples]), labels=torch.stack([e.target for e in examples]))
+
+    def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Batch]:
+        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
+            yield self.collate([examples[i] for i in indices])
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        return {"input_size": 2, "target_mean": self.target_mean}

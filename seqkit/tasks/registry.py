@@ -1,0 +1,86 @@
+"""The one list of model shapes: each shape package registers a ``Shape`` record of dotted strings, and the rest
+of seqkit (training, the application) finds the shape's network, codec, metrics and export here.
+
+Lightning-free and cheap: registering imports nothing; ``load`` imports one registered ``"module:Name"``.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+from seqkit.data.errors import DataError
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What seqkit knows of one shape, as ``"module:Name"`` strings (nothing imported until used)."""
+
+    name: str  # "classification", "tagging", "language_model", "seq2seq", "forecasting"
+    network: str  # "seqkit.tasks.classification.network:ClassifierNetwork"
+    codec: str  # "seqkit.tasks.classification.codec:ClassificationCodec"
+    metrics: str  # "seqkit.tasks.classification.metrics:ClassificationMetrics"
+    datamodules: Tuple[str, ...] = ()  # the shape's data modules ("module:Name"): the file one, generated ones
+    export: str = ""  # "seqkit.tasks.classification.export:graphs"
+    legacy_models: Tuple[str, ...] = ()  # old checkpoints' "model_class" values this shape loads
+    legacy_datamodules: Tuple[str, ...] = ()  # old checkpoints' "datamodule_class" values (dotted class paths)
+    legacy_codecs: Tuple[str, ...] = ()  # the codec that reads each legacy data module's state (same order; "" or
+    #                                      missing: ``codec``)
+
+
+_SHAPES: Dict[str, Shape] = {}
+
+
+def register(shape: Shape) -> Shape:
+    """Add ``shape`` (a second registration of the same record is a no-op; another record of the same name an error)."""
+    known = _SHAPES.get(shape.name)
+    if known is not None and known != shape:
+        raise ValueError(f"shape {shape.name!r} is registered twice, with different parts")
+    _SHAPES[shape.name] = shape
+    return shape
+
+
+def names() -> Tuple[str, ...]:
+    return tuple(sorted(_SHAPES))
+
+
+def get(name: str) -> Shape:
+    """The registered shape ``name``; one-line ValueError listing the registered shapes otherwise."""
+    shape = _SHAPES.get(str(name))
+    if shape is None:
+        raise ValueError(f"unknown model shape {name!r}; registered shapes: {', '.join(names()) or 'none'}")
+    return shape
+
+
+def legacy_shape(meta: Mapping[str, Any]) -> Optional[Shape]:
+    """The shape that loads an old checkpoint (``model_class``), or None."""
+    model = meta.get("model_class")
+    return next((s for s in _SHAPES.values() if model in s.legacy_models), None)
+
+
+def for_checkpoint(meta: Mapping[str, Any], path: Union[str, Path]) -> Shape:
+    """The shape of a checkpoint's ``"seqkit"`` metadata: ``meta["shape"]`` (new checkpoints) or an old
+    ``model_class`` a shape lists in ``legacy_models``; a DataError naming the file otherwise."""
+    if meta.get("shape"):
+        if meta["shape"] not in _SHAPES:
+            raise DataError(path, None, f"its model shape {meta['shape']!r} is not registered here (registered: "
+                                        f"{', '.join(names()) or 'none'}); import the package that registers it "
+                                        f"(plugins=[...])")
+        return _SHAPES[meta["shape"]]
+    shape = legacy_shape(meta)
+    if shape is None:
+        raise DataError(path, None, f"its model class {meta.get('model_class')!r} belongs to no registered shape")
+    return shape
+
+
+def load(spec: str) -> Any:
+    """Import ``"module:Name"`` (only ever called with registered strings)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def import_plugins(plugins: Any) -> None:
+    """Import the modules named by a config's ``plugins: [pkg.module, ...]`` (each registers its shapes)."""
+    for module in plugins or ():
+        importlib.import_module(str(module))

@@ -1,0 +1,3 @@
+"""The Lightning side: ``TaskModule`` (one LightningModule for every shape) and ``CodecDataModule``."""
+from seqkit.training.datamodule import CodecDataModule  # noqa: F401
+from seqkit.training.module import TaskModule  # noqa: F401
