@@ -74,7 +74,7 @@ def generate_with(cfg: DictConfig, model, datamodule) -> List[str]:
 
 def _report_agreement(cfg: DictConfig, model, datamodule, choose) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified; one JSON line."""
-    from seqkit.run import given_vectors
+    from seqkit.app.checkpoint import given_vectors
 
     if not model.num_conditions:
         raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 from seqkit.data.errors import DataError
 
@@ -51,12 +51,26 @@ _register_path(DATA_MODULE,
                "seqkit.data.parallel.ParallelTextDataModule", "seqkit.data.synthetic.AddingDataModule",
                "seqkit.data.synthetic.CopyMemoryDataModule", "seqkit.data.tagging.TaggingDataModule")
 
+TASK_MODULE = "seqkit.training.module.TaskModule"  # the one LightningModule of every shape (seqkit.training)
+
+
+def _shape_class(name: str, kind: str) -> Optional[str]:
+    """The dotted path of ``name`` when the shape registry (seqkit.tasks) lists it: the TaskModule, or a data
+    module of a registered shape."""
+    if kind == MODEL:
+        return TASK_MODULE if name == TASK_MODULE else None
+    from seqkit.tasks import registry as shapes
+
+    listed = {spec.replace(":", ".") for shape in shapes.shapes() for spec in shape.datamodules}
+    return name if name in listed else None
+
+
 _DOTTED = re.compile(r"[A-Za-z_][\w.]{0,199}")
 
 
 def checkpoint_class(name: object, kind: str, checkpoint: Union[str, Path]) -> type:
     """The registered ``kind`` class that a checkpoint names; DataError, with nothing imported, for any other name."""
-    entry = _CLASSES[kind].get(name) if isinstance(name, str) else None
+    entry = (_CLASSES[kind].get(name) or _shape_class(name, kind)) if isinstance(name, str) else None
     if entry is None:
         shown = name if isinstance(name, str) and _DOTTED.fullmatch(name) else repr(name)[:200]
         raise DataError(checkpoint, None, f"names class {shown}, which is not a registered seqkit class; refused "

@@ -23,6 +23,7 @@ from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint_io import AtomicCheckpointIO
+from seqkit.app.checkpoint import given_vectors  # noqa: F401 (generation imports it from here)
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
@@ -227,13 +228,6 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
         raise misfit from None
     model.eval()
     return model, datamodule
-
-
-def given_vectors(cfg: Any) -> Dict[str, str]:
-    """``{"pretrained": <file>}`` when the command line names the vectors (``data.pretrained=``), else {}: the
-    only way a vectors file other than the packaged set is read for a checkpoint."""
-    given = (cfg.get("data") or {}).get("pretrained")
-    return {"pretrained": str(given)} if given else {}
 
 
 def _plain_trainer(cfg: DictConfig) -> pl.Trainer:

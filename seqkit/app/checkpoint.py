@@ -13,10 +13,21 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from seqkit import tasks
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.data.errors import DataError
+from seqkit.data.pretrained import vectors_source
 from seqkit.tasks.registry import Shape
 
 # the paths a data module read at training time: not read again when a checkpoint's codec is rebuilt
-TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None}
+# the paths a data module reads at training time, cleared when a checkpoint's codec is rebuilt (pretrained vectors:
+# read again only from the packaged set or a file the command line names, see seqkit.data.pretrained.vectors_source)
+TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None,
+                    "pretrained": None}
+
+
+def given_vectors(cfg: Any) -> Dict[str, str]:
+    """``{"pretrained": <file>}`` when the command line names the vectors (``data.pretrained=``), else {}: the
+    only way a vectors file other than the packaged set is read for a checkpoint."""
+    given = (cfg.get("data") or {}).get("pretrained")
+    return {"pretrained": str(given)} if given else {}
 
 
 _LAST: Dict[str, Any] = {}  # the last file read: app_shape then load read it once
@@ -51,6 +62,9 @@ def codec_source(checkpoint: Mapping[str, Any], meta: Mapping[str, Any], shape: 
         if not meta.get("codec_class"):
             raise DataError(path, None, "holds no codec (trained without a data module): it has no vocabularies or "
                                         "label maps to predict with")
+        if meta["codec_class"] not in {shape.codec, *legacy_codecs(shape)}:  # a checkpoint never chooses code
+            raise DataError(path, None, f"names codec {str(meta['codec_class'])[:200]!r}, which is not a codec of the "
+                                        f"{shape.name} shape; refused (a checkpoint is data, it does not choose code)")
         return meta["codec_class"], dict(meta.get("codec_settings") or {}), dict(meta.get("codec") or {})
     datamodule = meta.get("datamodule_class")
     if not datamodule:
@@ -87,6 +101,8 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     shape = tasks.for_checkpoint(meta, path)
     codec_spec, settings, state = codec_source(checkpoint, meta, shape, path)
     settings = {**settings, **TRAINING_SOURCES, **{k: v for k, v in data_overrides.items() if v is not None}}
+    if "pretrained" in state:  # before anything is read: a vectors file only where the command line names it
+        vectors_source(state["pretrained"], settings.get("pretrained"), path)
     codec = tasks.load(codec_spec).from_checkpoint(settings, state)
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     network_class = tasks.load(shape.network)

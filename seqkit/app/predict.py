@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit import tasks
-from seqkit.app.checkpoint import app_shape, load
+from seqkit.app.checkpoint import app_shape, given_vectors, load
 from seqkit.cli import set_threads
 from seqkit.predict_stream import stream_predictions
 
@@ -29,11 +29,13 @@ class NetworkRunner:
         return self
 
 
-def predict_with(network: Any, codec: Any, source: str, output: Optional[str], options: Dict[str, Any]) -> int:
-    """Predict every example of ``source`` (a file, ``.gz``, or ``-``) into ``output`` -> the number of examples."""
+def predict_with(network: Any, codec: Any, source: str, output: Optional[str], options: Dict[str, Any],
+                 reads: Optional[Dict[str, Any]] = None) -> int:
+    """Predict every example of ``source`` (a file, ``.gz``, or ``-``) into ``output`` -> the number of examples.
+    reads: the other files the command read (checkpoint, vectors), which the output may not be."""
     if hasattr(network, "predict_options"):  # the network keeps its own settings (seq2seq: beam_size, n_best)
         options = network.predict_options(options)
-    return stream_predictions(NetworkRunner(network), codec, None, source, output, options)
+    return stream_predictions(NetworkRunner(network), codec, None, source, output, options, reads=reads or {})
 
 
 def predict(cfg: DictConfig) -> Optional[int]:
@@ -43,8 +45,10 @@ def predict(cfg: DictConfig) -> Optional[int]:
     tasks.registry.import_plugins(cfg.get("plugins"))
     if app_shape(cfg.ckpt_path) is None:
         return None
-    network, codec = load(cfg.ckpt_path)
+    network, codec = load(cfg.ckpt_path, **given_vectors(cfg))
     if not hasattr(codec, "set_predict_input"):
         return None
     options = {k: v for k, v in OmegaConf.to_container(cfg.get("options") or {}, resolve=True).items() if v is not None}
-    return predict_with(network, codec, str(cfg.input), cfg.get("output"), options)
+    vectors = getattr(codec, "vectors", None)
+    reads = {"checkpoint": str(cfg.ckpt_path), "pretrained vectors": vectors.source if vectors is not None else None}
+    return predict_with(network, codec, str(cfg.input), cfg.get("output"), options, reads)

@@ -41,6 +41,11 @@ def register(shape: Shape) -> Shape:
     return shape
 
 
+def shapes() -> Tuple[Shape, ...]:
+    """Every registered shape."""
+    return tuple(_SHAPES.values())
+
+
 def names() -> Tuple[str, ...]:
     return tuple(sorted(_SHAPES))
 

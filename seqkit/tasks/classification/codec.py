@@ -20,7 +20,7 @@ from seqkit.data.builtin import builtin_files
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
 from seqkit.data.notice import log
-from seqkit.data.pretrained import PretrainedVectors
+from seqkit.data.pretrained import PretrainedVectors, vectors_source
 from seqkit.data.sampler import sorted_batches
 from seqkit.data.textfile import resolve_path
 from seqkit.data.tokenizer import Tokenizer
@@ -101,8 +101,9 @@ class ClassificationCodec:
                 setattr(self, name, Vocabulary.from_dict(state[name]))
         if "tokenizer" in state:  # older checkpoints: the tokeniser of the settings
             self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
-        if "pretrained" in state:  # data.pretrained overrides where the same vectors are read from
-            self.use_pretrained(self.hparams.get("pretrained") or state["pretrained"]["source"], state["pretrained"])
+        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.data.pretrained)
+            record = state["pretrained"]
+            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
     @classmethod
     def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "ClassificationCodec":
@@ -158,7 +159,7 @@ class ClassificationCodec:
     def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
         """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
         if self.vectors is None or self.vectors.source != str(source):
-            self.vectors = PretrainedVectors.load(source)
+            self.vectors = PretrainedVectors.load(source, expected)
         if expected is not None:
             self.vectors.check(expected)
         else:
