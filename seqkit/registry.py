@@ -68,13 +68,19 @@ def _shape_class(name: str, kind: str) -> Optional[str]:
 _DOTTED = re.compile(r"[A-Za-z_][\w.]{0,199}")
 
 
-def checkpoint_class(name: object, kind: str, checkpoint: Union[str, Path]) -> type:
-    """The registered ``kind`` class that a checkpoint names; DataError, with nothing imported, for any other name."""
-    entry = (_CLASSES[kind].get(name) or _shape_class(name, kind)) if isinstance(name, str) else None
-    if entry is None:
+def check_registered(name: object, kind: str, checkpoint: Union[str, Path]) -> None:
+    """DataError unless ``name`` is a registered ``kind`` class; imports nothing (the application's loader, which
+    builds the shape's network and codec, only checks what a checkpoint names)."""
+    if not (isinstance(name, str) and (name in _CLASSES[kind] or _shape_class(name, kind))):
         shown = name if isinstance(name, str) and _DOTTED.fullmatch(name) else repr(name)[:200]
         raise DataError(checkpoint, None, f"names class {shown}, which is not a registered seqkit class; refused "
                                           f"(a checkpoint is data, it does not choose code)")
+
+
+def checkpoint_class(name: object, kind: str, checkpoint: Union[str, Path]) -> type:
+    """The registered ``kind`` class that a checkpoint names; DataError, with nothing imported, for any other name."""
+    check_registered(name, kind, checkpoint)
+    entry = _CLASSES[kind].get(name) or _shape_class(name, kind)
     if isinstance(entry, str):
         module, _, attr = entry.rpartition(".")
         entry = _CLASSES[kind][name] = getattr(importlib.import_module(module), attr)

@@ -21,9 +21,9 @@ from hydra import compose, initialize_config_dir
 from conftest import FILLERS, FIRST_MARKERS, LAST_MARKERS, marker_examples, write_tab_file
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import load_vectors
-from seqkit.models import SequenceClassifier
 from seqkit.registry import register
 from seqkit.run import evaluate, load_checkpoint, predict, report_errors, train
+from seqkit.training.module import TaskModule
 
 REPO = Path(__file__).resolve().parents[1]
 REFUSED_CLASS = "which is not a registered seqkit class; refused (a checkpoint is data, it does not choose code)"
@@ -133,7 +133,7 @@ def test_a_class_of_the_wrong_kind_or_not_a_string_is_refused(trained, tmp_path)
         load_checkpoint(str(odd))
 
 
-class RenamedClassifier(SequenceClassifier):
+class RenamedClassifier(TaskModule):
     """A test-local model class: loadable once registered, also under the path older checkpoints recorded."""
 
 
@@ -155,9 +155,12 @@ def vectors_at(trained, tmp_path, source: str) -> Path:
     """The checkpoint, its vectors said to be read from ``source`` (in its record and its hyper-parameters)."""
     run_dir, _, _ = trained
 
-    def edit(checkpoint):
-        checkpoint["TextClassificationDataModule"]["pretrained"]["source"] = source
-        checkpoint["datamodule_hyper_parameters"]["pretrained"] = source
+    def edit(checkpoint):  # wherever the checkpoint records them: its codec (seqkit) and Lightning's data-module entry
+        meta = checkpoint["seqkit"]
+        for state in (meta["codec"], checkpoint[meta["datamodule_class"].rsplit(".", 1)[-1]]):
+            state["pretrained"]["source"] = source
+        for settings in (meta["codec_settings"], checkpoint["datamodule_hyper_parameters"]):
+            settings["pretrained"] = source
 
     return edited(run_dir / "checkpoints" / "best.ckpt", tmp_path / "vectors_at.ckpt", edit)
 
@@ -283,3 +286,17 @@ def test_resume_names_the_vectors_override_when_the_command_line_leaves_them_out
     assert line == (f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: was trained with the pretrained vectors file "
                     f"{str(vectors)!r}, which a checkpoint cannot make seqkit read: give embedding.pretrained=<that file> "
                     f"(checked against the checkpoint's sha256)")
+
+
+def test_the_application_refuses_a_foreign_codec_class_without_importing_it(trained, tmp_path):
+    """The application's loader builds what the checkpoint's shape lists: a codec class the shape does not list
+    (``this:NotACodec``) is refused before anything is imported."""
+    from seqkit.app.checkpoint import load
+
+    run_dir, _, vectors = trained
+    evil = edited(run_dir / "checkpoints" / "best.ckpt", tmp_path / "codec.ckpt",
+                  lambda c: c["seqkit"].update(codec_class="this:NotACodec"))
+    assert "this" not in sys.modules
+    with pytest.raises(DataError, match="names codec 'this:NotACodec', which is not a codec of the classification shape"):
+        load(str(evil), pretrained=str(vectors))
+    assert "this" not in sys.modules

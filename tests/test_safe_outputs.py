@@ -15,12 +15,10 @@ import pytest
 
 from seqkit.cli import report_errors
 from seqkit.data.errors import DataError
-from seqkit.light_predict import main as light_main
 from seqkit.safe_files import atomic_open, atomic_path, reading
 from test_export import make_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-PREDICT_CONFIG = REPO / "configs" / "predict.yaml"
 LINES = ["w1 w2 w3", "w4 w5", "w6 w7 w8 w9"]
 
 
@@ -38,13 +36,25 @@ def notes(tmp_path):
 
 
 def predict_cli(capsys, *args):
-    """scripts/predict.py's fast path in this process -> (exit status, stderr lines)."""
+    """scripts/predict.py's application path (no Lightning) in this process -> (exit status, stderr lines)."""
+    from seqkit.app.main import run_script
+    from seqkit.app.predict import predict
+
     try:
-        assert light_main(PREDICT_CONFIG, list(args))
+        assert run_script("predict", list(args), predict)
         code = 0
     except SystemExit as e:
         code = e.code
     return code, capsys.readouterr().err.splitlines()
+
+
+def loaded(checkpoint):
+    """(network runner, codec) of the checkpoint, as the application's predict streams them."""
+    from seqkit.app.checkpoint import load
+    from seqkit.app.predict import NetworkRunner
+
+    network, codec = load(str(checkpoint))
+    return NetworkRunner(network), codec
 
 
 def run_script(name, *args, **popen):
@@ -86,10 +96,9 @@ def test_predict_refuses_an_output_that_is_its_checkpoint(checkpoint, notes, cap
 def test_a_plot_is_never_written_over_a_file_the_run_reads(checkpoint, notes, tmp_path):
     """options.plot (forecasters) is checked before any work; any atomic write inside ``reading`` (the attention
     heat maps of seq2seq) refuses those files too."""
-    from seqkit.light_predict import load_light
     from seqkit.predict_stream import stream_predictions
 
-    network, reader = load_light(str(checkpoint))
+    network, reader = loaded(checkpoint)
     with pytest.raises(DataError, match=f"^{checkpoint}: is the same file as the checkpoint"):
         stream_predictions(network, reader, None, str(notes), None, {"plot": str(checkpoint)},
                            reads={"checkpoint": str(checkpoint)})
@@ -105,7 +114,6 @@ def test_a_failed_prediction_write_keeps_the_previous_output(checkpoint, notes, 
     the error names the output (a bad input line, by contrast, publishes the predictions before it:
     tests/test_reliability_predict.py)."""
     import seqkit.predict_stream as stream
-    from seqkit.light_predict import load_light
 
     out = tmp_path / "out.jsonl"
     out.write_text("yesterday's predictions\n", encoding="utf-8")
@@ -119,7 +127,7 @@ def test_a_failed_prediction_write_keeps_the_previous_output(checkpoint, notes, 
         return write(*args)
 
     monkeypatch.setattr(stream, "_predict_chunk", filling)
-    network, reader = load_light(str(checkpoint))
+    network, reader = loaded(checkpoint)
     with pytest.raises(DataError) as info:
         stream.stream_predictions(network, reader, None, str(notes), str(out), {}, chunk_lines=1)
     assert str(info.value) == f"{out}: cannot write the output: No space left on device"

@@ -145,6 +145,7 @@ def test_pretrained_vectors_reload_and_predict_as_the_lightning_path(marker_file
     outs = {}
     for name, run in (("app", predict), ("lightning", lightning_predict)):
         outs[name] = tmp_path / f"{name}.jsonl"
-        args = [f"ckpt_path={ckpt}", f"input={source}", f"output={outs[name]}", "threads=1", "options.input_format=text"]
+        args = [f"ckpt_path={ckpt}", f"input={source}", f"output={outs[name]}", "threads=1", "options.input_format=text",
+                f"data.pretrained={vectors}"]
         assert run(_compose("predict", *args)) == 3
     assert outs["app"].read_bytes() == outs["lightning"].read_bytes()

@@ -14,6 +14,7 @@ from seqkit import tasks
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
+from seqkit.registry import DATA_MODULE, MODEL, check_registered
 from seqkit.tasks.registry import Shape
 
 # the paths a data module read at training time: not read again when a checkpoint's codec is rebuilt
@@ -98,6 +99,9 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     checkpoint = read(path)
     _LAST.clear()  # the weights are copied into the network: keep no second copy
     meta = metadata(checkpoint, path)
+    for kind, key in ((MODEL, "model_class"), (DATA_MODULE, "datamodule_class")):
+        if meta.get(key) is not None:  # what it names must be seqkit's, even where the shape decides what is built
+            check_registered(meta[key], kind, path)
     shape = tasks.for_checkpoint(meta, path)
     codec_spec, settings, state = codec_source(checkpoint, meta, shape, path)
     settings = {**settings, **TRAINING_SOURCES, **{k: v for k, v in data_overrides.items() if v is not None}}
