@@ -16,6 +16,9 @@ from seqkit.run import report_errors
 @report_errors
 def main(cfg: DictConfig):
     from seqkit.export import export_checkpoint
+    from seqkit.tasks.registry import import_plugins
+
+    import_plugins(cfg.get("plugins"))
 
     files = export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")),
                               (cfg.get("data") or {}).get("pretrained"))

@@ -24,6 +24,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit.checkpoint_io import AtomicCheckpointIO
 from seqkit.app.checkpoint import given_vectors  # noqa: F401 (generation imports it from here)
+from seqkit import tasks
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
 from seqkit.console_log import tee_console
@@ -109,6 +110,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     model, saved as ``checkpoints/swa.ckpt``, is the one validated, tested and reported."""
     _set_threads(cfg)
     quiet_product_tips()
+    tasks.registry.import_plugins(cfg.get("plugins"))  # shapes registered outside seqkit (configs' plugins: [...])
     resume = resume_point(cfg)  # ckpt_path=last | <run dir> | <file>: continue that run, in its own directory
     if resume is not None and resume.finished:
         print(f"[seqkit] {resume.finished}", flush=True)

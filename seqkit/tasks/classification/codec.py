@@ -10,19 +10,17 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
+from seqkit.data.codec import Codec
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
 from seqkit.data.notice import log
 from seqkit.data.pretrained import PretrainedVectors, vectors_source
-from seqkit.data.sampler import sorted_batches
-from seqkit.data.textfile import resolve_path
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -56,22 +54,12 @@ def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: 
     return parts
 
 
-class Settings(dict):
-    """The data settings, read as attributes too (``settings.format``), like Lightning's hparams."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "format": "text_tab_label", "builtin": None,
             "split": (0.8, 0.1, 0.1), "split_seed": 13, "tokenizer": None, "min_freq": 1, "max_vocab_size": None,
             "pretrained": None, "char_features": False, "root": None, "batch_size": 32, "eval_batch_size": None}
 
 
-class ClassificationCodec:
+class ClassificationCodec(Codec):
     """Reads, encodes, batches and formats text classification data.
 
     settings: the data module's (``configs/task/sentiment.yaml`` ``data.*``): ``format``, ``tokenizer``,
@@ -79,15 +67,15 @@ class ClassificationCodec:
     ``test_path``, ``builtin``, ``split``, ``split_seed``, ``root``) and ``eval_batch_size``; others are kept.
     """
 
+    defaults = DEFAULTS
+
     def __init__(self, **settings: Any):
-        self.hparams = Settings({**DEFAULTS, **settings})
-        self.eval_batch_size = self.hparams.eval_batch_size or self.hparams.batch_size or 32
+        super().__init__(**settings)
         self.tokenizer = Tokenizer(**(self.hparams.tokenizer or {}))
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.vectors: Optional[PretrainedVectors] = None
-        self.datasets: Dict[str, List[Example]] = {}
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -105,20 +93,11 @@ class ClassificationCodec:
             record = state["pretrained"]
             self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "ClassificationCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
-
     @property
     def built(self) -> bool:
         return self.vocab is not None
 
     # ---- reading and vocabularies --------------------------------------------------------------
-    def resolve(self, path: Optional[str]) -> Optional[Path]:
-        return None if path is None else resolve_path(path, self.hparams.root)
-
     def read(self, path: str, fmt: Optional[str] = None) -> List[LabelledText]:
         """Labelled texts of a file (``fmt``: the training format by default); DataError at a bad line."""
         return read_labelled_text(self.resolve(path), fmt or self.hparams.format)
@@ -200,11 +179,6 @@ class ClassificationCodec:
         return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
                      labels=None if (labels < 0).any() else labels, chars=chars, char_lengths=char_lengths)
 
-    def batches(self, examples: List[Example], batch_size: Optional[int] = None) -> Iterator[Batch]:
-        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
-        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
-            yield self.collate([examples[i] for i in indices])
-
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
                           output_format: str = "json") -> List[LabelledText]:
@@ -236,10 +210,6 @@ class ClassificationCodec:
         self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
         return texts
 
-    def predict_batches(self) -> Iterator[Batch]:
-        """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
-        return self.batches(self.datasets["predict"])
-
     def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
         """Per-text network outputs (``probabilities [C]``; None for a blank line), in input order -> one
         JSON-ready dict a text."""
@@ -255,29 +225,21 @@ class ClassificationCodec:
         return rows
 
 
-class AddingCodec:
+class AddingCodec(Codec):
     """The adding problem (``task=adding``), generated from a seed (``seqkit.data.synthetic.adding_problem``): no
     files and nothing learnt but ``target_mean``, the training targets' mean (the network's baseline)."""
 
-    def __init__(self, length: int = 100, train_size: int = 10000, val_size: int = 1000, test_size: int = 0,
-                 seed: int = 0, **settings: Any):
-        self.hparams = Settings({"length": length, "train_size": train_size, "val_size": val_size,
-                                 "test_size": test_size, "seed": seed, **settings})
-        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+    defaults = {"length": 100, "train_size": 10000, "val_size": 1000, "test_size": 0, "seed": 0}
+
+    def __init__(self, **settings: Any):
+        super().__init__(**settings)
         self.target_mean: Optional[float] = None
-        self.datasets: Dict[str, List[Any]] = {}
 
     def state_dict(self) -> Dict[str, Any]:
         return {} if self.target_mean is None else {"target_mean": self.target_mean}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.target_mean = state.get("target_mean", self.target_mean)
-
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "AddingCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
 
     @property
     def built(self) -> bool:
@@ -307,10 +269,6 @@ class AddingCodec:
         features = torch.stack([e.inputs for e in examples])
         return Batch(tokens=None, features=features, lengths=torch.full((len(examples),), features.size(1)),
                      index=torch.tensor([e.index for e in examples]), labels=torch.stack([e.target for e in examples]))
-
-    def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Batch]:
-        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
-            yield self.collate([examples[i] for i in indices])
 
     def network_kwargs(self) -> Dict[str, Any]:
         return {"input_size": 2, "target_mean": self.target_mean}

@@ -1,0 +1,67 @@
+"""What every shape's codec shares: its settings, its encoded data sets, restoring it from a checkpoint, and
+evaluation batches. A codec is Lightning-free: training (a thin LightningDataModule over it) and the application
+(predict, evaluate, serve) run the same one, so they read, encode and batch exactly alike.
+
+A shape's codec (``seqkit/tasks/<shape>/codec.py``) subclasses ``Codec`` and provides the reading and encoding
+of its data: ``state_dict``/``load_state_dict`` (plain Python: what a checkpoint keeps), ``built``,
+``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``, and for prediction
+``set_predict_input`` and ``format_predictions``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Dict, Iterator, List, Mapping, Optional
+
+from seqkit.data.sampler import sorted_batches
+from seqkit.data.textfile import resolve_path
+
+
+class Settings(dict):
+    """The data settings, read as attributes too (``settings.format``), like Lightning's hparams."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Codec:
+    """Base class. ``defaults``: the settings a subclass reads, with their default values; ``settings`` given to
+    the constructor (the data module's, ``configs/task/<name>.yaml`` ``data.*``) override them, others are kept."""
+
+    defaults: ClassVar[Dict[str, Any]] = {}
+
+    def __init__(self, **settings: Any):
+        self.hparams = Settings({**self.defaults, **settings})
+        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+        self.datasets: Dict[str, List[Any]] = {}  # split -> encoded examples ("predict": the prediction input)
+
+    @classmethod
+    def from_checkpoint(cls, settings: Mapping[str, Any], state: Mapping[str, Any]) -> "Codec":
+        """The codec a checkpoint recorded: its settings, then its state (vocabularies, label maps, scaler)."""
+        codec = cls(**settings)
+        codec.load_state_dict(state)
+        return codec
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def resolve(self, path: Optional[str]) -> Optional[Path]:
+        """A data path: ``~`` expanded, a relative one under ``root`` when the settings give one."""
+        return None if path is None else resolve_path(path, self.hparams.get("root"))
+
+    def example_length(self, example: Any) -> int:
+        raise NotImplementedError
+
+    def collate(self, examples: List[Any]) -> Any:
+        raise NotImplementedError
+
+    def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Any]:
+        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
+        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
+            yield self.collate([examples[i] for i in indices])
+
+    def predict_batches(self) -> Iterator[Any]:
+        """The ``predict`` set (``set_predict_input``) in evaluation batches."""
+        return self.batches(self.datasets["predict"])
