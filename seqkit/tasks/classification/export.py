@@ -16,3 +16,8 @@ def graphs(network) -> List[Graph]:
     sizes = SimpleNamespace(vocab_size=network.vocab_size, input_size=network.input_size, num_chars=network.num_chars)
     out = "value" if network.regression else "logits"
     return [Graph("model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes), [Port(out, {0: "batch"})])]
+
+
+def decoding(network) -> dict:
+    """What turns the graph's output into a prediction, beyond the data's label maps (the sidecar's "decoding")."""
+    return {"method": "value" if network.regression else "softmax"}
