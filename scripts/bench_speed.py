@@ -796,8 +796,8 @@ def forecast_recipe(args) -> Tuple[Any, str]:
 
 
 def forecaster_loss(model, batch) -> torch.Tensor:
-    """What Forecaster.training_step computes (direct head: no teacher forcing)."""
-    return model.output.nll(model(batch.x, batch.future), batch.y, batch.mask[..., None].expand_as(batch.y))
+    """The forecasting network's own training loss (seqkit.tasks.forecasting: what TaskModule.training_step runs)."""
+    return model.network.loss(batch)["loss"]
 
 
 def windows_of(batches: Sequence[Any]) -> int:

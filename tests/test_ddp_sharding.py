@@ -152,11 +152,11 @@ def test_datamodule_shards_training_by_the_trainers_rank_and_evaluates_everythin
 
 
 def test_forecast_windows_shard_by_rank_and_one_process_keeps_its_loader():
-    from seqkit.data import TimeSeriesDataModule
+    from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
 
     def windows(trainer):
         torch.manual_seed(3)
-        dm = TimeSeriesDataModule(builtin="airpassengers", time_column="Month", target="Passengers", batch_size=8)
+        dm = ForecastingDataModule(builtin="airpassengers", time_column="Month", target="Passengers", batch_size=8)
         dm.trainer = trainer
         dm.setup("fit")
         return dm, [b.index.tolist() for b in dm.train_dataloader()]

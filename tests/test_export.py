@@ -315,14 +315,14 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
 def test_forecaster_matches_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
     model, _ = loaded(ckpt)
-    hp = model.hparams
+    net = model.network  # seqkit.training.TaskModule: the shape's network inside
     gen = torch.Generator().manual_seed(4)
-    x = torch.randn(5, hp.input_length, model.n_past + hp.n_calendar, generator=gen)
-    future = torch.randn(5, hp.horizon, hp.n_calendar, generator=gen)
+    x = torch.randn(5, net.input_length, net.n_past + net.n_calendar, generator=gen)
+    future = torch.randn(5, net.horizon, net.n_calendar, generator=gen)
     with torch.no_grad():
         out = model(x, future)
     for fmt, (files, sidecar) in export_both(ckpt).items():
-        inputs = [x, future] if hp.n_calendar and hp.head != "direct" else [x]
+        inputs = [x, future] if net.n_calendar and net.head != "direct" else [x]
         assert [p["name"] for p in sidecar["graphs"]["model"]["outputs"]] == list(out)
         assert "scaler" in sidecar["data"]["state"]
         assert_close(run_exported(files, sidecar, "model", *inputs), list(out.values()))

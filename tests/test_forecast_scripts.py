@@ -79,7 +79,9 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
 def test_forecast_configs_compose():
     cfg = composed_script_config("train", "task=forecast")
     assert cfg.data.builtin == "airpassengers" and cfg.data.split == [108, 12, 24] and cfg.data.season == 12
-    assert cfg.model._target_ == "seqkit.models.Forecaster" and cfg.model.backbone.bidirectional is False
+    assert cfg.model._target_ == "seqkit.training.TaskModule" and cfg.model.shape == "forecasting"
+    assert cfg.data._target_ == "seqkit.tasks.forecasting.datamodule.ForecastingDataModule"
+    assert cfg.callbacks.forecast_plot._target_ == "seqkit.callbacks.ForecastPlot" and cfg.model.backbone.bidirectional is False
     assert cfg.model.head == "direct" and cfg.model.highway == "none"  # chosen by the backtest (README)
     assert cfg.model.backbone.cell == "gru" and cfg.model.backbone.hidden_size == 64 and cfg.model.ensemble == 10
     assert composed_script_config("train", "task=forecast", "backbone=lstm").model.backbone.cell == "lstm"

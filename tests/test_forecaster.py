@@ -1,5 +1,5 @@
-"""Forecaster and its parts: baselines on hand-made series, instance-norm invariance, ordered quantiles,
-learning a sine wave, and the checkpoint round trip."""
+"""The forecasting network and its parts: baselines on hand-made series, instance-norm invariance, ordered
+quantiles, learning a sine wave (TaskModule + ForecastingDataModule), and the checkpoint round trip."""
 import math
 from pathlib import Path
 
@@ -8,10 +8,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from seqkit.data import TimeSeriesDataModule
-from seqkit.models import Forecaster
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
 from seqkit.nn.forecast_heads import InstanceNorm, average_forecasts
+from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
+from seqkit.tasks.forecasting.network import HEAD_ATTRIBUTES, ForecastNetwork
+from seqkit.training import TaskModule
 
 TINY = {"cell": "gru", "hidden_size": 8, "bidirectional": False}
 
@@ -68,7 +69,7 @@ def test_least_squares_recovers_an_exactly_linear_ar_process():
                                                  ("seq2seq", "quantile", "least_squares")])
 def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, loss, highway):
     torch.manual_seed(0)
-    model = Forecaster(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
+    model = ForecastNetwork(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
                        instance_norm=mode, loss=loss, highway=highway).eval()
     if highway == "least_squares":  # a fitted baseline: any least-squares map
         model.linear.weight.normal_()
@@ -82,7 +83,7 @@ def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, l
         assert torch.allclose(b["quantiles"], a["quantiles"] + 7.0, atol=1e-4)
     if "std" in a:
         assert torch.allclose(b["std"], a["std"], atol=1e-5)
-    plain = Forecaster(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
+    plain = ForecastNetwork(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
                        instance_norm="none", loss=loss).eval()
     with torch.no_grad():
         assert not torch.allclose(plain(shifted, future)["point"], plain(x, future)["point"] + 7.0, atol=1e-2)
@@ -93,7 +94,7 @@ def test_seasonal_naive_highway_forecasts_the_residual_of_the_last_season(head):
     """With the network's output layer zeroed the forecast is exactly the seasonal-naive one; any other
     output is added to it (so on logs the network forecasts the growth over a season)."""
     torch.manual_seed(3)
-    model = Forecaster(n_targets=2, n_calendar=1, input_length=10, horizon=7, season=4, backbone=TINY, head=head,
+    model = ForecastNetwork(n_targets=2, n_calendar=1, input_length=10, horizon=7, season=4, backbone=TINY, head=head,
                        instance_norm="last", highway="seasonal_naive").eval()
     out_layer = model.direct.linear if head == "direct" else model.decoder.out
     x, future = torch.randn(3, 10, 3), torch.rand(3, 7, 1)
@@ -107,11 +108,11 @@ def test_seasonal_naive_highway_forecasts_the_residual_of_the_last_season(head):
 
 def test_highway_choices_are_checked():
     with pytest.raises(ValueError, match="needs data.season <= data.input_length"):
-        Forecaster(input_length=10, horizon=4, season=12, backbone=TINY, highway="seasonal_naive")
+        ForecastNetwork(input_length=10, horizon=4, season=12, backbone=TINY, highway="seasonal_naive")
     with pytest.raises(ValueError, match="use model.head=direct or seq2seq"):
-        Forecaster(input_length=10, horizon=4, season=4, backbone=TINY, head="recursive", highway="least_squares")
+        ForecastNetwork(input_length=10, horizon=4, season=4, backbone=TINY, head="recursive", highway="least_squares")
     with pytest.raises(ValueError, match="model.highway must be one of"):
-        Forecaster(backbone=TINY, highway="ets")
+        ForecastNetwork(backbone=TINY, highway="ets")
 
 
 def test_instance_norm_modes():
@@ -127,12 +128,12 @@ def test_instance_norm_modes():
 @pytest.mark.parametrize("head", ["direct", "recursive", "seq2seq"])
 def test_quantile_intervals_are_ordered(head):
     torch.manual_seed(1)
-    model = Forecaster(n_targets=2, n_covariates=1, input_length=8, horizon=6, backbone=TINY, head=head,
+    model = ForecastNetwork(n_targets=2, n_covariates=1, input_length=8, horizon=6, backbone=TINY, head=head,
                        loss="quantile", quantiles=[0.9, 0.1, 0.5, 0.25], instance_norm="revin").eval()
     with torch.no_grad():
         out = model(torch.randn(16, 8, 3) * 5, torch.zeros(16, 6, 0))
-        predicted = model.predict_step(type("B", (), {"x": torch.randn(4, 8, 3), "future": torch.zeros(4, 6, 0),
-                                                      "index": torch.arange(4)})(), 0)
+        predicted = model.predict(type("B", (), {"x": torch.randn(4, 8, 3), "future": torch.zeros(4, 6, 0),
+                                                 "index": torch.arange(4)})())
     q = out["quantiles"]  # [B, H, T, 4] at levels 0.1, 0.25, 0.5, 0.9
     assert q.shape == (16, 6, 2, 4) and (q.diff(dim=-1) > 0).all()
     assert torch.equal(out["point"], q[..., 2])  # the median
@@ -141,13 +142,13 @@ def test_quantile_intervals_are_ordered(head):
 
 def test_recursive_head_needs_a_forward_only_encoder():
     with pytest.raises(ValueError, match="backbone.bidirectional=false"):
-        Forecaster(head="recursive", backbone={**TINY, "bidirectional": True})
+        ForecastNetwork(head="recursive", backbone={**TINY, "bidirectional": True})
 
 
 def test_recursive_teacher_forcing_matches_free_running_when_fed_its_own_forecasts():
     """Teacher forcing with the model's own point forecasts as the 'truth' gives the free-running forecast."""
     torch.manual_seed(2)
-    model = Forecaster(n_targets=1, n_calendar=1, input_length=6, horizon=4, backbone=TINY, head="recursive",
+    model = ForecastNetwork(n_targets=1, n_calendar=1, input_length=6, horizon=4, backbone=TINY, head="recursive",
                        instance_norm="last").eval()
     x, future = torch.randn(2, 6, 2), torch.rand(2, 4, 1)
     with torch.no_grad():
@@ -159,7 +160,7 @@ def test_recursive_teacher_forcing_matches_free_running_when_fed_its_own_forecas
 # ---- learning, metrics, checkpoints --------------------------------------------------------------------------
 
 def sine_module(tmp_path, **kw):
-    return TimeSeriesDataModule(path=str(sine_csv(tmp_path / "sine.csv", **kw)), target="y", split=[300, 50, 50],
+    return ForecastingDataModule(path=str(sine_csv(tmp_path / "sine.csv", **kw)), target="y", split=[300, 50, 50],
                                 input_length=24, horizon=6, season=12, batch_size=32)
 
 
@@ -167,7 +168,7 @@ def test_learns_a_sine_wave_to_low_error(tmp_path):
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.0)
     dm.setup("fit")
-    model = Forecaster(**dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 16, "bidirectional": False},
+    model = TaskModule("forecasting", **dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 16, "bidirectional": False},
                        head="direct", instance_norm="none", optimizer={"_target_": "torch.optim.Adam", "lr": 0.02})
     trainer(max_epochs=25, enable_checkpointing=False).fit(model, datamodule=dm)
     metrics = trainer().validate(model, datamodule=dm, verbose=False)[0]
@@ -184,12 +185,13 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.1)
     dm.setup("fit")
-    model = Forecaster(**dm.model_kwargs(), backbone=TINY, loss="quantile", ensemble=ensemble)
+    model = TaskModule("forecasting", **dm.model_kwargs(), backbone=TINY, loss="quantile", ensemble=ensemble)
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor="val/mse")
     trainer(max_epochs=1, callbacks=[ckpt]).fit(model, datamodule=dm)
     raw = torch.load(ckpt.best_model_path, weights_only=True)
-    assert raw["TimeSeriesDataModule"]["scaler"] == dm.scaler.to_dict()
-    assert bool(raw["state_dict"]["linear.fitted"])
+    assert raw["ForecastingDataModule"]["scaler"] == dm.scaler.to_dict()
+    assert raw["seqkit"]["codec"]["scaler"] == dm.scaler.to_dict() and raw["seqkit"]["shape"] == "forecasting"
+    assert bool(raw["state_dict"]["network.linear.fitted"])
     restored, restored_dm = load_checkpoint(ckpt.best_model_path)
     assert restored_dm.scaler.to_dict() == dm.scaler.to_dict()
     restored_dm.setup("test")
@@ -197,7 +199,7 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
     model.eval()
     with torch.no_grad():
         assert torch.equal(restored(batch.x, batch.future)["quantiles"], model(batch.x, batch.future)["quantiles"])
-        assert torch.equal(restored.linear.weight, model.linear.weight)
+        assert torch.equal(restored.network.linear.weight, model.network.linear.weight)
     tested = trainer().test(restored, datamodule=restored_dm, verbose=False)[0]
     assert 0.0 <= tested["test/coverage"] <= 1.0 and tested["test/pinball"] > 0
     assert tested["test/ratio_mse"] == pytest.approx(tested["test/mse"] / min(
@@ -209,12 +211,12 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
 ENSEMBLE_KW = dict(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, instance_norm="last")
 
 
-def single_member(model: Forecaster, k: int, **kw) -> Forecaster:
-    """A one-member Forecaster holding member k's weights."""
-    single = Forecaster(**ENSEMBLE_KW, **kw).eval()
+def single_member(model: ForecastNetwork, k: int, **kw) -> ForecastNetwork:
+    """A one-member ForecastNetwork holding member k's weights."""
+    single = ForecastNetwork(**ENSEMBLE_KW, **kw).eval()
     encoder, head, highway = model._members()[k]
     single.encoder.load_state_dict(encoder.state_dict())
-    getattr(single, Forecaster.HEAD_ATTRIBUTES[kw.get("head", "direct")]).load_state_dict(head.state_dict())
+    getattr(single, HEAD_ATTRIBUTES[kw.get("head", "direct")]).load_state_dict(head.state_dict())
     if highway is not None:
         single.highway.load_state_dict(highway.state_dict())
     return single
@@ -225,7 +227,7 @@ def single_member(model: Forecaster, k: int, **kw) -> Forecaster:
 def test_an_ensembles_forecast_is_the_mean_of_its_members_forecasts(head, loss, highway):
     torch.manual_seed(0)
     kw = dict(head=head, loss=loss, highway=highway, season=4)
-    model = Forecaster(**ENSEMBLE_KW, ensemble=3, **kw).eval()
+    model = ForecastNetwork(**ENSEMBLE_KW, ensemble=3, **kw).eval()
     singles = [single_member(model, k, **kw) for k in range(3)]
     x, future = torch.randn(4, 10, 3), torch.rand(4, 5, 2)
     with torch.no_grad():
@@ -245,12 +247,12 @@ def test_each_ensemble_member_trains_on_its_own_error():
     """The training loss is the mean of the members' own losses (not the loss of their average), so a
     member's gradient is the one it would get alone, divided by the number of members."""
     torch.manual_seed(1)
-    model = Forecaster(**ENSEMBLE_KW, ensemble=2)
+    model = ForecastNetwork(**ENSEMBLE_KW, ensemble=2)
     singles = [single_member(model, k).train() for k in range(2)]
     x, future, y = torch.randn(6, 10, 3), torch.rand(6, 5, 2), torch.randn(6, 5, 1)
     batch = type("Batch", (), {"x": x, "future": future, "y": y, "mask": torch.ones(6, 5, dtype=torch.bool),
                                "__len__": lambda self: 6})()
-    loss = model.training_step(batch, 0)
+    loss = model.loss(batch)["loss"]
     alone = [torch.nn.functional.mse_loss(s(x, future)["point"], y) for s in singles]
     assert loss.item() == pytest.approx((alone[0] + alone[1]).item() / 2, rel=1e-5)
     ensemble_error = torch.nn.functional.mse_loss(model(x, future)["point"], y)
@@ -263,5 +265,5 @@ def test_each_ensemble_member_trains_on_its_own_error():
 
 def test_ensemble_size_is_checked():
     with pytest.raises(ValueError, match="model.ensemble must be a whole number"):
-        Forecaster(**ENSEMBLE_KW, ensemble=0)
-    assert not any(k.startswith("members.") for k in Forecaster(**ENSEMBLE_KW).state_dict())
+        ForecastNetwork(**ENSEMBLE_KW, ensemble=0)
+    assert not any(k.startswith("members.") for k in ForecastNetwork(**ENSEMBLE_KW).state_dict())

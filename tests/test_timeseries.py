@@ -4,7 +4,8 @@ from datetime import datetime
 import pytest
 import torch
 
-from seqkit.data import DataError, TimeSeriesDataModule
+from seqkit.data import DataError
+from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
 from seqkit.data.textfile import read_lines
 from seqkit.data.timeseries import (Scaler, calendar_features, evaluation_windows, future_times, infer_step,
                                     read_series, split_bounds, training_windows)
@@ -65,7 +66,7 @@ def test_wrong_field_count_names_the_line(tmp_path):
 
 def test_split_shorter_than_a_window_says_which_how_many_and_needs(tmp_path):
     path = write_series(tmp_path / "s.csv", range(1, 41))
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[20, 10, 10],
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[20, 10, 10],
                               input_length=16, horizon=8)
     with pytest.raises(DataError, match=r"the train split has 20 rows; one window needs input_length \+ horizon = "
                                         r"16 \+ 8 = 24"):
@@ -87,7 +88,7 @@ def test_split_bounds_are_consecutive_in_time_order():
 def test_windows_never_cross_split_boundaries(tmp_path):
     L, H = 12, 5
     path = write_series(tmp_path / "s.csv", [float(i) for i in range(200)])
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[120, 40, 40],
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[120, 40, 40],
                               input_length=L, horizon=H, scaler="none", eval_stride=1)
     dm.setup("fit")
     bounds = {"train": (0, 120), "val": (120, 160), "test": (160, 200)}
@@ -121,7 +122,7 @@ def test_a_split_shorter_than_the_horizon_is_scored_on_its_rows_only():
 
 def test_unscored_steps_are_zero_and_masked(tmp_path):
     path = write_series(tmp_path / "s.csv", [float(i + 1) for i in range(60)])
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
                               input_length=8, horizon=10, scaler="none")
     dm.setup("fit")
     batch = dm.collate(dm.datasets["val"], dm.frames["val"])
@@ -133,7 +134,7 @@ def test_unscored_steps_are_zero_and_masked(tmp_path):
 def test_a_backtest_inside_the_training_rows_never_touches_the_later_rows():
     """task=forecast data.split=[84,24,0] (how the README compares AirPassengers recipes): train on 1949-55,
     validate one full-horizon forecast of 1956-57, and rows 108-143 (1958-60) are in no window at all."""
-    dm = TimeSeriesDataModule(builtin="airpassengers", time_column="Month", target="Passengers", split=[84, 24, 0],
+    dm = ForecastingDataModule(builtin="airpassengers", time_column="Month", target="Passengers", split=[84, 24, 0],
                               input_length=36, horizon=24, season=12, log=True)
     dm.setup("fit")
     assert "test" not in dm.datasets
@@ -148,7 +149,7 @@ def test_a_window_batch_moves_as_one_piece(tmp_path):
     from lightning_fabric.utilities.apply_func import move_data_to_device
 
     path = write_series(tmp_path / "s.csv", [float(i + 1) for i in range(60)])
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
                               input_length=8, horizon=4, scaler="none", calendar=["hour"])
     dm.setup("fit")
     batch = dm.collate(dm.datasets["train"][:3], dm.frames["train"])
@@ -165,7 +166,7 @@ def test_a_window_batch_moves_as_one_piece(tmp_path):
 def test_scaler_is_fitted_on_the_training_rows_only(tmp_path):
     values = [float(i % 7) for i in range(70)] + [1000.0 + i for i in range(30)]  # val/test far away
     path = write_series(tmp_path / "s.csv", values)
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", split=[70, 15, 15],
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[70, 15, 15],
                               input_length=7, horizon=3)
     dm.setup("fit")
     train = torch.tensor(values[:70], dtype=torch.float64)
@@ -206,7 +207,7 @@ def test_step_future_times_and_calendar():
 
 def test_features_ms_reads_every_column_and_state_is_plain_python(tmp_path):
     path = write_series(tmp_path / "s.csv", [float(i) for i in range(50)], extra=[float(-i) for i in range(50)])
-    dm = TimeSeriesDataModule(path=str(path), time_column="time", target="value", features="MS",
+    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", features="MS",
                               calendar=["hour"], split=[30, 10, 10], input_length=6, horizon=2)
     dm.setup("fit")
     assert dm.covariates == ["extra"]
@@ -215,7 +216,7 @@ def test_features_ms_reads_every_column_and_state_is_plain_python(tmp_path):
     state = dm.state_dict()
     torch.save({"state": state}, tmp_path / "state.pt")
     assert torch.load(tmp_path / "state.pt", weights_only=True)["state"] == state
-    restored = TimeSeriesDataModule(input_length=6, horizon=2)
+    restored = ForecastingDataModule(input_length=6, horizon=2)
     restored.load_state_dict(state)
     assert restored.scaler.to_dict() == dm.scaler.to_dict() and restored.covariates == ["extra"]
     assert restored.scaler.shift == pytest.approx([14.5, -14.5])  # the 30 training rows' means

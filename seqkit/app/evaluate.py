@@ -13,12 +13,16 @@ from seqkit.app.checkpoint import app_shape, load
 from seqkit.cli import set_threads
 
 
-def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None) -> Dict[str, float]:
-    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches."""
+def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None,
+               stage: Optional[str] = None) -> Dict[str, float]:
+    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches. With
+    ``stage``, metrics that have a ``report(stage)`` (forecasting's table of baselines) print it on stderr."""
     metrics = tasks.load(shape.metrics)(network, codec)
     with torch.no_grad():
         for batch in codec.batches(examples, batch_size):
             metrics.update(batch, network.evaluate(batch))
+    if stage is not None and hasattr(metrics, "report"):
+        metrics.report(stage)
     return metrics.compute()
 
 
@@ -43,19 +47,27 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
         raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
                          "(for your own validation file: data.test_path=<file>)")
     shape = app_shape(cfg.ckpt_path)
-    if shape is None or _set(cfg.get("options")):
-        return None  # evaluate options (forecasters, conditional LMs): not on this path yet
+    if shape is None:
+        return None
     network, codec = load(cfg.ckpt_path, **overrides)
-    if not hasattr(codec, "read_splits") or not hasattr(codec, "set_predict_input"):
+    if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")) or not hasattr(codec, "set_predict_input"):
         return None  # generated data (task=adding): the old path
-    if not (overrides.get("test_path") or overrides.get("builtin")):
+    options = _set(cfg.get("options"))
+    if options and not hasattr(codec, "set_evaluate_options"):
+        return None  # evaluate options of a codec that takes none here yet (conditional LMs): the old path
+    if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(codec, "keeps_its_series", False):
         raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
-    splits = codec.read_splits()
-    if split not in splits:
-        raise ValueError(f"no {split} split to evaluate")
-    examples, source = splits[split]
-    encoded = codec.encode(examples, source)
-    values = metrics_of(network, codec, encoded, shape)
+    if options:  # the codec's own (forecasting: backtest, stride)
+        codec.set_evaluate_options(**options)
+    if hasattr(codec, "evaluation_set"):  # the codec reads what it evaluates itself (forecasting: its own series)
+        encoded = codec.evaluation_set(split)
+    else:
+        splits = codec.read_splits()
+        if split not in splits:
+            raise ValueError(f"no {split} split to evaluate")
+        examples, source = splits[split]
+        encoded = codec.encode(examples, source)
+    values = metrics_of(network, codec, encoded, shape, stage=split)
     metrics = {f"{split}/{k}": round(float(v), 6) for k, v in sorted(values.items())}
     metrics = dict(sorted(metrics.items()))
     print(json.dumps(metrics), flush=True)

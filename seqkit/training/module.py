@@ -66,6 +66,15 @@ class TaskModule(SeqkitModule):
         metrics = self._metrics.pop(stage)
         for name, value in metrics.compute().items():
             self.log(f"{stage}/{name}", float(value), prog_bar=stage == "val" and name in metrics.progress)
+        if hasattr(metrics, "report") and self.trainer.state.fn != "fit" and not self.trainer.sanity_checking:
+            metrics.report(stage)  # the shape's table on stderr (forecasting: the model next to its baselines)
+
+    def on_fit_start(self) -> None:
+        """A network that fits something on the training data before training (``before_training(batches)``:
+        forecasting's least-squares baseline) gets the training batches here."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if hasattr(self.network, "before_training") and datamodule is not None:
+            self.network.before_training(datamodule.train_dataloader())
 
     def on_validation_epoch_start(self) -> None:
         self._start("val")

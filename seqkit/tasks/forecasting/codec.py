@@ -1,0 +1,370 @@
+"""One CSV series, without Lightning: reading (``error: file:line: reason``), the scaler fitted on the training
+rows, chronological splits cut into sliding windows, batching, prediction input (a CSV history) and output
+(rows in original units, JSON or CSV, an optional plot).
+
+The training data module (``ForecastingDataModule``) and the application (``seqkit.app``: predict, evaluate) run
+this one codec. Its ``state_dict`` (the scaler, the columns, the timestamps' step and format, where the series
+came from) has the layout of the old ``TimeSeriesDataModule``'s, so old checkpoints load unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from seqkit.data.batch import DeviceMovable
+from seqkit.data.builtin import builtin_files
+from seqkit.data.errors import DataError
+from seqkit.data.notice import log
+from seqkit.data.textfile import read_lines, resolve_path
+from seqkit.data.timeseries import (SPLITS, Scaler, Series, Window, calendar_features, evaluation_windows,
+                                    format_time, future_times, header_columns, infer_step, read_series,
+                                    split_bounds, training_windows)
+
+
+@dataclass
+class WindowBatch(DeviceMovable):
+    """A batch of forecast windows (all the same length: no padding).
+
+    x:      [B, L, T + P + K] input window: scaled targets, past covariates, calendar features
+    y:      [B, H, T] scaled targets of the horizon (0 where not scored)
+    future: [B, H, K] calendar features of the horizon steps (known in advance)
+    steps:  [B] long, how many horizon steps are scored (H except where a split ends sooner)
+    index:  [B] long, the window's position in its data set
+    """
+
+    x: Tensor
+    y: Tensor
+    future: Tensor
+    steps: Tensor
+    index: Tensor
+
+    @property
+    def mask(self) -> Tensor:
+        """[B, H] bool, True at the scored horizon steps."""
+        return torch.arange(self.y.size(1), device=self.steps.device)[None, :] < self.steps[:, None]
+
+    def __len__(self) -> int:
+        return self.x.size(0)
+
+
+@dataclass
+class Frame:
+    """A series ready for windowing: scaled values [N + H, C] and calendar [N + H, K] (H rows past the end
+    so that a window cut at the series' end can still be batched), and the original rows for plots."""
+
+    series: Series
+    scaled: Tensor
+    calendar: Tensor
+    times: Optional[List[datetime]]
+
+
+class Windows(list):
+    """A split's windows (``Window``), with the frame they are cut from (``frame``)."""
+
+    def __init__(self, windows: List[Window], frame: Frame):
+        super().__init__(windows)
+        self.frame = frame
+
+
+@dataclass
+class ForecastRequest:
+    """What predict needs to write its rows: the forecast timestamps (or row numbers) and the history."""
+
+    times: List[str]
+    history: Frame
+
+
+class Settings(dict):
+    """The data settings, read as attributes too (``settings.horizon``), like Lightning's hparams."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+DEFAULTS = {"path": None, "builtin": None, "root": None, "test_path": None, "time_column": None, "target": "value",
+            "covariates": [], "features": "S", "calendar": [], "split": [0.7, 0.1, 0.2], "input_length": 24,
+            "horizon": 12, "stride": 1, "partial_train_windows": False, "eval_stride": 1, "scaler": "standard",
+            "log": False, "season": None, "batch_size": 32, "eval_batch_size": 256, "num_workers": 0,
+            "train_path": None, "val_path": None}
+
+
+class ForecastingCodec:
+    """Windows over one CSV series (settings: ``configs/task/forecast.yaml`` ``data.*``; see
+    ``ForecastingDataModule``)."""
+
+    keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
+
+    def __init__(self, **settings: Any):
+        hp = self.hparams = Settings({**DEFAULTS, **settings})
+        if hp.train_path or hp.val_path:
+            raise ValueError("a time series is one file: give data.path (the splits come from data.split)")
+        if hp.features not in ("S", "MS"):
+            raise ValueError(f"data.features must be S (targets alone) or MS (all columns in), got {hp.features!r}")
+        if min(hp.input_length, hp.horizon, hp.stride, hp.eval_stride) < 1:
+            raise ValueError("data.input_length, data.horizon, data.stride and data.eval_stride must be >= 1")
+        self.batch_size = hp.batch_size
+        self.eval_batch_size = hp.eval_batch_size or hp.batch_size
+        target = hp.target
+        self.targets: List[str] = [target] if isinstance(target, str) else list(target)
+        self.covariates: Optional[List[str]] = None  # decided when the header is read (features=MS: every column)
+        self.calendar = list(hp.calendar or [])
+        Scaler(hp.scaler, hp.log)  # checks the choice now; the scaler is fitted on the training rows in setup
+        self.scaler: Optional[Scaler] = None
+        self.step: Dict[str, int] = {}
+        self.time_format: Optional[str] = None
+        self.series_source: Optional[Dict[str, str]] = None  # {"builtin": name} or {"path": absolute path}
+        self.frames: Dict[str, Frame] = {}
+        self.datasets: Dict[str, List[Window]] = {}
+        self.backtest_stride: Optional[int] = None  # evaluate.py options.backtest=true
+        self.plot_path: Optional[str] = None  # predict.py options.plot
+        self.rows: Dict[str, Tuple[int, int]] = {}
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Plain Python: the scaler, the columns, the timestamps' step and format, where the series came from."""
+        return {"scaler": self.scaler.to_dict(), "targets": list(self.targets), "covariates": list(self.covariates),
+                "calendar": list(self.calendar), "step": dict(self.step), "time_format": self.time_format,
+                "series_source": self.series_source}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.scaler = Scaler.from_dict(state["scaler"])
+        self.targets, self.covariates = list(state["targets"]), list(state["covariates"])
+        self.calendar, self.step = list(state["calendar"]), dict(state["step"])
+        self.time_format, self.series_source = state["time_format"], state["series_source"]
+
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "ForecastingCodec":
+        codec = cls(**hparams)
+        codec.load_state_dict(state)
+        return codec
+
+    @property
+    def built(self) -> bool:
+        return self.scaler is not None
+
+    @property
+    def target_scaler(self) -> Scaler:
+        return self.scaler.select(range(len(self.targets)))
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        hp = self.hparams
+        return {"n_targets": len(self.targets), "n_covariates": len(self.covariates or []),
+                "n_calendar": len(self.calendar), "input_length": hp.input_length, "horizon": hp.horizon,
+                "season": hp.season, "target_scaler": self.target_scaler.to_dict()}
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def resolve(self, path: Optional[str]) -> Optional[Path]:
+        return None if path is None else resolve_path(path, self.hparams.root)
+
+    def _source_lines(self) -> Tuple[List[Tuple[int, str]], str]:
+        hp = self.hparams
+        if self.series_source is not None:  # restored from a checkpoint: the series it was trained on
+            pass
+        elif hp.path is not None:
+            self.series_source = {"path": str(Path(self.resolve(hp.path)).resolve())}
+        elif hp.builtin is not None:
+            self.series_source = {"builtin": hp.builtin}
+        else:
+            raise ValueError("no data: give data.path=<file.csv> (your own series) or data.builtin=airpassengers")
+        if "path" in self.series_source:
+            return read_lines(self.series_source["path"]), self.series_source["path"]
+        name = self.series_source["builtin"]
+        return read_lines(builtin_files(name, "all")[0]), name
+
+    def _columns(self, lines: List[Tuple[int, str]], source: str) -> List[str]:
+        if self.covariates is None:
+            hp = self.hparams
+            covariates = list(hp.covariates or [])
+            if hp.features == "MS":
+                _, names = header_columns(lines, source)
+                covariates += [c for c in names if c not in self.targets and c != hp.time_column and c not in covariates]
+            self.covariates = covariates
+        return self.targets + self.covariates
+
+    def _read(self, lines: List[Tuple[int, str]], source: str) -> Series:
+        return read_series(lines, source, self._columns(lines, source), self.hparams.time_column)
+
+    def _frame(self, series: Series) -> Frame:
+        H = self.hparams.horizon
+        scaled = self.scaler.transform(series.values, series.columns, series.source)
+        times = series.times
+        if times is not None and self.step:
+            times = times + future_times(times[-1], self.step, H)
+        calendar = calendar_features(times, self.calendar)
+        if calendar.size(0) < scaled.size(0) + H:  # no timestamps: nothing to compute past the end
+            calendar = torch.cat([calendar, calendar.new_zeros(scaled.size(0) + H - calendar.size(0), calendar.size(1))])
+        scaled = torch.cat([scaled, scaled.new_zeros(H, scaled.size(1))])
+        return Frame(series, scaled, calendar, times)
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Read the series, fit the scaler on the training rows (unless restored), cut the windows."""
+        if self.datasets:
+            return
+        hp = self.hparams
+        L, H = hp.input_length, hp.horizon
+        if stage == "test" and hp.test_path is not None:
+            if self.scaler is None:
+                raise ValueError("no scaler yet: load the data module from a checkpoint to evaluate data.test_path")
+            path = str(self.resolve(hp.test_path))
+            frame = self._frame(self._read(read_lines(path), path))
+            self.frames["test"] = frame
+            self.datasets["test"] = Windows(evaluation_windows(0, len(frame.series), L, H, self.backtest_stride or
+                                                               hp.eval_stride, "test", path,
+                                                               partial=self.backtest_stride is not None), frame)
+            return
+        lines, source = self._source_lines()
+        series = self._read(lines, source)
+        bounds = split_bounds(len(series), hp.split, source)
+        self.rows = bounds
+        if self.scaler is None:
+            begin, end = bounds["train"]
+            if end - begin < L + H:
+                training_windows(begin, end, L, H, hp.stride, "train", source)  # raises, naming the sizes
+            self.scaler = Scaler(hp.scaler, hp.log).fit(series.values[begin:end], series.columns, source)
+            self.step, self.time_format = infer_step(series.times), series.time_format
+        frame = self._frame(series)
+        for name in SPLITS if stage in (None, "fit") else SPLITS[1:]:  # a restored model needs no training windows
+            begin, end = bounds[name]
+            if name == "train":
+                self.datasets[name] = Windows(training_windows(begin, end, L, H, hp.stride, name, source,
+                                                               partial=hp.partial_train_windows), frame)
+            elif end > begin:
+                stride = self.backtest_stride if name == "test" and self.backtest_stride else hp.eval_stride
+                self.datasets[name] = Windows(evaluation_windows(begin, end, L, H, stride, name, source,
+                                                                 partial=name == "test" and self.backtest_stride
+                                                                 is not None), frame)
+            elif name == "val" and stage in ("fit", "validate"):
+                raise DataError(source, None, "the val split has 0 rows: give data.split=[train, val, test] with val > 0")
+            self.frames[name] = frame
+        log(f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
+            f"{ {k: len(v) for k, v in self.datasets.items()} } of {L} -> {H}; scaler {hp.scaler}"
+            f"{' of logs' if hp.log else ''} fitted on the training rows")
+
+    def evaluation_set(self, split: str) -> List[Window]:
+        """evaluate.py's windows of ``split`` ("test": data.test_path, else the checkpoint's own series' test
+        rows; "val": its validation rows)."""
+        self.setup("test" if split == "test" else "validate")
+        if split not in self.datasets:
+            raise ValueError(f"no {split} split to evaluate")
+        return self.datasets[split]
+
+    def set_evaluate_options(self, backtest: bool = False, stride: Optional[int] = None) -> None:
+        """evaluate.py's ``options.backtest=true options.stride=k``: roll the origin over the test span every k
+        rows up to its last row (each forecast scored on its steps inside the span)."""
+        if backtest:
+            stride = stride or 1
+            if stride < 1:
+                raise ValueError("options.stride must be >= 1")
+            self.backtest_stride = int(stride)
+        elif stride is not None:
+            raise ValueError("options.stride applies to options.backtest=true")
+
+    # ---- batching ---------------------------------------------------------------------------------
+    def example_length(self, window: Window) -> int:
+        return self.hparams.input_length
+
+    def collate(self, windows: List[Window], frame: Optional[Frame] = None) -> WindowBatch:
+        """Windows of ``frame`` (default: the ``Windows``' own) -> a WindowBatch."""
+        frame = frame if frame is not None else windows.frame
+        L, H, T = self.hparams.input_length, self.hparams.horizon, len(self.targets)
+        origins = torch.tensor([w.origin for w in windows])
+        inputs = origins[:, None] + torch.arange(-L, 0)[None, :]  # [B, L]
+        outputs = origins[:, None] + torch.arange(H)[None, :]  # [B, H]
+        steps = torch.tensor([w.steps for w in windows])
+        scored = torch.arange(H)[None, :] < steps[:, None]
+        x = torch.cat([frame.scaled[inputs], frame.calendar[inputs]], dim=-1)
+        y = frame.scaled[outputs][..., :T] * scored[..., None]
+        return WindowBatch(x=x, y=y, future=frame.calendar[outputs], steps=steps,
+                           index=torch.tensor([w.index for w in windows]))
+
+    def batches(self, windows: List[Window], batch_size: Optional[int] = None, frame: Optional[Frame] = None) -> Iterator[WindowBatch]:
+        """Evaluation batches (``eval_batch_size``, in time order), as the data module's evaluation loaders."""
+        frame = frame if frame is not None else windows.frame
+        size = batch_size or self.eval_batch_size
+        for start in range(0, len(windows), size):
+            yield self.collate(windows[start: start + size], frame)
+
+    def last_window(self, split: str) -> Tuple[WindowBatch, Frame, Window]:
+        """The split's last window as a batch of one (for the forecast-vs-actual plot)."""
+        window = self.datasets[split][-1]
+        frame = self.frames[split]
+        return self.collate([window], frame), frame, window
+
+    # ---- prediction -------------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, plot: Optional[str] = None,
+                          output_format: Optional[str] = None, input_format: Optional[str] = None) -> List[ForecastRequest]:
+        """A CSV history (same columns as training) -> one window forecasting the ``horizon`` steps after its
+        last row. ``plot``: also draw history and forecast to this PNG file."""
+        if input_format not in (None, "csv"):
+            raise ValueError(f"forecasters read CSV input; options.input_format={input_format!r} is not supported")
+        if output_format not in (None, "json", "csv"):
+            raise ValueError(f"options.output_format must be json or csv for forecasts, got {output_format!r}")
+        L, H = self.hparams.input_length, self.hparams.horizon
+        series = self._read(lines, source)
+        if len(series) < L:
+            raise DataError(source, None, f"the history has {len(series)} rows; the model reads the last "
+                                          f"input_length = {L}")
+        if series.times is not None and self.step:
+            times = [format_time(t, self.time_format) for t in future_times(series.times[-1], self.step, H)]
+        else:
+            times = [str(len(series) + k) for k in range(H)]  # no timestamps: the row numbers that follow
+        frame = self._frame(series)
+        self.frames["predict"] = frame
+        self.datasets["predict"] = Windows([Window(0, len(series), H)], frame)
+        self.plot_path = plot
+        return [ForecastRequest(times, frame)]
+
+    def predict_batches(self) -> Iterator[WindowBatch]:
+        return self.batches(self.datasets["predict"])
+
+    def format_predictions(self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
+        """The network's scaled forecast (``point [H, T]``, optional ``lower``/``upper``) -> rows in original units."""
+        request, out = requests[0], outputs[0]
+        inverse = self.target_scaler.inverse
+        point = inverse(out["point"].double())
+        bounds = (inverse(out["lower"].double()), inverse(out["upper"].double())) if "lower" in out else None
+        rows = []
+        for h, stamp in enumerate(request.times):
+            for t, name in enumerate(self.targets):
+                row: Dict[str, Any] = {"timestamp": stamp}
+                if len(self.targets) > 1:
+                    row["target"] = name
+                row["value"] = round(point[h, t].item(), 6)
+                if bounds is not None:
+                    row["interval"] = [round(bounds[0][h, t].item(), 6), round(bounds[1][h, t].item(), 6)]
+                rows.append(row)
+        if self.plot_path:
+            from seqkit.plotting import plot_forecast
+
+            series = request.history.series
+            keep = min(len(series), max(self.hparams.input_length, 3 * self.hparams.horizon))
+            history_times = series.times[-keep:] if series.times is not None else list(range(len(series) - keep, len(series)))
+            future = request.history.times[len(series):] if series.times is not None else \
+                list(range(len(series), len(series) + len(request.times)))
+            plot_forecast(self.plot_path, history_times, series.values[-keep:, 0], future, point[:, 0],
+                          None if bounds is None else (bounds[0][:, 0], bounds[1][:, 0]), title=f"{self.targets[0]}: forecast")
+            log(f"forecast plot: {self.plot_path}")
+        return rows
+
+    @staticmethod
+    def format_output(rows: List[Dict[str, Any]], output_format: str) -> List[str]:
+        """``options.output_format=csv``: a header, then one line a forecast step (and target)."""
+        fields = list(rows[0].keys())
+        fields = [f for f in fields if f != "interval"] + (["lower", "upper"] if "interval" in fields else [])
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(fields)
+        for row in rows:
+            interval = row.get("interval") or []
+            writer.writerow([row[f] for f in fields if f not in ("lower", "upper")] + list(interval))
+        return buffer.getvalue().splitlines()
