@@ -104,7 +104,8 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
             check_registered(meta[key], kind, path)
     shape = tasks.for_checkpoint(meta, path)
     codec_spec, settings, state = codec_source(checkpoint, meta, shape, path)
-    settings = {**settings, **TRAINING_SOURCES, **{k: v for k, v in data_overrides.items() if v is not None}}
+    cleared = {k: v for k, v in TRAINING_SOURCES.items() if k in settings}  # the settings this codec has
+    settings = {**settings, **cleared, **{k: v for k, v in data_overrides.items() if v is not None}}
     if "pretrained" in state:  # before anything is read: a vectors file only where the command line names it
         vectors_source(state["pretrained"], settings.get("pretrained"), path)
     codec = tasks.load(codec_spec).from_checkpoint(settings, state)
