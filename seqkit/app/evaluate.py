@@ -13,12 +13,14 @@ from seqkit.app.checkpoint import app_shape, load
 from seqkit.cli import set_threads
 
 
-def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None) -> Dict[str, float]:
-    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches."""
-    metrics = tasks.load(shape.metrics)(network, codec)
+def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None,
+               stage: str = "test") -> Dict[str, float]:
+    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches, as
+    training's ``stage`` ("test", or "val": the network evaluates as at validation) computes them."""
+    metrics = tasks.registry.stage_metrics(shape, network, codec, stage)
     with torch.no_grad():
         for batch in codec.batches(examples, batch_size):
-            metrics.update(batch, network.evaluate(batch))
+            metrics.update(batch, tasks.registry.evaluate_batch(network, batch, stage))
     return metrics.compute()
 
 
@@ -55,7 +57,7 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
         raise ValueError(f"no {split} split to evaluate")
     examples, source = splits[split]
     encoded = codec.encode(examples, source)
-    values = metrics_of(network, codec, encoded, shape)
+    values = metrics_of(network, codec, encoded, shape, stage=split)
     metrics = {f"{split}/{k}": round(float(v), 6) for k, v in sorted(values.items())}
     metrics = dict(sorted(metrics.items()))
     print(json.dumps(metrics), flush=True)

@@ -9,6 +9,7 @@ exported files need neither the checkpoint nor seqkit: onnxruntime (or torch.jit
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import warnings
@@ -143,10 +144,12 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
     model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
     name, hparams = type(model).__name__, dict(model.hparams)
     network = getattr(model, "network", None)
+    decoding = None  # the shape's own decoding_info(network), where its export module has one
     if network is not None:  # seqkit.training.TaskModule: its shape's own graphs (seqkit.tasks.<shape>.export)
         from seqkit.tasks.registry import get, load
         spec = get(model.hparams.shape).export
         shape, build, name = load(spec.replace(":graphs", ":SIDECAR_SHAPE")), load(spec), type(network).__name__
+        decoding = getattr(importlib.import_module(spec.partition(":")[0]), "decoding_info", None)  # optional hook
         model = network  # the sidecar's decoding settings are the network's; its "model" record the TaskModule's hparams
     elif name not in SHAPES:
         raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
@@ -172,7 +175,7 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
         described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
                                  "outputs": _describe(graph.outputs, outs)}
     record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
-              "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding_info(model, shape),
+              "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding(model) if decoding else decoding_info(model, shape),
               "model": plain(hparams), "data": data_record(datamodule)}
     with atomic_open(sidecar) as stream:
         stream.write(json.dumps(record))
