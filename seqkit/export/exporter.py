@@ -175,7 +175,8 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
         described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
                                  "outputs": _describe(graph.outputs, outs)}
     record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
-              "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding(model) if decoding else decoding_info(model, shape),
+              "checkpoint": str(ckpt_path), "graphs": described,
+              "decoding": decoding(model) if decoding else decoding_info(model, shape),
               "model": plain(hparams), "data": data_record(datamodule)}
     with atomic_open(sidecar) as stream:
         stream.write(json.dumps(record))
