@@ -992,10 +992,8 @@ def bench_lm(args) -> Dict[str, Any]:
 # ================================================================================================
 
 def seq2seq_loss(model, batch) -> torch.Tensor:
-    """What Seq2Seq.training_step computes: token-mean cross-entropy of the teacher-forced decoder."""
-    logits, _ = model(batch.source, batch.source_lengths, batch.target_in)
-    return F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=0,
-                           label_smoothing=model.hparams.label_smoothing)
+    """The training objective TaskModule runs: the seq2seq network's own ``loss`` (teacher-forced token-mean CE)."""
+    return model.network.loss(batch)["loss"]
 
 
 def target_tokens(batches: Sequence[Any]) -> int:
@@ -1038,7 +1036,7 @@ def bench_seq2seq(args) -> Dict[str, Any]:
                                     build(), batches, seq2seq_loss, target_tokens, res, cfg.backbone.hidden_size,
                                     unit="target_token")
 
-    model = build().eval()
+    model = build().network.eval()  # the plain network inside TaskModule: its greedy and beam search
     val = list(dm.val_dataloader())
     if args.max_batches:
         val = val[:1]

@@ -3,7 +3,7 @@ import torch
 from lightning_fabric.utilities.apply_func import move_data_to_device
 
 from seqkit.data.batch import Batch, pad
-from seqkit.data.parallel import ParallelBatch
+from seqkit.tasks.seq2seq.codec import ParallelBatch
 
 
 def batches():

@@ -284,7 +284,7 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
     model, _ = loaded(ckpt)
     source, lengths = token_batch(model.hparams.source_vocab_size)
     with torch.no_grad():
-        eager = model.encode(source, lengths)
+        eager = model.network.encode(source, lengths)  # seqkit.training.TaskModule: the shape's network inside
     for fmt, (files, sidecar) in export_both(ckpt).items():
         names = [p["name"] for p in sidecar["graphs"]["encoder"]["outputs"]]
         state = run_exported(files, sidecar, "encoder", source, lengths)
@@ -296,7 +296,7 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
         for _ in range(4):  # greedy steps: each output fed back, the recurrent state carried outside the graph
             logits, *rest = run_exported(files, sidecar, "decoder_step", ids, *state)
             with torch.no_grad():
-                expected_logits, eager_state, weights = model.decoder.step_with_attention(ids, eager_state)
+                expected_logits, eager_state, weights = model.network.decoder.step_with_attention(ids, eager_state)
             new_rnn, new_feed = eager_state[0], eager_state[1]
             expected_rest = [*(new_rnn if isinstance(new_rnn, tuple) else (new_rnn,))]
             expected_rest += [new_feed] if new_feed is not None else []

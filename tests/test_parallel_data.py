@@ -1,11 +1,12 @@
-"""ParallelTextDataModule: line-aligned files, TSV, the CMU dictionary, and the errors they can raise."""
+"""The seq2seq data (ParallelDataModule over Seq2SeqCodec): line-aligned files, TSV, the CMU dictionary, and the errors they can raise."""
 import gzip
 
 import pytest
 
-from seqkit.data import DataError, ParallelTextDataModule
+from seqkit.data import DataError
 from seqkit.data.cmudict import read_cmudict, split_words
-from seqkit.models.text_metrics import bleu_chrf, edit_distance, error_rates
+from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
+from seqkit.tasks.seq2seq.metrics import bleu_chrf, edit_distance, error_rates
 
 
 def write(path, text, gz=False):
@@ -23,7 +24,7 @@ def test_line_aligned_files_give_pairs_and_training_only_vocabularies(tmp_path):
     write(tmp_path / "train.de.gz", "eine katze\nder hund läuft\n", gz=True)
     write(tmp_path / "val.en", "a bird\n")
     write(tmp_path / "val.de", "ein vogel\n")
-    dm = ParallelTextDataModule(root=str(tmp_path), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
+    dm = ParallelDataModule(root=str(tmp_path), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
                                 source_tokens="space", target_tokens="space")
     dm.setup("fit")
     assert "bird" not in dm.vocab and "vogel" not in dm.target_vocab  # learnt from train only
@@ -39,7 +40,7 @@ def test_line_aligned_files_give_pairs_and_training_only_vocabularies(tmp_path):
 def test_mismatched_line_counts_name_both_files_and_counts(tmp_path):
     write(tmp_path / "train.en", "a\nb\nc\n")
     write(tmp_path / "train.de", "x\ny\n")
-    dm = ParallelTextDataModule(root=str(tmp_path), train_path="train", src_lang="en", tgt_lang="de")
+    dm = ParallelDataModule(root=str(tmp_path), train_path="train", src_lang="en", tgt_lang="de")
     with pytest.raises(DataError, match=r"train\.en: has 3 lines but .*train\.de has 2"):
         dm.setup("fit")
 
@@ -47,7 +48,7 @@ def test_mismatched_line_counts_name_both_files_and_counts(tmp_path):
 def test_an_empty_side_names_its_file_and_line(tmp_path):
     write(tmp_path / "train.en", "a\nb\nc\n")
     write(tmp_path / "train.de", "x\n \nz\n")
-    dm = ParallelTextDataModule(root=str(tmp_path), train_path="train", src_lang="en", tgt_lang="de")
+    dm = ParallelDataModule(root=str(tmp_path), train_path="train", src_lang="en", tgt_lang="de")
     with pytest.raises(DataError, match=r"train\.de:2: empty line"):
         dm.setup("fit")
 
@@ -55,16 +56,16 @@ def test_an_empty_side_names_its_file_and_line(tmp_path):
 def test_invalid_utf8_and_a_bad_tsv_line_are_located(tmp_path):
     write(tmp_path / "bad.tsv", b"ab\tA B\n\xff\tC\n")
     with pytest.raises(DataError, match=r"bad\.tsv:2: invalid UTF-8"):
-        ParallelTextDataModule(train_path=str(tmp_path / "bad.tsv")).setup("fit")
+        ParallelDataModule(train_path=str(tmp_path / "bad.tsv")).setup("fit")
     write(tmp_path / "notab.tsv", "ab\tA B\nno tab here\n")
     with pytest.raises(DataError, match=r"notab\.tsv:2: expected 'source<TAB>target'"):
-        ParallelTextDataModule(train_path=str(tmp_path / "notab.tsv")).setup("fit")
+        ParallelDataModule(train_path=str(tmp_path / "notab.tsv")).setup("fit")
 
 
 def test_repeated_sources_are_scored_against_all_their_targets(tmp_path):
     write(tmp_path / "train.tsv", "ab\tA B\ncd\tC D\n")
     write(tmp_path / "val.tsv", "ab\tA B\nab\tA P\ncd\tC D\n")
-    dm = ParallelTextDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
+    dm = ParallelDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
                                 group_references=True)
     dm.setup("fit")
     assert [e.references for e in dm.datasets["val"]] == [[["A", "B"], ["A", "P"]], [["C", "D"]]]
@@ -92,7 +93,7 @@ def test_word_split_is_deterministic_and_disjoint():
 
 
 def test_builtin_cmudict_keeps_every_pronunciation_of_a_word_in_one_split():
-    dm = ParallelTextDataModule(builtin="cmudict", group_references=True)
+    dm = ParallelDataModule(builtin="cmudict", group_references=True)
     splits = dm._read_cmudict()
     words = {name: {p.text for p in pairs} for name, (pairs, _) in splits.items()}
     assert not (words["train"] & words["val"]) and not (words["val"] & words["test"]) and not (words["train"] & words["test"])

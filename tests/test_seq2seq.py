@@ -1,12 +1,12 @@
-"""Seq2Seq learns an unaligned generated task; its decoders agree with each other; scripts end to end."""
+"""The seq2seq shape (seqkit.tasks.seq2seq) learns an unaligned generated task; its decoders agree with each other; scripts end to end."""
 import json
 import random
 
 import pytest
 import torch
 
-from seqkit.data import ParallelTextDataModule
-from seqkit.models import Seq2Seq
+from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
+from seqkit.tasks.seq2seq.network import Seq2SeqNetwork
 
 from test_scripts import ok, run_script
 
@@ -34,11 +34,11 @@ def reversal_files(tmp_path):
 
 def test_seq2seq_learns_an_unaligned_task_and_beam_of_one_is_greedy(reversal_files):
     torch.manual_seed(0)
-    dm = ParallelTextDataModule(train_path=str(reversal_files / "train.tsv"), val_path=str(reversal_files / "val.tsv"),
-                                batch_size=32, eval_batch_size=100)
+    dm = ParallelDataModule(train_path=str(reversal_files / "train.tsv"), val_path=str(reversal_files / "val.tsv"),
+                            batch_size=32, eval_batch_size=100)
     dm.setup("fit")
-    model = Seq2Seq(**dm.model_kwargs(), embedding_dim=16, backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
-                    attention="general", decode={"beam_size": 1})
+    model = Seq2SeqNetwork(**dm.model_kwargs(), embedding_dim=16, backbone={"cell": "gru", "hidden_size": 32,
+                           "bidirectional": True}, attention="general", decode={"beam_size": 1})
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     model.train()
     for epoch in range(4):

@@ -8,10 +8,12 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
-from seqkit.data import ParallelTextDataModule
 from seqkit.data.subword import SubwordModel
 from seqkit.predict_stream import stream_predictions
-from seqkit.run import build, load_checkpoint
+from seqkit.app.checkpoint import load
+from seqkit.app.predict import NetworkRunner
+from seqkit.run import build
+from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 
 from test_scripts import CONFIGS
 
@@ -40,9 +42,9 @@ def parallel_files(tmp_path):
 
 
 def subword_module(folder, source="bpe", target="unigram", **kwargs):
-    return ParallelTextDataModule(root=str(folder), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
-                                  source_tokens=source, target_tokens=target, subword_vocab_size=60, batch_size=16,
-                                  **kwargs)
+    return ParallelDataModule(root=str(folder), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
+                              source_tokens=source, target_tokens=target, subword_vocab_size=60, batch_size=16,
+                              **kwargs)
 
 
 @pytest.mark.parametrize("kind", ["bpe", "unigram"])
@@ -77,11 +79,11 @@ def test_subword_model_is_learnt_from_the_training_side_only(parallel_files, cap
     unseen_pieces = dm.source_subword.encode(UNSEEN)
     assert len(unseen_pieces) > 1 and "▁" + UNSEEN not in dm.vocab  # split into known pieces, no unit of its own
     # the control: had validation been read, its word on 30 lines would have been one piece
-    with_val = SubwordModel.train([p.text for p in dm._read_splits()["train"][0]] + [f"x {UNSEEN}"] * 30, "bpe", 200)
+    with_val = SubwordModel.train([p.text for p in dm.read_splits()["train"][0]] + [f"x {UNSEEN}"] * 30, "bpe", 200)
     assert with_val.encode(UNSEEN) == ["▁" + UNSEEN]
     # validation targets are scored as decoded words, not pieces
     val = dm.datasets["val"][0]
-    assert val.references == [dm._read_splits()["val"][0][0].target_texts[0].split()]
+    assert val.references == [dm.read_splits()["val"][0][0].target_texts[0].split()]
     train = dm.datasets["train"][0]
     assert dm.detokenize(dm.output_units(train.target)) == " ".join(train.references[0])
 
@@ -109,20 +111,20 @@ def test_subword_checkpoint_round_trip_and_predict(parallel_files, tmp_path):
     trainer.fit(model, datamodule=dm)
     ckpt = tmp_path / "subword.ckpt"
     trainer.save_checkpoint(ckpt)
-    saved = torch.load(ckpt, weights_only=True)["ParallelTextDataModule"]
+    saved = torch.load(ckpt, weights_only=True)["seqkit"]["codec"]  # the codec's state, as the app loader reads it
     assert saved["source_subword"] == {"kind": "bpe", "model": dm.source_subword.model}
     assert saved["target_subword"]["kind"] == "unigram" and isinstance(saved["target_subword"]["model"], bytes)
 
-    restored, restored_dm = load_checkpoint(str(ckpt))  # the checkpoint alone: no training files read
+    restored, restored_dm = load(ckpt)  # (network, codec) of the checkpoint alone: no training files read
     line = "the big dog runs near a green house"
     assert restored_dm.tokenizer("source")(line) == dm.tokenizer("source")(line)
     source = tmp_path / "input.txt"
     source.write_text(f"{line}\n\ncats {UNSEEN}\n", encoding="utf-8")
     rows = []
-    for m, d, name in ((model.eval(), dm, "trained"), (restored, restored_dm, "restored")):
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    for m, d, t, name in ((model.eval(), dm, trainer, "trained"), (NetworkRunner(restored), restored_dm, None, "restored")):
         out = tmp_path / f"{name}.jsonl"
-        stream_predictions(m, d, pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False),
-                           str(source), str(out), {"attention_plot": str(tmp_path / name)})
+        stream_predictions(m, d, t, str(source), str(out), {"attention_plot": str(tmp_path / name)})
         rows.append([json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()])
     plots = sorted((tmp_path / "restored").iterdir())  # one heat map (source pieces x output pieces) per input line
     assert [p.name for p in plots] == ["attention_0001.png", "attention_0003.png"]

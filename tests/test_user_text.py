@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import FILLERS
-from seqkit.data import ParallelTextDataModule, TextClassificationDataModule
+from seqkit.data import TextClassificationDataModule
 from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.language_modeling import EOS, LanguageModelingDataModule
@@ -19,6 +19,7 @@ from seqkit.data.vocab import PAD, UNK, Vocabulary
 from seqkit.light_predict import light_predict, load_light, parse_overrides
 from seqkit import predict_stream
 from seqkit.run import _plain_trainer, load_checkpoint, train
+from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 from test_light_predict import PREDICT_YAML
 from test_reliability_predict import config, rows_of, tagger  # noqa: F401 (tagger: a fixture)
 
@@ -229,8 +230,8 @@ def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
 def test_control_words_are_words_on_both_sides_of_seq2seq(tmp_path, tokens, share):
     pairs = [(f"a {w} b", f"x {w} y") for w in CONTROL_WORDS * 5] + [("a b", "x y")] * 5
     train = write_lines(tmp_path / "train.tsv", [f"{s}\t{t}" for s, t in pairs])
-    dm = ParallelTextDataModule(train_path=train, val_path=train, source_tokens=tokens, target_tokens=tokens,
-                                share_vocab=share, subword_vocab_size=30, batch_size=4)
+    dm = ParallelDataModule(train_path=train, val_path=train, source_tokens=tokens, target_tokens=tokens,
+                            share_vocab=share, subword_vocab_size=30, batch_size=4)
     dm.setup("fit")
     bos, eos = dm.target_vocab.index(BOS), dm.target_vocab.index(EOS)
     controls = {0, bos, eos} if share else {0}

@@ -14,14 +14,15 @@ from seqkit.cli import set_threads
 
 
 def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None,
-               stage: Optional[str] = None) -> Dict[str, float]:
-    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches. With
-    ``stage``, metrics that have a ``report(stage)`` (forecasting's table of baselines) print it on stderr."""
-    metrics = tasks.load(shape.metrics)(network, codec)
+               stage: str = "test") -> Dict[str, float]:
+    """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches, as
+    training's ``stage`` ("test", or "val": the network evaluates as at validation) computes them; metrics that
+    have a ``report(stage)`` (forecasting's table of baselines) print it on stderr."""
+    metrics = tasks.registry.stage_metrics(shape, network, codec, stage)
     with torch.no_grad():
         for batch in codec.batches(examples, batch_size):
-            metrics.update(batch, network.evaluate(batch))
-    if stage is not None and hasattr(metrics, "report"):
+            metrics.update(batch, tasks.registry.evaluate_batch(network, batch, stage))
+    if hasattr(metrics, "report"):
         metrics.report(stage)
     return metrics.compute()
 

@@ -8,103 +8,22 @@ Vocabularies (and subword models) come from the training split only; the target 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor
 
-from seqkit.data.batch import DeviceMovable, collate_indices, encode_records, lengths_of, pad
+from seqkit.data.batch import collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
 from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
-from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import Vocabulary
 
-BOS, EOS = "<bos>", "<eos>"
-TOKENIZATIONS = {"char": "", "space": " ", "bpe": " ", "unigram": " "}  # the string joining scored units back to text
-
-
-def tokenize(text: str, mode: str) -> List[str]:
-    """char / space splitting (subword modes need their trained model: ParallelTextDataModule.tokenizer)."""
-    return list(text.strip()) if mode == "char" else text.split()
-
-
-@dataclass
-class Pair:
-    """One source line with its reference target lines (several for a word with several pronunciations);
-    ``source`` / ``targets``: their tokens, filled in by the data module once its tokenisers are ready."""
-    text: str
-    target_texts: List[str]
-    line: int
-    source: List[str] = field(default_factory=list)
-    targets: List[List[str]] = field(default_factory=list)
-
-
-@dataclass
-class ParallelExample:
-    index: int
-    source: List[int]
-    target: List[int]  # the first reference's ids (teacher forcing, loss)
-    references: List[List[str]] = field(default_factory=list)
-
-
-@dataclass
-class ParallelBatch(DeviceMovable):
-    """source [B, S] PAD-padded, source_lengths [B]; target_in [B, T] = <bos> y, target_out [B, T] = y <eos>
-    (PAD-padded, so the loss skips PAD); index [B]; references: per example, its reference token lists."""
-    source: Tensor
-    source_lengths: Tensor
-    target_in: Tensor
-    target_out: Tensor
-    index: Tensor
-    references: List[List[List[str]]]
-
-    def __len__(self) -> int:
-        return self.source.size(0)
-
-
-def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
-    """Two line-aligned files -> pairs; different line counts or an empty line on one side are errors."""
-    src, tgt = read_lines(source_path, allow_empty=False), read_lines(target_path, allow_empty=False)
-    if len(src) != len(tgt):
-        raise DataError(source_path, None, f"has {len(src)} lines but {target_path} has {len(tgt)}: the two sides "
-                        "of a parallel corpus must be line-aligned")
-    pairs = []
-    for (number, s), (_, t) in zip(src, tgt):
-        for path, text in ((source_path, s), (target_path, t)):
-            if not text.strip():
-                raise DataError(path, number, "empty line (its other side is not): every line needs both sides")
-        pairs.append(Pair(s.strip(), [t.strip()], number))
-    return pairs
-
-
-def read_tsv(path: Path) -> List[Pair]:
-    """``source<TAB>target`` lines -> pairs."""
-    pairs = []
-    for number, line in read_lines(path):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise DataError(path, number, "expected 'source<TAB>target' with both sides non-empty")
-        pairs.append(Pair(parts[0].strip(), [parts[1].strip()], number))
-    return pairs
-
-
-def group_by_source(pairs: List[Pair]) -> List[Pair]:
-    """Merge pairs with the same source into one whose targets are all its references (first line kept)."""
-    merged: Dict[str, Pair] = {}
-    for p in pairs:
-        key = " ".join(p.text.split())
-        if key in merged:
-            merged[key].target_texts.extend(t for t in p.target_texts if t not in merged[key].target_texts)
-        else:
-            merged[key] = Pair(p.text, list(p.target_texts), p.line)
-    return list(merged.values())
+# the Lightning-free half lives in the seq2seq shape's codec (issue #25); this old data module goes with seqkit.models
+from seqkit.tasks.seq2seq.codec import (BOS, EOS, TOKENIZATIONS, Pair, ParallelBatch, ParallelExample,  # noqa: F401
+                                        group_by_source, read_parallel, read_tsv, tokenize)
 
 
 class ParallelTextDataModule(SeqkitDataModule):

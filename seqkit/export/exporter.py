@@ -145,6 +145,7 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
     model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
     name, hparams = type(model).__name__, dict(model.hparams)
     network = getattr(model, "network", None)
+    decoding = None  # the shape's own decoding_info(network), where its export module has one
     if network is not None:  # seqkit.training.TaskModule: its shape's own graphs (seqkit.tasks.<shape>.export)
         from seqkit.tasks.registry import get, load
         spec = get(model.hparams.shape).export
@@ -175,7 +176,8 @@ def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, ov
         described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
                                  "outputs": _describe(graph.outputs, outs)}
     record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
-              "checkpoint": str(ckpt_path), "graphs": described, "decoding": decoding(model) if decoding else decoding_info(model, shape),
+              "checkpoint": str(ckpt_path), "graphs": described,
+              "decoding": decoding(model) if decoding else decoding_info(model, shape),
               "model": plain(hparams), "data": data_record(datamodule)}
     with atomic_open(sidecar) as stream:
         stream.write(json.dumps(record))

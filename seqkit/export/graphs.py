@@ -148,55 +148,10 @@ def language_model_graphs(model) -> List[Graph]:
     return graphs
 
 
-def _decoder_state_ports(state) -> List[Port]:
-    rnn_state, feed, memory, keys, mask = state
-    ports = _state_ports("", rnn_state)
-    if feed is not None:
-        ports.append(Port("feed", {1: "batch"}, feed))
-    if memory is not None:
-        ports += [Port("memory", {0: "source_time", 1: "batch"}, memory),
-                  Port("keys", {0: "source_time", 1: "batch"}, keys),
-                  Port("mask", {0: "source_time", 1: "batch"}, mask)]
-    return ports
-
-
 def seq2seq_graphs(model) -> List[Graph]:
-    copy = exportable_copy(model)
-    source, lengths = _tokens(model.hparams.source_vocab_size)
-    with torch.no_grad():
-        state = copy.encode(source, lengths)
-    state_ports = _decoder_state_ports(state)
-    names = [p.name for p in state_ports]
-    cell = copy.decoder.rnn.cell
-
-    def encode(m, source, lengths):
-        rnn_state, feed, memory, keys, mask = m.encode(source, lengths)
-        return tuple(t for t in (*_flat(rnn_state), feed, memory, keys, mask) if t is not None)
-
-    def step(m, ids, *tensors):
-        given = dict(zip(names, tensors))
-        rnn_state = _pack(cell, given["h"], given.get("c"))
-        state = (rnn_state, given.get("feed"), given.get("memory"), given.get("keys"), given.get("mask"))
-        logits, (new_rnn, feed, *_), weights = m.decoder.step_with_attention(ids, state)
-        out = [logits, *_flat(new_rnn)]
-        if feed is not None:
-            out.append(feed)
-        if weights is not None:
-            out.append(weights)
-        return tuple(out)
-
-    ids = torch.full((source.size(0),), model.hparams.bos_index, dtype=torch.long)
-    step_outputs = [Port("logits", {0: "batch"}), *_state_ports("new_", state[0])]
-    if state[1] is not None:
-        step_outputs.append(Port("new_feed", {1: "batch"}))
-    if state[2] is not None:
-        step_outputs.append(Port("attention", {0: "batch", 1: "source_time"}))
-    return [
-        Graph("encoder", _Call(copy, encode), [Port("source", {0: "batch", 1: "source_time"}, source),
-                                               Port("lengths", {0: "batch"}, lengths)],
-              [Port(p.name, p.axes) for p in state_ports]),
-        Graph("decoder_step", _Call(copy, step), [Port("ids", {0: "batch"}, ids), *state_ports], step_outputs),
-    ]
+    """The old Seq2Seq LightningModule's graphs: ``seqkit.tasks.seq2seq.export.graphs`` with its hparams' sizes."""
+    from seqkit.tasks.seq2seq.export import graphs
+    return graphs(model, model.hparams.source_vocab_size, model.hparams.bos_index)
 
 
 def forecaster_graphs(model) -> List[Graph]:

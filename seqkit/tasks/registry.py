@@ -89,3 +89,24 @@ def import_plugins(plugins: Any) -> None:
     """Import the modules named by a config's ``plugins: [pkg.module, ...]`` (each registers its shapes)."""
     for module in plugins or ():
         importlib.import_module(str(module))
+
+
+def stage_metrics(shape: Shape, network: Any, codec: Any, stage: str) -> Any:
+    """The shape's metrics object for ``stage`` ("val" or "test"): ``Metrics(network, codec)``, plus
+    ``stage=stage`` where the class takes it (seq2seq: the stage names its sacreBLEU signature line)."""
+    cls = load(shape.metrics)
+    return cls(network, codec, stage=stage) if _takes_stage(cls) else cls(network, codec)
+
+
+def evaluate_batch(network: Any, batch: Any, stage: str) -> Any:
+    """``network.evaluate(batch)``, plus ``stage=stage`` where the network's ``evaluate`` takes it (seq2seq: greedy
+    decoding at validation, beam search at test)."""
+    return network.evaluate(batch, stage=stage) if _takes_stage(network.evaluate) else network.evaluate(batch)
+
+
+def _takes_stage(fn: Any) -> bool:
+    import inspect
+    try:
+        return "stage" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

@@ -57,10 +57,10 @@ class TaskModule(SeqkitModule):
         return getattr(datamodule, "codec", None)
 
     def _start(self, stage: str) -> None:
-        self._metrics[stage] = tasks.load(self.shape.metrics)(self.network, self._codec())
+        self._metrics[stage] = tasks.registry.stage_metrics(self.shape, self.network, self._codec(), stage)
 
     def _step(self, stage: str, batch) -> None:
-        self._metrics[stage].update(batch, self.network.evaluate(batch))
+        self._metrics[stage].update(batch, tasks.registry.evaluate_batch(self.network, batch, stage))
 
     def _end(self, stage: str) -> None:
         metrics = self._metrics.pop(stage)
