@@ -262,6 +262,7 @@ class CopyMemoryCodec:
         self.hparams = Settings({"length": length, "symbols": symbols, "alphabet": alphabet, "train_size": train_size,
                                  "val_size": val_size, "test_size": test_size, "seed": seed, **settings})
         self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+        self.length, self.symbols, self.alphabet = length, symbols, alphabet
         self.datasets: Dict[str, List[Any]] = {}
 
     def state_dict(self) -> Dict[str, Any]:
