@@ -57,7 +57,7 @@ def train_steps(model, optimizer, batches: Sequence[Any], clip: float, bench: Mo
     with bench.Clock() as clock:
         for batch in batches:
             with record_function(PHASES[0]):
-                loss = model.loss(model(batch), batch)
+                loss = model.network.loss(batch)["loss"]
             with record_function(PHASES[1]):
                 loss.backward()
             with record_function(PHASES[2]):  # what SeqkitModule.configure_gradient_clipping does
@@ -92,7 +92,7 @@ def run(args, bench: ModuleType) -> Dict[str, Any]:
     clip = float(base.trainer.gradient_clip_val)
     batches = bench.epoch_batches(dm, bucketing=True, limit=args.tagger_step_batches)
     tokens = bench.real_tokens(batches)
-    words = models["sparse, lazy Adam"].embedding.embedding.weight
+    words = models["sparse, lazy Adam"].network.embedding.embedding.weight
     n_params = sum(p.numel() for p in models["dense, fused Adam"].parameters())
     rows = [int(torch.unique(b.tokens).numel()) for b in batches]
     print(f"data:  {'CoNLL-2003 train (' + args.conll2003 + ')' if args.conll2003 else 'built-in WNUT-17 train'}, "

@@ -78,7 +78,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -545,8 +544,8 @@ def tagger_recipe(args) -> Tuple[Any, str]:
 
 
 def tagger_loss(model, batch) -> torch.Tensor:
-    """What SequenceTagger.training_step computes: CRF nll (mean over sentences) of the model's emissions."""
-    return model.loss(model(batch), batch)
+    """The training objective, from the network's own loss (seqkit.tasks.tagging: CRF nll, mean over sentences)."""
+    return model.network.loss(batch)["loss"]
 
 
 def bench_tagger(args) -> Dict[str, Any]:
@@ -562,7 +561,7 @@ def bench_tagger(args) -> Dict[str, Any]:
     word_dropout = float(cfg.model.word_dropout)
     print(f"data:  {what}: {n_train:,} training sentences, {n_val:,} validation")
     print(f"model: {describe_model(recipe)}; word {cfg.model.embedding_dim} + char {cfg.model.char_encoder} "
-          f"{model.chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
+          f"{model.network.chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
           f"{n_params:,} parameters; batch {cfg.data.batch_size}")
     figures: Dict[str, Any] = {
         "data": "conll2003" if args.conll2003 else "builtin:wnut17", "train_sentences": n_train, "val_sentences": n_val,
@@ -639,10 +638,10 @@ def bench_tagger(args) -> Dict[str, Any]:
     step_tokens = real_tokens(steps)
     step_model = recipe.model(init_state).train()
     with torch.no_grad():
-        emissions = [step_model(b).float() for b in steps]  # training mode: as the step sees them
+        emissions = [step_model.network.scores(b).float() for b in steps]  # training mode: as the step sees them
 
     def crf_only() -> Rate:
-        crf = step_model.crf
+        crf = step_model.network.crf
         with Clock() as clock:
             for e, b in zip(emissions, steps):
                 crf.nll(e.detach().requires_grad_(), b.labels, b.mask, reduction="mean").backward()
@@ -664,11 +663,11 @@ def bench_tagger(args) -> Dict[str, Any]:
 
     # ---- 3. decoding the validation set (the recipe's length-sorted eval batches): Viterbi vs argmax on the
     # same precomputed emissions, and the whole model (forward + Viterbi) in eval mode ----------------------
-    model = reset(recipe.model()).eval()
+    model = reset(recipe.model()).eval().network
     val = list(dm.val_dataloader())
     sentences = sum(len(b) for b in val)
     with torch.no_grad():
-        val_emissions = [model(b).float() for b in val]
+        val_emissions = [model.scores(b).float() for b in val]
 
     def decode(fn) -> Rate:
         with torch.no_grad(), Clock() as clock:
@@ -679,7 +678,7 @@ def bench_tagger(args) -> Dict[str, Any]:
     def full_decode() -> Rate:
         with torch.no_grad(), Clock() as clock:
             for b in val:
-                model.decode(model(b), b.mask)
+                model.decode(model.scores(b), b.mask)
         return clock.rate(sentences)
 
     res3 = alternate({"viterbi": lambda: decode(lambda e, m: model.crf.viterbi(e, m)[0]),
@@ -1234,16 +1233,16 @@ def bench_export(args) -> Dict[str, Any]:
     import numpy as np
 
     from seqkit.export.exporter import write_graph
-    from seqkit.export.graphs import tagger_graphs
     from seqkit.export.runtime import onnx_session, viterbi
     from seqkit.tasks.classification.export import graphs as classifier_graphs
+    from seqkit.tasks.tagging.export import graphs as tagger_graphs
 
     seed_all(args.seed)
     figures: Dict[str, Any] = {"rounds": args.rounds, "onnxruntime_threads": args.threads}
     folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-export-"))
     (cls, cls_what), (tag, tag_what) = classifier_recipe(args), tagger_recipe(args)
     shapes = {"classifier": (cls.model(seed=args.seed).network.eval(), classifier_graphs, cls.datamodule, cls_what),
-              "tagger": (tag.model(seed=args.seed).eval(), tagger_graphs, tag.datamodule, tag_what)}
+              "tagger": (tag.model(seed=args.seed).network.eval(), tagger_graphs, tag.datamodule, tag_what)}
     for shape, (model, graphs_of, dm, what) in shapes.items():
         graph = graphs_of(model)[0]
         write_graph(graph, folder / f"{shape}.onnx", "onnx")
@@ -1257,7 +1256,7 @@ def bench_export(args) -> Dict[str, Any]:
         tokens, sentences = real_tokens(batches), sum(len(b) for b in batches)
 
         def eager(x):
-            return model(*x) if shape == "classifier" else model(SimpleNamespace(**dict(zip(names, x))))
+            return model(*x)
 
         runs = {"eager": lambda: [eager(x) for x in inputs], "torchscript": lambda: [scripted(*x) for x in inputs],
                 "onnxruntime": lambda: [session.run(None, f)[0] for f in feeds]}

@@ -113,8 +113,8 @@ def test_flair_peer_reads_the_same_words_tags_and_batches(tmp_path):
     tagger = peer.tagger(seed=0)
     seqkit = recipe.model(seed=0)
     # the same size: word table (the training words + unk), BiLSTM 200, CRF; 50 character features each
-    assert tagger.embeddings.embedding_length == seqkit.hparams.embedding_dim + seqkit.chars.output_dim
-    assert tagger.rnn.hidden_size == seqkit.encoder.hidden_size == 200
+    assert tagger.embeddings.embedding_length == seqkit.hparams.embedding_dim + seqkit.network.chars.output_dim
+    assert tagger.rnn.hidden_size == seqkit.network.encoder.hidden_size == 200
     optimizer = recipe.optimizer(tagger.parameters())
     before = [p.detach().clone() for p in tagger.parameters()]
     peer.train(tagger, optimizer, recipe.clip)

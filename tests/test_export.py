@@ -208,19 +208,20 @@ def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
         overrides.append(variant[-1])
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *overrides)
     model, _ = loaded(ckpt, vectors)
-    tokens, lengths = token_batch(model.hparams.vocab_size + model.hparams.pretrained_words)
+    tokens, lengths = token_batch(model.hparams.vocab_size + model.hparams.get("pretrained_words", 0))
     chars, char_lengths = char_batch(model.hparams.num_chars, tokens, lengths)
     batch = SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths)
     mask = torch.arange(tokens.size(1))[None] < lengths[:, None]
+    network = model.network  # seqkit.training.TaskModule: the shape's network inside
     with torch.no_grad():
-        expected = model(batch)
-        expected_tags = model.decode(expected, mask)
+        expected = network.scores(batch)
+        expected_tags = network.decode(expected, mask)
     names = model.hparams.tags
     for fmt, (files, sidecar) in export_both(ckpt, vectors).items():
         (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
         assert_close([emissions], [expected])
-        assert sidecar["decoding"]["method"] == ("viterbi" if model.crf is not None else "argmax")
-        if model.hparams.pretrained_words:
+        assert sidecar["decoding"]["method"] == ("viterbi" if network.crf is not None else "argmax")
+        if model.hparams.get("pretrained_words"):
             assert sidecar["data"]["pretrained_words"] == ["zebra", "Peter", "quokka", "w3", "yak"]
             assert int(tokens.max()) >= model.hparams.vocab_size  # the batch has words only the vectors know
         decoded = decode_tags(sidecar, emissions.numpy(), lengths.numpy())

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqkit.data import TaggingDataModule, TextClassificationDataModule
+from seqkit.data import TextClassificationDataModule
 from seqkit.data.conll import read_conll, read_conllu
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import read_labelled_text
 from seqkit.data.pretrained import load_vectors
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
 EXAMPLES = int(os.environ.get("SEQKIT_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=EXAMPLES <= 200,

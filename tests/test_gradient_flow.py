@@ -20,7 +20,6 @@ from torch.utils.data import DataLoader
 from seqkit.callbacks import GradientFlow
 from seqkit.callbacks.gradient_flow import decay_summary
 from seqkit.data.batch import Batch
-from seqkit.models import SequenceTagger
 from seqkit.training import TaskModule
 from seqkit.nn import RecurrentEncoder
 
@@ -199,9 +198,9 @@ def test_off_steps_run_the_fused_path_and_leave_nothing_behind(tmp_path):
 
 def test_tagger_records_every_layer_and_direction(tmp_path):
     torch.manual_seed(3)
-    model = SequenceTagger(vocab_size=12, tags=["A", "B", "C"], scheme="none", char_encoder="none", head="softmax",
-                           embedding_dim=4, dropout=0.0, embedding_dropout=0.0,
-                           backbone=dict(cell="lstm", hidden_size=5, num_layers=2, bidirectional=True))
+    model = TaskModule("tagging", vocab_size=12, tags=["A", "B", "C"], scheme="none", char_encoder="none", head="softmax",
+                       embedding_dim=4, dropout=0.0, embedding_dropout=0.0,
+                       backbone=dict(cell="lstm", hidden_size=5, num_layers=2, bidirectional=True))
     lengths = torch.tensor([5, 2])
     labels = torch.randint(0, 3, (2, 5)).masked_fill(torch.arange(5)[None] >= lengths[:, None], -100)
     batch = Batch(tokens=torch.randint(2, 12, (2, 5)), lengths=lengths, index=torch.arange(2), labels=labels)

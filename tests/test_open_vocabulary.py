@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit.data import TaggingDataModule, TextClassificationDataModule
+from seqkit.data import TextClassificationDataModule
 from seqkit.data.errors import DataError
-from seqkit.models import SequenceClassifier, SequenceTagger
+from seqkit.models import SequenceClassifier
 from seqkit.nn import WordEmbedding
 from seqkit.nn.embedding import PAD_INDEX, UNK_INDEX
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
+from seqkit.tasks.tagging.network import TaggerNetwork
 
 torch.set_num_threads(1)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -127,7 +129,7 @@ def test_tagger_vocabulary_and_embedding_table_do_not_depend_on_the_validation_f
         dm = TaggingDataModule(train_path=files["train"], val_path=val, pretrained=files["vectors"])
         dm.setup("fit")
         torch.manual_seed(7)
-        model = SequenceTagger(**dm.model_kwargs(), char_encoder="none", backbone={"hidden_size": 4})
+        model = TaggerNetwork(**dm.model_kwargs(), char_encoder="none", backbone={"hidden_size": 4})
         tables.append((dm.vocab.itos, dm.vectors.rows(dm.vocab), model.embedding.embedding.weight.detach(),
                        model.embedding.pretrained))
     (vocab_a, rows_a, delta_a, table_a), (vocab_b, rows_b, delta_b, table_b) = tables

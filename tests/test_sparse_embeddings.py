@@ -10,22 +10,28 @@ import pytorch_lightning as pl
 import torch
 
 from seqkit.callbacks import EpochSeed
-from seqkit.data import TaggingDataModule
 from seqkit.data.batch import Batch
-from seqkit.models import SequenceClassifier, SequenceTagger
+from seqkit.models import SequenceClassifier
 from seqkit.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
+from seqkit.training import TaskModule
 from test_tagger import context_sentences, write_conll
 
 TAGS = ["B-X", "I-X", "O"]
 ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs/optimizer/adam.yaml
 
 
-def tagger(sparse: bool, optimizer=None, **kwargs) -> SequenceTagger:
+def tagger(sparse: bool, optimizer=None, **kwargs) -> TaskModule:
     torch.manual_seed(0)
-    model = SequenceTagger(vocab_size=20, tags=TAGS, embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
-                           char_encoder="none", backbone={"hidden_size": 8, "bidirectional": True},
-                           optimizer=optimizer or ADAM, sparse_embeddings=sparse, **kwargs)
+    model = TaskModule("tagging", vocab_size=20, tags=TAGS, embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
+                       char_encoder="none", backbone={"hidden_size": 8, "bidirectional": True},
+                       optimizer=optimizer or ADAM, sparse_embeddings=sparse, **kwargs)
     return model.eval()  # no dropout: the same batch gives the same gradients in both models
+
+
+def word_table(model):
+    """The word embedding's weight (a TaskModule's network's, or an old model's own)."""
+    return getattr(model, "network", model).embedding.embedding.weight
 
 
 def batch(rows) -> Batch:
@@ -39,7 +45,7 @@ def batch(rows) -> Batch:
 
 def step(model, optimizer, b) -> None:
     optimizer.zero_grad()
-    model.loss(model(b), b).backward()
+    model.network.loss(b)["loss"].backward()
     optimizer.step()
 
 
@@ -52,17 +58,17 @@ def test_sparse_embeddings_get_sparse_gradients_and_sparse_adam():
     model = tagger(sparse=True)
     optimizer = model.configure_optimizers()
     assert isinstance(optimizer, DenseSparseOptimizer)
-    weight = model.embedding.embedding.weight
+    weight = word_table(model)
     assert [p for g in optimizer.sparse.param_groups for p in g["params"]] == [weight]
     assert all(p is not weight for g in optimizer.dense.param_groups for p in g["params"])
     assert optimizer.dense.param_groups[0]["fused"] is True
-    model.loss(model(batch([[2, 3, 4]])), batch([[2, 3, 4]])).backward()
+    model.network.loss(batch([[2, 3, 4]]))["loss"].backward()
     assert weight.grad.is_sparse
 
 
 def test_rows_a_batch_does_not_use_keep_their_weights_and_adam_state():
     sparse, dense = tagger(sparse=True), tagger(sparse=False)
-    weight, dense_weight = sparse.embedding.embedding.weight, dense.embedding.embedding.weight
+    weight, dense_weight = word_table(sparse), word_table(dense)
     opt_sparse, opt_dense = sparse.configure_optimizers(), dense.configure_optimizers()
     first, second = batch([[2, 3, 4], [5, 6]]), batch([[4, 7, 8, 9]])
     for model, opt in ((sparse, opt_sparse), (dense, opt_dense)):
@@ -98,7 +104,7 @@ def test_first_step_equals_dense_adam(model_kind):
         b.labels = torch.tensor([0, 1])
         loss = lambda m: m.criterion(m(b.tokens, b.lengths), b.labels)  # noqa: E731
     else:
-        loss = lambda m: m.loss(m(b), b)  # noqa: E731
+        loss = lambda m: m.network.loss(b)["loss"]  # noqa: E731
     for model in (sparse, dense):
         opt = model.configure_optimizers()
         opt.zero_grad()
@@ -106,8 +112,8 @@ def test_first_step_equals_dense_adam(model_kind):
         opt.step()
     for (name, a), b_ in zip(sparse.named_parameters(), dense.parameters()):
         torch.testing.assert_close(a, b_, rtol=0, atol=1e-6, msg=name)
-    weight = sparse.embedding.embedding.weight
-    changed = int((weight != build(True).embedding.embedding.weight).any(-1).sum())
+    weight = word_table(sparse)
+    changed = int((weight != word_table(build(True))).any(-1).sum())
     assert changed == 5  # rows 2..6 moved, nothing else
 
 
@@ -146,9 +152,9 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path):
         pl.seed_everything(0)
         dm = TaggingDataModule(train_path=train, batch_size=8, eval_batch_size=64)
         dm.setup("fit")
-        model = SequenceTagger(**dm.model_kwargs(), embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
-                               char_encoder="none", backbone={"hidden_size": 8}, optimizer=ADAM,
-                               sparse_embeddings=True)
+        model = TaskModule("tagging", **dm.model_kwargs(), embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
+                           char_encoder="none", backbone={"hidden_size": 8}, optimizer=ADAM,
+                           sparse_embeddings=True)
         trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=0.5,
                              callbacks=[EpochSeed(0)], limit_val_batches=0)

@@ -8,11 +8,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from seqkit.data import CopyMemoryDataModule
 from seqkit.data.synthetic import BLANK, DELIMITER, FIRST_SYMBOL, adding_problem, copy_memory
-from seqkit.models import SequenceTagger
 from seqkit.tasks.classification.datamodule import AddingDataModule
 from seqkit.tasks.classification.network import ClassifierNetwork
+from seqkit.tasks.tagging.datamodule import CopyMemoryDataModule
 from seqkit.training import TaskModule
 from seqkit.nn import RecurrentEncoder
 
@@ -82,9 +81,9 @@ def test_lstm_learns_the_adding_problem_at_short_range(tmp_path):
 def test_tagger_learns_copy_memory_at_short_range(tmp_path):
     dm = CopyMemoryDataModule(length=5, symbols=3, alphabet=4, train_size=3000, val_size=500, batch_size=50)
     dm.setup("fit")
-    model = SequenceTagger(**dm.model_kwargs(), char_encoder="none", head="softmax", embedding_dim=8, dropout=0.0,
-                           embedding_dropout=0.0, backbone=dict(cell="gru", hidden_size=32),
-                           optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule("tagging", **dm.model_kwargs(), char_encoder="none", head="softmax", embedding_dim=8, dropout=0.0,
+                       embedding_dropout=0.0, backbone=dict(cell="gru", hidden_size=32),
+                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
     metrics = _fit(model, dm, 4, tmp_path)
     assert metrics["val/acc"] > 0.9, metrics  # chance is 1/4
 

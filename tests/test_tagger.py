@@ -1,4 +1,4 @@
-"""SequenceTagger: learns a task that needs context (CRF and softmax heads), is padding-invariant, decodes
+"""The tagging shape (seqkit.tasks.tagging: TaggerNetwork in a TaskModule): learns a task that needs context (CRF and softmax heads), is padding-invariant, decodes
 only valid tag sequences when constrained, scores entities exactly like seqeval, and survives a checkpoint
 written by ``seqkit.run.train`` from a Hydra-composed config."""
 from __future__ import annotations
@@ -15,11 +15,12 @@ import torch
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from seqkit.data import TaggingDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.tag_schemes import check_tags, iob2_to_iobes
-from seqkit.models import SequenceTagger
-from seqkit.models.metrics import EntityF1
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
+from seqkit.tasks.tagging.metrics import EntityF1
+from seqkit.tasks.tagging.network import TaggerNetwork
+from seqkit.training import TaskModule
 
 torch.set_num_threads(1)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -74,7 +75,7 @@ def small_tagger(dm, **kwargs):
                    backbone={"hidden_size": 32, "bidirectional": True},
                    optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
     options.update(kwargs)
-    return SequenceTagger(**dm.model_kwargs(), **options)
+    return TaskModule("tagging", **dm.model_kwargs(), **options)
 
 
 def fit(model, dm, epochs):
@@ -120,7 +121,7 @@ def test_softmax_tagger_learns_the_context_task(context_files):
                            batch_size=16, eval_batch_size=64)
     dm.setup("fit")
     model = small_tagger(dm, head="softmax", char_encoder="cnn")
-    assert model.crf is None
+    assert model.network.crf is None
     metrics = fit(model, dm, epochs=4)
     assert metrics["val/acc"] >= 0.98, metrics
     assert metrics["val/f1"] >= 0.9, metrics
@@ -135,19 +136,19 @@ def test_a_sentence_alone_equals_its_row_in_a_padded_batch(context_files, impl, 
     dm.setup("fit")
     torch.manual_seed(0)
     char = {"embedding_dim": 8, "num_filters": 8} if char_encoder == "cnn" else {"embedding_dim": 8, "hidden_size": 4}
-    model = SequenceTagger(**dm.model_kwargs(), embedding_dim=16, char_encoder=char_encoder, char=char,
-                           backbone={"hidden_size": 16, "bidirectional": True, "num_layers": 2, "impl": impl}).eval()
+    model = TaggerNetwork(**dm.model_kwargs(), embedding_dim=16, char_encoder=char_encoder, char=char,
+                          backbone={"hidden_size": 16, "bidirectional": True, "num_layers": 2, "impl": impl}).eval()
     examples = dm.datasets["val"][:12]
     assert len({len(e.ids) for e in examples}) > 4  # really mixed lengths
     batch = dm.collate(examples)
     with torch.no_grad():
-        emissions = model(batch)
+        emissions = model.scores(batch)
         tags = model.decode(emissions, batch.mask)
         for i, example in enumerate(examples):
             alone = dm.collate([example])
             n = len(example.ids)
             assert alone.chars.size(2) <= batch.chars.size(2)
-            single = model(alone)
+            single = model.scores(alone)
             torch.testing.assert_close(single[0], emissions[i, :n], atol=1e-5, rtol=1e-5)
             assert model.decode(single, alone.mask)[0].tolist() == tags[i, :n].tolist()
         assert (tags[~batch.mask] == 0).all()
@@ -171,8 +172,8 @@ def test_constrained_crf_never_decodes_an_invalid_sequence(scheme):
 
     def untrained(constrained):
         torch.manual_seed(0)  # the same weights for both
-        model = SequenceTagger(vocab_size=50, tags=tags, scheme=scheme, char_encoder="none", embedding_dim=8,
-                               backbone={"hidden_size": 8, "bidirectional": True}, constrained=constrained).eval()
+        model = TaggerNetwork(vocab_size=50, tags=tags, scheme=scheme, char_encoder="none", embedding_dim=8,
+                              backbone={"hidden_size": 8, "bidirectional": True}, constrained=constrained).eval()
         with torch.no_grad():
             model.emissions.bias[inside] += 1.0  # push towards I-/E- tags, which most places forbid
         return model
@@ -188,7 +189,7 @@ def test_constrained_crf_never_decodes_an_invalid_sequence(scheme):
     for constrained in (True, False):
         model = untrained(constrained)
         with torch.no_grad():
-            ids = model.decode(model(batch), batch.mask)
+            ids = model.decode(model.scores(batch), batch.mask)
         decoded[constrained] = [[tags[k] for k in ids[b, : lengths[b]].tolist()] for b in range(64)]
     assert all(is_valid(seq, scheme) for seq in decoded[True])
     assert sum(not is_valid(seq, scheme) for seq in decoded[False]) > 10  # the constraints do the work
@@ -290,7 +291,7 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     real_build = run.build
     monkeypatch.setattr(run, "build", lambda node, **kw: built.append(real_build(node, **kw)) or built[-1])
     metrics = run.train(compose_train(tmp_path, context_files, glove))
-    model = next(b for b in built if isinstance(b, SequenceTagger))
+    model = next(b for b in built if isinstance(b, TaskModule))
     dm = next(b for b in built if isinstance(b, TaggingDataModule))
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     best = summary["best_checkpoint"]
@@ -299,9 +300,13 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
 
     raw = torch.load(best, map_location="cpu", weights_only=True)
-    assert raw["seqkit"] == {"format_version": 1, "model_class": "seqkit.models.tagger.SequenceTagger",
-                             "datamodule_class": "seqkit.data.tagging.TaggingDataModule"}
-    state = raw["TaggingDataModule"]
+    meta = raw["seqkit"]
+    assert {k: meta[k] for k in ("format_version", "shape", "model_class", "datamodule_class", "codec_class")} == {
+        "format_version": 2, "shape": "tagging", "model_class": "seqkit.training.module.TaskModule",
+        "datamodule_class": "seqkit.tasks.tagging.datamodule.TaggingDataModule",
+        "codec_class": "seqkit.tasks.tagging.codec:TaggingCodec"}
+    state = meta["codec"]
+    assert state == raw["TaggingDataModule"]  # Lightning's own copy, for the old loading path
     assert state["vocab"]["itos"] == dm.vocab.itos and state["chars"]["itos"] == dm.chars.itos
     assert state["tags"]["itos"] == ["B-FRUIT", "B-LOC", "B-ORG", "I-LOC", "O"]
     assert raw["hyper_parameters"]["embedding_dim"] == 6 and raw["hyper_parameters"]["pretrained_words"] == 6
@@ -309,22 +314,25 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     assert state["pretrained"]["source"] == str(glove) and state["pretrained"]["words"] == 6
     assert "zebra" not in dm.vocab  # in the vectors but in no file
 
-    loaded, loaded_dm = run.load_checkpoint(best, pretrained=str(glove))  # a checkpoint never names a file to read
-    assert not loaded.training and loaded_dm.vocab.itos == dm.vocab.itos and loaded_dm.tags.itos == dm.tags.itos
+    from seqkit.app.checkpoint import load
+    from seqkit.app.evaluate import evaluate
+
+    loaded, codec = load(best, pretrained=str(glove))  # a checkpoint never names a file to read
+    assert not loaded.training and codec.vocab.itos == dm.vocab.itos and codec.tags.itos == dm.tags.itos
     assert loaded.embedding.embedding.weight.shape == (len(dm.vocab), 6)
     batch = next(iter(dm.val_dataloader()))
     model.eval()
     with torch.no_grad():
-        expected = model(batch)
-        got = loaded(batch)
+        expected = model.network.scores(batch)
+        got = loaded.scores(batch)
     torch.testing.assert_close(got, expected)
-    assert torch.equal(loaded.decode(got, batch.mask), model.decode(expected, batch.mask))
+    assert torch.equal(loaded.decode(got, batch.mask), model.network.decode(expected, batch.mask))
 
     # evaluating the checkpoint on the test file reproduces the test metrics of training
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("evaluate", overrides=[f"ckpt_path={best}", f"data.test_path={context_files['test']}",
                                              f"data.pretrained={glove}"])
-    scores = run.evaluate(cfg)
+    scores = evaluate(cfg)
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
     assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
 

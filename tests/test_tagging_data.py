@@ -1,11 +1,11 @@
-"""TaggingDataModule: vocabularies, tag schemes, columns, batches, pretrained vectors, checkpoint state and
+"""TaggingDataModule (seqkit.tasks.tagging, over TaggingCodec): vocabularies, tag schemes, columns, batches, pretrained vectors, checkpoint state and
 prediction input, on small CoNLL / CoNLL-U files written in tmp_path (plus one test of the shipped data)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seqkit.data import TaggingDataModule
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX
 from seqkit.data.errors import DataError
 from seqkit.data.tag_schemes import iob2_to_iobes
@@ -244,7 +244,7 @@ unused 1 1 1
 
 
 def test_pretrained_vectors_give_an_id_to_every_word_they_cover_not_a_vocabulary_entry(tmp_path, capsys):
-    from seqkit.models import SequenceTagger
+    from seqkit.tasks.tagging.network import TaggerNetwork
 
     glove = write(tmp_path / "glove.txt", GLOVE)
     val = "Paris B-LOC\nberlin B-LOC\nis O\nnice O\nJohn B-PER\n"
@@ -266,7 +266,7 @@ def test_pretrained_vectors_give_an_id_to_every_word_they_cover_not_a_vocabulary
     kwargs = dm.model_kwargs()
     assert kwargs["embedding_dim"] == 3 and kwargs["vocab_size"] == V and kwargs["pretrained_words"] == 5
     assert kwargs["pretrained_vectors"] is table and torch.equal(kwargs["pretrained_rows"], rows)
-    model = SequenceTagger(**kwargs, char={"embedding_dim": 4, "num_filters": 4}, backbone={"hidden_size": 4}).eval()
+    model = TaggerNetwork(**kwargs, char={"embedding_dim": 4, "num_filters": 4}, backbone={"hidden_size": 4}).eval()
     ids = torch.tensor([dm.datasets["val"][0].ids])
     with torch.no_grad():
         embedded = model.embedding(ids)[0]

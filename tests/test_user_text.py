@@ -246,7 +246,7 @@ def test_control_words_are_words_on_both_sides_of_seq2seq(tmp_path, tokens, shar
 
 
 def test_pad_in_training_text_is_not_padding_for_a_tagger(tmp_path):
-    from seqkit.data import TaggingDataModule
+    from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
     conll = "".join(f"we O\n{w} O\nin O\nParis B-LOC\n\n" for w in CONTROL_WORDS * 3)
     train = tmp_path / "train.conll"

@@ -1,0 +1,313 @@
+"""Tagged sentences, without Lightning: reading CoNLL / CoNLL-U (``error: file:line: reason``), the vocabularies
+learnt from the training split (words, characters, tags), encoding, batching, prediction input (CoNLL, CoNLL-U
+or plain text) and output formatting (JSON lines with entity spans, or CoNLL columns).
+
+The training data module (``TaggingDataModule``) and the application (``seqkit.app``: predict, evaluate) both
+run this one codec. Its ``state_dict`` (vocab, chars, tags, the pretrained vectors' identity) has the layout of
+the old ``seqkit.data.tagging.TaggingDataModule``'s, so old checkpoints load unchanged.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+
+import torch
+
+from seqkit.data import tag_schemes
+from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
+from seqkit.data.builtin import FILES, builtin_files
+from seqkit.data.conll import TaggedSentence, read_tagged
+from seqkit.data.errors import DataError
+from seqkit.data.notice import log
+from seqkit.data.pretrained import PretrainedVectors, vectors_source
+from seqkit.data.sampler import sorted_batches
+from seqkit.data.textfile import resolve_path
+from seqkit.data.vocab import Vocabulary
+
+_DIGIT = re.compile(r"\d")
+_SPACES = re.compile(r"[ \t]+")  # as the CoNLL reader: U+00A0 and other odd spaces stay inside tokens
+BUILTIN_FORMATS = {"wnut17": "conll", "ud_english_ewt": "conllu"}
+Splits = Dict[str, Tuple[List[Any], str]]  # split -> (raw examples, source name for errors)
+
+
+@dataclass
+class TaggedExample:
+    index: int
+    ids: List[int]
+    chars: List[List[int]]
+    tags: List[int]  # [] when unlabelled
+
+
+class Settings(dict):
+    """The data settings, read as attributes too (``settings.format``), like Lightning's hparams."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "format": "conll",
+            "token_column": 0, "label_column": -1, "scheme": "iob2", "strict": True, "lowercase": False,
+            "zero_digits": False, "min_freq": 1, "max_vocab_size": None, "max_word_length": 40, "pretrained": None,
+            "root": None, "batch_size": 32, "eval_batch_size": None}
+
+
+def _batches(codec: Any, examples: List[Any], batch_size: Optional[int]) -> Iterator[Batch]:
+    for indices in sorted_batches([codec.example_length(e) for e in examples], batch_size or codec.eval_batch_size):
+        yield codec.collate([examples[i] for i in indices])
+
+
+class TaggingCodec:
+    """Reads, encodes, batches and formats tagged sentences.
+
+    settings: the data module's (``configs/task/ner.yaml`` ``data.*``): ``format`` (conll | conllu),
+    ``token_column``, ``label_column``, ``scheme``, ``strict``, ``lowercase``, ``zero_digits``, ``min_freq``,
+    ``max_vocab_size``, ``max_word_length``, ``pretrained``, the paths (``train_path``, ``val_path``,
+    ``test_path``, ``builtin``, ``root``) and ``eval_batch_size``; others are kept.
+    """
+
+    def __init__(self, **settings: Any):
+        self.hparams = Settings({**DEFAULTS, **settings})
+        self.eval_batch_size = self.hparams.eval_batch_size or self.hparams.batch_size or 32
+        self.vocab: Optional[Vocabulary] = None
+        self.chars: Optional[Vocabulary] = None
+        self.tags: Optional[Vocabulary] = None
+        self.vectors: Optional[PretrainedVectors] = None
+        self.datasets: Dict[str, List[TaggedExample]] = {}
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        state = {name: getattr(self, name).to_dict() for name in ("vocab", "chars", "tags") if getattr(self, name) is not None}
+        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name in ("vocab", "chars", "tags"):
+            if name in state:
+                setattr(self, name, Vocabulary.from_dict(state[name]))
+        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.data.pretrained)
+            record = state["pretrained"]
+            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
+
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "TaggingCodec":
+        codec = cls(**hparams)
+        codec.load_state_dict(state)
+        return codec
+
+    @property
+    def built(self) -> bool:
+        return self.vocab is not None
+
+    # ---- reading and vocabularies --------------------------------------------------------------
+    def resolve(self, path: Optional[str]) -> Optional[Path]:
+        return None if path is None else resolve_path(path, self.hparams.root)
+
+    def read(self, path, *, labelled: bool = True, format: Optional[str] = None, lines=None) -> List[TaggedSentence]:
+        """Sentences of ``path`` (or of numbered ``lines``, ``path`` naming them) in these settings."""
+        hp = self.hparams
+        fmt = format or hp.format
+        if fmt == "conllu":
+            column = hp.label_column if labelled and hp.label_column != -1 else "upos"
+            return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
+        return read_tagged(path, "conll", token_column=hp.token_column, label_column=hp.label_column,
+                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log, lines=lines)
+
+    def read_splits(self) -> Splits:
+        """-> {split: (sentences, source name for errors)} for the splits these settings give."""
+        hp = self.hparams
+        if hp.builtin is not None and hp.train_path is None:
+            if hp.builtin not in BUILTIN_FORMATS:
+                raise ValueError(f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}")
+            fmt = BUILTIN_FORMATS[hp.builtin]
+            return {split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
+                    for split in FILES[hp.builtin]}
+        splits: Splits = {}
+        for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
+            if path is not None:
+                resolved = self.resolve(path)
+                splits[name] = (self.read(resolved), str(resolved))
+        return splits
+
+    def normalise(self, word: str) -> str:
+        if self.hparams.lowercase:
+            word = word.lower()
+        return _DIGIT.sub("0", word) if self.hparams.zero_digits else word
+
+    def build(self, train: List[TaggedSentence]) -> None:
+        """Learn the word, character and tag vocabularies from the training split only."""
+        hp = self.hparams
+        self.vocab = Vocabulary.build([[self.normalise(t) for t in s.tokens] for s in train], min_freq=hp.min_freq,
+                                      max_size=hp.max_vocab_size)
+        self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
+        self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
+        if hp.pretrained:
+            self.use_pretrained(hp.pretrained)
+        log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else ""))
+
+    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
+        """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
+        if self.vectors is None or self.vectors.source != str(source):
+            self.vectors = PretrainedVectors.load(source, expected)
+        if expected is not None:
+            self.vectors.check(expected)
+        else:
+            log(self.vectors.report(self.vocab))
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
+        kwargs: Dict[str, Any] = {"vocab_size": len(self.vocab), "num_chars": len(self.chars),
+                                  "tags": list(self.tags.itos), "scheme": self.hparams.scheme}
+        if self.vectors is not None:
+            kwargs.update(pretrained_vectors=self.vectors.table, pretrained_rows=self.vectors.rows(self.vocab),
+                          pretrained_words=len(self.vectors), embedding_dim=self.vectors.dim)
+        return kwargs
+
+    # ---- encoding and batching -----------------------------------------------------------------
+    def encode_words(self, words: Iterable[str]) -> List[int]:
+        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
+        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
+
+    def encode(self, sentences: Iterable[TaggedSentence], source: str) -> List[TaggedExample]:
+        """Sentences -> examples; a tag the training data never had is a DataError at its line."""
+        cap = self.hparams.max_word_length
+        out = []
+        for i, s in enumerate(sentences):
+            tags = []
+            for tag, line in zip(s.tags, s.token_lines):
+                if tag not in self.tags:
+                    raise DataError(source, line, f"tag {tag!r} is not in the training tags {self.tags.itos}")
+                tags.append(self.tags.index(tag))
+            ids = self.encode_words(self.normalise(t) for t in s.tokens)
+            chars = [self.chars.encode(t[:cap] if cap else t) for t in s.tokens]
+            out.append(TaggedExample(i, ids, chars, tags))
+        return out
+
+    def example_length(self, example: TaggedExample) -> int:
+        return len(example.ids)
+
+    def collate(self, examples: List[TaggedExample]) -> Batch:
+        chars, char_lengths = pad_chars([e.chars for e in examples])
+        labelled = all(e.tags for e in examples)
+        return Batch(tokens=pad([e.ids for e in examples]), lengths=lengths_of([e.ids for e in examples]),
+                     index=torch.tensor([e.index for e in examples]), chars=chars, char_lengths=char_lengths,
+                     labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None)
+
+    def batches(self, examples: List[TaggedExample], batch_size: Optional[int] = None) -> Iterator[Batch]:
+        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
+        return _batches(self, examples, batch_size)
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
+                          output_format: str = "json") -> List[TaggedSentence]:
+        """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
+        (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
+        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
+        if output_format not in ("json", "conll"):
+            raise ValueError(f"output_format must be 'json' or 'conll', got {output_format!r}")
+        input_format = input_format or self.hparams.format
+        if input_format == "text":
+            sentences = []
+            for n, line in lines:
+                tokens = _SPACES.split(line.strip(" \t")) if line.strip(" \t") else []
+                sentences.append(TaggedSentence(tokens, [], n, [n] * len(tokens)))
+        elif input_format in ("conll", "conllu"):
+            sentences = self.read(source, labelled=False, format=input_format, lines=lines)
+        else:
+            raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
+        self.datasets["predict"] = encode_records(self.encode, sentences, lambda s: bool(s.tokens), source)
+        return sentences
+
+    def predict_batches(self) -> Iterator[Batch]:
+        """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
+        return self.batches(self.datasets["predict"])
+
+    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+        """Per-sentence outputs (``tags [T]``; None for an empty sentence) -> one JSON-ready dict a sentence."""
+        return [self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
+                for s, out in zip(sentences, outputs)]
+
+    def join_pieces(self, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """The rows of one sentence tagged in pieces (predict.py ``options.too_long=split``) -> the sentence's row:
+        tokens and tags in order, spans over the whole."""
+        return self._row([t for r in rows for t in r["tokens"]], [t for r in rows for t in r["tags"]])
+
+    def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
+        row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
+        if self.hparams.scheme != "none":
+            row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])}
+                            for t, a, b in tag_schemes.spans(tags)]
+        return row
+
+    @staticmethod
+    def format_output(rows: List[Dict[str, Any]], output_format: str) -> Iterable[str]:
+        """CoNLL columns: ``token<TAB>tag`` a line, a blank line after each sentence."""
+        for row in rows:
+            for token, tag in zip(row["tokens"], row["tags"]):
+                yield f"{token}\t{tag}"
+            yield ""
+
+
+class CopyMemoryCodec:
+    """Copy memory (``task=copy_memory``), generated from a seed (``seqkit.data.synthetic.copy_memory``): no files
+    and nothing learnt; token ids are fixed (0 padding, blank, delimiter, the ``alphabet`` symbols) and the tags
+    are the symbols ``"0" .. str(alphabet - 1)``, scored on the answer steps only."""
+
+    def __init__(self, length: int = 50, symbols: int = 10, alphabet: int = 8, train_size: int = 10000,
+                 val_size: int = 1000, test_size: int = 0, seed: int = 0, **settings: Any):
+        self.hparams = Settings({"length": length, "symbols": symbols, "alphabet": alphabet, "train_size": train_size,
+                                 "val_size": val_size, "test_size": test_size, "seed": seed, **settings})
+        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+        self.length, self.symbols, self.alphabet = length, symbols, alphabet
+        self.datasets: Dict[str, List[Any]] = {}
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "CopyMemoryCodec":
+        return cls(**hparams)
+
+    @property
+    def built(self) -> bool:
+        return True  # nothing to learn from the data
+
+    def read_splits(self) -> Splits:
+        from seqkit.data.synthetic import SPLITS, SyntheticExample, copy_memory
+        hp, splits = self.hparams, {}
+        for k, name in enumerate(SPLITS):
+            n = hp[f"{name}_size"]
+            if n > 0:
+                tokens, labels = copy_memory(n, hp.length, hp.symbols, hp.alphabet, torch.Generator().manual_seed(hp.seed + k))
+                splits[name] = ([SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(tokens, labels))],
+                                f"<CopyMemoryDataModule {name}>")
+        return splits
+
+    def build(self, train: List[Any]) -> None:
+        pass
+
+    def encode(self, examples: List[Any], source: str) -> List[Any]:
+        return examples
+
+    def example_length(self, example: Any) -> int:
+        return example.inputs.size(0)
+
+    def collate(self, examples: List[Any]) -> Batch:
+        tokens = torch.stack([e.inputs for e in examples])
+        return Batch(tokens=tokens, lengths=torch.full((len(examples),), tokens.size(1)),
+                     index=torch.tensor([e.index for e in examples]), labels=torch.stack([e.target for e in examples]))
+
+    def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Batch]:
+        return _batches(self, examples, batch_size)
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        from seqkit.data.synthetic import FIRST_SYMBOL
+        return {"vocab_size": self.hparams.alphabet + FIRST_SYMBOL, "tags": [str(i) for i in range(self.hparams.alphabet)],
+                "scheme": "none"}

@@ -1,0 +1,125 @@
+"""The many-to-many aligned network: word (+ character) features -> recurrent encoder -> per-token emission
+scores -> softmax or linear-chain CRF, in plain torch.nn, with its training objective (``loss``), what its
+metrics need (``evaluate``) and its predictions (``predict``)."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqkit.data.batch import IGNORE_INDEX
+from seqkit.nn.char_encoder import build_char_encoder
+from seqkit.nn.crf import CRF, iob_constraints
+from seqkit.nn.dropout import Dropout
+from seqkit.nn.embedding import WordEmbedding
+from seqkit.nn.encoder import RecurrentEncoder
+
+
+class TaggerNetwork(nn.Module):
+    """Tag every token (NER, POS, copy memory).
+
+    Args:
+        vocab_size, tags, num_chars: from the codec (``network_kwargs``); tags are the tag names.
+        scheme: "iob2" / "iobes" (entity tags: with ``constrained`` the CRF forbids invalid moves such as
+            O -> I-PER) or "none" (any tags).
+        embedding_dim, word_dropout, freeze_embeddings, sparse_embeddings, pretrained_*: the word embedding
+            (``seqkit.nn.WordEmbedding``); embedding_dropout: on the concatenated word + character features.
+        char_encoder: "none" | "cnn" (Ma & Hovy 2016) | "lstm" (Lample et al. 2016), options in ``char``.
+        backbone: ``RecurrentEncoder`` keyword arguments. dropout: before the emission layer.
+        head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags).
+
+    Inputs: tokens [B, T] long, lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder).
+    Outputs: emission scores [B, T, num_tags].
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 0,
+        tags: Sequence[str] = (),
+        num_chars: int = 0,
+        scheme: str = "iob2",
+        embedding_dim: int = 100,
+        embedding_dropout: float = 0.5,
+        word_dropout: float = 0.0,
+        char_encoder: str = "cnn",
+        char: Optional[Dict[str, Any]] = None,
+        backbone: Optional[Dict[str, Any]] = None,
+        head: str = "crf",
+        constrained: bool = True,
+        dropout: float = 0.5,
+        freeze_embeddings: bool = False,
+        pretrained_words: int = 0,
+        pretrained_vectors: Optional[Tensor] = None,
+        pretrained_rows: Optional[Tensor] = None,
+        sparse_embeddings: bool = False,
+    ):
+        super().__init__()
+        if head not in ("crf", "softmax"):
+            raise ValueError(f"model.head must be 'crf' or 'softmax', got {head!r}")
+        self.tags: List[str] = list(tags)
+        self.scheme, self.vocab_size, self.num_chars = scheme, vocab_size, num_chars  # sizes (export, metrics)
+        self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_vectors, freeze_embeddings,
+                                       word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
+        self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
+        features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
+        self.input_dropout = Dropout(embedding_dropout)
+        self.encoder = RecurrentEncoder(features, **(backbone or {}))
+        self.dropout = Dropout(dropout)
+        self.emissions = nn.Linear(self.encoder.output_size, len(self.tags))
+        self.entities = scheme in ("iob2", "iobes")
+        self.crf = None
+        if head == "crf":
+            self.crf = CRF(len(self.tags), iob_constraints(self.tags, scheme) if constrained and self.entities else None)
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping[str, Any], **extra: Any) -> "TaggerNetwork":
+        """The network of saved hyper-parameters (keys it does not take, e.g. the optimiser, are left out)."""
+        names = inspect.signature(TaggerNetwork.__init__).parameters
+        return cls(**{k: v for k, v in {**hparams, **extra}.items() if k in names and k != "self"})
+
+    # ---- the forward pass ------------------------------------------------------------------------
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
+                char_lengths: Optional[Tensor] = None) -> Tensor:
+        features = self.embedding(tokens)
+        if self.chars is not None:
+            features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
+        outputs = self.encoder.outputs(self.input_dropout(features), lengths)
+        return self.emissions(self.dropout(outputs))
+
+    def scores(self, batch) -> Tensor:
+        """A Batch -> emission scores [B, T, num_tags]."""
+        return self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)
+
+    def decode(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """emissions [B, T, K], mask [B, T] bool -> best tag ids [B, T] (0 at padding): Viterbi, or argmax."""
+        if self.crf is not None:
+            return self.crf.viterbi(emissions.float(), mask)[0]
+        return emissions.argmax(-1).masked_fill(~mask, 0)
+
+    # ---- the shape protocol: loss, evaluate, predict ---------------------------------------------
+    def criterion(self, emissions: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
+        """CRF negative log-likelihood (mean over sentences; float32 even under mixed precision, since path scores
+        sum over a whole sentence) or token cross-entropy ignoring ``IGNORE_INDEX`` labels."""
+        if self.crf is not None:
+            return self.crf.nll(emissions.float(), labels, mask, reduction="mean")
+        return F.cross_entropy(emissions.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+    def loss(self, batch) -> Dict[str, Tensor]:
+        """The training objective of a labelled Batch: ``{"loss"}``."""
+        emissions = self.scores(batch)
+        return {"loss": self.criterion(emissions, batch.labels, batch.mask)}
+
+    def evaluate(self, batch) -> Dict[str, Tensor]:
+        """What the metrics need of a labelled Batch: ``{"loss": mean over the batch, "predicted": [B, T] tag ids,
+        "targets": [B, T] (IGNORE_INDEX where not scored), "mask": [B, T] real tokens}``."""
+        emissions = self.scores(batch)
+        mask = batch.mask
+        return {"loss": self.criterion(emissions, batch.labels, mask), "predicted": self.decode(emissions, mask),
+                "targets": batch.labels, "mask": mask}
+
+    def predict(self, batch) -> Dict[str, Tensor]:
+        """A Batch -> ``{"index": [B], "tags": [B, T] best tag ids}``."""
+        return {"index": batch.index, "tags": self.decode(self.scores(batch), batch.mask)}
