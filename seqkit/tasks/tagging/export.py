@@ -6,6 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import List
 
+import torch
+
 from seqkit.export.graphs import Graph, Port, _Call, _sequence_inputs, exportable_copy
 
 SIDECAR_SHAPE = "tagger"  # the sidecar's "shape" (seqkit.export.runtime reads it), as before issue #25
@@ -17,3 +19,12 @@ def graphs(network) -> List[Graph]:
     sizes = SimpleNamespace(vocab_size=network.vocab_size, num_chars=network.num_chars)
     return [Graph("model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes),
                   [Port("emissions", {0: "batch", 1: "time"})])]
+
+
+def decoding(network) -> dict:
+    """What turns the emissions into tags (the sidecar's "decoding"): argmax, or Viterbi with the CRF's effective
+    transition, start and end scores (``seqkit.export.runtime.viterbi``)."""
+    if network.crf is None:
+        return {"method": "argmax"}
+    transitions, start, end = network.crf._effective(torch.float32)
+    return {"method": "viterbi", "transitions": transitions.tolist(), "start": start.tolist(), "end": end.tolist()}
