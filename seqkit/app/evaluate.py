@@ -16,9 +16,15 @@ from seqkit.cli import set_threads
 def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None) -> Dict[str, float]:
     """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches."""
     metrics = tasks.load(shape.metrics)(network, codec)
+    carries, state = bool(getattr(network, "carries_state", False)), None  # truncated BPTT: as TaskModule._call
     with torch.no_grad():
         for batch in codec.batches(examples, batch_size):
-            metrics.update(batch, network.evaluate(batch))
+            if carries:
+                output = dict(network.evaluate(batch, state))
+                state = output.pop("state", None)
+            else:
+                output = network.evaluate(batch)
+            metrics.update(batch, output)
     return metrics.compute()
 
 
@@ -43,11 +49,16 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
         raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
                          "(for your own validation file: data.test_path=<file>)")
     shape = app_shape(cfg.ckpt_path)
-    if shape is None or _set(cfg.get("options")):
-        return None  # evaluate options (forecasters, conditional LMs): not on this path yet
+    if shape is None:
+        return None
     network, codec = load(cfg.ckpt_path, **overrides)
     if not hasattr(codec, "read_splits") or not hasattr(codec, "set_predict_input"):
         return None  # generated data (task=adding): the old path
+    options = _set(cfg.get("options"))
+    if options:  # the codec's own (conditional LMs: flip_condition); a codec without them: the old path says so
+        if not hasattr(codec, "set_evaluate_options"):
+            return None
+        codec.set_evaluate_options(**options)
     if not (overrides.get("test_path") or overrides.get("builtin")):
         raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
     splits = codec.read_splits()

@@ -4,4 +4,5 @@ Each shape's ``__init__`` is one ``register(Shape(...))`` call of dotted strings
 Lightning-free. See ``seqkit.tasks.registry``.
 """
 from seqkit.tasks import classification  # noqa: F401 (registers the shape)
+from seqkit.tasks import language_model  # noqa: F401 (registers the shape)
 from seqkit.tasks.registry import Shape, for_checkpoint, get, load, register  # noqa: F401

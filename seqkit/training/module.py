@@ -40,13 +40,24 @@ class TaskModule(SeqkitModule):
                                    **{k: v for k, v in network_kwargs.items() if k not in _NOT_HPARAMS}})
         self.network = tasks.load(self.shape.network)(**network_kwargs)  # strict: a misspelt model.<key> is an error
         self._metrics: Dict[str, Any] = {}
+        self._carried: Dict[str, Any] = {}  # stage -> the state the network's last call of the stage returned
+
+    def _call(self, stage: str, method: str, batch) -> Dict[str, Any]:
+        """``network.<method>(batch)``; a network whose ``carries_state`` is true (truncated BPTT) also gets the
+        state its previous call of this stage returned under ``"state"`` (None at each epoch start), which is
+        taken out of the result."""
+        if not getattr(self.network, "carries_state", False):
+            return getattr(self.network, method)(batch)
+        out = dict(getattr(self.network, method)(batch, self._carried.get(stage)))
+        self._carried[stage] = out.pop("state", None)
+        return out
 
     def forward(self, *args: Any, **kwargs: Any):
         return self.network(*args, **kwargs)
 
     # ---- training ----------------------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        parts = self.network.loss(batch)
+        parts = self._call("train", "loss", batch)
         loss = parts.pop("loss")
         self.log_train_loss(loss, len(batch), **parts)
         return loss
@@ -58,14 +69,24 @@ class TaskModule(SeqkitModule):
 
     def _start(self, stage: str) -> None:
         self._metrics[stage] = tasks.load(self.shape.metrics)(self.network, self._codec())
+        self._carried[stage] = None
 
     def _step(self, stage: str, batch) -> None:
-        self._metrics[stage].update(batch, self.network.evaluate(batch))
+        self._metrics[stage].update(batch, self._call(stage, "evaluate", batch))
 
     def _end(self, stage: str) -> None:
         metrics = self._metrics.pop(stage)
         for name, value in metrics.compute().items():
             self.log(f"{stage}/{name}", float(value), prog_bar=stage == "val" and name in metrics.progress)
+
+    def on_train_epoch_start(self) -> None:
+        self._carried["train"] = None
+
+    def on_train_epoch_end(self) -> None:
+        """The network's own end-of-epoch report, if it has one (``after_train_epoch(codec, epoch)``: LM samples)."""
+        report = getattr(self.network, "after_train_epoch", None)
+        if report is not None:
+            report(self._codec(), self.current_epoch)
 
     def on_validation_epoch_start(self) -> None:
         self._start("val")
