@@ -169,18 +169,15 @@ class LanguageModelCodec:
             raise DataError(self.sources.get(name), None, f"{name} text has {n} {hp.level}s, fewer than one BPTT "
                                                           f"chunk of every stream needs ({needed}); {fix}")
 
-    def chunks(self, ids: Tensor, train: bool, num_replicas: int = 1, rank: int = 0):
-        """The truncated-BPTT batches of one stream (an iterable data set: one epoch per iteration)."""
-        return TBPTTChunks(ids, self.batch_size if train else self.eval_batch_size, self.hparams.bptt,
-                           jitter=train and self.hparams.bptt_jitter, seed=self.hparams.seed,
-                           num_replicas=num_replicas, rank=rank)
+    def chunks(self, ids: Tensor, num_streams: int, train: bool = False, num_replicas: int = 1, rank: int = 0) -> TBPTTChunks:
+        """The truncated-BPTT batches of one stream over ``num_streams`` streams (an iterable data set: one epoch
+        per iteration); training ones jitter their lengths with ``bptt_jitter``."""
+        return TBPTTChunks(ids, num_streams, self.hparams.bptt, jitter=train and self.hparams.bptt_jitter,
+                           seed=self.hparams.seed, num_replicas=num_replicas, rank=rank)
 
     def batches(self, ids: Tensor, batch_size: Optional[int] = None) -> Iterator[Batch]:
         """Evaluation batches: ``eval_batch_size`` streams, ``bptt`` steps a batch, in order (carry the state)."""
-        chunks = self.chunks(ids, train=False)
-        if batch_size:
-            chunks = TBPTTChunks(ids, batch_size, self.hparams.bptt)
-        return iter(chunks)
+        return iter(self.chunks(ids, batch_size or self.eval_batch_size))
 
     # ---- scoring lines (predict.py) ------------------------------------------------------------
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[ScoredLine]:

@@ -37,7 +37,8 @@ class LanguageModelingDataModule(CodecDataModule):
                          eval_batch_size=eval_batch_size, bucketing=bucketing, num_workers=num_workers)
 
     def stream_loader(self, name: str, train: bool) -> DataLoader:
-        chunks = self.codec.chunks(self.datasets[name], train, **(self.replicas() if train else {}))  # DDP: own streams
+        streams = self.batch_size if train else self.eval_batch_size
+        chunks = self.codec.chunks(self.datasets[name], streams, train, **(self.replicas() if train else {}))  # DDP: own streams
         return DataLoader(chunks, batch_size=None, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
