@@ -55,9 +55,10 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
     if not hasattr(codec, "read_splits") or not hasattr(codec, "set_predict_input"):
         return None  # generated data (task=adding): the old path
     options = _set(cfg.get("options"))
-    if options:  # the codec's own (conditional LMs: flip_condition); a codec without them: the old path says so
+    if options:  # the codec's own (conditional LMs: flip_condition)
         if not hasattr(codec, "set_evaluate_options"):
-            return None
+            model = (shape.legacy_models or (shape.name,))[0].rsplit(".", 1)[-1]  # named as before issue #25
+            raise ValueError(f"options.{next(iter(options))}: a {model} checkpoint takes no evaluate options")
         codec.set_evaluate_options(**options)
     if not (overrides.get("test_path") or overrides.get("builtin")):
         raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
