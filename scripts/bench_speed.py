@@ -955,7 +955,7 @@ def bench_lm(args) -> Dict[str, Any]:
 
     def incremental():
         with Clock() as clock:
-            ids = model.generate(prompt, new, greedy_choice)[0]
+            ids = getattr(model, "network", model).generate(prompt, new, greedy_choice)[0]  # TaskModule: its network
         return clock.rate(new), ids
     gen = alternate({"incremental": incremental, "recompute": recompute}, args.rounds)
     if not all(torch.equal(a[1], b[1]) for a, b in zip(gen["incremental"], gen["recompute"])):

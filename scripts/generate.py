@@ -1,17 +1,11 @@
 """Generate text with a language model checkpoint, streamed to stdout:
 ``python scripts/generate.py ckpt_path=<ckpt> prompt="ROMEO:" max_new_tokens=500 temperature=0.8 num_samples=3 seed=0``.
 
-Language models (task=lm, task=conditional_lm) start without importing Lightning or Hydra's application
-(``seqkit.light_generate``); ``classifier_ckpt=``, and any override only Hydra can read (such as
-``hydra.verbose=false``, which forces this path), go through Hydra and ``seqkit.generation.generate``: the
-same text for the same seed."""
+The command line is composed with Hydra's compose API; every language-model checkpoint (task=lm, task=conditional_lm,
+new or old) runs on (network, codec) through ``seqkit.app.generate`` without importing Lightning, ``classifier_ckpt=``
+included; a command line only ``@hydra.main`` reads (``--help``, ``-m``) goes through Hydra and
+``seqkit.generation.generate``: the same text for the same seed."""
 import sys
-from pathlib import Path
-
-from seqkit.light_generate import light_generate
-from seqkit.light_predict import main as light_main
-
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "generate.yaml"
 
 
 def hydra_main() -> None:
@@ -30,5 +24,8 @@ def hydra_main() -> None:
 
 
 if __name__ == "__main__":
-    if not light_main(CONFIG, sys.argv[1:], light_generate):
+    from seqkit.app.generate import generate
+    from seqkit.app.main import run_script
+
+    if not run_script("generate", sys.argv[1:], generate):
         hydra_main()

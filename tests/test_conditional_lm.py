@@ -7,10 +7,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqkit.data import ConditionalLanguageModelingDataModule
 from seqkit.data.batch import IGNORE_INDEX
-from seqkit.models import LanguageModel
 from seqkit.nn.decoding import Sampler
+from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule
+from seqkit.training import TaskModule
+
+
+def LanguageModel(**kwargs):
+    """A language model as train.py builds it (task=conditional_lm): TaskModule over the shape's network."""
+    return TaskModule("language_model", **kwargs)
+
+
+def Classifier(**kwargs):
+    """A text classifier as train.py builds it (task=sentiment)."""
+    return TaskModule("classification", **kwargs)
 
 WORDS = {"pos": ["good", "great", "fine", "nice"], "neg": ["bad", "awful", "poor", "sad"]}
 
@@ -56,7 +66,7 @@ def test_the_condition_is_used_true_class_beats_the_flipped_one_and_samples_foll
     prompt = torch.tensor([[module.start_index()]] * 20)
     for name in ("pos", "neg"):
         condition = torch.full((20,), module.condition_index(name))
-        ids = model.generate(prompt, 12, Sampler(0.8, generator=torch.Generator().manual_seed(0)), condition,
+        ids = model.network.generate(prompt, 12, Sampler(0.8, generator=torch.Generator().manual_seed(0)), condition,
                              eos=module.start_index())
         words = [w for row in ids.tolist() for w in module.decode_ids(row).split()]
         own = sum(w in WORDS[name] for w in words)
@@ -92,11 +102,12 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
     """The figures computed by hand on a tiny model: evaluate.py options.flip_condition=true is the token-weighted
     loss with every class swapped; generate.py classifier_ckpt= is the share of each class's sentences that the
     classifier labels with that class."""
+    from seqkit.app.checkpoint import load
+    from seqkit.app.evaluate import evaluate
+    from seqkit.app.generate import generate
+    from seqkit.app.predict import NetworkRunner
     from seqkit.class_agreement import classify, sample_sentences
-    from seqkit.data import TextClassificationDataModule
-    from seqkit.generation import generate
-    from seqkit.models import SequenceClassifier
-    from seqkit.run import evaluate, load_checkpoint
+    from seqkit.tasks.classification.datamodule import ClassificationDataModule as TextClassificationDataModule
 
     train, test = write_sentences(tmp_path / "train.tsv", 200, 0), write_sentences(tmp_path / "test.tsv", 40, 1)
     module = ConditionalLanguageModelingDataModule(train_path=train, val_path=test, batch_size=16)
@@ -115,7 +126,7 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
 
     classes = TextClassificationDataModule(train_path=train, val_path=test, batch_size=16)
     classes.setup("fit")
-    classifier = SequenceClassifier(**classes.model_kwargs(), embedding_dim=8, backbone={"hidden_size": 8})
+    classifier = Classifier(**classes.model_kwargs(), embedding_dim=8, backbone={"hidden_size": 8})
     classifier_ckpt = _checkpoint(classifier, classes, tmp_path / "classifier.ckpt")
     classifier.eval()
 
@@ -124,21 +135,22 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
                             "max_new_tokens=10", "seed=5"))
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # by hand: the same draws (one seeded generator, class after class), the same classifier
-    model, data = load_checkpoint(lm_ckpt)
-    judge, judge_data = load_checkpoint(classifier_ckpt)
+    model, data = load(lm_ckpt)  # (network, codec): what generate.py runs on
+    judge, judge_data = load(classifier_ckpt)
+    judge = NetworkRunner(judge)
     generator = torch.Generator().manual_seed(5)
     expected = {}
     for name in ("neg", "pos"):
-        texts = sample_sentences(model, data, data.condition_index(name), 30, Sampler(0.8, generator=generator), 10)
+        sampler = Sampler(0.8, generator=generator, banned=data.banned_indices())  # as generate.py: never <pad>
+        texts = sample_sentences(model, data, data.condition_index(name), 30, sampler, 10)
         expected[f"agreement/{name}"] = pytest.approx(sum(label == name for label in classify(judge, judge_data, texts)) / 30)
     assert printed["samples"] == 30 and {k: printed[k] for k in expected} == expected
     assert printed["agreement"] == pytest.approx((printed["agreement/neg"] + printed["agreement/pos"]) / 2, abs=1e-5)
 
 
 def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
-    from seqkit.data import TextClassificationDataModule
-    from seqkit.generation import generate
-    from seqkit.models import SequenceClassifier
+    from seqkit.app.generate import generate
+    from seqkit.tasks.classification.datamodule import ClassificationDataModule as TextClassificationDataModule
 
     train = write_sentences(tmp_path / "train.tsv", 40, 0)
     module = ConditionalLanguageModelingDataModule(train_path=train, batch_size=16)
@@ -149,13 +161,13 @@ def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
     other.write_text("".join(f"w{i} w{i + 1}\t{'yes' if i % 2 else 'no'}\n" for i in range(40)), encoding="utf-8")
     classes = TextClassificationDataModule(train_path=str(other), batch_size=16)
     classes.setup("fit")
-    classifier_ckpt = _checkpoint(SequenceClassifier(**classes.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
+    classifier_ckpt = _checkpoint(Classifier(**classes.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
                                   classes, tmp_path / "classifier.ckpt")
     with pytest.raises(ValueError, match=r"condition 'neg' is not a label of the classifier \(it has \['no', 'yes'\]\)"):
         generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={classifier_ckpt}", "num_samples=2"))
     with pytest.raises(ValueError, match="is a LanguageModel checkpoint, but classifier_ckpt needs a SequenceClassifier"):
         generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={lm_ckpt}", "num_samples=2"))
-    from seqkit.run import evaluate
+    from seqkit.app.evaluate import evaluate
     with pytest.raises(ValueError, match="split=val scores the validation split of shipped data: give data.builtin="):
         evaluate(_script_config("evaluate", f"ckpt_path={lm_ckpt}", "split=val"))
     with pytest.raises(ValueError, match="options.flip_condition: a SequenceClassifier checkpoint takes no evaluate options"):
@@ -163,16 +175,15 @@ def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
                                 "options.flip_condition=true"))
 
 
-def test_the_light_path_generates_each_class_as_the_lightning_path_does(tmp_path, capsys, monkeypatch):
-    """scripts/generate.py's fast path (seqkit.light_generate) on a conditional model: the same sentences for
-    condition=, the same one-line error without it; its reader reads prompts and classes as the data module."""
-    from pathlib import Path
-
+def test_the_app_path_generates_each_class_as_the_lightning_path_does(tmp_path, capsys, monkeypatch):
+    """scripts/generate.py's path (seqkit.app.generate, on the codec rebuilt from the checkpoint) on a conditional
+    model: the same sentences for condition= as the Lightning path, the same one-line error without it; the codec
+    reads prompts and classes as the data module did before issue #25."""
+    from seqkit.app.generate import generate as app_generate
     from seqkit.cli import report_errors
-    from seqkit.data.conditional_lm_text import ConditionalLanguageModelReader
+    from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule as OldModule
     from seqkit.generation import generate
-    from seqkit.light_generate import light_generate
-    from seqkit.light_predict import parse_overrides
+    from seqkit.tasks.language_model.codec import ConditionalLanguageModelCodec
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     module = ConditionalLanguageModelingDataModule(train_path=write_sentences(tmp_path / "train.tsv", 40, 0), batch_size=16)
@@ -180,19 +191,19 @@ def test_the_light_path_generates_each_class_as_the_lightning_path_does(tmp_path
     torch.manual_seed(0)
     lm_ckpt = _checkpoint(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4},
                                         condition_every_step=True), module, tmp_path / "lm.ckpt")
-    reader = ConditionalLanguageModelReader(dict(module.hparams), module.state_dict())
-    assert reader.condition_names() == module.condition_names() == ["neg", "pos"]
+    reader = ConditionalLanguageModelCodec.from_checkpoint(dict(module.hparams), module.state_dict())
+    old = OldModule(train_path=module.hparams.train_path, batch_size=16)
+    old.setup("fit")
+    assert reader.condition_names() == old.condition_names() == ["neg", "pos"]
     for prompt in ("the good film", "the zebra", ""):
-        assert (reader.encode_prompt(prompt), reader.prompt_text(prompt)) == (module.encode_prompt(prompt), module.prompt_text(prompt))
-    yaml = Path(__file__).resolve().parents[1] / "configs" / "generate.yaml"
+        assert (reader.encode_prompt(prompt), reader.prompt_text(prompt)) == (old.encode_prompt(prompt), old.prompt_text(prompt))
     capsys.readouterr()
     for condition in ("neg", "pos"):
         args = [f"ckpt_path={lm_ckpt}", f"condition={condition}", "num_samples=3", "max_new_tokens=12", "seed=2"]
-        light = light_generate(parse_overrides(yaml, args)), capsys.readouterr()
+        light = app_generate(_script_config("generate", *args)), capsys.readouterr()
         full = generate(_script_config("generate", *args)), capsys.readouterr()
         assert light[0] == full[0] and light[1] == full[1] and len(light[0]) == 3
-    for run, cfg in ((light_generate, parse_overrides(yaml, [f"ckpt_path={lm_ckpt}"])),
-                     (generate, _script_config("generate", f"ckpt_path={lm_ckpt}"))):
+    for run in (app_generate, generate):
         with pytest.raises(SystemExit):
-            report_errors(run)(cfg)
+            report_errors(run)(_script_config("generate", f"ckpt_path={lm_ckpt}"))
         assert capsys.readouterr().err == "error: this model generates from a class: give condition=<one of ['neg', 'pos']>\n"

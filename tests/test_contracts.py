@@ -319,8 +319,8 @@ def test_checkpoint_round_trip_with_weights_only_predicts_the_same(built, name):
         assert after == before and len(after) >= 1
     elif name == "conditional_lm":  # generation: the same sentences from the same seed
         pick = lambda: Sampler(0.8, generator=torch.Generator().manual_seed(3))  # noqa: E731
-        assert (sample_sentences(model, datamodule, 1, 5, pick(), 12)
-                == sample_sentences(b.model, b.datamodule, 1, 5, pick(), 12))
+        assert (sample_sentences(model.network, datamodule, 1, 5, pick(), 12)
+                == sample_sentences(b.model.network, b.datamodule, 1, 5, pick(), 12))
     else:  # generated tasks: the same predictions on the same generated validation batch
         datamodule.setup("validate")
         batch = next(iter(datamodule.val_dataloader()))
@@ -340,7 +340,7 @@ def test_predict_output_is_well_formed(built, name):
     if name == "conditional_lm":  # it generates; predict.py says so in one line
         with pytest.raises(DataError, match="generates text"):
             dm.set_predict_input([(1, "a film")], "in.txt")
-        sentences = sample_sentences(b.model, dm, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10)
+        sentences = sample_sentences(b.model.network, dm, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10)
         assert len(sentences) == 6 and all(w in dm.vocab.stoi for s in sentences for w in s.split())
         assert all("<eos>" not in s for s in sentences)
         return

@@ -1,7 +1,7 @@
 """seqkit.nn.decoding over a language model's step function: incremental state, greedy, top-k/top-p, seeds."""
 import torch
 
-from seqkit.models import LanguageModel
+from seqkit.tasks.language_model.network import LanguageModelNetwork as LanguageModel
 from seqkit.nn.decoding import Sampler, filter_logits, greedy, reorder_state, sample
 
 

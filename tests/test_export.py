@@ -250,8 +250,9 @@ def test_language_model_step_matches_eager_and_the_whole_sequence(folder, varian
     the logits of one forward pass over the whole prompt (the state carried outside the graph)."""
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
     model, _ = loaded(ckpt)
-    prompt, _ = token_batch(model.hparams.vocab_size, [6, 6, 6])
-    condition = torch.tensor([0, 1, 0]) if model.hparams.num_conditions else None
+    model = model.network  # seqkit.training.TaskModule: the shape's network inside
+    prompt, _ = token_batch(model.vocab_size, [6, 6, 6])
+    condition = torch.tensor([0, 1, 0]) if model.num_conditions else None
     with torch.no_grad():
         whole, _ = model(prompt, torch.full((3,), 6), condition=condition)
     for fmt, (files, sidecar) in export_both(ckpt).items():

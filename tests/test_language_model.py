@@ -1,5 +1,5 @@
-"""LanguageModelingDataModule (levels, splits, errors) and LanguageModel (config errors, token-weighted loss,
-learning, checkpoint round trip)."""
+"""LanguageModelingDataModule (levels, splits, errors) and the language_model shape's network in TaskModule (config
+errors, token-weighted loss, learning, checkpoint round trip)."""
 import math
 
 import pytest
@@ -7,8 +7,14 @@ import pytorch_lightning as pl
 import torch
 
 from seqkit.data.errors import DataError
-from seqkit.data.language_modeling import EOS, LanguageModelingDataModule
-from seqkit.models import LanguageModel
+from seqkit.tasks.language_model.codec import EOS
+from seqkit.tasks.language_model.datamodule import LanguageModelingDataModule
+from seqkit.training import TaskModule
+
+
+def LanguageModel(vocab_size, **kwargs):
+    """A language model as train.py builds it (task=lm): TaskModule over the shape's network."""
+    return TaskModule("language_model", vocab_size=vocab_size, **kwargs)
 
 
 def write(path, text):
@@ -96,7 +102,7 @@ def test_a_language_model_refuses_a_bidirectional_backbone_and_untieable_weights
     with pytest.raises(ValueError, match="tie_weights=true needs the embedding size to equal the hidden size"):
         LanguageModel(10, embedding_dim=8, backbone={"hidden_size": 16}, tie_weights=True)
     tied = LanguageModel(10, embedding_dim=16, backbone={"hidden_size": 16}, tie_weights=True)
-    assert tied.head.weight is tied.embedding.embedding.weight
+    assert tied.network.head.weight is tied.network.embedding.embedding.weight
 
 
 def test_validation_loss_is_token_weighted_over_the_whole_text(tmp_path):
@@ -136,8 +142,8 @@ def test_trainer_learns_a_periodic_text_and_the_checkpoint_generates_it(tmp_path
     trainer.save_checkpoint(path)
     checkpoint = torch.load(path, weights_only=True)  # plain types and tensors only
     assert checkpoint["datamodule_hyper_parameters"]["level"] == "char"
-    from seqkit.run import load_checkpoint
-    loaded, data = load_checkpoint(str(path))
+    from seqkit.app.checkpoint import load
+    loaded, data = load(str(path))  # (network, codec), without Lightning
     from seqkit.nn.decoding import greedy_choice
     out = loaded.generate(torch.tensor([data.encode_prompt("cd")]), 10, greedy_choice)[0].tolist()
     assert data.decode_ids(out) == "efg\nabcdef"
@@ -153,7 +159,7 @@ def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
     assert fresh.vocab.itos == module.vocab.itos
 
 
-# ---- the plain network (seqkit.nn.LanguageModelNetwork) and the generation reader, as the light path loads them ----
+# ---- the plain network (seqkit.tasks.language_model.network) and the codec, as seqkit.app loads them ----
 LSTM2 = ["encoder.rnn.weight_ih_l0", "encoder.rnn.weight_hh_l0", "encoder.rnn.bias_ih_l0", "encoder.rnn.bias_hh_l0",
          "encoder.rnn.weight_ih_l1", "encoder.rnn.weight_hh_l1", "encoder.rnn.bias_ih_l1", "encoder.rnn.bias_hh_l1"]
 GRU1 = LSTM2[:4]
@@ -175,21 +181,22 @@ LAYOUTS = {  # the state_dict keys LanguageModel wrote before the network moved 
 def test_saved_weights_load_into_the_model_and_the_plain_network_with_the_same_outputs(name, tmp_path):
     """The earlier key layout is kept (old checkpoints load), and the network the light path builds from the
     hyper-parameters alone computes exactly what the LightningModule does: logits and generated ids."""
-    from seqkit.nn import LanguageModelNetwork
     from seqkit.nn.decoding import Sampler
+    from seqkit.tasks.language_model.network import LanguageModelNetwork
 
     kwargs, keys = LAYOUTS[name]
     torch.manual_seed(0)
     saved = LanguageModel(**kwargs)
-    assert list(saved.state_dict()) == keys
-    torch.save({"hyper_parameters": dict(saved.hparams), "state_dict": saved.state_dict()}, tmp_path / "w.pt")
+    assert list(saved.network.state_dict()) == keys
+    torch.save({"hyper_parameters": dict(saved.hparams), "state_dict": saved.network.state_dict()}, tmp_path / "w.pt")
     checkpoint = torch.load(tmp_path / "w.pt", weights_only=True)
-    model = LanguageModel(**checkpoint["hyper_parameters"])
+    model = TaskModule(**checkpoint["hyper_parameters"])
     network = LanguageModelNetwork.from_hparams(checkpoint["hyper_parameters"])
     assert not isinstance(network, pl.LightningModule) and list(network.state_dict()) == keys
-    for m in (model, network):
+    for m in (model.network, network):
         m.load_state_dict(checkpoint["state_dict"])  # strict: no key missing or left over
         m.eval()
+    model.eval()
     tokens, lengths = torch.randint(1, kwargs["vocab_size"], (3, 5)), torch.tensor([5, 4, 2])
     condition = torch.tensor([0, 1, 1]) if kwargs.get("num_conditions") else None
     expected, _ = saved.eval()(tokens, lengths, condition=condition)
@@ -197,17 +204,22 @@ def test_saved_weights_load_into_the_model_and_the_plain_network_with_the_same_o
         assert torch.equal(m(tokens, lengths, condition=condition)[0], expected)
     assert (network.num_conditions, network.carry_state) == (kwargs.get("num_conditions", 0), kwargs.get("carry_state", True))
     samples = [m.generate(tokens[:, :2], 6, Sampler(1.0, generator=torch.Generator().manual_seed(3)), condition, eos=2)
-               for m in (model, network)]
+               for m in (model.network, network)]
     assert torch.equal(samples[0], samples[1]) and samples[0].size(0) == 3
 
 
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_the_generation_reader_reads_and_writes_text_as_the_data_module_does(tmp_path, level):
-    """LanguageModelReader is rebuilt from what a checkpoint keeps (hyper-parameters, state) without Lightning."""
-    from seqkit.data.language_model_text import LanguageModelReader
+    """The codec is rebuilt from what a checkpoint keeps (settings, state) without Lightning; it reads and writes
+    text as the old data module did."""
+    from seqkit.data.language_modeling import LanguageModelingDataModule as OldModule
+    from seqkit.tasks.language_model.codec import LanguageModelCodec
 
     module = dm(tmp_path, level=level)
-    reader = LanguageModelReader(dict(module.hparams), module.state_dict())
+    reader = LanguageModelCodec.from_checkpoint(dict(module.hparams), module.state_dict())
+    old = OldModule(train_path=module.hparams.train_path, level=level, bptt=8, batch_size=4, eval_batch_size=2)
+    old.setup("fit")
+    assert old.vocab.itos == module.vocab.itos and torch.equal(old.datasets["train"], module.datasets["train"])
     prompt = "On the cat" if level == "word" else "On the"
     for method in ("start_index", "banned_indices"):
         assert getattr(reader, method)() == getattr(module, method)()

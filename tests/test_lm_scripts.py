@@ -10,6 +10,13 @@ from test_scripts import REPO, composed, last_json, ok, run_script, run_script_r
 
 GENERATE_YAML = REPO / "configs" / "generate.yaml"
 
+
+def app_generate(*args):
+    """scripts/generate.py's path: the command line composed by Hydra's compose API, then seqkit.app.generate."""
+    from seqkit.app.config import compose
+    from seqkit.app.generate import generate
+    return generate, compose("generate", list(args))
+
 TINY_LM = ["backbone.hidden_size=24", "backbone.num_layers=1", "embedding.dim=8", "data.batch_size=4",
            "data.eval_batch_size=2", "data.bptt=16", "trainer.max_epochs=3", "model.sample_length=20", "threads=1",
            "optimizer.lr=0.02"]
@@ -17,7 +24,9 @@ TINY_LM = ["backbone.hidden_size=24", "backbone.num_layers=1", "embedding.dim=8"
 
 def test_task_lm_composes_a_causal_char_model_on_tiny_shakespeare():
     cfg = composed("task=lm")
-    assert cfg.model._target_ == "seqkit.models.LanguageModel" and cfg.model.backbone.bidirectional is False
+    assert cfg.model._target_ == "seqkit.training.TaskModule" and cfg.model.shape == "language_model"
+    assert cfg.data._target_ == "seqkit.tasks.language_model.datamodule.LanguageModelingDataModule"
+    assert cfg.model.backbone.bidirectional is False
     assert cfg.data.builtin == "tinyshakespeare" and cfg.data.level == "char" and cfg.monitor.metric == "val/loss"
     assert composed("task=sentiment").model.backbone.bidirectional is True  # the task, not the backbone, sets it
 
@@ -62,11 +71,12 @@ def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys,
 
 
 def tiny_lm_checkpoint(tmp_path, level="char"):
-    """A LanguageModel checkpoint after one training step on LONG_TEXT (char or word level), as train.py writes it."""
+    """A language-model checkpoint after one training step on LONG_TEXT (char or word level), as train.py writes it
+    (TaskModule over the shape's network, the shape's data module)."""
     import pytorch_lightning as pl
 
-    from seqkit.data import LanguageModelingDataModule
-    from seqkit.models import LanguageModel
+    from seqkit.tasks.language_model.datamodule import LanguageModelingDataModule
+    from seqkit.training import TaskModule
 
     (tmp_path / "train.txt").write_text(LONG_TEXT, encoding="utf-8")
     module = LanguageModelingDataModule(train_path=str(tmp_path / "train.txt"), level=level, bptt=8, batch_size=2,
@@ -75,21 +85,20 @@ def tiny_lm_checkpoint(tmp_path, level="char"):
     trainer = pl.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=False)
     torch.manual_seed(0)
-    trainer.fit(LanguageModel(**module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}), datamodule=module)
+    trainer.fit(TaskModule("language_model", **module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
+                datamodule=module)
     trainer.save_checkpoint(tmp_path / f"lm_{level}.ckpt")
     return tmp_path / f"lm_{level}.ckpt"
 
 
 def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    """The same line from the Lightning path and from the light one (seqkit.light_generate)."""
+    """The same line from the Lightning path and from the application's (seqkit.app.generate)."""
     from seqkit.generation import generate
-    from seqkit.light_generate import light_generate
-    from seqkit.light_predict import parse_overrides
     from seqkit.run import report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     args = [f"ckpt_path={tiny_lm_checkpoint(tmp_path)}", "prompt=ROMEO:"]
-    for run, cfg in ((generate, script_config("generate", *args)), (light_generate, parse_overrides(GENERATE_YAML, args))):
+    for run, cfg in ((generate, script_config("generate", *args)), app_generate(*args)):
         capsys.readouterr()
         with pytest.raises(SystemExit) as stop:
             report_errors(run)(cfg)
@@ -100,12 +109,10 @@ def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path,
 
 
 @pytest.mark.parametrize("level", ["char", "word"])
-def test_the_light_path_generates_what_the_lightning_path_generates(tmp_path, capsys, level):
+def test_the_app_path_generates_what_the_lightning_path_generates(tmp_path, capsys, level):
     """Byte for byte on stdout and stderr (sample notices, unknown-word warnings), for sampling with top-k and
     top-p, several samples and greedy decoding; another seed gives other text, so the equality is not vacuous."""
     from seqkit.generation import generate
-    from seqkit.light_generate import light_generate
-    from seqkit.light_predict import parse_overrides
 
     ckpt = tiny_lm_checkpoint(tmp_path, level)
     capsys.readouterr()
@@ -114,9 +121,9 @@ def test_the_light_path_generates_what_the_lightning_path_generates(tmp_path, ca
     for extra in (["num_samples=2", "top_k=5", "seed=3"], ["top_p=0.9", "temperature=1.3", "seed=4"],
                   ["temperature=0"], ["seed=5"]):
         args = [f"ckpt_path={ckpt}", f"prompt={prompt}", "max_new_tokens=30", "threads=1", *extra]
-        cfg = parse_overrides(GENERATE_YAML, args)
+        run, cfg = app_generate(*args)
         assert cfg is not None
-        light = light_generate(cfg), capsys.readouterr()
+        light = run(cfg), capsys.readouterr()
         full = generate(script_config("generate", *args)), capsys.readouterr()
         assert light[0] == full[0] and light[1].out == full[1].out and light[1].err == full[1].err
         assert full[1].out.startswith(prompt) and len(light[0][0]) > len(prompt) + 5
@@ -127,7 +134,8 @@ def test_the_light_path_generates_what_the_lightning_path_generates(tmp_path, ca
 
 def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
     """One real run of scripts/generate.py (through runpy, to see what it imported): stdout holds the text that
-    the Lightning path prints, stderr nothing."""
+    the Lightning path prints, stderr nothing. The command line is composed with Hydra's compose API (issue #25: no
+    copy of its grammar), which loads Hydra's config machinery (hydra._internal.hydra) but not Lightning."""
     from seqkit.generation import generate
 
     ckpt = tiny_lm_checkpoint(tmp_path)
@@ -135,17 +143,23 @@ def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
     result, modules = run_script_recording_modules("generate.py", args, tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert [result.stdout] == [t + "\n" for t in generate(script_config("generate", *args))]
-    assert "seqkit.light_generate" in modules and not modules & {
-        "pytorch_lightning", "lightning_fabric", "torchmetrics", "hydra._internal.hydra", "seqkit.run", "scipy", "sympy"}
+    assert "seqkit.app.generate" in modules and not modules & {
+        "pytorch_lightning", "lightning_fabric", "torchmetrics", "seqkit.run", "scipy", "sympy"}
 
 
-def test_what_only_lightning_or_hydra_can_do_goes_their_way(tmp_path):
-    from seqkit.light_generate import light_generate
-    from seqkit.light_predict import parse_overrides
+def test_what_only_hydra_main_can_do_goes_its_way_and_hydra_reads_every_override(tmp_path):
+    """Hydra's own parser reads the command line (values as Hydra types them); only ``-`` flags (``--help``, ``-m``)
+    and malformed overrides go to ``@hydra.main``, which reports them."""
+    from seqkit.app.config import compose
 
-    assert light_generate(parse_overrides(GENERATE_YAML, [f"ckpt_path={tmp_path / 'none.ckpt'}", "classifier_ckpt=c.ckpt"])) is None
-    for needs_hydra in (["prompt=Hi!"], ["prompt=a,b"], ["prompt='quoted'"], ["hydra.verbose=false"], ["+extra=1"]):
-        assert parse_overrides(GENERATE_YAML, ["ckpt_path=x", *needs_hydra]) is None, needs_hydra
+    for flag in (["--help"], ["-m", "seed=1,2"], ["--cfg", "job"]):
+        assert compose("generate", ["ckpt_path=x", *flag]) is None, flag
+    for malformed in ("prompt=a,b=c", "prompt=Hi!"):  # Hydra's grammar refuses them: @hydra.main says why
+        assert compose("generate", ["ckpt_path=x", malformed]) is None, malformed
+    for override, value in ((["prompt='Hi!'"], "Hi!"), (["prompt='quoted, with a comma'"], "quoted, with a comma"),
+                            (["prompt=to be"], "to be"), (["hydra.verbose=false"], "")):
+        assert compose("generate", ["ckpt_path=x", *override]).prompt == value, override
+    assert compose("generate", ["ckpt_path=x", "classifier_ckpt=c.ckpt"]).classifier_ckpt == "c.ckpt"
 
 
 def script_config(name, *overrides):
@@ -161,8 +175,9 @@ def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_pa
     import json
     import sys
 
-    from seqkit.generation import generate
-    from seqkit.run import evaluate, predict
+    from seqkit.app.evaluate import evaluate
+    from seqkit.app.generate import generate
+    from seqkit.app.predict import predict
     rng = random.Random(0)
     lines = [" ".join(rng.choice(["the cat sat", "a dog ran", "the bird sang"]) for _ in range(2)) for _ in range(200)]
     (tmp_path / "train.txt").write_text("\n".join(lines[:180]) + "\n", encoding="utf-8")
@@ -204,9 +219,9 @@ def test_char_level_generate_rejects_unknown_prompt_characters(tmp_path):
     bad = run_script("generate.py", f"ckpt_path={ckpt}", "prompt=ROMEO:")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: prompt: character(s)")
     assert "Traceback" not in bad.stderr
+    from seqkit.app.generate import generate
+    from seqkit.app.predict import predict
     from seqkit.data.errors import DataError
-    from seqkit.generation import generate
-    from seqkit.run import predict
     text = generate(script_config("generate", f"ckpt_path={ckpt}", "prompt=ab", "max_new_tokens=5", "temperature=0"))
     assert len(text[0]) == len("ab") + 5 and text[0].startswith("ab")  # greedy, 5 characters
     (tmp_path / "score.txt").write_text("abc\nxyz\n", encoding="utf-8")

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from seqkit.data.batch import IGNORE_INDEX
-from seqkit.data.language_modeling import TBPTTChunks, jittered_lengths, split_streams
-from seqkit.models import LanguageModel
+from seqkit.tasks.language_model.network import STATE, LanguageModelNetwork as LanguageModel
+from seqkit.tasks.language_model.tbptt import TBPTTChunks, jittered_lengths, split_streams
 
 
 def tiny_lm(cell="lstm", layers=2, vocab=11, hidden=12, **kw):
@@ -57,7 +57,7 @@ def test_carried_state_over_chunks_equals_one_pass_over_the_whole_stream(cell):
     whole, _ = model(inputs, lengths)  # one forward over each whole stream
     state, pieces = None, []
     for batch in TBPTTChunks(ids, 4, bptt=7):
-        logits, state = model(batch.tokens, batch.lengths, model._carried(state, len(batch)))
+        logits, state = model(batch.tokens, batch.lengths, model._carry_over(state, len(batch)))
         pieces.append(logits)
     chunked = torch.cat(pieces, dim=1)
     real = targets != IGNORE_INDEX
@@ -78,7 +78,7 @@ def test_no_gradient_reaches_a_previous_chunk():
     model.embedding.forward = spy
     state = None
     for batch in chunks[:2]:
-        logits, state = model(batch.tokens, batch.lengths, model._carried(state, len(batch)))
+        logits, state = model(batch.tokens, batch.lengths, model._carry_over(state, len(batch)))
     loss = F.cross_entropy(logits.flatten(0, 1), chunks[1].labels.flatten(), ignore_index=IGNORE_INDEX)
     loss.backward()
     assert embedded[0].grad is None  # the graph of chunk 0 was cut off: no gradient flows there
@@ -117,9 +117,9 @@ def train_lm(carry: bool, ids, bptt: int, epochs: int) -> LanguageModel:
     chunks = TBPTTChunks(ids, 16, bptt=bptt)
     for _ in range(epochs):
         state = None
-        for batch in chunks:
-            logits, state = model(batch.tokens, batch.lengths, model._carried(state, len(batch)) if carry else None)
-            loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
+        for batch in chunks:  # the TaskModule protocol: loss(batch, state) returns the state to carry, detached
+            out = model.loss(batch, state if carry else None)
+            loss, state = out["loss"], out[STATE]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -11,12 +11,12 @@ import torch
 
 from conftest import FILLERS
 from seqkit.data import TextClassificationDataModule
-from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule
 from seqkit.data.errors import DataError
-from seqkit.data.language_modeling import EOS, LanguageModelingDataModule
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.vocab import PAD, UNK, Vocabulary
 from seqkit.light_predict import light_predict, load_light, parse_overrides
+from seqkit.tasks.language_model.codec import EOS
+from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule, LanguageModelingDataModule
 from seqkit import predict_stream
 from seqkit.run import _plain_trainer, load_checkpoint, train
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule

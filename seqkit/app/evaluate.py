@@ -16,12 +16,15 @@ from seqkit.cli import set_threads
 def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None,
                stage: str = "test") -> Dict[str, float]:
     """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches, as
-    training's ``stage`` ("test", or "val": the network evaluates as at validation) computes them; metrics that
-    have a ``report(stage)`` (forecasting's table of baselines) print it on stderr."""
+    training's ``stage`` ("test", or "val": the network evaluates as at validation) computes them, a carried state
+    going from batch to batch as in training (truncated BPTT); metrics that have a ``report(stage)``
+    (forecasting's table of baselines) print it on stderr."""
     metrics = tasks.registry.stage_metrics(shape, network, codec, stage)
+    state = None
     with torch.no_grad():
         for batch in codec.batches(examples, batch_size):
-            metrics.update(batch, tasks.registry.evaluate_batch(network, batch, stage))
+            output, state = tasks.registry.call(network, "evaluate", batch, stage, state)
+            metrics.update(batch, output)
     if hasattr(metrics, "report"):
         metrics.report(stage)
     return metrics.compute()
@@ -54,12 +57,13 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
     if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")) or not hasattr(codec, "set_predict_input"):
         return None  # generated data (task=adding): the old path
     options = _set(cfg.get("options"))
-    if options and not hasattr(codec, "set_evaluate_options"):
-        return None  # evaluate options of a codec that takes none here yet (conditional LMs): the old path
+    if options:  # the codec's own (conditional LMs: flip_condition; forecasting: backtest, stride)
+        if not hasattr(codec, "set_evaluate_options"):
+            model = (shape.legacy_models or (shape.name,))[0].rsplit(".", 1)[-1]  # named as before issue #25
+            raise ValueError(f"options.{next(iter(options))}: a {model} checkpoint takes no evaluate options")
+        codec.set_evaluate_options(**options)
     if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(codec, "keeps_its_series", False):
         raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
-    if options:  # the codec's own (forecasting: backtest, stride)
-        codec.set_evaluate_options(**options)
     if hasattr(codec, "evaluation_set"):  # the codec reads what it evaluates itself (forecasting: its own series)
         encoded = codec.evaluation_set(split)
     else:

@@ -13,16 +13,15 @@ the whole text, whatever the batch size.
 from __future__ import annotations
 
 import math
-import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
-from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX, Batch, lengths_of, pad
+from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
@@ -36,74 +35,7 @@ LINE_END = "\n"  # word level: a line's end in a token stream, read as <eos> (te
 warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 
-def split_streams(ids: Tensor, num_streams: int) -> Tuple[Tensor, Tensor, Tensor]:
-    """One stream ``ids [N]`` -> ``(inputs [S, M], targets [S, M], lengths [S])``: S contiguous streams
-    whose targets partition tokens 1..N-1 (sizes differ by at most one). Padding: PAD_INDEX in inputs,
-    IGNORE_INDEX in targets."""
-    total = ids.numel() - 1
-    base, extra = divmod(total, num_streams)
-    sizes = [base + (1 if i < extra else 0) for i in range(num_streams)]
-    width = max(sizes)
-    inputs = torch.full((num_streams, width), PAD_INDEX, dtype=torch.long)
-    targets = torch.full((num_streams, width), IGNORE_INDEX, dtype=torch.long)
-    start = 0
-    for i, size in enumerate(sizes):
-        inputs[i, :size] = ids[start: start + size]
-        targets[i, :size] = ids[start + 1: start + 1 + size]
-        start += size
-    return inputs, targets, torch.tensor(sizes, dtype=torch.long)
-
-
-def jittered_lengths(width: int, bptt: int, rng: random.Random) -> List[int]:
-    """AWD-LSTM's variable BPTT (Merity et al. 2018): each chunk is ~N(bptt, 5) steps long (N(bptt/2, 5) with
-    probability 0.05), at least 5, so chunk boundaries move from epoch to epoch."""
-    lengths, position = [], 0
-    while position < width:
-        mean = bptt if rng.random() < 0.95 else bptt / 2
-        length = min(max(5, int(rng.gauss(mean, 5))), width - position)
-        lengths.append(length)
-        position += length
-    return lengths
-
-
-class TBPTTChunks(IterableDataset):
-    """The batches of one epoch, in order: ``Batch(tokens [S, L], labels [S, L], lengths [S])`` for
-    consecutive windows of ``bptt`` steps of the S streams (the last one shorter). A stream that has
-    ended keeps length 1 with an ignored target, so the batch shape and the carried state stay put.
-
-    jitter: AWD-LSTM variable lengths, drawn anew every epoch from ``seed`` and the epoch number.
-    Several processes (DDP): the text is cut into ``num_streams * num_replicas`` streams and rank ``rank`` keeps
-    streams ``rank * S .. rank * S + S - 1``, its own contiguous pieces of the text, so its carried state lines
-    up batch to batch as in one process; all ranks share the width and the chunk lengths (same steps).
-    """
-
-    def __init__(self, ids: Tensor, num_streams: int, bptt: int, jitter: bool = False, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0):
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} of {num_replicas} processes: need 0 <= rank < num_replicas")
-        inputs, targets, lengths = split_streams(ids, num_streams * num_replicas)
-        mine = slice(rank * num_streams, (rank + 1) * num_streams)
-        self.inputs, self.targets, self.stream_lengths = inputs[mine], targets[mine], lengths[mine]
-        self.bptt, self.jitter, self.seed, self.epoch = bptt, jitter, seed, 0
-
-    def chunk_lengths(self) -> List[int]:
-        width = self.inputs.size(1)
-        if self.jitter:
-            return jittered_lengths(width, self.bptt, random.Random(self.seed * 100003 + self.epoch))
-        return [min(self.bptt, width - p) for p in range(0, width, self.bptt)]
-
-    def __len__(self) -> int:
-        return math.ceil(self.inputs.size(1) / self.bptt)
-
-    def __iter__(self) -> Iterator[Batch]:
-        lengths = self.chunk_lengths()
-        self.epoch += 1
-        position, index = 0, torch.arange(self.inputs.size(0))
-        for length in lengths:
-            real = (self.stream_lengths - position).clamp(0, length)
-            yield Batch(tokens=self.inputs[:, position: position + length].clone(), lengths=real.clamp(min=1),
-                        index=index, labels=self.targets[:, position: position + length].clone())
-            position += length
+from seqkit.tasks.language_model.tbptt import TBPTTChunks, jittered_lengths, split_streams  # noqa: E402,F401 (moved)
 
 
 @dataclass

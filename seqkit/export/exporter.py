@@ -110,7 +110,7 @@ def decoding_info(model, shape: str) -> Dict[str, Any]:
         transitions, start, end = model.crf._effective(torch.float32)
         return {"method": "viterbi", "transitions": plain(transitions), "start": plain(start), "end": plain(end)}
     if shape == "language_model":
-        return {"initial_state": "start graph" if model.hparams.num_conditions else "zeros",
+        return {"initial_state": "start graph" if model.num_conditions else "zeros",
                 "state_shape": [model.encoder.num_layers, "batch", model.encoder.hidden_size]}
     if shape == "seq2seq":
         return {"bos_index": model.hparams.bos_index, "eos_index": model.hparams.eos_index, **model.decode_settings}

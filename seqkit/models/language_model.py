@@ -21,7 +21,7 @@ from seqkit.models.base import SeqkitModule
 from seqkit.models.classifier import DEFAULT_OPTIMIZER
 from seqkit.nn.decoding import Sampler
 from seqkit.nn.encoder import State, detach_state
-from seqkit.nn.language_model_network import LanguageModelNetwork
+from seqkit.tasks.language_model.network import LanguageModelNetwork
 
 
 class LanguageModel(LanguageModelNetwork, SeqkitModule):
@@ -56,8 +56,10 @@ class LanguageModel(LanguageModelNetwork, SeqkitModule):
     ):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        super().__init__(vocab_size, embedding_dim, embedding_dropout, backbone, dropout, tie_weights, num_conditions,
-                         condition_every_step, carry_state)
+        super().__init__(vocab_size, level=level, embedding_dim=embedding_dim, embedding_dropout=embedding_dropout,
+                         backbone=backbone, dropout=dropout, tie_weights=tie_weights, num_conditions=num_conditions,
+                         condition_every_step=condition_every_step, carry_state=carry_state,
+                         sample_length=sample_length, sample_temperature=sample_temperature)
         self.save_hyperparameters()
         self._train_state: Optional[State] = None
         self._eval_state: Optional[State] = None

@@ -6,11 +6,10 @@ from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder, detach_state
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
 from seqkit.nn.forecast_heads import DirectHead, ForecastDecoder, ForecastOutput, InstanceNorm
-from seqkit.nn.language_model_network import LanguageModelNetwork
 from seqkit.nn.padding import PAD_INDEX, UNK_INDEX, lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
 
 __all__ = ["CRF", "CharCNN", "CharLSTM", "DirectHead", "ForecastDecoder", "ForecastOutput",
-           "InstanceNorm", "LanguageModelNetwork", "LeastSquaresLinear",
+           "InstanceNorm", "LeastSquaresLinear",
            "PAD_INDEX", "RecurrentEncoder", "SequencePooling", "UNK_INDEX", "WordEmbedding", "adversarial_perturbation",
            "build_char_encoder", "detach_state", "iob_constraints", "lengths_to_mask", "naive", "seasonal_naive"]

@@ -98,10 +98,17 @@ def stage_metrics(shape: Shape, network: Any, codec: Any, stage: str) -> Any:
     return cls(network, codec, stage=stage) if _takes_stage(cls) else cls(network, codec)
 
 
-def evaluate_batch(network: Any, batch: Any, stage: str) -> Any:
-    """``network.evaluate(batch)``, plus ``stage=stage`` where the network's ``evaluate`` takes it (seq2seq: greedy
-    decoding at validation, beam search at test)."""
-    return network.evaluate(batch, stage=stage) if _takes_stage(network.evaluate) else network.evaluate(batch)
+def call(network: Any, method: str, batch: Any, stage: Optional[str] = None, state: Any = None) -> Tuple[Dict[str, Any], Any]:
+    """``network.<method>(batch)`` (``loss`` or ``evaluate``) as training, evaluation and the benchmarks call it ->
+    (its result, the state to pass to the next call). A network whose ``carries_state`` is true (truncated BPTT)
+    also gets ``state`` (None at an epoch's start) and returns the next one under ``"state"``, taken out here; a
+    method that takes ``stage`` gets it (seq2seq: greedy decoding at validation, beam search at test)."""
+    fn = getattr(network, method)
+    kwargs = {"stage": stage} if stage is not None and _takes_stage(fn) else {}
+    if not getattr(network, "carries_state", False):
+        return dict(fn(batch, **kwargs)), None
+    out = dict(fn(batch, state, **kwargs))
+    return out, out.pop("state", None)
 
 
 def _takes_stage(fn: Any) -> bool:

@@ -40,13 +40,20 @@ class TaskModule(SeqkitModule):
                                    **{k: v for k, v in network_kwargs.items() if k not in _NOT_HPARAMS}})
         self.network = tasks.load(self.shape.network)(**network_kwargs)  # strict: a misspelt model.<key> is an error
         self._metrics: Dict[str, Any] = {}
+        self._carried: Dict[str, Any] = {}  # stage -> the state the network's last call of the stage returned
+
+    def _call(self, stage: str, method: str, batch) -> Dict[str, Any]:
+        """``network.<method>(batch)`` through ``seqkit.tasks.registry.call``: the state a network that carries one
+        returned at its previous call of this stage goes in (None at each epoch start), the next is kept."""
+        out, self._carried[stage] = tasks.registry.call(self.network, method, batch, stage, self._carried.get(stage))
+        return out
 
     def forward(self, *args: Any, **kwargs: Any):
         return self.network(*args, **kwargs)
 
     # ---- training ----------------------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        parts = self.network.loss(batch)
+        parts = self._call("train", "loss", batch)
         loss = parts.pop("loss")
         self.log_train_loss(loss, len(batch), **parts)
         return loss
@@ -58,9 +65,10 @@ class TaskModule(SeqkitModule):
 
     def _start(self, stage: str) -> None:
         self._metrics[stage] = tasks.registry.stage_metrics(self.shape, self.network, self._codec(), stage)
+        self._carried[stage] = None
 
     def _step(self, stage: str, batch) -> None:
-        self._metrics[stage].update(batch, tasks.registry.evaluate_batch(self.network, batch, stage))
+        self._metrics[stage].update(batch, self._call(stage, "evaluate", batch))
 
     def _end(self, stage: str) -> None:
         metrics = self._metrics.pop(stage)
@@ -75,6 +83,15 @@ class TaskModule(SeqkitModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         if hasattr(self.network, "before_training") and datamodule is not None:
             self.network.before_training(datamodule.train_dataloader())
+
+    def on_train_epoch_start(self) -> None:
+        self._carried["train"] = None
+
+    def on_train_epoch_end(self) -> None:
+        """The network's own end-of-epoch report, if it has one (``after_train_epoch(codec, epoch)``: LM samples)."""
+        report = getattr(self.network, "after_train_epoch", None)
+        if report is not None:
+            report(self._codec(), self.current_epoch)
 
     def on_validation_epoch_start(self) -> None:
         self._start("val")

@@ -1,0 +1,99 @@
+"""``scripts/generate.py`` on (network, codec): stream sampled text to stdout, or, with ``classifier_ckpt``, measure
+how often a classifier agrees with the requested class; no Lightning. Every language-model checkpoint (new, and
+old ones converted by ``seqkit.app.checkpoint.load``) runs here; the same seed gives the same text as before."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Dict, List, Optional
+
+import torch
+from omegaconf import DictConfig
+
+from seqkit import tasks
+from seqkit.app.checkpoint import app_shape, given_vectors, load
+from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
+from seqkit.cli import set_threads
+from seqkit.nn.decoding import Sampler, greedy_choice
+
+CLASSIFIER = "seqkit.models.classifier.SequenceClassifier"
+
+
+def generate(cfg: DictConfig) -> Optional[List[str]]:
+    """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout ->
+    the texts; None when the checkpoint's shape is not on this path (the script then runs the old one)."""
+    set_threads(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
+    if app_shape(cfg.ckpt_path) is None:
+        return None
+    network, codec = load(cfg.ckpt_path, **given_vectors(cfg))
+    if not hasattr(codec, "encode_prompt") or not hasattr(network, "generate"):
+        raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")
+    return generate_with(cfg, network, codec)
+
+
+def generate_with(cfg: DictConfig, model: Any, codec: Any) -> List[str]:
+    """``generate`` once loaded. model: a language-model network in eval mode (``generate``, ``num_conditions``,
+    ``carry_state``); codec: its text <-> ids (``encode_prompt``, ``prompt_text``, ``stream_piece``, ...)."""
+    if cfg.max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}")
+    prompt = str(cfg.get("prompt") or "")
+    prompt_ids = torch.tensor([codec.encode_prompt(prompt)])
+    condition = None
+    if cfg.get("condition") is not None:
+        condition = torch.tensor([codec.condition_index(str(cfg.condition))])
+    elif model.num_conditions and not cfg.get("classifier_ckpt"):
+        raise ValueError(f"this model generates from a class: give condition=<one of {codec.condition_names()}>")
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    if cfg.temperature == 0:
+        choose = greedy_choice
+    else:
+        choose = Sampler(float(cfg.temperature), cfg.get("top_k"), cfg.get("top_p"), generator, codec.banned_indices())
+    if cfg.get("classifier_ckpt"):
+        report_agreement(cfg, model, codec, choose)
+        return []
+    texts = []
+    for k in range(int(cfg.num_samples)):
+        if cfg.num_samples > 1:
+            print(f"[seqkit] sample {k + 1}/{cfg.num_samples}", file=sys.stderr, flush=True)
+        pieces = [codec.prompt_text(prompt)]
+        sys.stdout.write(pieces[0])
+
+        def stream(ids: torch.Tensor) -> None:
+            piece = codec.stream_piece(int(ids[0]))
+            pieces.append(piece)
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        eos = None if model.carry_state else codec.start_index()  # sentences end
+        model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream, eos=eos)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        texts.append("".join(pieces))
+    return texts
+
+
+def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Dict[str, float]:
+    """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified by the
+    classifier (loaded by ``seqkit.app.checkpoint.load``); one JSON line."""
+    from seqkit.app.predict import NetworkRunner
+    from seqkit.class_agreement import agreement
+
+    if not model.num_conditions:
+        raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
+                         f"{cfg.ckpt_path} generates from no class")
+    if str(cfg.get("prompt") or ""):
+        raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
+    path = str(cfg.classifier_ckpt)
+    shape = app_shape(path)
+    if shape is None or shape.name != "classification":
+        meta = seqkit_metadata(read_checkpoint(path), path)
+        if meta.get("shape") in tasks.registry.names():  # a new checkpoint: named by its shape's model class as before
+            legacy = tasks.get(meta["shape"]).legacy_models
+            meta = {**meta, "model_class": legacy[0] if legacy else str(meta["shape"])}
+        check_model_class(meta, path, CLASSIFIER, "classifier_ckpt needs")
+    network, classifier_codec = load(path, **given_vectors(cfg))  # the classification codec: set_predict_input, predict_batches
+    conditions = [str(cfg.condition)] if cfg.get("condition") is not None else codec.condition_names()
+    result = agreement(model, codec, NetworkRunner(network), classifier_codec, conditions, int(cfg.num_samples),
+                       choose, int(cfg.max_new_tokens))
+    print(json.dumps(result), flush=True)
+    return result
