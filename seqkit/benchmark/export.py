@@ -6,27 +6,25 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Dict
 
 import torch
 
-from seqkit.benchmark.loops import real_tokens
+from seqkit.benchmark.loops import network_of, real_tokens
 from seqkit.benchmark.recipes import classifier_recipe, tagger_recipe
 from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, seed_all, summary_of
 
 
-def network_and_graphs(model):
-    """-> (the plain-torch network, its export graphs): a TaskModule's shape's own (``seqkit.tasks.<shape>.export``,
-    through the registry); an old model class is its own network, with seqkit.export.exporter's table of graphs."""
-    network = getattr(model, "network", None)
-    if network is not None:
+def export_graphs(model) -> list:
+    """The graphs scripts/export.py writes of ``model``: its shape's own (``seqkit.tasks.<shape>.export``, through
+    the registry); for an old model class not yet in a shape package, seqkit.export.graphs' table."""
+    if hasattr(model, "network"):
         from seqkit.tasks.registry import get, load
 
-        return network.eval(), load(get(model.hparams.shape).export)(network.eval())
+        return load(get(model.hparams.shape).export)(model.network)
     from seqkit.export.graphs import SHAPES
 
-    return model.eval(), SHAPES[type(model).__name__][1](model.eval())
+    return SHAPES[type(model).__name__][1](model)
 
 
 def bench_export(args) -> Dict[str, Any]:
@@ -44,8 +42,8 @@ def bench_export(args) -> Dict[str, Any]:
     shapes = {"classifier": (cls.model(seed=args.seed), cls.datamodule, cls_what),
               "tagger": (tag.model(seed=args.seed), tag.datamodule, tag_what)}
     for shape, (module, dm, what) in shapes.items():
-        model, graphs = network_and_graphs(module)
-        graph = graphs[0]
+        module.eval()
+        model, graph = network_of(module), export_graphs(module)[0]
         write_graph(graph, folder / f"{shape}.onnx", "onnx")
         write_graph(graph, folder / f"{shape}.pt", "torchscript")
         scripted, session = torch.jit.load(str(folder / f"{shape}.pt")), onnx_session(folder / f"{shape}.onnx", args.threads)
@@ -57,7 +55,7 @@ def bench_export(args) -> Dict[str, Any]:
         tokens, sentences = real_tokens(batches), sum(len(b) for b in batches)
 
         def eager(x):
-            return model(*x) if shape == "classifier" else model(SimpleNamespace(**dict(zip(names, x))))
+            return model(*x)  # the network's forward takes the graph's inputs
 
         runs = {"eager": lambda: [eager(x) for x in inputs], "torchscript": lambda: [scripted(*x) for x in inputs],
                 "onnxruntime": lambda: [session.run(None, f)[0] for f in feeds]}

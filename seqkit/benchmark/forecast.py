@@ -8,8 +8,8 @@ from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (epoch_batches, report_flops, report_trainer_vs_plain, trainer_vs_plain,
-                                    windows_of)
+from seqkit.benchmark.loops import (epoch_batches, network_of, report_flops, report_trainer_vs_plain,
+                                    trainer_vs_plain, windows_of)
 from seqkit.benchmark.recipes import describe_model, forecast_recipe
 from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, seed_all, summary_of
 
@@ -41,7 +41,7 @@ def bench_forecast(args) -> Dict[str, Any]:
 
     # ---- 2. forecasts a second: Trainer.predict vs the bare forward, validation windows ----------------
     model = recipe.model(init_state).eval()
-    network = getattr(model, "network", model)  # the network once the forecaster trains a TaskModule
+    network = network_of(model)
     loader = dm.val_dataloader()
     n = len(dm.datasets["val"])
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,

@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import plain_train, real_tokens, report_flops, report_trainer_vs_plain, trainer_vs_plain
+from seqkit.benchmark.loops import network_of, plain_train, real_tokens, report_flops, report_trainer_vs_plain, trainer_vs_plain
 from seqkit.benchmark.recipes import LM_OVERRIDES, describe_model, section_recipe
 from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, seed_all, summary_of
 
@@ -34,8 +34,7 @@ def bench_lm(args) -> Dict[str, Any]:
     figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", plain_model,
                                     batches, real_tokens, res, cfg.backbone.hidden_size)
 
-    module = recipe.model(initial).eval()
-    model = getattr(module, "network", module)  # the network once task=lm trains a TaskModule
+    model = network_of(recipe.model(initial).eval())
     prompt = torch.tensor([dm.encode_prompt("ROMEO:")])
     new = args.lm_generate_tokens
 

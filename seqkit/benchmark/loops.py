@@ -2,8 +2,9 @@
 pre-made batches, with the loss the network itself defines (``module.network.loss(batch)["loss"]``, the very
 objective ``seqkit.training.TaskModule.training_step`` optimises). Also the Trainer-vs-plain and FLOP tables.
 
-Truncated BPTT needs no loop of its own: a network whose ``loss`` returns a ``"state"`` (the language model's
-recurrent state at the chunk's end) gets it back, detached, as ``loss(batch, state=...)`` on the next batch.
+Truncated BPTT needs no loop of its own: a network whose ``carries_state`` is true (the language model) gets the
+``"state"`` its previous ``loss`` returned as ``loss(batch, state)`` on the next batch (None at an epoch's start),
+as ``TaskModule.training_step`` gives it.
 """
 from __future__ import annotations
 
@@ -17,42 +18,30 @@ from seqkit.nn.encoder import detach_state
 
 # ---- the loss: the network's own ------------------------------------------------------------------------------
 
-def loss_parts(model, batch, state: Any = None) -> Dict[str, Any]:
-    """``model.network.loss(batch)`` (``state=`` passed only when the previous batch's loss returned one)."""
+def network_of(model):
+    """The plain-torch network a model trains: ``module.network``."""
     network = getattr(model, "network", None)
-    if network is None:
-        return _loss_of_unmigrated(model, batch, state)
-    return network.loss(batch) if state is None else network.loss(batch, state=state)
+    if network is None:  # TEMPORARY: an old seqkit.models class (seqkit.benchmark.unmigrated; integration deletes it)
+        from seqkit.benchmark.unmigrated import network_of_unmigrated
+        return network_of_unmigrated(model)
+    return network
+
+
+def loss_parts(model, batch, state: Any = None) -> Dict[str, Any]:
+    """``model.network.loss(batch)``: ``{"loss": ...}``. A network that ``carries_state`` (truncated BPTT) gets the
+    previous batch's state (``loss(batch, state)``; None at an epoch's start) and returns its own under "state"."""
+    network = getattr(model, "network", None)
+    if network is None:  # TEMPORARY: an old seqkit.models class (seqkit.benchmark.unmigrated; integration deletes it)
+        from seqkit.benchmark.unmigrated import loss_of_unmigrated
+        return loss_of_unmigrated(model, batch, state)
+    if getattr(network, "carries_state", False):
+        return network.loss(batch, state)
+    return network.loss(batch)
 
 
 def loss_of(model, batch) -> torch.Tensor:
     """The training objective of one batch from a fresh state (what FLOP counting runs)."""
     return loss_parts(model, batch)["loss"]
-
-
-def _loss_of_unmigrated(model, batch, state: Any = None) -> Dict[str, Any]:
-    """TEMPORARY ADAPTER (issue 25): what the old LightningModule's ``training_step`` computes, for the shapes
-    whose task still trains an old ``seqkit.models`` class in this branch (their networks have no ``loss(batch)``
-    yet). The integration step deletes this function once every task trains ``seqkit.training.TaskModule``."""
-    import torch.nn.functional as F
-
-    kind = type(model).__name__
-    if kind == "SequenceTagger":  # CRF nll (mean over sentences) of the emissions
-        return {"loss": model.loss(model(batch), batch)}
-    if kind == "Forecaster":  # each ensemble member's nll, averaged (recursive head: teacher-forced)
-        teacher = batch.y if model.hparams.head == "recursive" else None
-        mask = batch.mask[..., None].expand_as(batch.y)
-        losses = [model.output.nll(out, batch.y, mask) for out in model.member_forecasts(batch.x, batch.future, teacher)]
-        return {"loss": torch.stack(losses).mean()}
-    if kind == "Seq2Seq":  # token-mean cross-entropy of the teacher-forced decoder
-        logits, _ = model(batch.source, batch.source_lengths, batch.target_in)
-        return {"loss": F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=0,
-                                        label_smoothing=model.hparams.label_smoothing)}
-    if kind == "LanguageModel":  # token-mean cross-entropy; the state carried to the next chunk (TBPTT)
-        logits, state = model(batch.tokens, batch.lengths, model._carried(state, len(batch)), condition=batch.condition)
-        total, count = model._token_loss(logits, batch.labels)
-        return {"loss": total / count.clamp(min=1), "state": state}
-    raise TypeError(f"{kind} has neither a network with loss(batch) nor a temporary benchmark loss")
 
 
 # ---- the two training loops ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import report_flops, report_trainer_vs_plain, target_tokens, trainer_vs_plain
+from seqkit.benchmark.loops import network_of, report_flops, report_trainer_vs_plain, target_tokens, trainer_vs_plain
 from seqkit.benchmark.recipes import describe_model, section_recipe
 from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, seed_all, summary_of
 
@@ -33,8 +33,7 @@ def bench_seq2seq(args) -> Dict[str, Any]:
                                     plain_model, batches, target_tokens, res, cfg.backbone.hidden_size,
                                     unit="target_token")
 
-    module = recipe.model(init).eval()
-    model = getattr(module, "network", module)  # the network once task=g2p trains a TaskModule
+    model = network_of(recipe.model(init).eval())
     val = list(dm.val_dataloader())
     if args.max_batches:
         val = val[:1]

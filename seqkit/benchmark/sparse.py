@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
-from seqkit.benchmark.loops import epoch_batches, loss_of, real_tokens
+from seqkit.benchmark.loops import epoch_batches, loss_of, network_of, real_tokens
 from seqkit.benchmark.recipes import CONFIGS, compose_config, section_overrides, tagger_overrides
 from seqkit.benchmark.timing import Clock, Table, alternate, compare, median, seed_all, summary_of
 from seqkit.optim import clip_grad_norm_, has_sparse_grad
@@ -82,7 +82,7 @@ def bench_tagger_sparse(args) -> Dict[str, Any]:
     clip = float(base.trainer.gradient_clip_val)
     batches = epoch_batches(dm, bucketing=True, limit=args.tagger_step_batches)
     tokens = real_tokens(batches)
-    words = getattr(models["sparse, lazy Adam"], "network", models["sparse, lazy Adam"]).embedding.embedding.weight
+    words = network_of(models["sparse, lazy Adam"]).embedding.embedding.weight
     n_params = sum(p.numel() for p in models["dense, fused Adam"].parameters())
     rows = [int(torch.unique(b.tokens).numel()) for b in batches]
     print(f"data:  {'CoNLL-2003 train (' + args.conll2003 + ')' if args.conll2003 else 'built-in WNUT-17 train'}, "

@@ -11,16 +11,11 @@ from typing import Any, Callable, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (epoch_batches, plain_train, real_tokens, report_flops, report_trainer_vs_plain,
-                                    trainer_vs_plain)
+from seqkit.benchmark.loops import (epoch_batches, network_of, plain_train, real_tokens, report_flops,
+                                    report_trainer_vs_plain, trainer_vs_plain)
 from seqkit.benchmark.recipes import describe_model, tagger_recipe
 from seqkit.benchmark.timing import (Clock, Rate, Table, alternate, compare, inference_figure, median, ratio,
                                      seed_all, summary_of)
-
-
-def parts(model):
-    """The tagger's network: ``module.network`` once the tagger trains a TaskModule, the old model until then."""
-    return getattr(model, "network", model)
 
 
 def bench_tagger(args) -> Dict[str, Any]:
@@ -36,7 +31,7 @@ def bench_tagger(args) -> Dict[str, Any]:
     word_dropout = float(cfg.model.word_dropout)
     print(f"data:  {what}: {n_train:,} training sentences, {n_val:,} validation")
     print(f"model: {describe_model(recipe)}; word {cfg.model.embedding_dim} + char {cfg.model.char_encoder} "
-          f"{parts(model).chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
+          f"{network_of(model).chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
           f"{n_params:,} parameters; batch {cfg.data.batch_size}")
     figures: Dict[str, Any] = {
         "data": "conll2003" if args.conll2003 else "builtin:wnut17", "train_sentences": n_train, "val_sentences": n_val,
@@ -96,10 +91,10 @@ def bench_tagger(args) -> Dict[str, Any]:
     step_tokens = real_tokens(steps)
     step_model = recipe.model(init_state).train()
     with torch.no_grad():
-        emissions = [parts(step_model)(b).float() for b in steps]  # training mode: as the step sees them
+        emissions = [network_of(step_model).scores(b).float() for b in steps]  # training mode: as the step sees them
 
     def crf_only() -> Rate:
-        crf = parts(step_model).crf
+        crf = network_of(step_model).crf
         with Clock() as clock:
             for e, b in zip(emissions, steps):
                 crf.nll(e.detach().requires_grad_(), b.labels, b.mask, reduction="mean").backward()
@@ -122,11 +117,11 @@ def bench_tagger(args) -> Dict[str, Any]:
 
     # ---- 3. decoding the validation set (the recipe's length-sorted eval batches): Viterbi vs argmax on the
     # same precomputed emissions, and the whole model (forward + Viterbi) in eval mode ----------------------
-    network = parts(reset(recipe.model())).eval()
+    network = network_of(reset(recipe.model()).eval())
     val = list(dm.val_dataloader())
     sentences = sum(len(b) for b in val)
     with torch.no_grad():
-        val_emissions = [network(b).float() for b in val]
+        val_emissions = [network.scores(b).float() for b in val]
 
     def decode(fn) -> Rate:
         with torch.no_grad(), Clock() as clock:
@@ -137,7 +132,7 @@ def bench_tagger(args) -> Dict[str, Any]:
     def full_decode() -> Rate:
         with torch.no_grad(), Clock() as clock:
             for b in val:
-                network.decode(network(b), b.mask)
+                network.decode(network.scores(b), b.mask)
         return clock.rate(sentences)
 
     res3 = alternate({"viterbi": lambda: decode(lambda e, m: network.crf.viterbi(e, m)[0]),
