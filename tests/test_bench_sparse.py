@@ -11,7 +11,7 @@ def test_quick_tagger_sparse_run_reports_every_set_up(tmp_path, capsys):
     from seqkit.benchmark.speed import main
 
     figures = main(["--quick", "--sections", "tagger_sparse", "--conll2003", str(tmp_path),
-                                "--threads", "1"])["sections"]["tagger_sparse"]
+                    "--threads", "1"])["sections"]["tagger_sparse"]
     out = capsys.readouterr().out
     assert figures["data"] == "conll2003" and figures["batches"] == 3
     assert figures["embedding_shape"][1] == 100  # experiment=conll2003 embedding.pretrained=null: 100-d table

@@ -139,7 +139,7 @@ def test_lm_section_times_tbptt_generation_and_cells_in_one_run(capsys):
     from seqkit.benchmark.speed import main
 
     lm = main(["--quick", "--sections", "lm", "--threads", "1",
-                           "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
+               "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
     assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell", "flops", "inference"}
     # task=lm composed, the quick sizes and then --override applied (the last override wins)
     assert lm["recipe"] == ["task=lm", "model.sample_length=0", "data.batch_size=8", "data.bptt=32",
