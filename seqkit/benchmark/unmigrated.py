@@ -41,7 +41,13 @@ class _OldTagger(nn.Module):
 
     def __init__(self, model):
         super().__init__()
-        self.model, self.crf, self.chars = model, model.crf, model.chars
+        self.model = model
+
+    def __getattr__(self, name: str):  # crf, chars, embedding, encoder ...: the old model's parts
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["model"], name)
 
     def forward(self, tokens, lengths, chars=None, char_lengths=None):
         return self.model(SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths))
