@@ -136,13 +136,10 @@ def test_tagger_without_its_files_is_an_error(tmp_path):
 
 def test_lm_section_times_tbptt_generation_and_cells_in_one_run(capsys):
     """--sections lm (quick): the three comparisons run; generation's two ways give the same tokens (checked inside)."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import bench_speed
-    finally:
-        sys.path.pop(0)
-    lm = bench_speed.main(["--quick", "--sections", "lm", "--threads", "1",
-                           "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
+    from seqkit.benchmark.speed import main
+
+    lm = main(["--quick", "--sections", "lm", "--threads", "1",
+               "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
     assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell", "flops", "inference"}
     # task=lm composed, the quick sizes and then --override applied (the last override wins)
     assert lm["recipe"] == ["task=lm", "model.sample_length=0", "data.batch_size=8", "data.bptt=32",

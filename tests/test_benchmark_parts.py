@@ -119,3 +119,41 @@ def test_flair_peer_reads_the_same_words_tags_and_batches(tmp_path):
     before = [p.detach().clone() for p in tagger.parameters()]
     peer.train(tagger, optimizer, recipe.clip)
     assert any(not torch.equal(a, p) for a, p in zip(before, tagger.parameters()))
+
+
+class _CountingNetwork(torch.nn.Module):
+    """A toy network of the shape protocol that carries its state (as the language model's): loss(batch, state)."""
+    carries_state = True
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+        self.seen = []
+
+    def loss(self, batch, state=None):
+        self.seen.append(None if state is None else float(state))
+        state = batch if state is None else state + batch
+        return {"loss": (self.weight * state).sum(), "state": state * self.weight}
+
+
+def test_plain_loop_trains_on_the_network_loss_and_carries_its_state():
+    """The plain loop calls ``module.network.loss`` (no loss of its own); a ``carries_state`` network gets the
+    previous batch's returned state, detached, and None at each epoch's start (as TaskModule gives it)."""
+    from types import SimpleNamespace
+
+    from seqkit.benchmark.loops import loss_of, plain_train
+
+    module = torch.nn.Module()
+    module.network = _CountingNetwork()
+    recipe = SimpleNamespace(optimizer=lambda params: torch.optim.SGD(params, lr=0.0), clip=1.0)
+    plain_train(module, [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)], recipe, epochs=2)
+    assert module.network.seen == [None, 1.0, 3.0] * 2
+    assert float(loss_of(module, torch.tensor(4.0))) == 4.0  # FLOP counting: one batch from a fresh state
+
+
+def test_benchmark_files_are_short_and_scripts_do_not_edit_sys_path():
+    root = Path(__file__).resolve().parents[1]
+    for path in [*(root / "seqkit" / "benchmark").glob("*.py"), *(root / "scripts").glob("bench_*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 400, path
+        assert "sys.path" not in text, path

@@ -1,13 +1,19 @@
 """A benchmark's model and data come from the same composed config as ``scripts/train.py <overrides>``.
 
 So a recipe has one home (``configs/``): a benchmark only adds overrides (strings) for its sizes, e.g.
-``["task=lm", "data.batch_size=8", "backbone.hidden_size=32"]``.
+``["task=lm", "data.batch_size=8", "backbone.hidden_size=32"]``. Each section's recipe (the task or experiment it
+composes, and the data it points at) is here too, so the speed and GPU benchmarks share them.
 """
 from __future__ import annotations
 
+import math
+import random
+import sys
+import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from omegaconf import DictConfig
@@ -82,3 +88,101 @@ class Recipe:
     def describe(self) -> str:
         """The overrides as a train.py command line would carry them."""
         return " ".join(self.overrides)
+
+
+# ---- the sections' recipes ---------------------------------------------------------------------------------
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+# --quick: the sections' recipes at toy sizes (overrides, as on a train.py command line)
+QUICK_OVERRIDES: Dict[str, List[str]] = {
+    "lm": ["data.batch_size=8", "data.bptt=32", "backbone.hidden_size=32"],
+}
+# the word table is trained from scratch at embedding.dim (100), as the Flair peer's: no GloVe lookups
+TAGGER_OVERRIDES = ["embedding.pretrained=null"]
+# the recipe prints a 300-character sample at every epoch's end: not training work
+LM_OVERRIDES = ["model.sample_length=0"]
+# the least-squares highway is solved outside the training step (at the start of fit), so a plain loop has no
+# step of it: the benchmark times the recurrent model alone
+FORECAST_OVERRIDES = ["model.highway=none"]
+
+
+def hydra_path(path: Path) -> str:
+    """A path as a quoted Hydra override value (safe with spaces, '=' or ',')."""
+    return "'" + str(Path(path).expanduser().resolve()).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def section_overrides(args, section: str) -> List[str]:
+    """The ``--override SECTION:KEY=VALUE`` options for ``section``, as ``KEY=VALUE`` strings."""
+    return [o.split(":", 1)[1] for o in getattr(args, "override", []) if o.split(":", 1)[0] == section]
+
+
+def section_recipe(args, section: str, overrides: Sequence[str]) -> Recipe:
+    """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
+    benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit."""
+    recipe = Recipe.load(CONFIGS, [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []),
+                                   *section_overrides(args, section)], seed=args.seed)
+    print(f"recipe: train.py {recipe.describe()}")
+    return recipe
+
+
+def describe_model(recipe: Recipe) -> str:
+    """One line: the composed model's network, backbone, optimiser and clipping."""
+    cfg = recipe.cfg
+    b = cfg.backbone
+    return (f"{cfg.model._target_.rsplit('.', 1)[-1]}, {'bidirectional ' if b.get('bidirectional') else ''}"
+            f"{b.cell.upper()} {b.num_layers} x {b.hidden_size} ({b.impl}); {cfg.optimizer._target_.rsplit('.', 1)[-1]} "
+            f"lr {recipe.lr:g}, clip {recipe.clip}")
+
+
+def classifier_recipe(args) -> Tuple[Recipe, str]:
+    """task=sentiment as configured (the built-in data), or its model on all of SST-2 train (``args.sst2``: nothing
+    held out, nothing is evaluated here). -> (recipe, a one-line description of the data)."""
+    if getattr(args, "sst2", None):
+        path = Path(args.sst2).expanduser() / "stsa.binary.train"
+        if not path.is_file():
+            sys.exit(f"error: {path} not found (--sst2 takes the directory holding stsa.binary.train)")
+        overrides = ["task=sentiment", "data.builtin=null", f"data.root={hydra_path(path.parent)}",
+                     "data.train_path=stsa.binary.train", "data.format=label_space_text",
+                     "data.tokenizer.mode=whitespace", "data.split=[1.0,0.0,0.0]"]
+        what = f"SST-2 train ({path}), whitespace tokenizer, lowercase"
+    else:
+        overrides, what = ["task=sentiment"], "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase"
+    return section_recipe(args, "classifier", overrides), what
+
+
+def tagger_recipe(args, section: str = "tagger") -> Tuple[Recipe, str]:
+    """experiment=conll2003 (``args.conll2003``) or task=ner (built-in WNUT-17), with TAGGER_OVERRIDES."""
+    return section_recipe(args, section, tagger_overrides(args)), (
+        f"CoNLL-2003 train/valid ({Path(args.conll2003).expanduser()}), zero_digits" if getattr(args, "conll2003", None)
+        else "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)")
+
+
+def tagger_overrides(args) -> List[str]:
+    """The tagger recipe's overrides; exits with a one-line error when ``args.conll2003`` lacks its files."""
+    if not getattr(args, "conll2003", None):
+        return ["task=ner", *TAGGER_OVERRIDES]
+    root = Path(args.conll2003).expanduser()
+    for name in ("train.txt", "valid.txt"):
+        if not (root / name).is_file():
+            sys.exit(f"error: {root / name} not found (--conll2003 takes the directory holding train.txt, valid.txt)")
+    return ["experiment=conll2003", f"data.root={hydra_path(root)}", *TAGGER_OVERRIDES]
+
+
+def forecast_recipe(args, extra: Sequence[str] = ()) -> Tuple[Recipe, str]:
+    """experiment=etth1 (OT, input 96 -> 24, batch 64) on ``args.ett``, or on a generated 3,000-hour series of the
+    same shape (a daily cycle plus noise, split 2000/500/500) when no folder is given."""
+    if getattr(args, "ett", None):
+        path = Path(args.ett).expanduser() / "ETTh1.csv"
+        if not path.is_file():
+            sys.exit(f"error: {path} not found (--ett takes the directory holding ETTh1.csv)")
+        overrides, what = ["experiment=etth1", f"data.root={hydra_path(path.parent)}"], f"ETTh1 OT ({path})"
+    else:
+        rng = random.Random(args.seed)
+        start = datetime(2020, 1, 1)
+        rows = ["date,OT"] + [f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},"
+                              f"{10 + 3 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 0.3):.4f}" for i in range(3000)]
+        folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-forecast-"))
+        (folder / "ETTh1.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        overrides = ["experiment=etth1", f"data.root={hydra_path(folder)}", "data.split=[2000,500,500]"]
+        what = "generated hourly series"
+    return section_recipe(args, "forecast", [*overrides, *FORECAST_OVERRIDES, *extra]), what
