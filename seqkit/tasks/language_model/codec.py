@@ -29,7 +29,8 @@ from seqkit.data.sampler import sorted_batches
 from seqkit.data.textfile import read_lines, resolve_path
 from seqkit.data.vocab import UNK, Vocabulary
 from seqkit.nn.padding import PAD_INDEX
-from seqkit.tasks.classification.codec import ClassificationCodec, Example, Settings
+from seqkit.data.codec import Settings
+from seqkit.tasks.classification.codec import ClassificationCodec, Example
 from seqkit.tasks.language_model.tbptt import TBPTTChunks
 
 LEVELS = ("char", "word")
