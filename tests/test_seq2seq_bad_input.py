@@ -99,7 +99,8 @@ def test_a_checkpoint_of_another_shape_given_to_predict_is_one_error_line(legacy
     ckpt = edited(legacy_ckpt, tmp_path, "tagger.ckpt",
                   lambda c: c["seqkit"].update(model_class="seqkit.models.tagger.SequenceTagger"))  # another shape's class
     line = predict_fails_with(ckpt, tmp_path, capsys, monkeypatch)
-    assert line.startswith(f"error: {ckpt}: its hyper-parameters do not build its model class SequenceTagger (")
+    assert line == (f"error: {ckpt}: its data module seqkit.data.parallel.ParallelTextDataModule is not one the tagging "
+                    f"shape converts")  # the class names another shape: its data is not that shape's
 
     ckpt = edited(legacy_ckpt, tmp_path, "no_data.ckpt", lambda c: c["seqkit"].update(datamodule_class=None))
     line = predict_fails_with(ckpt, tmp_path, capsys, monkeypatch)

@@ -35,3 +35,10 @@ def graphs(network) -> List[Graph]:
                          [Port("condition", {0: "batch"}, condition)], _state_ports("", state)))
     return out
 
+
+
+def decoding(network) -> dict:
+    """What a runtime needs to run the step graph (the sidecar's "decoding"): where the first state comes from
+    (zeros, or the ``start`` graph of a conditional model) and its shape."""
+    return {"initial_state": "start graph" if network.num_conditions else "zeros",
+            "state_shape": [network.encoder.num_layers, "batch", network.encoder.hidden_size]}
