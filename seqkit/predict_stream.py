@@ -213,7 +213,7 @@ def stream_predictions(model: Any, datamodule: Any, trainer: Any, source: str, o
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
     file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples.
 
-    trainer: a Lightning Trainer runs ``model`` over ``datamodule.predict_dataloader()``; None (seqkit.light_predict,
+    trainer: a Lightning Trainer runs ``model`` over ``datamodule.predict_dataloader()``; None (seqkit.app.predict,
     no Lightning) runs ``model.predict_step`` over ``datamodule.predict_batches()`` under ``torch.inference_mode``.
     options: the data module's, and ``max_length`` / ``too_long`` (see ``Limit``).
     reads: the other files the run read (``{"checkpoint": path}``), which neither the output nor a plot may be.

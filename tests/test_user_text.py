@@ -14,13 +14,15 @@ from seqkit.data import TextClassificationDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.vocab import PAD, UNK, Vocabulary
-from seqkit.light_predict import light_predict, load_light, parse_overrides
+from seqkit.app.checkpoint import load
+from seqkit.app.config import compose
+from seqkit.app.predict import NetworkRunner
+from seqkit.app.predict import predict as app_predict
 from seqkit.tasks.language_model.codec import EOS
 from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule, LanguageModelingDataModule
 from seqkit import predict_stream
 from seqkit.run import _plain_trainer, load_checkpoint, train
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
-from test_light_predict import PREDICT_YAML
 from test_reliability_predict import config, rows_of, tagger  # noqa: F401 (tagger: a fixture)
 
 BOS = "<bos>"
@@ -115,12 +117,12 @@ def classifier(tmp_path_factory):
 
 
 def classifier_runs(ckpt):
-    """Prediction through the Lightning path and through the light path (seqkit.light_predict)."""
+    """Prediction through the Lightning path and through the application's (seqkit.app, no Lightning)."""
     model, datamodule = load_checkpoint(str(ckpt))
     trainer = _plain_trainer(config("predict", f"ckpt_path={ckpt}"))
-    network, reader = load_light(str(ckpt))
+    network, codec = load(str(ckpt))
     return {"lightning": lambda s, o, **kw: predict_with(model, datamodule, trainer, s, o, **kw),
-            "light": lambda s, o, **kw: predict_with(network, reader, None, s, o, **kw)}
+            "app": lambda s, o, **kw: predict_with(NetworkRunner(network), codec, None, s, o, **kw)}
 
 
 def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classifier, tmp_path):
@@ -138,9 +140,9 @@ def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classi
         assert run(source, out, input_format="text", max_length=1500) == 3
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
-    cfg = parse_overrides(PREDICT_YAML, [f"ckpt_path={classifier}", f"input={source}", f"output={tmp_path / 'o'}",
-                                         "options.input_format=text", "options.max_length=2000"])
-    assert cfg.options.too_long == "refuse" and light_predict(cfg) == 3  # predict.yaml's options
+    cfg = compose("predict", [f"ckpt_path={classifier}", f"input={source}", f"output={tmp_path / 'o'}",
+                              "options.input_format=text", "options.max_length=2000"])
+    assert cfg.options.too_long == "refuse" and app_predict(cfg) == 3  # predict.yaml's options
 
 
 # ---- user text is text -----------------------------------------------------------------------------------------

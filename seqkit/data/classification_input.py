@@ -1,7 +1,7 @@
 """What text classification does to examples, without Lightning: encode, batch, read prediction input, format.
 
 ``TextClassificationDataModule`` (training) and ``TextClassificationReader`` (prediction restored from a
-checkpoint by ``seqkit.light_predict``, which never imports Lightning) share these methods, so the two
+checkpoint by the earlier Lightning-free prediction path) share these methods, so the two
 encode and batch exactly alike.
 """
 from __future__ import annotations

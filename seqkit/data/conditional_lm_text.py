@@ -1,7 +1,7 @@
 """A class-conditional language model's classes and text <-> ids for generation, without Lightning.
 
 ``ConditionalLanguageModelingDataModule`` (training) and ``ConditionalLanguageModelReader`` (generation
-restored from a checkpoint by ``seqkit.light_generate``) share these methods, so both read ``condition=`` and
+restored from a checkpoint by the earlier generation path) share these methods, so both read ``condition=`` and
 prompts and write text alike.
 """
 from __future__ import annotations

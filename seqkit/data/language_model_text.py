@@ -1,7 +1,7 @@
 """A language model's text <-> ids for generation, without Lightning: prompts, streamed pieces, banned ids.
 
 ``LanguageModelingDataModule`` (training) and ``LanguageModelReader`` (generation restored from a checkpoint by
-``seqkit.light_generate``, which never imports Lightning) share these methods, so both read prompts and write
+the earlier Lightning-free generation path) share these methods, so both read prompts and write
 text alike.
 """
 from __future__ import annotations

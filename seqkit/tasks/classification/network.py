@@ -170,5 +170,5 @@ class ClassifierNetwork(nn.Module):
         return {"index": batch.index, "probabilities": out.softmax(-1)}
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
-        """``predict`` under the hook name the old ``seqkit.light_predict`` calls (removed with it)."""
+        """``predict`` under Lightning's hook name, for the old ``SequenceClassifier`` that inherits this network."""
         return self.predict(batch)
