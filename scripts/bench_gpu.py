@@ -5,6 +5,7 @@ CPU (the benchmark is ``seqkit.benchmark.gpu``; ``--help`` lists its options).
     python scripts/bench_gpu.py --shapes lm,seq2seq --batches 100 --cpu-threads 1,16
     python scripts/bench_gpu.py --quick                           # classifier and forecast, toy run: does it run?
 """
+
 from seqkit.benchmark.gpu import main
 
 if __name__ == "__main__":

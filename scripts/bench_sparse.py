@@ -3,6 +3,7 @@
 
     OMP_NUM_THREADS=1 python scripts/bench_sparse.py --conll2003 ../shared/data/conll2003
 """
+
 import sys
 
 from seqkit.benchmark.speed import main

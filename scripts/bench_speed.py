@@ -6,6 +6,7 @@ in ``seqkit.benchmark``; ``--help`` lists them and their options).
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections predict
     python scripts/bench_speed.py --quick            # a few batches of the built-in data: does it run?
 """
+
 from seqkit.benchmark.speed import main
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Prints the metrics as one JSON line, last. The command line is composed with Hydra's compose API; a
 checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) runs on (network, codec) through
 ``seqkit.app.evaluate`` without importing Lightning; everything else goes through Hydra and ``seqkit.run.evaluate``."""
+
 import sys
 
 
@@ -21,8 +22,8 @@ def hydra_main() -> None:
 
 
 if __name__ == "__main__":
-    from seqkit.app.main import run_script
     from seqkit.app.evaluate import evaluate
+    from seqkit.app.main import run_script
 
     if not run_script("evaluate", sys.argv[1:], evaluate):
         hydra_main()

@@ -4,6 +4,7 @@ Writes the model's graphs and a JSON sidecar (vocabularies, label maps, scaler; 
 one JSON line naming the files. A checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) is
 exported on (network, codec) through ``seqkit.app.export`` without importing Lightning; everything else goes
 through Hydra and ``seqkit.export.export_checkpoint``."""
+
 import json
 import sys
 
@@ -21,8 +22,13 @@ def hydra_main() -> None:
         from seqkit.tasks.registry import import_plugins
 
         import_plugins(cfg.get("plugins"))
-        files = export_checkpoint(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")),
-                                  (cfg.get("data") or {}).get("pretrained"))
+        files = export_checkpoint(
+            str(cfg.ckpt_path),
+            str(cfg.format),
+            cfg.get("output"),
+            bool(cfg.get("overwrite")),
+            (cfg.get("data") or {}).get("pretrained"),
+        )
         print(json.dumps(files), flush=True)
 
     main()

@@ -5,6 +5,7 @@ The command line is composed with Hydra's compose API; every language-model chec
 new or old) runs on (network, codec) through ``seqkit.app.generate`` without importing Lightning, ``classifier_ckpt=``
 included; a command line only ``@hydra.main`` reads (``--help``, ``-m``) goes through Hydra and
 ``seqkit.generation.generate``: the same text for the same seed."""
+
 import sys
 
 

@@ -3,6 +3,7 @@
 Writes one JSON object a line (or CoNLL columns for taggers with ``options.output_format=conll``). The command line is composed with Hydra's compose API; a
 checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) runs on (network, codec) through
 ``seqkit.app.predict`` without importing Lightning; everything else goes through Hydra and ``seqkit.run.predict``."""
+
 import sys
 
 

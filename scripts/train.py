@@ -1,4 +1,5 @@
 """Train a recurrent model: ``python scripts/train.py task=sentiment backbone=gru trainer.max_epochs=5``."""
+
 import hydra
 from omegaconf import DictConfig
 

@@ -7,6 +7,7 @@ losing power, during that copy leaves a half-written ``last.ckpt`` and no older 
 writes through ``seqkit.safe_files.atomic_path`` instead: a temporary file beside the target (the same file
 system, so the rename is atomic), fsynced before the rename, the directory fsynced after it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

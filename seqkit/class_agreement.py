@@ -5,6 +5,7 @@
 on the same labels (``task=sentiment``) read them, and reports the share it assigns to the class each
 sentence was generated from. An empty sentence (the model ended it at once) counts as a miss.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
@@ -38,7 +39,9 @@ def classify(classifier, datamodule, texts: Sequence[str]) -> List[Optional[str]
         return labels
     datamodule.set_predict_input(list(enumerate(texts, start=1)), GENERATED, input_format="text")
     classifier.eval()
-    batches = datamodule.predict_batches() if hasattr(datamodule, "predict_batches") else datamodule.predict_dataloader()
+    batches = (
+        datamodule.predict_batches() if hasattr(datamodule, "predict_batches") else datamodule.predict_dataloader()
+    )
     for i, batch in enumerate(batches):
         out = classifier.predict_step(batch, i)
         for index, best in zip(out["index"].tolist(), out["probabilities"].argmax(-1).tolist()):
@@ -46,15 +49,25 @@ def classify(classifier, datamodule, texts: Sequence[str]) -> List[Optional[str]
     return labels
 
 
-def agreement(model, datamodule, classifier, classifier_datamodule, conditions: Sequence[str], count: int,
-              choose: ChooseFn, max_new_tokens: int) -> Dict[str, float]:
+def agreement(
+    model,
+    datamodule,
+    classifier,
+    classifier_datamodule,
+    conditions: Sequence[str],
+    count: int,
+    choose: ChooseFn,
+    max_new_tokens: int,
+) -> Dict[str, float]:
     """-> {"agreement/<label>": share of that label's ``count`` sentences the classifier assigns to it, ...,
     "agreement": their mean, "empty": sentences with no word, "samples": count}."""
     known = classifier_datamodule.labels.itos
     for name in conditions:
         if name not in known:
-            raise ValueError(f"condition {name!r} is not a label of the classifier (it has {known}): "
-                             f"give classifier_ckpt a classifier trained on the same labels")
+            raise ValueError(
+                f"condition {name!r} is not a label of the classifier (it has {known}): "
+                f"give classifier_ckpt a classifier trained on the same labels"
+            )
     shares, empty = {}, 0
     for name in conditions:
         texts = sample_sentences(model, datamodule, datamodule.condition_index(name), count, choose, max_new_tokens)

@@ -1,11 +1,15 @@
 """What every script does around its work, importing neither Lightning nor Hydra's application: the thread
 count, and bad data or settings reported as one line ``error: ...`` with exit status 1."""
+
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import os
+import re
 import sys
-from typing import Any
+from typing import Any, List, Optional
 
 from omegaconf.errors import MissingMandatoryValue
 
@@ -18,8 +22,11 @@ def set_threads(cfg: Any) -> None:
     if threads is None:
         return
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads}: give a positive number of torch threads, or threads=null for torch's default")
+        raise ValueError(
+            f"threads={threads}: give a positive number of torch threads, or threads=null for torch's default"
+        )
     import torch
+
     torch.set_num_threads(threads)
 
 
@@ -32,6 +39,7 @@ def report_errors(fn):
     """Wrap a script's main: bad data or settings, and OS errors (a full disk, no permission), end with one line
     ``error: file:line: reason`` and exit 1 (set SEQKIT_DEBUG=1 for the traceback); a closed standard output
     (``| head -1``) ends quietly with exit status 141, as Unix tools killed by SIGPIPE do."""
+
     @functools.wraps(fn)  # Hydra finds configs/ relative to the wrapped function's module
     def wrapper(cfg: Any):
         try:
@@ -60,12 +68,13 @@ def report_errors(fn):
         except Exception as e:
             if not isinstance(e, TypeError) and not _instantiation_error(e):
                 raise
-            from seqkit.run import unknown_option_message  # a misspelt option: only then is the heavy module needed
+
             message = unknown_option_message(e)
             if message is None or os.environ.get("SEQKIT_DEBUG"):
                 raise
             print(f"error: {message}", file=sys.stderr)
             sys.exit(1)
+
     return wrapper
 
 
@@ -94,10 +103,15 @@ def quiet_libraries() -> None:
     warnings that libraries raise about each other (a user cannot act on them). Warnings seqkit raises stay."""
     import logging
     import warnings
+
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for category in (DeprecationWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category, module=r"(pytorch_lightning|lightning_fabric|lightning|torchmetrics|torch|hydra)(\.|$)")
+        warnings.filterwarnings(
+            "ignore",
+            category=category,
+            module=r"(pytorch_lightning|lightning_fabric|lightning|torchmetrics|torch|hydra)(\.|$)",
+        )
 
 
 class _NoProductTips:
@@ -112,9 +126,64 @@ def quiet_product_tips() -> None:
     tips (a logging-service advert) and a deprecation warning it raises about torch's pytree API go."""
     import logging
     import warnings
+
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)  # where rank_zero_info writes
         if not any(isinstance(f, _NoProductTips) for f in logger.filters):
             logger.addFilter(_NoProductTips())
     warnings.filterwarnings("ignore", category=FutureWarning, message=r".*LeafSpec.*")
 
+
+_UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")
+# where the classes that configs name live, to list the options of one that was given a misspelt one
+_OPTION_HOMES = (
+    "seqkit.nn",
+    "seqkit.models",
+    "seqkit.data",
+    "torch.optim",
+    "torch.optim.lr_scheduler",
+    "pytorch_lightning",
+    "pytorch_lightning.callbacks",
+    "pytorch_lightning.loggers",
+)
+
+
+def unknown_option_message(error: BaseException) -> Optional[str]:
+    """``X.__init__() got an unexpected keyword argument 'k'`` (a misspelt ``+key=value`` override reaching a
+    class) -> "unknown option 'k' of X; X takes: a, b, ..." (None for any other error)."""
+    match = _UNEXPECTED.search(str(error))
+    if match is None:
+        return None
+    owner, method, key = match.groups()
+    message = f"unknown option {key!r} of {owner}" + ("" if method == "__init__" else f".{method}")
+    options = _options_of(owner, method)
+    if options:
+        message += f"; it takes: {', '.join(options)}"
+    return message + " (check the spelling of the override, or of the config file that sets it)"
+
+
+def _options_of(owner: str, method: str) -> List[str]:
+    from seqkit import tasks
+
+    networks = tuple(tasks.get(name).network.split(":")[0] for name in tasks.registry.names())  # the shapes' networks
+    for home in (*_OPTION_HOMES, *networks):
+        cls = getattr(importlib.import_module(home), owner, None)
+        if isinstance(cls, type):
+            break
+    else:
+        return []
+    return _init_parameters(cls, method)
+
+
+def _init_parameters(cls: type, method: str = "__init__") -> List[str]:
+    """The keyword arguments ``cls.<method>`` takes, following ``**kwargs`` up to the base class that names them."""
+    names: List[str] = []
+    for klass in cls.__mro__:  # follow **kwargs up to the base class that names them
+        fn = klass.__dict__.get(method)
+        if fn is None:
+            continue
+        params = list(inspect.signature(fn).parameters.values())
+        names += [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return sorted(set(names))

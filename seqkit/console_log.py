@@ -6,6 +6,7 @@ loggers, keeps the log file the same as the console.
 Progress bars redraw a line with carriage returns: the file keeps only each line's final state, without
 terminal control sequences.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from seqkit.cli import LIBRARY_LOGGERS as _LIBRARY_LOGGERS
-
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal control sequences (progress bars move the cursor)
 

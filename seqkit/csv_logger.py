@@ -9,6 +9,7 @@ every checkpoint (so the file holds at least what the checkpoint has seen); a re
 its first write drops the rows the killed process logged after the checkpoint it resumes from (steps from the
 first new row on), which the resumed run logs again.
 """
+
 from __future__ import annotations
 
 import csv

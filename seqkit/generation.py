@@ -1,6 +1,7 @@
 """The old, Lightning path of ``scripts/generate.py`` (kept until the integration step removes ``seqkit.run``'s
 loader): ``generate`` loads through ``seqkit.run.load_checkpoint`` and then runs ``seqkit.app.generate.generate_with``,
 the one generation code (the application's, on (network, codec)), so the text is the same."""
+
 from __future__ import annotations
 
 from typing import List

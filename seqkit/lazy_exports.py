@@ -1,5 +1,6 @@
 """Names of a package imported on first use (PEP 562): ``from seqkit.data import Vocabulary`` loads only the
 module that defines it, so light paths (``scripts/predict.py``'s fast path) never import Lightning."""
+
 import importlib
 from typing import Callable, Dict, List, Tuple
 

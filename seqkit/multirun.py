@@ -5,6 +5,7 @@ resolver has no config yet; ``outputs/${task_name}/multiruns/...`` (``task_name:
 then fails with "HydraConfig was not set". Hydra's own ``--cfg`` printing sets the composed config first;
 this does the same for multiruns. The composed config already holds ``hydra.runtime.choices``.
 """
+
 from __future__ import annotations
 
 from typing import Any

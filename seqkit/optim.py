@@ -12,6 +12,7 @@ first use).
 Plain torch (no Lightning): ``seqkit.models.base.SeqkitModule.configure_optimizers`` builds the pair and
 clips with ``clip_grad_norm_`` below.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,7 @@ ADAM_LIKE = ("torch.optim.Adam", "torch.optim.AdamW", "torch.optim.adam.Adam", "
 
 def sparse_parameters(module: nn.Module) -> List[nn.Parameter]:
     """The trainable weights whose gradients are sparse: those of ``nn.Embedding(sparse=True)`` modules."""
-    return [m.weight for m in module.modules()
-            if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
+    return [m.weight for m in module.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
 
 
 class LazyAdam(Optimizer):
@@ -78,8 +78,8 @@ class LazyAdam(Optimizer):
                 exp_avg_sq = state["exp_avg_sq"][rows].mul_(beta2).addcmul_(values, values, value=1 - beta2)
                 state["exp_avg"].index_copy_(0, rows, exp_avg)
                 state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
-                denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2 ** step)).add_(group["eps"])
-                p.index_add_(0, rows, exp_avg / denom, alpha=-group["lr"] / (1 - beta1 ** step))
+                denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**step)).add_(group["eps"])
+                p.index_add_(0, rows, exp_avg / denom, alpha=-group["lr"] / (1 - beta1**step))
         return loss
 
 
@@ -89,11 +89,15 @@ def lazy_adam(spec: Dict[str, Any], params: List[nn.Parameter]) -> LazyAdam:
     is not offered, so asking for them is an error rather than a silent change."""
     target = spec.get("_target_", "")
     if target not in ADAM_LIKE:
-        raise ValueError(f"embedding.sparse=true trains the word embedding with lazy Adam (seqkit.optim.LazyAdam), "
-                         f"which follows optimizer=adam or adamw; got {target}: use one of those or embedding.sparse=false")
+        raise ValueError(
+            f"embedding.sparse=true trains the word embedding with lazy Adam (seqkit.optim.LazyAdam), "
+            f"which follows optimizer=adam or adamw; got {target}: use one of those or embedding.sparse=false"
+        )
     if spec.get("weight_decay", 0.0) or spec.get("amsgrad", False):
-        raise ValueError("embedding.sparse=true: lazy Adam has no weight decay or AMSGrad; set optimizer.weight_decay=0 "
-                         "(and optimizer.amsgrad=false) or use embedding.sparse=false")
+        raise ValueError(
+            "embedding.sparse=true: lazy Adam has no weight decay or AMSGrad; set optimizer.weight_decay=0 "
+            "(and optimizer.amsgrad=false) or use embedding.sparse=false"
+        )
     return LazyAdam(params, **{k: spec[k] for k in ("lr", "betas", "eps", "maximize") if k in spec})
 
 
@@ -168,8 +172,13 @@ def clip_grad_value_(params: Iterable[Tensor], clip_value: float) -> None:
             continue
         if p.grad.is_sparse:
             g = p.grad.coalesce()
-            p.grad = torch.sparse_coo_tensor(g.indices(), g.values().clamp(-clip_value, clip_value), g.shape, check_invariants=False,
-                                             is_coalesced=True)
+            p.grad = torch.sparse_coo_tensor(
+                g.indices(),
+                g.values().clamp(-clip_value, clip_value),
+                g.shape,
+                check_invariants=False,
+                is_coalesced=True,
+            )
         else:
             p.grad.clamp_(-clip_value, clip_value)
 
@@ -182,5 +191,14 @@ def is_finite(grad: Optional[Tensor]) -> bool:
     return grad is None or bool(torch.isfinite(_dense_view(grad)).all())
 
 
-__all__ = ["DenseSparseOptimizer", "clip_grad_norm_", "clip_grad_value_", "grad_norm", "has_sparse_grad", "is_finite",
-           "LazyAdam", "lazy_adam", "sparse_parameters"]
+__all__ = [
+    "DenseSparseOptimizer",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "grad_norm",
+    "has_sparse_grad",
+    "is_finite",
+    "LazyAdam",
+    "lazy_adam",
+    "sparse_parameters",
+]

@@ -1,15 +1,26 @@
 """Pictures written with matplotlib's Agg backend (no display needed): the forecast-vs-actual plot and the
 attention heat map of an encoder-decoder."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
-def plot_forecast(path: Union[str, Path], history_x: Sequence[Any], history: Sequence[float], future_x: Sequence[Any],
-                  forecast: Sequence[float], interval: Optional[Tuple[Sequence[float], Sequence[float]]] = None,
-                  actual: Optional[Sequence[float]] = None, title: str = "forecast",
-                  baselines: Optional[dict] = None) -> Path:
+def plot_forecast(
+    path: Union[str, Path],
+    history_x: Sequence[Any],
+    history: Sequence[float],
+    future_x: Sequence[Any],
+    forecast: Sequence[float],
+    interval: Optional[Tuple[Sequence[float], Sequence[float]]] = None,
+    actual: Optional[Sequence[float]] = None,
+    title: str = "forecast",
+    baselines: Optional[dict] = None,
+) -> Path:
     """Draw the history, the forecast (with its interval band) and, when known, the actual values; save a PNG.
 
     x values are timestamps or row numbers; values are in original units (1-d sequences or tensors).
@@ -29,8 +40,9 @@ def plot_forecast(path: Union[str, Path], history_x: Sequence[Any], history: Seq
         ax.plot(list(future_x), values(other), lw=0.9, ls="--", label=name)
     ax.plot(list(future_x), values(forecast), color="tab:red", lw=1.6, label="forecast")
     if interval is not None:
-        ax.fill_between(list(future_x), values(interval[0]), values(interval[1]), color="tab:red", alpha=0.2,
-                        lw=0, label="interval")
+        ax.fill_between(
+            list(future_x), values(interval[0]), values(interval[1]), color="tab:red", alpha=0.2, lw=0, label="interval"
+        )
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
@@ -41,10 +53,13 @@ def plot_forecast(path: Union[str, Path], history_x: Sequence[Any], history: Seq
     return path
 
 
-def save_attention_plot(weights: "Tensor", source: Sequence[str], output: Sequence[str], path: Union[str, Path]) -> Path:
+def save_attention_plot(
+    weights: "Tensor", source: Sequence[str], output: Sequence[str], path: Union[str, Path]
+) -> Path:
     """Heat map of attention ``weights [len(output), len(source)]``: one row per output token, one column per
     source token (each row sums to 1)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -63,6 +78,7 @@ def save_attention_plot(weights: "Tensor", source: Sequence[str], output: Sequen
 def _save(fig, path: Path, **options) -> None:
     """Save and close ``fig``: atomically, never over a file the run reads (seqkit.safe_files)."""
     import matplotlib.pyplot as plt
+
     from seqkit.safe_files import atomic_path, write_error
 
     try:

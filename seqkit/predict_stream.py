@@ -7,6 +7,7 @@ record. Tokens: a CoNLL sentence's non-blank lines, a line's words separated by 
 the input's order; and when a line is bad (invalid UTF-8, a CoNLL line with the wrong number of columns, a
 sentence refused) everything before it is predicted and written first, then the DataError names the line.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,6 +57,7 @@ def numbered_lines(stream: IO[bytes], source: str) -> Iterator[Tuple[int, str]]:
 class Limit(NamedTuple):
     """``options.max_length`` and ``options.too_long``: the most tokens of a sentence, and whether a longer one is
     split into pieces of that many (else refused)."""
+
     max_length: int = MAX_LENGTH
     split: bool = False
     source: str = "<input>"
@@ -63,8 +65,11 @@ class Limit(NamedTuple):
     hint: str = "raise it, or options.too_long=split"
 
     def refuse(self, line: int, tokens: int) -> DataError:
-        return DataError(self.source, line, f"{self.what} of {tokens} tokens is longer than "
-                                            f"options.max_length={self.max_length} ({self.hint})")
+        return DataError(
+            self.source,
+            line,
+            f"{self.what} of {tokens} tokens is longer than options.max_length={self.max_length} ({self.hint})",
+        )
 
 
 class _Cut(str):
@@ -98,8 +103,9 @@ class Chunk(list):
         self.continued = None if record.last else record.key
 
 
-def chunks(lines: Iterator[Tuple[int, str]], size: int, sentences: bool, limit: Limit = Limit(),
-           budget: int = CHUNK_TOKENS) -> Iterator[Chunk]:
+def chunks(
+    lines: Iterator[Tuple[int, str]], size: int, sentences: bool, limit: Limit = Limit(), budget: int = CHUNK_TOKENS
+) -> Iterator[Chunk]:
     """Consecutive runs of whole records (CoNLL sentences with ``sentences``, else lines) of about ``size`` lines
     (a CoNLL chunk ends at the next sentence end) and never more than ``budget`` tokens (``limit.max_length`` if
     more); a record longer than ``limit.max_length`` is split into pieces (``limit.split``) or refused. A DataError
@@ -137,7 +143,7 @@ def _line_records(lines: Iterator[Tuple[int, str]], limit: Limit) -> Iterator[_R
             raise limit.refuse(number, tokens)
         else:
             for start in range(0, tokens, most):
-                piece = words[start:start + most]
+                piece = words[start : start + most]
                 yield _Record([(number, " ".join(piece))], len(piece), number, start + most >= tokens)
 
 
@@ -201,15 +207,25 @@ def _limit(options: Dict[str, Any], datamodule: Any, source: str) -> Limit:
         raise ValueError(f"options.too_long must be one of {list(TOO_LONG)}, got {too_long!r}")
     if not hasattr(datamodule, "join_pieces"):
         if too_long == "split":
-            raise ValueError(f"options.too_long=split is for taggers: a {type(datamodule).__name__} answers a text "
-                             "whole; raise options.max_length instead")
+            raise ValueError(
+                f"options.too_long=split is for taggers: a {type(datamodule).__name__} answers a text "
+                "whole; raise options.max_length instead"
+            )
         return Limit(most, False, source, "text", "raise it")
     return Limit(most, too_long == "split", source)
 
 
-def stream_predictions(model: Any, datamodule: Any, trainer: Any, source: str, output: Optional[str],
-                       options: Dict[str, Any], chunk_lines: int = CHUNK_LINES,
-                       chunk_tokens: int = CHUNK_TOKENS, reads: Reads = {}) -> int:
+def stream_predictions(
+    model: Any,
+    datamodule: Any,
+    trainer: Any,
+    source: str,
+    output: Optional[str],
+    options: Dict[str, Any],
+    chunk_lines: int = CHUNK_LINES,
+    chunk_tokens: int = CHUNK_TOKENS,
+    reads: Reads = {},
+) -> int:
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
     file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples.
 
@@ -253,8 +269,9 @@ def stream_predictions(model: Any, datamodule: Any, trainer: Any, source: str, o
     return count
 
 
-def _predict_chunk(model, datamodule, trainer: Any, chunk: Chunk, source: str, options: Dict[str, Any],
-                   pending: Pending) -> Tuple[List[Row], Pending]:
+def _predict_chunk(
+    model, datamodule, trainer: Any, chunk: Chunk, source: str, options: Dict[str, Any], pending: Pending
+) -> Tuple[List[Row], Pending]:
     """The rows of a chunk's records, a split sentence's pieces joined (``pending``: one begun before)."""
     records = datamodule.set_predict_input(chunk, source, **options)
     outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)  # None: a blank line's record
@@ -266,8 +283,9 @@ def _predict_chunk(model, datamodule, trainer: Any, chunk: Chunk, source: str, o
     return _join_pieces(datamodule, chunk, records, rows, pending) if chunk.split or pending else (rows, None)
 
 
-def _join_pieces(datamodule, chunk: Chunk, records: List[Any], rows: List[Row],
-                 pending: Pending) -> Tuple[List[Row], Pending]:
+def _join_pieces(
+    datamodule, chunk: Chunk, records: List[Any], rows: List[Row], pending: Pending
+) -> Tuple[List[Row], Pending]:
     """``rows`` with the pieces of each split sentence joined into its row (``datamodule.join_pieces``), except
     the one the next chunk goes on with: held as pending."""
     starts = [first for first, _, _ in chunk.split]

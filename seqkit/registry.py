@@ -6,10 +6,12 @@ with side effects) is refused and never imported. seqkit's own classes are liste
 on first use; any other class, or a class that has moved, is one ``register(cls, *old_paths)`` call (or
 ``@register`` on the class) away, old paths keeping the checkpoints written before the move loadable.
 """
+
 from __future__ import annotations
 
 import importlib
 import re
+import sys
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -24,7 +26,7 @@ _CLASSES: Dict[str, Dict[str, Union[str, type]]] = {MODEL: {}, DATA_MODULE: {}}
 def register(cls: type, *old_paths: str) -> type:
     """Let checkpoints name ``cls`` (a LightningModule or LightningDataModule), by its class path and by
     ``old_paths`` (where it lived when older checkpoints were written). Returns ``cls``: usable as a decorator."""
-    import pytorch_lightning as pl  # only here: the registry itself stays light
+    pl = sys.modules["pytorch_lightning"]  # a Lightning class exists only once Lightning is imported
 
     kind = DATA_MODULE if issubclass(cls, pl.LightningDataModule) else MODEL
     if kind == MODEL and not issubclass(cls, pl.LightningModule):
@@ -40,16 +42,25 @@ def _register_path(kind: str, *paths: str) -> None:
         _CLASSES[kind][path] = path
 
 
-_register_path(MODEL,
-               "seqkit.models.classifier.SequenceClassifier", "seqkit.models.forecaster.Forecaster",
-               "seqkit.models.language_model.LanguageModel", "seqkit.models.seq2seq.Seq2Seq",
-               "seqkit.models.tagger.SequenceTagger")
-_register_path(DATA_MODULE,
-               "seqkit.data.classification.TextClassificationDataModule",
-               "seqkit.data.conditional_lm.ConditionalLanguageModelingDataModule",
-               "seqkit.data.forecasting.TimeSeriesDataModule", "seqkit.data.language_modeling.LanguageModelingDataModule",
-               "seqkit.data.parallel.ParallelTextDataModule", "seqkit.data.synthetic.AddingDataModule",
-               "seqkit.data.synthetic.CopyMemoryDataModule", "seqkit.data.tagging.TaggingDataModule")
+_register_path(
+    MODEL,
+    "seqkit.models.classifier.SequenceClassifier",
+    "seqkit.models.forecaster.Forecaster",
+    "seqkit.models.language_model.LanguageModel",
+    "seqkit.models.seq2seq.Seq2Seq",
+    "seqkit.models.tagger.SequenceTagger",
+)
+_register_path(
+    DATA_MODULE,
+    "seqkit.data.classification.TextClassificationDataModule",
+    "seqkit.data.conditional_lm.ConditionalLanguageModelingDataModule",
+    "seqkit.data.forecasting.TimeSeriesDataModule",
+    "seqkit.data.language_modeling.LanguageModelingDataModule",
+    "seqkit.data.parallel.ParallelTextDataModule",
+    "seqkit.data.synthetic.AddingDataModule",
+    "seqkit.data.synthetic.CopyMemoryDataModule",
+    "seqkit.data.tagging.TaggingDataModule",
+)
 
 TASK_MODULE = "seqkit.training.module.TaskModule"  # the one LightningModule of every shape (seqkit.training)
 
@@ -73,8 +84,12 @@ def check_registered(name: object, kind: str, checkpoint: Union[str, Path]) -> N
     builds the shape's network and codec, only checks what a checkpoint names)."""
     if not (isinstance(name, str) and (name in _CLASSES[kind] or _shape_class(name, kind))):
         shown = name if isinstance(name, str) and _DOTTED.fullmatch(name) else repr(name)[:200]
-        raise DataError(checkpoint, None, f"names class {shown}, which is not a registered seqkit class; refused "
-                                          f"(a checkpoint is data, it does not choose code)")
+        raise DataError(
+            checkpoint,
+            None,
+            f"names class {shown}, which is not a registered seqkit class; refused "
+            f"(a checkpoint is data, it does not choose code)",
+        )
 
 
 def checkpoint_class(name: object, kind: str, checkpoint: Union[str, Path]) -> type:

@@ -7,6 +7,7 @@ is refused. Output then goes to the run being resumed (the fresh directory Hydra
 folded into it as ``.hydra/resume-<name>``). Lightning restores the weights, optimiser, schedulers, callbacks and
 epoch; seqkit.callbacks.EpochSeed makes the epochs after it what they would have been without the stop.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,9 +53,13 @@ class ResumePoint:
         for name in sorted(set(saved) | set(wanted)):
             a, b = saved.get(name), wanted.get(name)
             if a is None or b is None or tuple(a.shape) != tuple(b.shape):
-                raise DataError(self.checkpoint, None, f"does not fit this configuration: {name} is {_shape(a)} in the "
-                                                       f"checkpoint, {_shape(b)} here; resume with the settings the run was "
-                                                       f"started with (see {self.run_dir / '.hydra' / 'overrides.yaml'})")
+                raise DataError(
+                    self.checkpoint,
+                    None,
+                    f"does not fit this configuration: {name} is {_shape(a)} in the "
+                    f"checkpoint, {_shape(b)} here; resume with the settings the run was "
+                    f"started with (see {self.run_dir / '.hydra' / 'overrides.yaml'})",
+                )
 
 
 def _shape(tensor: Any) -> str:
@@ -81,8 +86,11 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
         cfg.paths.output_dir = str(run_dir)
     point = ResumePoint(checkpoint, run_dir, state, _finished(state, cfg))
     if point.finished is None:
-        print(f"[seqkit] resuming {run_dir} from {checkpoint.name} (epoch {state.get('epoch', 0) + 1}, "
-              f"step {state.get('global_step', 0)})", flush=True)
+        print(
+            f"[seqkit] resuming {run_dir} from {checkpoint.name} (epoch {state.get('epoch', 0) + 1}, "
+            f"step {state.get('global_step', 0)})",
+            flush=True,
+        )
     return point
 
 
@@ -121,16 +129,24 @@ def _plain_path(path: Any) -> bool:
 
 def _refuse_path(checkpoint: Path, callback: str, path: Any, home: Path) -> None:
     name = str(callback).split("{", 1)[0]
-    raise DataError(checkpoint, None, f"its {name} state names the file {path!r:.200}, outside this run's checkpoints "
-                                      f"directory {home}; refused (resuming would validate with that file or delete it)")
+    raise DataError(
+        checkpoint,
+        None,
+        f"its {name} state names the file {path!r:.200}, outside this run's checkpoints "
+        f"directory {home}; refused (resuming would validate with that file or delete it)",
+    )
 
 
 def _check_vectors(state: Dict[str, Any], meta: Dict[str, Any], checkpoint: Path, cfg: DictConfig) -> None:
     """A run trained with a vectors file resumes only where the command line names the file again."""
     data_state = state.get(str(meta.get("datamodule_class") or "").rsplit(".", 1)[-1])
     if isinstance(data_state, dict) and "pretrained" in data_state:
-        vectors_source(data_state["pretrained"], (cfg.get("data") or {}).get("pretrained"), checkpoint,
-                       override="embedding.pretrained")
+        vectors_source(
+            data_state["pretrained"],
+            (cfg.get("data") or {}).get("pretrained"),
+            checkpoint,
+            override="embedding.pretrained",
+        )
 
 
 def _locate(spec: str, out_dir: Path, skip_running: bool = True) -> Tuple[Path, Path]:
@@ -160,9 +176,15 @@ def _latest_sibling(out_dir: Path, skip_running: bool) -> Tuple[Path, Path]:
     if not runs:
         if running:
             names = ", ".join(sorted(p.parent.parent.name for p in running))
-            raise DataError(out_dir.parent, None, f"no run to resume: every run here with a checkpoints/{LAST} is still "
-                                                  f"training ({names}); wait for it to end, or give ckpt_path=<run dir>")
-        raise DataError(out_dir.parent, None, f"no run to resume: no */checkpoints/{LAST} here (give ckpt_path=<run dir>)")
+            raise DataError(
+                out_dir.parent,
+                None,
+                f"no run to resume: every run here with a checkpoints/{LAST} is still "
+                f"training ({names}); wait for it to end, or give ckpt_path=<run dir>",
+            )
+        raise DataError(
+            out_dir.parent, None, f"no run to resume: no */checkpoints/{LAST} here (give ckpt_path=<run dir>)"
+        )
     latest = max(runs, key=lambda p: p.stat().st_mtime)
     return latest, latest.parent.parent
 
@@ -203,8 +225,10 @@ def _finished(state: Dict[str, Any], cfg: DictConfig) -> Optional[str]:
     if max_steps > 0 and steps >= max_steps:
         return f"{run} has finished: {steps} of trainer.max_steps={max_steps} steps done; nothing to resume"
     if max_epochs is not None and max_epochs >= 0 and epochs >= max_epochs and max_steps <= 0:
-        return (f"{run} has finished: {epochs} of trainer.max_epochs={max_epochs} epochs done; nothing to resume "
-                f"(raise trainer.max_epochs to train on)")
+        return (
+            f"{run} has finished: {epochs} of trainer.max_epochs={max_epochs} epochs done; nothing to resume "
+            f"(raise trainer.max_epochs to train on)"
+        )
     for key, callback_state in state.get("callbacks", {}).items():
         if key.startswith("EarlyStopping") and callback_state.get("stopped_epoch", 0) > 0:
             return f"{run} has finished: early stopping ended it at epoch {callback_state['stopped_epoch'] + 1}; nothing to resume"

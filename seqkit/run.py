@@ -2,16 +2,13 @@
 
 Kept out of ``scripts/`` so tests and notebooks can call them with a composed config.
 """
+
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
-import pickle
-import re
 import shlex
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -22,11 +19,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.app.checkpoint import given_vectors  # noqa: F401 (generation imports it from here)
 from seqkit import tasks
+from seqkit.app.checkpoint import given_vectors  # noqa: F401 (generation imports it from here)
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
-from seqkit.cli import quiet_libraries, quiet_product_tips, report_errors, set_threads as _set_threads  # noqa: F401 (scripts import them here)
+from seqkit.checkpoint_io import AtomicCheckpointIO
+from seqkit.cli import _init_parameters, quiet_libraries, quiet_product_tips, report_errors, unknown_option_message  # noqa: F401 (scripts import them here)  # noqa: F401 (tests import it from here)
+from seqkit.cli import set_threads as _set_threads
 from seqkit.console_log import tee_console
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
@@ -37,8 +35,14 @@ from seqkit.run_dir import run_lock
 
 # the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt (pretrained
 # vectors: read again only from the packaged set or a file the user names, see seqkit.data.pretrained.vectors_source)
-_TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None,
-                     "pretrained": None}
+_TRAINING_SOURCES = {
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "builtin": None,
+    "root": None,
+    "pretrained": None,
+}
 
 
 def build(node: Any, **extra: Any) -> Any:
@@ -62,16 +66,21 @@ def _build_all(group: Optional[DictConfig]) -> List[Any]:
     return [obj for obj in built if obj is not None]  # a factory may decline (e.g. progress output turned off)
 
 
-CUDA_HINT = ("install a CUDA build of torch on a machine with an NVIDIA GPU: pick the build for its driver at "
-             "https://pytorch.org/get-started/locally/ and install it with pip's --index-url, "
-             "e.g. pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128")
+CUDA_HINT = (
+    "install a CUDA build of torch on a machine with an NVIDIA GPU: pick the build for its driver at "
+    "https://pytorch.org/get-started/locally/ and install it with pip's --index-url, "
+    "e.g. pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+)
 
 
 def check_accelerator(trainer_cfg: DictConfig) -> None:
     """``trainer=gpu`` without a usable CUDA device is one clear error, before any data is read."""
     if str(trainer_cfg.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
-        build_kind = f"this torch {torch.__version__} is a CPU-only build" if torch.version.cuda is None \
+        build_kind = (
+            f"this torch {torch.__version__} is a CPU-only build"
+            if torch.version.cuda is None
             else f"this torch {torch.__version__} (CUDA {torch.version.cuda}) finds no GPU"
+        )
         raise ValueError(f"trainer=gpu needs a CUDA GPU, and {build_kind}; use trainer=default (CPU), or {CUDA_HINT}")
 
 
@@ -83,12 +92,15 @@ def check_not_a_ddp_sweep(trainer_cfg: DictConfig) -> None:
     try:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
+
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     except ValueError:  # called without Hydra
         return
     if multirun:
-        raise ValueError("trainer=ddp trains one run on several processes and does not combine with a sweep "
-                         "(-m or hparams_search=...): sweep with one process per trial, then train the best with trainer=ddp")
+        raise ValueError(
+            "trainer=ddp trains one run on several processes and does not combine with a sweep "
+            "(-m or hparams_search=...): sweep with one process per trial, then train the best with trainer=ddp"
+        )
 
 
 def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
@@ -99,7 +111,13 @@ def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
 def _with_atomic_checkpoints(plugins: Any) -> List[Any]:
     """``trainer.plugins`` plus the checkpoint writer that never leaves a half-written checkpoint
     (seqkit.checkpoint_io): every training run saves through it."""
-    given = OmegaConf.to_container(plugins, resolve=True) if isinstance(plugins, ListConfig) else [plugins] if plugins else []
+    given = (
+        OmegaConf.to_container(plugins, resolve=True)
+        if isinstance(plugins, ListConfig)
+        else [plugins]
+        if plugins
+        else []
+    )
     return [*given, AtomicCheckpointIO()]
 
 
@@ -134,12 +152,20 @@ def _train(cfg: DictConfig, out_dir: Path, resume) -> Dict[str, float]:
     if resume is not None:
         resume.check_fits(model)
     print(f"[seqkit] run directory: {out_dir.resolve()}", flush=True)
-    trainer = build_trainer(cfg.trainer, callbacks=_build_all(cfg.get("callbacks")),
-                            logger=_build_all(cfg.get("logger")) or False, default_root_dir=str(out_dir),
-                            plugins=_with_atomic_checkpoints(cfg.trainer.get("plugins")))
+    trainer = build_trainer(
+        cfg.trainer,
+        callbacks=_build_all(cfg.get("callbacks")),
+        logger=_build_all(cfg.get("logger")) or False,
+        default_root_dir=str(out_dir),
+        plugins=_with_atomic_checkpoints(cfg.trainer.get("plugins")),
+    )
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume is None else str(resume.checkpoint),
-                    weights_only=True)
+        trainer.fit(
+            model,
+            datamodule=datamodule,
+            ckpt_path=None if resume is None else str(resume.checkpoint),
+            weights_only=True,
+        )
     except SystemExit:  # Lightning's graceful Ctrl-C: it stops, tears down, then exits
         if trainer.interrupted:
             _report_interrupt(trainer)
@@ -184,14 +210,18 @@ def _report_interrupt(trainer: pl.Trainer) -> None:
         print("[seqkit] no checkpoint was saved yet: nothing to resume from", file=sys.stderr, flush=True)
         return
     score = callback.best_model_score
-    print(f"[seqkit] best checkpoint so far: {best}"
-          + (f" ({callback.monitor} {float(score):.4f})" if score is not None else ""), file=sys.stderr)
+    print(
+        f"[seqkit] best checkpoint so far: {best}"
+        + (f" ({callback.monitor} {float(score):.4f})" if score is not None else ""),
+        file=sys.stderr,
+    )
     print(f"[seqkit] resume with: {_resume_command(last or best)}", file=sys.stderr, flush=True)
 
 
 def _resume_command(ckpt: str) -> str:
     try:
         from hydra.core.hydra_config import HydraConfig
+
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # called without Hydra (a notebook, a test): the overrides are unknown
         return f"python scripts/train.py <your overrides> ckpt_path={ckpt}"
@@ -204,8 +234,12 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
     checkpoint = read_checkpoint(path)
     meta = seqkit_metadata(checkpoint, path)  # clear errors: missing, truncated, pickled objects, newer format
     if not meta.get("datamodule_class"):
-        raise DataError(path, None, "holds no data module (trained without one, not by scripts/train.py): it has no "
-                                    "vocabularies or label maps to predict with")
+        raise DataError(
+            path,
+            None,
+            "holds no data module (trained without one, not by scripts/train.py): it has no "
+            "vocabularies or label maps to predict with",
+        )
     model_class = checkpoint_class(meta["model_class"], MODEL, path)  # registered classes only, checked before import
     datamodule_class = checkpoint_class(meta["datamodule_class"], DATA_MODULE, path)
     taken = _init_parameters(datamodule_class)  # generated data (task=adding) reads no files
@@ -218,11 +252,16 @@ def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.Lightning
     overrides = {**{k: v for k, v in _TRAINING_SOURCES.items() if k in taken}, **data_overrides}
     datamodule = datamodule_class.load_from_checkpoint(path, weights_only=True, **overrides)
     try:
-        model = model_class.load_from_checkpoint(path, map_location="cpu", weights_only=True,
-                                                 **datamodule.embedding_kwargs())  # pretrained vectors
+        model = model_class.load_from_checkpoint(
+            path, map_location="cpu", weights_only=True, **datamodule.embedding_kwargs()
+        )  # pretrained vectors
     except TypeError as e:  # hyper-parameters of another model class (an edited "seqkit" entry)
-        raise DataError(path, None, f"its hyper-parameters do not build its model class {model_class.__name__} "
-                                    f"({e}): the file was edited or mixes two models") from None
+        raise DataError(
+            path,
+            None,
+            f"its hyper-parameters do not build its model class {model_class.__name__} "
+            f"({e}): the file was edited or mixes two models",
+        ) from None
     except RuntimeError as e:
         misfit = weights_misfit(e, path)
         if misfit is None:
@@ -243,20 +282,28 @@ def evaluate(cfg: DictConfig) -> Dict[str, float]:
     _set_threads(cfg)
     split = str(cfg.get("split") or "test")
     if split not in ("test", "val"):
-        raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")
+        raise ValueError(
+            f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val"
+        )
     overrides = {k: v for k, v in _set(cfg.data).items() if v != "???"}
     if overrides.get("builtin") and overrides.get("test_path"):
         raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
     if split == "val" and not overrides.get("builtin"):
-        raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
-                         "(for your own validation file: data.test_path=<file>)")
+        raise ValueError(
+            "split=val scores the validation split of shipped data: give data.builtin=<name> too "
+            "(for your own validation file: data.test_path=<file>)"
+        )
     model, datamodule = load_checkpoint(cfg.ckpt_path, **overrides)
-    if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(datamodule, "keeps_its_series", False):
+    if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(
+        datamodule, "keeps_its_series", False
+    ):
         raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
     options = _set(cfg.get("options"))
     if options:  # data-module specific (forecasters: backtest, stride; conditional LMs: flip_condition)
         if not hasattr(datamodule, "set_evaluate_options"):
-            raise ValueError(f"options.{next(iter(options))}: a {type(model).__name__} checkpoint takes no evaluate options")
+            raise ValueError(
+                f"options.{next(iter(options))}: a {type(model).__name__} checkpoint takes no evaluate options"
+            )
         datamodule.set_evaluate_options(**options)
     datamodule.setup("test" if split == "test" else "validate")
     trainer = _plain_trainer(cfg)
@@ -277,52 +324,6 @@ def predict(cfg: DictConfig) -> int:
         options = model.predict_options(options)
     vectors = getattr(datamodule, "vectors", None)
     reads = {"checkpoint": str(cfg.ckpt_path), "pretrained vectors": vectors.source if vectors is not None else None}
-    return stream_predictions(model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options,
-                              reads=reads)
-
-
-_UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")
-# where the classes that configs name live, to list the options of one that was given a misspelt one
-_OPTION_HOMES = ("seqkit.nn", "seqkit.models", "seqkit.data", "torch.optim", "torch.optim.lr_scheduler",
-                 "pytorch_lightning", "pytorch_lightning.callbacks", "pytorch_lightning.loggers")
-
-
-def unknown_option_message(error: BaseException) -> Optional[str]:
-    """``X.__init__() got an unexpected keyword argument 'k'`` (a misspelt ``+key=value`` override reaching a
-    class) -> "unknown option 'k' of X; X takes: a, b, ..." (None for any other error)."""
-    match = _UNEXPECTED.search(str(error))
-    if match is None:
-        return None
-    owner, method, key = match.groups()
-    message = f"unknown option {key!r} of {owner}" + ("" if method == "__init__" else f".{method}")
-    options = _options_of(owner, method)
-    if options:
-        message += f"; it takes: {', '.join(options)}"
-    return message + " (check the spelling of the override, or of the config file that sets it)"
-
-
-def _options_of(owner: str, method: str) -> List[str]:
-    import importlib
-    from seqkit import tasks
-    networks = tuple(tasks.get(name).network.split(":")[0] for name in tasks.registry.names())  # the shapes' networks
-    for home in (*_OPTION_HOMES, *networks):
-        cls = getattr(importlib.import_module(home), owner, None)
-        if isinstance(cls, type):
-            break
-    else:
-        return []
-    return _init_parameters(cls, method)
-
-
-def _init_parameters(cls: type, method: str = "__init__") -> List[str]:
-    """The keyword arguments ``cls.<method>`` takes, following ``**kwargs`` up to the base class that names them."""
-    names: List[str] = []
-    for klass in cls.__mro__:  # follow **kwargs up to the base class that names them
-        fn = klass.__dict__.get(method)
-        if fn is None:
-            continue
-        params = list(inspect.signature(fn).parameters.values())
-        names += [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            break
-    return sorted(set(names))
+    return stream_predictions(
+        model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options, reads=reads
+    )

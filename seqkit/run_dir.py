@@ -4,6 +4,7 @@ and lock each while a process trains in it.
 Hydra creates ``hydra.run.dir`` (``hydra.sweep.dir`` for -m) before the task starts, and reports a failure
 with a traceback; this Hydra callback (configs/train.yaml ``hydra.callbacks``) checks first.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,10 @@ class WritableRunDir(Callback):
             return
         reason = unwritable_reason(directory)
         if reason:
-            print(f"error: cannot write the run directory {directory}: {reason} (choose another with {key}=...)",
-                  file=sys.stderr)
+            print(
+                f"error: cannot write the run directory {directory}: {reason} (choose another with {key}=...)",
+                file=sys.stderr,
+            )
             sys.exit(1)
         _remember_if_new(directory)
 
@@ -150,5 +153,7 @@ def in_use_reason(run_dir: Path) -> str:
     except OSError:
         pid = ""
     holder = f"process {pid}" if pid.isdigit() else "another process"
-    return (f"is in use: {holder} is still training in it (wait for it to end, or stop it; "
-            f"a run that was killed can be resumed)")
+    return (
+        f"is in use: {holder} is still training in it (wait for it to end, or stop it; "
+        f"a run that was killed can be resumed)"
+    )

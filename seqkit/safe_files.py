@@ -9,6 +9,7 @@
 
 Lightning-free and Hydra-free: the fast prediction path imports it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -90,8 +91,12 @@ def atomic_path(target: PathLike, keep_on: Tuple[Type[BaseException], ...] = ())
 
 
 @contextlib.contextmanager
-def atomic_open(target: PathLike, keep_on: Tuple[Type[BaseException], ...] = (),
-                encoding: str = "utf-8", newline: Optional[str] = None) -> Iterator[IO[str]]:
+def atomic_open(
+    target: PathLike,
+    keep_on: Tuple[Type[BaseException], ...] = (),
+    encoding: str = "utf-8",
+    newline: Optional[str] = None,
+) -> Iterator[IO[str]]:
     """A text stream onto ``target``, published atomically as ``atomic_path`` publishes (flushed and fsync'ed)."""
     with atomic_path(target, keep_on) as path:
         stream = open(path, "w", encoding=encoding, newline=newline)

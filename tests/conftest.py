@@ -1,4 +1,5 @@
 """Shared test set-up: one torch thread (the test machines are small and shared) and generated data sets."""
+
 from __future__ import annotations
 
 import random
@@ -15,6 +16,7 @@ def pytest_collection_modifyitems(items) -> None:
     """The README test first: it is the longest file (every README command, two at a time), so under
     ``-n auto --dist loadfile`` one worker starts it at once while the others share the rest."""
     items.sort(key=lambda item: item.path.name != "test_readme.py")
+
 
 FIRST_MARKERS = ("zig", "zag")
 LAST_MARKERS = ("tic", "tac")

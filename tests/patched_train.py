@@ -9,6 +9,7 @@ KILL_AT_LAST_CKPT_WRITE=n
     the copy onto the target that ``shutil.move`` makes when its rename crosses file systems. Every rename
     between two directories is made to cross file systems here, as it does when $TMPDIR is another device.
 """
+
 import errno
 import io
 import os

@@ -13,10 +13,9 @@ exits with it. Anything that is not ``python <file>.py ...`` is passed to the re
 Forking is safe here because the preloader only imports: with ``OMP_NUM_THREADS=1`` no OpenMP thread pool
 exists yet, and it has no other threads.
 """
+
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Optional
 
 PRELOAD = ("torch", "pytorch_lightning", "torchmetrics", "hydra", "omegaconf", "matplotlib", "seqkit.run")
 
-LAUNCHER = '''#!{python} -S
+LAUNCHER = """#!{python} -S
 # seqkit's README test: run `python <file>.py ...` in a fork of the preloader (tests/readme_launcher.py)
 import json, os, socket, sys
 args = sys.argv[1:]
@@ -41,9 +40,9 @@ while True:
         break
     reply += chunk
 sys.exit(int(reply) if reply.strip() else 1)
-'''
+"""
 
-SERVER = r'''
+SERVER = r"""
 import atexit, importlib, json, os, runpy, signal, socket, sys, traceback
 matplotlib_backend = os.environ.setdefault("MPLBACKEND", "Agg")
 for name in sys.argv[2].split(","):
@@ -106,7 +105,7 @@ while True:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the script's own subprocesses must be waitable
         run(conn)
     conn.close()
-'''
+"""
 
 
 class Preloader:
@@ -122,8 +121,13 @@ class Preloader:
         log = folder / "preloader.log"
         with open(log, "w") as errors:
             self.process: Optional[subprocess.Popen] = subprocess.Popen(
-                [sys.executable, "-c", SERVER, address, ",".join(PRELOAD)], env=env,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, text=True)
+                [sys.executable, "-c", SERVER, address, ",".join(PRELOAD)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
         if self.process.stdout.readline().strip() != "ready":
             self.process.kill()
             raise RuntimeError(f"the README preloader did not start:\n{log.read_text()}")

@@ -1,6 +1,7 @@
 """Test-only callback (wired in with ``+callbacks.slow._target_=slow_epoch.SlowEpoch``): from epoch ``epoch`` on,
 touch ``marker`` at the epoch's start and sleep ``seconds`` a batch, so a test can SIGKILL the process part-way
 through that epoch, after the previous epoch's checkpoint is on disk. Sleeping draws no random numbers."""
+
 import time
 from pathlib import Path
 

@@ -1,11 +1,12 @@
 """adversarial_perturbation: a step of the requested size per sentence, along the direction that raises
 the loss most, nothing on padding; and the classifier adds the perturbed loss to the clean one."""
+
 import torch
 import torch.nn.functional as F
 
 from seqkit.data import Batch
-from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.nn import RecurrentEncoder, SequencePooling, adversarial_perturbation
+from seqkit.tasks.classification.network import ClassifierNetwork
 
 
 def small_model():
@@ -18,6 +19,7 @@ def small_model():
 
     def loss_of(features):
         return F.cross_entropy(head(pooling(encoder(features, lengths)[0], mask, lengths)), torch.tensor([0, 2, 1]))
+
     return loss_of, lengths, mask
 
 
@@ -43,17 +45,23 @@ def test_step_has_the_given_norm_raises_the_loss_and_skips_padding():
 
 def test_classifier_adds_the_loss_on_perturbed_features():
     torch.manual_seed(0)
-    model = ClassifierNetwork(20, 2, embedding_dim=8, backbone={"hidden_size": 8, "bidirectional": True},
-                              pooling="mean", adversarial=1.0)
-    batch = Batch(tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), lengths=torch.tensor([4, 2]),
-                  index=torch.tensor([0, 1]), labels=torch.tensor([0, 1]))
+    model = ClassifierNetwork(
+        20, 2, embedding_dim=8, backbone={"hidden_size": 8, "bidirectional": True}, pooling="mean", adversarial=1.0
+    )
+    batch = Batch(
+        tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]),
+        lengths=torch.tensor([4, 2]),
+        index=torch.tensor([0, 1]),
+        labels=torch.tensor([0, 1]),
+    )
     model.eval()  # no dropout: both computations below see the same network
     features = model.embed(batch.tokens).detach().requires_grad_()
     clean = F.cross_entropy(model.classify(model.encoder(features, batch.lengths)[0], batch.lengths), batch.labels)
     r = adversarial_perturbation(clean, features, 1.0)
     with torch.no_grad():
-        perturbed = F.cross_entropy(model.classify(model.encoder(features + r, batch.lengths)[0], batch.lengths),
-                                    batch.labels)
+        perturbed = F.cross_entropy(
+            model.classify(model.encoder(features + r, batch.lengths)[0], batch.lengths), batch.labels
+        )
     parts = model.loss(batch)
     torch.testing.assert_close(parts["loss"], clean.detach() + perturbed)
     torch.testing.assert_close(parts["class_loss"], clean.detach())

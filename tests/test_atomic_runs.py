@@ -1,6 +1,7 @@
 """Never lose a run's files: checkpoints and metrics.csv are replaced whole or appended to (a kill at any moment
 leaves the previous ones), two runs never share a directory, ``ckpt_path=last`` never picks a run that is still
 training, and a resume removes only a directory this command made."""
+
 from __future__ import annotations
 
 import csv
@@ -14,17 +15,23 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from seqkit.data.errors import DataError
-from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.csv_logger import ResumableCSVLogger
-from seqkit.run import train
-from seqkit.run_dir import run_lock
 from test_reliability import data, fails_with_one_line, finished_run, train_config  # noqa: F401 (fixtures)
 
+from seqkit.checkpoint_io import AtomicCheckpointIO
+from seqkit.csv_logger import ResumableCSVLogger
+from seqkit.data.errors import DataError
+from seqkit.run import train
+from seqkit.run_dir import run_lock
+
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["model.embedding_dim=8", "data.batch_size=16", "threads=1", "test=false", "trainer.enable_progress_bar=false",
-        "+trainer.enable_model_summary=false"]
+TINY = [
+    "model.embedding_dim=8",
+    "data.batch_size=16",
+    "threads=1",
+    "test=false",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+]
 
 
 def data_args(folder: Path):
@@ -33,11 +40,21 @@ def data_args(folder: Path):
 
 def patched_train(*args: str, cwd: Path = REPO, **env: str) -> subprocess.Popen:
     """scripts/train.py through tests/patched_train.py (faults injected as ``env`` asks), output captured."""
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **env,
-                "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+    full_env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
+    }
     full_env.pop("SEQKIT_DEBUG", None)
-    return subprocess.Popen([sys.executable, str(REPO / "tests" / "patched_train.py"), *args], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "patched_train.py"), *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen, code: int = 0) -> str:
@@ -55,6 +72,7 @@ def mode_of_a_new_file(folder: Path) -> int:
 
 
 # ---- (a) checkpoints: the previous one survives a failed or killed write -----------------------------------------
+
 
 def test_a_checkpoint_write_that_fails_half_way_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     target = tmp_path / "checkpoints" / "last.ckpt"
@@ -85,26 +103,47 @@ def test_a_training_killed_while_writing_last_ckpt_keeps_the_previous_one(marker
     (tests/patched_train.py): Lightning's own writer copied its temporary file into the truncated last.ckpt."""
     folder = marker_files(train=96, val=32)["train"].parent
     run_dir = tmp_path / "run"
-    finish(patched_train(*data_args(folder), *TINY, "backbone.hidden_size=8", "trainer.max_epochs=2",
-                         f"hydra.run.dir={run_dir}", KILL_AT_LAST_CKPT_WRITE="2"), code=9)
+    finish(
+        patched_train(
+            *data_args(folder),
+            *TINY,
+            "backbone.hidden_size=8",
+            "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}",
+            KILL_AT_LAST_CKPT_WRITE="2",
+        ),
+        code=9,
+    )
     saved = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert saved["epoch"] == 0  # the first epoch's, whole
 
 
 # ---- (b) two runs started in the same second ---------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_two_runs_started_in_the_same_second_get_a_directory_each(marker_files, tmp_path):
     folder = marker_files(train=64, val=16)["train"].parent
-    runs = [patched_train(*data_args(folder), *TINY, f"backbone.hidden_size={size}", "trainer.max_epochs=1",
-                          cwd=tmp_path, FROZEN_TIME="2026-01-02 03:04:05") for size in (6, 8)]
+    runs = [
+        patched_train(
+            *data_args(folder),
+            *TINY,
+            f"backbone.hidden_size={size}",
+            "trainer.max_epochs=1",
+            cwd=tmp_path,
+            FROZEN_TIME="2026-01-02 03:04:05",
+        )
+        for size in (6, 8)
+    ]
     for process in runs:
         finish(process)
     run_dirs = sorted((tmp_path / "outputs" / "sentiment" / "runs").iterdir())
     assert len(run_dirs) == 2 and all(d.name.startswith("2026-01-02_03-04-05") for d in run_dirs)
     sizes = set()
     for run_dir in run_dirs:  # each holds its own run's checkpoint, config and log
-        size = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["backbone"]["hidden_size"]
+        size = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["backbone"][
+            "hidden_size"
+        ]
         assert f"backbone.hidden_size={size}" in (run_dir / ".hydra" / "overrides.yaml").read_text()
         assert (run_dir / "train.log").read_text().count("[seqkit] run directory:") == 1
         sizes.add(size)
@@ -112,6 +151,7 @@ def test_two_runs_started_in_the_same_second_get_a_directory_each(marker_files, 
 
 
 # ---- (c) ckpt_path=last and a run that is still training -------------------------------------------------------
+
 
 def test_ckpt_path_last_passes_over_a_run_still_training(finished_run, data, tmp_path, capsys, monkeypatch):  # noqa: F811
     runs = tmp_path / "runs"
@@ -128,8 +168,9 @@ def test_ckpt_path_last_passes_over_a_run_still_training(finished_run, data, tmp
         assert line.startswith(f"error: {busy}: is in use: process {os.getpid()} is still training in it")
         shutil.rmtree(done)
         line = fails_with_one_line(train, train_config(runs / "new", data, "ckpt_path=last"), capsys, monkeypatch)
-        assert line.startswith(f"error: {runs}: no run to resume: every run here with a checkpoints/last.ckpt is still "
-                               f"training (busy)")
+        assert line.startswith(
+            f"error: {runs}: no run to resume: every run here with a checkpoints/last.ckpt is still training (busy)"
+        )
         # and a second process training into busy is refused before it writes anything there
         before = sorted(p.name for p in busy.rglob("*"))
         line = fails_with_one_line(train, train_config(busy, data, "trainer.max_epochs=2"), capsys, monkeypatch)
@@ -141,10 +182,16 @@ def test_a_killed_run_can_be_resumed_its_lock_goes_with_it(finished_run, data, t
     runs = tmp_path / "runs"
     killed = runs / "killed"
     shutil.copytree(finished_run, killed)
-    hold = ("import sys, time; from pathlib import Path; from seqkit.run_dir import run_lock\n"
-            "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)")
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(killed)], env={**os.environ, "PYTHONPATH": str(REPO)},
-                              stdout=subprocess.PIPE, text=True)
+    hold = (
+        "import sys, time; from pathlib import Path; from seqkit.run_dir import run_lock\n"
+        "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(killed)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
@@ -154,6 +201,7 @@ def test_a_killed_run_can_be_resumed_its_lock_goes_with_it(finished_run, data, t
 
 
 # ---- (d) a resume removes only a directory this command made ------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_resuming_keeps_an_existing_hydra_run_dir_and_removes_only_a_fresh_one(finished_run, data, tmp_path):  # noqa: F811
@@ -174,6 +222,7 @@ def test_resuming_keeps_an_existing_hydra_run_dir_and_removes_only_a_fresh_one(f
 
 
 # ---- (e) metrics.csv: appended to, or replaced whole ----------------------------------------------------------
+
 
 class MetricsFile:
     """Snapshots of metrics.csv: each write must append to the same file or replace it with a new one."""

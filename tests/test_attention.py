@@ -1,4 +1,5 @@
 """Attention over a padded source, the seq2seq decoder and its bridge."""
+
 import pytest
 import torch
 
@@ -61,8 +62,9 @@ def test_teacher_forced_unroll_equals_stepping(attention, feeding):
             assert torch.allclose(weights[:, t], w, atol=1e-6) and (w[~MASK] == 0).all()
 
 
-@pytest.mark.parametrize("cell,layers,bidirectional,decoder_layers", [("lstm", 2, True, 2), ("gru", 3, True, 1),
-                                                                      ("lstm", 1, False, 2)])
+@pytest.mark.parametrize(
+    "cell,layers,bidirectional,decoder_layers", [("lstm", 2, True, 2), ("gru", 3, True, 1), ("lstm", 1, False, 2)]
+)
 def test_bridge_maps_every_encoder_shape_to_the_decoder_state(cell, layers, bidirectional, decoder_layers):
     encoder = RecurrentEncoder(4, 6, cell, layers, bidirectional)
     _, final = encoder(torch.randn(2, 5, 4), torch.tensor([5, 3]))
@@ -71,7 +73,9 @@ def test_bridge_maps_every_encoder_shape_to_the_decoder_state(cell, layers, bidi
     h = state[0] if cell == "lstm" else state
     assert h.shape == (decoder_layers, 2, 10)
     decoder = Seq2SeqDecoder(7, 4, 10, 12, cell, decoder_layers, attention="none")
-    logits, _ = decoder.step(torch.tensor([1, 2]), decoder.start(torch.zeros(2, 5, 12), torch.ones(2, 5, dtype=torch.bool), state))
+    logits, _ = decoder.step(
+        torch.tensor([1, 2]), decoder.start(torch.zeros(2, 5, 12), torch.ones(2, 5, dtype=torch.bool), state)
+    )
     assert logits.shape == (2, 7)
     # the top encoder layer's backward direction (the summary of the whole source) reaches the decoder
     h_enc = final[0] if cell == "lstm" else final

@@ -1,4 +1,5 @@
 """The batch dataclasses move to a device as one piece (DeviceMovable), so Lightning does not deep-copy them."""
+
 import torch
 from lightning_fabric.utilities.apply_func import move_data_to_device
 
@@ -10,8 +11,14 @@ def batches():
     tokens = pad([[2, 3, 4], [5]])
     lengths = torch.tensor([3, 1])
     yield Batch(tokens=tokens, lengths=lengths, index=torch.arange(2), labels=torch.tensor([0, 1]))
-    yield ParallelBatch(source=tokens, source_lengths=lengths, target_in=pad([[2, 6], [2]]),
-                        target_out=pad([[6, 3], [3]]), index=torch.arange(2), references=[[["A", "B"]], [["C"]]])
+    yield ParallelBatch(
+        source=tokens,
+        source_lengths=lengths,
+        target_in=pad([[2, 6], [2]]),
+        target_out=pad([[6, 3], [3]]),
+        index=torch.arange(2),
+        references=[[["A", "B"]], [["C"]]],
+    )
 
 
 def test_a_batch_on_its_device_is_returned_itself_and_elsewhere_every_tensor_moves():

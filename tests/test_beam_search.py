@@ -1,4 +1,5 @@
 """Batched beam search: greedy at k = 1, exact against brute force, honest scores, batch-independent."""
+
 import itertools
 
 import pytest
@@ -61,11 +62,11 @@ def test_large_beam_finds_the_brute_force_best_and_reports_its_true_score(alpha)
     logits, state = model.start(3)
     result = beam_search(model.step, state, logits, max_len, beam_size=40, eos=EOS, alpha=alpha, banned=[PAD], n_best=3)
     for row in range(3):
-        s, lo = state[:, row: row + 1], logits[row: row + 1]
+        s, lo = state[:, row : row + 1], logits[row : row + 1]
         scored = []
         for n in range(1, max_len + 1):  # every sequence ending in eos, or cut at the maximum length
             for body in itertools.product([2, 3, 4], repeat=n - 1):
-                for last in ([EOS, 2, 3, 4] if n == max_len else [EOS]):
+                for last in [EOS, 2, 3, 4] if n == max_len else [EOS]:
                     seq = list(body) + [last]
                     lp = float(length_penalty(torch.tensor(n), alpha))
                     scored.append((model.log_prob(s, lo, seq) / lp, seq))
@@ -80,15 +81,24 @@ def test_large_beam_finds_the_brute_force_best_and_reports_its_true_score(alpha)
 def test_score_is_the_penalised_teacher_forced_log_probability():
     model = TinyModel(seed=3)
     logits, state = model.start(5, seed=4)
-    result = beam_search(model.step, state, logits, torch.tensor([3, 6, 9, 12, 4]), beam_size=4, eos=EOS,
-                         alpha=0.6, banned=[PAD], n_best=2)
+    result = beam_search(
+        model.step,
+        state,
+        logits,
+        torch.tensor([3, 6, 9, 12, 4]),
+        beam_size=4,
+        eos=EOS,
+        alpha=0.6,
+        banned=[PAD],
+        n_best=2,
+    )
     for row in range(5):
         for j in range(2):
             n = int(result.lengths[row, j])
             tokens = result.tokens[row, j, :n].tolist()
             assert n <= [3, 6, 9, 12, 4][row]
             lp = float(length_penalty(torch.tensor(n), 0.6))
-            expected = model.log_prob(state[:, row: row + 1], logits[row: row + 1], tokens) / lp
+            expected = model.log_prob(state[:, row : row + 1], logits[row : row + 1], tokens) / lp
             assert float(result.scores[row, j]) == pytest.approx(expected, abs=1e-5)
         assert result.scores[row, 0] >= result.scores[row, 1]
 
@@ -100,8 +110,16 @@ def test_a_sequence_decodes_the_same_alone_or_in_a_batch():
     limits = torch.tensor([4, 9, 6, 12, 3, 8])
     together = beam_search(model.step, state, logits, limits, beam_size=3, eos=EOS, alpha=0.8, banned=[PAD])
     for row in range(6):
-        alone = beam_search(model.step, state[:, row: row + 1], logits[row: row + 1], limits[row: row + 1],
-                            beam_size=3, eos=EOS, alpha=0.8, banned=[PAD])
+        alone = beam_search(
+            model.step,
+            state[:, row : row + 1],
+            logits[row : row + 1],
+            limits[row : row + 1],
+            beam_size=3,
+            eos=EOS,
+            alpha=0.8,
+            banned=[PAD],
+        )
         n = int(alone.lengths[0, 0])
         assert together.lengths[row, 0] == n
         assert together.tokens[row, 0, :n].tolist() == alone.tokens[0, 0, :n].tolist()

@@ -1,7 +1,7 @@
 """bench_speed.py --sections tagger_sparse (scripts/bench_sparse.py) runs (``--quick``, generated CoNLL files) and
 reports its three optimiser set-ups, their ratios and the profiler's phases. Timings are never asserted."""
-import pytest
 
+import pytest
 from test_bench_speed import write_fake_conll
 
 
@@ -10,8 +10,9 @@ def test_quick_tagger_sparse_run_reports_every_set_up(tmp_path, capsys):
     write_fake_conll(tmp_path)
     from seqkit.benchmark.speed import main
 
-    figures = main(["--quick", "--sections", "tagger_sparse", "--conll2003", str(tmp_path),
-                    "--threads", "1"])["sections"]["tagger_sparse"]
+    figures = main(["--quick", "--sections", "tagger_sparse", "--conll2003", str(tmp_path), "--threads", "1"])[
+        "sections"
+    ]["tagger_sparse"]
     out = capsys.readouterr().out
     assert figures["data"] == "conll2003" and figures["batches"] == 3
     assert figures["embedding_shape"][1] == 100  # experiment=conll2003 embedding.pretrained=null: 100-d table

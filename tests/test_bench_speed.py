@@ -2,6 +2,7 @@
 
 Timings themselves are never asserted: the figures depend on the machine and on whatever else runs on it.
 """
+
 import json
 import os
 import random
@@ -50,8 +51,14 @@ def test_quick_run_prints_ratios_and_json(tmp_path):
     assert 0 < figures["bucketed_vs_unbucketed"]["unbucketed"]["real_fraction"] <= 1
     # the recipe is composed from configs/ (task=sentiment's model on the SST-2 file), never re-typed
     assert figures["recipe"][0] == "task=sentiment" and "data.format=label_space_text" in figures["recipe"]
-    assert figures["model"] == {"cell": "lstm", "bidirectional": True, "hidden_size": 128, "embedding_dim": 128,
-                                "pooling": "max", "parameters": figures["model"]["parameters"]}
+    assert figures["model"] == {
+        "cell": "lstm",
+        "bidirectional": True,
+        "hidden_size": 128,
+        "embedding_dim": 128,
+        "pooling": "max",
+        "parameters": figures["model"]["parameters"],
+    }
     assert "1b. achieved FLOP rate vs a GEMM in this run" in out and "Trainer / GEMM" in out
     flops = figures["flops"]
     assert flops["flops_per_token"] > 0 and flops["gemm"]["n"] == 512 and flops["gemm"]["gflops"] > 0
@@ -91,8 +98,11 @@ def test_quick_tagger_run_prints_its_figures(tmp_path):
     out = proc.stdout
     assert "torch threads: 1" in out
     assert "CoNLL-2003 train/valid" in out and "built-in WNUT-17" not in out
-    for title in ("1. Lightning Trainer vs plain BiLSTM-CRF loop", "2. the CRF's share of a training step",
-                  "3. decoding the validation set (60 sentences"):
+    for title in (
+        "1. Lightning Trainer vs plain BiLSTM-CRF loop",
+        "2. the CRF's share of a training step",
+        "3. decoding the validation set (60 sentences",
+    ):
         assert title in out, f"no {title!r} table in:\n{out}"
     for label in ("ratio seqkit/plain (Trainer/plain)", "ratio Viterbi/argmax"):
         line = next((l for l in out.splitlines() if label in l), None)
@@ -101,6 +111,7 @@ def test_quick_tagger_run_prints_its_figures(tmp_path):
     assert "CRF share of a step" in out and "Viterbi share of the full model decode" in out
     try:
         import flair  # noqa: F401 (seqkit[bench])
+
         assert "1p. peer: Flair" in out and "ratio seqkit/Flair" in out
         peer = json.loads(out.strip().splitlines()[-1])["sections"]["tagger"]["flair"]
         assert peer["ratio"] > 0 and peer["target"] == 5.0 and peer["flair"]["tokens_per_s"] > 0
@@ -138,12 +149,19 @@ def test_lm_section_times_tbptt_generation_and_cells_in_one_run(capsys):
     """--sections lm (quick): the three comparisons run; generation's two ways give the same tokens (checked inside)."""
     from seqkit.benchmark.speed import main
 
-    lm = main(["--quick", "--sections", "lm", "--threads", "1",
-               "--override", "lm:backbone.hidden_size=24"])["sections"]["lm"]
+    lm = main(["--quick", "--sections", "lm", "--threads", "1", "--override", "lm:backbone.hidden_size=24"])[
+        "sections"
+    ]["lm"]
     assert set(lm) >= {"trainer_vs_plain", "generation", "fused_vs_cell", "flops", "inference"}
     # task=lm composed, the quick sizes and then --override applied (the last override wins)
-    assert lm["recipe"] == ["task=lm", "model.sample_length=0", "data.batch_size=8", "data.bptt=32",
-                            "backbone.hidden_size=32", "backbone.hidden_size=24"]
+    assert lm["recipe"] == [
+        "task=lm",
+        "model.sample_length=0",
+        "data.batch_size=8",
+        "data.bptt=32",
+        "backbone.hidden_size=32",
+        "backbone.hidden_size=24",
+    ]
     assert lm["flops"]["gemm"]["n"] == 256 and lm["inference"]["tokens_per_s"] > 0
     assert lm["generation"]["target"] == 10.0 and lm["trainer_vs_plain"]["target"] == 0.95
     assert "ratio incremental/recompute" in capsys.readouterr().out

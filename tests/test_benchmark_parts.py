@@ -1,5 +1,6 @@
 """seqkit.benchmark: recipes composed from configs/, FLOP counts of the oneDNN recurrent layers, the Flair peer's
 data (the same words, tags and batches as seqkit's)."""
+
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,15 @@ def test_sample_spreads_batches_evenly():
     assert sample([1, 2], 5) == [1, 2]
 
 
-@pytest.mark.parametrize("tags,spans", [
-    (["B-PER", "I-PER", "O", "B-LOC"], [(0, 2, "PER"), (3, 4, "LOC")]),
-    (["B-PER", "B-PER", "I-PER"], [(0, 1, "PER"), (1, 3, "PER")]),
-    (["O", "I-ORG", "I-ORG", "I-LOC"], [(1, 3, "ORG"), (3, 4, "LOC")]),  # an I- that starts an entity (IOB1)
-    (["O", "O"], []),
-])
+@pytest.mark.parametrize(
+    "tags,spans",
+    [
+        (["B-PER", "I-PER", "O", "B-LOC"], [(0, 2, "PER"), (3, 4, "LOC")]),
+        (["B-PER", "B-PER", "I-PER"], [(0, 1, "PER"), (1, 3, "PER")]),
+        (["O", "I-ORG", "I-ORG", "I-LOC"], [(1, 3, "ORG"), (3, 4, "LOC")]),  # an I- that starts an entity (IOB1)
+        (["O", "O"], []),
+    ],
+)
 def test_iob2_spans(tags, spans):
     assert iob2_spans(tags) == spans
 
@@ -68,7 +72,11 @@ def test_recipe_builds_the_configured_model_optimiser_and_clipping():
     recipe = Recipe.load(CONFIGS, ["task=sentiment", "backbone.hidden_size=16", "optimizer.lr=0.01"], seed=0)
     model = recipe.model(seed=0)
     assert type(model).__name__ == "TaskModule" and model.hparams.shape == "classification"
-    assert model.network.encoder.hidden_size == 16 and model.hparams.pooling == "max" and model.hparams.embedding_dim == 128
+    assert (
+        model.network.encoder.hidden_size == 16
+        and model.hparams.pooling == "max"
+        and model.hparams.embedding_dim == 128
+    )
     assert model.hparams.vocab_size == len(recipe.datamodule.vocab)
     optimizer = recipe.optimizer(model.parameters())
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["lr"] == 0.01
@@ -80,15 +88,18 @@ def test_recipe_builds_the_configured_model_optimiser_and_clipping():
     batch = next(iter(recipe.datamodule.val_dataloader()))
     model.eval(), cell.eval()
     with torch.no_grad():
-        torch.testing.assert_close(cell(batch.tokens, batch.lengths), model(batch.tokens, batch.lengths),
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            cell(batch.tokens, batch.lengths), model(batch.tokens, batch.lengths), atol=1e-5, rtol=1e-4
+        )
 
 
 def write_conll(path: Path) -> None:
     lines = ["-DOCSTART- -X- -X- O", ""]
-    sentences = [[("Peter", "B-PER"), ("Blackburn", "I-PER"), ("visits", "O"), ("Bonn", "B-LOC")],
-                 [("EU", "B-ORG"), ("rejects", "O"), ("German", "B-MISC"), ("call", "O"), ("1996", "O")],
-                 [("Hi", "O")]] * 4
+    sentences = [
+        [("Peter", "B-PER"), ("Blackburn", "I-PER"), ("visits", "O"), ("Bonn", "B-LOC")],
+        [("EU", "B-ORG"), ("rejects", "O"), ("German", "B-MISC"), ("call", "O"), ("1996", "O")],
+        [("Hi", "O")],
+    ] * 4
     for sentence in sentences:
         lines += [f"{word} NNP B-NP {tag}" for word, tag in sentence] + [""]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -100,14 +111,21 @@ def test_flair_peer_reads_the_same_words_tags_and_batches(tmp_path):
 
     for name in ("train.txt", "valid.txt"):
         write_conll(tmp_path / name)
-    recipe = Recipe.load(CONFIGS, ["experiment=conll2003", f"data.root={tmp_path}", "embedding.pretrained=null",
-                                   "data.batch_size=4"], seed=0)
+    recipe = Recipe.load(
+        CONFIGS,
+        ["experiment=conll2003", f"data.root={tmp_path}", "embedding.pretrained=null", "data.batch_size=4"],
+        seed=0,
+    )
     batches = list(recipe.datamodule.train_dataloader())
     peer = FlairPeer(recipe, batches)
     assert [len(b) for b in peer.batches] == [len(b) for b in batches] and peer.tokens() == sum(
-        int(b.lengths.sum()) for b in batches)
-    texts = {" ".join(t.text for t in s): sorted((sp.text, sp.tag) for sp in s.get_spans("ner"))
-             for b in peer.batches for s in b}
+        int(b.lengths.sum()) for b in batches
+    )
+    texts = {
+        " ".join(t.text for t in s): sorted((sp.text, sp.tag) for sp in s.get_spans("ner"))
+        for b in peer.batches
+        for s in b
+    }
     assert texts["Peter Blackburn visits Bonn"] == [("Bonn", "LOC"), ("Peter Blackburn", "PER")]
     assert texts["EU rejects German call 1996"] == [("EU", "ORG"), ("German", "MISC")]  # raw digits: chars kept
     tagger = peer.tagger(seed=0)
@@ -123,6 +141,7 @@ def test_flair_peer_reads_the_same_words_tags_and_batches(tmp_path):
 
 class _CountingNetwork(torch.nn.Module):
     """A toy network of the shape protocol that carries its state (as the language model's): loss(batch, state)."""
+
     carries_state = True
 
     def __init__(self):

@@ -1,5 +1,6 @@
 """The classification shape (seqkit.tasks.classification) end to end in-process: it learns a long-range task, and every pooling x implementation
 runs forward and backward (its checkpoint round trip and padding invariance: tests/test_contracts.py)."""
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -11,11 +12,18 @@ from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.training import TaskModule
 
 
-
 def trainer(max_epochs, callbacks=(), checkpointing=False):
-    return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
-                      enable_checkpointing=checkpointing, enable_progress_bar=False, enable_model_summary=False,
-                      num_sanity_val_steps=0, callbacks=list(callbacks))
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=checkpointing,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=list(callbacks),
+    )
 
 
 def accuracy(model, loader):
@@ -24,20 +32,25 @@ def accuracy(model, loader):
     correct = total = 0
     with torch.no_grad():
         for batch in loader:
-            correct += int((model(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).argmax(-1) == batch.labels).sum())
+            correct += int(
+                (model(batch.tokens, batch.lengths, batch.chars, batch.char_lengths).argmax(-1) == batch.labels).sum()
+            )
             total += len(batch)
     return correct / total
 
 
 # ---- (a) it learns a task that needs the first and the last real token ------------------------------------
 
-@pytest.mark.parametrize("cell,impl,bidirectional", [("gru", "fused", True), ("lstm", "cell", False)],
-                         ids=["gru-fused-bi", "lstm-cell-uni"])
+
+@pytest.mark.parametrize(
+    "cell,impl,bidirectional", [("gru", "fused", True), ("lstm", "cell", False)], ids=["gru-fused-bi", "lstm-cell-uni"]
+)
 def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, impl, bidirectional):
     files = marker_files(train=600, val=200, seed=0)
     pl.seed_everything(1)
-    dm = ClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=32,
-                                      eval_batch_size=256, bucketing=False)  # plain shuffled batches: mixed lengths
+    dm = ClassificationDataModule(
+        train_path=str(files["train"]), val_path=str(files["val"]), batch_size=32, eval_batch_size=256, bucketing=False
+    )  # plain shuffled batches: mixed lengths
     dm.setup("fit")
     assert dm.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
     # the batches the model sees mix short and long texts, so padding is everywhere
@@ -46,9 +59,14 @@ def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, 
     train_batch = next(iter(dm.train_dataloader()))
     assert int(train_batch.lengths.max()) - int(train_batch.lengths.min()) >= 10
 
-    model = TaskModule("classification", **dm.model_kwargs(), embedding_dim=16, pooling="last",
-                       backbone={"cell": cell, "impl": impl, "hidden_size": 32, "bidirectional": bidirectional},
-                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule(
+        "classification",
+        **dm.model_kwargs(),
+        embedding_dim=16,
+        pooling="last",
+        backbone={"cell": cell, "impl": impl, "hidden_size": 32, "bidirectional": bidirectional},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+    )
     assert model.network.encoder.impl == impl
     before = accuracy(model, dm.val_dataloader())
     assert before < 0.5  # 4 balanced classes: nothing is known before training
@@ -64,6 +82,7 @@ def test_learns_a_long_range_task_over_mixed_length_batches(marker_files, cell, 
 
 
 # ---- (c) every pooling x implementation runs forward and backward ----------------------------------------------
+
 
 @pytest.mark.parametrize("impl", ["fused", "cell"])
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
@@ -86,9 +105,16 @@ def test_every_pooling_and_impl_runs_forward_and_backward(pooling, impl):
     with torch.no_grad():
         full = model(tokens, lengths)
         for i, n in enumerate(lengths.tolist()):  # padding never changes a prediction
-            torch.testing.assert_close(model(tokens[i:i + 1, :n], lengths[i:i + 1]), full[i:i + 1], atol=1e-5, rtol=1e-5)
-        other = ClassifierNetwork(vocab_size=12, num_classes=3, embedding_dim=5, pooling=pooling,
-                                  backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"}).eval()
+            torch.testing.assert_close(
+                model(tokens[i : i + 1, :n], lengths[i : i + 1]), full[i : i + 1], atol=1e-5, rtol=1e-5
+            )
+        other = ClassifierNetwork(
+            vocab_size=12,
+            num_classes=3,
+            embedding_dim=5,
+            pooling=pooling,
+            backbone={**backbone, "impl": "cell" if impl == "fused" else "fused"},
+        ).eval()
         other.load_state_dict(model.state_dict())  # same checkpoint, other implementation
         torch.testing.assert_close(other(tokens, lengths), full, atol=1e-5, rtol=1e-5)
 
@@ -107,8 +133,13 @@ def test_char_features_reach_the_model(tmp_path):
 
     for name, n in (("train", 400), ("val", 100)):
         (tmp_path / f"{name}.tsv").write_text("\n".join(text(str(i % 2)) for i in range(n)) + "\n", encoding="utf-8")
-    dm = ClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
-                                      char_features=True, batch_size=32, tokenizer={"mode": "whitespace"})
+    dm = ClassificationDataModule(
+        train_path=str(tmp_path / "train.tsv"),
+        val_path=str(tmp_path / "val.tsv"),
+        char_features=True,
+        batch_size=32,
+        tokenizer={"mode": "whitespace"},
+    )
     dm.setup("fit")
     batch = next(iter(dm.val_dataloader()))
     assert batch.chars.shape[:2] == batch.tokens.shape and batch.char_lengths.shape == batch.tokens.shape
@@ -116,9 +147,15 @@ def test_char_features_reach_the_model(tmp_path):
     if word != "<unk>":
         assert dm.chars.decode(batch.chars[0, 0, : batch.char_lengths[0, 0]].tolist()) == list(word)
     torch.manual_seed(0)
-    model = TaskModule("classification", **dm.model_kwargs(), embedding_dim=16, char_encoder="cnn", pooling="max",
-                       backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
-                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule(
+        "classification",
+        **dm.model_kwargs(),
+        embedding_dim=16,
+        char_encoder="cnn",
+        pooling="max",
+        backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+    )
     trainer(8).fit(model, datamodule=dm)
     assert accuracy(model, dm.val_dataloader()) >= 0.9  # unseen words: only their characters tell
     state = dm.state_dict()  # the character vocabulary is kept for checkpoints

@@ -1,4 +1,5 @@
 """Tests for the CoNLL / CoNLL-U readers and the tag-scheme helpers, on small files written in tmp_path."""
+
 import gzip
 from contextlib import contextmanager
 
@@ -52,6 +53,7 @@ CONLL03 = (
 
 # ---------------------------------------------------------------- CoNLL column files
 
+
 def test_four_columns_with_docstart(tmp_path):
     p = write(tmp_path, "train.txt", CONLL03)
     sents = read_conll(p, log=pytest.fail)  # IOB2 in, IOB2 out: nothing to log
@@ -66,8 +68,9 @@ def test_four_columns_with_docstart(tmp_path):
 def test_two_columns_tab_separated_odd_tokens_and_whitespace_separator(tmp_path):
     # WNUT-17 style: token<TAB>tag, tokens like '&' and '#tag', a separator line holding only a tab,
     # and U+200B / U+FEFF / U+00A0 inside tokens (text, not separators)
-    p = write(tmp_path, "wnut.conll",
-              "&\tO\n#yolo\tO\n\t\nwatched\u200bwas\tO\nDubbz\ufeff\tB-person\nx\u00a0y\tI-person\n")
+    p = write(
+        tmp_path, "wnut.conll", "&\tO\n#yolo\tO\n\t\nwatched\u200bwas\tO\nDubbz\ufeff\tB-person\nx\u00a0y\tI-person\n"
+    )
     sents = read_conll(p)
     assert [s.tokens for s in sents] == [["&", "#yolo"], ["watched\u200bwas", "Dubbz\ufeff", "x\u00a0y"]]
     assert sents[1].tags == ["O", "B-person", "I-person"]
@@ -201,11 +204,18 @@ def test_scheme_none_accepts_anything(tmp_path):
 
 # ---------------------------------------------------------------- tag_schemes functions
 
+
 def test_spans():
     assert spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-ORG"]) == [
-        ("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("ORG", 5, 6)]
+        ("PER", 0, 2),
+        ("LOC", 3, 4),
+        ("LOC", 4, 5),
+        ("ORG", 5, 6),
+    ]
     assert spans(["S-PER", "B-creative-work", "I-creative-work", "E-creative-work", "O"]) == [
-        ("PER", 0, 1), ("creative-work", 1, 4)]
+        ("PER", 0, 1),
+        ("creative-work", 1, 4),
+    ]
     assert spans([]) == []
 
 
@@ -221,7 +231,13 @@ def test_iobes_round_trip():
 
 def test_iob1_to_iob2():
     assert iob1_to_iob2(["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG"]) == [
-        "B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG"]
+        "B-PER",
+        "I-PER",
+        "B-PER",
+        "O",
+        "B-LOC",
+        "B-ORG",
+    ]
 
 
 def test_detect_scheme():
@@ -297,6 +313,7 @@ def test_read_tagged_dispatch(tmp_path):
 
 
 # ---------------------------------------------------------------- file-level errors propagate
+
 
 @pytest.mark.parametrize("reader", [read_conll, read_conllu])
 def test_bad_utf8_names_line_3(tmp_path, reader):

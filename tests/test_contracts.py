@@ -15,6 +15,7 @@ made tiny and pointed at small generated files, then:
 
 Everything runs in-process with models of a few hundred parameters (the whole file: seconds).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,10 @@ def _conllu(n: int, seed: int) -> List[str]:
     rng = random.Random(seed)
     lines = []
     for s in range(n):
-        words = [rng.choice([("the", "DET"), ("dog", "NOUN"), ("runs", "VERB"), (".", "PUNCT")]) for _ in range(rng.randint(1, 8))]
+        words = [
+            rng.choice([("the", "DET"), ("dog", "NOUN"), ("runs", "VERB"), (".", "PUNCT")])
+            for _ in range(rng.randint(1, 8))
+        ]
         lines.append(f"# sent_id = {s}")
         lines += [f"{i}\t{w}\t{w}\t{t}\t_\t_\t0\tdep\t_\t_" for i, (w, t) in enumerate(words, start=1)]
         lines.append("")
@@ -77,8 +81,10 @@ def _conllu(n: int, seed: int) -> List[str]:
 
 def _text(n: int, seed: int) -> List[str]:
     rng = random.Random(seed)
-    return [" ".join(rng.choice(["to be", "or not", "that is", "the question"]) for _ in range(rng.randint(1, 4)))
-            for _ in range(n)]
+    return [
+        " ".join(rng.choice(["to be", "or not", "that is", "the question"]) for _ in range(rng.randint(1, 4)))
+        for _ in range(n)
+    ]
 
 
 def _pairs(n: int, seed: int) -> List[str]:
@@ -100,6 +106,7 @@ class Task:
     """How to make ``task=<name>`` tiny and give it files: ``files(folder) -> overrides``;
     ``predict_lines``: predict.py input (None: the task has no predict input); ``fields``: keys of a record;
     ``bad``: (file name, lines, bad line number, overrides naming it) for (d)."""
+
     name: str
     files: Callable[[Path], List[str]]
     overrides: List[str] = field(default_factory=list)
@@ -109,8 +116,11 @@ class Task:
 
 
 def _sentiment_files(d: Path) -> List[str]:
-    return ["data.builtin=null", f"data.train_path={_lines(d / 'train.tsv', _sentences(40, 1))}",
-            f"data.val_path={_lines(d / 'val.tsv', _sentences(12, 2))}"]
+    return [
+        "data.builtin=null",
+        f"data.train_path={_lines(d / 'train.tsv', _sentences(40, 1))}",
+        f"data.val_path={_lines(d / 'val.tsv', _sentences(12, 2))}",
+    ]
 
 
 def _bad_tsv(d: Path) -> tuple:
@@ -121,49 +131,151 @@ def _bad_tsv(d: Path) -> tuple:
 def _bad(path: Path, lines: List[str], line: int, key: str = "data.train_path", *extra: str) -> tuple:
     """(d)'s input: a file whose line ``line`` is wrong, and the overrides that train on it."""
     _lines(path, lines)
-    return str(path), line, ["data.builtin=null" if key == "data.train_path" else "data.builtin=airpassengers",
-                             f"{key}={path}", *extra]
+    return (
+        str(path),
+        line,
+        ["data.builtin=null" if key == "data.train_path" else "data.builtin=airpassengers", f"{key}={path}", *extra],
+    )
 
 
-TASKS: Dict[str, Task] = {t.name: t for t in [
-    Task("sentiment", _sentiment_files, predict_lines=["the film was good", "", "a plot and the film was dull", "good"],
-         fields=("text", "label", "probabilities"), bad=_bad_tsv),
-    Task("ner", lambda d: ["data.builtin=null", f"data.train_path={_lines(d / 'train.conll', _conll(30, 1))}",
-                           f"data.val_path={_lines(d / 'val.conll', _conll(10, 2))}"],
-         ["embedding.pretrained=null", "++model.char={embedding_dim:4,num_filters:4}"],
-         predict_lines=["we", "saw", "New", "York", "", "Ann", "", "the", "in", "saw", "we", "New", "York", "Ann", ""], fields=("tokens", "tags", "spans"),
-         bad=lambda d: _bad(d / "bad.conll", ["we O", "saw O", "", "New B-LOC extra", "York I-LOC", ""], 4)),
-    Task("pos", lambda d: ["data.builtin=null", f"data.train_path={_lines(d / 'train.conllu', _conllu(30, 1))}",
-                           f"data.val_path={_lines(d / 'val.conllu', _conllu(10, 2))}"],
-         ["embedding.pretrained=null", "++model.char={embedding_dim:4,num_filters:4}"],
-         predict_lines=["# sent_id = a", "1\tthe\tthe\tDET\t_\t_\t0\tdep\t_\t_", "",
-                        "# sent_id = b", *[f"{i}\tdog\tdog\tNOUN\t_\t_\t0\tdep\t_\t_" for i in range(1, 6)], "",
-                        "1\truns\truns\tVERB\t_\t_\t0\tdep\t_\t_", "2\t.\t.\tPUNCT\t_\t_\t0\tdep\t_\t_", ""],
-         fields=("tokens", "tags"),
-         bad=lambda d: _bad_conllu(d / "bad.conllu")),
-    Task("lm", lambda d: ["data.builtin=null", f"data.train_path={_lines(d / 'train.txt', _text(60, 1))}",
-                          f"data.val_path={_lines(d / 'val.txt', _text(20, 2))}"],
-         ["data.bptt=8", "data.batch_size=2", "data.eval_batch_size=2", "model.sample_length=0", "backbone.num_layers=1",
-          "backbone.dropout=0.0"],
-         predict_lines=["to be", "", "that is the question or not to be", "or"], fields=("text", "tokens", "loss", "perplexity"),
-         bad=lambda d: _bad_utf8(d / "bad.txt")),
-    Task("conditional_lm", _sentiment_files, ["model.sample_length=0", "data.min_freq=1"], bad=_bad_tsv),
-    Task("g2p", lambda d: ["data.builtin=null", f"data.train_path={_lines(d / 'train.tsv', _pairs(40, 1))}",
-                           f"data.val_path={_lines(d / 'val.tsv', _pairs(10, 2))}"],
-         ["model.decode.beam_size=2"], predict_lines=["abc", "", "edcbaab", "e"], fields=("source", "output", "score"),
-         bad=lambda d: _bad(d / "bad.tsv", _pairs(3, 3) + ["no tab on this line"], 4)),
-    Task("forecast", lambda d: [f"data.path={_lines(d / 'series.csv', _series(80))}", "data.time_column=null", "data.target=y",
-                                "data.calendar=[]", "data.split=[50,15,15]", "data.input_length=12", "data.horizon=4",
-                                "data.season=12", "~callbacks.forecast_plot"],
-         predict_lines=_series(20), fields=("timestamp", "value"),
-         bad=lambda d: _bad(d / "bad.csv", _series(40)[:7] + ["6,n/a"] + _series(40)[8:], 8, "data.path",
-                            "data.time_column=null", "data.target=y", "data.calendar=[]")),
-    Task("adding", lambda d: [], ["data.length=10", "data.train_size=16", "data.val_size=8"],
-         bad=lambda d: (None, None, ["data.length=1"])),
-    Task("copy_memory", lambda d: [], ["data.length=4", "data.symbols=2", "data.alphabet=4", "data.train_size=16",
-                                       "data.val_size=8", "embedding.dim=8"],
-         bad=lambda d: (None, None, ["data.alphabet=1"])),
-]}
+TASKS: Dict[str, Task] = {
+    t.name: t
+    for t in [
+        Task(
+            "sentiment",
+            _sentiment_files,
+            predict_lines=["the film was good", "", "a plot and the film was dull", "good"],
+            fields=("text", "label", "probabilities"),
+            bad=_bad_tsv,
+        ),
+        Task(
+            "ner",
+            lambda d: [
+                "data.builtin=null",
+                f"data.train_path={_lines(d / 'train.conll', _conll(30, 1))}",
+                f"data.val_path={_lines(d / 'val.conll', _conll(10, 2))}",
+            ],
+            ["embedding.pretrained=null", "++model.char={embedding_dim:4,num_filters:4}"],
+            predict_lines=[
+                "we",
+                "saw",
+                "New",
+                "York",
+                "",
+                "Ann",
+                "",
+                "the",
+                "in",
+                "saw",
+                "we",
+                "New",
+                "York",
+                "Ann",
+                "",
+            ],
+            fields=("tokens", "tags", "spans"),
+            bad=lambda d: _bad(d / "bad.conll", ["we O", "saw O", "", "New B-LOC extra", "York I-LOC", ""], 4),
+        ),
+        Task(
+            "pos",
+            lambda d: [
+                "data.builtin=null",
+                f"data.train_path={_lines(d / 'train.conllu', _conllu(30, 1))}",
+                f"data.val_path={_lines(d / 'val.conllu', _conllu(10, 2))}",
+            ],
+            ["embedding.pretrained=null", "++model.char={embedding_dim:4,num_filters:4}"],
+            predict_lines=[
+                "# sent_id = a",
+                "1\tthe\tthe\tDET\t_\t_\t0\tdep\t_\t_",
+                "",
+                "# sent_id = b",
+                *[f"{i}\tdog\tdog\tNOUN\t_\t_\t0\tdep\t_\t_" for i in range(1, 6)],
+                "",
+                "1\truns\truns\tVERB\t_\t_\t0\tdep\t_\t_",
+                "2\t.\t.\tPUNCT\t_\t_\t0\tdep\t_\t_",
+                "",
+            ],
+            fields=("tokens", "tags"),
+            bad=lambda d: _bad_conllu(d / "bad.conllu"),
+        ),
+        Task(
+            "lm",
+            lambda d: [
+                "data.builtin=null",
+                f"data.train_path={_lines(d / 'train.txt', _text(60, 1))}",
+                f"data.val_path={_lines(d / 'val.txt', _text(20, 2))}",
+            ],
+            [
+                "data.bptt=8",
+                "data.batch_size=2",
+                "data.eval_batch_size=2",
+                "model.sample_length=0",
+                "backbone.num_layers=1",
+                "backbone.dropout=0.0",
+            ],
+            predict_lines=["to be", "", "that is the question or not to be", "or"],
+            fields=("text", "tokens", "loss", "perplexity"),
+            bad=lambda d: _bad_utf8(d / "bad.txt"),
+        ),
+        Task("conditional_lm", _sentiment_files, ["model.sample_length=0", "data.min_freq=1"], bad=_bad_tsv),
+        Task(
+            "g2p",
+            lambda d: [
+                "data.builtin=null",
+                f"data.train_path={_lines(d / 'train.tsv', _pairs(40, 1))}",
+                f"data.val_path={_lines(d / 'val.tsv', _pairs(10, 2))}",
+            ],
+            ["model.decode.beam_size=2"],
+            predict_lines=["abc", "", "edcbaab", "e"],
+            fields=("source", "output", "score"),
+            bad=lambda d: _bad(d / "bad.tsv", _pairs(3, 3) + ["no tab on this line"], 4),
+        ),
+        Task(
+            "forecast",
+            lambda d: [
+                f"data.path={_lines(d / 'series.csv', _series(80))}",
+                "data.time_column=null",
+                "data.target=y",
+                "data.calendar=[]",
+                "data.split=[50,15,15]",
+                "data.input_length=12",
+                "data.horizon=4",
+                "data.season=12",
+                "~callbacks.forecast_plot",
+            ],
+            predict_lines=_series(20),
+            fields=("timestamp", "value"),
+            bad=lambda d: _bad(
+                d / "bad.csv",
+                _series(40)[:7] + ["6,n/a"] + _series(40)[8:],
+                8,
+                "data.path",
+                "data.time_column=null",
+                "data.target=y",
+                "data.calendar=[]",
+            ),
+        ),
+        Task(
+            "adding",
+            lambda d: [],
+            ["data.length=10", "data.train_size=16", "data.val_size=8"],
+            bad=lambda d: (None, None, ["data.length=1"]),
+        ),
+        Task(
+            "copy_memory",
+            lambda d: [],
+            [
+                "data.length=4",
+                "data.symbols=2",
+                "data.alphabet=4",
+                "data.train_size=16",
+                "data.val_size=8",
+                "embedding.dim=8",
+            ],
+            bad=lambda d: (None, None, ["data.alphabet=1"]),
+        ),
+    ]
+}
 
 
 def _bad_conllu(path: Path) -> tuple:
@@ -207,9 +319,17 @@ def fit_tiny(name: str, folder: Path, steps: int, callbacks=(), **trainer_settin
     datamodule.setup("fit")
     model = build(cfg.model, **datamodule.model_kwargs())
     model.monitor = cfg.monitor.metric
-    trainer = pl.Trainer(max_steps=steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
-                         callbacks=list(callbacks), enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, **trainer_settings)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        callbacks=list(callbacks),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_settings,
+    )
     trainer.fit(model, datamodule=datamodule)
     return model, datamodule, trainer
 
@@ -235,7 +355,9 @@ def predict_records(model, datamodule, lines: List[str], folder: Path, name: str
     """predict.py's path: the lines as an input file, streamed through the model, JSON records back."""
     source, output = folder / f"{name}.in", folder / f"{name}.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
     stream_predictions(model, datamodule, trainer, str(source), str(output), {})
     return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
 
@@ -319,14 +441,17 @@ def test_checkpoint_round_trip_with_weights_only_predicts_the_same(built, name):
         assert after == before and len(after) >= 1
     elif name == "conditional_lm":  # generation: the same sentences from the same seed
         pick = lambda: Sampler(0.8, generator=torch.Generator().manual_seed(3))  # noqa: E731
-        assert (sample_sentences(model.network, datamodule, 1, 5, pick(), 12)
-                == sample_sentences(b.model.network, b.datamodule, 1, 5, pick(), 12))
+        assert sample_sentences(model.network, datamodule, 1, 5, pick(), 12) == sample_sentences(
+            b.model.network, b.datamodule, 1, 5, pick(), 12
+        )
     else:  # generated tasks: the same predictions on the same generated validation batch
         datamodule.setup("validate")
         batch = next(iter(datamodule.val_dataloader()))
         original = next(iter(b.datamodule.val_dataloader()))
-        assert torch.equal(batch.tokens if batch.tokens is not None else batch.features,
-                           original.tokens if original.tokens is not None else original.features)
+        assert torch.equal(
+            batch.tokens if batch.tokens is not None else batch.features,
+            original.tokens if original.tokens is not None else original.features,
+        )
         with torch.no_grad():
             got, expected = model.predict_step(batch, 0), b.model.predict_step(original, 0)
         assert all(torch.equal(got[k], expected[k]) for k in expected)
@@ -340,7 +465,9 @@ def test_predict_output_is_well_formed(built, name):
     if name == "conditional_lm":  # it generates; predict.py says so in one line
         with pytest.raises(DataError, match="generates text"):
             dm.set_predict_input([(1, "a film")], "in.txt")
-        sentences = sample_sentences(b.model.network, dm, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10)
+        sentences = sample_sentences(
+            b.model.network, dm, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10
+        )
         assert len(sentences) == 6 and all(w in dm.vocab.stoi for s in sentences for w in s.split())
         assert all("<eos>" not in s for s in sentences)
         return
@@ -362,8 +489,11 @@ def test_predict_output_is_well_formed(built, name):
         assert all(isinstance(r["value"], float) and math.isfinite(r["value"]) for r in records)
         return
     if name in ("ner", "pos"):  # one record a sentence (lines up to a blank line; CoNLL-U comments skipped)
-        units = " ".join("\n" if not x.strip() else x.split("\t")[1] if "\t" in x else x
-                         for x in task.predict_lines if not x.startswith("#")).split("\n")
+        units = " ".join(
+            "\n" if not x.strip() else x.split("\t")[1] if "\t" in x else x
+            for x in task.predict_lines
+            if not x.startswith("#")
+        ).split("\n")
         units = [u.split() for u in units if u.strip()]
     else:  # one record a line, blank lines included
         units = task.predict_lines
@@ -371,11 +501,17 @@ def test_predict_output_is_well_formed(built, name):
     for record, line in zip(records, units):
         if name == "sentiment":
             if line:
-                assert record["label"] in ("0", "1") and sum(record["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+                assert record["label"] in ("0", "1") and sum(record["probabilities"].values()) == pytest.approx(
+                    1, abs=1e-5
+                )
             else:
                 assert record == {"text": "", "label": None, "probabilities": None}
         elif name in ("ner", "pos"):
-            assert record["tokens"] == line and len(record["tags"]) == len(line) and set(record["tags"]) <= set(dm.tags.itos)
+            assert (
+                record["tokens"] == line
+                and len(record["tags"]) == len(line)
+                and set(record["tags"]) <= set(dm.tags.itos)
+            )
         elif name == "lm":
             if line:
                 assert record["tokens"] == len(line) + 1  # its characters and the line end

@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from seqkit.nn.crf import CRF, CONSTRAINT_PENALTY, iob_constraints
+from seqkit.nn.crf import CONSTRAINT_PENALTY, CRF, iob_constraints
 
 DT = torch.float64
 

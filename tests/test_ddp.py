@@ -3,6 +3,7 @@ batch. What makes them equal: the same seed (same initial weights on both ranks)
 every global batch (seqkit/data/sampler.py), a loss that is a mean over the batch's examples (DDP averages the
 ranks' gradients: the mean over the doubled batch), no dropout (the ranks' masks would differ from one process's)
 and plain SGD. Tolerance: 1e-5 on every weight (float32 sums in a different order), after 12 steps."""
+
 import json
 import os
 import subprocess
@@ -11,22 +12,41 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import marker_examples, write_tab_file
 
 REPO = Path(__file__).resolve().parents[1]
-SAME = ["task=sentiment", "data.train_path=train.tsv", "data.val_path=val.tsv", "data.root={data}", "test=false",
-        "optimizer=sgd", "optimizer.lr=0.5", "optimizer.momentum=0", "model.dropout=0", "model.embedding_dropout=0",
-        "embedding.dim=8", "backbone.hidden_size=8", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-        "+trainer.enable_model_summary=false", "threads=1"]
+SAME = [
+    "task=sentiment",
+    "data.train_path=train.tsv",
+    "data.val_path=val.tsv",
+    "data.root={data}",
+    "test=false",
+    "optimizer=sgd",
+    "optimizer.lr=0.5",
+    "optimizer.momentum=0",
+    "model.dropout=0",
+    "model.embedding_dropout=0",
+    "embedding.dim=8",
+    "backbone.hidden_size=8",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+    "threads=1",
+]
 
 
 def train(tmp_path: Path, name: str, *overrides: str) -> Path:
     run_dir = tmp_path / name
     args = [a.format(data=tmp_path) for a in SAME] + [*overrides, f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train.py"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     summaries = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(summaries) == 1, done.stdout  # printed once, by rank 0

@@ -5,6 +5,7 @@ all ranks together is step k of one process with ``num_replicas`` times the batc
 averaged gradient that process's gradient). Language model: each rank gets its own contiguous streams, the
 ranks' streams together are one process's, and carried state over a rank's chunks is one pass over its streams.
 """
+
 import random
 from collections import Counter
 from types import SimpleNamespace
@@ -25,11 +26,17 @@ def random_lengths(n, seed=0):
     return [rng.randint(1, 60) for _ in range(n)]
 
 
-@pytest.mark.parametrize("n,batch_size,world,drop_last", [
-    (1000, 16, 2, False), (1000, 16, 3, False), (97, 5, 2, False), (97, 5, 4, True),
-    (65, 8, 2, False),   # 65 = 4 * 16 + 1: the last global batch (1 example) joins the one before it
-    (67, 8, 4, False),   # 67 = 2 * 32 + 3: 3 examples cannot feed 4 ranks -> merged
-])
+@pytest.mark.parametrize(
+    "n,batch_size,world,drop_last",
+    [
+        (1000, 16, 2, False),
+        (1000, 16, 3, False),
+        (97, 5, 2, False),
+        (97, 5, 4, True),
+        (65, 8, 2, False),  # 65 = 4 * 16 + 1: the last global batch (1 example) joins the one before it
+        (67, 8, 4, False),  # 67 = 2 * 32 + 3: 3 examples cannot feed 4 ranks -> merged
+    ],
+)
 def test_bucketed_ranks_split_the_global_batches_of_one_process(n, batch_size, world, drop_last):
     lengths = random_lengths(n)
     kwargs = dict(shuffle=True, pool_batches=3, drop_last=drop_last, seed=5)
@@ -73,9 +80,15 @@ def test_a_rank_gets_a_spread_of_lengths_not_the_short_or_long_half():
 def test_shuffled_ranks_split_the_batches_of_one_process(n, world):
     batch = 4
     one = [b.tolist() for b in DataLoader(range(n), batch_size=batch * world, sampler=ShuffleSampler(n, seed=2))]
-    shares = [[b.tolist() for b in DataLoader(range(n), batch_size=batch,
-                                              sampler=ShuffleSampler(n, seed=2, num_replicas=world, rank=r))]
-              for r in range(world)]
+    shares = [
+        [
+            b.tolist()
+            for b in DataLoader(
+                range(n), batch_size=batch, sampler=ShuffleSampler(n, seed=2, num_replicas=world, rank=r)
+            )
+        ]
+        for r in range(world)
+    ]
     assert len({len(s) for s in shares}) == 1  # same number of steps
     assert len(shares[0]) == len(ShuffleSampler(n, num_replicas=world, rank=0)) // batch + bool(-(-n // world) % batch)
     flat = [i for s in shares for b in s for i in b]
@@ -102,8 +115,9 @@ def test_invalid_rank():
 def test_lm_ranks_hold_their_own_contiguous_streams_in_step(jitter):
     ids, streams, world = torch.arange(301), 3, 2
     one = list(TBPTTChunks(ids, streams * world, bptt=7, jitter=jitter, seed=4))
-    ranks = [list(TBPTTChunks(ids, streams, bptt=7, jitter=jitter, seed=4, num_replicas=world, rank=r))
-             for r in range(world)]
+    ranks = [
+        list(TBPTTChunks(ids, streams, bptt=7, jitter=jitter, seed=4, num_replicas=world, rank=r)) for r in range(world)
+    ]
     assert len(ranks[0]) == len(ranks[1]) == len(one)  # same number of steps, same chunk lengths
     for k, chunk in enumerate(one):
         assert torch.equal(torch.cat([ranks[0][k].tokens, ranks[1][k].tokens]), chunk.tokens)
@@ -139,8 +153,9 @@ def test_datamodule_shards_training_by_the_trainers_rank_and_evaluates_everythin
     seen, val_sizes = [], []
     for rank in (0, 1):
         torch.manual_seed(9)
-        dm = TextClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
-                                          batch_size=4)
+        dm = TextClassificationDataModule(
+            train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"), batch_size=4
+        )
         dm.trainer = SimpleNamespace(world_size=2, global_rank=rank)
         dm.setup("fit")
         batches = list(dm.train_dataloader())

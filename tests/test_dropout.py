@@ -1,4 +1,5 @@
 """seqkit.nn.dropout: the distribution and scaling of nn.Dropout, a mask drawn with torch.rand on CPU."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """RecurrentEncoder: the fused (packed nn.RNN/LSTM/GRU) and cell-loop implementations agree, padding never
 changes a result, and both read the same parameters."""
+
 import pytest
 import torch
 from torch import nn
@@ -17,8 +18,16 @@ FUSED_CLASSES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 def make_encoder(cell, nonlinearity="tanh", impl="fused", num_layers=2, bidirectional=True, seed=0, **kw):
     torch.manual_seed(seed)
-    return RecurrentEncoder(INPUT, HIDDEN, cell=cell, num_layers=num_layers, bidirectional=bidirectional,
-                            nonlinearity=nonlinearity, impl=impl, **kw).eval()
+    return RecurrentEncoder(
+        INPUT,
+        HIDDEN,
+        cell=cell,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        nonlinearity=nonlinearity,
+        impl=impl,
+        **kw,
+    ).eval()
 
 
 def make_batch(lengths=LENGTHS, seed=1, pad_value=None):
@@ -38,9 +47,15 @@ def states(state):
 
 def with_impl(encoder, impl):
     """A second encoder of the other implementation holding encoder's parameters (via state_dict)."""
-    other = RecurrentEncoder(encoder.input_size, encoder.hidden_size, cell=encoder.cell, num_layers=encoder.num_layers,
-                             bidirectional=encoder.bidirectional, nonlinearity=getattr(encoder.rnn, "nonlinearity", "tanh"),
-                             impl=impl).eval()
+    other = RecurrentEncoder(
+        encoder.input_size,
+        encoder.hidden_size,
+        cell=encoder.cell,
+        num_layers=encoder.num_layers,
+        bidirectional=encoder.bidirectional,
+        nonlinearity=getattr(encoder.rnn, "nonlinearity", "tanh"),
+        impl=impl,
+    ).eval()
     other.load_state_dict(encoder.state_dict())
     return other
 
@@ -59,6 +74,7 @@ def perturb(encoder, seed=5):
 
 
 # ---- fused and cell implementations agree ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bidirectional", [True, False], ids=["bi", "uni"])
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
@@ -118,6 +134,7 @@ def test_state_dict_is_the_same_for_both_impls_and_impl_can_be_switched(cell, no
 
 # ---- padding invariance ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("impl", ["fused", "cell"])
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
 def test_each_sequence_alone_equals_its_row_in_the_padded_batch(cell, nonlinearity, impl):
@@ -126,7 +143,7 @@ def test_each_sequence_alone_equals_its_row_in_the_padded_batch(cell, nonlineari
     with torch.no_grad():
         out, state = encoder(x, lengths)
         for i, n in enumerate(lengths.tolist()):
-            alone_out, alone_state = encoder(x[i:i + 1, :n], lengths[i:i + 1])
+            alone_out, alone_state = encoder(x[i : i + 1, :n], lengths[i : i + 1])
             torch.testing.assert_close(out[i, :n], alone_out[0], atol=1e-5, rtol=1e-5)
             for s, s_alone in zip(states(state), states(alone_state)):
                 torch.testing.assert_close(s[:, i], s_alone[:, 0], atol=1e-5, rtol=1e-5)
@@ -156,10 +173,10 @@ def test_fused_encoder_matches_the_plain_torch_module_on_each_unpadded_sequence(
             encoder.impl = impl
             out, state = encoder(x, lengths)
             for i, n in enumerate(lengths.tolist()):
-                ref_out, ref_state = encoder.rnn(x[i:i + 1, :n])
-                torch.testing.assert_close(out[i:i + 1, :n], ref_out, atol=1e-5, rtol=1e-5)
+                ref_out, ref_state = encoder.rnn(x[i : i + 1, :n])
+                torch.testing.assert_close(out[i : i + 1, :n], ref_out, atol=1e-5, rtol=1e-5)
                 for s, r in zip(states(state), states(ref_state)):
-                    torch.testing.assert_close(s[:, i:i + 1], r, atol=1e-5, rtol=1e-5)
+                    torch.testing.assert_close(s[:, i : i + 1], r, atol=1e-5, rtol=1e-5)
 
 
 def test_final_state_is_taken_at_each_sequences_own_end():
@@ -177,6 +194,7 @@ def test_final_state_is_taken_at_each_sequences_own_end():
 
 
 # ---- the cells share the fused parameters ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
 def test_cell_for_returns_a_torch_cell_sharing_the_fused_tensors(cell, nonlinearity):
@@ -216,6 +234,7 @@ def test_cell_for_computes_one_step_of_the_fused_layer(cell, nonlinearity):
 
 # ---- initial state ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
 def test_initial_state_is_used_by_both_impls(cell, nonlinearity):
     encoder = make_encoder(cell, nonlinearity, "fused")
@@ -231,16 +250,17 @@ def test_initial_state_is_used_by_both_impls(cell, nonlinearity):
             results[impl] = encoder(x, lengths, state0)
         # reference: the raw torch module, one unpadded sequence at a time, with that sequence's state
         for i, n in enumerate(lengths.tolist()):
-            s_i = tuple(s[:, i:i + 1].contiguous() for s in states(state0))
-            ref_out, ref_state = encoder.rnn(x[i:i + 1, :n], s_i if cell == "lstm" else s_i[0])
+            s_i = tuple(s[:, i : i + 1].contiguous() for s in states(state0))
+            ref_out, ref_state = encoder.rnn(x[i : i + 1, :n], s_i if cell == "lstm" else s_i[0])
             for impl, (out, state) in results.items():
-                torch.testing.assert_close(out[i:i + 1, :n], ref_out, atol=1e-5, rtol=1e-5, msg=f"{impl} row {i}")
+                torch.testing.assert_close(out[i : i + 1, :n], ref_out, atol=1e-5, rtol=1e-5, msg=f"{impl} row {i}")
                 for s, r in zip(states(state), states(ref_state)):
-                    torch.testing.assert_close(s[:, i:i + 1], r, atol=1e-5, rtol=1e-5, msg=f"{impl} row {i}")
+                    torch.testing.assert_close(s[:, i : i + 1], r, atol=1e-5, rtol=1e-5, msg=f"{impl} row {i}")
     assert not torch.allclose(results["fused"][0], zero_out, atol=1e-3)  # the state made a difference
 
 
 # ---- dropout between layers -------------------------------------------------------------------------------
+
 
 def test_cell_impl_applies_dropout_between_layers_only_while_training():
     encoder = make_encoder("lstm", impl="cell", dropout=0.5)
@@ -258,6 +278,7 @@ def test_cell_impl_applies_dropout_between_layers_only_while_training():
 
 
 # ---- weight dropout (DropConnect on the hidden-to-hidden weights) -----------------------------------------
+
 
 @pytest.mark.parametrize("cell,nonlinearity", CELLS, ids=CELL_IDS)
 def test_weight_dropout_is_one_mask_on_weight_hh_shared_by_both_impls_and_off_in_eval(cell, nonlinearity):
@@ -278,8 +299,11 @@ def test_weight_dropout_is_one_mask_on_weight_hh_shared_by_both_impls_and_off_in
     assert not torch.allclose(out_fused, eval_out, atol=1e-3)
     # by hand: the masked weight_hh in a plain module gives the same outputs
     torch.manual_seed(3)
-    masked = {n: nn.functional.dropout(w, 0.5, training=True).detach()
-              for n, w in fused.rnn.named_parameters() if n.startswith("weight_hh")}
+    masked = {
+        n: nn.functional.dropout(w, 0.5, training=True).detach()
+        for n, w in fused.rnn.named_parameters()
+        if n.startswith("weight_hh")
+    }
     by_hand = with_impl(fused, "fused")
     by_hand.rnn.load_state_dict({**fused.rnn.state_dict(), **masked})
     torch.testing.assert_close(out_fused.detach(), by_hand(x, lengths)[0].detach(), atol=1e-5, rtol=1e-4)
@@ -294,14 +318,18 @@ def test_weight_dropout_is_one_mask_on_weight_hh_shared_by_both_impls_and_off_in
 
 # ---- argument checking ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,word", [
-    ({"cell": "transformer"}, "cell"),
-    ({"impl": "cuda"}, "impl"),
-    ({"cell": "rnn", "nonlinearity": "sigmoid"}, "nonlinearity"),
-    ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
-    ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity"),
-    ({"weight_dropout": 1.0}, "weight_dropout"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,word",
+    [
+        ({"cell": "transformer"}, "cell"),
+        ({"impl": "cuda"}, "impl"),
+        ({"cell": "rnn", "nonlinearity": "sigmoid"}, "nonlinearity"),
+        ({"cell": "lstm", "nonlinearity": "relu"}, "nonlinearity"),
+        ({"cell": "gru", "nonlinearity": "relu"}, "nonlinearity"),
+        ({"weight_dropout": 1.0}, "weight_dropout"),
+    ],
+)
 def test_invalid_arguments_raise_value_error(kwargs, word):
     with pytest.raises(ValueError, match=word):
         RecurrentEncoder(INPUT, HIDDEN, **kwargs)
@@ -314,6 +342,7 @@ def test_output_size():
 
 # ---- outputs(): the outputs alone, an LSTM on CPU unpacked --------------------------------------------------
 
+
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, True), (2, True), (2, False)], ids=["bi", "bi-2", "uni-2"])
 def test_outputs_equal_forwards_outputs_and_gradients_with_garbage_in_the_padding(num_layers, bidirectional):
     encoder = perturb(make_encoder("lstm", num_layers=num_layers, bidirectional=bidirectional))
@@ -325,7 +354,9 @@ def test_outputs_equal_forwards_outputs_and_gradients_with_garbage_in_the_paddin
     assert torch.all(padded[torch.arange(x.size(1))[None, :] >= lengths[:, None]] == 0)
     weight = torch.randn_like(packed)
     params = [x, *encoder.parameters()]
-    for a, b in zip(torch.autograd.grad((packed * weight).sum(), params), torch.autograd.grad((padded * weight).sum(), params)):
+    for a, b in zip(
+        torch.autograd.grad((packed * weight).sum(), params), torch.autograd.grad((padded * weight).sum(), params)
+    ):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
 
 

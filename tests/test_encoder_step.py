@@ -1,4 +1,5 @@
 """RecurrentEncoder.step: one time step with the fused weights gives forward's outputs and final state."""
+
 import pytest
 import torch
 
@@ -14,7 +15,7 @@ def test_stepping_token_by_token_equals_the_fused_forward(cell, layers):
     start = encoder.initial_state(3)
     start = tuple(torch.randn_like(s) for s in start) if isinstance(start, tuple) else torch.randn_like(start)
     outputs, final = encoder(x, torch.full((3,), 9), start)
-    state, steps = start, []
+    state = start
     for t in range(9):
         y, state = encoder.step(x[:, t], state)
         assert torch.allclose(y, outputs[:, t], atol=1e-5)

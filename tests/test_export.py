@@ -2,9 +2,9 @@
 numbers within 1e-5 on variable-length batches of other sizes than the traced example, for every shape;
 the masked recurrence they run equals packed sequences; CRF Viterbi on exported emissions equals the
 model's decoding; bad arguments are one error line."""
+
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -40,12 +40,15 @@ def _texts(n, seed):
 def _data_overrides(task: str, folder: Path):
     if task in ("sentiment", "conditional_lm"):
         rows = [f"{t}\t{'pos' if i % 2 else 'neg'}" for i, t in enumerate(_texts(40, 1))]
-        return ["data.builtin=null", f"data.train_path={_write(folder / 'train.tsv', rows)}",
-                f"data.val_path={_write(folder / 'val.tsv', rows[:8])}"]
+        return [
+            "data.builtin=null",
+            f"data.train_path={_write(folder / 'train.tsv', rows)}",
+            f"data.val_path={_write(folder / 'val.tsv', rows[:8])}",
+        ]
     if task == "ner":
         rng, lines = random.Random(2), []
         for i in range(30):
-            lines += [f"Peter B-PER", "Blackburn I-PER"] if i % 2 else ["EU B-ORG"]
+            lines += ["Peter B-PER", "Blackburn I-PER"] if i % 2 else ["EU B-ORG"]
             lines += [f"{rng.choice(WORDS)} O" for _ in range(rng.randint(1, 6))] + [""]
         path = _write(folder / "train.conll", lines)
         return ["data.builtin=null", f"data.train_path={path}", f"data.val_path={path}", "embedding.pretrained=null"]
@@ -53,8 +56,11 @@ def _data_overrides(task: str, folder: Path):
         return ["data.builtin=null", f"data.train_path={_write(folder / 'text.txt', _texts(40, 3))}", "data.bptt=8"]
     if task == "g2p":
         rows = [f"{w}\t{' '.join(w.upper())}" for w in WORDS]
-        return ["data.builtin=null", f"data.train_path={_write(folder / 'g2p.tsv', rows)}",
-                f"data.val_path={folder / 'g2p.tsv'}"]
+        return [
+            "data.builtin=null",
+            f"data.train_path={_write(folder / 'g2p.tsv', rows)}",
+            f"data.val_path={folder / 'g2p.tsv'}",
+        ]
     return ["data.input_length=12", "data.horizon=4", "data.season=4"]  # forecast: the shipped AirPassengers series
 
 
@@ -66,6 +72,7 @@ def checkpoint_name(variant) -> str:
 def make_checkpoint(folder: Path, task: str, *overrides: str) -> Path:
     """One training step of ``task=<task>`` with tiny sizes, saved as a checkpoint in ``folder``."""
     from hydra import compose, initialize_config_dir
+
     from seqkit.run import build
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,8 +83,16 @@ def make_checkpoint(folder: Path, task: str, *overrides: str) -> Path:
     datamodule = build(cfg.data)
     datamodule.setup("fit")
     model = build(cfg.model, **datamodule.model_kwargs())
-    trainer = pl.Trainer(max_steps=1, limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False, default_root_dir=folder)
+    trainer = pl.Trainer(
+        max_steps=1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=folder,
+    )
     trainer.fit(model, datamodule=datamodule)
     path = folder / "model.ckpt"
     trainer.save_checkpoint(path, weights_only=True)
@@ -142,6 +157,7 @@ def export_both(ckpt: Path, pretrained=None):
 
 def loaded(ckpt: Path, pretrained=None):
     from seqkit.run import load_checkpoint
+
     return load_checkpoint(str(ckpt), **({"pretrained": pretrained} if pretrained else {}))
 
 
@@ -169,10 +185,13 @@ def test_masked_recurrence_equals_packed_sequences(cell, bidirectional):
 
 
 # ---- one test per shape -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", [
-    ("sentiment", "backbone.bidirectional=true", "model.pooling=last"),
-    ("sentiment", "backbone=gru", "model.pooling=attention", "data.char_features=true", "model.char_encoder=lstm"),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("sentiment", "backbone.bidirectional=true", "model.pooling=last"),
+        ("sentiment", "backbone=gru", "model.pooling=attention", "data.char_features=true", "model.char_encoder=lstm"),
+    ],
+)
 def test_classifier_logits_match_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
     model, _ = loaded(ckpt)
@@ -190,18 +209,23 @@ def test_classifier_logits_match_eager(folder, variant):
         assert_close(run_exported(files, sidecar, "model", *one), [expected[1:2]])  # batch 1, one token
 
 
-@pytest.mark.parametrize("variant", [
-    ("ner", "model.char_encoder=cnn"),
-    ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("ner", "model.char_encoder=cnn"),
+        ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
+    ],
+)
 def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
     """With pretrained vectors (+vectors), ids past the training vocabulary read their vectors inside the
     graph, and the sidecar lists the vectors' words those ids stand for."""
     overrides, vectors = list(variant[:-1]), None
     if variant[-1] == "+vectors":
         (folder / "vectors").mkdir(exist_ok=True)
-        rows = [f"{w} " + " ".join(f"{(i * 7 + j) % 11 / 10 - 0.5:.2f}" for j in range(4)) for i, w in
-                enumerate(["zebra", "Peter", "quokka", "w3", "yak"])]
+        rows = [
+            f"{w} " + " ".join(f"{(i * 7 + j) % 11 / 10 - 0.5:.2f}" for j in range(4))
+            for i, w in enumerate(["zebra", "Peter", "quokka", "w3", "yak"])
+        ]
         vectors = _write(folder / "vectors" / "tiny.txt", rows)
         overrides.append(f"embedding.pretrained={vectors}")
     else:
@@ -232,6 +256,7 @@ def test_numpy_viterbi_is_the_crf_viterbi_under_constraints():
     """The runtime's numpy Viterbi picks the CRF's best path (IOB2 constraints included) on random scores."""
     from seqkit.export.runtime import viterbi
     from seqkit.nn import CRF, iob_constraints
+
     torch.manual_seed(3)
     tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     crf = CRF(len(tags), iob_constraints(tags))
@@ -240,7 +265,9 @@ def test_numpy_viterbi_is_the_crf_viterbi_under_constraints():
     emissions, lengths = torch.randn(6, 8, len(tags)) * 3, torch.tensor([8, 1, 2, 5, 7, 3])
     mask = torch.arange(8)[None] < lengths[:, None]
     trans, start, end = crf._effective(torch.float32)
-    got = viterbi(emissions.numpy(), lengths.numpy(), trans.detach().numpy(), start.detach().numpy(), end.detach().numpy())
+    got = viterbi(
+        emissions.numpy(), lengths.numpy(), trans.detach().numpy(), start.detach().numpy(), end.detach().numpy()
+    )
     assert np.array_equal(got, crf.viterbi(emissions, mask)[0].numpy())
 
 
@@ -276,11 +303,14 @@ def test_language_model_step_matches_eager_and_the_whole_sequence(folder, varian
             assert_close([logits], [whole[:, t]])
 
 
-@pytest.mark.parametrize("variant", [
-    ("g2p",),  # bidirectional LSTM encoder, dot attention, bridge
-    ("g2p", "backbone=gru", "model.attention=additive", "model.input_feeding=true", "backbone.num_layers=2"),
-    ("g2p", "model.attention=none", "backbone.bidirectional=false"),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("g2p",),  # bidirectional LSTM encoder, dot attention, bridge
+        ("g2p", "backbone=gru", "model.attention=additive", "model.input_feeding=true", "backbone.num_layers=2"),
+        ("g2p", "model.attention=none", "backbone.bidirectional=false"),
+    ],
+)
 def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
     model, _ = loaded(ckpt)
@@ -304,16 +334,19 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
             expected_rest += [new_feed] if new_feed is not None else []
             expected_rest += [weights] if weights is not None else []
             assert_close([logits, *rest], [expected_logits, *expected_rest])
-            state = rest[: len(recurrent)] + state[len(recurrent):]
+            state = rest[: len(recurrent)] + state[len(recurrent) :]
             ids = expected_logits.argmax(-1)
 
 
-@pytest.mark.parametrize("variant", [
-    ("forecast",),  # direct head: calendar features in the window only (it has no future input)
-    ("forecast", "model.head=recursive", "model.loss=quantile", "data.calendar=[]"),
-    ("forecast", "model.highway=linear", "model.head=seq2seq"),  # future calendar features, a highway
-    ("forecast", "model.head=seq2seq", "model.loss=gaussian", "backbone=gru"),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("forecast",),  # direct head: calendar features in the window only (it has no future input)
+        ("forecast", "model.head=recursive", "model.loss=quantile", "data.calendar=[]"),
+        ("forecast", "model.highway=linear", "model.head=seq2seq"),  # future calendar features, a highway
+        ("forecast", "model.head=seq2seq", "model.loss=gaussian", "backbone=gru"),
+    ],
+)
 def test_forecaster_matches_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
     model, _ = loaded(ckpt)
@@ -336,6 +369,7 @@ def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path, capsys):
     test runs scripts/export.py format=tflite itself)."""
     from seqkit.data.errors import DataError
     from seqkit.run import report_errors
+
     with pytest.raises(ValueError, match="format=tflite: choose one of onnx, torchscript"):
         export_checkpoint(str(tmp_path / "x.ckpt"), "tflite")
     with pytest.raises(DataError, match="checkpoint not found"):
@@ -346,7 +380,9 @@ def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path, capsys):
         report_errors(lambda cfg: export_checkpoint(str(text), "onnx"))(None)
     assert exit_.value.code == 1
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"]
+    assert captured.err.splitlines() == [
+        f"error: {text}: is corrupted or not a checkpoint (its contents cannot be read)"
+    ]
     assert list(tmp_path.iterdir()) == [text]  # nothing written
 
 
@@ -356,9 +392,16 @@ def test_one_graph_written_in_both_formats_keeps_dropout_off(tmp_path):
     from seqkit.export.exporter import write_graph
     from seqkit.export.graphs import classifier_graphs
     from seqkit.models import SequenceClassifier
+
     torch.manual_seed(0)
-    model = SequenceClassifier(vocab_size=20, num_classes=3, embedding_dim=4, embedding_dropout=0.5, dropout=0.5,
-                               backbone={"hidden_size": 5, "bidirectional": True}).eval()
+    model = SequenceClassifier(
+        vocab_size=20,
+        num_classes=3,
+        embedding_dim=4,
+        embedding_dropout=0.5,
+        dropout=0.5,
+        backbone={"hidden_size": 5, "bidirectional": True},
+    ).eval()
     graph = classifier_graphs(model)[0]
     write_graph(graph, tmp_path / "m.onnx", "onnx")
     write_graph(graph, tmp_path / "m.pt", "torchscript")

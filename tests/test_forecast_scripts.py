@@ -1,12 +1,12 @@
 """The forecasting commands end to end: train.py (task=forecast, with the plot), then evaluate (backtest) and
 predict (JSON lines, CSV, plot, a bad history) in-process from its checkpoint."""
+
 import csv
 import json
 import sys
 from datetime import datetime, timedelta
 
 import pytest
-
 from test_scripts import composed_script_config, last_json, ok, run_script
 
 
@@ -25,16 +25,42 @@ def hourly_csv(path, n, start=datetime(2020, 1, 1)):
 
 @pytest.mark.slow
 def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
-    data = hourly_csv(tmp_path / "series.csv", 300)
+    hourly_csv(tmp_path / "series.csv", 300)
     run_dir = tmp_path / "run"
-    result = ok(run_script("train.py", "task=forecast", "data.builtin=null", f"data.root={tmp_path}", "data.path=series.csv", "data.time_column=date",
-                           "data.target=OT", "data.features=MS", "data.calendar=[hour]", "data.split=[200,50,50]",
-                           "data.input_length=24", "data.horizon=6", "data.season=24", "data.log=false",
-                           "model.head=seq2seq", "model.loss=quantile", "backbone.hidden_size=8", "trainer.max_epochs=2",
-                           f"hydra.run.dir={run_dir}", "threads=1"))
+    result = ok(
+        run_script(
+            "train.py",
+            "task=forecast",
+            "data.builtin=null",
+            f"data.root={tmp_path}",
+            "data.path=series.csv",
+            "data.time_column=date",
+            "data.target=OT",
+            "data.features=MS",
+            "data.calendar=[hour]",
+            "data.split=[200,50,50]",
+            "data.input_length=24",
+            "data.horizon=6",
+            "data.season=24",
+            "data.log=false",
+            "model.head=seq2seq",
+            "model.loss=quantile",
+            "backbone.hidden_size=8",
+            "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}",
+            "threads=1",
+        )
+    )
     summary = last_json(result.stdout)
-    assert {"val/mse", "val/linear/mse", "val/seasonal_naive/mse", "val/ratio_mse", "test/rmse_orig", "test/coverage",
-            "test/pinball"} <= set(summary)
+    assert {
+        "val/mse",
+        "val/linear/mse",
+        "val/seasonal_naive/mse",
+        "val/ratio_mse",
+        "test/rmse_orig",
+        "test/coverage",
+        "test/pinball",
+    } <= set(summary)
     assert "model / best baseline" in result.stderr
     assert (run_dir / "forecast_test.png").stat().st_size > 1000 and (run_dir / "forecast_val.png").is_file()
     ckpt = summary["best_checkpoint"]
@@ -45,13 +71,17 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
     same = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}"))
     assert same["test/mse"] == pytest.approx(summary["test/mse"], rel=1e-5)
     capsys.readouterr()
-    backtest = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}", "options.backtest=true", "options.stride=10"))
+    backtest = evaluate(
+        composed_script_config("evaluate", f"ckpt_path={ckpt}", "options.backtest=true", "options.stride=10")
+    )
     assert "5 window(s) of 24 -> 6" in capsys.readouterr().err  # origins 200, 210, ..., 240 over the 50 test rows
     assert set(backtest) >= {"test/mse", "test/naive/mse", "test/ratio_rmse_orig"}
 
     # predict: the 6 hours after the history's last row, in original units, with an 80% interval
     history = hourly_csv(tmp_path / "history.csv", 30)
-    predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={history}", f"options.plot={tmp_path / 'f.png'}"))
+    predict(
+        composed_script_config("predict", f"ckpt_path={ckpt}", f"input={history}", f"options.plot={tmp_path / 'f.png'}")
+    )
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["timestamp"] for r in rows] == [f"2020-01-02 {h:02d}:00:00" for h in range(6, 12)]
     for r in rows:
@@ -60,8 +90,11 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
         assert 5 < r["value"] < 40  # original units (OT lies in 15..26), not scaled ones
     assert (tmp_path / "f.png").stat().st_size > 1000
     out = tmp_path / "pred.csv"
-    predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={history}", "options.output_format=csv",
-                                   f"output={out}"))
+    predict(
+        composed_script_config(
+            "predict", f"ckpt_path={ckpt}", f"input={history}", "options.output_format=csv", f"output={out}"
+        )
+    )
     table = list(csv.DictReader(out.open()))
     assert list(table[0]) == ["timestamp", "value", "lower", "upper"] and len(table) == 6
     assert float(table[0]["value"]) == pytest.approx(rows[0]["value"])
@@ -73,7 +106,8 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
         report_errors(predict)(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={short}"))
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f"error: {short}: the history has 10 rows; the model reads the last input_length = 24")
+        f"error: {short}: the history has 10 rows; the model reads the last input_length = 24"
+    )
 
 
 def test_forecast_configs_compose():
@@ -81,7 +115,10 @@ def test_forecast_configs_compose():
     assert cfg.data.builtin == "airpassengers" and cfg.data.split == [108, 12, 24] and cfg.data.season == 12
     assert cfg.model._target_ == "seqkit.training.TaskModule" and cfg.model.shape == "forecasting"
     assert cfg.data._target_ == "seqkit.tasks.forecasting.datamodule.ForecastingDataModule"
-    assert cfg.callbacks.forecast_plot._target_ == "seqkit.callbacks.ForecastPlot" and cfg.model.backbone.bidirectional is False
+    assert (
+        cfg.callbacks.forecast_plot._target_ == "seqkit.callbacks.ForecastPlot"
+        and cfg.model.backbone.bidirectional is False
+    )
     assert cfg.model.head == "direct" and cfg.model.highway == "none"  # chosen by the backtest (README)
     assert cfg.model.backbone.cell == "gru" and cfg.model.backbone.hidden_size == 64 and cfg.model.ensemble == 10
     assert composed_script_config("train", "task=forecast", "backbone=lstm").model.backbone.cell == "lstm"
@@ -97,7 +134,6 @@ def test_bench_forecast_section_runs_quick(capsys):
     """bench_speed.py --sections forecast on a generated series: both tables and the JSON figures (timings are
     never asserted)."""
     import importlib.util
-    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "bench_speed.py"

@@ -1,5 +1,6 @@
 """The forecasting network and its parts: baselines on hand-made series, instance-norm invariance, ordered
 quantiles, learning a sine wave (TaskModule + ForecastingDataModule), and the checkpoint round trip."""
+
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
-from seqkit.nn.forecast_heads import InstanceNorm, average_forecasts
+from seqkit.nn.forecast_heads import InstanceNorm
 from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
 from seqkit.tasks.forecasting.network import HEAD_ATTRIBUTES, ForecastNetwork
 from seqkit.training import TaskModule
@@ -18,8 +19,14 @@ TINY = {"cell": "gru", "hidden_size": 8, "bidirectional": False}
 
 
 def trainer(**kw):
-    return pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-                      num_sanity_val_steps=0, **kw)
+    return pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kw,
+    )
 
 
 def sine_csv(path: Path, n: int = 400, period: int = 12, noise: float = 0.0, seed: int = 0) -> Path:
@@ -31,6 +38,7 @@ def sine_csv(path: Path, n: int = 400, period: int = 12, noise: float = 0.0, see
 
 
 # ---- baselines -------------------------------------------------------------------------------------------------
+
 
 def test_naive_on_a_constant_series_and_seasonal_naive_on_a_periodic_one_are_exact():
     constant = torch.full((4, 10, 2), 3.5)
@@ -45,6 +53,7 @@ def test_naive_on_a_constant_series_and_seasonal_naive_on_a_periodic_one_are_exa
 def test_least_squares_recovers_an_exactly_linear_ar_process():
     """y_t = 1.2 y_{t-1} - 0.5 y_{t-2} + 0.3 (stable): the h-step forecast is linear in the window, so a
     least-squares fit on training windows forecasts held-out windows of the same process exactly."""
+
     def ar(n, y0, y1):
         y = [y0, y1]
         for _ in range(n - 2):
@@ -52,7 +61,9 @@ def test_least_squares_recovers_an_exactly_linear_ar_process():
         return torch.tensor(y, dtype=torch.float64)
 
     L, H = 6, 4
-    train = torch.stack([ar(L + H, a, b) for a, b in torch.randn(50, 2, generator=torch.Generator().manual_seed(0)).tolist()])
+    train = torch.stack(
+        [ar(L + H, a, b) for a, b in torch.randn(50, 2, generator=torch.Generator().manual_seed(0)).tolist()]
+    )
     test = torch.stack([ar(L + H, a, b) for a, b in [(2.0, -1.0), (-3.0, 0.5), (0.1, 0.2)]])
     model = LeastSquaresLinear(L, H).double()
     model.accumulate(train[:, :L, None], train[:, L:, None])
@@ -64,13 +75,25 @@ def test_least_squares_recovers_an_exactly_linear_ar_process():
 
 # ---- instance normalisation and heads -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["revin", "last"])
-@pytest.mark.parametrize("head, loss, highway", [("direct", "mse", "linear"), ("recursive", "gaussian", "none"),
-                                                 ("seq2seq", "quantile", "least_squares")])
+@pytest.mark.parametrize(
+    "head, loss, highway",
+    [("direct", "mse", "linear"), ("recursive", "gaussian", "none"), ("seq2seq", "quantile", "least_squares")],
+)
 def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, loss, highway):
     torch.manual_seed(0)
-    model = ForecastNetwork(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
-                       instance_norm=mode, loss=loss, highway=highway).eval()
+    model = ForecastNetwork(
+        n_targets=1,
+        n_calendar=2,
+        input_length=10,
+        horizon=5,
+        backbone=TINY,
+        head=head,
+        instance_norm=mode,
+        loss=loss,
+        highway=highway,
+    ).eval()
     if highway == "least_squares":  # a fitted baseline: any least-squares map
         model.linear.weight.normal_()
     x, future = torch.randn(3, 10, 3), torch.rand(3, 5, 2) - 0.5
@@ -83,8 +106,9 @@ def test_adding_a_constant_to_the_window_shifts_the_forecast_by_it(mode, head, l
         assert torch.allclose(b["quantiles"], a["quantiles"] + 7.0, atol=1e-4)
     if "std" in a:
         assert torch.allclose(b["std"], a["std"], atol=1e-5)
-    plain = ForecastNetwork(n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head,
-                       instance_norm="none", loss=loss).eval()
+    plain = ForecastNetwork(
+        n_targets=1, n_calendar=2, input_length=10, horizon=5, backbone=TINY, head=head, instance_norm="none", loss=loss
+    ).eval()
     with torch.no_grad():
         assert not torch.allclose(plain(shifted, future)["point"], plain(x, future)["point"] + 7.0, atol=1e-2)
 
@@ -94,8 +118,17 @@ def test_seasonal_naive_highway_forecasts_the_residual_of_the_last_season(head):
     """With the network's output layer zeroed the forecast is exactly the seasonal-naive one; any other
     output is added to it (so on logs the network forecasts the growth over a season)."""
     torch.manual_seed(3)
-    model = ForecastNetwork(n_targets=2, n_calendar=1, input_length=10, horizon=7, season=4, backbone=TINY, head=head,
-                       instance_norm="last", highway="seasonal_naive").eval()
+    model = ForecastNetwork(
+        n_targets=2,
+        n_calendar=1,
+        input_length=10,
+        horizon=7,
+        season=4,
+        backbone=TINY,
+        head=head,
+        instance_norm="last",
+        highway="seasonal_naive",
+    ).eval()
     out_layer = model.direct.linear if head == "direct" else model.decoder.out
     x, future = torch.randn(3, 10, 3), torch.rand(3, 7, 1)
     with torch.no_grad():
@@ -128,12 +161,22 @@ def test_instance_norm_modes():
 @pytest.mark.parametrize("head", ["direct", "recursive", "seq2seq"])
 def test_quantile_intervals_are_ordered(head):
     torch.manual_seed(1)
-    model = ForecastNetwork(n_targets=2, n_covariates=1, input_length=8, horizon=6, backbone=TINY, head=head,
-                       loss="quantile", quantiles=[0.9, 0.1, 0.5, 0.25], instance_norm="revin").eval()
+    model = ForecastNetwork(
+        n_targets=2,
+        n_covariates=1,
+        input_length=8,
+        horizon=6,
+        backbone=TINY,
+        head=head,
+        loss="quantile",
+        quantiles=[0.9, 0.1, 0.5, 0.25],
+        instance_norm="revin",
+    ).eval()
     with torch.no_grad():
         out = model(torch.randn(16, 8, 3) * 5, torch.zeros(16, 6, 0))
-        predicted = model.predict(type("B", (), {"x": torch.randn(4, 8, 3), "future": torch.zeros(4, 6, 0),
-                                                 "index": torch.arange(4)})())
+        predicted = model.predict(
+            type("B", (), {"x": torch.randn(4, 8, 3), "future": torch.zeros(4, 6, 0), "index": torch.arange(4)})()
+        )
     q = out["quantiles"]  # [B, H, T, 4] at levels 0.1, 0.25, 0.5, 0.9
     assert q.shape == (16, 6, 2, 4) and (q.diff(dim=-1) > 0).all()
     assert torch.equal(out["point"], q[..., 2])  # the median
@@ -148,8 +191,9 @@ def test_recursive_head_needs_a_forward_only_encoder():
 def test_recursive_teacher_forcing_matches_free_running_when_fed_its_own_forecasts():
     """Teacher forcing with the model's own point forecasts as the 'truth' gives the free-running forecast."""
     torch.manual_seed(2)
-    model = ForecastNetwork(n_targets=1, n_calendar=1, input_length=6, horizon=4, backbone=TINY, head="recursive",
-                       instance_norm="last").eval()
+    model = ForecastNetwork(
+        n_targets=1, n_calendar=1, input_length=6, horizon=4, backbone=TINY, head="recursive", instance_norm="last"
+    ).eval()
     x, future = torch.randn(2, 6, 2), torch.rand(2, 4, 1)
     with torch.no_grad():
         free = model(x, future)["point"]
@@ -159,17 +203,31 @@ def test_recursive_teacher_forcing_matches_free_running_when_fed_its_own_forecas
 
 # ---- learning, metrics, checkpoints --------------------------------------------------------------------------
 
+
 def sine_module(tmp_path, **kw):
-    return ForecastingDataModule(path=str(sine_csv(tmp_path / "sine.csv", **kw)), target="y", split=[300, 50, 50],
-                                input_length=24, horizon=6, season=12, batch_size=32)
+    return ForecastingDataModule(
+        path=str(sine_csv(tmp_path / "sine.csv", **kw)),
+        target="y",
+        split=[300, 50, 50],
+        input_length=24,
+        horizon=6,
+        season=12,
+        batch_size=32,
+    )
 
 
 def test_learns_a_sine_wave_to_low_error(tmp_path):
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.0)
     dm.setup("fit")
-    model = TaskModule("forecasting", **dm.model_kwargs(), backbone={"cell": "lstm", "hidden_size": 16, "bidirectional": False},
-                       head="direct", instance_norm="none", optimizer={"_target_": "torch.optim.Adam", "lr": 0.02})
+    model = TaskModule(
+        "forecasting",
+        **dm.model_kwargs(),
+        backbone={"cell": "lstm", "hidden_size": 16, "bidirectional": False},
+        head="direct",
+        instance_norm="none",
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.02},
+    )
     trainer(max_epochs=25, enable_checkpointing=False).fit(model, datamodule=dm)
     metrics = trainer().validate(model, datamodule=dm, verbose=False)[0]
     assert metrics["val/mse"] < 0.01, metrics  # the scaled series has variance 1
@@ -202,8 +260,9 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
         assert torch.equal(restored.network.linear.weight, model.network.linear.weight)
     tested = trainer().test(restored, datamodule=restored_dm, verbose=False)[0]
     assert 0.0 <= tested["test/coverage"] <= 1.0 and tested["test/pinball"] > 0
-    assert tested["test/ratio_mse"] == pytest.approx(tested["test/mse"] / min(
-        tested[f"test/{b}/mse"] for b in ("naive", "seasonal_naive", "linear")), rel=1e-4)
+    assert tested["test/ratio_mse"] == pytest.approx(
+        tested["test/mse"] / min(tested[f"test/{b}/mse"] for b in ("naive", "seasonal_naive", "linear")), rel=1e-4
+    )
 
 
 # ---- seed ensemble ------------------------------------------------------------------------------------------
@@ -222,8 +281,10 @@ def single_member(model: ForecastNetwork, k: int, **kw) -> ForecastNetwork:
     return single
 
 
-@pytest.mark.parametrize("head, loss, highway", [("direct", "mse", "linear"), ("recursive", "quantile", "none"),
-                                                 ("seq2seq", "gaussian", "seasonal_naive")])
+@pytest.mark.parametrize(
+    "head, loss, highway",
+    [("direct", "mse", "linear"), ("recursive", "quantile", "none"), ("seq2seq", "gaussian", "seasonal_naive")],
+)
 def test_an_ensembles_forecast_is_the_mean_of_its_members_forecasts(head, loss, highway):
     torch.manual_seed(0)
     kw = dict(head=head, loss=loss, highway=highway, season=4)
@@ -250,8 +311,11 @@ def test_each_ensemble_member_trains_on_its_own_error():
     model = ForecastNetwork(**ENSEMBLE_KW, ensemble=2)
     singles = [single_member(model, k).train() for k in range(2)]
     x, future, y = torch.randn(6, 10, 3), torch.rand(6, 5, 2), torch.randn(6, 5, 1)
-    batch = type("Batch", (), {"x": x, "future": future, "y": y, "mask": torch.ones(6, 5, dtype=torch.bool),
-                               "__len__": lambda self: 6})()
+    batch = type(
+        "Batch",
+        (),
+        {"x": x, "future": future, "y": y, "mask": torch.ones(6, 5, dtype=torch.bool), "__len__": lambda self: 6},
+    )()
     loss = model.loss(batch)["loss"]
     alone = [torch.nn.functional.mse_loss(s(x, future)["point"], y) for s in singles]
     assert loss.item() == pytest.approx((alone[0] + alone[1]).item() / 2, rel=1e-5)

@@ -1,6 +1,7 @@
 """The default optimisers (configs/optimizer/adam.yaml, adamw.yaml) run torch's fused kernel: the same update as
 the per-tensor loop to float rounding, step after step (training runs still drift apart the way two seeds do:
 README "Speed")."""
+
 from pathlib import Path
 
 import pytest
@@ -39,24 +40,43 @@ def test_mixed_precision_with_clipping_runs_the_optimiser_unfused(tmp_path, caps
     """Lightning cannot clip the gradients of an optimiser that unscales them inside step() (a fused one) under
     mixed precision, and stops; seqkit builds the same optimiser unfused then (trainer=gpu: 16-mixed, clip 5)."""
     import pytorch_lightning as pl
-
-    from seqkit.run import build
     from test_contracts import TASKS, compose_task
 
-    cfg = compose_task("sentiment", *TASKS["sentiment"].files(tmp_path), "backbone.impl=cell")  # bf16 LSTMCell runs on any CPU
+    from seqkit.run import build
+
+    cfg = compose_task(
+        "sentiment", *TASKS["sentiment"].files(tmp_path), "backbone.impl=cell"
+    )  # bf16 LSTMCell runs on any CPU
     assert cfg.optimizer.fused is True and cfg.trainer.gradient_clip_val
     dm = build(cfg.data)
     dm.setup("fit")
     model = build(cfg.model, **dm.model_kwargs())
-    trainer = pl.Trainer(accelerator="cpu", precision="bf16-mixed", gradient_clip_val=cfg.trainer.gradient_clip_val,
-                         max_steps=2, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+        max_steps=2,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     assert trainer.global_step == 2
     assert trainer.optimizers[0].defaults["fused"] is False
     assert "runs unfused" in capsys.readouterr().out
-    plain = pl.Trainer(accelerator="cpu", max_steps=1, gradient_clip_val=5.0, logger=False, enable_progress_bar=False,
-                       enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0)
+    plain = pl.Trainer(
+        accelerator="cpu",
+        max_steps=1,
+        gradient_clip_val=5.0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     model = build(cfg.model, **dm.model_kwargs())
     plain.fit(model, datamodule=dm)
     assert plain.optimizers[0].defaults["fused"] is True  # 32-bit: still fused

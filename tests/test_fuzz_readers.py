@@ -5,6 +5,7 @@ exception. So does a data module learning from such a training file, and predict
 Examples per test: 200 by default (CI); ``SEQKIT_FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz_readers.py``
 for a longer search (examples then random each run instead of the fixed CI sequence).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -23,28 +24,76 @@ from seqkit.data.pretrained import load_vectors
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
 EXAMPLES = int(os.environ.get("SEQKIT_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=EXAMPLES <= 200,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=EXAMPLES <= 200,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 VALID = {
     "text_tab_label": b"a good film\tpos\nbad one\tneg\n\n  spaced text \t neg \nit's fine , really !\tpos\n",
     "label_space_text": b"1 a gorgeous , witty film .\n0 a dull mess .\n\n1 fine\n",
-    "conll": (b"-DOCSTART- -X- O O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\ncall NN I-NP O\n\n"
-              b"Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n\nin IN B-PP O\nNew NNP B-NP I-LOC\nYork NNP I-NP I-LOC\n"),
+    "conll": (
+        b"-DOCSTART- -X- O O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\ncall NN I-NP O\n\n"
+        b"Peter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n\nin IN B-PP O\nNew NNP B-NP I-LOC\nYork NNP I-NP I-LOC\n"
+    ),
     "conll_iobes": b"New S-LOC\n\nNew B-LOC\nYork E-LOC\nis O\n\nBig B-ORG\nBlue I-ORG\nInc E-ORG\n",
-    "conllu": ("# sent_id = 1\n# text = I can't go.\n1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_\n"
-               "2-3\tcan't\t_\t_\t_\t_\t_\t_\t_\t_\n2\tca\tcan\tAUX\tMD\t_\t4\taux\t_\t_\n3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_\n"
-               "4\tgo\tgo\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No\n4.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t4:conj\t_\n"
-               "5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_\n\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n").encode(),
+    "conllu": (
+        "# sent_id = 1\n# text = I can't go.\n1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_\n"
+        "2-3\tcan't\t_\t_\t_\t_\t_\t_\t_\t_\n2\tca\tcan\tAUX\tMD\t_\t4\taux\t_\t_\n3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_\n"
+        "4\tgo\tgo\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No\n4.1\tgone\tgo\tVERB\tVBN\t_\t_\t_\t4:conj\t_\n"
+        "5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_\n\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n"
+    ).encode(),
     "vectors": b"the 0.1 0.2 0.3\n, -0.5 1e-3 2\nNew York 0.5 0.5 -1\ncaf\xc3\xa9 1 2 3\n",
     "word2vec": b"3 2\nthe 0.1 0.2\nof 1 -1\nand 3 4\n",
 }
 
 # pieces that mean something to one reader or another, and bytes that trip up text handling
-PIECES = [b"\t", b" ", b"\n", b"\n\n", b"\r\n", b"\r", b"-DOCSTART-", b"#", b"B-", b"I-", b"E-", b"S-", b"O", b"-", b"_",
-          b".", b"1-2", b"0", b"3.1", b"10", b"\xef\xbb\xbf", b"\x00", b"\xff", b"\xc3", b"nan", b"inf", b"-inf", b"1e999",
-          b"\xc2\xa0", b"\xe2\x80\xa8", b"\xc2\x85", b"\x0b", b"\x0c", b"\x1c", b"\xe2\x80\x8b", b"pos", b"neg", b"B-PER",
-          b"I-ORG", b"\t_\t_\t_", b"1\tx\tx\tX\tX\t_\t0\troot\t_\t_"]
+PIECES = [
+    b"\t",
+    b" ",
+    b"\n",
+    b"\n\n",
+    b"\r\n",
+    b"\r",
+    b"-DOCSTART-",
+    b"#",
+    b"B-",
+    b"I-",
+    b"E-",
+    b"S-",
+    b"O",
+    b"-",
+    b"_",
+    b".",
+    b"1-2",
+    b"0",
+    b"3.1",
+    b"10",
+    b"\xef\xbb\xbf",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"nan",
+    b"inf",
+    b"-inf",
+    b"1e999",
+    b"\xc2\xa0",
+    b"\xe2\x80\xa8",
+    b"\xc2\x85",
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\xe2\x80\x8b",
+    b"pos",
+    b"neg",
+    b"B-PER",
+    b"I-ORG",
+    b"\t_\t_\t_",
+    b"1\tx\tx\tX\tX\t_\t0\troot\t_\t_",
+]
 
 
 @st.composite
@@ -53,22 +102,24 @@ def mutated(draw, valid: bytes) -> bytes:
     byte, drop or repeat a line, truncate."""
     data = bytearray(valid)
     for _ in range(draw(st.integers(1, 8))):
-        op = draw(st.sampled_from(["piece", "bytes", "delete", "duplicate", "byte", "drop_line", "repeat_line", "truncate"]))
+        op = draw(
+            st.sampled_from(["piece", "bytes", "delete", "duplicate", "byte", "drop_line", "repeat_line", "truncate"])
+        )
         at = draw(st.integers(0, len(data)))
         if op == "piece":
             data[at:at] = draw(st.sampled_from(PIECES))
         elif op == "bytes":
             data[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[at: at + draw(st.integers(1, 12))]
+            del data[at : at + draw(st.integers(1, 12))]
         elif op == "duplicate":
-            data[at:at] = data[at: at + draw(st.integers(1, 40))]
+            data[at:at] = data[at : at + draw(st.integers(1, 40))]
         elif op == "byte" and at < len(data):
             data[at] = draw(st.integers(0, 255))
         elif op in ("drop_line", "repeat_line"):
             lines = bytes(data).split(b"\n")
             k = at % len(lines)
-            lines[k:k + 1] = [] if op == "drop_line" else [lines[k], lines[k]]
+            lines[k : k + 1] = [] if op == "drop_line" else [lines[k], lines[k]]
             data = bytearray(b"\n".join(lines))
         elif op == "truncate":
             del data[at:]
@@ -77,9 +128,12 @@ def mutated(draw, valid: bytes) -> bytes:
 
 def hostile(kind: str):
     """Random bytes, random text, or a mutated valid file of ``kind``."""
-    return st.one_of(st.binary(max_size=600),
-                     st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                     mutated(VALID[kind]), mutated(VALID[kind]))
+    return st.one_of(
+        st.binary(max_size=600),
+        st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        mutated(VALID[kind]),
+        mutated(VALID[kind]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +168,22 @@ def test_labelled_text(folder, fmt, data):
         assert example.text.strip() and example.label and "\n" not in example.text
 
 
-@pytest.mark.parametrize("kind,scheme", [("conll", "iob2"), ("conll", "iobes"), ("conll_iobes", "iob2"), ("conll", "none")])
+@pytest.mark.parametrize(
+    "kind,scheme", [("conll", "iob2"), ("conll", "iobes"), ("conll_iobes", "iob2"), ("conll", "none")]
+)
 @FUZZ
 @given(data=st.data())
 def test_conll(folder, kind, scheme, data):
     raw = data.draw(hostile(kind))
     path = write(folder, "tags.conll", raw)
     for labelled in (True, False):
-        sentences = outcome(lambda p: read_conll(p, scheme=scheme, strict=data.draw(st.booleans()), labelled=labelled,
-                                                 log=lambda message: None), path, raw)
+        sentences = outcome(
+            lambda p: read_conll(
+                p, scheme=scheme, strict=data.draw(st.booleans()), labelled=labelled, log=lambda message: None
+            ),
+            path,
+            raw,
+        )
         for s in sentences or []:
             assert s.tokens and len(s.token_lines) == len(s.tokens)
             assert len(s.tags) == (len(s.tokens) if labelled else 0)
@@ -156,8 +217,11 @@ def test_gzipped_files(folder, data):
     kind = data.draw(st.sampled_from(["text_tab_label", "conll", "vectors"]))
     raw = data.draw(st.one_of(mutated(gzip.compress(VALID[kind])), st.just(gzip.compress(data.draw(hostile(kind))))))
     path = write(folder, "file.gz", raw)
-    read = {"text_tab_label": read_labelled_text, "conll": lambda p: read_conll(p, log=lambda m: None),
-            "vectors": load_vectors}[kind]
+    read = {
+        "text_tab_label": read_labelled_text,
+        "conll": lambda p: read_conll(p, log=lambda m: None),
+        "vectors": load_vectors,
+    }[kind]
     try:
         read(path)
     except DataError as e:
@@ -165,6 +229,7 @@ def test_gzipped_files(folder, data):
 
 
 # ---- through a data module: learning from a hostile training file, predicting from hostile input -------------------
+
 
 @FUZZ
 @given(data=st.data())
@@ -175,7 +240,9 @@ def test_classification_data_module(folder, data):
     module = TextClassificationDataModule(train_path=str(train), val_path=str(val), char_features=True, batch_size=4)
     try:
         module.setup("fit")
-    except DataError as e:  # the validation file is valid: only a training-file problem, or a label val has and train lacks
+    except (
+        DataError
+    ) as e:  # the validation file is valid: only a training-file problem, or a label val has and train lacks
         assert e.path in (str(train), str(val)) and e.reason.strip()
         return
     for batch in module.train_dataloader():
@@ -197,8 +264,13 @@ def test_tagging_data_module(folder, input_format, data):
     kind = "conllu" if input_format == "conllu" else "conll"
     raw = data.draw(hostile(kind))
     train, val = write(folder, f"train.{kind}", raw), write(folder, f"val.{kind}", VALID[kind])
-    module = TaggingDataModule(train_path=str(train), val_path=str(val), format=kind,
-                               scheme="none" if kind == "conllu" else "iob2", batch_size=4)
+    module = TaggingDataModule(
+        train_path=str(train),
+        val_path=str(val),
+        format=kind,
+        scheme="none" if kind == "conllu" else "iob2",
+        batch_size=4,
+    )
     try:
         module.setup("fit")
     except DataError as e:

@@ -13,6 +13,7 @@ generated files as in test_contracts.py, then:
 
 ``SEQKIT_GPU_TEST_ACCELERATOR=cpu`` runs the same checks on the CPU in fp32 (a dry run of this file's logic).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,16 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-
-from test_contracts import TASKS, _row, compose_task, examples_and_collate, fit_tiny, Built
 from pytorch_lightning.utilities import move_data_to_device
+from test_contracts import TASKS, Built, _row, compose_task, examples_and_collate, fit_tiny
+
 from seqkit.run import build
 
 ACCELERATOR = os.environ.get("SEQKIT_GPU_TEST_ACCELERATOR", "gpu")
 DEVICE = "cuda" if ACCELERATOR == "gpu" else "cpu"
-pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(),
-                                reason="needs a CUDA GPU (torch finds none)")
+pytestmark = pytest.mark.skipif(
+    DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU (torch finds none)"
+)
 REPO = Path(__file__).resolve().parents[1]
 PRECISIONS = ["32-true", "16-mixed", "bf16-mixed"] if DEVICE == "cuda" else ["32-true"]
 
@@ -55,8 +57,16 @@ def fit_on_gpu(name: str, folder: Path, precision: str, steps: int = 4):
     """test_contracts' tiny fit, on the GPU in ``precision``, with the recipe's gradient clipping."""
     losses = Losses()
     clip = compose_task(name).trainer.gradient_clip_val
-    model, datamodule, _ = fit_tiny(name, folder, steps, callbacks=[losses], accelerator=ACCELERATOR, devices=1,
-                                    precision=precision, gradient_clip_val=clip)
+    model, datamodule, _ = fit_tiny(
+        name,
+        folder,
+        steps,
+        callbacks=[losses],
+        accelerator=ACCELERATOR,
+        devices=1,
+        precision=precision,
+        gradient_clip_val=clip,
+    )
     return model, datamodule, losses.values, losses.before
 
 
@@ -109,8 +119,11 @@ def test_gpu_predicts_what_the_cpu_predicts_and_ignores_padding(name, tmp_path, 
         _assert_same(_move(on_gpu, "cpu"), on_cpu, f"{name} GPU vs CPU")
         for i, example in enumerate(examples):
             alone = model.predict_step(move_data_to_device(collate([example]), DEVICE), 0)
-            _assert_same(_row(on_gpu, i, alone), {k: v[0] for k, v in alone.items() if torch.is_tensor(v)},
-                         f"{name} row {i} alone vs batch")
+            _assert_same(
+                _row(on_gpu, i, alone),
+                {k: v[0] for k, v in alone.items() if torch.is_tensor(v)},
+                f"{name} row {i} alone vs batch",
+            )
 
 
 END_TO_END = ["sentiment", "ner", "lm", "g2p", "forecast"]
@@ -125,18 +138,43 @@ def test_train_py_trainer_gpu_then_predict_on_a_cpu_process(name, tmp_path):
     files = task.files(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     gpu = ["trainer=gpu", "trainer.precision=16-mixed"] if DEVICE == "cuda" else []
-    run = subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), f"task={name}", *gpu,
-                          "trainer.max_epochs=2", *TINY, *task.overrides, *files, f"hydra.run.dir={tmp_path / 'run'}"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "train.py"),
+            f"task={name}",
+            *gpu,
+            "trainer.max_epochs=2",
+            *TINY,
+            *task.overrides,
+            *files,
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads([line for line in run.stdout.splitlines() if line.startswith("{")][-1])
     assert all(isinstance(v, str) or v == v for v in summary.values())  # no NaN metric
     source = tmp_path / "predict.in"
     source.write_text("\n".join(task.predict_lines) + "\n", encoding="utf-8")
     cpu_env = {**env, "CUDA_VISIBLE_DEVICES": ""}
-    predicted = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"),
-                                f"ckpt_path={summary['best_checkpoint']}", f"input={source}"],
-                               cwd=REPO, env=cpu_env, capture_output=True, text=True, timeout=300)
+    predicted = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "predict.py"),
+            f"ckpt_path={summary['best_checkpoint']}",
+            f"input={source}",
+        ],
+        cwd=REPO,
+        env=cpu_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     records = [json.loads(line) for line in predicted.stdout.splitlines() if line.startswith("{")]
     assert records and all(set(task.fields) <= set(r) for r in records)

@@ -1,6 +1,7 @@
 """GradientFlow records the total derivative ‖∂L/∂h_t‖ of every time step: pinned against closed forms
 (a linear RNN) and against torch.autograd.grad through a hand-written tanh-RNN loop, on the fused backbone
 with packed variable-length batches; padding contributes nothing."""
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,8 @@ from torch.utils.data import DataLoader
 from seqkit.callbacks import GradientFlow
 from seqkit.callbacks.gradient_flow import decay_summary
 from seqkit.data.batch import Batch
-from seqkit.training import TaskModule
 from seqkit.nn import RecurrentEncoder
+from seqkit.training import TaskModule
 
 
 class LastStepModel(pl.LightningModule):
@@ -42,8 +43,15 @@ class LastStepModel(pl.LightningModule):
 def fit(model, batches, steps=1, every=1, **trainer_kwargs):
     callback = GradientFlow(every_n_steps=every, plot=False, dirpath=trainer_kwargs.pop("dirpath", None))
     loader = DataLoader(batches, batch_size=None, collate_fn=lambda b: b)
-    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[callback], **trainer_kwargs)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+        **trainer_kwargs,
+    )
     trainer.fit(model, train_dataloaders=loader)
     return callback
 
@@ -62,7 +70,9 @@ def linear_rnn(a: float) -> RecurrentEncoder:
 @pytest.mark.parametrize("a", [0.8, 1.25])
 def test_linear_rnn_gradient_is_a_power_of_a(a, tmp_path):
     steps = 12
-    batch = Batch(tokens=None, features=torch.rand(1, steps, 1) + 0.1, lengths=torch.tensor([steps]), index=torch.tensor([0]))
+    batch = Batch(
+        tokens=None, features=torch.rand(1, steps, 1) + 0.1, lengths=torch.tensor([steps]), index=torch.tensor([0])
+    )
     callback = fit(LastStepModel(linear_rnn(a)), [batch], default_root_dir=tmp_path)
     curve = callback.records[0].curves["encoder.l0.fwd"]
     expected = torch.tensor([a ** (steps - 1 - t) for t in range(steps)], dtype=torch.float64) * float(curve[-1])
@@ -96,8 +106,14 @@ def hand_rnn_states(params, x, length, num_layers=2):
 
 def test_tanh_rnn_matches_autograd_through_a_hand_written_loop(tmp_path):
     torch.manual_seed(0)
-    model = TaskModule("classification", vocab_size=20, num_classes=3, embedding_dim=6, pooling="mean",
-                       backbone=dict(cell="rnn", hidden_size=5, num_layers=2, bidirectional=True, impl="fused"))
+    model = TaskModule(
+        "classification",
+        vocab_size=20,
+        num_classes=3,
+        embedding_dim=6,
+        pooling="mean",
+        backbone=dict(cell="rnn", hidden_size=5, num_layers=2, bidirectional=True, impl="fused"),
+    )
     lengths = torch.tensor([7, 4, 1])
     tokens = torch.randint(2, 20, (3, 7)) * (torch.arange(7)[None] < lengths[:, None])
     batch = Batch(tokens=tokens, lengths=lengths, index=torch.arange(3), labels=torch.tensor([0, 2, 1]))
@@ -116,7 +132,9 @@ def test_tanh_rnn_matches_autograd_through_a_hand_written_loop(tmp_path):
     for layer in range(2):
         for direction, name in enumerate(("fwd", "bwd")):
             flat = [(b, t) for b in range(3) for t in range(int(lengths[b]))]
-            grads = torch.autograd.grad(loss, [all_states[b][(layer, direction)][t] for b, t in flat], retain_graph=True)
+            grads = torch.autograd.grad(
+                loss, [all_states[b][(layer, direction)][t] for b, t in flat], retain_graph=True
+            )
             expected = torch.zeros(7)
             for t in range(7):
                 norms = [g.norm() for (b, s), g in zip(flat, grads) if s == t]
@@ -128,8 +146,14 @@ def test_padding_contributes_nothing(tmp_path):
     """The same real tokens with different garbage at the padded positions, and with extra padding columns,
     give the same records; a sequence alone gives its own curve."""
     torch.manual_seed(1)
-    model = TaskModule("classification", vocab_size=30, num_classes=2, embedding_dim=4, pooling="max",
-                       backbone=dict(cell="lstm", hidden_size=6, bidirectional=True))
+    model = TaskModule(
+        "classification",
+        vocab_size=30,
+        num_classes=2,
+        embedding_dim=4,
+        pooling="max",
+        backbone=dict(cell="lstm", hidden_size=6, bidirectional=True),
+    )
     lengths = torch.tensor([6, 3])
     real = torch.arange(6)[None] < lengths[:, None]
     tokens = torch.randint(2, 30, (2, 6))
@@ -137,8 +161,15 @@ def test_padding_contributes_nothing(tmp_path):
 
     def record(toks, lens=lengths):
         m = copy.deepcopy(model)
-        return fit(m, [Batch(tokens=toks, lengths=lens, index=torch.arange(len(lens)), labels=labels[: len(lens)])],
-                   default_root_dir=tmp_path).records[0].curves
+        return (
+            fit(
+                m,
+                [Batch(tokens=toks, lengths=lens, index=torch.arange(len(lens)), labels=labels[: len(lens)])],
+                default_root_dir=tmp_path,
+            )
+            .records[0]
+            .curves
+        )
 
     clean = record(tokens * real)
     garbage = record(torch.where(real, tokens, torch.randint(2, 30, (2, 6))))
@@ -156,22 +187,42 @@ def test_padding_contributes_nothing(tmp_path):
 
 def test_clipping_is_reported_and_scalars_are_logged(tmp_path):
     torch.manual_seed(2)
-    model = TaskModule("classification", vocab_size=30, num_classes=2, embedding_dim=4,
-                       backbone=dict(cell="gru", hidden_size=6, bidirectional=False))
-    batch = Batch(tokens=torch.randint(2, 30, (4, 5)), lengths=torch.tensor([5, 5, 2, 4]), index=torch.arange(4),
-                  labels=torch.tensor([0, 1, 0, 1]))
+    model = TaskModule(
+        "classification",
+        vocab_size=30,
+        num_classes=2,
+        embedding_dim=4,
+        backbone=dict(cell="gru", hidden_size=6, bidirectional=False),
+    )
+    batch = Batch(
+        tokens=torch.randint(2, 30, (4, 5)),
+        lengths=torch.tensor([5, 5, 2, 4]),
+        index=torch.arange(4),
+        labels=torch.tensor([0, 1, 0, 1]),
+    )
     logger = pl.loggers.CSVLogger(tmp_path, name="csv", version="")
     callback = GradientFlow(every_n_steps=2, plot=True, dirpath=str(tmp_path / "gf"))
-    trainer = pl.Trainer(max_steps=5, logger=logger, enable_checkpointing=False, enable_progress_bar=False,
-                         gradient_clip_val=1e-3, callbacks=[callback], log_every_n_steps=1)
+    trainer = pl.Trainer(
+        max_steps=5,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        gradient_clip_val=1e-3,
+        callbacks=[callback],
+        log_every_n_steps=1,
+    )
     trainer.fit(model, train_dataloaders=DataLoader([batch] * 5, batch_size=None, collate_fn=lambda b: b))
     assert [r.step for r in callback.records] == [0, 2, 4]
     for r in callback.records:
         assert r.total_norm > 1e-2
         assert r.clipped_norm == pytest.approx(1e-3, rel=1e-3)
     text = (tmp_path / "csv" / "metrics.csv").read_text()
-    for name in ("gradient_flow/total_norm", "gradient_flow/clipped", "gradient_flow/encoder.l0.fwd/first_last_ratio",
-                 "gradient_flow/encoder.l0.fwd/fall10_steps"):
+    for name in (
+        "gradient_flow/total_norm",
+        "gradient_flow/clipped",
+        "gradient_flow/encoder.l0.fwd/first_last_ratio",
+        "gradient_flow/encoder.l0.fwd/fall10_steps",
+    ):
         assert name in text.splitlines()[0]
     assert (tmp_path / "gf" / "heatmap_encoder_layer0.png").stat().st_size > 1000
     assert (tmp_path / "gf" / "lines_encoder_layer0.png").stat().st_size > 1000
@@ -198,9 +249,18 @@ def test_off_steps_run_the_fused_path_and_leave_nothing_behind(tmp_path):
 
 def test_tagger_records_every_layer_and_direction(tmp_path):
     torch.manual_seed(3)
-    model = TaskModule("tagging", vocab_size=12, tags=["A", "B", "C"], scheme="none", char_encoder="none", head="softmax",
-                       embedding_dim=4, dropout=0.0, embedding_dropout=0.0,
-                       backbone=dict(cell="lstm", hidden_size=5, num_layers=2, bidirectional=True))
+    model = TaskModule(
+        "tagging",
+        vocab_size=12,
+        tags=["A", "B", "C"],
+        scheme="none",
+        char_encoder="none",
+        head="softmax",
+        embedding_dim=4,
+        dropout=0.0,
+        embedding_dropout=0.0,
+        backbone=dict(cell="lstm", hidden_size=5, num_layers=2, bidirectional=True),
+    )
     lengths = torch.tensor([5, 2])
     labels = torch.randint(0, 3, (2, 5)).masked_fill(torch.arange(5)[None] >= lengths[:, None], -100)
     batch = Batch(tokens=torch.randint(2, 12, (2, 5)), lengths=lengths, index=torch.arange(2), labels=labels)
@@ -228,12 +288,18 @@ def composed(*overrides):
         return compose("train", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("experiment, length, task", [("bptt_adding_t200", 200, "adding"), ("bptt_copy_t50", 50, "copy_memory")])
+@pytest.mark.parametrize(
+    "experiment, length, task", [("bptt_adding_t200", 200, "adding"), ("bptt_copy_t50", 50, "copy_memory")]
+)
 def test_study_experiments_set_the_task_and_length(experiment, length, task):
     cfg = composed(f"experiment={experiment}", "backbone=irnn", "callbacks=gradient_flow")
     assert cfg.data.length == length and cfg.data._target_.endswith(("AddingDataModule", "CopyMemoryDataModule"))
     assert cfg.model.backbone.bidirectional is False
-    assert (cfg.model.backbone.cell, cfg.model.backbone.nonlinearity, cfg.model.backbone.init) == ("rnn", "relu", "identity")
+    assert (cfg.model.backbone.cell, cfg.model.backbone.nonlinearity, cfg.model.backbone.init) == (
+        "rnn",
+        "relu",
+        "identity",
+    )
     assert cfg.callbacks.gradient_flow.every_n_steps == 50 and "model_checkpoint" in cfg.callbacks
     assert cfg.monitor.metric == ("val/mse" if task == "adding" else "val/acc")
 
@@ -242,11 +308,28 @@ def test_study_experiments_set_the_task_and_length(experiment, length, task):
 def test_train_script_writes_pictures_scalars_and_tensorboard_images(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train.py"), "task=copy_memory", "data.length=4", "data.symbols=2",
-         "data.train_size=200", "data.val_size=50", "backbone.hidden_size=8", "trainer.max_epochs=2",
-         "callbacks=gradient_flow", "callbacks.gradient_flow.every_n_steps=2", "logger=many",
-         "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+        [
+            sys.executable,
+            str(REPO / "scripts" / "train.py"),
+            "task=copy_memory",
+            "data.length=4",
+            "data.symbols=2",
+            "data.train_size=200",
+            "data.val_size=50",
+            "backbone.hidden_size=8",
+            "trainer.max_epochs=2",
+            "callbacks=gradient_flow",
+            "callbacks.gradient_flow.every_n_steps=2",
+            "logger=many",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     pictures = tmp_path / "gradient_flow"
     assert (pictures / "heatmap_encoder_layer0.png").stat().st_size > 1000
@@ -257,6 +340,9 @@ def test_train_script_writes_pictures_scalars_and_tensorboard_images(tmp_path):
     header = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()[0]
     assert "gradient_flow/encoder.l0.fwd/first_last_ratio" in header and "val/acc" in header
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
-    assert {"gradient_flow/heatmap_encoder_layer0", "gradient_flow/lines_encoder_layer0"} <= set(events.Tags()["images"])
+    assert {"gradient_flow/heatmap_encoder_layer0", "gradient_flow/lines_encoder_layer0"} <= set(
+        events.Tags()["images"]
+    )

@@ -3,6 +3,7 @@ or which files a resumed run validates with and deletes.
 
 Every crafted checkpoint here is a real tiny one (a one-epoch classifier trained with a small generated vectors
 file), loaded with ``torch.load(weights_only=True)``, edited as a dict and saved again."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import FILLERS, FIRST_MARKERS, LAST_MARKERS, marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
-from conftest import FILLERS, FIRST_MARKERS, LAST_MARKERS, marker_examples, write_tab_file
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import load_vectors
 from seqkit.registry import register
@@ -35,9 +36,19 @@ def config(name: str, *overrides: str):
 
 
 def train_overrides(run_dir: Path, data: Path, vectors: Path, *extra: str):
-    return [f"paths.output_dir={run_dir}", f"data.train_path={data / 'train.tsv'}", f"data.val_path={data / 'val.tsv'}",
-            f"embedding.pretrained={vectors}", "backbone.hidden_size=8", "data.batch_size=16", "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", "test=false", *extra]
+    return [
+        f"paths.output_dir={run_dir}",
+        f"data.train_path={data / 'train.tsv'}",
+        f"data.val_path={data / 'val.tsv'}",
+        f"embedding.pretrained={vectors}",
+        "backbone.hidden_size=8",
+        "data.batch_size=16",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "+trainer.enable_model_summary=false",
+        "test=false",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +61,9 @@ def trained(tmp_path_factory):
         write_tab_file(data / f"{name}.tsv", marker_examples(n, seed=k))
     words = [*FIRST_MARKERS, *LAST_MARKERS, *FILLERS]
     vectors = folder / "vectors.txt"
-    vectors.write_text("".join(f"{w} {i % 3 * 0.5:.1f} 0.25 {i / 100:.2f} -1.0\n" for i, w in enumerate(words)),
-                       encoding="utf-8")
+    vectors.write_text(
+        "".join(f"{w} {i % 3 * 0.5:.1f} 0.25 {i / 100:.2f} -1.0\n" for i, w in enumerate(words)), encoding="utf-8"
+    )
     run_dir = folder / "run"
     train(config("train", *train_overrides(run_dir, data, vectors)))
     return run_dir, data, vectors
@@ -77,13 +89,21 @@ def one_error_line(fn, cfg, capsys, monkeypatch) -> str:
 
 def run_script(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """A script as a user runs it, its heap capped at 3 GB (a file read whole must not take the machine)."""
+
     def cap_memory():
         resource.setrlimit(resource.RLIMIT_DATA, (3 << 30, 3 << 30))
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     env.pop("SEQKIT_DEBUG", None)
-    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=cap_memory)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap_memory,
+    )
 
 
 @pytest.fixture
@@ -95,9 +115,12 @@ def texts(tmp_path):
 
 # ---- (a) a checkpoint does not choose which code is imported ----------------------------------------------------
 
+
 def foreign_class(trained, tmp_path, key="model_class", name="this.NotAClass") -> Path:
     run_dir, _, _ = trained
-    return edited(run_dir / "checkpoints" / "best.ckpt", tmp_path / "foreign.ckpt", lambda c: c["seqkit"].update({key: name}))
+    return edited(
+        run_dir / "checkpoints" / "best.ckpt", tmp_path / "foreign.ckpt", lambda c: c["seqkit"].update({key: name})
+    )
 
 
 @pytest.mark.slow
@@ -126,7 +149,9 @@ def test_evaluate_and_export_refuse_a_foreign_class_before_importing_it(trained,
 
 def test_a_class_of_the_wrong_kind_or_not_a_string_is_refused(trained, tmp_path):
     swapped = foreign_class(trained, tmp_path, "model_class", "seqkit.data.classification.TextClassificationDataModule")
-    with pytest.raises(DataError, match="names class seqkit.data.classification.TextClassificationDataModule, which is not"):
+    with pytest.raises(
+        DataError, match="names class seqkit.data.classification.TextClassificationDataModule, which is not"
+    ):
         load_checkpoint(str(swapped))
     odd = foreign_class(trained, tmp_path, "model_class", "os.system\nrm -rf /")
     with pytest.raises(DataError, match=r"names class 'os.system\\nrm -rf /', which is not a registered seqkit class"):
@@ -151,6 +176,7 @@ def test_a_registered_class_loads_under_its_path_and_its_old_paths(trained, tmp_
 
 # ---- (b) a checkpoint does not choose which file is read as its vectors ---------------------------------------
 
+
 def vectors_at(trained, tmp_path, source: str) -> Path:
     """The checkpoint, its vectors said to be read from ``source`` (in its record and its hyper-parameters)."""
     run_dir, _, _ = trained
@@ -171,31 +197,51 @@ def test_vectors_named_dev_zero_are_refused_at_once(trained, tmp_path, texts):
     done = run_script("predict.py", f"ckpt_path={evil}", f"input={texts}", timeout=90)
     assert done.returncode == 1 and done.stderr.strip() == (
         f"error: {evil}: was trained with the pretrained vectors file '/dev/zero', which a checkpoint cannot make seqkit "
-        f"read: give data.pretrained=<that file> (checked against the checkpoint's sha256)")
+        f"read: give data.pretrained=<that file> (checked against the checkpoint's sha256)"
+    )
     done = run_script("predict.py", f"ckpt_path={evil}", f"input={texts}", "data.pretrained=/dev/zero", timeout=90)
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: /dev/zero: is not a regular file (a device, pipe or socket): not a vectors file"
+    assert (
+        done.stderr.strip() == "error: /dev/zero: is not a regular file (a device, pipe or socket): not a vectors file"
+    )
 
 
 def test_a_vectors_file_the_user_did_not_name_is_not_read(trained, tmp_path, texts, capsys, monkeypatch):
     run_dir, _, vectors = trained
     elsewhere = str(tmp_path / "elsewhere.txt")
-    for source, ckpt in ((str(vectors), run_dir / "checkpoints" / "best.ckpt"), (elsewhere, vectors_at(trained, tmp_path, elsewhere))):
+    for source, ckpt in (
+        (str(vectors), run_dir / "checkpoints" / "best.ckpt"),
+        (elsewhere, vectors_at(trained, tmp_path, elsewhere)),
+    ):
         cfg = config("predict", f"ckpt_path={ckpt}", f"input={texts}")
         assert one_error_line(predict, cfg, capsys, monkeypatch) == (
             f"error: {ckpt}: was trained with the pretrained vectors file {source!r}, which a checkpoint cannot make "
-            f"seqkit read: give data.pretrained=<that file> (checked against the checkpoint's sha256)")
+            f"seqkit read: give data.pretrained=<that file> (checked against the checkpoint's sha256)"
+        )
 
 
 def test_the_vectors_file_named_on_the_command_line_is_read_and_checked(trained, tmp_path, texts, capsys, monkeypatch):
     run_dir, data, vectors = trained
     ckpt = vectors_at(trained, tmp_path, "/dev/zero")  # what the checkpoint says no longer matters
     out = tmp_path / "out.jsonl"
-    assert predict(config("predict", f"ckpt_path={ckpt}", f"input={texts}", f"output={out}",
-                          f"data.pretrained={vectors}", "options.input_format=text")) == 2
+    assert (
+        predict(
+            config(
+                "predict",
+                f"ckpt_path={ckpt}",
+                f"input={texts}",
+                f"output={out}",
+                f"data.pretrained={vectors}",
+                "options.input_format=text",
+            )
+        )
+        == 2
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["text"] for r in rows] == ["zig w1 w2 tac", "zag w3 tic"] and all("label" in r for r in rows)
-    metrics = evaluate(config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={data / 'val.tsv'}", f"data.pretrained={vectors}"))
+    metrics = evaluate(
+        config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={data / 'val.tsv'}", f"data.pretrained={vectors}")
+    )
     assert 0.0 <= metrics["test/acc"] <= 1.0
     other = tmp_path / "other.txt"  # the same words and width, other values: the checksum still tells
     other.write_text(vectors.read_text(encoding="utf-8").replace("-1.0", "-2.0"), encoding="utf-8")
@@ -238,6 +284,7 @@ def test_a_named_file_is_read_only_as_far_as_it_can_be_the_recorded_vectors(tmp_
 
 # ---- (c) a resumed run validates with and deletes only files of its own checkpoints directory -----------------
 
+
 def crafted_run(trained, tmp_path, victim_path) -> Path:
     """A copy of the trained run whose last.ckpt names ``victim_path`` in both ModelCheckpoint states, as the best
     (but beatable) checkpoint: Lightning would delete it when the next epoch's checkpoint replaces it."""
@@ -248,9 +295,16 @@ def crafted_run(trained, tmp_path, victim_path) -> Path:
     def edit(checkpoint):
         for key, state in checkpoint["callbacks"].items():
             if key.startswith("ModelCheckpoint"):
-                worst = torch.tensor(-1e9 if state.get("best_model_score") is not None and "'mode': 'max'" in key else 1e9)
-                state.update(dirpath=home, best_model_path=victim_path, kth_best_model_path=victim_path,
-                             last_model_path="", best_k_models={victim_path: worst})
+                worst = torch.tensor(
+                    -1e9 if state.get("best_model_score") is not None and "'mode': 'max'" in key else 1e9
+                )
+                state.update(
+                    dirpath=home,
+                    best_model_path=victim_path,
+                    kth_best_model_path=victim_path,
+                    last_model_path="",
+                    best_k_models={victim_path: worst},
+                )
                 if state.get("best_model_score") is not None:
                     state.update(best_model_score=worst, kth_value=worst)
 
@@ -260,7 +314,9 @@ def crafted_run(trained, tmp_path, victim_path) -> Path:
 
 
 @pytest.mark.parametrize("where", ["dotdot", "outside"])
-def test_resume_refuses_callback_paths_outside_the_run_and_deletes_nothing(trained, tmp_path, capsys, monkeypatch, where):
+def test_resume_refuses_callback_paths_outside_the_run_and_deletes_nothing(
+    trained, tmp_path, capsys, monkeypatch, where
+):
     _, data, vectors = trained
     victim = tmp_path / "victim.txt"
     victim.write_text("a user's file\n", encoding="utf-8")
@@ -269,23 +325,32 @@ def test_resume_refuses_callback_paths_outside_the_run_and_deletes_nothing(train
     crafted_run(trained, tmp_path, named)
     cfg = config("train", *train_overrides(run_dir, data, vectors, "ckpt_path=last", "trainer.max_epochs=2"))
     line = one_error_line(train, cfg, capsys, monkeypatch)
-    assert line.startswith(f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: its ModelCheckpoint state names the file "
-                           f"{named!r}, outside this run's checkpoints directory {(run_dir / 'checkpoints').resolve()}; "
-                           f"refused (resuming would validate with that file or delete it)")
+    assert line.startswith(
+        f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: its ModelCheckpoint state names the file "
+        f"{named!r}, outside this run's checkpoints directory {(run_dir / 'checkpoints').resolve()}; "
+        f"refused (resuming would validate with that file or delete it)"
+    )
     assert victim.read_text(encoding="utf-8") == "a user's file\n"
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0  # nothing trained
 
 
-def test_resume_names_the_vectors_override_when_the_command_line_leaves_them_out(trained, tmp_path, capsys, monkeypatch):
+def test_resume_names_the_vectors_override_when_the_command_line_leaves_them_out(
+    trained, tmp_path, capsys, monkeypatch
+):
     _, data, vectors = trained
     run_dir = tmp_path / "run"
     shutil.copytree(trained[0], run_dir)
-    overrides = [o for o in train_overrides(run_dir, data, vectors, "ckpt_path=last", "trainer.max_epochs=2")
-                 if not o.startswith("embedding.pretrained=")]
+    overrides = [
+        o
+        for o in train_overrides(run_dir, data, vectors, "ckpt_path=last", "trainer.max_epochs=2")
+        if not o.startswith("embedding.pretrained=")
+    ]
     line = one_error_line(train, config("train", *overrides), capsys, monkeypatch)
-    assert line == (f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: was trained with the pretrained vectors file "
-                    f"{str(vectors)!r}, which a checkpoint cannot make seqkit read: give embedding.pretrained=<that file> "
-                    f"(checked against the checkpoint's sha256)")
+    assert line == (
+        f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: was trained with the pretrained vectors file "
+        f"{str(vectors)!r}, which a checkpoint cannot make seqkit read: give embedding.pretrained=<that file> "
+        f"(checked against the checkpoint's sha256)"
+    )
 
 
 def test_the_application_refuses_a_foreign_codec_class_without_importing_it(trained, tmp_path):
@@ -294,9 +359,14 @@ def test_the_application_refuses_a_foreign_codec_class_without_importing_it(trai
     from seqkit.app.checkpoint import load
 
     run_dir, _, vectors = trained
-    evil = edited(run_dir / "checkpoints" / "best.ckpt", tmp_path / "codec.ckpt",
-                  lambda c: c["seqkit"].update(codec_class="this:NotACodec"))
+    evil = edited(
+        run_dir / "checkpoints" / "best.ckpt",
+        tmp_path / "codec.ckpt",
+        lambda c: c["seqkit"].update(codec_class="this:NotACodec"),
+    )
     assert "this" not in sys.modules
-    with pytest.raises(DataError, match="names codec 'this:NotACodec', which is not a codec of the classification shape"):
+    with pytest.raises(
+        DataError, match="names codec 'this:NotACodec', which is not a codec of the classification shape"
+    ):
         load(str(evil), pretrained=str(vectors))
     assert "this" not in sys.modules

@@ -1,5 +1,6 @@
 """LanguageModelingDataModule (levels, splits, errors) and the language_model shape's network in TaskModule (config
 errors, token-weighted loss, learning, checkpoint round trip)."""
+
 import math
 
 import pytest
@@ -52,15 +53,25 @@ def test_word_level_splits_on_whitespace_adds_eos_and_maps_rare_words_to_unk(tmp
 
 def test_validation_file_and_vocabulary_from_training_text_only(tmp_path):
     val = write(tmp_path / "val.txt", "xyz " * 30)
-    module = LanguageModelingDataModule(train_path=write(tmp_path / "t.txt", "abc abc\n" * 30), val_path=val, bptt=5,
-                                        batch_size=2, eval_batch_size=2)
+    module = LanguageModelingDataModule(
+        train_path=write(tmp_path / "t.txt", "abc abc\n" * 30), val_path=val, bptt=5, batch_size=2, eval_batch_size=2
+    )
     module.setup("fit")
-    assert "x" not in module.vocab and set(module.datasets["val"].tolist()) == {module.vocab.unk_index, module.vocab.index(" "), module.vocab.index("\n")}
+    assert "x" not in module.vocab and set(module.datasets["val"].tolist()) == {
+        module.vocab.unk_index,
+        module.vocab.index(" "),
+        module.vocab.index("\n"),
+    }
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"), (b"  \n\t\n", "empty"), (b"ok line\n\xff\xfe bad\n", ":2: invalid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"  \n\t\n", "empty"),
+        (b"ok line\n\xff\xfe bad\n", ":2: invalid UTF-8"),
+    ],
+)
 def test_bad_training_files_are_one_clear_error(tmp_path, content, message):
     (tmp_path / "bad.txt").write_bytes(content)
     with pytest.raises(DataError, match=message):
@@ -68,8 +79,12 @@ def test_bad_training_files_are_one_clear_error(tmp_path, content, message):
 
 
 def test_a_validation_text_shorter_than_one_chunk_is_an_error(tmp_path):
-    module = LanguageModelingDataModule(train_path=write(tmp_path / "t.txt", "abcdefgh\n" * 50),
-                                        val_path=write(tmp_path / "v.txt", "abc\n"), bptt=16, batch_size=4)
+    module = LanguageModelingDataModule(
+        train_path=write(tmp_path / "t.txt", "abcdefgh\n" * 50),
+        val_path=write(tmp_path / "v.txt", "abc\n"),
+        bptt=16,
+        batch_size=4,
+    )
     with pytest.raises(DataError, match=r"v.txt: val text has 4 chars, fewer than one BPTT chunk.*data.bptt"):
         module.setup("fit")
 
@@ -110,11 +125,14 @@ def test_validation_loss_is_token_weighted_over_the_whole_text(tmp_path):
     carried through the chunks of its stream), not a mean of batch means; with one stream it is one
     pass over the whole text."""
     from seqkit.data.language_modeling import split_streams
+
     torch.manual_seed(0)
-    text = "".join("abcab cba\n"[i % 7: i % 7 + 3] for i in range(300))
+    text = "".join("abcab cba\n"[i % 7 : i % 7 + 3] for i in range(300))
     module = dm(tmp_path, text, bptt=7)
     model = LanguageModel(len(module.vocab), embedding_dim=4, backbone={"hidden_size": 8}).eval()
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False
+    )
     ids = module.datasets["val"]
     for streams in (1, 3):
         module.eval_batch_size = streams
@@ -122,8 +140,9 @@ def test_validation_loss_is_token_weighted_over_the_whole_text(tmp_path):
         inputs, targets, lengths = split_streams(ids, streams)
         with torch.no_grad():
             logits, _ = model(inputs, lengths)  # each whole stream in one pass
-            expected = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
-                                                         reduction="sum").item() / (ids.numel() - 1)
+            expected = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum"
+            ).item() / (ids.numel() - 1)
         assert logged["val/loss"] == pytest.approx(expected, abs=1e-5)
         assert logged["val/ppl"] == pytest.approx(math.exp(expected), rel=1e-5)
         assert logged["val/bpc"] == pytest.approx(expected / math.log(2), rel=1e-5)
@@ -132,10 +151,20 @@ def test_validation_loss_is_token_weighted_over_the_whole_text(tmp_path):
 def test_trainer_learns_a_periodic_text_and_the_checkpoint_generates_it(tmp_path):
     torch.manual_seed(0)
     module = dm(tmp_path, "abcdefg\n" * 300, bptt=10, batch_size=8, eval_batch_size=4)
-    model = LanguageModel(len(module.vocab), embedding_dim=8, backbone={"hidden_size": 24},
-                          optimizer={"_target_": "torch.optim.Adam", "lr": 0.02})
-    trainer = pl.Trainer(max_epochs=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                         default_root_dir=tmp_path, gradient_clip_val=5.0)
+    model = LanguageModel(
+        len(module.vocab),
+        embedding_dim=8,
+        backbone={"hidden_size": 24},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.02},
+    )
+    trainer = pl.Trainer(
+        max_epochs=4,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        gradient_clip_val=5.0,
+    )
     trainer.fit(model, datamodule=module)
     assert trainer.validate(model, datamodule=module, verbose=False)[0]["val/loss"] < 0.05
     path = tmp_path / "lm.ckpt"
@@ -143,14 +172,17 @@ def test_trainer_learns_a_periodic_text_and_the_checkpoint_generates_it(tmp_path
     checkpoint = torch.load(path, weights_only=True)  # plain types and tensors only
     assert checkpoint["datamodule_hyper_parameters"]["level"] == "char"
     from seqkit.app.checkpoint import load
+
     loaded, data = load(str(path))  # (network, codec), without Lightning
     from seqkit.nn.decoding import greedy_choice
+
     out = loaded.generate(torch.tensor([data.encode_prompt("cd")]), 10, greedy_choice)[0].tolist()
     assert data.decode_ids(out) == "efg\nabcdef"
 
 
 def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
     import json
+
     module = dm(tmp_path)
     state = module.state_dict()
     assert set(state) == {"vocab"} and json.loads(json.dumps(state)) == state
@@ -160,20 +192,57 @@ def test_checkpointed_state_is_named_fields_of_plain_python(tmp_path):
 
 
 # ---- the plain network (seqkit.tasks.language_model.network) and the codec, as seqkit.app loads them ----
-LSTM2 = ["encoder.rnn.weight_ih_l0", "encoder.rnn.weight_hh_l0", "encoder.rnn.bias_ih_l0", "encoder.rnn.bias_hh_l0",
-         "encoder.rnn.weight_ih_l1", "encoder.rnn.weight_hh_l1", "encoder.rnn.bias_ih_l1", "encoder.rnn.bias_hh_l1"]
+LSTM2 = [
+    "encoder.rnn.weight_ih_l0",
+    "encoder.rnn.weight_hh_l0",
+    "encoder.rnn.bias_ih_l0",
+    "encoder.rnn.bias_hh_l0",
+    "encoder.rnn.weight_ih_l1",
+    "encoder.rnn.weight_hh_l1",
+    "encoder.rnn.bias_ih_l1",
+    "encoder.rnn.bias_hh_l1",
+]
 GRU1 = LSTM2[:4]
 LAYOUTS = {  # the state_dict keys LanguageModel wrote before the network moved to seqkit.nn (checkpoints on disk)
-    "lstm_tied": (dict(vocab_size=11, embedding_dim=6, backbone={"cell": "lstm", "hidden_size": 6, "num_layers": 2},
-                       tie_weights=True, dropout=0.3),
-                  ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias"]),
-    "conditional_gru_every_step": (dict(vocab_size=9, level="word", embedding_dim=5, backbone={"cell": "gru", "hidden_size": 7},
-                                        num_conditions=3, condition_every_step=True, carry_state=False),
-                                   ["embedding.embedding.weight", *GRU1, "head.weight", "head.bias", "condition_state.weight",
-                                    "condition_input.weight"]),
-    "conditional_lstm": (dict(vocab_size=9, level="word", embedding_dim=5, num_conditions=2,
-                              backbone={"cell": "lstm", "hidden_size": 7, "num_layers": 2}),
-                         ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias", "condition_state.weight"]),
+    "lstm_tied": (
+        dict(
+            vocab_size=11,
+            embedding_dim=6,
+            backbone={"cell": "lstm", "hidden_size": 6, "num_layers": 2},
+            tie_weights=True,
+            dropout=0.3,
+        ),
+        ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias"],
+    ),
+    "conditional_gru_every_step": (
+        dict(
+            vocab_size=9,
+            level="word",
+            embedding_dim=5,
+            backbone={"cell": "gru", "hidden_size": 7},
+            num_conditions=3,
+            condition_every_step=True,
+            carry_state=False,
+        ),
+        [
+            "embedding.embedding.weight",
+            *GRU1,
+            "head.weight",
+            "head.bias",
+            "condition_state.weight",
+            "condition_input.weight",
+        ],
+    ),
+    "conditional_lstm": (
+        dict(
+            vocab_size=9,
+            level="word",
+            embedding_dim=5,
+            num_conditions=2,
+            backbone={"cell": "lstm", "hidden_size": 7, "num_layers": 2},
+        ),
+        ["embedding.embedding.weight", *LSTM2, "head.weight", "head.bias", "condition_state.weight"],
+    ),
 }
 
 
@@ -202,9 +271,14 @@ def test_saved_weights_load_into_the_model_and_the_plain_network_with_the_same_o
     expected, _ = saved.eval()(tokens, lengths, condition=condition)
     for m in (model, network):
         assert torch.equal(m(tokens, lengths, condition=condition)[0], expected)
-    assert (network.num_conditions, network.carry_state) == (kwargs.get("num_conditions", 0), kwargs.get("carry_state", True))
-    samples = [m.generate(tokens[:, :2], 6, Sampler(1.0, generator=torch.Generator().manual_seed(3)), condition, eos=2)
-               for m in (model.network, network)]
+    assert (network.num_conditions, network.carry_state) == (
+        kwargs.get("num_conditions", 0),
+        kwargs.get("carry_state", True),
+    )
+    samples = [
+        m.generate(tokens[:, :2], 6, Sampler(1.0, generator=torch.Generator().manual_seed(3)), condition, eos=2)
+        for m in (model.network, network)
+    ]
     assert torch.equal(samples[0], samples[1]) and samples[0].size(0) == 3
 
 
@@ -225,8 +299,9 @@ def test_the_generation_reader_reads_and_writes_text_as_the_data_module_does(tmp
         assert getattr(reader, method)() == getattr(module, method)()
     assert reader.encode_prompt(prompt) == module.encode_prompt(prompt) and len(reader.encode_prompt(prompt)) > 2
     assert reader.prompt_text(prompt) == module.prompt_text(prompt)
-    assert [reader.stream_piece(i) for i in range(len(module.vocab))] == \
-        [module.stream_piece(i) for i in range(len(module.vocab))]
+    assert [reader.stream_piece(i) for i in range(len(module.vocab))] == [
+        module.stream_piece(i) for i in range(len(module.vocab))
+    ]
     assert reader.decode_ids(list(range(len(module.vocab)))) == module.decode_ids(list(range(len(module.vocab))))
     if level == "char":
         with pytest.raises(ValueError, match=r"prompt: character\(s\) 'Zz' never occur"):

@@ -6,6 +6,7 @@ evaluate.py's metrics, generate.py's text with a seed, and export.py's sidecar. 
 user types them (through the README test's preloader, so the imports are paid once) and must print the same
 bytes; metrics and probabilities may differ in the last printed digit only where stated below.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,11 +1,11 @@
 """The language-model commands end to end: train.py task=lm on a small text, then generate.py, predict.py and
 evaluate.py with its checkpoint; and the config errors they report as one line."""
+
 import math
 import random
 
 import pytest
 import torch
-
 from test_scripts import REPO, composed, last_json, ok, run_script, run_script_recording_modules
 
 GENERATE_YAML = REPO / "configs" / "generate.yaml"
@@ -15,11 +15,22 @@ def app_generate(*args):
     """scripts/generate.py's path: the command line composed by Hydra's compose API, then seqkit.app.generate."""
     from seqkit.app.config import compose
     from seqkit.app.generate import generate
+
     return generate, compose("generate", list(args))
 
-TINY_LM = ["backbone.hidden_size=24", "backbone.num_layers=1", "embedding.dim=8", "data.batch_size=4",
-           "data.eval_batch_size=2", "data.bptt=16", "trainer.max_epochs=3", "model.sample_length=20", "threads=1",
-           "optimizer.lr=0.02"]
+
+TINY_LM = [
+    "backbone.hidden_size=24",
+    "backbone.num_layers=1",
+    "embedding.dim=8",
+    "data.batch_size=4",
+    "data.eval_batch_size=2",
+    "data.bptt=16",
+    "trainer.max_epochs=3",
+    "model.sample_length=20",
+    "threads=1",
+    "optimizer.lr=0.02",
+]
 
 
 def test_task_lm_composes_a_causal_char_model_on_tiny_shakespeare():
@@ -43,8 +54,10 @@ def _bad_lm_input(tmp_path, case):
         return [], f"error: {train}" + (":2: invalid UTF-8" if case == "utf8" else ": ")
     if case == "short_val":
         (tmp_path / "val.txt").write_text("abc\n", encoding="utf-8")
-        return [f"data.val_path={tmp_path / 'val.txt'}", "data.bptt=16"], \
-            f"error: {tmp_path / 'val.txt'}: val text has 4 chars, fewer than one BPTT chunk"
+        return [
+            f"data.val_path={tmp_path / 'val.txt'}",
+            "data.bptt=16",
+        ], f"error: {tmp_path / 'val.txt'}: val text has 4 chars, fewer than one BPTT chunk"
     if case in ("bptt_zero", "bptt_negative"):
         bptt = 0 if case == "bptt_zero" else -3
         return [f"data.bptt={bptt}"], f"error: data.bptt must be a positive number of steps, got {bptt}"
@@ -52,14 +65,23 @@ def _bad_lm_input(tmp_path, case):
     return ["backbone.bidirectional=true"], "error: a language model predicts the next token from the past only"
 
 
-@pytest.mark.parametrize("case", ["empty", "whitespace", "utf8", "short_val", "bptt_zero", "bptt_negative", "bidirectional"])
+@pytest.mark.parametrize(
+    "case", ["empty", "whitespace", "utf8", "short_val", "bptt_zero", "bptt_negative", "bidirectional"]
+)
 def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys, case):
     """The issue's bad-input list, through train.py's own error handling (in-process)."""
     from seqkit.run import report_errors, train
 
     overrides, expected = _bad_lm_input(tmp_path, case)
-    cfg = script_config("train", "task=lm", "data.builtin=null", f"data.train_path={tmp_path / 'train.txt'}", *TINY_LM,
-                        *overrides, f"paths.output_dir={tmp_path / 'run'}")
+    cfg = script_config(
+        "train",
+        "task=lm",
+        "data.builtin=null",
+        f"data.train_path={tmp_path / 'train.txt'}",
+        *TINY_LM,
+        *overrides,
+        f"paths.output_dir={tmp_path / 'run'}",
+    )
     with pytest.raises(SystemExit) as stop:
         report_errors(train)(cfg)
     err = capsys.readouterr().err
@@ -79,14 +101,23 @@ def tiny_lm_checkpoint(tmp_path, level="char"):
     from seqkit.training import TaskModule
 
     (tmp_path / "train.txt").write_text(LONG_TEXT, encoding="utf-8")
-    module = LanguageModelingDataModule(train_path=str(tmp_path / "train.txt"), level=level, bptt=8, batch_size=2,
-                                        eval_batch_size=2)
+    module = LanguageModelingDataModule(
+        train_path=str(tmp_path / "train.txt"), level=level, bptt=8, batch_size=2, eval_batch_size=2
+    )
     module.setup("fit")
-    trainer = pl.Trainer(max_steps=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        max_steps=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     torch.manual_seed(0)
-    trainer.fit(TaskModule("language_model", **module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
-                datamodule=module)
+    trainer.fit(
+        TaskModule("language_model", **module.model_kwargs(), embedding_dim=4, backbone={"hidden_size": 4}),
+        datamodule=module,
+    )
     trainer.save_checkpoint(tmp_path / f"lm_{level}.ckpt")
     return tmp_path / f"lm_{level}.ckpt"
 
@@ -118,8 +149,12 @@ def test_the_app_path_generates_what_the_lightning_path_generates(tmp_path, caps
     capsys.readouterr()
     prompt = "to be zebra" if level == "word" else "to be"  # a space (and, at word level, an unknown word)
     outputs = []
-    for extra in (["num_samples=2", "top_k=5", "seed=3"], ["top_p=0.9", "temperature=1.3", "seed=4"],
-                  ["temperature=0"], ["seed=5"]):
+    for extra in (
+        ["num_samples=2", "top_k=5", "seed=3"],
+        ["top_p=0.9", "temperature=1.3", "seed=4"],
+        ["temperature=0"],
+        ["seed=5"],
+    ):
         args = [f"ckpt_path={ckpt}", f"prompt={prompt}", "max_new_tokens=30", "threads=1", *extra]
         run, cfg = app_generate(*args)
         assert cfg is not None
@@ -128,7 +163,9 @@ def test_the_app_path_generates_what_the_lightning_path_generates(tmp_path, caps
         assert light[0] == full[0] and light[1].out == full[1].out and light[1].err == full[1].err
         assert full[1].out.startswith(prompt) and len(light[0][0]) > len(prompt) + 5
         outputs.append(full[1].out)
-    assert ("[seqkit] warning: prompt words not in the vocabulary, read as <unk>: zebra" in light[1].err) == (level == "word")
+    assert ("[seqkit] warning: prompt words not in the vocabulary, read as <unk>: zebra" in light[1].err) == (
+        level == "word"
+    )
     assert outputs[1] != outputs[3]
 
 
@@ -144,7 +181,13 @@ def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert [result.stdout] == [t + "\n" for t in generate(script_config("generate", *args))]
     assert "seqkit.app.generate" in modules and not modules & {
-        "pytorch_lightning", "lightning_fabric", "torchmetrics", "seqkit.run", "scipy", "sympy"}
+        "pytorch_lightning",
+        "lightning_fabric",
+        "torchmetrics",
+        "seqkit.run",
+        "scipy",
+        "sympy",
+    }
 
 
 def test_what_only_hydra_main_can_do_goes_its_way_and_hydra_reads_every_override(tmp_path):
@@ -156,14 +199,19 @@ def test_what_only_hydra_main_can_do_goes_its_way_and_hydra_reads_every_override
         assert compose("generate", ["ckpt_path=x", *flag]) is None, flag
     for malformed in ("prompt=a,b=c", "prompt=Hi!"):  # Hydra's grammar refuses them: @hydra.main says why
         assert compose("generate", ["ckpt_path=x", malformed]) is None, malformed
-    for override, value in ((["prompt='Hi!'"], "Hi!"), (["prompt='quoted, with a comma'"], "quoted, with a comma"),
-                            (["prompt=to be"], "to be"), (["hydra.verbose=false"], "")):
+    for override, value in (
+        (["prompt='Hi!'"], "Hi!"),
+        (["prompt='quoted, with a comma'"], "quoted, with a comma"),
+        (["prompt=to be"], "to be"),
+        (["hydra.verbose=false"], ""),
+    ):
         assert compose("generate", ["ckpt_path=x", *override]).prompt == value, override
     assert compose("generate", ["ckpt_path=x", "classifier_ckpt=c.ckpt"]).classifier_ckpt == "c.ckpt"
 
 
 def script_config(name, *overrides):
     from hydra import compose, initialize_config_dir
+
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
@@ -178,12 +226,23 @@ def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_pa
     from seqkit.app.evaluate import evaluate
     from seqkit.app.generate import generate
     from seqkit.app.predict import predict
+
     rng = random.Random(0)
     lines = [" ".join(rng.choice(["the cat sat", "a dog ran", "the bird sang"]) for _ in range(2)) for _ in range(200)]
     (tmp_path / "train.txt").write_text("\n".join(lines[:180]) + "\n", encoding="utf-8")
     (tmp_path / "test.txt").write_text("\n".join(lines[180:]) + "\n", encoding="utf-8")
-    result = ok(run_script("train.py", "task=lm", f"data.train_path={tmp_path / 'train.txt'}", "data.level=word",
-                           "data.bptt=8", *TINY_LM, f"hydra.run.dir={tmp_path / 'run'}", timeout=300))
+    result = ok(
+        run_script(
+            "train.py",
+            "task=lm",
+            f"data.train_path={tmp_path / 'train.txt'}",
+            "data.level=word",
+            "data.bptt=8",
+            *TINY_LM,
+            f"hydra.run.dir={tmp_path / 'run'}",
+            timeout=300,
+        )
+    )
     summary = last_json(result.stdout)
     assert summary["val/loss"] < 1.0 and "val/bpc" not in summary  # word level: no bits per character
     assert "sample after epoch 2" in result.stderr
@@ -213,8 +272,17 @@ def test_train_then_generate_predict_evaluate_a_word_level_language_model(tmp_pa
 @pytest.mark.slow
 def test_char_level_generate_rejects_unknown_prompt_characters(tmp_path):
     (tmp_path / "train.txt").write_text("abc cab bca\n" * 100, encoding="utf-8")
-    result = ok(run_script("train.py", "task=lm", f"data.train_path={tmp_path / 'train.txt'}", *TINY_LM,
-                           "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}", timeout=300))
+    result = ok(
+        run_script(
+            "train.py",
+            "task=lm",
+            f"data.train_path={tmp_path / 'train.txt'}",
+            *TINY_LM,
+            "trainer.max_epochs=1",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            timeout=300,
+        )
+    )
     ckpt = last_json(result.stdout)["best_checkpoint"]
     bad = run_script("generate.py", f"ckpt_path={ckpt}", "prompt=ROMEO:")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: prompt: character(s)")
@@ -222,6 +290,7 @@ def test_char_level_generate_rejects_unknown_prompt_characters(tmp_path):
     from seqkit.app.generate import generate
     from seqkit.app.predict import predict
     from seqkit.data.errors import DataError
+
     text = generate(script_config("generate", f"ckpt_path={ckpt}", "prompt=ab", "max_new_tokens=5", "temperature=0"))
     assert len(text[0]) == len("ab") + 5 and text[0].startswith("ab")  # greedy, 5 characters
     (tmp_path / "score.txt").write_text("abc\nxyz\n", encoding="utf-8")

@@ -1,13 +1,14 @@
 """seqkit.nn.lstm_inference: the looked-up-input LSTM that predict_step runs equals nn.LSTM's packed path."""
+
 import pytest
 import torch
 
 from seqkit.nn import RecurrentEncoder
-from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.lstm_inference import word_lstm_inference
 from seqkit.nn.padding import lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
+from seqkit.tasks.classification.network import ClassifierNetwork
 
 
 def _batch(vocab: int, lengths):
@@ -29,7 +30,8 @@ def test_outputs_and_max_pooling_equal_the_packed_lstm(bidirectional):
         expected = encoder(embedding(tokens), lengths)[0]
         outputs = fast(tokens, lengths)
         pooled = SequencePooling("max", encoder.output_size, encoder.num_directions)(
-            expected, lengths_to_mask(lengths, tokens.size(1)), lengths)
+            expected, lengths_to_mask(lengths, tokens.size(1)), lengths
+        )
         assert outputs.shape == expected.shape
         torch.testing.assert_close(outputs, expected, atol=2e-6, rtol=0)
         assert (outputs[~lengths_to_mask(lengths, tokens.size(1))] == 0).all()
@@ -38,8 +40,13 @@ def test_outputs_and_max_pooling_equal_the_packed_lstm(bidirectional):
 
 def test_predict_step_uses_it_and_follows_weight_changes():
     torch.manual_seed(1)
-    network = ClassifierNetwork(vocab_size=25, num_classes=3, embedding_dim=6, pooling="max",
-                                backbone={"cell": "lstm", "hidden_size": 5, "bidirectional": True}).eval()
+    network = ClassifierNetwork(
+        vocab_size=25,
+        num_classes=3,
+        embedding_dim=6,
+        pooling="max",
+        backbone={"cell": "lstm", "hidden_size": 5, "bidirectional": True},
+    ).eval()
     tokens, lengths = _batch(25, [5, 2, 8, 8, 1])
 
     class Batch:
@@ -62,8 +69,11 @@ def test_predict_step_uses_it_and_follows_weight_changes():
 
 @pytest.mark.parametrize("change", ["gru", "two_layers", "training", "float64"])
 def test_other_encoders_keep_the_usual_path(change):
-    backbone = {"cell": "gru" if change == "gru" else "lstm", "hidden_size": 4,
-                "num_layers": 2 if change == "two_layers" else 1}
+    backbone = {
+        "cell": "gru" if change == "gru" else "lstm",
+        "hidden_size": 4,
+        "num_layers": 2 if change == "two_layers" else 1,
+    }
     embedding, encoder = WordEmbedding(10, 4), RecurrentEncoder(4, **backbone)
     if change == "float64":
         embedding, encoder = embedding.double(), encoder.double()

@@ -2,6 +2,7 @@
 word the vectors cover is read through its vector in training, validation, evaluate and predict alike.
 
 Everything uses a small generated vectors file, never ../shared or the GloVe package."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,17 @@ def vector_lines(seed: int = 0) -> str:
 
 
 def tagged(words):
-    return [(w, "B-PER" if w in PER or SAME_VECTOR.get(w) in PER else
-             "B-LOC" if w in LOC or SAME_VECTOR.get(w) in LOC else "O") for w in words]
+    return [
+        (
+            w,
+            "B-PER"
+            if w in PER or SAME_VECTOR.get(w) in PER
+            else "B-LOC"
+            if w in LOC or SAME_VECTOR.get(w) in LOC
+            else "O",
+        )
+        for w in words
+    ]
 
 
 def sentences(n: int, seed: int, vocabulary):
@@ -63,12 +73,16 @@ def files(tmp_path):
     val = sentences(40, 1, ["kitten", "paris", "kitten", "paris", "p1", "l2"] + FILL)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text(vector_lines(), encoding="utf-8")
-    return {"train": write_conll(tmp_path / "train.txt", train), "val": write_conll(tmp_path / "val.txt", val),
-            "vectors": str(vectors)}
+    return {
+        "train": write_conll(tmp_path / "train.txt", train),
+        "val": write_conll(tmp_path / "val.txt", val),
+        "vectors": str(vectors),
+    }
 
 
 def compose(name, *overrides):
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return hydra_compose(name, overrides=list(overrides))
@@ -118,8 +132,9 @@ def test_rebuilding_without_the_vectors_is_an_error_not_a_silent_change():
     with pytest.raises(ValueError, match="reads words through 4 pretrained vectors"):
         WordEmbedding(5, 3, pretrained_words=4)
     with pytest.raises(ValueError, match="expected 4 pretrained vectors, got 2"):
-        WordEmbedding(5, 3, pretrained=torch.zeros(3, 3), pretrained_rows=torch.zeros(5, dtype=torch.long),
-                      pretrained_words=4)
+        WordEmbedding(
+            5, 3, pretrained=torch.zeros(3, 3), pretrained_rows=torch.zeros(5, dtype=torch.long), pretrained_words=4
+        )
 
 
 # ---- data modules: the training split alone decides -----------------------------------------------------
@@ -130,8 +145,14 @@ def test_tagger_vocabulary_and_embedding_table_do_not_depend_on_the_validation_f
         dm.setup("fit")
         torch.manual_seed(7)
         model = TaggerNetwork(**dm.model_kwargs(), char_encoder="none", backbone={"hidden_size": 4})
-        tables.append((dm.vocab.itos, dm.vectors.rows(dm.vocab), model.embedding.embedding.weight.detach(),
-                       model.embedding.pretrained))
+        tables.append(
+            (
+                dm.vocab.itos,
+                dm.vectors.rows(dm.vocab),
+                model.embedding.embedding.weight.detach(),
+                model.embedding.pretrained,
+            )
+        )
     (vocab_a, rows_a, delta_a, table_a), (vocab_b, rows_b, delta_b, table_b) = tables
     assert vocab_a == vocab_b and "kitten" not in vocab_a and "paris" not in vocab_a
     assert torch.equal(rows_a, rows_b) and torch.equal(delta_a, delta_b) and torch.equal(table_a, table_b)
@@ -140,20 +161,26 @@ def test_tagger_vocabulary_and_embedding_table_do_not_depend_on_the_validation_f
 
 def test_classifier_vocabulary_ignores_validation_words_and_reads_them_through_their_vectors(tmp_path, files):
     train = tmp_path / "c_train.tsv"
-    train.write_text("".join(f"{' '.join(random.Random(i).choices(PER + FILL, k=4))}\t{'a' if i % 2 else 'b'}\n"
-                             for i in range(20)), encoding="utf-8")
+    train.write_text(
+        "".join(f"{' '.join(random.Random(i).choices(PER + FILL, k=4))}\t{'a' if i % 2 else 'b'}\n" for i in range(20)),
+        encoding="utf-8",
+    )
     vocabularies = []
     for k, text in enumerate(("kitten f1 paris\ta\n", "l3 l4 f2\tb\n")):
         val = tmp_path / f"c_val{k}.tsv"
         val.write_text(text, encoding="utf-8")
-        dm = TextClassificationDataModule(train_path=str(train), val_path=str(val), pretrained=files["vectors"],
-                                          tokenizer={"mode": "whitespace"})
+        dm = TextClassificationDataModule(
+            train_path=str(train), val_path=str(val), pretrained=files["vectors"], tokenizer={"mode": "whitespace"}
+        )
         dm.setup("fit")
         vocabularies.append(dm.vocab.itos)
         if k == 0:
             V = len(dm.vocab)
-            assert dm.datasets["val"][0].ids == [V - 1 + dm.vectors.row("kitten"), dm.vocab.index("f1"),
-                                                 V - 1 + dm.vectors.row("paris")]
+            assert dm.datasets["val"][0].ids == [
+                V - 1 + dm.vectors.row("kitten"),
+                dm.vocab.index("f1"),
+                V - 1 + dm.vectors.row("paris"),
+            ]
             model = SequenceClassifier(**dm.model_kwargs(), backbone={"hidden_size": 4}).eval()
             with torch.no_grad():
                 kitten = model.embedding(torch.tensor([[dm.datasets["val"][0].ids[0]]]))[0, 0]
@@ -168,12 +195,26 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     predict tags kitten/paris (never in training) exactly as p3/l5, whose vectors they share."""
     from seqkit import run
 
-    cfg = compose("train", "task=ner", "data.builtin=null", f"data.train_path={files['train']}",
-                  f"data.val_path={files['val']}", f"embedding.pretrained={files['vectors']}",
-                  "model.char_encoder=none", "backbone.hidden_size=8", "model.embedding_dropout=0.0",
-                  "model.dropout=0.0", "model.word_dropout=0.2", "data.batch_size=8", "optimizer.lr=0.02",
-                  "trainer.max_epochs=6", f"paths.output_dir={tmp_path / 'run'}", "logger=csv",
-                  "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false")
+    cfg = compose(
+        "train",
+        "task=ner",
+        "data.builtin=null",
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        f"embedding.pretrained={files['vectors']}",
+        "model.char_encoder=none",
+        "backbone.hidden_size=8",
+        "model.embedding_dropout=0.0",
+        "model.dropout=0.0",
+        "model.word_dropout=0.2",
+        "data.batch_size=8",
+        "optimizer.lr=0.02",
+        "trainer.max_epochs=6",
+        f"paths.output_dir={tmp_path / 'run'}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "+trainer.enable_model_summary=false",
+    )
     metrics = run.train(cfg)
     best = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["best_checkpoint"]
     assert metrics["val/f1"] > 0.95  # the validation entities are mostly words no training sentence has
@@ -184,16 +225,27 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     assert not any("pretrained" in k for k in raw["state_dict"])  # the vectors are not in the checkpoint
     assert raw["hyper_parameters"]["pretrained_words"] == 35
 
-    scores = run.evaluate(compose("evaluate", f"ckpt_path={best}", f"data.test_path={files['val']}",
-                                  f"data.pretrained={files['vectors']}"))  # a checkpoint never names a file to read
+    scores = run.evaluate(
+        compose(
+            "evaluate", f"ckpt_path={best}", f"data.test_path={files['val']}", f"data.pretrained={files['vectors']}"
+        )
+    )  # a checkpoint never names a file to read
     assert scores["test/f1"] == pytest.approx(metrics["val/f1"], abs=1e-6)
     assert scores["test/acc"] == pytest.approx(metrics["val/acc"], abs=1e-6)
 
     text = tmp_path / "input.txt"
     text.write_text("f1 p3 f2 l5 f3\nf1 kitten f2 paris f3\n", encoding="utf-8")
     out = tmp_path / "tags.jsonl"
-    run.predict(compose("predict", f"ckpt_path={best}", f"input={text}", f"output={out}", "options.input_format=text",
-                        f"data.pretrained={files['vectors']}"))
+    run.predict(
+        compose(
+            "predict",
+            f"ckpt_path={best}",
+            f"input={text}",
+            f"output={out}",
+            "options.input_format=text",
+            f"data.pretrained={files['vectors']}",
+        )
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows[0]["tags"] == ["O", "B-PER", "O", "B-LOC", "O"]
     assert rows[1]["tags"] == rows[0]["tags"]

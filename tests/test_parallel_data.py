@@ -1,4 +1,5 @@
 """The seq2seq data (ParallelDataModule over Seq2SeqCodec): line-aligned files, TSV, the CMU dictionary, and the errors they can raise."""
+
 import gzip
 
 import pytest
@@ -24,8 +25,15 @@ def test_line_aligned_files_give_pairs_and_training_only_vocabularies(tmp_path):
     write(tmp_path / "train.de.gz", "eine katze\nder hund läuft\n", gz=True)
     write(tmp_path / "val.en", "a bird\n")
     write(tmp_path / "val.de", "ein vogel\n")
-    dm = ParallelDataModule(root=str(tmp_path), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
-                                source_tokens="space", target_tokens="space")
+    dm = ParallelDataModule(
+        root=str(tmp_path),
+        train_path="train",
+        val_path="val",
+        src_lang="en",
+        tgt_lang="de",
+        source_tokens="space",
+        target_tokens="space",
+    )
     dm.setup("fit")
     assert "bird" not in dm.vocab and "vogel" not in dm.target_vocab  # learnt from train only
     batch = dm.collate(dm.datasets["train"])
@@ -65,16 +73,19 @@ def test_invalid_utf8_and_a_bad_tsv_line_are_located(tmp_path):
 def test_repeated_sources_are_scored_against_all_their_targets(tmp_path):
     write(tmp_path / "train.tsv", "ab\tA B\ncd\tC D\n")
     write(tmp_path / "val.tsv", "ab\tA B\nab\tA P\ncd\tC D\n")
-    dm = ParallelDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"),
-                                group_references=True)
+    dm = ParallelDataModule(
+        train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"), group_references=True
+    )
     dm.setup("fit")
     assert [e.references for e in dm.datasets["val"]] == [[["A", "B"], ["A", "P"]], [["C", "D"]]]
     assert len(dm.datasets["train"]) == 2
 
 
 def test_cmudict_reader_strips_stress_merges_variants_and_rejects_a_word_without_phones(tmp_path):
-    path = write(tmp_path / "d.dict", "read R EH1 D\nread(2) R IY1 D\nread(3) R EH0 D # same without stress\n"
-                                      "aalen AE1 L AH0 N # place, german\n")
+    path = write(
+        tmp_path / "d.dict",
+        "read R EH1 D\nread(2) R IY1 D\nread(3) R EH0 D # same without stress\naalen AE1 L AH0 N # place, german\n",
+    )
     words = read_cmudict(path)
     assert [p for p, _ in words["read"]] == [["R", "EH", "D"], ["R", "IY", "D"]]
     assert words["aalen"][0] == (["AE", "L", "AH", "N"], 4)
@@ -96,7 +107,11 @@ def test_builtin_cmudict_keeps_every_pronunciation_of_a_word_in_one_split():
     dm = ParallelDataModule(builtin="cmudict", group_references=True)
     splits = dm._read_cmudict()
     words = {name: {p.text for p in pairs} for name, (pairs, _) in splits.items()}
-    assert not (words["train"] & words["val"]) and not (words["val"] & words["test"]) and not (words["train"] & words["test"])
+    assert (
+        not (words["train"] & words["val"])
+        and not (words["val"] & words["test"])
+        and not (words["train"] & words["test"])
+    )
     total = sum(len(w) for w in words.values())
     assert abs(len(words["val"]) / total - 0.05) < 0.001
     multi = [p for p in splits["val"][0] if len(p.target_texts) > 1]

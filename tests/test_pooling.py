@@ -1,4 +1,5 @@
 """SequencePooling: every method reads real tokens only; hand-computed values for mean / max / last."""
+
 import pytest
 import torch
 
@@ -32,8 +33,8 @@ def test_padded_row_equals_the_sequence_alone(method, num_directions, pad_value)
     assert pooled.shape == (4, 6)
     assert pooled.abs().max() < 100  # no trace of the padding values
     for i, n in enumerate(lengths.tolist()):
-        alone = pool(outputs[i:i + 1, :n], mask[i:i + 1, :n], lengths[i:i + 1])
-        torch.testing.assert_close(pooled[i:i + 1], alone, atol=1e-6, rtol=1e-6)
+        alone = pool(outputs[i : i + 1, :n], mask[i : i + 1, :n], lengths[i : i + 1])
+        torch.testing.assert_close(pooled[i : i + 1], alone, atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -76,10 +77,12 @@ def test_last_pooling_equals_the_encoders_final_state(cell, impl):
 
 
 def tiny():
-    outputs = torch.tensor([
-        [[1.0, 2.0], [3.0, -4.0], [100.0, 100.0]],  # length 2: the last step is padding
-        [[5.0, 6.0], [7.0, 8.0], [9.0, -10.0]],  # length 3
-    ])
+    outputs = torch.tensor(
+        [
+            [[1.0, 2.0], [3.0, -4.0], [100.0, 100.0]],  # length 2: the last step is padding
+            [[5.0, 6.0], [7.0, 8.0], [9.0, -10.0]],  # length 3
+        ]
+    )
     lengths = torch.tensor([2, 3])
     return outputs, make_mask(lengths, 3), lengths
 
@@ -96,8 +99,10 @@ def test_max_hand_computed():
     assert torch.equal(pooled, torch.tensor([[3.0, 2.0], [9.0, 8.0]]))
     # all-negative real values: padding (zeros, as the encoder leaves it) must not win the max
     negative = torch.tensor([[[-1.0, -2.0], [-3.0, -0.5], [0.0, 0.0]]])
-    assert torch.equal(SequencePooling("max", 2)(negative, make_mask(torch.tensor([2]), 3), torch.tensor([2])),
-                       torch.tensor([[-1.0, -0.5]]))
+    assert torch.equal(
+        SequencePooling("max", 2)(negative, make_mask(torch.tensor([2]), 3), torch.tensor([2])),
+        torch.tensor([[-1.0, -0.5]]),
+    )
 
 
 def test_attention_with_constant_scores_is_the_mean_over_real_tokens():

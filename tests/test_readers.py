@@ -1,4 +1,5 @@
 """Line-per-example classification files (textfile + labelled_text) and TextClassificationDataModule."""
+
 import gzip
 import io
 from collections import Counter
@@ -39,11 +40,15 @@ def assert_error(err, path, line, *reason_words):
 
 # ---- parsing ----------------------------------------------------------------------------------------------
 
+
 def test_text_tab_label(tmp_path):
     path = write(tmp_path, "a.tsv", "A great phone!  \t1\nnot good\t0\r\n\n  spaced out \t  1  \n")
     examples = read_labelled_text(path, "text_tab_label")
     assert [(e.text, e.label, e.line) for e in examples] == [
-        ("A great phone!", "1", 1), ("not good", "0", 2), ("spaced out", "1", 4)]
+        ("A great phone!", "1", 1),
+        ("not good", "0", 2),
+        ("spaced out", "1", 4),
+    ]
 
 
 def test_text_tab_label_splits_on_the_last_tab(tmp_path):
@@ -56,17 +61,26 @@ def test_label_space_text(tmp_path):
     path = write(tmp_path, "sst.txt", "1 a gorgeous , witty film .\n0  dull\tand long \n\n1 ok\n")
     examples = read_labelled_text(path, "label_space_text")
     assert [(e.text, e.label, e.line) for e in examples] == [
-        ("a gorgeous , witty film .", "1", 1), ("dull\tand long", "0", 2), ("ok", "1", 4)]
+        ("a gorgeous , witty film .", "1", 1),
+        ("dull\tand long", "0", 2),
+        ("ok", "1", 4),
+    ]
 
 
-@pytest.mark.parametrize("fmt,content", [
-    ("text_tab_label", "fine\u0085print here\tpos\nnext line\tneg\n"),
-    ("label_space_text", "pos fine\u0085print here\nneg next line\n"),
-])
+@pytest.mark.parametrize(
+    "fmt,content",
+    [
+        ("text_tab_label", "fine\u0085print here\tpos\nnext line\tneg\n"),
+        ("label_space_text", "pos fine\u0085print here\nneg next line\n"),
+    ],
+)
 def test_u0085_inside_a_line_does_not_split_it(tmp_path, fmt, content):
     path = write(tmp_path, "x.txt", content)
     examples = read_labelled_text(path, fmt)
-    assert [(e.text, e.label, e.line) for e in examples] == [("fine\u0085print here", "pos", 1), ("next line", "neg", 2)]
+    assert [(e.text, e.label, e.line) for e in examples] == [
+        ("fine\u0085print here", "pos", 1),
+        ("next line", "neg", 2),
+    ]
     assert len(read_lines(path)) == 2
 
 
@@ -79,14 +93,18 @@ def test_read_lines_strips_bom_and_cr_and_reads_gzip(tmp_path):
 
 # ---- errors: file, line and reason ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("fmt,content,line,words", [
-    ("text_tab_label", "good\tpos\nno label here\n", 2, ["no tab"]),
-    ("text_tab_label", "good\tpos\n\nbad\t  \n", 3, ["empty label"]),
-    ("text_tab_label", "good\tpos\n   \tneg\n", 2, ["empty text"]),
-    ("text_tab_label", "good\tpos\n\tneg\n", 2, ["empty text"]),
-    ("label_space_text", "pos good\n\n\nneg\n", 4, ["no text after the label"]),
-    ("label_space_text", "pos good\nneg   \n", 2, ["no text after the label"]),
-])
+
+@pytest.mark.parametrize(
+    "fmt,content,line,words",
+    [
+        ("text_tab_label", "good\tpos\nno label here\n", 2, ["no tab"]),
+        ("text_tab_label", "good\tpos\n\nbad\t  \n", 3, ["empty label"]),
+        ("text_tab_label", "good\tpos\n   \tneg\n", 2, ["empty text"]),
+        ("text_tab_label", "good\tpos\n\tneg\n", 2, ["empty text"]),
+        ("label_space_text", "pos good\n\n\nneg\n", 4, ["no text after the label"]),
+        ("label_space_text", "pos good\nneg   \n", 2, ["no text after the label"]),
+    ],
+)
 def test_malformed_line(tmp_path, fmt, content, line, words):
     path = write(tmp_path, "train.txt", content)
     assert_error(error_of(read_labelled_text, path, fmt), path, line, *words)
@@ -154,8 +172,9 @@ def test_label_outside_the_training_labels_names_the_file_and_line(tmp_path, spl
         "test": write(tmp_path, "test.tsv", "fine\tpos\nokay\tneg\n"),
     }
     files[split] = write(tmp_path, f"{split}.tsv", "fine\tpos\n\nmeh\tneutral\n")
-    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]),
-                                      test_path=str(files["test"]))
+    dm = TextClassificationDataModule(
+        train_path=str(files["train"]), val_path=str(files["val"]), test_path=str(files["test"])
+    )
     err = error_of(dm.setup, "fit")
     assert_error(err, files[split], 3, "'neutral'", "pos", "neg")
 
@@ -178,6 +197,7 @@ def test_datamodule_resolves_relative_paths_under_root(tmp_path):
 
 
 # ---- the built-in data set: split --------------------------------------------------------------------------
+
 
 def builtin_dm(seed=13, **kw):
     return TextClassificationDataModule(builtin="sentiment_labelled", split_seed=seed, **kw)
@@ -226,6 +246,7 @@ def test_builtin_vocabulary_comes_from_train_only():
 
 # ---- own files -----------------------------------------------------------------------------------------------
 
+
 def own_rows(n_per_label=45):
     return [(f"text {label} number {i} word{label}{i}", label) for label in ("a", "b") for i in range(n_per_label)]
 
@@ -266,8 +287,13 @@ def test_own_files_vocabulary_and_labels_from_train_only(tmp_path):
 def test_state_dict_round_trip_restores_vocab_labels_and_tokenizer(tmp_path):
     train = write(tmp_path, "train.tsv", "Good film!\tpos\nbad film\tneg\nit's fine\tmeh\n")
     test = write(tmp_path, "test.tsv", "GOOD, bad film\tneg\nunseen words\tmeh\n")
-    dm = TextClassificationDataModule(train_path=str(train), val_path=str(train), test_path=str(test),
-                                      tokenizer={"mode": "whitespace", "lowercase": False}, min_freq=1)
+    dm = TextClassificationDataModule(
+        train_path=str(train),
+        val_path=str(train),
+        test_path=str(test),
+        tokenizer={"mode": "whitespace", "lowercase": False},
+        min_freq=1,
+    )
     dm.setup("fit")
     buffer = io.BytesIO()
     torch.save(dm.state_dict(), buffer)  # as Lightning stores it in a checkpoint

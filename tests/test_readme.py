@@ -19,6 +19,7 @@ with ``trainer=gpu`` where torch finds no CUDA GPU.
 
 Adding to the README something that needs data: one line in DATASETS, WORKDIR_FILES or PLACEHOLDERS.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -41,8 +42,14 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 
 # ---- what the README's commands get appended, per script -----------------------------------------------------
-TRAIN_SHORT = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=2",
-               "++trainer.limit_test_batches=2", "++trainer.num_sanity_val_steps=0", "trainer.enable_progress_bar=false"]
+TRAIN_SHORT = [
+    "trainer.max_epochs=1",
+    "++trainer.limit_train_batches=2",
+    "++trainer.limit_val_batches=2",
+    "++trainer.limit_test_batches=2",
+    "++trainer.num_sanity_val_steps=0",
+    "trainer.enable_progress_bar=false",
+]
 APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
@@ -111,8 +118,14 @@ def write_conll2003(folder: Path) -> None:
     _write(folder / "valid.txt", conll2003_lines(12, 2))
 
 
-UPOS = [("the", "DET", "DT"), ("story", "NOUN", "NN"), ("comes", "VERB", "VBZ"), ("from", "ADP", "IN"),
-        ("Bush", "PROPN", "NNP"), (".", "PUNCT", ".")]
+UPOS = [
+    ("the", "DET", "DT"),
+    ("story", "NOUN", "NN"),
+    ("comes", "VERB", "VBZ"),
+    ("from", "ADP", "IN"),
+    ("Bush", "PROPN", "NNP"),
+    (".", "PUNCT", "."),
+]
 
 
 def conllu_lines(n: int, seed: int) -> List[str]:
@@ -125,7 +138,9 @@ def conllu_lines(n: int, seed: int) -> List[str]:
         if s % 5 == 0:
             lines.append(f"1-2\t{words[0][0]}{words[1][0]}\t_\t_\t_\t_\t_\t_\t_\t_")
         for i, (word, upos, xpos) in enumerate(words, start=1):
-            lines.append(f"{i}\t{word}\t{word.lower()}\t{upos}\t{xpos}\t_\t{0 if i == 1 else 1}\t{'root' if i == 1 else 'dep'}\t_\t_")
+            lines.append(
+                f"{i}\t{word}\t{word.lower()}\t{upos}\t{xpos}\t_\t{0 if i == 1 else 1}\t{'root' if i == 1 else 'dep'}\t_\t_"
+            )
         lines.append("")
     return lines
 
@@ -154,8 +169,11 @@ def write_multi30k(folder: Path) -> None:
     import gzip
 
     rng = random.Random(9)
-    pairs = {"en": ["a dog runs", "two men sit", "a girl plays"], "de": ["ein hund rennt", "zwei manner sitzen", "ein madchen spielt"],
-             "fr": ["un chien court", "deux hommes assis", "une fille joue"]}
+    pairs = {
+        "en": ["a dog runs", "two men sit", "a girl plays"],
+        "de": ["ein hund rennt", "zwei manner sitzen", "ein madchen spielt"],
+        "fr": ["un chien court", "deux hommes assis", "une fille joue"],
+    }
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", 60), ("val", 12)):
         rows = [rng.randrange(3) for _ in range(n)]
@@ -173,11 +191,14 @@ DATASETS: Dict[str, Callable[[Path], None]] = {
     "ud_english_ewt": write_ud_english_ewt,
 }
 
+
 def _from_repo(relative: str) -> Callable[[Path], None]:
     """A writer that copies the checkout's file ``relative`` to where a command expects it."""
+
     def write(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes((REPO / relative).read_bytes())
+
     return write
 
 
@@ -190,7 +211,9 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
     "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
     # shipped files the README names by their path in a checkout
-    "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo("seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"),
+    "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
+        "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
+    ),
     "seqkit/data/builtin/wnut17/emerging.dev.conll.gz": _from_repo("seqkit/data/builtin/wnut17/emerging.dev.conll.gz"),
 }
 
@@ -201,6 +224,7 @@ class Producer:
     """A training command (written as in the README) whose short run fills a placeholder:
     ``pick(best checkpoint path)`` is the text put in its place. Its run directory is linked into the
     folder of every command that uses it, at the same relative path, so ``outputs/.../<run>/...`` works."""
+
     command: str
     pick: Callable[[Path], str] = str
 
@@ -223,9 +247,9 @@ PLACEHOLDERS: Dict[str, Producer] = {
 # ---- reading the README ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReadmeCommand:
-    text: str                      # as written (comment and other && parts removed)
-    line: int                      # where in README.md
-    error: Optional[str] = None    # the documented error line, for commands shown failing on purpose
+    text: str  # as written (comment and other && parts removed)
+    line: int  # where in README.md
+    error: Optional[str] = None  # the documented error line, for commands shown failing on purpose
 
 
 def _outside_quotes(text: str, sep: str) -> List[int]:
@@ -298,8 +322,10 @@ def shared_data(command: str) -> List[str]:
     names = _SHARED.findall(command)
     unknown = sorted(set(names) - set(DATASETS))
     if unknown:
-        raise LookupError(f"{command!r} reads ../shared/data/{unknown[0]}: add a writer of small files of that "
-                          f"folder to DATASETS in tests/test_readme.py")
+        raise LookupError(
+            f"{command!r} reads ../shared/data/{unknown[0]}: add a writer of small files of that "
+            f"folder to DATASETS in tests/test_readme.py"
+        )
     return names
 
 
@@ -307,8 +333,10 @@ def placeholders(command: str) -> List[str]:
     names = _PLACEHOLDER.findall(command)
     unknown = sorted(set(names) - set(PLACEHOLDERS))
     if unknown:
-        raise LookupError(f"{command!r} has the placeholder {unknown[0]}: add the command that makes it to "
-                          f"PLACEHOLDERS in tests/test_readme.py")
+        raise LookupError(
+            f"{command!r} has the placeholder {unknown[0]}: add the command that makes it to "
+            f"PLACEHOLDERS in tests/test_readme.py"
+        )
     return names
 
 
@@ -319,9 +347,13 @@ def with_appended(command: str) -> str:
     for k, stage in enumerate(stages):
         if "python scripts/" in stage:
             tokens = shlex.split(stage)
-            at = next((i for i, t in enumerate(tokens) if t.startswith("--") and any("=" in u for u in tokens[:i])),
-                      len(tokens))
-            extra = APPENDED.get(script_of(stage), []) + [a for key, args in APPENDED_WHEN.items() if key in stage for a in args]
+            at = next(
+                (i for i, t in enumerate(tokens) if t.startswith("--") and any("=" in u for u in tokens[:i])),
+                len(tokens),
+            )
+            extra = APPENDED.get(script_of(stage), []) + [
+                a for key, args in APPENDED_WHEN.items() if key in stage for a in args
+            ]
             stages[k] = shlex.join(tokens[:at] + extra + tokens[at:])
     return " | ".join(stages)
 
@@ -337,6 +369,7 @@ def missing_gpu(command: "ReadmeCommand") -> Optional[str]:
     """A ``trainer=gpu`` command shown working needs a CUDA GPU (one shown failing runs everywhere)."""
     if command.error is None and "trainer=gpu" in command.text.split():
         import torch
+
         if not torch.cuda.is_available():
             return "needs a CUDA GPU (tests/test_gpu.py holds trainer=gpu to its contract there)"
     return None
@@ -345,16 +378,20 @@ def missing_gpu(command: "ReadmeCommand") -> Optional[str]:
 # ---- running ------------------------------------------------------------------------------------------------
 def command_env() -> Dict[str, str]:
     """The environment of every README command: this checkout first on PYTHONPATH, this interpreter's ``python``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("SEQKIT_DEBUG", None)  # errors must be reported as users see them
     return env
 
 
 @dataclass
 class Ran:
-    command: str                   # what bash ran
+    command: str  # what bash ran
     workdir: Path
     returncode: int
     stdout: str
@@ -366,8 +403,10 @@ class Ran:
         return Path(json.loads(lines[-1])["best_checkpoint"])
 
     def report(self) -> str:
-        return (f"$ {self.command}\n(in {self.workdir}; exit {self.returncode})\n--- stdout (end):\n"
-                f"{self.stdout[-3000:]}\n--- stderr (end):\n{self.stderr[-3000:]}")
+        return (
+            f"$ {self.command}\n(in {self.workdir}; exit {self.returncode})\n--- stdout (end):\n"
+            f"{self.stdout[-3000:]}\n--- stderr (end):\n{self.stderr[-3000:]}"
+        )
 
 
 class Runner:
@@ -476,8 +515,9 @@ def test_readme_command_works_as_written(command: ReadmeCommand, readme_runs: Ru
     else:
         printed = [line for line in ran.stderr.splitlines() if line.strip()]
         assert ran.returncode == 1, f"README.md:{command.line} should fail\n{ran.report()}"
-        assert printed and matches(command.error, printed[-1]), \
+        assert printed and matches(command.error, printed[-1]), (
             f"README.md:{command.line} documents\n  {command.error}\nbut printed\n  {printed[-1:]}\n{ran.report()}"
+        )
 
 
 # ---- the reading itself (fast) ------------------------------------------------------------------------------
@@ -514,6 +554,7 @@ def test_commands_are_read_from_bash_blocks_and_inline_code():
 
 def test_a_gpu_command_is_skipped_only_without_a_gpu_and_only_when_shown_working(monkeypatch):
     import torch
+
     working = ReadmeCommand("python scripts/train.py experiment=g2p trainer=gpu", 1)
     failing = ReadmeCommand("python scripts/train.py trainer=gpu", 2, error="error: trainer=gpu needs CUDA …")
     cpu = ReadmeCommand("python scripts/train.py trainer=default", 3)
@@ -532,16 +573,28 @@ def test_the_readme_has_its_documented_commands():
 
 
 def test_short_run_arguments_go_to_the_python_stage():
-    assert with_appended('echo "x | y" | python scripts/bench_speed.py --sections tagger') == \
-        'echo "x | y" | python scripts/bench_speed.py --sections tagger --quick'
+    assert (
+        with_appended('echo "x | y" | python scripts/bench_speed.py --sections tagger')
+        == 'echo "x | y" | python scripts/bench_speed.py --sections tagger --quick'
+    )
     assert with_appended("python scripts/train.py -m backbone=rnn,gru").endswith(" ".join(TRAIN_SHORT))
-    assert with_appended("python scripts/predict.py ckpt_path=x input=-") == "python scripts/predict.py ckpt_path=x input=-"
+    assert (
+        with_appended("python scripts/predict.py ckpt_path=x input=-")
+        == "python scripts/predict.py ckpt_path=x input=-"
+    )
     short = " ".join(TRAIN_SHORT)
-    assert with_appended("python scripts/train.py task=ner --cfg job --resolve") == \
-        f"python scripts/train.py task=ner {short} --cfg job --resolve"
-    assert with_appended("python scripts/train.py --cfg job task=ner") == f"python scripts/train.py --cfg job task=ner {short}"
-    assert with_appended("python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8") == \
-        f"python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8 {short} hydra.sweeper.n_trials=2"
+    assert (
+        with_appended("python scripts/train.py task=ner --cfg job --resolve")
+        == f"python scripts/train.py task=ner {short} --cfg job --resolve"
+    )
+    assert (
+        with_appended("python scripts/train.py --cfg job task=ner")
+        == f"python scripts/train.py --cfg job task=ner {short}"
+    )
+    assert (
+        with_appended("python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8")
+        == f"python scripts/train.py hparams_search=lm_optuna hydra.sweeper.n_trials=8 {short} hydra.sweeper.n_trials=2"
+    )
 
 
 def test_unknown_shared_data_or_placeholder_says_what_to_register():

@@ -1,5 +1,6 @@
 """Reliability, fast and in-process: NaN/inf stops training before the update, progress output chosen by
 where it goes, and every way a checkpoint (or a resume) can be wrong gives one clear error line."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
-from conftest import marker_examples, write_tab_file
 from seqkit.callbacks import FiniteCheck, LineProgressBar, NonFiniteError, progress_bar
 from seqkit.checkpoint import FORMAT_VERSION
 from seqkit.data.errors import DataError
@@ -23,10 +24,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def train_config(run_dir: Path, data: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        return compose("train", overrides=[
-            f"paths.output_dir={run_dir}", f"data.train_path={data / 'train.tsv'}", f"data.val_path={data / 'val.tsv'}",
-            "backbone.hidden_size=8", "model.embedding_dim=8", "data.batch_size=16", "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", *overrides])
+        return compose(
+            "train",
+            overrides=[
+                f"paths.output_dir={run_dir}",
+                f"data.train_path={data / 'train.tsv'}",
+                f"data.val_path={data / 'val.tsv'}",
+                "backbone.hidden_size=8",
+                "model.embedding_dim=8",
+                "data.batch_size=16",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+                "+trainer.enable_model_summary=false",
+                *overrides,
+            ],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +70,7 @@ def fails_with_one_line(fn, cfg, capsys, monkeypatch) -> str:
 
 # ---- non-finite values ----------------------------------------------------------------------------------------
 
+
 class PoisonWeights(pl.Callback):
     """Test-only: before batch ``batch`` of epoch ``epoch`` (0-based) put an inf into the output layer's weights."""
 
@@ -70,23 +83,38 @@ class PoisonWeights(pl.Callback):
                 pl_module.network.head.weight[0, 0] = math.inf  # TaskModule: the network inside
 
 
-def test_a_nan_loss_stops_training_with_one_line_and_the_last_good_checkpoint_stays(data, tmp_path, capsys, monkeypatch):
+def test_a_nan_loss_stops_training_with_one_line_and_the_last_good_checkpoint_stays(
+    data, tmp_path, capsys, monkeypatch
+):
     run_dir = tmp_path / "run"
-    cfg = train_config(run_dir, data, "trainer.max_epochs=3", "+callbacks.poison._target_=test_reliability.PoisonWeights",
-                       "+callbacks.poison.epoch=1")
+    cfg = train_config(
+        run_dir,
+        data,
+        "trainer.max_epochs=3",
+        "+callbacks.poison._target_=test_reliability.PoisonWeights",
+        "+callbacks.poison.epoch=1",
+    )
     line = fails_with_one_line(train, cfg, capsys, monkeypatch)
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 0  # written at the end of epoch 1, not touched by the failure
-    assert line == (f"error: the training loss is NaN at epoch 2, step {last['global_step'] + 1}: training stopped before "
-                    f"the update; the last good checkpoint is {run_dir / 'checkpoints' / 'last.ckpt'}. Try a lower "
-                    f"learning rate (optimizer.lr=...) or gradient clipping (trainer.gradient_clip_val=1.0)")
+    assert line == (
+        f"error: the training loss is NaN at epoch 2, step {last['global_step'] + 1}: training stopped before "
+        f"the update; the last good checkpoint is {run_dir / 'checkpoints' / 'last.ckpt'}. Try a lower "
+        f"learning rate (optimizer.lr=...) or gradient clipping (trainer.gradient_clip_val=1.0)"
+    )
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
 
 
 def test_step_checkpoints_keep_the_last_good_state_mid_epoch(data, tmp_path, capsys, monkeypatch):
     run_dir = tmp_path / "run"
-    cfg = train_config(run_dir, data, "checkpoint.every_n_steps=2", "+callbacks.poison._target_=test_reliability.PoisonWeights",
-                       "+callbacks.poison.epoch=0", "+callbacks.poison.batch=3")
+    cfg = train_config(
+        run_dir,
+        data,
+        "checkpoint.every_n_steps=2",
+        "+callbacks.poison._target_=test_reliability.PoisonWeights",
+        "+callbacks.poison.epoch=0",
+        "+callbacks.poison.batch=3",
+    )
     line = fails_with_one_line(train, cfg, capsys, monkeypatch)
     assert line.startswith("error: the training loss is NaN at epoch 1, step 4: ")
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
@@ -121,6 +149,7 @@ def test_a_non_finite_gradient_is_caught_before_the_optimizer_step():
 def test_under_fp16_gradient_scaling_a_non_finite_gradient_is_the_scalers_to_skip():
     """An fp16 run's first steps overflow until the gradient scaler has halved its scale enough; it skips them.
     FiniteCheck stops only when the gradients stay non-finite for max_scaler_skips steps in a row."""
+
     class Trainer:
         current_epoch, global_step, checkpoint_callbacks = 0, 9, []
 
@@ -147,6 +176,7 @@ def test_under_fp16_gradient_scaling_a_non_finite_gradient_is_the_scalers_to_ski
 
 # ---- progress output ------------------------------------------------------------------------------------------
 
+
 class FakeTerminal(io.StringIO):
     def isatty(self):
         return True
@@ -162,6 +192,7 @@ def test_progress_output_is_chosen_by_where_it_goes():
 
 
 # ---- checkpoints: truncated, corrupted, pickled objects, newer format, another shape ---------------------------
+
 
 def test_truncated_and_corrupted_checkpoints_are_named(finished_run, tmp_path):
     good = (finished_run / "checkpoints" / "best.ckpt").read_bytes()
@@ -213,10 +244,16 @@ def _edited_checkpoint(run_dir: Path, tmp_path: Path, edit) -> Path:
 
 
 def test_newer_format_and_non_seqkit_checkpoints_are_named(finished_run, tmp_path):
-    assert torch.load(finished_run / "checkpoints" / "best.ckpt", weights_only=True)["seqkit"]["format_version"] == FORMAT_VERSION
+    assert (
+        torch.load(finished_run / "checkpoints" / "best.ckpt", weights_only=True)["seqkit"]["format_version"]
+        == FORMAT_VERSION
+    )
     newer = _edited_checkpoint(finished_run, tmp_path, lambda c: c["seqkit"].update(format_version=FORMAT_VERSION + 1))
-    with pytest.raises(DataError, match=f"written by a newer seqkit \\(checkpoint format {FORMAT_VERSION + 1}; this seqkit "
-                                        f"reads up to {FORMAT_VERSION}\\): upgrade seqkit"):
+    with pytest.raises(
+        DataError,
+        match=f"written by a newer seqkit \\(checkpoint format {FORMAT_VERSION + 1}; this seqkit "
+        f"reads up to {FORMAT_VERSION}\\): upgrade seqkit",
+    ):
         load_checkpoint(str(newer))
     plain = tmp_path / "plain.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, plain)
@@ -225,6 +262,7 @@ def test_newer_format_and_non_seqkit_checkpoints_are_named(finished_run, tmp_pat
 
 
 # ---- resume: what it refuses, and a finished run ----------------------------------------------------------------
+
 
 def test_last_ckpt_is_every_epochs_even_when_validation_did_not_improve(data, tmp_path):
     """ckpt_path=last continues from the latest epoch, not the best one: with a learning rate of 0, validation
@@ -239,19 +277,29 @@ def test_last_ckpt_is_every_epochs_even_when_validation_did_not_improve(data, tm
 
 
 def test_resuming_a_checkpoint_of_another_shape_is_one_error_line(finished_run, data, tmp_path, capsys, monkeypatch):
-    tagger = _edited_checkpoint(finished_run, tmp_path, lambda c: c["seqkit"].update(model_class="seqkit.models.tagger.SequenceTagger"))
+    tagger = _edited_checkpoint(
+        finished_run, tmp_path, lambda c: c["seqkit"].update(model_class="seqkit.models.tagger.SequenceTagger")
+    )
     line = fails_with_one_line(train, train_config(tmp_path / "new", data, f"ckpt_path={tagger}"), capsys, monkeypatch)
-    assert line == (f"error: {tagger}: is a SequenceTagger checkpoint, but this configuration trains a TaskModule "
-                    f"(seqkit.models.tagger.SequenceTagger vs seqkit.training.module.TaskModule)")  # issue #25: one module
+    assert line == (
+        f"error: {tagger}: is a SequenceTagger checkpoint, but this configuration trains a TaskModule "
+        f"(seqkit.models.tagger.SequenceTagger vs seqkit.training.module.TaskModule)"
+    )  # issue #25: one module
 
 
-def test_resuming_with_other_settings_names_the_first_weight_that_differs(finished_run, data, tmp_path, capsys, monkeypatch):
+def test_resuming_with_other_settings_names_the_first_weight_that_differs(
+    finished_run, data, tmp_path, capsys, monkeypatch
+):
     run_dir = tmp_path / "copy"
     shutil.copytree(finished_run, run_dir)
-    cfg = train_config(tmp_path / "new", data, f"ckpt_path={run_dir}", "backbone.hidden_size=16", "trainer.max_epochs=2")
+    cfg = train_config(
+        tmp_path / "new", data, f"ckpt_path={run_dir}", "backbone.hidden_size=16", "trainer.max_epochs=2"
+    )
     line = fails_with_one_line(train, cfg, capsys, monkeypatch)
     assert line.startswith(f"error: {run_dir / 'checkpoints' / 'last.ckpt'}: does not fit this configuration: ")
-    assert "is [" in line and "in the checkpoint" in line and "resume with the settings the run was started with" in line
+    assert (
+        "is [" in line and "in the checkpoint" in line and "resume with the settings the run was started with" in line
+    )
 
 
 def test_resuming_a_directory_without_a_checkpoint_says_so(data, tmp_path, capsys, monkeypatch):
@@ -268,12 +316,15 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run, data,
     before = last.read_bytes()
     capsys.readouterr()
     assert train(train_config(finished_run, data, "ckpt_path=last")) == {}
-    assert capsys.readouterr().out.strip() == (f"[seqkit] {finished_run} has finished: 1 of trainer.max_epochs=1 epochs "
-                                               f"done; nothing to resume (raise trainer.max_epochs to train on)")
+    assert capsys.readouterr().out.strip() == (
+        f"[seqkit] {finished_run} has finished: 1 of trainer.max_epochs=1 epochs "
+        f"done; nothing to resume (raise trainer.max_epochs to train on)"
+    )
     assert last.read_bytes() == before
 
 
 # ---- output directories that cannot be written -------------------------------------------------------------------
+
 
 def test_an_unwritable_run_directory_is_one_error_line(tmp_path, capsys):
     import os
@@ -288,8 +339,10 @@ def test_an_unwritable_run_directory_is_one_error_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         WritableRunDir().on_run_start(cfg)
     assert exit_info.value.code == 1
-    assert capsys.readouterr().err.strip() == (f"error: cannot write the run directory {blocker / 'run'}: {blocker} is not "
-                                               f"a directory (choose another with hydra.run.dir=...)")
+    assert capsys.readouterr().err.strip() == (
+        f"error: cannot write the run directory {blocker / 'run'}: {blocker} is not "
+        f"a directory (choose another with hydra.run.dir=...)"
+    )
     assert unwritable_reason(tmp_path / "new" / "deeper") is None
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"

@@ -1,18 +1,19 @@
 """Streaming prediction: chunk by chunk, in input order, and a bad line in the middle stops it only after
 everything before it is written."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-
 from conftest import marker_examples, write_tab_file
+from hydra import compose, initialize_config_dir
+from test_tagger_scripts import conll_text
+
 from seqkit.data.errors import DataError
 from seqkit.predict_stream import stream_predictions
 from seqkit.run import _plain_trainer, load_checkpoint, train
-from test_tagger_scripts import conll_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,9 +28,18 @@ def classifier(tmp_path_factory):
     folder = tmp_path_factory.mktemp("classifier")
     for k, (name, n) in enumerate((("train", 64), ("val", 16))):
         write_tab_file(folder / f"{name}.tsv", marker_examples(n, seed=k))
-    train(config("train", f"paths.output_dir={folder}", f"data.train_path={folder / 'train.tsv'}",
-                 f"data.val_path={folder / 'val.tsv'}", "backbone.hidden_size=8", "model.embedding_dim=8",
-                 "trainer.max_epochs=1", "trainer.enable_progress_bar=false"))
+    train(
+        config(
+            "train",
+            f"paths.output_dir={folder}",
+            f"data.train_path={folder / 'train.tsv'}",
+            f"data.val_path={folder / 'val.tsv'}",
+            "backbone.hidden_size=8",
+            "model.embedding_dim=8",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+        )
+    )
     return folder / "checkpoints" / "best.ckpt"
 
 
@@ -38,10 +48,21 @@ def tagger(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tagger")
     for k, name in enumerate(("train", "val")):
         (folder / f"{name}.conll").write_text(conll_text(30, k + 1), encoding="utf-8")
-    train(config("train", "task=ner", f"paths.output_dir={folder}", "data.builtin=null",
-                 f"data.train_path={folder / 'train.conll'}", f"data.val_path={folder / 'val.conll'}", "embedding.dim=8",
-                 "backbone.hidden_size=8", "++model.char={embedding_dim:4,num_filters:4}", "trainer.max_epochs=1",
-                 "trainer.enable_progress_bar=false"))
+    train(
+        config(
+            "train",
+            "task=ner",
+            f"paths.output_dir={folder}",
+            "data.builtin=null",
+            f"data.train_path={folder / 'train.conll'}",
+            f"data.val_path={folder / 'val.conll'}",
+            "embedding.dim=8",
+            "backbone.hidden_size=8",
+            "++model.char={embedding_dim:4,num_filters:4}",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+        )
+    )
     return folder / "checkpoints" / "best.ckpt"
 
 

@@ -4,6 +4,7 @@ second epoch's checkpoint is on disk), resume it, and get bit-for-bit the run th
 Each training here is a subprocess of scripts/train.py, as a user runs it; its stdout is a pipe (not a
 terminal), so these runs also show the one-line-an-epoch progress output.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import marker_examples, write_tab_file
 from test_tagger_scripts import conll_text
 
@@ -25,16 +25,26 @@ EPOCHS = 3
 
 
 def _env():
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
-           # tests/ on the path: Hydra instantiates the test-only callback slow_epoch.SlowEpoch
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+        # tests/ on the path: Hydra instantiates the test-only callback slow_epoch.SlowEpoch
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
+    }
     env.pop("SEQKIT_DEBUG", None)
     return env
 
 
 def train(args, run_dir, *extra, timeout=240) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), *args, f"hydra.run.dir={run_dir}", *extra],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train.py"), *args, f"hydra.run.dir={run_dir}", *extra],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -43,9 +53,19 @@ def train_and_kill_in_third_epoch(args, run_dir: Path, tmp_path: Path) -> None:
     """Start training, wait until the third epoch has begun (so the second epoch's checkpoint is written: the
     test-only SlowEpoch callback marks the start and slows that epoch down), then SIGKILL the process."""
     marker = tmp_path / f"{run_dir.name}.third-epoch"
-    slow = ["+callbacks.slow._target_=slow_epoch.SlowEpoch", "+callbacks.slow.epoch=2", f"+callbacks.slow.marker={marker}"]
-    process = subprocess.Popen([sys.executable, str(REPO / "scripts" / "train.py"), *args, f"hydra.run.dir={run_dir}", *slow],
-                               cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    slow = [
+        "+callbacks.slow._target_=slow_epoch.SlowEpoch",
+        "+callbacks.slow.epoch=2",
+        f"+callbacks.slow.marker={marker}",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "train.py"), *args, f"hydra.run.dir={run_dir}", *slow],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     while not marker.exists():
         if process.poll() is not None:
@@ -68,8 +88,9 @@ def assert_same_training(ref: Path, other: Path) -> None:
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for name, tensor in a["state_dict"].items():
         assert torch.equal(tensor, b["state_dict"][name]), name
-    for (i, state), (j, other_state) in zip(sorted(a["optimizer_states"][0]["state"].items()),
-                                           sorted(b["optimizer_states"][0]["state"].items())):
+    for (i, state), (j, other_state) in zip(
+        sorted(a["optimizer_states"][0]["state"].items()), sorted(b["optimizer_states"][0]["state"].items())
+    ):
         assert i == j and all(torch.equal(state[k], other_state[k]) for k in state)
     metrics_a, metrics_b = (p / "csv" / "metrics.csv" for p in (ref, other))
     assert metrics_a.read_text().count("\n") == EPOCHS + 2  # header, one row an epoch, the final validation
@@ -78,6 +99,7 @@ def assert_same_training(ref: Path, other: Path) -> None:
 
 def final_metrics(done: subprocess.CompletedProcess) -> dict:
     import json
+
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     return {k: v for k, v in summary.items() if k.startswith("val/")}
 
@@ -87,8 +109,15 @@ def test_classifier_resumes_exactly_reproduces_exactly_and_logs_one_line_an_epoc
     data.mkdir()
     for k, (name, n) in enumerate((("train", 200), ("val", 60))):
         write_tab_file(data / f"{name}.tsv", marker_examples(n, seed=k))
-    args = [f"data.train_path={data / 'train.tsv'}", f"data.val_path={data / 'val.tsv'}", "backbone.hidden_size=8",
-            "model.embedding_dim=8", "data.batch_size=16", f"trainer.max_epochs={EPOCHS}", "threads=1"]
+    args = [
+        f"data.train_path={data / 'train.tsv'}",
+        f"data.val_path={data / 'val.tsv'}",
+        "backbone.hidden_size=8",
+        "model.embedding_dim=8",
+        "data.batch_size=16",
+        f"trainer.max_epochs={EPOCHS}",
+        "threads=1",
+    ]
 
     reference = train(args, tmp_path / "reference")
     # progress output off a terminal: one line an epoch, no bar redraws
@@ -114,14 +143,24 @@ def test_classifier_resumes_exactly_reproduces_exactly_and_logs_one_line_an_epoc
     assert final_metrics(resumed) == final_metrics(reference)
 
 
-
 def test_tagger_with_unbucketed_batches_resumes_exactly_in_place(tmp_path):
     files = {name: tmp_path / f"{name}.conll" for name in ("train", "val")}
     for k, (name, path) in enumerate(files.items()):
         path.write_text(conll_text(120 if name == "train" else 30, k + 1), encoding="utf-8")
-    args = ["task=ner", "data.builtin=null", f"data.train_path={files['train']}", f"data.val_path={files['val']}",
-            "embedding.pretrained=null", "embedding.dim=8", "backbone.hidden_size=8", "++model.char={embedding_dim:4,num_filters:4}",
-            "data.bucketing=false", "data.batch_size=16", f"trainer.max_epochs={EPOCHS}", "threads=1"]
+    args = [
+        "task=ner",
+        "data.builtin=null",
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        "embedding.pretrained=null",
+        "embedding.dim=8",
+        "backbone.hidden_size=8",
+        "++model.char={embedding_dim:4,num_filters:4}",
+        "data.bucketing=false",
+        "data.batch_size=16",
+        f"trainer.max_epochs={EPOCHS}",
+        "threads=1",
+    ]
     train(args, tmp_path / "reference")
     run_dir = tmp_path / "run"
     train_and_kill_in_third_epoch(args, run_dir, tmp_path)

@@ -1,4 +1,5 @@
 """seqkit.run: one-line errors for the mistakes users make, SWA as the evaluated model, Ctrl-C, train.log."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,20 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf, open_dict
 
 from seqkit.data.errors import DataError
 from seqkit.run import check_accelerator, load_checkpoint, report_errors, train, unknown_option_message
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TINY = ["backbone.hidden_size=6", "model.embedding_dim=6", "data.batch_size=8", "trainer.enable_progress_bar=false",
-        "++trainer.enable_model_summary=false", "++trainer.num_sanity_val_steps=0", "threads=1"]
+TINY = [
+    "backbone.hidden_size=6",
+    "model.embedding_dim=6",
+    "data.batch_size=8",
+    "trainer.enable_progress_bar=false",
+    "++trainer.enable_model_summary=false",
+    "++trainer.num_sanity_val_steps=0",
+    "threads=1",
+]
 
 
 def composed(*overrides):
@@ -46,7 +53,10 @@ def no_debug(monkeypatch):
 def test_threads_zero_or_negative_is_an_error(threads, capsys):
     cfg = composed(f"threads={threads}", "paths.output_dir=unused")
     line = fail_line(train, cfg, capsys=capsys)
-    assert line == f"error: threads={threads}: give a positive number of torch threads, or threads=null for torch's default"
+    assert (
+        line
+        == f"error: threads={threads}: give a positive number of torch threads, or threads=null for torch's default"
+    )
 
 
 def test_trainer_gpu_without_cuda_says_how_to_get_a_cuda_build(monkeypatch, capsys):
@@ -67,8 +77,11 @@ def test_a_misspelt_option_names_it_and_the_valid_ones():
     assert "pooling" in message and "vocab_size" in message
     # through Hydra's instantiate (optimisers), and a method's keyword (predict options)
     from hydra.errors import InstantiationException
-    wrapped = InstantiationException("Error in call to target 'torch.optim.adam.Adam':\nTypeError(\"Adam.__init__() "
-                                     "got an unexpected keyword argument 'momentun'\")")
+
+    wrapped = InstantiationException(
+        "Error in call to target 'torch.optim.adam.Adam':\nTypeError(\"Adam.__init__() "
+        "got an unexpected keyword argument 'momentun'\")"
+    )
     assert unknown_option_message(wrapped).startswith("unknown option 'momentun' of Adam; it takes: amsgrad, betas")
     method = TypeError("TaggingDataModule.set_predict_input() got an unexpected keyword argument 'fmt'")
     assert "input_format, lines, output_format, source" in unknown_option_message(method)
@@ -80,10 +93,17 @@ def test_a_misspelt_option_names_it_and_the_valid_ones():
 
 def test_a_misspelt_model_option_from_the_command_line_is_one_error_line(marker_files, tmp_path, capsys):
     files = marker_files(train=24, val=8, seed=1)
-    cfg = composed(f"data.train_path={files['train']}", f"data.val_path={files['val']}", "+model.poling=mean",
-                   f"paths.output_dir={tmp_path / 'run'}", *TINY)
+    cfg = composed(
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        "+model.poling=mean",
+        f"paths.output_dir={tmp_path / 'run'}",
+        *TINY,
+    )
     line = fail_line(train, cfg, capsys=capsys)
-    assert line.startswith("error: unknown option 'poling' of ClassifierNetwork; it takes: ")  # the shape's network (issue #25)
+    assert line.startswith(
+        "error: unknown option 'poling' of ClassifierNetwork; it takes: "
+    )  # the shape's network (issue #25)
 
 
 # ---- checkpoints that are not seqkit checkpoints --------------------------------------------------------------
@@ -95,8 +115,11 @@ def test_files_that_are_not_checkpoints_are_named_without_torch_advice(tmp_path)
     plain = tmp_path / "plain.pt"
     torch.save({"weights": torch.ones(2)}, plain)
     assert zipfile.is_zipfile(objects)
-    expected = {text: "is corrupted or not a checkpoint", objects: "refused: it holds a pickled Python object",
-                plain: "not a seqkit checkpoint (no \"seqkit\" metadata"}
+    expected = {
+        text: "is corrupted or not a checkpoint",
+        objects: "refused: it holds a pickled Python object",
+        plain: 'not a seqkit checkpoint (no "seqkit" metadata',
+    }
     for path, reason in expected.items():
         with pytest.raises(DataError) as info:
             load_checkpoint(str(path))
@@ -145,13 +168,16 @@ def test_label_space_text_checkpoint_reads_the_first_word_as_its_label(tmp_path)
     from seqkit.data import TextClassificationDataModule
 
     (tmp_path / "train.txt").write_text("1 a witty film\n0 a dull film\n", encoding="utf-8")
-    dm = TextClassificationDataModule(train_path=str(tmp_path / "train.txt"), val_path=str(tmp_path / "train.txt"),
-                                      format="label_space_text")
+    dm = TextClassificationDataModule(
+        train_path=str(tmp_path / "train.txt"), val_path=str(tmp_path / "train.txt"), format="label_space_text"
+    )
     dm.setup("fit")
     assert [t.text for t in dm.set_predict_input([(1, "1 a witty film")], "dev")] == ["a witty film"]
     with pytest.raises(DataError, match="label 'a' is not in the training labels"):  # plain text is not guessed
         dm.set_predict_input([(1, "a witty film")], "<stdin>")
-    assert [t.text for t in dm.set_predict_input([(1, "a witty film")], "<stdin>", input_format="text")] == ["a witty film"]
+    assert [t.text for t in dm.set_predict_input([(1, "a witty film")], "<stdin>", input_format="text")] == [
+        "a witty film"
+    ]
 
 
 # ---- training: SWA, Ctrl-C, train.log (in-process, a few seconds) ---------------------------------------------
@@ -177,8 +203,14 @@ class InterruptAt(pl.Callback):
 
 
 def train_cfg(files, run_dir, *overrides):
-    cfg = composed(f"data.train_path={files['train']}", f"data.val_path={files['val']}",
-                   f"data.test_path={files['test']}", f"paths.output_dir={run_dir}", *TINY, *overrides)
+    cfg = composed(
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        f"data.test_path={files['test']}",
+        f"paths.output_dir={run_dir}",
+        *TINY,
+        *overrides,
+    )
     return cfg
 
 
@@ -187,8 +219,11 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
     cfg = train_cfg(files, tmp_path / "run", "callbacks=swa", "trainer.max_epochs=4")
     recorder = WeightRecorder()
     import seqkit.run as run
+
     build_all = run._build_all
-    monkeypatch.setattr(run, "_build_all", lambda group: build_all(group) + ([recorder] if group is cfg.callbacks else []))
+    monkeypatch.setattr(
+        run, "_build_all", lambda group: build_all(group) + ([recorder] if group is cfg.callbacks else [])
+    )
     metrics = train(cfg)
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     swa_path = Path(summary["best_checkpoint"])
@@ -201,14 +236,17 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
         if value.is_floating_point():
             expected = torch.stack([recorder.at_epoch_start[e][name] for e in averaged_epochs]).mean(0)
             assert torch.allclose(value, expected, atol=1e-6), name
-    best = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    best = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)[
+        "state_dict"
+    ]
     assert any(not torch.equal(best[k], saved[k]) for k in saved)  # not the best single epoch's weights
 
     # the reported metrics are the averaged model's: evaluating swa.ckpt alone gives the same test figures
     model, dm = load_checkpoint(str(swa_path), test_path=str(files["test"]))
     dm.setup("test")
-    scores = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
-                        enable_model_summary=False).test(model, datamodule=dm, verbose=False)[0]
+    scores = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False).test(
+        model, datamodule=dm, verbose=False
+    )[0]
     assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
     assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
 
@@ -218,8 +256,11 @@ def test_ctrl_c_prints_the_best_checkpoint_and_how_to_resume(marker_files, tmp_p
     run_dir = tmp_path / "run"
     cfg = train_cfg(files, run_dir, "trainer.max_epochs=5")
     import seqkit.run as run
+
     build_all = run._build_all
-    monkeypatch.setattr(run, "_build_all", lambda group: build_all(group) + ([InterruptAt(2)] if group is cfg.callbacks else []))
+    monkeypatch.setattr(
+        run, "_build_all", lambda group: build_all(group) + ([InterruptAt(2)] if group is cfg.callbacks else [])
+    )
     handler = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit) as info:

@@ -2,6 +2,7 @@
 spelling or a hard link is caught), files are written atomically (a failed write keeps the previous file), export
 replaces nothing without overwrite=true and never the checkpoint, and OS errors (a full disk, a closed pipe, an
 oversized CSV field) end as one line, or quietly for a closed pipe, never as a traceback."""
+
 from __future__ import annotations
 
 import errno
@@ -12,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_export import make_checkpoint
 
 from seqkit.cli import report_errors
 from seqkit.data.errors import DataError
 from seqkit.safe_files import atomic_open, atomic_path, reading
-from test_export import make_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 LINES = ["w1 w2 w3", "w4 w5", "w6 w7 w8 w9"]
@@ -80,12 +81,16 @@ def test_predict_refuses_an_output_that_is_its_input_under_any_name(checkpoint, 
 def test_predict_refuses_an_output_that_is_its_checkpoint(checkpoint, notes, capsys):
     """Today's bug: output=model.ckpt replaced the checkpoint with JSON. Both paths: fast, and Hydra + Lightning."""
     from hydra import compose, initialize_config_dir
+
     from seqkit.run import predict
 
     before = checkpoint.read_bytes()
     spelled = checkpoint.parent / "." / checkpoint.name
     code, err = predict_cli(capsys, f"ckpt_path={checkpoint}", f"input={notes}", f"output={spelled}")
-    assert (code, err) == (1, [f"error: {spelled}: is the same file as the checkpoint {checkpoint}; choose another output"])
+    assert (code, err) == (
+        1,
+        [f"error: {spelled}: is the same file as the checkpoint {checkpoint}; choose another output"],
+    )
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         cfg = compose("predict", overrides=[f"ckpt_path={checkpoint}", f"input={notes}", f"output={checkpoint}"])
     with pytest.raises(DataError, match="is the same file as the checkpoint"):
@@ -100,8 +105,9 @@ def test_a_plot_is_never_written_over_a_file_the_run_reads(checkpoint, notes, tm
 
     network, reader = loaded(checkpoint)
     with pytest.raises(DataError, match=f"^{checkpoint}: is the same file as the checkpoint"):
-        stream_predictions(network, reader, None, str(notes), None, {"plot": str(checkpoint)},
-                           reads={"checkpoint": str(checkpoint)})
+        stream_predictions(
+            network, reader, None, str(notes), None, {"plot": str(checkpoint)}, reads={"checkpoint": str(checkpoint)}
+        )
     with reading({"input": notes}), pytest.raises(DataError, match="is the same file as the input"):
         with atomic_path(tmp_path / "." / "notes.txt"):
             pass
@@ -169,8 +175,10 @@ def test_export_never_writes_over_its_checkpoint(checkpoint, tmp_path):
     ckpt.write_bytes(checkpoint.read_bytes())
     with pytest.raises(DataError) as info:
         export_checkpoint(str(ckpt), "torchscript")
-    assert str(info.value) == (f"{ckpt}: the export's default name {ckpt} is the checkpoint itself; "
-                               "pass output=<file> to name the exported graph")
+    assert str(info.value) == (
+        f"{ckpt}: the export's default name {ckpt} is the checkpoint itself; "
+        "pass output=<file> to name the exported graph"
+    )
     with pytest.raises(DataError, match=f"^{ckpt}: is the same file as the checkpoint {ckpt}; choose another output$"):
         export_checkpoint(str(ckpt), "torchscript", str(tmp_path / "." / "model"), overwrite=True)
     assert ckpt.read_bytes() == checkpoint.read_bytes() and sorted(tmp_path.iterdir()) == [ckpt]
@@ -185,7 +193,9 @@ def test_export_replaces_an_existing_file_only_with_overwrite(checkpoint, tmp_pa
     refused = run_script("export.py", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = refused.communicate(timeout=120)
     assert refused.returncode == 1 and out == ""
-    assert err.splitlines() == [f"error: {sidecar}: exists; pass overwrite=true to replace it, or choose another output="]
+    assert err.splitlines() == [
+        f"error: {sidecar}: exists; pass overwrite=true to replace it, or choose another output="
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]  # the graph was not written either
     done = run_script("export.py", *args, "overwrite=true", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = done.communicate(timeout=120)
@@ -198,8 +208,14 @@ def test_export_replaces_an_existing_file_only_with_overwrite(checkpoint, tmp_pa
 # ---- OS errors are one line; a closed pipe is quiet --------------------------------------------------------------
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_full_disk_is_one_error_line(checkpoint, notes):
-    done = run_script("predict.py", f"ckpt_path={checkpoint}", f"input={notes}", "output=/dev/full",
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = run_script(
+        "predict.py",
+        f"ckpt_path={checkpoint}",
+        f"input={notes}",
+        "output=/dev/full",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = done.communicate(timeout=120)
     assert done.returncode == 1
     assert err.splitlines() == ["error: /dev/full: cannot write the output: No space left on device"]
@@ -209,8 +225,9 @@ def test_a_closed_standard_output_ends_quietly(checkpoint, tmp_path):
     """``predict.py ... | head -1``: exit status 141 (128 + SIGPIPE), as Unix tools end, and nothing on stderr."""
     source = tmp_path / "many.txt"
     source.write_text("w1 w2 w3\n" * 3000, encoding="utf-8")  # more than a pipe's buffer of predictions
-    process = run_script("predict.py", f"ckpt_path={checkpoint}", f"input={source}",
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = run_script(
+        "predict.py", f"ckpt_path={checkpoint}", f"input={source}", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     first = process.stdout.readline()
     process.stdout.close()
     err = process.stderr.read()

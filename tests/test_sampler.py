@@ -1,4 +1,5 @@
 """BucketBatchSampler: a partition of the data every epoch, into batches of similar lengths."""
+
 import random
 from collections import Counter
 
@@ -59,7 +60,7 @@ def test_batches_are_length_homogeneous():
     batches = list(BucketBatchSampler(lengths, 32, shuffle=True, pool_batches=50))
     order = list(range(len(lengths)))
     random.Random(0).shuffle(order)
-    random_batches = [order[i:i + 32] for i in range(0, len(order), 32)]
+    random_batches = [order[i : i + 32] for i in range(0, len(order), 32)]
     bucketed, unbucketed = mean_range(batches, lengths), mean_range(random_batches, lengths)
     assert unbucketed > 40  # lengths 1..60: random batches span nearly everything
     assert bucketed < unbucketed / 10, (bucketed, unbucketed)

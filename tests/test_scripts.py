@@ -1,4 +1,5 @@
 """The Hydra scripts: config composition (fast) and end-to-end runs of train / evaluate / predict (slow)."""
+
 import csv
 import json
 import os
@@ -8,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-
-from conftest import marker_examples, write_tab_file
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -21,20 +21,30 @@ TINY = ["backbone.hidden_size=8", "model.embedding_dim=8", "data.batch_size=16",
 def run_script(name, *args, stdin=None, timeout=120):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("SEQKIT_DEBUG", None)  # errors must be reported, not re-raised
-    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args], cwd=REPO, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_script_recording_modules(name, args, cwd):
     """Run ``scripts/<name>`` with ``args`` (through runpy, in ``cwd``) -> (the finished process, the names of
     every module it had imported by the end): what a fast path must not pull in."""
     record = Path(cwd) / "modules.txt"
-    probe = (f"import runpy, sys; sys.argv = [{name!r}, *{list(args)!r}];"
-             f" runpy.run_path({str(REPO / 'scripts' / name)!r}, run_name='__main__');"
-             f" open({str(record)!r}, 'w').write('\\n'.join(sys.modules))")
+    probe = (
+        f"import runpy, sys; sys.argv = [{name!r}, *{list(args)!r}];"
+        f" runpy.run_path({str(REPO / 'scripts' / name)!r}, run_name='__main__');"
+        f" open({str(record)!r}, 'w').write('\\n'.join(sys.modules))"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     return result, set(record.read_text().split()) if record.exists() else set()
 
 
@@ -45,11 +55,14 @@ def last_json(stdout):
 
 
 def ok(result):
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
     return result
 
 
 # ---- config composition (fast) ---------------------------------------------------------------------------------
+
 
 def composed(*overrides):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
@@ -57,8 +70,9 @@ def composed(*overrides):
 
 
 def test_overrides_wire_through_to_the_model_config():
-    cfg = composed("backbone=gru", "backbone.hidden_size=64", "model.pooling=attention", "optimizer=sgd",
-                   "optimizer.lr=0.05")
+    cfg = composed(
+        "backbone=gru", "backbone.hidden_size=64", "model.pooling=attention", "optimizer=sgd", "optimizer.lr=0.05"
+    )
     assert cfg.model.backbone.cell == "gru"
     assert cfg.model.backbone.hidden_size == 64
     assert cfg.model.pooling == "attention"
@@ -68,6 +82,7 @@ def test_overrides_wire_through_to_the_model_config():
 
     # and the objects built from it have those settings
     from seqkit.run import build
+
     model = build(cfg.model, vocab_size=20, num_classes=3)
     network = model.network  # seqkit.training.TaskModule: the shape's network inside
     assert network.encoder.cell == "gru" and network.encoder.hidden_size == 64
@@ -107,6 +122,7 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
     assert cfg.data.train_path and cfg.data.val_path
     # the data module built from it reads those files under data.root, in that format
     from seqkit.run import build
+
     # every line twice: the recipe keeps only words seen data.min_freq (2) times
     (tmp_path / cfg.data.train_path).write_text("1 a gorgeous , witty film .\n0 a dull mess .\n" * 2, encoding="utf-8")
     (tmp_path / cfg.data.val_path).write_text("1 witty .\n", encoding="utf-8")
@@ -118,8 +134,18 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
 
 
 def test_cfg_job_prints_the_resolved_config(tmp_path):
-    result = ok(run_script("train.py", "--cfg", "job", "--resolve", "backbone=gru", "model.pooling=mean",
-                           f"hydra.run.dir={tmp_path / 'run'}", timeout=300))
+    result = ok(
+        run_script(
+            "train.py",
+            "--cfg",
+            "job",
+            "--resolve",
+            "backbone=gru",
+            "model.pooling=mean",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            timeout=300,
+        )
+    )
     cfg = OmegaConf.create(result.stdout)
     assert cfg.model.backbone.cell == "gru"
     assert cfg.model.backbone.hidden_size == 128
@@ -130,6 +156,7 @@ def test_cfg_job_prints_the_resolved_config(tmp_path):
 
 
 # ---- evaluate / predict in-process, and how they report bad settings (fast) ------------------------------------
+
 
 @pytest.fixture
 def tiny_checkpoint(marker_files, tmp_path):
@@ -145,8 +172,15 @@ def tiny_checkpoint(marker_files, tmp_path):
     dm.setup("fit")
     model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4})
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="tiny")
-    pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-               num_sanity_val_steps=0, callbacks=[checkpoint]).fit(model, datamodule=dm)
+    pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[checkpoint],
+    ).fit(model, datamodule=dm)
     return Path(checkpoint.best_model_path), files
 
 
@@ -167,7 +201,11 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
     infile.write_text("zig w1 tac\n\nzag w2 w3 tic\n", encoding="utf-8")
     count = predict(composed_script_config("predict", f"ckpt_path={ckpt}", f"input={infile}", f"output={outfile}"))
     rows = [json.loads(line) for line in outfile.read_text(encoding="utf-8").splitlines()]
-    assert count == len(rows) == 3 and [r["text"] for r in rows] == ["zig w1 tac", "", "zag w2 w3 tic"]  # a record a line
+    assert count == len(rows) == 3 and [r["text"] for r in rows] == [
+        "zig w1 tac",
+        "",
+        "zag w2 w3 tic",
+    ]  # a record a line
     assert rows[1] == {"text": "", "label": None, "probabilities": None}
     assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in (rows[0], rows[2]))
 
@@ -226,6 +264,7 @@ def test_invalid_utf8_on_stdin_is_reported_like_in_a_file(tiny_checkpoint, monke
 
 # ---- end to end (slow) ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
@@ -235,8 +274,11 @@ def data_dir(tmp_path_factory):
 
 
 def data_args(folder):
-    return [f"data.train_path={folder / 'train.tsv'}", f"data.val_path={folder / 'val.tsv'}",
-            f"data.test_path={folder / 'test.tsv'}"]
+    return [
+        f"data.train_path={folder / 'train.tsv'}",
+        f"data.val_path={folder / 'val.tsv'}",
+        f"data.test_path={folder / 'test.tsv'}",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -278,15 +320,20 @@ def test_evaluate_and_predict_with_the_checkpoint(trained, data_dir, tmp_path):
     best = last_json(result.stdout)["best_checkpoint"]
     test_acc = last_json(result.stdout)["test/acc"]
 
-    evaluated = last_json(ok(run_script("evaluate.py", f"ckpt_path={best}", f"data.test_path={data_dir / 'test.tsv'}")).stdout)
+    evaluated = last_json(
+        ok(run_script("evaluate.py", f"ckpt_path={best}", f"data.test_path={data_dir / 'test.tsv'}")).stdout
+    )
     assert set(evaluated) >= {"test/acc", "test/loss"}
     assert evaluated["test/acc"] == pytest.approx(test_acc, abs=1e-6)  # the same model on the same file
 
     texts = ["zig w1 w2 w3 tac", "zag w9 tic", "ZAG, unseen words! tac"]
     infile = tmp_path / "input.txt"
     infile.write_text(f"{texts[0]}\n\n{texts[1]}\n{texts[2]}\n", encoding="utf-8")
-    rows = [json.loads(line) for line in ok(run_script("predict.py", f"ckpt_path={best}", f"input={infile}")).stdout.splitlines()
-            if line.startswith("{")]
+    rows = [
+        json.loads(line)
+        for line in ok(run_script("predict.py", f"ckpt_path={best}", f"input={infile}")).stdout.splitlines()
+        if line.startswith("{")
+    ]
     assert [r["text"] for r in rows] == [texts[0], "", *texts[1:]]  # one object a line, in input order
     assert rows[1]["label"] is None
     rows = [rows[0], *rows[2:]]
@@ -321,8 +368,19 @@ def test_malformed_training_file_is_one_error_line_and_exit_code_1(tmp_path):
 @pytest.mark.slow
 def test_multirun_sweeps_backbones_into_one_subdirectory_each(data_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    result = ok(run_script("train.py", "-m", "backbone=rnn,gru", *data_args(data_dir), *TINY, "trainer.max_epochs=1",
-                           "trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep}", timeout=180))
+    result = ok(
+        run_script(
+            "train.py",
+            "-m",
+            "backbone=rnn,gru",
+            *data_args(data_dir),
+            *TINY,
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={sweep}",
+            timeout=180,
+        )
+    )
     subdirs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert subdirs == ["0", "1"]
     cells = []

@@ -1,14 +1,14 @@
 """The seq2seq shape (seqkit.tasks.seq2seq) learns an unaligned generated task; its decoders agree with each other; scripts end to end."""
+
 import json
 import random
 
 import pytest
 import torch
+from test_scripts import ok, run_script
 
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 from seqkit.tasks.seq2seq.network import Seq2SeqNetwork
-
-from test_scripts import ok, run_script
 
 LETTERS = "abcdef"
 
@@ -34,11 +34,20 @@ def reversal_files(tmp_path):
 
 def test_seq2seq_learns_an_unaligned_task_and_beam_of_one_is_greedy(reversal_files):
     torch.manual_seed(0)
-    dm = ParallelDataModule(train_path=str(reversal_files / "train.tsv"), val_path=str(reversal_files / "val.tsv"),
-                            batch_size=32, eval_batch_size=100)
+    dm = ParallelDataModule(
+        train_path=str(reversal_files / "train.tsv"),
+        val_path=str(reversal_files / "val.tsv"),
+        batch_size=32,
+        eval_batch_size=100,
+    )
     dm.setup("fit")
-    model = Seq2SeqNetwork(**dm.model_kwargs(), embedding_dim=16, backbone={"cell": "gru", "hidden_size": 32,
-                           "bidirectional": True}, attention="general", decode={"beam_size": 1})
+    model = Seq2SeqNetwork(
+        **dm.model_kwargs(),
+        embedding_dim=16,
+        backbone={"cell": "gru", "hidden_size": 32, "bidirectional": True},
+        attention="general",
+        decode={"beam_size": 1},
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     model.train()
     for epoch in range(4):
@@ -60,16 +69,38 @@ def test_seq2seq_learns_an_unaligned_task_and_beam_of_one_is_greedy(reversal_fil
 
 @pytest.mark.slow
 def test_train_predict_nbest_and_attention_plot(reversal_files, tmp_path):
-    result = ok(run_script("train.py", "task=g2p", "data.builtin=null", f"data.train_path={reversal_files / 'train.tsv'}",
-                           f"data.val_path={reversal_files / 'val.tsv'}", f"data.test_path={reversal_files / 'val.tsv'}",
-                           "backbone.hidden_size=16", "model.embedding_dim=8", "data.batch_size=64", "trainer.max_epochs=1",
-                           "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path / 'run'}", "threads=1"))
+    result = ok(
+        run_script(
+            "train.py",
+            "task=g2p",
+            "data.builtin=null",
+            f"data.train_path={reversal_files / 'train.tsv'}",
+            f"data.val_path={reversal_files / 'val.tsv'}",
+            f"data.test_path={reversal_files / 'val.tsv'}",
+            "backbone.hidden_size=16",
+            "model.embedding_dim=8",
+            "data.batch_size=64",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            "threads=1",
+        )
+    )
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"val/wer", "val/per", "test/wer", "test/per"} <= set(summary)
     ckpt = summary["best_checkpoint"]
     plots = tmp_path / "plots"
-    out = ok(run_script("predict.py", f"ckpt_path={ckpt}", "input=-", "options.n_best=2", "options.beam_size=3",
-                        f"options.attention_plot={plots}", stdin="abc\n\nfed\n"))
+    out = ok(
+        run_script(
+            "predict.py",
+            f"ckpt_path={ckpt}",
+            "input=-",
+            "options.n_best=2",
+            "options.beam_size=3",
+            f"options.attention_plot={plots}",
+            stdin="abc\n\nfed\n",
+        )
+    )
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["source"] for r in rows] == ["abc", "", "fed"]  # output line k answers input line k
     assert rows[1] == {"source": "", "output": None, "score": None}
@@ -80,8 +111,15 @@ def test_train_predict_nbest_and_attention_plot(reversal_files, tmp_path):
     # a parallel corpus whose sides disagree: one line, exit 1
     (tmp_path / "t.en").write_text("a\nb\n")
     (tmp_path / "t.de").write_text("x\n")
-    bad = run_script("train.py", "task=g2p", "data.builtin=null", f"data.root={tmp_path}", "data.train_path=t",
-                     "data.src_lang=en", "data.tgt_lang=de")
+    bad = run_script(
+        "train.py",
+        "task=g2p",
+        "data.builtin=null",
+        f"data.root={tmp_path}",
+        "data.train_path=t",
+        "data.src_lang=en",
+        "data.tgt_lang=de",
+    )
     assert bad.returncode == 1 and "t.en: has 2 lines but" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -90,18 +128,32 @@ def test_experiment_g2p_is_the_measured_recipe_and_its_cosine_decay_runs(reversa
     and two epochs of it on generated words, its learning rate decaying along the cosine from the config."""
     import pytorch_lightning as pl
     from test_scripts import composed
+
     from seqkit.run import build
 
-    cfg = composed("experiment=g2p", f"data.train_path={reversal_files / 'train.tsv'}",
-                   f"data.val_path={reversal_files / 'val.tsv'}", "trainer.max_epochs=2", "backbone.hidden_size=16",
-                   "embedding.dim=8")
+    cfg = composed(
+        "experiment=g2p",
+        f"data.train_path={reversal_files / 'train.tsv'}",
+        f"data.val_path={reversal_files / 'val.tsv'}",
+        "trainer.max_epochs=2",
+        "backbone.hidden_size=16",
+        "embedding.dim=8",
+    )
     assert (cfg.model.attention, cfg.model.input_feeding, cfg.model.label_smoothing) == ("general", False, 0.1)
     assert cfg.model.scheduler.T_max == 2 and cfg.backbone.num_layers == 2 and cfg.data.batch_size == 256
     dm = build(cfg.data)
     dm.setup("fit")
     model = build(cfg.model, **dm.model_kwargs())
-    trainer = pl.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     lr = trainer.optimizers[0].param_groups[0]["lr"]
     assert lr == pytest.approx(cfg.model.scheduler.eta_min)  # stepped once an epoch: at the floor after T_max epochs

@@ -1,6 +1,7 @@
 """Sparse (lazy Adam) word-embedding updates, ``embedding.sparse=true`` (seqkit/optim.py): rows a batch does not
 use keep their weights and Adam moments; rows it uses get exactly dense Adam's first update; clipping sees
 sparse gradients like dense ones; a checkpoint resumes to the run that was never interrupted."""
+
 from __future__ import annotations
 
 import math
@@ -8,6 +9,7 @@ import math
 import pytest
 import pytorch_lightning as pl
 import torch
+from test_tagger import context_sentences, write_conll
 
 from seqkit.callbacks import EpochSeed
 from seqkit.data.batch import Batch
@@ -15,7 +17,6 @@ from seqkit.models import SequenceClassifier
 from seqkit.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.training import TaskModule
-from test_tagger import context_sentences, write_conll
 
 TAGS = ["B-X", "I-X", "O"]
 ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs/optimizer/adam.yaml
@@ -23,9 +24,19 @@ ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs
 
 def tagger(sparse: bool, optimizer=None, **kwargs) -> TaskModule:
     torch.manual_seed(0)
-    model = TaskModule("tagging", vocab_size=20, tags=TAGS, embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
-                       char_encoder="none", backbone={"hidden_size": 8, "bidirectional": True},
-                       optimizer=optimizer or ADAM, sparse_embeddings=sparse, **kwargs)
+    model = TaskModule(
+        "tagging",
+        vocab_size=20,
+        tags=TAGS,
+        embedding_dim=8,
+        embedding_dropout=0.0,
+        dropout=0.0,
+        char_encoder="none",
+        backbone={"hidden_size": 8, "bidirectional": True},
+        optimizer=optimizer or ADAM,
+        sparse_embeddings=sparse,
+        **kwargs,
+    )
     return model.eval()  # no dropout: the same batch gives the same gradients in both models
 
 
@@ -39,8 +50,9 @@ def batch(rows) -> Batch:
     width = max(len(r) for r in rows)
     tokens = torch.tensor([r + [0] * (width - len(r)) for r in rows])
     labels = torch.tensor([[i % 3 for i in range(len(r))] + [-100] * (width - len(r)) for r in rows])
-    return Batch(tokens=tokens, lengths=torch.tensor([len(r) for r in rows]), index=torch.arange(len(rows)),
-                 labels=labels)
+    return Batch(
+        tokens=tokens, lengths=torch.tensor([len(r) for r in rows]), index=torch.arange(len(rows)), labels=labels
+    )
 
 
 def step(model, optimizer, b) -> None:
@@ -94,8 +106,14 @@ def test_first_step_equals_dense_adam(model_kind):
         if model_kind == "tagger":
             return tagger(sparse)
         torch.manual_seed(0)
-        return SequenceClassifier(vocab_size=20, num_classes=2, embedding_dim=8, backbone={"hidden_size": 8},
-                                  optimizer=ADAM, sparse_embeddings=sparse).eval()
+        return SequenceClassifier(
+            vocab_size=20,
+            num_classes=2,
+            embedding_dim=8,
+            backbone={"hidden_size": 8},
+            optimizer=ADAM,
+            sparse_embeddings=sparse,
+        ).eval()
 
     sparse, dense = build(True), build(False)
     assert all(torch.equal(a, b) for a, b in zip(sparse.state_dict().values(), dense.state_dict().values()))
@@ -136,8 +154,10 @@ def test_clipping_counts_sparse_gradients_as_dense_ones():
     assert float(embedding.weight.grad.to_dense().abs().max()) == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize("spec", [{"_target_": "torch.optim.SGD", "lr": 0.1},
-                                  {"_target_": "torch.optim.AdamW", "lr": 0.1, "weight_decay": 0.01}])
+@pytest.mark.parametrize(
+    "spec",
+    [{"_target_": "torch.optim.SGD", "lr": 0.1}, {"_target_": "torch.optim.AdamW", "lr": 0.1, "weight_decay": 0.01}],
+)
 def test_optimisers_sparse_adam_cannot_follow_are_an_error(spec):
     with pytest.raises(ValueError, match="embedding.sparse"):
         tagger(sparse=True, optimizer=spec).configure_optimizers()
@@ -152,12 +172,28 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path):
         pl.seed_everything(0)
         dm = TaggingDataModule(train_path=train, batch_size=8, eval_batch_size=64)
         dm.setup("fit")
-        model = TaskModule("tagging", **dm.model_kwargs(), embedding_dim=8, embedding_dropout=0.0, dropout=0.0,
-                           char_encoder="none", backbone={"hidden_size": 8}, optimizer=ADAM,
-                           sparse_embeddings=True)
-        trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=0.5,
-                             callbacks=[EpochSeed(0)], limit_val_batches=0)
+        model = TaskModule(
+            "tagging",
+            **dm.model_kwargs(),
+            embedding_dim=8,
+            embedding_dropout=0.0,
+            dropout=0.0,
+            char_encoder="none",
+            backbone={"hidden_size": 8},
+            optimizer=ADAM,
+            sparse_embeddings=True,
+        )
+        trainer = pl.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            gradient_clip_val=0.5,
+            callbacks=[EpochSeed(0)],
+            limit_val_batches=0,
+        )
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt_in)
         if ckpt_out:
             trainer.save_checkpoint(ckpt_out)

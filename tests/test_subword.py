@@ -1,5 +1,6 @@
 """Subword tokens (data.source_tokens / target_tokens = bpe | unigram): sentencepiece learnt from the training side
 only, deterministic and quiet, its model kept in the checkpoint (weights_only), outputs decoded back to text."""
+
 import json
 import random
 
@@ -7,18 +8,40 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
+from test_scripts import CONFIGS
 
-from seqkit.data.subword import SubwordModel
-from seqkit.predict_stream import stream_predictions
 from seqkit.app.checkpoint import load
 from seqkit.app.predict import NetworkRunner
+from seqkit.data.subword import SubwordModel
+from seqkit.predict_stream import stream_predictions
 from seqkit.run import build
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 
-from test_scripts import CONFIGS
-
-EN = ["the", "dog", "dogs", "cat", "cats", "runs", "sleeps", "jumps", "big", "small", "house", "houses", "garden", "in",
-      "near", "a", "red", "green", "walking", "playing", "Anna's", "ball,", "ball."]
+EN = [
+    "the",
+    "dog",
+    "dogs",
+    "cat",
+    "cats",
+    "runs",
+    "sleeps",
+    "jumps",
+    "big",
+    "small",
+    "house",
+    "houses",
+    "garden",
+    "in",
+    "near",
+    "a",
+    "red",
+    "green",
+    "walking",
+    "playing",
+    "Anna's",
+    "ball,",
+    "ball.",
+]
 DE = {w: w.upper()[::-1] + "en" for w in EN}  # a made-up word-for-word "translation"
 UNSEEN = "zyxwvutsrq"  # only ever in validation
 
@@ -30,8 +53,9 @@ def sentences(n, seed):
 
 def write_pair(folder, prefix, source_lines):
     (folder / f"{prefix}.en").write_text("".join(s + "\n" for s in source_lines), encoding="utf-8")
-    (folder / f"{prefix}.de").write_text("".join(" ".join(DE.get(w, w) for w in s.split()) + "\n" for s in source_lines),
-                                         encoding="utf-8")
+    (folder / f"{prefix}.de").write_text(
+        "".join(" ".join(DE.get(w, w) for w in s.split()) + "\n" for s in source_lines), encoding="utf-8"
+    )
 
 
 @pytest.fixture
@@ -42,9 +66,18 @@ def parallel_files(tmp_path):
 
 
 def subword_module(folder, source="bpe", target="unigram", **kwargs):
-    return ParallelDataModule(root=str(folder), train_path="train", val_path="val", src_lang="en", tgt_lang="de",
-                              source_tokens=source, target_tokens=target, subword_vocab_size=60, batch_size=16,
-                              **kwargs)
+    return ParallelDataModule(
+        root=str(folder),
+        train_path="train",
+        val_path="val",
+        src_lang="en",
+        tgt_lang="de",
+        source_tokens=source,
+        target_tokens=target,
+        subword_vocab_size=60,
+        batch_size=16,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("kind", ["bpe", "unigram"])
@@ -97,17 +130,40 @@ def test_share_vocab_learns_one_subword_model_from_both_sides(parallel_files):
 
 def test_subword_checkpoint_round_trip_and_predict(parallel_files, tmp_path):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "task=g2p", "data.builtin=null", f"data.root={parallel_files}", "data.train_path=train", "data.val_path=val",
-            "data.src_lang=en", "data.tgt_lang=de", "data.source_tokens=bpe", "data.target_tokens=unigram",
-            "data.subword_vocab_size=60", "data.batch_size=16", "model.metric=bleu", "backbone.hidden_size=16",
-            "embedding.dim=8", "model.decode.beam_size=3", "model.decode.n_best=2"])
+        cfg = compose(
+            "train",
+            overrides=[
+                "task=g2p",
+                "data.builtin=null",
+                f"data.root={parallel_files}",
+                "data.train_path=train",
+                "data.val_path=val",
+                "data.src_lang=en",
+                "data.tgt_lang=de",
+                "data.source_tokens=bpe",
+                "data.target_tokens=unigram",
+                "data.subword_vocab_size=60",
+                "data.batch_size=16",
+                "model.metric=bleu",
+                "backbone.hidden_size=16",
+                "embedding.dim=8",
+                "model.decode.beam_size=3",
+                "model.decode.n_best=2",
+            ],
+        )
     pl.seed_everything(0, verbose=False)
     dm = build(cfg.data)
     dm.setup("fit")
     model = build(cfg.model, **dm.model_kwargs())
-    trainer = pl.Trainer(max_steps=20, limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=20,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     ckpt = tmp_path / "subword.ckpt"
     trainer.save_checkpoint(ckpt)
@@ -122,7 +178,10 @@ def test_subword_checkpoint_round_trip_and_predict(parallel_files, tmp_path):
     source.write_text(f"{line}\n\ncats {UNSEEN}\n", encoding="utf-8")
     rows = []
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    for m, d, t, name in ((model.eval(), dm, trainer, "trained"), (NetworkRunner(restored), restored_dm, None, "restored")):
+    for m, d, t, name in (
+        (model.eval(), dm, trainer, "trained"),
+        (NetworkRunner(restored), restored_dm, None, "restored"),
+    ):
         out = tmp_path / f"{name}.jsonl"
         stream_predictions(m, d, t, str(source), str(out), {"attention_plot": str(tmp_path / name)})
         rows.append([json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()])

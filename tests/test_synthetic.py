@@ -1,5 +1,6 @@
 """The generated long-range tasks (adding problem, copy memory), the classifier's regression mode, and the
 recurrent-weight initialisations (the cures)."""
+
 from __future__ import annotations
 
 import math
@@ -8,12 +9,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from seqkit.data.synthetic import BLANK, DELIMITER, FIRST_SYMBOL, adding_problem, copy_memory
+from seqkit.data.generated import BLANK, DELIMITER, FIRST_SYMBOL, adding_problem, copy_memory
+from seqkit.nn import RecurrentEncoder
 from seqkit.tasks.classification.datamodule import AddingDataModule
 from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.tasks.tagging.datamodule import CopyMemoryDataModule
 from seqkit.training import TaskModule
-from seqkit.nn import RecurrentEncoder
 
 
 def test_adding_problem_marks_one_value_in_each_half_and_sums_them():
@@ -51,7 +52,10 @@ def test_copy_memory_layout():
 
 
 def test_splits_are_distinct_and_reproducible():
-    a, b = CopyMemoryDataModule(length=5, train_size=64, val_size=64), CopyMemoryDataModule(length=5, train_size=64, val_size=64)
+    a, b = (
+        CopyMemoryDataModule(length=5, train_size=64, val_size=64),
+        CopyMemoryDataModule(length=5, train_size=64, val_size=64),
+    )
     a.setup("fit"), b.setup("fit")
     train = torch.stack([e.inputs for e in a.datasets["train"]])
     assert torch.equal(train, torch.stack([e.inputs for e in b.datasets["train"]]))
@@ -61,8 +65,15 @@ def test_splits_are_distinct_and_reproducible():
 
 def _fit(model, dm, epochs, tmp_path):
     pl.seed_everything(0, verbose=False)
-    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, gradient_clip_val=1.0, default_root_dir=tmp_path)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=1.0,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(model, datamodule=dm)
     return trainer.validate(model, datamodule=dm, verbose=False)[0]
 
@@ -70,8 +81,14 @@ def _fit(model, dm, epochs, tmp_path):
 def test_lstm_learns_the_adding_problem_at_short_range(tmp_path):
     dm = AddingDataModule(length=10, train_size=6000, val_size=500, batch_size=50)
     dm.setup("fit")
-    model = TaskModule("classification", objective="regression", pooling="last", **dm.model_kwargs(),
-                       backbone=dict(cell="lstm", hidden_size=32), optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule(
+        "classification",
+        objective="regression",
+        pooling="last",
+        **dm.model_kwargs(),
+        backbone=dict(cell="lstm", hidden_size=32),
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+    )
     metrics = _fit(model, dm, 4, tmp_path)
     assert metrics["val/baseline_mse"] == pytest.approx(1 / 6, abs=0.03)
     assert metrics["val/mse_ratio"] < 0.1, metrics  # far below always predicting the mean
@@ -81,9 +98,17 @@ def test_lstm_learns_the_adding_problem_at_short_range(tmp_path):
 def test_tagger_learns_copy_memory_at_short_range(tmp_path):
     dm = CopyMemoryDataModule(length=5, symbols=3, alphabet=4, train_size=3000, val_size=500, batch_size=50)
     dm.setup("fit")
-    model = TaskModule("tagging", **dm.model_kwargs(), char_encoder="none", head="softmax", embedding_dim=8, dropout=0.0,
-                       embedding_dropout=0.0, backbone=dict(cell="gru", hidden_size=32),
-                       optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    model = TaskModule(
+        "tagging",
+        **dm.model_kwargs(),
+        char_encoder="none",
+        head="softmax",
+        embedding_dim=8,
+        dropout=0.0,
+        embedding_dropout=0.0,
+        backbone=dict(cell="gru", hidden_size=32),
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+    )
     metrics = _fit(model, dm, 4, tmp_path)
     assert metrics["val/acc"] > 0.9, metrics  # chance is 1/4
 
@@ -140,7 +165,11 @@ def test_chrono_init_spreads_forget_biases_up_to_t_max_and_closes_input_gates():
         elif name.startswith("bias_hh"):
             assert torch.equal(b.detach()[:100], torch.zeros(100))
     # what it is for: the cell state keeps a value from step 0 over long spans (mean forget gate near 1)
-    assert torch.sigmoid(encoder.rnn.bias_ih_l0[50:100]).mean() > 0.9 > torch.sigmoid(default.rnn.bias_ih_l0[50:100] + default.rnn.bias_hh_l0[50:100]).mean()
+    assert (
+        torch.sigmoid(encoder.rnn.bias_ih_l0[50:100]).mean()
+        > 0.9
+        > torch.sigmoid(default.rnn.bias_ih_l0[50:100] + default.rnn.bias_hh_l0[50:100]).mean()
+    )
 
 
 def test_bad_init_options_are_clear_errors():

@@ -1,6 +1,7 @@
 """The tagging shape (seqkit.tasks.tagging: TaggerNetwork in a TaskModule): learns a task that needs context (CRF and softmax heads), is padding-invariant, decodes
 only valid tag sequences when constrained, scores entities exactly like seqeval, and survives a checkpoint
 written by ``seqkit.run.train`` from a Hydra-composed config."""
+
 from __future__ import annotations
 
 import json
@@ -64,23 +65,36 @@ def write_conll(path: Path, sentences) -> str:
 def context_files(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
-    return {"train": write_conll(folder / "train.conll", context_sentences(400, 1)),
-            "val": write_conll(folder / "val.conll", context_sentences(150, 2)),
-            "test": write_conll(folder / "test.conll", context_sentences(60, 3))}
+    return {
+        "train": write_conll(folder / "train.conll", context_sentences(400, 1)),
+        "val": write_conll(folder / "val.conll", context_sentences(150, 2)),
+        "test": write_conll(folder / "test.conll", context_sentences(60, 3)),
+    }
 
 
 def small_tagger(dm, **kwargs):
-    options = dict(embedding_dim=32, embedding_dropout=0.1, dropout=0.1, word_dropout=0.0,
-                   char={"embedding_dim": 16, "num_filters": 16, "dropout": 0.0},
-                   backbone={"hidden_size": 32, "bidirectional": True},
-                   optimizer={"_target_": "torch.optim.Adam", "lr": 0.01})
+    options = dict(
+        embedding_dim=32,
+        embedding_dropout=0.1,
+        dropout=0.1,
+        word_dropout=0.0,
+        char={"embedding_dim": 16, "num_filters": 16, "dropout": 0.0},
+        backbone={"hidden_size": 32, "bidirectional": True},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.01},
+    )
     options.update(kwargs)
     return TaskModule("tagging", **dm.model_kwargs(), **options)
 
 
 def fit(model, dm, epochs):
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
@@ -102,8 +116,9 @@ def test_the_context_task_cannot_be_solved_word_by_word():
 
 def test_crf_tagger_learns_the_context_task(context_files):
     pl.seed_everything(0)
-    dm = TaggingDataModule(train_path=context_files["train"], val_path=context_files["val"],
-                           batch_size=16, eval_batch_size=64)
+    dm = TaggingDataModule(
+        train_path=context_files["train"], val_path=context_files["val"], batch_size=16, eval_batch_size=64
+    )
     dm.setup("fit")
     assert dm.tags.itos == ["B-FRUIT", "B-LOC", "B-ORG", "I-LOC", "O"]
     model = small_tagger(dm, head="crf", char_encoder="cnn")
@@ -117,8 +132,9 @@ def test_crf_tagger_learns_the_context_task(context_files):
 
 def test_softmax_tagger_learns_the_context_task(context_files):
     pl.seed_everything(0)
-    dm = TaggingDataModule(train_path=context_files["train"], val_path=context_files["val"],
-                           batch_size=16, eval_batch_size=64)
+    dm = TaggingDataModule(
+        train_path=context_files["train"], val_path=context_files["val"], batch_size=16, eval_batch_size=64
+    )
     dm.setup("fit")
     model = small_tagger(dm, head="softmax", char_encoder="cnn")
     assert model.network.crf is None
@@ -131,13 +147,19 @@ def test_softmax_tagger_learns_the_context_task(context_files):
 # (the default, fused with char CNN, is one of the contracts of every task: tests/test_contracts.py)
 @pytest.mark.parametrize("impl, char_encoder", [("cell", "cnn"), ("fused", "lstm"), ("cell", "lstm")])
 def test_a_sentence_alone_equals_its_row_in_a_padded_batch(context_files, impl, char_encoder):
-    dm = TaggingDataModule(train_path=context_files["train"], val_path=context_files["val"], eval_batch_size=12,
-                           bucketing=False)
+    dm = TaggingDataModule(
+        train_path=context_files["train"], val_path=context_files["val"], eval_batch_size=12, bucketing=False
+    )
     dm.setup("fit")
     torch.manual_seed(0)
     char = {"embedding_dim": 8, "num_filters": 8} if char_encoder == "cnn" else {"embedding_dim": 8, "hidden_size": 4}
-    model = TaggerNetwork(**dm.model_kwargs(), embedding_dim=16, char_encoder=char_encoder, char=char,
-                          backbone={"hidden_size": 16, "bidirectional": True, "num_layers": 2, "impl": impl}).eval()
+    model = TaggerNetwork(
+        **dm.model_kwargs(),
+        embedding_dim=16,
+        char_encoder=char_encoder,
+        char=char,
+        backbone={"hidden_size": 16, "bidirectional": True, "num_layers": 2, "impl": impl},
+    ).eval()
     examples = dm.datasets["val"][:12]
     assert len({len(e.ids) for e in examples}) > 4  # really mixed lengths
     batch = dm.collate(examples)
@@ -172,8 +194,15 @@ def test_constrained_crf_never_decodes_an_invalid_sequence(scheme):
 
     def untrained(constrained):
         torch.manual_seed(0)  # the same weights for both
-        model = TaggerNetwork(vocab_size=50, tags=tags, scheme=scheme, char_encoder="none", embedding_dim=8,
-                              backbone={"hidden_size": 8, "bidirectional": True}, constrained=constrained).eval()
+        model = TaggerNetwork(
+            vocab_size=50,
+            tags=tags,
+            scheme=scheme,
+            char_encoder="none",
+            embedding_dim=8,
+            backbone={"hidden_size": 8, "bidirectional": True},
+            constrained=constrained,
+        ).eval()
         with torch.no_grad():
             model.emissions.bias[inside] += 1.0  # push towards I-/E- tags, which most places forbid
         return model
@@ -198,12 +227,12 @@ def test_constrained_crf_never_decodes_an_invalid_sequence(scheme):
 
 # ---- entity F1 ----------------------------------------------------------------------------------------
 Y_TRUE = [
-    ["B-PER", "I-PER", "O", "B-LOC"],          # PER right boundary missed, LOC right
-    ["B-ORG", "I-ORG", "I-ORG", "O", "O"],     # type error: ORG predicted as LOC
-    ["O", "B-PER", "O"],                       # predicted "I-PER" start: no entity in strict mode
+    ["B-PER", "I-PER", "O", "B-LOC"],  # PER right boundary missed, LOC right
+    ["B-ORG", "I-ORG", "I-ORG", "O", "O"],  # type error: ORG predicted as LOC
+    ["O", "B-PER", "O"],  # predicted "I-PER" start: no entity in strict mode
     ["B-LOC"],
     ["O", "O", "B-ORG", "I-ORG"],
-    ["O", "O"],                                # a false positive
+    ["O", "O"],  # a false positive
 ]
 Y_PRED = [
     ["B-PER", "O", "O", "B-LOC"],
@@ -268,12 +297,22 @@ def compose_train(tmp_path, files, glove, *extra):
     from hydra import compose, initialize_config_dir
 
     overrides = [
-        "task=ner", "data.builtin=null",
-        f"data.train_path={files['train']}", f"data.val_path={files['val']}", f"data.test_path={files['test']}",
-        f"embedding.pretrained={glove}", "embedding.dim=16", "backbone.hidden_size=16",
-        "++model.char={embedding_dim:8,num_filters:8}", "data.batch_size=16",
-        "trainer.max_epochs=1", f"paths.output_dir={tmp_path / 'run'}", "logger=csv",
-        "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", *extra,
+        "task=ner",
+        "data.builtin=null",
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        f"data.test_path={files['test']}",
+        f"embedding.pretrained={glove}",
+        "embedding.dim=16",
+        "backbone.hidden_size=16",
+        "++model.char={embedding_dim:8,num_filters:8}",
+        "data.batch_size=16",
+        "trainer.max_epochs=1",
+        f"paths.output_dir={tmp_path / 'run'}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "+trainer.enable_model_summary=false",
+        *extra,
     ]
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose("train", overrides=overrides)
@@ -285,8 +324,13 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     from seqkit import run
 
     glove = tmp_path / "glove.txt"  # 6-d vectors: the embedding size comes from the file, not embedding.dim
-    glove.write_text("".join(f"{w} " + " ".join(str((i * 7 + k) % 5 - 2) for k in range(6)) + "\n"
-                             for i, w in enumerate(["apple", "new", "york", "the", "zebra", "w1"])), encoding="utf-8")
+    glove.write_text(
+        "".join(
+            f"{w} " + " ".join(str((i * 7 + k) % 5 - 2) for k in range(6)) + "\n"
+            for i, w in enumerate(["apple", "new", "york", "the", "zebra", "w1"])
+        ),
+        encoding="utf-8",
+    )
     built = []
     real_build = run.build
     monkeypatch.setattr(run, "build", lambda node, **kw: built.append(real_build(node, **kw)) or built[-1])
@@ -302,9 +346,12 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
     raw = torch.load(best, map_location="cpu", weights_only=True)
     meta = raw["seqkit"]
     assert {k: meta[k] for k in ("format_version", "shape", "model_class", "datamodule_class", "codec_class")} == {
-        "format_version": 2, "shape": "tagging", "model_class": "seqkit.training.module.TaskModule",
+        "format_version": 2,
+        "shape": "tagging",
+        "model_class": "seqkit.training.module.TaskModule",
         "datamodule_class": "seqkit.tasks.tagging.datamodule.TaggingDataModule",
-        "codec_class": "seqkit.tasks.tagging.codec:TaggingCodec"}
+        "codec_class": "seqkit.tasks.tagging.codec:TaggingCodec",
+    }
     state = meta["codec"]
     assert state == raw["TaggingDataModule"]  # Lightning's own copy, for the old loading path
     assert state["vocab"]["itos"] == dm.vocab.itos and state["chars"]["itos"] == dm.chars.itos
@@ -330,19 +377,28 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
 
     # evaluating the checkpoint on the test file reproduces the test metrics of training
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"ckpt_path={best}", f"data.test_path={context_files['test']}",
-                                             f"data.pretrained={glove}"])
+        cfg = compose(
+            "evaluate",
+            overrides=[f"ckpt_path={best}", f"data.test_path={context_files['test']}", f"data.pretrained={glove}"],
+        )
     scores = evaluate(cfg)
     assert scores["test/f1"] == pytest.approx(metrics["test/f1"], abs=1e-6)
     assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
 
 
 # ---- the overrides the script docs advertise ------------------------------------------------------------
-@pytest.mark.parametrize("config, overrides, key, value", [
-    ("predict", ["ckpt_path=x.ckpt", "options.input_format=text", "options.output_format=conll"],
-     "options.output_format", "conll"),
-    ("evaluate", ["ckpt_path=x.ckpt", "data.test_path=t.conllu", "data.format=conllu"], "data.format", "conllu"),
-])
+@pytest.mark.parametrize(
+    "config, overrides, key, value",
+    [
+        (
+            "predict",
+            ["ckpt_path=x.ckpt", "options.input_format=text", "options.output_format=conll"],
+            "options.output_format",
+            "conll",
+        ),
+        ("evaluate", ["ckpt_path=x.ckpt", "data.test_path=t.conllu", "data.format=conllu"], "data.format", "conllu"),
+    ],
+)
 def test_documented_script_overrides_compose(config, overrides, key, value):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf

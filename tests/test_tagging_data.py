@@ -1,14 +1,15 @@
 """TaggingDataModule (seqkit.tasks.tagging, over TaggingCodec): vocabularies, tag schemes, columns, batches, pretrained vectors, checkpoint state and
 prediction input, on small CoNLL / CoNLL-U files written in tmp_path (plus one test of the shipped data)."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX
 from seqkit.data.errors import DataError
 from seqkit.data.tag_schemes import iob2_to_iobes
+from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
 torch.set_num_threads(1)
 
@@ -143,11 +144,14 @@ def test_iobes_scheme_gives_iobes_tags(tmp_path):
     assert dm.model_kwargs()["scheme"] == "iobes"
 
 
-@pytest.mark.parametrize("column, scheme, expected", [
-    (1, "none", ["NNP", "NNP", "VBZ", "IN", "NNP", "NNP"]),      # POS: any tags
-    (2, "iob2", ["B-NP", "I-NP", "B-VP", "B-PP", "B-NP", "I-NP"]),  # chunks are IOB2 entities
-    (-2, "iob2", ["B-NP", "I-NP", "B-VP", "B-PP", "B-NP", "I-NP"]),  # negative: from the end
-])
+@pytest.mark.parametrize(
+    "column, scheme, expected",
+    [
+        (1, "none", ["NNP", "NNP", "VBZ", "IN", "NNP", "NNP"]),  # POS: any tags
+        (2, "iob2", ["B-NP", "I-NP", "B-VP", "B-PP", "B-NP", "I-NP"]),  # chunks are IOB2 entities
+        (-2, "iob2", ["B-NP", "I-NP", "B-VP", "B-PP", "B-NP", "I-NP"]),  # negative: from the end
+    ],
+)
 def test_label_column_picks_the_column(tmp_path, column, scheme, expected):
     dm = make(tmp_path, label_column=column, scheme=scheme)
     first = dm.datasets["train"][0]
@@ -173,10 +177,13 @@ CONLLU = """\
 """
 
 
-@pytest.mark.parametrize("column, expected", [
-    ("upos", ["PRON", "AUX", "PART", "VERB", "PUNCT"]),
-    ("xpos", ["PRP", "VBP", "RB", "VB", "."]),
-])
+@pytest.mark.parametrize(
+    "column, expected",
+    [
+        ("upos", ["PRON", "AUX", "PART", "VERB", "PUNCT"]),
+        ("xpos", ["PRP", "VBP", "RB", "VB", "."]),
+    ],
+)
 def test_conllu_with_upos_or_xpos(tmp_path, column, expected):
     dm = make(tmp_path, train=CONLLU, val=CONLLU, format="conllu", label_column=column, scheme="none")
     first = dm.datasets["train"][0]
@@ -208,7 +215,7 @@ def test_batches_are_padded_and_aligned(tmp_path):
             cut = word[:4]  # max_word_length cuts the characters, not the word
             assert batch.char_lengths[i, j] == len(cut)
             assert batch.chars[i, j, : len(cut)].tolist() == [dm.chars.index(c) for c in cut]
-            assert (batch.chars[i, j, len(cut):] == PAD_INDEX).all()
+            assert (batch.chars[i, j, len(cut) :] == PAD_INDEX).all()
         assert (batch.char_lengths[i, n:] == 0).all() and (batch.chars[i, n:] == PAD_INDEX).all()
     assert dm.vocab.index("Berlin") != dm.vocab.unk_index  # the word id is the whole word
 
@@ -260,8 +267,13 @@ def test_pretrained_vectors_give_an_id_to_every_word_they_cover_not_a_vocabulary
     assert rows[PAD_INDEX] == 0 and rows[dm.vocab.index("lives")] == 0
     # validation words the vectors cover get ids past the vocabulary, pointing at their vectors; others <unk>
     V = len(dm.vocab)
-    assert dm.datasets["val"][0].ids == [V - 1 + 3, V - 1 + 4, dm.vocab.unk_index,
-                                         dm.vocab.unk_index, dm.vocab.index("John")]
+    assert dm.datasets["val"][0].ids == [
+        V - 1 + 3,
+        V - 1 + 4,
+        dm.vocab.unk_index,
+        dm.vocab.unk_index,
+        dm.vocab.index("John"),
+    ]
     assert [dm.vectors.row(w) for w in ("Paris", "berlin")] == [3, 4]
     kwargs = dm.model_kwargs()
     assert kwargs["embedding_dim"] == 3 and kwargs["vocab_size"] == V and kwargs["pretrained_words"] == 5
@@ -282,7 +294,9 @@ def test_state_dict_round_trip_rebuilds_the_same_encoding(tmp_path):
     loaded = TaggingDataModule(test_path=str(tmp_path / "test.txt"), lowercase=True)
     loaded.load_state_dict(state)
     loaded.setup("test")
-    assert loaded.vocab.itos == dm.vocab.itos and loaded.chars.itos == dm.chars.itos and loaded.tags.itos == dm.tags.itos
+    assert (
+        loaded.vocab.itos == dm.vocab.itos and loaded.chars.itos == dm.chars.itos and loaded.tags.itos == dm.tags.itos
+    )
     assert loaded.model_kwargs() == dm.model_kwargs()
     assert set(loaded.datasets) == {"test"}
     assert loaded.datasets["test"] == dm.datasets["test"]
@@ -296,8 +310,15 @@ def test_builtin_wnut17_and_ud_english_ewt():
     ner = TaggingDataModule(builtin="wnut17")
     ner.setup("fit")
     assert {k: len(v) for k, v in ner.datasets.items()} == {"train": 3394, "val": 1009, "test": 1287}
-    assert {t.split("-", 1)[-1] for t in ner.tags.itos} == {"O", "corporation", "creative-work", "group",
-                                                              "location", "person", "product"}
+    assert {t.split("-", 1)[-1] for t in ner.tags.itos} == {
+        "O",
+        "corporation",
+        "creative-work",
+        "group",
+        "location",
+        "person",
+        "product",
+    }
     pos = TaggingDataModule(builtin="ud_english_ewt", format="conllu", label_column="upos", scheme="none")
     pos.setup("fit")
     assert {k: len(v) for k, v in pos.datasets.items()} == {"train": 12544, "val": 2001}
@@ -311,7 +332,9 @@ def predict_rows(dm, sentences, tag_lists):
     """format_predictions with outputs as run.predict gives them: tag ids padded past each sentence."""
     outputs = []
     for tags in tag_lists:  # None: an empty sentence, which the model never sees
-        outputs.append(None if tags is None else {"tags": torch.tensor(dm.tags.encode(tags) + [0, 0, 0])})  # padding junk is cut off
+        outputs.append(
+            None if tags is None else {"tags": torch.tensor(dm.tags.encode(tags) + [0, 0, 0])}
+        )  # padding junk is cut off
     return dm.format_predictions(sentences, outputs)
 
 
@@ -334,13 +357,22 @@ def test_predict_text_input_and_formatting(tmp_path):
     assert rows[0] == {
         "tokens": ["John", "Smith", "visited", "Quito"],
         "tags": ["B-PER", "I-PER", "O", "B-LOC"],
-        "spans": [{"type": "PER", "start": 0, "end": 2, "text": "John Smith"},
-                  {"type": "LOC", "start": 3, "end": 4, "text": "Quito"}],
+        "spans": [
+            {"type": "PER", "start": 0, "end": 2, "text": "John Smith"},
+            {"type": "LOC", "start": 3, "end": 4, "text": "Quito"},
+        ],
     }
     assert [s["text"] for s in rows[1]["spans"]] == ["Acme", "Mary"]
     assert list(dm.format_output(rows, "conll")) == [
-        "John\tB-PER", "Smith\tI-PER", "visited\tO", "Quito\tB-LOC", "",
-        "Acme\tB-ORG", "hired\tO", "Mary\tB-PER", "",
+        "John\tB-PER",
+        "Smith\tI-PER",
+        "visited\tO",
+        "Quito\tB-LOC",
+        "",
+        "Acme\tB-ORG",
+        "hired\tO",
+        "Mary\tB-PER",
+        "",
     ]
 
 

@@ -1,5 +1,6 @@
 """Issue #25's classification shape: the registry, TaskModule's logged figures equal to the application's
 evaluation, a new checkpoint through the Lightning-free loader, and prediction without importing Lightning."""
+
 import json
 import os
 import subprocess
@@ -14,9 +15,18 @@ from seqkit import tasks
 from seqkit.data.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["backbone.hidden_size=6", "model.embedding_dim=6", "data.batch_size=8", "data.eval_batch_size=16",
-        "trainer.max_epochs=2", "trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
-        "++trainer.num_sanity_val_steps=0", "threads=1", "logger=csv"]
+TINY = [
+    "backbone.hidden_size=6",
+    "model.embedding_dim=6",
+    "data.batch_size=8",
+    "data.eval_batch_size=16",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "++trainer.enable_model_summary=false",
+    "++trainer.num_sanity_val_steps=0",
+    "threads=1",
+    "logger=csv",
+]
 
 
 def _compose(name, *overrides):
@@ -28,9 +38,17 @@ def _compose(name, *overrides):
 def trained(marker_files, tmp_path):
     """task=sentiment trained by scripts/train.py's function on the marker files -> (best checkpoint, files, metrics)."""
     from seqkit.run import train
+
     files = marker_files(train=120, val=40, test=40, seed=3)
-    cfg = _compose("train", "task=sentiment", f"data.train_path={files['train']}", f"data.val_path={files['val']}",
-                   f"data.test_path={files['test']}", f"paths.output_dir={tmp_path / 'run'}", *TINY)
+    cfg = _compose(
+        "train",
+        "task=sentiment",
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        f"data.test_path={files['test']}",
+        f"paths.output_dir={tmp_path / 'run'}",
+        *TINY,
+    )
     metrics = train(cfg)
     return tmp_path / "run" / "checkpoints" / "best.ckpt", files, metrics
 
@@ -48,6 +66,7 @@ def test_an_unknown_shape_is_one_line_naming_the_registered_ones():
 
 def test_a_checkpoint_of_an_unregistered_shape_is_refused(trained, tmp_path):
     from seqkit.app.checkpoint import load
+
     ckpt, _, _ = trained
     checkpoint = torch.load(ckpt, weights_only=True)
     checkpoint["seqkit"]["shape"] = "sequence_to_count"
@@ -60,6 +79,7 @@ def test_a_checkpoint_of_an_unregistered_shape_is_refused(trained, tmp_path):
 # ---- training and the application agree -------------------------------------------------------------------------
 def test_logged_figures_are_the_app_evaluation_of_the_same_checkpoint_and_file(trained, capsys):
     from seqkit.app.evaluate import evaluate
+
     ckpt, files, logged = trained
     checkpoint = torch.load(ckpt, weights_only=True)
     assert checkpoint["seqkit"]["shape"] == "classification" and checkpoint["seqkit"]["format_version"] == 2
@@ -82,19 +102,35 @@ def test_a_new_checkpoint_round_trips_through_the_app_loader(marker_files, tmp_p
     from seqkit.training import TaskModule
 
     files = marker_files(train=64, val=16, seed=4)
-    dm = ClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8,
-                                  eval_batch_size=5, char_features=True)
+    dm = ClassificationDataModule(
+        train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8, eval_batch_size=5, char_features=True
+    )
     dm.setup("fit")
     torch.manual_seed(0)
-    model = TaskModule("classification", **dm.model_kwargs(), embedding_dim=4, char_encoder="cnn", pooling="attention",
-                       backbone={"cell": "gru", "hidden_size": 4, "bidirectional": True})
-    trainer = pl.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    model = TaskModule(
+        "classification",
+        **dm.model_kwargs(),
+        embedding_dim=4,
+        char_encoder="cnn",
+        pooling="attention",
+        backbone={"cell": "gru", "hidden_size": 4, "bidirectional": True},
+    )
+    trainer = pl.Trainer(
+        max_steps=3,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=dm)
     trainer.save_checkpoint(tmp_path / "new.ckpt", weights_only=True)
 
     network, codec = load(tmp_path / "new.ckpt")
-    assert codec.labels.itos == dm.labels.itos and codec.vocab.itos == dm.vocab.itos and codec.chars.itos == dm.chars.itos
+    assert (
+        codec.labels.itos == dm.labels.itos and codec.vocab.itos == dm.vocab.itos and codec.chars.itos == dm.chars.itos
+    )
     lines = list(enumerate(files["val"].read_text(encoding="utf-8").splitlines(), start=1))
     codec.set_predict_input(lines, "val")
     model.network.eval()
@@ -107,13 +143,15 @@ def test_a_new_checkpoint_round_trips_through_the_app_loader(marker_files, tmp_p
 
 def test_predicting_a_classifier_imports_no_lightning(trained, tmp_path):
     ckpt, files, _ = trained
-    probe = ("import sys, io\n"
-             "from seqkit.app.predict import predict_with\n"
-             "from seqkit.app.checkpoint import load\n"
-             f"network, codec = load({str(ckpt)!r})\n"
-             f"n = predict_with(network, codec, {str(files['val'])!r}, {str(tmp_path / 'out.jsonl')!r}, {{}})\n"
-             "print(n, sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n")
+    probe = (
+        "import sys, io\n"
+        "from seqkit.app.predict import predict_with\n"
+        "from seqkit.app.checkpoint import load\n"
+        f"network, codec = load({str(ckpt)!r})\n"
+        f"n = predict_with(network, codec, {str(files['val'])!r}, {str(tmp_path / 'out.jsonl')!r}, {{}})\n"
+        "print(n, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -133,10 +171,19 @@ def test_pretrained_vectors_reload_and_predict_as_the_lightning_path(marker_file
     files = marker_files(train=60, val=20, seed=6)
     vectors = tmp_path / "vectors.txt"
     words = ["zig", "zag", "tic", "tac", "unseen", "elsewhere"]
-    vectors.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + k) % 5 / 5:.3f}" for k in range(4)) + "\n"
-                               for i, w in enumerate(words)), encoding="utf-8")
-    cfg = _compose("train", "task=sentiment", f"data.train_path={files['train']}", f"data.val_path={files['val']}",
-                   f"embedding.pretrained={vectors}", f"paths.output_dir={tmp_path / 'run'}", *TINY)
+    vectors.write_text(
+        "".join(f"{w} " + " ".join(f"{(i * 7 + k) % 5 / 5:.3f}" for k in range(4)) + "\n" for i, w in enumerate(words)),
+        encoding="utf-8",
+    )
+    cfg = _compose(
+        "train",
+        "task=sentiment",
+        f"data.train_path={files['train']}",
+        f"data.val_path={files['val']}",
+        f"embedding.pretrained={vectors}",
+        f"paths.output_dir={tmp_path / 'run'}",
+        *TINY,
+    )
     train(cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
     assert torch.load(ckpt, weights_only=True)["seqkit"]["codec"]["pretrained"]["source"] == str(vectors)
@@ -145,7 +192,13 @@ def test_pretrained_vectors_reload_and_predict_as_the_lightning_path(marker_file
     outs = {}
     for name, run in (("app", predict), ("lightning", lightning_predict)):
         outs[name] = tmp_path / f"{name}.jsonl"
-        args = [f"ckpt_path={ckpt}", f"input={source}", f"output={outs[name]}", "threads=1", "options.input_format=text",
-                f"data.pretrained={vectors}"]
+        args = [
+            f"ckpt_path={ckpt}",
+            f"input={source}",
+            f"output={outs[name]}",
+            "threads=1",
+            "options.input_format=text",
+            f"data.pretrained={vectors}",
+        ]
         assert run(_compose("predict", *args)) == 3
     assert outs["app"].read_bytes() == outs["lightning"].read_bytes()

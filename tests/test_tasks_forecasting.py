@@ -1,6 +1,7 @@
 """Issue #25's forecasting shape: the figures TaskModule logs are the application's evaluation of the same
 checkpoint (with the table of baselines on stderr), a backtest and predictions equal the Lightning path's, a
 new checkpoint round-trips through the Lightning-free loader, and predicting imports no Lightning."""
+
 import json
 import math
 import os
@@ -33,14 +34,33 @@ def trained(tmp_path_factory):
     """task=forecast (quantile loss, an ensemble of 2, the least-squares highway) trained by scripts/train.py's
     function on a generated series -> (best checkpoint, folder, logged metrics)."""
     from seqkit.run import train
+
     folder = tmp_path_factory.mktemp("forecast")
     series = _series(folder / "series.csv", 90)
-    cfg = _compose("train", "task=forecast", "data.builtin=null", f"data.path={series}", "data.time_column=null",
-                   "data.target=y", "data.calendar=[]", "data.split=[55,15,20]", "data.input_length=12",
-                   "data.horizon=4", "data.season=12", "data.eval_batch_size=7", "model.loss=quantile",
-                   "model.ensemble=2", "model.highway=least_squares", "backbone.hidden_size=6", "trainer.max_epochs=2",
-                   "trainer.enable_progress_bar=false", "++trainer.num_sanity_val_steps=0", "threads=1",
-                   "~callbacks.forecast_plot", f"paths.output_dir={folder / 'run'}")
+    cfg = _compose(
+        "train",
+        "task=forecast",
+        "data.builtin=null",
+        f"data.path={series}",
+        "data.time_column=null",
+        "data.target=y",
+        "data.calendar=[]",
+        "data.split=[55,15,20]",
+        "data.input_length=12",
+        "data.horizon=4",
+        "data.season=12",
+        "data.eval_batch_size=7",
+        "model.loss=quantile",
+        "model.ensemble=2",
+        "model.highway=least_squares",
+        "backbone.hidden_size=6",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "++trainer.num_sanity_val_steps=0",
+        "threads=1",
+        "~callbacks.forecast_plot",
+        f"paths.output_dir={folder / 'run'}",
+    )
     metrics = train(cfg)
     return folder / "run" / "checkpoints" / "best.ckpt", folder, metrics
 
@@ -53,17 +73,34 @@ def test_the_shape_is_registered_with_the_old_classes():
 
 def test_logged_figures_are_the_app_evaluation_of_the_checkpoints_own_series(trained, capsys):
     from seqkit.app.evaluate import evaluate
+
     ckpt, _, logged = trained
     checkpoint = torch.load(ckpt, weights_only=True)
-    assert checkpoint["seqkit"]["shape"] == "forecasting" and all(k.startswith("network.") for k in checkpoint["state_dict"])
+    assert checkpoint["seqkit"]["shape"] == "forecasting" and all(
+        k.startswith("network.") for k in checkpoint["state_dict"]
+    )
     capsys.readouterr()
     got = evaluate(_compose("evaluate", f"ckpt_path={ckpt}", "threads=1"))  # no data.test_path: its own test rows
     out, err = capsys.readouterr()
     assert json.loads(out.strip().splitlines()[-1]) == got
     assert "[seqkit] test: 17 window(s) of 12 -> 4" in err and "model / best baseline by rmse_orig" in err
-    names = {"loss", "mse", "mae", "rmse_orig", "mae_orig", "mape_orig", "pinball", "coverage", "ratio_mse",
-             "ratio_rmse_orig", *(f"{b}/{k}" for b in ("naive", "seasonal_naive", "linear")
-                                  for k in ("mse", "mae", "rmse_orig", "mae_orig", "mape_orig"))}
+    names = {
+        "loss",
+        "mse",
+        "mae",
+        "rmse_orig",
+        "mae_orig",
+        "mape_orig",
+        "pinball",
+        "coverage",
+        "ratio_mse",
+        "ratio_rmse_orig",
+        *(
+            f"{b}/{k}"
+            for b in ("naive", "seasonal_naive", "linear")
+            for k in ("mse", "mae", "rmse_orig", "mae_orig", "mape_orig")
+        ),
+    }
     assert set(got) == {f"test/{n}" for n in names}
     assert {f"test/{n}" for n in names} <= set(logged) and {f"val/{n}" for n in names} <= set(logged)
     for name in names:  # Lightning logs float32: equal to its rounding
@@ -75,9 +112,15 @@ def test_a_backtest_and_predictions_equal_the_lightning_paths(trained, tmp_path,
     from seqkit.app.predict import predict
     from seqkit.run import evaluate as lightning_evaluate
     from seqkit.run import predict as lightning_predict
+
     ckpt, folder, _ = trained
-    args = [f"ckpt_path={ckpt}", f"data.test_path={folder / 'series.csv'}", "options.backtest=true", "options.stride=3",
-            "threads=1"]
+    args = [
+        f"ckpt_path={ckpt}",
+        f"data.test_path={folder / 'series.csv'}",
+        "options.backtest=true",
+        "options.stride=3",
+        "threads=1",
+    ]
     capsys.readouterr()
     app = evaluate(_compose("evaluate", *args))
     app_err = capsys.readouterr().err
@@ -88,14 +131,18 @@ def test_a_backtest_and_predictions_equal_the_lightning_paths(trained, tmp_path,
         outs = {}
         for name, run in (("app", predict), ("lightning", lightning_predict)):
             outs[name] = tmp_path / f"{name}.out"
-            run(_compose("predict", f"ckpt_path={ckpt}", f"input={history}", f"output={outs[name]}", "threads=1",
-                         *options))
+            run(
+                _compose(
+                    "predict", f"ckpt_path={ckpt}", f"input={history}", f"output={outs[name]}", "threads=1", *options
+                )
+            )
         assert outs["app"].read_bytes() == outs["lightning"].read_bytes()
 
 
 def test_a_new_checkpoint_round_trips_through_the_app_loader(trained):
     from seqkit.app.checkpoint import load
     from seqkit.run import load_checkpoint
+
     ckpt, _, _ = trained
     network, codec = load(ckpt)
     model, dm = load_checkpoint(str(ckpt))
@@ -112,15 +159,17 @@ def test_a_new_checkpoint_round_trips_through_the_app_loader(trained):
 def test_predicting_and_evaluating_a_forecaster_import_no_lightning(trained, tmp_path):
     ckpt, folder, _ = trained
     history = _series(tmp_path / "history.csv", 30)
-    probe = ("import sys\n"
-             "from seqkit.app.main import run_script\n"
-             "from seqkit.app.evaluate import evaluate\n"
-             "from seqkit.app.predict import predict\n"
-             f"assert run_script('predict', ['ckpt_path={ckpt}', 'input={history}', 'output={tmp_path / 'out.jsonl'}', "
-             "'threads=1'], predict)\n"
-             f"assert run_script('evaluate', ['ckpt_path={ckpt}', 'threads=1', 'options.backtest=true'], evaluate)\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n")
+    probe = (
+        "import sys\n"
+        "from seqkit.app.main import run_script\n"
+        "from seqkit.app.evaluate import evaluate\n"
+        "from seqkit.app.predict import predict\n"
+        f"assert run_script('predict', ['ckpt_path={ckpt}', 'input={history}', 'output={tmp_path / 'out.jsonl'}', "
+        "'threads=1'], predict)\n"
+        f"assert run_script('evaluate', ['ckpt_path={ckpt}', 'threads=1', 'options.backtest=true'], evaluate)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

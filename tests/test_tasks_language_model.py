@@ -1,6 +1,7 @@
 """Issue #25's language_model shape: the registry, TaskModule's carried-state protocol (truncated BPTT), the logged
 figures equal to the application's evaluation, a new checkpoint through the Lightning-free loader, and predict,
 evaluate and generate without importing Lightning."""
+
 import dataclasses
 import json
 import subprocess
@@ -18,9 +19,20 @@ from seqkit.training import TaskModule
 
 REPO = Path(__file__).resolve().parents[1]
 LEGACY = REPO / "tests" / "legacy"
-TINY = ["backbone.hidden_size=8", "backbone.num_layers=1", "embedding.dim=6", "data.batch_size=4", "data.eval_batch_size=2",
-        "data.bptt=8", "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false",
-        "++trainer.num_sanity_val_steps=0", "threads=1", "logger=csv"]
+TINY = [
+    "backbone.hidden_size=8",
+    "backbone.num_layers=1",
+    "embedding.dim=6",
+    "data.batch_size=4",
+    "data.eval_batch_size=2",
+    "data.bptt=8",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "++trainer.enable_model_summary=false",
+    "++trainer.num_sanity_val_steps=0",
+    "threads=1",
+    "logger=csv",
+]
 TEXT = "to be or not to be\nthat is the question\n" * 12
 
 
@@ -34,13 +46,23 @@ def trained(tmp_path_factory):
     """task=lm trained by scripts/train.py's function (one epoch, a sample printed) -> (best checkpoint, val file,
     the run's metrics)."""
     from seqkit.run import train
+
     tmp = tmp_path_factory.mktemp("lm")
     (tmp / "train.txt").write_text(TEXT, encoding="utf-8")
     (tmp / "val.txt").write_text(TEXT[:200], encoding="utf-8")
-    cfg = _compose("train", "task=lm", "data.builtin=null", f"data.train_path={tmp / 'train.txt'}",
-                   f"data.val_path={tmp / 'val.txt'}", "model.sample_length=12", f"paths.output_dir={tmp / 'run'}", *TINY)
+    cfg = _compose(
+        "train",
+        "task=lm",
+        "data.builtin=null",
+        f"data.train_path={tmp / 'train.txt'}",
+        f"data.val_path={tmp / 'val.txt'}",
+        "model.sample_length=12",
+        f"paths.output_dir={tmp / 'run'}",
+        *TINY,
+    )
     import contextlib
     import io
+
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         metrics = train(cfg)
@@ -53,6 +75,7 @@ def test_the_shape_is_registered_and_claims_the_old_checkpoints():
     assert shape.legacy_models == ("seqkit.models.language_model.LanguageModel",)
     for task, codec in (("lm", "LanguageModelCodec"), ("conditional_lm", "ConditionalLanguageModelCodec")):
         from seqkit.app.checkpoint import load
+
         network, loaded = load(LEGACY / task / "model.ckpt")
         assert type(loaded).__name__ == codec and type(network).__name__ == "LanguageModelNetwork"
 
@@ -76,8 +99,14 @@ def test_task_module_carries_the_detached_state_from_batch_to_batch_and_resets_i
     assert not torch.equal(expected["loss"], module.network.loss(batches[1])["loss"])  # the state mattered
     module.on_train_epoch_start()
     assert module._carried["train"] is None and torch.equal(module.training_step(batches[0], 0), first)
-    sentences = TaskModule("language_model", vocab_size=9, embedding_dim=4, backbone={"hidden_size": 6},
-                           num_conditions=2, carry_state=False)
+    sentences = TaskModule(
+        "language_model",
+        vocab_size=9,
+        embedding_dim=4,
+        backbone={"hidden_size": 6},
+        num_conditions=2,
+        carry_state=False,
+    )
     batch = dataclasses.replace(batches[0], condition=torch.tensor([0, 1, 0]))
     assert not sentences.network.carries_state and STATE not in sentences.network.loss(batch)
     sentences.on_train_epoch_start()
@@ -88,6 +117,7 @@ def test_task_module_carries_the_detached_state_from_batch_to_batch_and_resets_i
 def test_logged_figures_equal_the_app_evaluation_and_the_checkpoint_is_new(trained):
     from seqkit.app.checkpoint import load
     from seqkit.app.evaluate import evaluate
+
     ckpt, val, metrics = trained
     raw = torch.load(ckpt, weights_only=True)
     assert raw["seqkit"]["shape"] == "language_model" and raw["seqkit"]["format_version"] == 2
@@ -111,9 +141,16 @@ def test_predict_evaluate_and_generate_import_no_lightning(trained, tmp_path):
         f"assert run_script('evaluate', ['ckpt_path={ckpt}', 'data.test_path={val}'], evaluate.evaluate)\n"
         f"assert run_script('generate', ['ckpt_path={ckpt}', 'prompt=to', 'max_new_tokens=5'], generate.generate)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n")
-    done = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(probe)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "[]" and json.loads(lines[0]).keys() >= {"test/loss", "test/ppl", "test/bpc"}

@@ -1,6 +1,7 @@
 """Issue #25's seq2seq shape: TaskModule's logged figures (greedy at validation, beam at test) equal the
 application's evaluation of the same checkpoint, the sacreBLEU signature line stays, a new checkpoint round-trips
 through the Lightning-free loader, and predicting or evaluating imports no Lightning."""
+
 import json
 import os
 import subprocess
@@ -10,15 +11,25 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from test_seq2seq import reversal_rows
 
 from seqkit import tasks
 
-from test_seq2seq import reversal_rows
-
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["data.builtin=null", "backbone.hidden_size=8", "embedding.dim=8", "data.batch_size=16", "data.eval_batch_size=7",
-        "model.decode.beam_size=2", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-        "++trainer.enable_model_summary=false", "++trainer.num_sanity_val_steps=0", "threads=1", "logger=csv"]
+TINY = [
+    "data.builtin=null",
+    "backbone.hidden_size=8",
+    "embedding.dim=8",
+    "data.batch_size=16",
+    "data.eval_batch_size=7",
+    "model.decode.beam_size=2",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "++trainer.enable_model_summary=false",
+    "++trainer.num_sanity_val_steps=0",
+    "threads=1",
+    "logger=csv",
+]
 
 
 def _compose(name, *overrides):
@@ -36,8 +47,17 @@ def files(tmp_path_factory):
 
 def _train(files, out, *overrides):
     from seqkit.run import train
-    cfg = _compose("train", "task=g2p", f"data.train_path={files / 'train.tsv'}", f"data.val_path={files / 'val.tsv'}",
-                   f"data.test_path={files / 'test.tsv'}", f"paths.output_dir={out}", *TINY, *overrides)
+
+    cfg = _compose(
+        "train",
+        "task=g2p",
+        f"data.train_path={files / 'train.tsv'}",
+        f"data.val_path={files / 'val.tsv'}",
+        f"data.test_path={files / 'test.tsv'}",
+        f"paths.output_dir={out}",
+        *TINY,
+        *overrides,
+    )
     return out / "checkpoints" / "best.ckpt", train(cfg)
 
 
@@ -50,6 +70,7 @@ def test_the_shape_is_registered_with_the_old_classes():
 def test_logged_figures_are_the_app_evaluation_of_the_same_checkpoint(files, tmp_path, capsys):
     from seqkit.app.checkpoint import load
     from seqkit.app.evaluate import evaluate, metrics_of
+
     ckpt, logged = _train(files, tmp_path / "run")
     checkpoint = torch.load(ckpt, weights_only=True)
     assert checkpoint["seqkit"]["shape"] == "seq2seq" and checkpoint["seqkit"]["format_version"] == 2
@@ -69,9 +90,16 @@ def test_logged_figures_are_the_app_evaluation_of_the_same_checkpoint(files, tmp
 
 def test_bleu_metric_prints_the_sacrebleu_signature_at_validation_and_test(files, tmp_path, capfd):
     from seqkit.app.evaluate import evaluate
-    ckpt, logged = _train(files, tmp_path / "run", "model.metric=bleu", "monitor.metric=val/bleu", "monitor.mode=max",
-                          "data.source_tokens=space",
-                          "trainer.max_epochs=1")
+
+    ckpt, logged = _train(
+        files,
+        tmp_path / "run",
+        "model.metric=bleu",
+        "monitor.metric=val/bleu",
+        "monitor.mode=max",
+        "data.source_tokens=space",
+        "trainer.max_epochs=1",
+    )
     assert {"val/bleu", "val/chrf", "test/bleu", "test/chrf"} <= set(logged)
     err = capfd.readouterr().err
     assert "[seqkit] val sacreBLEU signature: nrefs:1|" in err and "[seqkit] test sacreBLEU signature: nrefs:1|" in err
@@ -83,22 +111,26 @@ def test_bleu_metric_prints_the_sacrebleu_signature_at_validation_and_test(files
 def test_predicting_and_evaluating_a_seq2seq_checkpoint_import_no_lightning(tmp_path):
     """The recorded old checkpoint (tests/legacy/g2p) through seqkit.app: converted on loading, no Lightning."""
     legacy = REPO / "tests" / "legacy" / "g2p"
-    probe = ("import sys\n"
-             "from seqkit.app.checkpoint import load\n"
-             "from seqkit.app.evaluate import metrics_of\n"
-             "from seqkit.app.predict import predict_with\n"
-             "from seqkit import tasks\n"
-             f"network, codec = load({str(legacy / 'model.ckpt')!r}, test_path={str(legacy / 'data' / 'val.tsv')!r})\n"
-             f"n = predict_with(network, codec, {str(legacy / 'predict.txt')!r}, {str(tmp_path / 'out.jsonl')!r}, {{}})\n"
-             "pairs, source = codec.read_splits()['test']\n"
-             "m = metrics_of(network, codec, codec.encode(pairs, source), tasks.get('seq2seq'))\n"
-             "print(n, round(m['wer'], 6), sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n")
+    probe = (
+        "import sys\n"
+        "from seqkit.app.checkpoint import load\n"
+        "from seqkit.app.evaluate import metrics_of\n"
+        "from seqkit.app.predict import predict_with\n"
+        "from seqkit import tasks\n"
+        f"network, codec = load({str(legacy / 'model.ckpt')!r}, test_path={str(legacy / 'data' / 'val.tsv')!r})\n"
+        f"n = predict_with(network, codec, {str(legacy / 'predict.txt')!r}, {str(tmp_path / 'out.jsonl')!r}, {{}})\n"
+        "pairs, source = codec.read_splits()['test']\n"
+        "m = metrics_of(network, codec, codec.encode(pairs, source), tasks.get('seq2seq'))\n"
+        "print(n, round(m['wer'], 6), sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["4", "1.0", "[]"]
-    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == (legacy / "predict.golden").read_text(encoding="utf-8")
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == (legacy / "predict.golden").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_a_new_checkpoint_round_trips_through_the_app_loader(files, tmp_path):
@@ -108,14 +140,34 @@ def test_a_new_checkpoint_round_trips_through_the_app_loader(files, tmp_path):
     from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
     from seqkit.training import TaskModule
 
-    dm = ParallelDataModule(train_path=str(files / "train.tsv"), val_path=str(files / "val.tsv"), batch_size=8,
-                            eval_batch_size=5, source_tokens="bpe", subword_vocab_size=40)
+    dm = ParallelDataModule(
+        train_path=str(files / "train.tsv"),
+        val_path=str(files / "val.tsv"),
+        batch_size=8,
+        eval_batch_size=5,
+        source_tokens="bpe",
+        subword_vocab_size=40,
+    )
     dm.setup("fit")
     torch.manual_seed(0)
-    model = TaskModule("seq2seq", **dm.model_kwargs(), embedding_dim=4, attention="general", input_feeding=True,
-                       backbone={"cell": "gru", "hidden_size": 4, "bidirectional": True}, decode={"beam_size": 3, "n_best": 2})
-    trainer = pl.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    model = TaskModule(
+        "seq2seq",
+        **dm.model_kwargs(),
+        embedding_dim=4,
+        attention="general",
+        input_feeding=True,
+        backbone={"cell": "gru", "hidden_size": 4, "bidirectional": True},
+        decode={"beam_size": 3, "n_best": 2},
+    )
+    trainer = pl.Trainer(
+        max_steps=3,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=dm)
     trainer.save_checkpoint(tmp_path / "new.ckpt", weights_only=True)
 

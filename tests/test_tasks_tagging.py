@@ -1,6 +1,7 @@
 """Issue #25's tagging shape: the registry, old and new checkpoints through the Lightning-free loader, prediction and
 evaluation without importing Lightning, and the application's output equal to the Lightning path's, byte for byte
 (JSON lines with spans, options.output_format=conll, options.too_long=split, pretrained vectors)."""
+
 import json
 import os
 import subprocess
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from test_tagger import context_sentences, write_conll
 
 from seqkit import tasks
-from test_tagger import context_sentences, write_conll
 
 REPO = Path(__file__).resolve().parents[1]
 LEGACY_NER = REPO / "tests" / "legacy" / "ner"
@@ -25,9 +26,17 @@ def _compose(name, *overrides):
 
 def _fit(model, dm, steps, path):
     import pytorch_lightning as pl
-    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         limit_val_batches=0)
+
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(model, datamodule=dm)
     trainer.save_checkpoint(path, weights_only=True)
     return path
@@ -42,14 +51,23 @@ def new_tagger(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tagging")
     vectors = folder / "vectors.txt"
-    vectors.write_text("".join(f"{w} " + " ".join(str((i * 7 + k) % 5 - 2) for k in range(6)) + "\n"
-                               for i, w in enumerate(["apple", "new", "york", "the", "zebra", "w1"])), encoding="utf-8")
+    vectors.write_text(
+        "".join(
+            f"{w} " + " ".join(str((i * 7 + k) % 5 - 2) for k in range(6)) + "\n"
+            for i, w in enumerate(["apple", "new", "york", "the", "zebra", "w1"])
+        ),
+        encoding="utf-8",
+    )
     train = write_conll(folder / "train.conll", context_sentences(60, 1))
     dm = TaggingDataModule(train_path=train, batch_size=8, eval_batch_size=5, pretrained=str(vectors))
     dm.setup("fit")
     torch.manual_seed(0)
-    model = TaskModule("tagging", **dm.model_kwargs(), char={"embedding_dim": 4, "num_filters": 4},
-                       backbone={"hidden_size": 6, "bidirectional": True})
+    model = TaskModule(
+        "tagging",
+        **dm.model_kwargs(),
+        char={"embedding_dim": 4, "num_filters": 4},
+        backbone={"hidden_size": 6, "bidirectional": True},
+    )
     return _fit(model, dm, 3, folder / "new.ckpt"), vectors, folder, model
 
 
@@ -57,7 +75,10 @@ def new_tagger(tmp_path_factory):
 def test_the_tagging_shape_converts_the_old_tagger_and_its_data_modules():
     shape = tasks.get("tagging")
     assert shape.legacy_models == ("seqkit.models.tagger.SequenceTagger",)
-    assert shape.legacy_datamodules == ("seqkit.data.tagging.TaggingDataModule", "seqkit.data.synthetic.CopyMemoryDataModule")
+    assert shape.legacy_datamodules == (
+        "seqkit.data.tagging.TaggingDataModule",
+        "seqkit.data.synthetic.CopyMemoryDataModule",
+    )
     old = torch.load(LEGACY_NER / "model.ckpt", weights_only=True)["seqkit"]
     assert tasks.for_checkpoint(old, LEGACY_NER / "model.ckpt") is shape
 
@@ -67,22 +88,29 @@ def test_the_tagging_shape_converts_the_old_tagger_and_its_data_modules():
 def test_predicting_and_evaluating_a_tagger_imports_no_lightning(new_tagger, tmp_path, which):
     ckpt, vectors, folder, _ = new_tagger
     if which == "legacy":
-        ckpt, vectors, source, test = LEGACY_NER / "model.ckpt", None, LEGACY_NER / "predict.txt", LEGACY_NER / "data" / "val.conll"
+        ckpt, vectors, source, test = (
+            LEGACY_NER / "model.ckpt",
+            None,
+            LEGACY_NER / "predict.txt",
+            LEGACY_NER / "data" / "val.conll",
+        )
     else:
         source = test = folder / "train.conll"
     given = {} if vectors is None else {"pretrained": str(vectors)}
-    probe = ("import sys\n"
-             "from seqkit import tasks\n"
-             "from seqkit.app.checkpoint import load\n"
-             "from seqkit.app.evaluate import metrics_of\n"
-             "from seqkit.app.predict import predict_with\n"
-             f"network, codec = load({str(ckpt)!r}, **{given!r})\n"
-             f"n = predict_with(network, codec, {str(source)!r}, {str(tmp_path / 'out.conll')!r}, "
-             "{'output_format': 'conll'})\n"
-             f"raw, where = codec.read({str(test)!r}), {str(test)!r}\n"
-             "figures = metrics_of(network, codec, codec.encode(raw, where), tasks.get('tagging'))\n"
-             "print(n, sorted(figures), sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n")
+    probe = (
+        "import sys\n"
+        "from seqkit import tasks\n"
+        "from seqkit.app.checkpoint import load\n"
+        "from seqkit.app.evaluate import metrics_of\n"
+        "from seqkit.app.predict import predict_with\n"
+        f"network, codec = load({str(ckpt)!r}, **{given!r})\n"
+        f"n = predict_with(network, codec, {str(source)!r}, {str(tmp_path / 'out.conll')!r}, "
+        "{'output_format': 'conll'})\n"
+        f"raw, where = codec.read({str(test)!r}), {str(test)!r}\n"
+        "figures = metrics_of(network, codec, codec.encode(raw, where), tasks.get('tagging'))\n"
+        "print(n, sorted(figures), sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -93,11 +121,14 @@ def test_predicting_and_evaluating_a_tagger_imports_no_lightning(new_tagger, tmp
 
 
 # ---- the application's output is the Lightning path's ------------------------------------------------------------
-@pytest.mark.parametrize("options", [
-    [],
-    ["options.output_format=conll"],
-    ["options.input_format=text", "options.max_length=4", "options.too_long=split"],
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["options.output_format=conll"],
+        ["options.input_format=text", "options.max_length=4", "options.too_long=split"],
+    ],
+)
 def test_a_new_checkpoint_predicts_as_the_lightning_path(new_tagger, tmp_path, options):
     from seqkit.app.predict import predict
     from seqkit.run import predict as lightning_predict
@@ -111,13 +142,21 @@ def test_a_new_checkpoint_predicts_as_the_lightning_path(new_tagger, tmp_path, o
     outs = {}
     for name, run in (("app", predict), ("lightning", lightning_predict)):
         outs[name] = tmp_path / f"{name}.out"
-        args = [f"ckpt_path={ckpt}", f"input={source}", f"output={outs[name]}", "threads=1", f"data.pretrained={vectors}",
-                *options]
+        args = [
+            f"ckpt_path={ckpt}",
+            f"input={source}",
+            f"output={outs[name]}",
+            "threads=1",
+            f"data.pretrained={vectors}",
+            *options,
+        ]
         assert run(_compose("predict", *args)) >= 2
     assert outs["app"].read_bytes() == outs["lightning"].read_bytes()
     if not options:
         rows = [json.loads(line) for line in outs["app"].read_text(encoding="utf-8").splitlines()]
-        assert [r["tokens"] for r in rows] == [["we", "ate", "apple"], ["zebra", "new", "york"]] and all("spans" in r for r in rows)
+        assert [r["tokens"] for r in rows] == [["we", "ate", "apple"], ["zebra", "new", "york"]] and all(
+            "spans" in r for r in rows
+        )
 
 
 def test_app_evaluation_equals_the_lightning_evaluation(new_tagger, capsys):
@@ -142,8 +181,14 @@ def test_a_copy_memory_checkpoint_loads_on_the_app_path(tmp_path):
     dm = CopyMemoryDataModule(length=4, symbols=2, alphabet=4, train_size=32, val_size=16, batch_size=8)
     dm.setup("fit")
     torch.manual_seed(0)
-    model = TaskModule("tagging", **dm.model_kwargs(), char_encoder="none", head="softmax", embedding_dim=4,
-                       backbone={"hidden_size": 4, "bidirectional": False})
+    model = TaskModule(
+        "tagging",
+        **dm.model_kwargs(),
+        char_encoder="none",
+        head="softmax",
+        embedding_dim=4,
+        backbone={"hidden_size": 4, "bidirectional": False},
+    )
     ckpt = _fit(model, dm, 2, tmp_path / "copy.ckpt")
     network, codec = load(ckpt)
     assert isinstance(codec, CopyMemoryCodec) and codec.alphabet == 4 and network.tags == ["0", "1", "2", "3"]

@@ -1,5 +1,6 @@
 """Truncated BPTT, exactly: streams and chunks, carried state equals one pass, gradients stop at a chunk
 boundary, and carried state learns a dependency longer than a chunk that reset state cannot."""
+
 import random
 
 import pytest
@@ -7,13 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from seqkit.data.batch import IGNORE_INDEX
-from seqkit.tasks.language_model.network import STATE, LanguageModelNetwork as LanguageModel
+from seqkit.tasks.language_model.network import STATE
+from seqkit.tasks.language_model.network import LanguageModelNetwork as LanguageModel
 from seqkit.tasks.language_model.tbptt import TBPTTChunks, jittered_lengths, split_streams
 
 
 def tiny_lm(cell="lstm", layers=2, vocab=11, hidden=12, **kw):
     torch.manual_seed(0)
-    return LanguageModel(vocab, embedding_dim=6, backbone=dict(cell=cell, hidden_size=hidden, num_layers=layers), **kw).eval()
+    return LanguageModel(
+        vocab, embedding_dim=6, backbone=dict(cell=cell, hidden_size=hidden, num_layers=layers), **kw
+    ).eval()
 
 
 def test_streams_are_contiguous_and_every_token_but_the_first_is_a_target_once():
@@ -32,7 +36,7 @@ def test_chunks_walk_each_stream_in_order_bptt_steps_at_a_time():
     chunks = list(TBPTTChunks(ids, 3, bptt=5))
     assert len(chunks) == len(TBPTTChunks(ids, 3, bptt=5)) == 4  # 49 targets -> 17, 16, 16 steps
     assert [c.tokens.size(1) for c in chunks] == [5, 5, 5, 2]
-    row0 = torch.cat([c.tokens[0, :int(c.lengths[0])] for c in chunks])
+    row0 = torch.cat([c.tokens[0, : int(c.lengths[0])] for c in chunks])
     assert row0.tolist() == list(range(17))
     assert chunks[-1].lengths.tolist() == [2, 1, 1] and (chunks[-1].labels[1:, 1] == IGNORE_INDEX).all()
     last = list(TBPTTChunks(ids, 3, bptt=8))[-1]  # steps 16..: only stream 0 has one left
@@ -75,6 +79,7 @@ def test_no_gradient_reaches_a_previous_chunk():
         out.retain_grad()
         embedded.append(out)
         return out
+
     model.embedding.forward = spy
     state = None
     for batch in chunks[:2]:
@@ -132,7 +137,7 @@ def far_answer_accuracy(model, ids, queries, bptt: int, carry: bool) -> float:
     predictions, state = [], None
     with torch.no_grad():
         for start in range(0, ids.numel() - 1, bptt):
-            chunk = ids[None, start: min(start + bptt, ids.numel() - 1)]
+            chunk = ids[None, start : min(start + bptt, ids.numel() - 1)]
             logits, state = model(chunk, torch.tensor([chunk.size(1)]), state if carry else None)
             predictions.append(logits[0].argmax(-1))
     predictions = torch.cat(predictions)

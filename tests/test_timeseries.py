@@ -1,14 +1,23 @@
 """Time-series data: the CSV reader's errors, chronological splits, windows, the train-only scaler, calendar."""
+
 from datetime import datetime
 
 import pytest
 import torch
 
 from seqkit.data import DataError
-from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
 from seqkit.data.textfile import read_lines
-from seqkit.data.timeseries import (Scaler, calendar_features, evaluation_windows, future_times, infer_step,
-                                    read_series, split_bounds, training_windows)
+from seqkit.data.timeseries import (
+    Scaler,
+    calendar_features,
+    evaluation_windows,
+    future_times,
+    infer_step,
+    read_series,
+    split_bounds,
+    training_windows,
+)
+from seqkit.tasks.forecasting.datamodule import ForecastingDataModule
 
 
 def write_series(path, values, start="2020-01-01 00:00:00", hours=1, extra=None):
@@ -30,8 +39,10 @@ def read(path, columns=("value",), time_column="time"):
 
 # ---- reader errors: file, line, column ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cell, reason", [("abc", "'abc' is not a number"), ("", "empty cell"),
-                                          ("nan", "'nan' is not a finite number")])
+
+@pytest.mark.parametrize(
+    "cell, reason", [("abc", "'abc' is not a number"), ("", "empty cell"), ("nan", "'nan' is not a finite number")]
+)
 def test_bad_cell_names_file_line_and_column(tmp_path, cell, reason):
     path = tmp_path / "s.csv"
     path.write_text(f"time,value\n2020-01-01,1\n2020-01-02,{cell}\n2020-01-03,3\n", encoding="utf-8")
@@ -43,8 +54,11 @@ def test_bad_cell_names_file_line_and_column(tmp_path, cell, reason):
 def test_timestamps_not_increasing_name_the_line(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("time,value\n2020-01-01,1\n2020-01-03,2\n2020-01-02,3\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"s\.csv:4: timestamp '2020-01-02' is not after the previous row's "
-                                        r"\(2020-01-03, line 3\)"):
+    with pytest.raises(
+        DataError,
+        match=r"s\.csv:4: timestamp '2020-01-02' is not after the previous row's "
+        r"\(2020-01-03, line 3\)",
+    ):
         read(path)
     path.write_text("time,value\n2020-01-01,1\nsoon,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"s\.csv:3: column 1 \('time'\): 'soon' is not a timestamp"):
@@ -66,10 +80,14 @@ def test_wrong_field_count_names_the_line(tmp_path):
 
 def test_split_shorter_than_a_window_says_which_how_many_and_needs(tmp_path):
     path = write_series(tmp_path / "s.csv", range(1, 41))
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[20, 10, 10],
-                              input_length=16, horizon=8)
-    with pytest.raises(DataError, match=r"the train split has 20 rows; one window needs input_length \+ horizon = "
-                                        r"16 \+ 8 = 24"):
+    dm = ForecastingDataModule(
+        path=str(path), time_column="time", target="value", split=[20, 10, 10], input_length=16, horizon=8
+    )
+    with pytest.raises(
+        DataError,
+        match=r"the train split has 20 rows; one window needs input_length \+ horizon = "
+        r"16 \+ 8 = 24",
+    ):
         dm.setup("fit")
     with pytest.raises(DataError, match=r"needs 50 rows; the file has 40"):
         split_bounds(40, [30, 10, 10], "s.csv")
@@ -78,6 +96,7 @@ def test_split_shorter_than_a_window_says_which_how_many_and_needs(tmp_path):
 
 
 # ---- splits and windows ---------------------------------------------------------------------------------------
+
 
 def test_split_bounds_are_consecutive_in_time_order():
     assert split_bounds(100, [70, 10, 20]) == {"train": (0, 70), "val": (70, 80), "test": (80, 100)}
@@ -88,8 +107,16 @@ def test_split_bounds_are_consecutive_in_time_order():
 def test_windows_never_cross_split_boundaries(tmp_path):
     L, H = 12, 5
     path = write_series(tmp_path / "s.csv", [float(i) for i in range(200)])
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[120, 40, 40],
-                              input_length=L, horizon=H, scaler="none", eval_stride=1)
+    dm = ForecastingDataModule(
+        path=str(path),
+        time_column="time",
+        target="value",
+        split=[120, 40, 40],
+        input_length=L,
+        horizon=H,
+        scaler="none",
+        eval_stride=1,
+    )
     dm.setup("fit")
     bounds = {"train": (0, 120), "val": (120, 160), "test": (160, 200)}
     for name, (begin, end) in bounds.items():
@@ -122,8 +149,9 @@ def test_a_split_shorter_than_the_horizon_is_scored_on_its_rows_only():
 
 def test_unscored_steps_are_zero_and_masked(tmp_path):
     path = write_series(tmp_path / "s.csv", [float(i + 1) for i in range(60)])
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
-                              input_length=8, horizon=10, scaler="none")
+    dm = ForecastingDataModule(
+        path=str(path), time_column="time", target="value", split=[40, 5, 15], input_length=8, horizon=10, scaler="none"
+    )
     dm.setup("fit")
     batch = dm.collate(dm.datasets["val"], dm.frames["val"])
     assert batch.steps.tolist() == [5]
@@ -134,8 +162,16 @@ def test_unscored_steps_are_zero_and_masked(tmp_path):
 def test_a_backtest_inside_the_training_rows_never_touches_the_later_rows():
     """task=forecast data.split=[84,24,0] (how the README compares AirPassengers recipes): train on 1949-55,
     validate one full-horizon forecast of 1956-57, and rows 108-143 (1958-60) are in no window at all."""
-    dm = ForecastingDataModule(builtin="airpassengers", time_column="Month", target="Passengers", split=[84, 24, 0],
-                              input_length=36, horizon=24, season=12, log=True)
+    dm = ForecastingDataModule(
+        builtin="airpassengers",
+        time_column="Month",
+        target="Passengers",
+        split=[84, 24, 0],
+        input_length=36,
+        horizon=24,
+        season=12,
+        log=True,
+    )
     dm.setup("fit")
     assert "test" not in dm.datasets
     assert [(w.origin, w.steps) for w in dm.datasets["val"]] == [(84, 24)]
@@ -149,8 +185,16 @@ def test_a_window_batch_moves_as_one_piece(tmp_path):
     from lightning_fabric.utilities.apply_func import move_data_to_device
 
     path = write_series(tmp_path / "s.csv", [float(i + 1) for i in range(60)])
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[40, 5, 15],
-                              input_length=8, horizon=4, scaler="none", calendar=["hour"])
+    dm = ForecastingDataModule(
+        path=str(path),
+        time_column="time",
+        target="value",
+        split=[40, 5, 15],
+        input_length=8,
+        horizon=4,
+        scaler="none",
+        calendar=["hour"],
+    )
     dm.setup("fit")
     batch = dm.collate(dm.datasets["train"][:3], dm.frames["train"])
     assert move_data_to_device(batch, torch.device("cpu")) is batch
@@ -163,17 +207,21 @@ def test_a_window_batch_moves_as_one_piece(tmp_path):
 
 # ---- the scaler ----------------------------------------------------------------------------------------------
 
+
 def test_scaler_is_fitted_on_the_training_rows_only(tmp_path):
     values = [float(i % 7) for i in range(70)] + [1000.0 + i for i in range(30)]  # val/test far away
     path = write_series(tmp_path / "s.csv", values)
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", split=[70, 15, 15],
-                              input_length=7, horizon=3)
+    dm = ForecastingDataModule(
+        path=str(path), time_column="time", target="value", split=[70, 15, 15], input_length=7, horizon=3
+    )
     dm.setup("fit")
     train = torch.tensor(values[:70], dtype=torch.float64)
     assert dm.scaler.shift == pytest.approx([train.mean().item()])
     assert dm.scaler.scale == pytest.approx([train.std(unbiased=False).item()])
     scaled = dm.frames["train"].scaled[:70, 0]
-    assert scaled.mean().item() == pytest.approx(0, abs=1e-6) and scaled.std(unbiased=False).item() == pytest.approx(1, abs=1e-5)
+    assert scaled.mean().item() == pytest.approx(0, abs=1e-6) and scaled.std(unbiased=False).item() == pytest.approx(
+        1, abs=1e-5
+    )
     assert dm.frames["test"].scaled[85:100, 0].min() > 100  # test rows far from 0: they were not fitted
 
 
@@ -192,6 +240,7 @@ def test_scaler_kinds_round_trip():
 
 # ---- timestamps and calendar ---------------------------------------------------------------------------------
 
+
 def test_step_future_times_and_calendar():
     months = [datetime(1960, m, 1) for m in range(1, 13)]
     assert infer_step(months) == {"months": 1}
@@ -207,8 +256,16 @@ def test_step_future_times_and_calendar():
 
 def test_features_ms_reads_every_column_and_state_is_plain_python(tmp_path):
     path = write_series(tmp_path / "s.csv", [float(i) for i in range(50)], extra=[float(-i) for i in range(50)])
-    dm = ForecastingDataModule(path=str(path), time_column="time", target="value", features="MS",
-                              calendar=["hour"], split=[30, 10, 10], input_length=6, horizon=2)
+    dm = ForecastingDataModule(
+        path=str(path),
+        time_column="time",
+        target="value",
+        features="MS",
+        calendar=["hour"],
+        split=[30, 10, 10],
+        input_length=6,
+        horizon=2,
+    )
     dm.setup("fit")
     assert dm.covariates == ["extra"]
     batch = dm.collate(dm.datasets["train"][:2], dm.frames["train"])

@@ -2,6 +2,7 @@
 metrics, data module, export graph and one registration, plus its task config) trains, evaluates, predicts and
 exports through seqkit's real entry points, with no edit anywhere else; ``plugins=[toyshape]`` on the command
 line is how seqkit learns of it. The task (count the ``a`` tokens of a line) is learnt, not only run."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,14 @@ def lines(n: int, seed: int):
 def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}", "OMP_NUM_THREADS": "1"}
     env.pop("SEQKIT_DEBUG", None)
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -39,9 +46,20 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_a_shape_from_outside_seqkit_trains_evaluates_predicts_and_exports(tmp_path):
     for name, n, seed in (("train", 300, 1), ("val", 60, 2)):
         (tmp_path / f"{name}.tsv").write_text("\n".join(lines(n, seed)) + "\n", encoding="utf-8")
-    trained = run("train.py", "--config-dir", str(TOY / "configs"), "task=count", "plugins=[toyshape]",
-                  "data.train_path=train.tsv", "data.val_path=val.tsv", "trainer.max_epochs=6", "threads=1",
-                  "hydra.run.dir=run", "trainer.enable_progress_bar=false", cwd=tmp_path)
+    trained = run(
+        "train.py",
+        "--config-dir",
+        str(TOY / "configs"),
+        "task=count",
+        "plugins=[toyshape]",
+        "data.train_path=train.tsv",
+        "data.val_path=val.tsv",
+        "trainer.max_epochs=6",
+        "threads=1",
+        "hydra.run.dir=run",
+        "trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
     summary = json.loads(trained.stdout.strip().splitlines()[-1])
     assert summary["val/exact"] >= 0.9, summary  # it counts
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
@@ -56,8 +74,9 @@ def test_a_shape_from_outside_seqkit_trains_evaluates_predicts_and_exports(tmp_p
     assert [r["tokens"] for r in rows] == [["a", "a", "b", "a"], [], ["b"]]
     assert round(rows[0]["count"]) == 3 and rows[1]["count"] is None and round(rows[2]["count"]) == 0
 
-    exported = run("export.py", f"ckpt_path={ckpt}", "format=torchscript", "output=count.pt", "plugins=[toyshape]",
-                   cwd=tmp_path)
+    exported = run(
+        "export.py", f"ckpt_path={ckpt}", "format=torchscript", "output=count.pt", "plugins=[toyshape]", cwd=tmp_path
+    )
     assert json.loads(exported.stdout)["model"] == "count.pt"
     import torch
 

@@ -1,6 +1,7 @@
 """Bounded prediction and user text read as text: a sentence longer than options.max_length is refused (naming
 its line) or, for a tagger, tagged in pieces; no chunk holds more than its token budget, whatever the input's
 blank lines; and a word spelt like a control symbol (<pad>, <bos>, <eos>) is an ordinary word in every shape."""
+
 from __future__ import annotations
 
 import json
@@ -8,22 +9,22 @@ import random
 
 import pytest
 import torch
-
 from conftest import FILLERS
-from seqkit.data import TextClassificationDataModule
-from seqkit.data.errors import DataError
-from seqkit.data.pretrained import PretrainedVectors
-from seqkit.data.vocab import PAD, UNK, Vocabulary
+from test_reliability_predict import config, rows_of, tagger  # noqa: F401 (tagger: a fixture)
+
+from seqkit import predict_stream
 from seqkit.app.checkpoint import load
 from seqkit.app.config import compose
 from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict import predict as app_predict
+from seqkit.data import TextClassificationDataModule
+from seqkit.data.errors import DataError
+from seqkit.data.pretrained import PretrainedVectors
+from seqkit.data.vocab import PAD, UNK, Vocabulary
+from seqkit.run import _plain_trainer, load_checkpoint, train
 from seqkit.tasks.language_model.codec import EOS
 from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule, LanguageModelingDataModule
-from seqkit import predict_stream
-from seqkit.run import _plain_trainer, load_checkpoint, train
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
-from test_reliability_predict import config, rows_of, tagger  # noqa: F401 (tagger: a fixture)
 
 BOS = "<bos>"
 CONTROL_WORDS = [PAD, BOS, EOS, "<PAD>"]
@@ -35,6 +36,7 @@ def token_lines(n, first=1):
 
 
 # ---- a token budget whatever the blank lines ------------------------------------------------------------------
+
 
 def test_a_100000_token_conll_input_without_blank_lines_is_cut_into_bounded_chunks_and_pieces():
     read = [0]
@@ -60,8 +62,10 @@ def test_a_sentence_longer_than_max_length_is_refused_by_line_after_the_sentence
     assert next(out) == lines[:3]
     with pytest.raises(DataError) as info:
         next(out)
-    assert str(info.value) == ("in.conll:4: sentence of 100000 tokens is longer than options.max_length=1000 "
-                               "(raise it, or options.too_long=split)")
+    assert str(info.value) == (
+        "in.conll:4: sentence of 100000 tokens is longer than options.max_length=1000 "
+        "(raise it, or options.too_long=split)"
+    )
 
 
 def predict_with(model, datamodule, trainer, source, output, chunk_tokens=None, **options):
@@ -82,15 +86,20 @@ def test_a_tagger_splits_a_long_sentence_into_pieces_and_writes_one_record_with_
     conll = tmp_path / "in.conll"
     conll.write_text("we\nsaw\n\n" + "".join(f"{w}\n" for w in long) + "\nthey\nleft\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    with pytest.raises(DataError, match=r"in.conll:4: sentence of 2500 tokens is longer than options.max_length=1000 "
-                                        r"\(raise it, or options.too_long=split\)$"):
+    with pytest.raises(
+        DataError,
+        match=r"in.conll:4: sentence of 2500 tokens is longer than options.max_length=1000 "
+        r"\(raise it, or options.too_long=split\)$",
+    ):
         tagger_run(conll, out)  # the default: refuse
     assert [r["tokens"] for r in rows_of(out)] == [["we", "saw"]]
     assert tagger_run(conll, out, too_long="split", chunk_tokens=1000) == 3  # the sentence spans three chunks
     rows = rows_of(out)
     assert [r["tokens"] for r in rows] == [["we", "saw"], long, ["they", "left"]] and len(rows[1]["tags"]) == 2500
     pieces, alone = tmp_path / "pieces.conll", tmp_path / "alone.jsonl"
-    pieces.write_text("\n".join("".join(f"{w}\n" for w in long[k:k + 1000]) for k in (0, 1000, 2000)), encoding="utf-8")
+    pieces.write_text(
+        "\n".join("".join(f"{w}\n" for w in long[k : k + 1000]) for k in (0, 1000, 2000)), encoding="utf-8"
+    )
     tagger_run(pieces, alone)
     assert rows[1]["tags"] == [t for r in rows_of(alone) for t in r["tags"]]  # the pieces' tags, joined
     text, same = tmp_path / "in.txt", tmp_path / "same.jsonl"
@@ -110,9 +119,19 @@ def classifier(tmp_path_factory):
     folder = tmp_path_factory.mktemp("classifier")
     for k, (name, n) in enumerate((("train", 64), ("val", 16))):
         write_tab_file(folder / f"{name}.tsv", marker_examples(n, seed=k))
-    train(config("train", f"paths.output_dir={folder}", f"data.train_path={folder / 'train.tsv'}",
-                 f"data.val_path={folder / 'val.tsv'}", "data.tokenizer.mode=whitespace", "backbone.hidden_size=8",
-                 "model.embedding_dim=8", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"))
+    train(
+        config(
+            "train",
+            f"paths.output_dir={folder}",
+            f"data.train_path={folder / 'train.tsv'}",
+            f"data.val_path={folder / 'val.tsv'}",
+            "data.tokenizer.mode=whitespace",
+            "backbone.hidden_size=8",
+            "model.embedding_dim=8",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+        )
+    )
     return folder / "checkpoints" / "best.ckpt"
 
 
@@ -121,8 +140,10 @@ def classifier_runs(ckpt):
     model, datamodule = load_checkpoint(str(ckpt))
     trainer = _plain_trainer(config("predict", f"ckpt_path={ckpt}"))
     network, codec = load(str(ckpt))
-    return {"lightning": lambda s, o, **kw: predict_with(model, datamodule, trainer, s, o, **kw),
-            "app": lambda s, o, **kw: predict_with(NetworkRunner(network), codec, None, s, o, **kw)}
+    return {
+        "lightning": lambda s, o, **kw: predict_with(model, datamodule, trainer, s, o, **kw),
+        "app": lambda s, o, **kw: predict_with(NetworkRunner(network), codec, None, s, o, **kw),
+    }
 
 
 def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classifier, tmp_path):
@@ -131,8 +152,11 @@ def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classi
     outputs = []
     for path, run in classifier_runs(classifier).items():
         out = tmp_path / f"{path}.jsonl"
-        with pytest.raises(DataError, match=r"in.txt:2: text of 1500 tokens is longer than options.max_length=1000 "
-                                            r"\(raise it\)$"):
+        with pytest.raises(
+            DataError,
+            match=r"in.txt:2: text of 1500 tokens is longer than options.max_length=1000 "
+            r"\(raise it\)$",
+        ):
             run(source, out, input_format="text")
         assert [r["text"] for r in rows_of(out)] == ["zig w1 tac"]
         with pytest.raises(ValueError, match="options.too_long=split is for taggers"):
@@ -140,12 +164,21 @@ def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classi
         assert run(source, out, input_format="text", max_length=1500) == 3
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
-    cfg = compose("predict", [f"ckpt_path={classifier}", f"input={source}", f"output={tmp_path / 'o'}",
-                              "options.input_format=text", "options.max_length=2000"])
+    cfg = compose(
+        "predict",
+        [
+            f"ckpt_path={classifier}",
+            f"input={source}",
+            f"output={tmp_path / 'o'}",
+            "options.input_format=text",
+            "options.max_length=2000",
+        ],
+    )
     assert cfg.options.too_long == "refuse" and app_predict(cfg) == 3  # predict.yaml's options
 
 
 # ---- user text is text -----------------------------------------------------------------------------------------
+
 
 def test_vocabulary_reads_control_spellings_in_text_as_unknown_words():
     text = [["a", PAD, BOS, "b", EOS, PAD, UNK, PAD, "a"]]
@@ -195,14 +228,16 @@ def write_lines(path, lines):
 def test_control_words_in_training_text_are_words_for_classifier_and_conditional_lm(tmp_path):
     lines = [f"good {w} film\tpos" if k % 2 else f"bad {w} film\tneg" for k, w in enumerate(CONTROL_WORDS * 4)]
     train = write_lines(tmp_path / "train.tsv", lines)
-    classes = TextClassificationDataModule(train_path=train, val_path=train, tokenizer={"mode": "whitespace",
-                                                                                        "lowercase": False})
+    classes = TextClassificationDataModule(
+        train_path=train, val_path=train, tokenizer={"mode": "whitespace", "lowercase": False}
+    )
     classes.setup("fit")
     unk, pads = classes.vocab.unk_index, [e.ids[1] for k, e in enumerate(classes.datasets["train"]) if k % 4 == 0]
     assert pads == [unk] * 4 and classes.vocab.itos.count(PAD) == 1  # <bos>, <eos>: words (no such symbols here)
     assert all(0 not in e.ids for e in classes.datasets["train"])
-    module = ConditionalLanguageModelingDataModule(train_path=train, val_path=train,
-                                                   tokenizer={"mode": "whitespace", "lowercase": False})
+    module = ConditionalLanguageModelingDataModule(
+        train_path=train, val_path=train, tokenizer={"mode": "whitespace", "lowercase": False}
+    )
     module.setup("fit")
     eos = module.vocab.index(EOS)
     batch = module.collate(module.datasets["train"])
@@ -213,8 +248,9 @@ def test_control_words_in_training_text_are_words_for_classifier_and_conditional
 
 def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
     train = write_lines(tmp_path / "train.txt", [f"the {w} cat sat" for w in CONTROL_WORDS * 10])
-    word = LanguageModelingDataModule(train_path=train, val_path=train, level="word", bptt=4, batch_size=2,
-                                      eval_batch_size=2)
+    word = LanguageModelingDataModule(
+        train_path=train, val_path=train, level="word", bptt=4, batch_size=2, eval_batch_size=2
+    )
     word.setup("fit")
     ids = word.datasets["train"].tolist()
     eos, unk = word.vocab.index(EOS), word.vocab.unk_index
@@ -222,8 +258,9 @@ def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
     assert ids[:5] == [word.vocab.index("the"), unk, word.vocab.index("cat"), word.vocab.index("sat"), eos]
     (record,) = word.set_predict_input([(1, f"the {EOS} cat")], "in")
     assert record.targets == [word.vocab.index("the"), unk, word.vocab.index("cat"), eos]
-    char = LanguageModelingDataModule(train_path=train, val_path=train, level="char", bptt=4, batch_size=2,
-                                      eval_batch_size=2)
+    char = LanguageModelingDataModule(
+        train_path=train, val_path=train, level="char", bptt=4, batch_size=2, eval_batch_size=2
+    )
     char.setup("fit")
     assert 0 not in char.datasets["train"].tolist() and char.vocab.unk_index not in char.datasets["train"].tolist()
 
@@ -232,8 +269,15 @@ def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
 def test_control_words_are_words_on_both_sides_of_seq2seq(tmp_path, tokens, share):
     pairs = [(f"a {w} b", f"x {w} y") for w in CONTROL_WORDS * 5] + [("a b", "x y")] * 5
     train = write_lines(tmp_path / "train.tsv", [f"{s}\t{t}" for s, t in pairs])
-    dm = ParallelDataModule(train_path=train, val_path=train, source_tokens=tokens, target_tokens=tokens,
-                            share_vocab=share, subword_vocab_size=30, batch_size=4)
+    dm = ParallelDataModule(
+        train_path=train,
+        val_path=train,
+        source_tokens=tokens,
+        target_tokens=tokens,
+        share_vocab=share,
+        subword_vocab_size=30,
+        batch_size=4,
+    )
     dm.setup("fit")
     bos, eos = dm.target_vocab.index(BOS), dm.target_vocab.index(EOS)
     controls = {0, bos, eos} if share else {0}

@@ -1,4 +1,5 @@
 """Vocabulary (specials, frequency cut-offs, ordering, unknowns, serialisation) and Tokenizer."""
+
 import io
 import pickle
 
@@ -93,6 +94,7 @@ def test_to_dict_from_dict_round_trip():
 
 
 # ---- Tokenizer --------------------------------------------------------------------------------------------
+
 
 def test_words_mode_splits_off_punctuation_and_keeps_contractions():
     tok = Tokenizer("words", lowercase=False)

@@ -5,6 +5,7 @@ class, settings and state; their weights sit under ``network.``. Old ones (``mod
 ``legacy_models``) are converted here: the codec is rebuilt from Lightning's data-module entry (keyed by the old
 data module's class name) and ``datamodule_hyper_parameters``, and the weights have no prefix.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,14 @@ from seqkit.tasks.registry import Shape
 # the paths a data module read at training time: not read again when a checkpoint's codec is rebuilt
 # the paths a data module reads at training time, cleared when a checkpoint's codec is rebuilt (pretrained vectors:
 # read again only from the packaged set or a file the command line names, see seqkit.data.pretrained.vectors_source)
-TRAINING_SOURCES = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "root": None,
-                    "pretrained": None}
+TRAINING_SOURCES = {
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "builtin": None,
+    "root": None,
+    "pretrained": None,
+}
 
 
 def given_vectors(cfg: Any) -> Dict[str, str]:
@@ -56,21 +63,33 @@ def metadata(checkpoint: Mapping[str, Any], path: Path) -> Dict[str, Any]:
     return seqkit_metadata(dict(checkpoint), path)
 
 
-def codec_source(checkpoint: Mapping[str, Any], meta: Mapping[str, Any], shape: Shape,
-                 path: Path) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
+def codec_source(
+    checkpoint: Mapping[str, Any], meta: Mapping[str, Any], shape: Shape, path: Path
+) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
     """-> (codec "module:Name", settings, state) of a new or legacy checkpoint."""
     if meta.get("shape"):
         if not meta.get("codec_class"):
-            raise DataError(path, None, "holds no codec (trained without a data module): it has no vocabularies or "
-                                        "label maps to predict with")
+            raise DataError(
+                path,
+                None,
+                "holds no codec (trained without a data module): it has no vocabularies or label maps to predict with",
+            )
         if meta["codec_class"] not in {shape.codec, *legacy_codecs(shape)}:  # a checkpoint never chooses code
-            raise DataError(path, None, f"names codec {str(meta['codec_class'])[:200]!r}, which is not a codec of the "
-                                        f"{shape.name} shape; refused (a checkpoint is data, it does not choose code)")
+            raise DataError(
+                path,
+                None,
+                f"names codec {str(meta['codec_class'])[:200]!r}, which is not a codec of the "
+                f"{shape.name} shape; refused (a checkpoint is data, it does not choose code)",
+            )
         return meta["codec_class"], dict(meta.get("codec_settings") or {}), dict(meta.get("codec") or {})
     datamodule = meta.get("datamodule_class")
     if not datamodule:
-        raise DataError(path, None, "holds no data module (trained without one, not by scripts/train.py): it has no "
-                                    "vocabularies or label maps to predict with")
+        raise DataError(
+            path,
+            None,
+            "holds no data module (trained without one, not by scripts/train.py): it has no "
+            "vocabularies or label maps to predict with",
+        )
     if datamodule not in shape.legacy_datamodules:
         raise DataError(path, None, f"its data module {datamodule} is not one the {shape.name} shape converts")
     codecs = dict(zip(shape.legacy_datamodules, legacy_codecs(shape)))
@@ -80,8 +99,10 @@ def codec_source(checkpoint: Mapping[str, Any], meta: Mapping[str, Any], shape: 
 
 def legacy_codecs(shape: Shape) -> Tuple[str, ...]:
     """The codec of each of ``shape.legacy_datamodules`` (same order): ``shape.legacy_codecs``, else the shape's codec."""
-    return tuple(shape.legacy_codecs[i] if i < len(shape.legacy_codecs) and shape.legacy_codecs[i] else shape.codec
-                 for i in range(len(shape.legacy_datamodules)))
+    return tuple(
+        shape.legacy_codecs[i] if i < len(shape.legacy_codecs) and shape.legacy_codecs[i] else shape.codec
+        for i in range(len(shape.legacy_datamodules))
+    )
 
 
 def network_weights(checkpoint: Mapping[str, Any], new: bool) -> Dict[str, Any]:
@@ -89,7 +110,7 @@ def network_weights(checkpoint: Mapping[str, Any], new: bool) -> Dict[str, Any]:
     weights = checkpoint.get("state_dict") or {}
     if not new:
         return dict(weights)
-    return {k[len("network."):]: v for k, v in weights.items() if k.startswith("network.")}
+    return {k[len("network.") :]: v for k, v in weights.items() if k.startswith("network.")}
 
 
 def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
@@ -111,13 +132,20 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     codec = tasks.load(codec_spec).from_checkpoint(settings, state)
     hparams = dict(checkpoint.get("hyper_parameters") or {})
     network_class = tasks.load(shape.network)
-    extra = {k: v for k, v in codec.network_kwargs().items() if k in ("pretrained_vectors", "pretrained_rows",
-                                                                        "pretrained_words", "embedding_dim")}
+    extra = {
+        k: v
+        for k, v in codec.network_kwargs().items()
+        if k in ("pretrained_vectors", "pretrained_rows", "pretrained_words", "embedding_dim")
+    }
     try:
         network = network_class.from_hparams({**hparams, **extra})
     except TypeError as e:
-        raise DataError(path, None, f"its hyper-parameters do not build the {shape.name} network ({e}): the file was "
-                                    f"edited or mixes two models") from None
+        raise DataError(
+            path,
+            None,
+            f"its hyper-parameters do not build the {shape.name} network ({e}): the file was "
+            f"edited or mixes two models",
+        ) from None
     try:
         network.load_state_dict(network_weights(checkpoint, bool(meta.get("shape"))))
     except RuntimeError as e:

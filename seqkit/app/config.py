@@ -1,6 +1,7 @@
 """A script's command line -> its config, through Hydra's compose API (Hydra's own override grammar), without
 Hydra's application runner or Lightning. None where only ``@hydra.main`` can serve the command line (``--help``,
 ``-m``, ``--cfg``, a malformed override): the script then goes the usual way and Hydra reports it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,9 +15,11 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def compose(config_name: str, argv: List[str]) -> Optional[DictConfig]:
     if any(arg.startswith("-") for arg in argv):
         return None
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
+
     try:
         with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=list(argv))

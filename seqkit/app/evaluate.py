@@ -1,5 +1,6 @@
 """``scripts/evaluate.py`` on (network, codec): the shape's metrics over ``data.test_path`` (or a split of shipped
 data), printed as one JSON line ``{"test/<name>": value}``, exactly the figures training logs; no Lightning."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ from seqkit.app.checkpoint import app_shape, load
 from seqkit.cli import set_threads
 
 
-def metrics_of(network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None,
-               stage: str = "test") -> Dict[str, float]:
+def metrics_of(
+    network: Any, codec: Any, examples: Any, shape: Any, batch_size: Optional[int] = None, stage: str = "test"
+) -> Dict[str, float]:
     """The shape's metrics (``Shape.metrics``) of encoded ``examples``, in the codec's evaluation batches, as
     training's ``stage`` ("test", or "val": the network evaluates as at validation) computes them, a carried state
     going from batch to batch as in training (truncated BPTT); metrics that have a ``report(stage)``
@@ -43,18 +45,24 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
     tasks.registry.import_plugins(cfg.get("plugins"))
     split = str(cfg.get("split") or "test")
     if split not in ("test", "val"):
-        raise ValueError(f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val")
+        raise ValueError(
+            f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val"
+        )
     overrides = _set(OmegaConf.to_container(cfg.get("data") or {}, resolve=False))
     if overrides.get("builtin") and overrides.get("test_path"):
         raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
     if split == "val" and not overrides.get("builtin"):
-        raise ValueError("split=val scores the validation split of shipped data: give data.builtin=<name> too "
-                         "(for your own validation file: data.test_path=<file>)")
+        raise ValueError(
+            "split=val scores the validation split of shipped data: give data.builtin=<name> too "
+            "(for your own validation file: data.test_path=<file>)"
+        )
     shape = app_shape(cfg.ckpt_path)
     if shape is None:
         return None
     network, codec = load(cfg.ckpt_path, **overrides)
-    if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")) or not hasattr(codec, "set_predict_input"):
+    if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")) or not hasattr(
+        codec, "set_predict_input"
+    ):
         return None  # generated data (task=adding): the old path
     options = _set(cfg.get("options"))
     if options:  # the codec's own (conditional LMs: flip_condition; forecasting: backtest, stride)

@@ -2,12 +2,13 @@
 ``SIDECAR_SHAPE`` and, where the outputs need more than the data's label maps to decode, ``decoding``) written as
 ONNX or TorchScript, and the JSON sidecar; no Lightning. Files are checked and written as
 ``seqkit.export.exporter`` does (never the checkpoint or the vectors, nothing replaced without ``overwrite``)."""
+
 from __future__ import annotations
 
 import importlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -15,13 +16,23 @@ from omegaconf import DictConfig
 from seqkit import tasks
 from seqkit.app.checkpoint import app_shape, given_vectors, load, metadata, read
 from seqkit.cli import set_threads
-from seqkit.export.exporter import (EXPORT_VERSION, _describe, check_format, check_outputs, data_record,
-                                    graph_paths, output_path, plain, write_error, write_graph)
-from seqkit.safe_files import atomic_open
+from seqkit.export.exporter import (
+    EXPORT_VERSION,
+    _describe,
+    check_format,
+    check_outputs,
+    data_record,
+    graph_paths,
+    output_path,
+    plain,
+    write_graph,
+)
+from seqkit.safe_files import atomic_open, write_error
 
 
-def export_with(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False,
-                pretrained: Optional[str] = None) -> Dict[str, str]:
+def export_with(
+    ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False, pretrained: Optional[str] = None
+) -> Dict[str, str]:
     """Write the graphs and the sidecar of a checkpoint of a registered shape -> {graph name or "sidecar": path}."""
     check_format(fmt)
     path = Path(ckpt_path)
@@ -47,15 +58,24 @@ def export_with(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrit
         with torch.no_grad():
             outs = graph.module(*graph.example_args())
         outs = outs if isinstance(outs, tuple) else (outs,)
-        described[graph.name] = {"file": target.name, "inputs": _describe(graph.inputs, graph.example_args()),
-                                 "outputs": _describe(graph.outputs, outs)}
+        described[graph.name] = {
+            "file": target.name,
+            "inputs": _describe(graph.inputs, graph.example_args()),
+            "outputs": _describe(graph.outputs, outs),
+        }
     decoding = getattr(module, "decoding", None)
     legacy = not meta.get("shape")  # an old checkpoint's sidecar names its old model class, as before
-    record = {"seqkit_export": EXPORT_VERSION, "shape": sidecar_shape, "format": fmt,
-              "model_class": str(meta["model_class"]).rsplit(".", 1)[-1] if legacy else type(network).__name__,
-              "checkpoint": str(ckpt_path), "graphs": described,
-              "decoding": decoding(network) if decoding is not None else {},
-              "model": plain(dict(checkpoint.get("hyper_parameters") or {})), "data": data_record(codec)}
+    record = {
+        "seqkit_export": EXPORT_VERSION,
+        "shape": sidecar_shape,
+        "format": fmt,
+        "model_class": str(meta["model_class"]).rsplit(".", 1)[-1] if legacy else type(network).__name__,
+        "checkpoint": str(ckpt_path),
+        "graphs": described,
+        "decoding": decoding(network) if decoding is not None else {},
+        "model": plain(dict(checkpoint.get("hyper_parameters") or {})),
+        "data": data_record(codec),
+    }
     with atomic_open(sidecar) as stream:
         stream.write(json.dumps(record))
     return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}
@@ -69,7 +89,12 @@ def export(cfg: DictConfig) -> Optional[Dict[str, str]]:
     shape = app_shape(cfg.ckpt_path)
     if shape is None or not shape.export:
         return None
-    files = export_with(str(cfg.ckpt_path), str(cfg.format), cfg.get("output"), bool(cfg.get("overwrite")),
-                        given_vectors(cfg).get("pretrained"))
+    files = export_with(
+        str(cfg.ckpt_path),
+        str(cfg.format),
+        cfg.get("output"),
+        bool(cfg.get("overwrite")),
+        given_vectors(cfg).get("pretrained"),
+    )
     print(json.dumps(files), flush=True)
     return files

@@ -1,6 +1,7 @@
 """``scripts/generate.py`` on (network, codec): stream sampled text to stdout, or, with ``classifier_ckpt``, measure
 how often a classifier agrees with the requested class; no Lightning. Every language-model checkpoint (new, and
 old ones converted by ``seqkit.app.checkpoint.load``) runs here; the same seed gives the same text as before."""
+
 from __future__ import annotations
 
 import json
@@ -64,6 +65,7 @@ def generate_with(cfg: DictConfig, model: Any, codec: Any) -> List[str]:
             pieces.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
+
         eos = None if model.carry_state else codec.start_index()  # sentences end
         model.generate(prompt_ids, int(cfg.max_new_tokens), choose, condition, on_token=stream, eos=eos)
         sys.stdout.write("\n")
@@ -79,8 +81,10 @@ def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Di
     from seqkit.class_agreement import agreement
 
     if not model.num_conditions:
-        raise ValueError("classifier_ckpt= measures a conditional language model (task=conditional_lm); "
-                         f"{cfg.ckpt_path} generates from no class")
+        raise ValueError(
+            "classifier_ckpt= measures a conditional language model (task=conditional_lm); "
+            f"{cfg.ckpt_path} generates from no class"
+        )
     if str(cfg.get("prompt") or ""):
         raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
     path = str(cfg.classifier_ckpt)
@@ -91,9 +95,19 @@ def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Di
             legacy = tasks.get(meta["shape"]).legacy_models
             meta = {**meta, "model_class": legacy[0] if legacy else str(meta["shape"])}
         check_model_class(meta, path, CLASSIFIER, "classifier_ckpt needs")
-    network, classifier_codec = load(path, **given_vectors(cfg))  # the classification codec: set_predict_input, predict_batches
+    network, classifier_codec = load(
+        path, **given_vectors(cfg)
+    )  # the classification codec: set_predict_input, predict_batches
     conditions = [str(cfg.condition)] if cfg.get("condition") is not None else codec.condition_names()
-    result = agreement(model, codec, NetworkRunner(network), classifier_codec, conditions, int(cfg.num_samples),
-                       choose, int(cfg.max_new_tokens))
+    result = agreement(
+        model,
+        codec,
+        NetworkRunner(network),
+        classifier_codec,
+        conditions,
+        int(cfg.num_samples),
+        choose,
+        int(cfg.max_new_tokens),
+    )
     print(json.dumps(result), flush=True)
     return result

@@ -1,5 +1,6 @@
 """The scripts' entry into the application: compose the config from the command line (Hydra's compose API),
 run the command on (network, codec), report bad data or settings as one line ``error: ...``."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, List

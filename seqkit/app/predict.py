@@ -3,6 +3,7 @@
 The predictions stream through ``seqkit.predict_stream`` (chunks, input order, errors at the bad line), over the
 codec's ``predict_batches`` (the batches ``Trainer.predict`` ran), so the output is the same bytes as before.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -29,8 +30,14 @@ class NetworkRunner:
         return self
 
 
-def predict_with(network: Any, codec: Any, source: str, output: Optional[str], options: Dict[str, Any],
-                 reads: Optional[Dict[str, Any]] = None) -> int:
+def predict_with(
+    network: Any,
+    codec: Any,
+    source: str,
+    output: Optional[str],
+    options: Dict[str, Any],
+    reads: Optional[Dict[str, Any]] = None,
+) -> int:
     """Predict every example of ``source`` (a file, ``.gz``, or ``-``) into ``output`` -> the number of examples.
     reads: the other files the command read (checkpoint, vectors), which the output may not be."""
     if hasattr(network, "predict_options"):  # the network keeps its own settings (seq2seq: beam_size, n_best)

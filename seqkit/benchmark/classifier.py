@@ -2,16 +2,35 @@
 1. Lightning Trainer vs a plain PyTorch loop (same model, batches, optimiser, clipping); 1b. GFLOP/s;
 2. bucketed vs shuffled (unbucketed) batches, plain loop; 3. fused (packed nn.LSTM) vs cell (Python loop over
 nn.LSTMCell) backbone, plain loop; 4. inference: eval-mode forward over the validation split in eval batches."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 import torch
 
-from seqkit.benchmark.loops import (epoch_batches, eval_batches, padded_positions, plain_train, real_tokens,
-                                    report_flops, report_trainer_vs_plain, trainer_vs_plain)
+from seqkit.benchmark.loops import (
+    epoch_batches,
+    eval_batches,
+    padded_positions,
+    plain_train,
+    real_tokens,
+    report_flops,
+    report_trainer_vs_plain,
+    trainer_vs_plain,
+)
 from seqkit.benchmark.recipes import classifier_recipe, describe_model
-from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, median, seed_all, summary_of
+from seqkit.benchmark.timing import (
+    Clock,
+    Rate,
+    Table,
+    alternate,
+    compare,
+    inference_figure,
+    median,
+    seed_all,
+    summary_of,
+)
 
 
 def bench_classifier(args) -> Dict[str, Any]:
@@ -22,16 +41,27 @@ def bench_classifier(args) -> Dict[str, Any]:
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     n_params = sum(p.numel() for p in model.parameters())
     figures: Dict[str, Any] = {
-        "data": "sst2" if args.sst2 else "builtin:sentiment_labelled", "train_sentences": len(dm.datasets["train"]),
-        "vocab": len(dm.vocab), "recipe": recipe.overrides,
-        "model": {"cell": cfg.backbone.cell, "bidirectional": bool(cfg.backbone.bidirectional),
-                  "hidden_size": cfg.backbone.hidden_size, "embedding_dim": cfg.model.embedding_dim,
-                  "pooling": cfg.model.pooling, "parameters": n_params},
-        "batch_size": cfg.data.batch_size, "epochs_per_round": args.epochs, "rounds": args.rounds,
+        "data": "sst2" if args.sst2 else "builtin:sentiment_labelled",
+        "train_sentences": len(dm.datasets["train"]),
+        "vocab": len(dm.vocab),
+        "recipe": recipe.overrides,
+        "model": {
+            "cell": cfg.backbone.cell,
+            "bidirectional": bool(cfg.backbone.bidirectional),
+            "hidden_size": cfg.backbone.hidden_size,
+            "embedding_dim": cfg.model.embedding_dim,
+            "pooling": cfg.model.pooling,
+            "parameters": n_params,
+        },
+        "batch_size": cfg.data.batch_size,
+        "epochs_per_round": args.epochs,
+        "rounds": args.rounds,
     }
     print(f"data:  {what}: {len(dm.datasets['train']):,} sentences, vocabulary {len(dm.vocab):,}")
-    print(f"model: {describe_model(recipe)}; embedding {cfg.model.embedding_dim}, pooling {cfg.model.pooling}, "
-          f"{n_params:,} parameters; batch {cfg.data.batch_size}")
+    print(
+        f"model: {describe_model(recipe)}; embedding {cfg.model.embedding_dim}, pooling {cfg.model.pooling}, "
+        f"{n_params:,} parameters; batch {cfg.data.batch_size}"
+    )
 
     def reset(m):
         m.load_state_dict(init_state)
@@ -42,10 +72,23 @@ def bench_classifier(args) -> Dict[str, Any]:
     tokens = real_tokens(batches) * args.epochs
     res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, tokens, args, args.epochs)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
-        args, f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
-              f"{tokens:,} real tokens a round)", res, whole_fit, len(batches), tokens)
-    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", reset(plain_model), batches,
-                                    real_tokens, res, cfg.backbone.hidden_size)
+        args,
+        f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
+        f"{tokens:,} real tokens a round)",
+        res,
+        whole_fit,
+        len(batches),
+        tokens,
+    )
+    figures["flops"] = report_flops(
+        args,
+        "1b. achieved FLOP rate vs a GEMM in this run",
+        reset(plain_model),
+        batches,
+        real_tokens,
+        res,
+        cfg.backbone.hidden_size,
+    )
 
     # ---- 2. bucketed vs unbucketed (shuffled) batches, plain loop, fresh epoch each round ----------
     padding: Dict[str, List[float]] = {"bucketed": [], "shuffled": []}
@@ -64,7 +107,9 @@ def bench_classifier(args) -> Dict[str, Any]:
     t2.ratio("ratio bucketed/unbucketed", r2, 1.3)
     t2.print()
     figures["bucketed_vs_unbucketed"] = {
-        "ratio": r2["wall"], "ratio_cpu": r2["cpu"], "target": 1.3,
+        "ratio": r2["wall"],
+        "ratio_cpu": r2["cpu"],
+        "target": 1.3,
         "bucketed": {**summary_of(res2["bucketed"]), "real_fraction": median(padding["bucketed"])},
         "unbucketed": {**summary_of(res2["shuffled"]), "real_fraction": median(padding["shuffled"])},
     }
@@ -75,8 +120,13 @@ def bench_classifier(args) -> Dict[str, Any]:
     fused_model = recipe.model(init_state)
     cell_model = recipe.model(init_state, extra=["backbone.impl=cell"])
     plain_train(cell_model, few[: max(1, args.warmup_batches // 4)], recipe)
-    res3 = alternate({"fused": lambda: plain_train(reset(fused_model), few, recipe).rate(few_tokens),
-                      "cell": lambda: plain_train(reset(cell_model), few, recipe).rate(few_tokens)}, args.rounds)
+    res3 = alternate(
+        {
+            "fused": lambda: plain_train(reset(fused_model), few, recipe).rate(few_tokens),
+            "cell": lambda: plain_train(reset(cell_model), few, recipe).rate(few_tokens),
+        },
+        args.rounds,
+    )
     r3 = compare(res3["fused"], res3["cell"])
     cell = str(cfg.backbone.cell).upper()
     t3 = Table(f"3. fused vs cell backbone impl (plain loop, the same {len(few)} batches, {few_tokens:,} real tokens)")
@@ -85,8 +135,12 @@ def bench_classifier(args) -> Dict[str, Any]:
     t3.ratio("ratio fused/cell", r3)
     t3.print()
     figures["fused_vs_cell"] = {
-        "batches": len(few), "real_tokens": few_tokens, "ratio": r3["wall"], "ratio_cpu": r3["cpu"],
-        "fused": summary_of(res3["fused"]), "cell": summary_of(res3["cell"]),
+        "batches": len(few),
+        "real_tokens": few_tokens,
+        "ratio": r3["wall"],
+        "ratio_cpu": r3["cpu"],
+        "fused": summary_of(res3["fused"]),
+        "cell": summary_of(res3["cell"]),
     }
 
     # ---- 4. inference: eval-mode forward over the recipe's eval batches ---------------------------------------
@@ -102,10 +156,14 @@ def bench_classifier(args) -> Dict[str, Any]:
 
     forward()  # warm-up
     res4 = alternate({"forward": forward}, args.rounds)
-    t4 = Table(f"4. inference: eval-mode forward, {split} split ({sentences:,} sentences, {len(val)} length-sorted "
-               f"batches of <= {dm.eval_batch_size})", unit="sentences/s")
+    t4 = Table(
+        f"4. inference: eval-mode forward, {split} split ({sentences:,} sentences, {len(val)} length-sorted "
+        f"batches of <= {dm.eval_batch_size})",
+        unit="sentences/s",
+    )
     t4.rate("forward (inference_mode)", res4["forward"])
     t4.print()
-    figures["inference"] = inference_figure(f"eval-mode forward, {split} split, batches of {dm.eval_batch_size}",
-                                            res4["forward"], "sentences")
+    figures["inference"] = inference_figure(
+        f"eval-mode forward, {split} split, batches of {dm.eval_batch_size}", res4["forward"], "sentences"
+    )
     return figures

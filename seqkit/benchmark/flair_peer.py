@@ -8,6 +8,7 @@ a CRF over BIO tags of the entity types, no re-projection of the embeddings; wor
 locked dropout 0.5. A step is Flair's ``ModelTrainer`` step: ``forward_loss``, backward, clip the gradient
 norm, optimiser step, clear the tokens' embeddings (``store_embeddings(batch, "none")``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,13 +87,24 @@ class FlairPeer:
         if seed is not None:
             torch.manual_seed(seed)
         model = self.recipe.cfg.model
-        embeddings = StackedEmbeddings([OneHotEmbeddings(self.words, embedding_length=int(model.embedding_dim)),
-                                        CharacterEmbeddings(self.chars)])
+        embeddings = StackedEmbeddings(
+            [OneHotEmbeddings(self.words, embedding_length=int(model.embedding_dim)), CharacterEmbeddings(self.chars)]
+        )
         backbone = self.recipe.cfg.backbone
-        return SequenceTagger(embeddings=embeddings, tag_dictionary=self.labels, tag_type="ner", tag_format="BIO",
-                              hidden_size=int(backbone.hidden_size), rnn_layers=int(backbone.num_layers),
-                              bidirectional=bool(backbone.bidirectional), use_crf=True, reproject_embeddings=False,
-                              dropout=0.0, word_dropout=float(model.word_dropout), locked_dropout=0.5)
+        return SequenceTagger(
+            embeddings=embeddings,
+            tag_dictionary=self.labels,
+            tag_type="ner",
+            tag_format="BIO",
+            hidden_size=int(backbone.hidden_size),
+            rnn_layers=int(backbone.num_layers),
+            bidirectional=bool(backbone.bidirectional),
+            use_crf=True,
+            reproject_embeddings=False,
+            dropout=0.0,
+            word_dropout=float(model.word_dropout),
+            locked_dropout=0.5,
+        )
 
     def train(self, tagger, optimizer, clip: Optional[float]) -> None:
         """One epoch over the batches, as Flair's ModelTrainer steps."""

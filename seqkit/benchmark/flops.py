@@ -8,6 +8,7 @@ for packed input), which FlopCounterMode has no formula for: ``RNN_FORMULAS`` co
 multiply-add of the input and recurrent gate products; the backward pass twice the forward). So the count is
 the work the step executes, padding included, and the figures divide it by real tokens.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -29,11 +30,15 @@ def _rnn_layer_backward_flops(input_shape, w_ih_shape, w_hh_shape, *args, **kwar
     return 2 * _rnn_layer_flops(input_shape, w_ih_shape, w_hh_shape)
 
 
-RNN_FORMULAS = {torch.ops.aten.mkldnn_rnn_layer: _rnn_layer_flops,
-                torch.ops.aten.mkldnn_rnn_layer_backward: _rnn_layer_backward_flops}
+RNN_FORMULAS = {
+    torch.ops.aten.mkldnn_rnn_layer: _rnn_layer_flops,
+    torch.ops.aten.mkldnn_rnn_layer_backward: _rnn_layer_backward_flops,
+}
 
 
-def step_flops(model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor]) -> int:
+def step_flops(
+    model: torch.nn.Module, batches: Sequence[Any], loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor]
+) -> int:
     """FLOPs of forward + loss + backward over ``batches`` (training mode; gradients are cleared after)."""
     model.train()
     with FlopCounterMode(display=False, custom_mapping=RNN_FORMULAS) as counter:
@@ -72,9 +77,12 @@ def gemm_rate(n: int, repeats: int = 5, min_seconds: float = 0.2) -> Dict[str, f
             torch.mm(a, b, out=out)
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    flops = 2.0 * n ** 3 * calls
-    return {"n": n, "gflops": flops / statistics.median(walls) / 1e9,
-            "gflops_cpu": flops / max(statistics.median(cpus), 1e-9) / 1e9}
+    flops = 2.0 * n**3 * calls
+    return {
+        "n": n,
+        "gflops": flops / statistics.median(walls) / 1e9,
+        "gflops_cpu": flops / max(statistics.median(cpus), 1e-9) / 1e9,
+    }
 
 
 def comparable_gemm_size(hidden_size: int) -> int:

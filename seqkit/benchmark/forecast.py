@@ -2,14 +2,21 @@
 96 -> 24, batch 64) on ETTh1 (``--ett DIR``) or a generated hourly series of the same shape:
 1. Lightning Trainer vs a plain PyTorch loop on the same --forecast-batches windows; 1b. GFLOP/s;
 2. forecasts/s: Trainer.predict (the Lightning prediction path) against the bare forward, validation windows."""
+
 from __future__ import annotations
 
 from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (epoch_batches, network_of, report_flops, report_trainer_vs_plain,
-                                    trainer_vs_plain, windows_of)
+from seqkit.benchmark.loops import (
+    epoch_batches,
+    network_of,
+    report_flops,
+    report_trainer_vs_plain,
+    trainer_vs_plain,
+    windows_of,
+)
 from seqkit.benchmark.recipes import describe_model, forecast_recipe
 from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, seed_all, summary_of
 
@@ -24,28 +31,55 @@ def bench_forecast(args) -> Dict[str, Any]:
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
     windows = windows_of(batches)
-    print(f"data:  {what}: {len(dm.datasets['train']):,} training windows of {cfg.data.input_length} -> "
-          f"{cfg.data.horizon}, {len(dm.datasets['val']):,} validation")
-    print(f"model: {describe_model(recipe)}; {cfg.model.head} head, {cfg.model.instance_norm} instance norm, "
-          f"{cfg.model.loss}, {sum(p.numel() for p in model.parameters()):,} parameters; batch {cfg.data.batch_size}")
-    figures: Dict[str, Any] = {"data": "etth1" if args.ett else "generated", "batches": len(batches), "rounds": args.rounds,
-                               "recipe": recipe.overrides}
+    print(
+        f"data:  {what}: {len(dm.datasets['train']):,} training windows of {cfg.data.input_length} -> "
+        f"{cfg.data.horizon}, {len(dm.datasets['val']):,} validation"
+    )
+    print(
+        f"model: {describe_model(recipe)}; {cfg.model.head} head, {cfg.model.instance_norm} instance norm, "
+        f"{cfg.model.loss}, {sum(p.numel() for p in model.parameters()):,} parameters; batch {cfg.data.batch_size}"
+    )
+    figures: Dict[str, Any] = {
+        "data": "etth1" if args.ett else "generated",
+        "batches": len(batches),
+        "rounds": args.rounds,
+        "recipe": recipe.overrides,
+    }
 
     # ---- 1. Lightning Trainer vs plain loop, same windows (as the training steps see them) -------------
     res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, windows, args)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
-        args, f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
-        res, whole_fit, len(batches), windows)
-    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run (rates from windows/s)",
-                                    plain_model, batches, windows_of, res, cfg.backbone.hidden_size, unit="window")
+        args,
+        f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
+        res,
+        whole_fit,
+        len(batches),
+        windows,
+    )
+    figures["flops"] = report_flops(
+        args,
+        "1b. achieved FLOP rate vs a GEMM in this run (rates from windows/s)",
+        plain_model,
+        batches,
+        windows_of,
+        res,
+        cfg.backbone.hidden_size,
+        unit="window",
+    )
 
     # ---- 2. forecasts a second: Trainer.predict vs the bare forward, validation windows ----------------
     model = recipe.model(init_state).eval()
     network = network_of(model)
     loader = dm.val_dataloader()
     n = len(dm.datasets["val"])
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
 
     def bare() -> Rate:
         with torch.no_grad(), Clock() as clock:
@@ -60,13 +94,20 @@ def bench_forecast(args) -> Dict[str, Any]:
 
     res2 = alternate({"predict": predict, "bare": bare}, args.rounds)
     r2 = compare(res2["predict"], res2["bare"])
-    t2 = Table(f"2. forecasting the validation windows ({n:,} windows of {cfg.data.horizon} steps, batches of "
-               f"{dm.eval_batch_size})", unit="forecasts/s")
+    t2 = Table(
+        f"2. forecasting the validation windows ({n:,} windows of {cfg.data.horizon} steps, batches of "
+        f"{dm.eval_batch_size})",
+        unit="forecasts/s",
+    )
     t2.rate("Trainer.predict (predict.py's path)", res2["predict"])
     t2.rate("bare forward under no_grad", res2["bare"])
     t2.ratio("ratio predict/bare", r2)
     t2.print()
-    figures["predict"] = {"windows": n, "ratio_predict_bare": r2["wall"], **summary_of(res2["predict"], "forecasts"),
-                          "bare": summary_of(res2["bare"], "forecasts")}
+    figures["predict"] = {
+        "windows": n,
+        "ratio_predict_bare": r2["wall"],
+        **summary_of(res2["predict"], "forecasts"),
+        "bare": summary_of(res2["bare"], "forecasts"),
+    }
     figures["inference"] = inference_figure("Trainer.predict, validation windows", res2["predict"], "forecasts")
     return figures

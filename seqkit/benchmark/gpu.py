@@ -24,6 +24,7 @@ modes, the growth of the process's peak resident set during training for the CPU
 loss of the last epoch: the modes start from the same weights and see the same batches, so it should agree to
 about a percent between precisions (mixed precision trains the same model). The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
 
 
-def fit_mode(recipe, init: Dict[str, torch.Tensor], batches: Sequence[Any], units: int, *, accelerator: str,
-             precision: str, rounds: int) -> Dict[str, Any]:
+def fit_mode(
+    recipe,
+    init: Dict[str, torch.Tensor],
+    batches: Sequence[Any],
+    units: int,
+    *,
+    accelerator: str,
+    precision: str,
+    rounds: int,
+) -> Dict[str, Any]:
     """Train ``init`` on ``batches`` for 1 + rounds epochs with the recipe's Trainer -> figures of the mode."""
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
@@ -119,9 +128,19 @@ def fit_mode(recipe, init: Dict[str, torch.Tensor], batches: Sequence[Any], unit
     model = recipe.model(init)
     probe = Probe()
     trainer = build_trainer(
-        recipe.trainer_cfg, accelerator=accelerator, devices=1, precision=precision, max_epochs=1 + rounds,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, limit_val_batches=0, callbacks=[probe])
+        recipe.trainer_cfg,
+        accelerator=accelerator,
+        devices=1,
+        precision=precision,
+        max_epochs=1 + rounds,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[probe],
+    )
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -132,13 +151,22 @@ def fit_mode(recipe, init: Dict[str, torch.Tensor], batches: Sequence[Any], unit
         memory = {"peak_mb": torch.cuda.max_memory_allocated() / 2**20, "what": "CUDA allocator peak"}
     else:
         grown = peak_rss_mb() - max(rss, 0.0)
-        memory = {"peak_mb": max(grown, 0.0), "what": "peak RSS growth" + ("" if peak_rss_mb() > peak_before else
-                                                                          " (at most; the peak predates training)")}
+        memory = {
+            "peak_mb": max(grown, 0.0),
+            "what": "peak RSS growth"
+            + ("" if peak_rss_mb() > peak_before else " (at most; the peak predates training)"),
+        }
     timed = probe.seconds[1:]
     loss = float(torch.stack([x.float() for x in probe.losses]).mean().cpu())
-    return {"units_per_s": units / median(timed), "rounds_units_per_s": [round(units / s, 1) for s in timed],
-            "batches": len(batches), "units_per_epoch": units, "memory": memory, "loss": loss,
-            "finite": bool(torch.isfinite(torch.tensor(loss)))}
+    return {
+        "units_per_s": units / median(timed),
+        "rounds_units_per_s": [round(units / s, 1) for s in timed],
+        "batches": len(batches),
+        "units_per_epoch": units,
+        "memory": memory,
+        "loss": loss,
+        "finite": bool(torch.isfinite(torch.tensor(loss))),
+    }
 
 
 def run_shape(shape: str, args) -> Dict[str, Any]:
@@ -151,22 +179,36 @@ def run_shape(shape: str, args) -> Dict[str, Any]:
     recipe = recipe_for(shape, args)
     init = {k: v.clone() for k, v in recipe.model(seed=args.seed).state_dict().items()}
     n_params = sum(v.numel() for v in init.values())
-    out: Dict[str, Any] = {"recipe": recipe.overrides, "model": describe_model(recipe), "parameters": n_params,
-                           "batch_size": int(recipe.cfg.data.batch_size), "unit": spec["unit"], "modes": {}}
+    out: Dict[str, Any] = {
+        "recipe": recipe.overrides,
+        "model": describe_model(recipe),
+        "parameters": n_params,
+        "batch_size": int(recipe.cfg.data.batch_size),
+        "unit": spec["unit"],
+        "modes": {},
+    }
     gpu_batches = first_batches(recipe, args.batches)
     cpu_batches = gpu_batches[: args.cpu_batches]
     for threads in args.cpu_threads:  # CPU first: its peak RSS is measured against this process's
         set_threads(threads)
-        out["modes"][f"cpu-{threads}"] = fit_mode(recipe, init, cpu_batches, spec["count"](cpu_batches),
-                                                  accelerator="cpu", precision="32-true", rounds=args.rounds)
+        out["modes"][f"cpu-{threads}"] = fit_mode(
+            recipe,
+            init,
+            cpu_batches,
+            spec["count"](cpu_batches),
+            accelerator="cpu",
+            precision="32-true",
+            rounds=args.rounds,
+        )
     if not torch.cuda.is_available():
         out["gpu"] = None
         return out
     out["gpu"] = torch.cuda.get_device_name()
     units = spec["count"](gpu_batches)
     for name, precision in (("cuda-32", "32-true"), ("cuda-16-mixed", "16-mixed"), ("cuda-bf16-mixed", "bf16-mixed")):
-        out["modes"][name] = fit_mode(recipe, init, gpu_batches, units, accelerator="gpu", precision=precision,
-                                      rounds=args.rounds)
+        out["modes"][name] = fit_mode(
+            recipe, init, gpu_batches, units, accelerator="gpu", precision=precision, rounds=args.rounds
+        )
     if args.batch_scale > 1:
         size = int(recipe.cfg.data.batch_size) * args.batch_scale
         big = recipe_for(shape, args, [f"data.batch_size={size}"])
@@ -174,29 +216,38 @@ def run_shape(shape: str, args) -> Dict[str, Any]:
         units = spec["count"](big_batches)
         for name, precision in (("cuda-32", "32-true"), ("cuda-bf16-mixed", "bf16-mixed")):
             out["modes"][f"{name} x{args.batch_scale}"] = fit_mode(
-                big, init, big_batches, units, accelerator="gpu", precision=precision, rounds=args.rounds)
+                big, init, big_batches, units, accelerator="gpu", precision=precision, rounds=args.rounds
+            )
     out["lightning"] = pl.__version__
     return out
 
 
 def print_table(shape: str, fig: Dict[str, Any], cpu_ref: str) -> None:
-    print(f"== {shape}: {fig['model']}, {fig['parameters']:,} parameters, batch {fig['batch_size']}; "
-          f"{fig.get('gpu') or 'no GPU'}")
+    print(
+        f"== {shape}: {fig['model']}, {fig['parameters']:,} parameters, batch {fig['batch_size']}; "
+        f"{fig.get('gpu') or 'no GPU'}"
+    )
     print(f"   recipe: train.py {' '.join(fig['recipe'])}")
     print(f"   {'mode':<22} {'batches':>7} {fig['unit'] + '/s':>16} {'x ' + cpu_ref:>10} {'peak MB':>9} {'loss':>8}")
     base = fig["modes"].get(cpu_ref, {}).get("units_per_s")
     for name, m in fig["modes"].items():
         times = f"{m['units_per_s'] / base:>9.1f}x" if base else f"{'':>10}"
-        print(f"   {name:<22} {m['batches']:>7} {m['units_per_s']:>16,.0f} {times} {m['memory']['peak_mb']:>9,.1f} "
-              f"{m['loss']:>8.4f}{'' if m['finite'] else '  NOT FINITE'}")
+        print(
+            f"   {name:<22} {m['batches']:>7} {m['units_per_s']:>16,.0f} {times} {m['memory']['peak_mb']:>9,.1f} "
+            f"{m['loss']:>8.4f}{'' if m['finite'] else '  NOT FINITE'}"
+        )
     sys.stdout.flush()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--shapes", default=None, help=f"comma-separated, from: {', '.join(SHAPES)} (default: all; "
-                   f"with --quick: {','.join(QUICK_SHAPES)})")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--shapes",
+        default=None,
+        help=f"comma-separated, from: {', '.join(SHAPES)} (default: all; with --quick: {','.join(QUICK_SHAPES)})",
+    )
     p.add_argument("--batches", type=int, default=100, help="training batches an epoch on the GPU")
     p.add_argument("--cpu-batches", type=int, default=20, help="of those, the ones an epoch on the CPU")
     p.add_argument("--cpu-threads", default="1", help="comma-separated torch thread counts of the CPU modes")
@@ -204,12 +255,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-scale", type=int, default=8, help="GPU modes again with batch_size x this (0/1: skip)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--json", default=None, help="also write the figures to this file")
-    p.add_argument("--quick", action="store_true", help="smoke test: 1 round of 3 batches (CPU: 2), no batch scaling, "
-                   "the shapes in this process, the two with the least data unless --shapes says (figures meaningless)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 1 round of 3 batches (CPU: 2), no batch scaling, "
+        "the shapes in this process, the two with the least data unless --shapes says (figures meaningless)",
+    )
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process: one shape, JSON to stdout
     args = p.parse_args(argv)
-    args.shapes = [s.strip() for s in (args.shapes or ",".join(QUICK_SHAPES if args.quick else SHAPES)).split(",")
-                   if s.strip()]
+    args.shapes = [
+        s.strip() for s in (args.shapes or ",".join(QUICK_SHAPES if args.quick else SHAPES)).split(",") if s.strip()
+    ]
     unknown = [s for s in args.shapes if s not in SHAPES]
     if unknown:
         p.error(f"unknown shape(s) {unknown}; choose from {list(SHAPES)}")
@@ -226,12 +282,17 @@ def main(argv=None) -> Dict[str, Any]:
     if args.one:
         print("FIGURES " + json.dumps(run_shape(args.one, args), default=float), flush=True)
         return {}
-    print(f"seqkit GPU benchmark: torch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
-          f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None}), python "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs, GPU: "
-          f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU modes only)'}")
-    print(("QUICK mode (figures meaningless); " if args.quick else "") + f"{1 + args.rounds} epochs a mode (first = warm-up); {args.batches} batches an epoch on the GPU, "
-          f"{args.cpu_batches} on the CPU; CPU threads {args.cpu_threads}")
+    print(
+        f"seqkit GPU benchmark: torch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
+        f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None}), python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, GPU: "
+        f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'none (CPU modes only)'}"
+    )
+    print(
+        ("QUICK mode (figures meaningless); " if args.quick else "")
+        + f"{1 + args.rounds} epochs a mode (first = warm-up); {args.batches} batches an epoch on the GPU, "
+        f"{args.cpu_batches} on the CPU; CPU threads {args.cpu_threads}"
+    )
     summary: Dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda, "shapes": {}}
     cpu_ref = f"cpu-{args.cpu_threads[0]}"
     for shape in args.shapes:
@@ -242,14 +303,18 @@ def main(argv=None) -> Dict[str, Any]:
             continue
         child = [a for a in (argv if argv is not None else sys.argv[1:])]
         path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-        done = subprocess.run([sys.executable, "-m", "seqkit.benchmark.gpu", *child, "--one", shape],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+        done = subprocess.run(
+            [sys.executable, "-m", "seqkit.benchmark.gpu", *child, "--one", shape],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": path},
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("FIGURES ")]
         if done.returncode or not lines:
             print(f"== {shape}: FAILED (exit {done.returncode})\n{done.stderr[-3000:]}", flush=True)
             summary["shapes"][shape] = {"error": done.stderr[-3000:]}
             continue
-        fig = json.loads(lines[-1][len("FIGURES "):])
+        fig = json.loads(lines[-1][len("FIGURES ") :])
         fig["seconds"] = round(time.perf_counter() - start, 1)
         summary["shapes"][shape] = fig
         print_table(shape, fig, cpu_ref)

@@ -1,6 +1,7 @@
 """Section ``gradient_flow``: the classifier section's model and batches under pl.Trainer with
 callbacks=gradient_flow (GradientFlow recording every --gradient-flow-every steps, pictures at the end of fit)
 against without it (target >= 0.9)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -32,6 +33,7 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
     whole_fit: Dict[str, List[Rate]] = {"off": [], "on": []}
     records: List[int] = []
     with tempfile.TemporaryDirectory() as tmp:
+
         def run(on: bool) -> Rate:
             callbacks = [GradientFlow(every_n_steps=every, dirpath=tmp)] if on else []
             epochs, whole = lightning_train(reset(), batches, recipe, args.epochs, callbacks)
@@ -48,7 +50,16 @@ def bench_gradient_flow(args) -> Dict[str, Any]:
     table.ratio("ratio on/off", r, 0.9)
     table.ratio("ratio on/off incl. fit() and pictures", r_fit)
     table.print()
-    return {"batches": len(batches), "epochs": args.epochs, "every_n_steps": every, "records_per_round": records[0],
-            "real_tokens_per_round": tokens, "ratio": r["wall"], "ratio_cpu": r["cpu"],
-            "ratio_incl_fit_and_pictures": r_fit["wall"], "target": 0.9,
-            "off": summary_of(res["off"]), "on": summary_of(res["on"])}
+    return {
+        "batches": len(batches),
+        "epochs": args.epochs,
+        "every_n_steps": every,
+        "records_per_round": records[0],
+        "real_tokens_per_round": tokens,
+        "ratio": r["wall"],
+        "ratio_cpu": r["cpu"],
+        "ratio_incl_fit_and_pictures": r_fit["wall"],
+        "target": 0.9,
+        "off": summary_of(res["off"]),
+        "on": summary_of(res["on"]),
+    }

@@ -3,13 +3,21 @@
 --lm-batches chunks (the network's loss, its ``"state"`` carried); 1b. GFLOP/s; 2. greedy generation of
 --lm-generate-tokens characters with incremental state (one step a token) vs recomputing the whole prefix for
 every token (the same tokens, checked); 3. fused (packed nn.LSTM) vs cell (nn.LSTMCell loop), plain TBPTT loop."""
+
 from __future__ import annotations
 
 from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import network_of, plain_train, real_tokens, report_flops, report_trainer_vs_plain, trainer_vs_plain
+from seqkit.benchmark.loops import (
+    network_of,
+    plain_train,
+    real_tokens,
+    report_flops,
+    report_trainer_vs_plain,
+    trainer_vs_plain,
+)
 from seqkit.benchmark.recipes import LM_OVERRIDES, describe_model, section_recipe
 from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, seed_all, summary_of
 
@@ -23,16 +31,27 @@ def bench_lm(args) -> Dict[str, Any]:
     n = min(args.lm_batches, args.max_batches or args.lm_batches)
     batches = [b for _, b in zip(range(n), dm.train_dataloader())]
     tokens = real_tokens(batches)
-    print(f"tiny-shakespeare train, {n} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
-          f"model: {describe_model(recipe)}")
+    print(
+        f"tiny-shakespeare train, {n} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
+        f"model: {describe_model(recipe)}"
+    )
     initial = recipe.model(seed=args.seed).state_dict()
     res, whole_fit, plain_model = trainer_vs_plain(recipe, initial, batches, tokens, args)
     figures: Dict[str, Any] = {
         "recipe": recipe.overrides,
-        "trainer_vs_plain": report_trainer_vs_plain(args, "1. truncated BPTT: Trainer vs plain loop", res,
-                                                    whole_fit, n, tokens)}
-    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", plain_model,
-                                    batches, real_tokens, res, cfg.backbone.hidden_size)
+        "trainer_vs_plain": report_trainer_vs_plain(
+            args, "1. truncated BPTT: Trainer vs plain loop", res, whole_fit, n, tokens
+        ),
+    }
+    figures["flops"] = report_flops(
+        args,
+        "1b. achieved FLOP rate vs a GEMM in this run",
+        plain_model,
+        batches,
+        real_tokens,
+        res,
+        cfg.backbone.hidden_size,
+    )
 
     model = network_of(recipe.model(initial).eval())
     prompt = torch.tensor([dm.encode_prompt("ROMEO:")])
@@ -45,7 +64,7 @@ def bench_lm(args) -> Dict[str, Any]:
             for _ in range(new):
                 logits, _ = model(ids, torch.tensor([ids.size(1)]))
                 ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-        return clock.rate(new), ids[0, prompt.size(1):]
+        return clock.rate(new), ids[0, prompt.size(1) :]
 
     def incremental():
         with Clock() as clock:
@@ -61,21 +80,34 @@ def bench_lm(args) -> Dict[str, Any]:
     table.rate("recompute the prefix every step", rec)
     table.ratio("ratio incremental/recompute", compare(inc, rec), 10.0)
     table.print()
-    figures["generation"] = {"new_tokens": new, "ratio": compare(inc, rec)["wall"], "target": 10.0,
-                             "incremental": summary_of(inc), "recompute": summary_of(rec)}
+    figures["generation"] = {
+        "new_tokens": new,
+        "ratio": compare(inc, rec)["wall"],
+        "target": 10.0,
+        "incremental": summary_of(inc),
+        "recompute": summary_of(rec),
+    }
     figures["inference"] = inference_figure("greedy generation, incremental state, batch 1", inc, "tokens")
 
     cell_batches = batches[: args.cell_batches]
     cell_tokens = real_tokens(cell_batches)
-    impl = alternate({"fused": lambda: plain_train(recipe.model(initial), cell_batches, recipe).rate(cell_tokens),
-                      "cell": lambda: plain_train(recipe.model(initial, extra=["backbone.impl=cell"]), cell_batches,
-                                                  recipe).rate(cell_tokens)},
-                     args.rounds)
+    impl = alternate(
+        {
+            "fused": lambda: plain_train(recipe.model(initial), cell_batches, recipe).rate(cell_tokens),
+            "cell": lambda: plain_train(recipe.model(initial, extra=["backbone.impl=cell"]), cell_batches, recipe).rate(
+                cell_tokens
+            ),
+        },
+        args.rounds,
+    )
     table = Table(f"3. fused vs cell loop, plain TBPTT loop, {len(cell_batches)} chunks")
     table.rate("fused (nn.LSTM)", impl["fused"])
     table.rate("cell (nn.LSTMCell loop, same weights)", impl["cell"])
     table.ratio("ratio fused/cell", compare(impl["fused"], impl["cell"]))
     table.print()
-    figures["fused_vs_cell"] = {"ratio": compare(impl["fused"], impl["cell"])["wall"], "fused": summary_of(impl["fused"]),
-                                "cell": summary_of(impl["cell"])}
+    figures["fused_vs_cell"] = {
+        "ratio": compare(impl["fused"], impl["cell"])["wall"],
+        "fused": summary_of(impl["fused"]),
+        "cell": summary_of(impl["cell"]),
+    }
     return figures

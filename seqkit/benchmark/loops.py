@@ -6,6 +6,7 @@ Truncated BPTT needs no loop of its own: a network whose ``carries_state`` is tr
 ``"state"`` its previous ``loss`` returned as ``loss(batch, state)`` on the next batch (None at an epoch's start),
 as ``TaskModule.training_step`` gives it.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -16,8 +17,8 @@ from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, medi
 from seqkit.nn.encoder import detach_state
 from seqkit.tasks.registry import call
 
-
 # ---- the loss: the network's own ------------------------------------------------------------------------------
+
 
 def network_of(model):
     """The plain-torch network a model trains: ``module.network``."""
@@ -39,8 +40,14 @@ def loss_of(model, batch) -> torch.Tensor:
 
 # ---- the two training loops ----------------------------------------------------------------------------------
 
-def plain_train(model: torch.nn.Module, batches: Sequence[Any], recipe, epochs: int = 1,
-                loss_fn: Callable[..., Dict[str, Any]] = loss_parts) -> Clock:
+
+def plain_train(
+    model: torch.nn.Module,
+    batches: Sequence[Any],
+    recipe,
+    epochs: int = 1,
+    loss_fn: Callable[..., Dict[str, Any]] = loss_parts,
+) -> Clock:
     """The baseline loop: the network's loss, backward, clip_grad_norm_, step, zero_grad, with the recipe's optimiser
     (``cfg.optimizer``) and clipping (``cfg.trainer.gradient_clip_val``); a returned ``"state"`` is carried,
     detached, to the next batch (truncated BPTT). -> time of the steps."""
@@ -66,8 +73,9 @@ def _identity(x):
     return x
 
 
-def lightning_train(model, batches: Sequence[Any], recipe, epochs: int = 1,
-                    callbacks: Sequence[Any] = ()) -> Tuple[Clock, Clock]:
+def lightning_train(
+    model, batches: Sequence[Any], recipe, epochs: int = 1, callbacks: Sequence[Any] = ()
+) -> Tuple[Clock, Clock]:
     """Fit ``model`` with the recipe's pl.Trainer (``cfg.trainer``: clipping, precision, logging interval), training
     only (no logger, checkpoints or validation), plus ``callbacks``, on exactly ``batches`` (already collated).
 
@@ -92,8 +100,16 @@ def lightning_train(model, batches: Sequence[Any], recipe, epochs: int = 1,
     timer = EpochTimer()
     whole = Clock().__enter__()
     trainer = build_trainer(
-        recipe.trainer_cfg, accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+        recipe.trainer_cfg,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
         callbacks=[timer, *callbacks],
     )
     loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
@@ -104,9 +120,15 @@ def lightning_train(model, batches: Sequence[Any], recipe, epochs: int = 1,
     return timer.epochs, whole
 
 
-def trainer_vs_plain(recipe, init: Dict[str, torch.Tensor], batches: Sequence[Any], units: int, args,
-                     epochs: int = 1, extra: Optional[Dict[str, Callable[[], Rate]]] = None
-                     ) -> Tuple[Dict[str, List[Rate]], List[Rate], torch.nn.Module]:
+def trainer_vs_plain(
+    recipe,
+    init: Dict[str, torch.Tensor],
+    batches: Sequence[Any],
+    units: int,
+    args,
+    epochs: int = 1,
+    extra: Optional[Dict[str, Callable[[], Rate]]] = None,
+) -> Tuple[Dict[str, List[Rate]], List[Rate], torch.nn.Module]:
     """Warm both up on ``args.warmup_batches``, then time the plain loop and the Trainer alternately from the same
     initial weights ``init`` (plus any ``extra`` measurements in the same rounds).
     -> (rates by name, the Trainer's whole-fit rates, a model holding ``init``)."""
@@ -126,15 +148,20 @@ def trainer_vs_plain(recipe, init: Dict[str, torch.Tensor], batches: Sequence[An
         whole_fit.append(whole.rate(units))
         return inside.rate(units)
 
-    runs = {"plain": lambda: plain_train(reset(plain_model), batches, recipe, epochs).rate(units),
-            "lightning": run_lightning, **(extra or {})}
+    runs = {
+        "plain": lambda: plain_train(reset(plain_model), batches, recipe, epochs).rate(units),
+        "lightning": run_lightning,
+        **(extra or {}),
+    }
     return alternate(runs, args.rounds), whole_fit, reset(plain_model)
 
 
 # ---- what the sections print of it ----------------------------------------------------------------------------
 
-def report_trainer_vs_plain(args, title: str, res: Dict[str, List[Rate]], whole_fit: List[Rate], batches: int,
-                            tokens: int) -> Dict[str, Any]:
+
+def report_trainer_vs_plain(
+    args, title: str, res: Dict[str, List[Rate]], whole_fit: List[Rate], batches: int, tokens: int
+) -> Dict[str, Any]:
     """Print the Trainer-vs-plain table of a section (``res``: "plain" and "lightning" rounds) -> its figures."""
     if torch.get_num_threads() != args.threads:
         print(f"warning: torch's thread count changed to {torch.get_num_threads()} during the run")
@@ -146,13 +173,29 @@ def report_trainer_vs_plain(args, title: str, res: Dict[str, List[Rate]], whole_
     table.ratio("ratio seqkit/plain (Trainer/plain)", r1, 0.95)
     table.ratio("ratio seqkit/plain incl. fit() setup", r1_fit)
     table.print()
-    return {"batches": batches, "real_tokens_per_round": tokens, "ratio": r1["wall"], "ratio_cpu": r1["cpu"],
-            "ratio_incl_fit_setup": r1_fit["wall"], "target": 0.95, "plain": summary_of(res["plain"]),
-            "trainer": summary_of(res["lightning"]), "trainer_whole_fit": summary_of(whole_fit)}
+    return {
+        "batches": batches,
+        "real_tokens_per_round": tokens,
+        "ratio": r1["wall"],
+        "ratio_cpu": r1["cpu"],
+        "ratio_incl_fit_setup": r1_fit["wall"],
+        "target": 0.95,
+        "plain": summary_of(res["plain"]),
+        "trainer": summary_of(res["lightning"]),
+        "trainer_whole_fit": summary_of(whole_fit),
+    }
 
 
-def report_flops(args, title: str, model, batches: Sequence[Any], count: Callable[[Sequence[Any]], int],
-                 res: Dict[str, List[Rate]], hidden_size: int, unit: str = "token") -> Dict[str, Any]:
+def report_flops(
+    args,
+    title: str,
+    model,
+    batches: Sequence[Any],
+    count: Callable[[Sequence[Any]], int],
+    res: Dict[str, List[Rate]],
+    hidden_size: int,
+    unit: str = "token",
+) -> Dict[str, Any]:
     """Achieved GFLOP/s of the section's training loops against a square fp32 GEMM timed now, in this process.
 
     FLOPs a ``unit`` (token, window) are counted with FlopCounterMode on --flop-batches batches spread over
@@ -162,30 +205,46 @@ def report_flops(args, title: str, model, batches: Sequence[Any], count: Callabl
 
     probe = sample(batches, args.flop_batches)
     per_unit = step_flops(model, probe, loss_of) / max(count(probe), 1)
-    gemm = gemm_rate(comparable_gemm_size(hidden_size), repeats=3 if args.quick else 5,
-                     min_seconds=0.02 if args.quick else 0.2)
+    gemm = gemm_rate(
+        comparable_gemm_size(hidden_size), repeats=3 if args.quick else 5, min_seconds=0.02 if args.quick else 0.2
+    )
     table = Table(title, unit="GFLOP/s")
-    table.text(f"a training step: {per_unit / 1e6:,.2f} MFLOP a {unit} (FlopCounterMode, forward + backward, "
-               f"{len(probe)} batches)")
+    table.text(
+        f"a training step: {per_unit / 1e6:,.2f} MFLOP a {unit} (FlopCounterMode, forward + backward, "
+        f"{len(probe)} batches)"
+    )
     achieved: Dict[str, Dict[str, float]] = {}
     for name, label in (("plain", "plain loop"), ("lightning", "pl.Trainer (epoch time)"), ("flair", "Flair peer")):
         if name in res:
             rates = [Rate(r.wall * per_unit / 1e9, r.cpu * per_unit / 1e9) for r in res[name]]
             achieved[name] = {"gflops": median([r.wall for r in rates]), "gflops_cpu": median([r.cpu for r in rates])}
-            table.lines.append(f"  {label:<40} {achieved[name]['gflops']:>11.2f}         {achieved[name]['gflops_cpu']:>11.2f}")
-    table.lines.append(f"  {'GEMM ' + str(gemm['n']) + 'x' + str(gemm['n']) + ' fp32 (torch.mm), this run':<40} "
-                       f"{gemm['gflops']:>11.2f}         {gemm['gflops_cpu']:>11.2f}")
-    fraction = {name: {"wall": a["gflops"] / gemm["gflops"], "cpu": a["gflops_cpu"] / gemm["gflops_cpu"]}
-                for name, a in achieved.items()}
+            table.lines.append(
+                f"  {label:<40} {achieved[name]['gflops']:>11.2f}         {achieved[name]['gflops_cpu']:>11.2f}"
+            )
+    table.lines.append(
+        f"  {'GEMM ' + str(gemm['n']) + 'x' + str(gemm['n']) + ' fp32 (torch.mm), this run':<40} "
+        f"{gemm['gflops']:>11.2f}         {gemm['gflops_cpu']:>11.2f}"
+    )
+    fraction = {
+        name: {"wall": a["gflops"] / gemm["gflops"], "cpu": a["gflops_cpu"] / gemm["gflops_cpu"]}
+        for name, a in achieved.items()
+    }
     for name in achieved:
         table.ratio(f"{'Trainer' if name == 'lightning' else name} / GEMM", fraction[name])
     table.print()
-    return {"flops_per_" + unit: per_unit, "flop_batches": len(probe), "gemm": gemm,
-            **{name: {**a, "fraction_of_gemm": fraction[name]["wall"], "fraction_of_gemm_cpu": fraction[name]["cpu"]}
-               for name, a in achieved.items()}}
+    return {
+        "flops_per_" + unit: per_unit,
+        "flop_batches": len(probe),
+        "gemm": gemm,
+        **{
+            name: {**a, "fraction_of_gemm": fraction[name]["wall"], "fraction_of_gemm_cpu": fraction[name]["cpu"]}
+            for name, a in achieved.items()
+        },
+    }
 
 
 # ---- batches and what they hold ------------------------------------------------------------------------------
+
 
 def epoch_batches(dm, bucketing: bool, limit: Optional[int]) -> List[Any]:
     """One epoch of the data module's training loader, collated; the first ``limit`` batches if given."""

@@ -2,6 +2,7 @@
 trained a few steps): 1. start-up: wall clock of a fresh process answering 10 sentences, the app path (no
 Lightning) vs the Lightning path; 2. sentences/s once started (file -> JSON lines), app path vs Trainer.predict,
 and the bare forward."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,15 @@ def sentiment_checkpoint(path: Path, steps: int) -> Path:
     dm = build(cfg.data)
     dm.setup("fit")
     model = build(cfg.model, **dm.model_kwargs())
-    trainer = pl.Trainer(max_steps=steps, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer = pl.Trainer(
+        max_steps=steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     trainer.fit(model, datamodule=dm)
     trainer.save_checkpoint(path, weights_only=True)
     return path
@@ -44,7 +52,9 @@ def sentiment_sentences(n: int) -> List[str]:
     from seqkit.data.builtin import builtin_files
     from seqkit.data.labelled_text import read_labelled_text
 
-    texts = [e.text for f in builtin_files("sentiment_labelled", "all") for e in read_labelled_text(f, "text_tab_label")]
+    texts = [
+        e.text for f in builtin_files("sentiment_labelled", "all") for e in read_labelled_text(f, "text_tab_label")
+    ]
     return [texts[i % len(texts)] for i in range(n)]
 
 
@@ -61,11 +71,14 @@ def bench_predict(args) -> Dict[str, Any]:
     from seqkit.app.checkpoint import load
     from seqkit.app.predict import NetworkRunner
     from seqkit.predict_stream import stream_predictions
-
     from seqkit.run import _plain_trainer, load_checkpoint
 
     work = Path(tempfile.mkdtemp(prefix="seqkit-bench-predict-"))
-    ckpt = Path(args.predict_ckpt) if args.predict_ckpt else sentiment_checkpoint(work / "sentiment.ckpt", args.predict_train_steps)
+    ckpt = (
+        Path(args.predict_ckpt)
+        if args.predict_ckpt
+        else sentiment_checkpoint(work / "sentiment.ckpt", args.predict_train_steps)
+    )
     sentences = sentiment_sentences(args.predict_sentences)
     ten, many, out = work / "ten.txt", work / "many.txt", work / "out.jsonl"
     ten.write_text("\n".join(sentences[:10]) + "\n", encoding="utf-8")
@@ -74,8 +87,14 @@ def bench_predict(args) -> Dict[str, Any]:
 
     # 1. start-up: fresh processes, alternating
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
-    command = [sys.executable, str(REPO / "scripts" / "predict.py"), f"ckpt_path={ckpt}", f"input={ten}",
-               f"output={out}", f"threads={threads}"]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "predict.py"),
+        f"ckpt_path={ckpt}",
+        f"input={ten}",
+        f"output={out}",
+        f"threads={threads}",
+    ]
 
     def process(argv: List[str]) -> Callable[[], Rate]:
         def run() -> Rate:
@@ -84,23 +103,34 @@ def bench_predict(args) -> Dict[str, Any]:
             def children_cpu() -> float:
                 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
                 return usage.ru_utime + usage.ru_stime
+
             start, cpu = time.perf_counter(), children_cpu()
             proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=REPO)
             wall, cpu = time.perf_counter() - start, children_cpu() - cpu
             if proc.returncode != 0 or proc.stderr:
                 sys.exit(f"error: {' '.join(argv)} failed or wrote to stderr:\n{proc.stderr[-2000:]}")
             return Rate(wall, cpu)  # seconds here, not rates: wall clock and the process's CPU time
+
         return run
 
     lightning = command + ["--config-name=predict"]  # a flag only @hydra.main takes: the script's Lightning path
-    starts = alternate({"fast": process(command), "lightning": process(lightning),
-                        "torch": process([sys.executable, "-c", "import torch"])}, args.rounds)
+    starts = alternate(
+        {
+            "fast": process(command),
+            "lightning": process(lightning),
+            "torch": process([sys.executable, "-c", "import torch"]),
+        },
+        args.rounds,
+    )
     secs = {name: median([r.wall for r in rates]) for name, rates in starts.items()}
     cpu_secs = {name: median([r.cpu for r in rates]) for name, rates in starts.items()}
     print(f"-- predict.py start-up: 10 sentences, a fresh process each time, threads={threads} " + "-" * 12)
     print(f"  {'':<40} {'wall':>8}     {'CPU time':>8}   rounds (wall)")
-    for name, label in (("fast", "fast path (seqkit.app.predict)"), ("lightning", "Lightning path (seqkit.run.predict)"),
-                        ("torch", "python -c 'import torch' (the floor)")):
+    for name, label in (
+        ("fast", "fast path (seqkit.app.predict)"),
+        ("lightning", "Lightning path (seqkit.run.predict)"),
+        ("torch", "python -c 'import torch' (the floor)"),
+    ):
         rounds = " ".join(f"{r.wall:.2f}" for r in starts[name])
         print(f"  {label:<40} {secs[name]:>8.2f} s   {cpu_secs[name]:>8.2f} s   [{rounds}]")
     goal = "met" if secs["fast"] <= 2.0 else "NOT met"
@@ -109,8 +139,11 @@ def bench_predict(args) -> Dict[str, Any]:
     # 2. throughput once started
     network, reader = load(str(ckpt))
     model, datamodule = load_checkpoint(str(ckpt))
-    trainer = _plain_trainer(OmegaConf.create({"trainer": {"_target_": "pytorch_lightning.Trainer", "accelerator": "cpu",
-                                                           "enable_progress_bar": False}}))
+    trainer = _plain_trainer(
+        OmegaConf.create(
+            {"trainer": {"_target_": "pytorch_lightning.Trainer", "accelerator": "cpu", "enable_progress_bar": False}}
+        )
+    )
     lines = list(enumerate(sentences, start=1))
     reader.set_predict_input(lines, str(many), input_format="text")
     batches = list(reader.predict_batches())
@@ -120,6 +153,7 @@ def bench_predict(args) -> Dict[str, Any]:
             with Clock() as clock:
                 stream_predictions(m, data, t, str(many), str(out), {"input_format": "text"})
             return clock.rate(len(sentences))
+
         return run
 
     def bare() -> Rate:
@@ -140,8 +174,15 @@ def bench_predict(args) -> Dict[str, Any]:
     same_label = sum(int((a.argmax(-1) == b.argmax(-1)).sum()) for a, b in pairs)
 
     streamed(NetworkRunner(network), reader, None)()  # warm-up
-    res = alternate({"fast": streamed(NetworkRunner(network), reader, None), "lightning": streamed(model, datamodule, trainer),
-                     "forward": bare, "lstm": packed_lstm}, args.rounds)
+    res = alternate(
+        {
+            "fast": streamed(NetworkRunner(network), reader, None),
+            "lightning": streamed(model, datamodule, trainer),
+            "forward": bare,
+            "lstm": packed_lstm,
+        },
+        args.rounds,
+    )
     table = Table(f"predict throughput: {len(sentences):,} sentiment sentences, threads={threads}", "sentences/s")
     table.rate("fast path: file -> JSON lines", res["fast"])
     table.rate("Lightning path: Trainer.predict", res["lightning"])
@@ -149,18 +190,25 @@ def bench_predict(args) -> Dict[str, Any]:
     table.rate("bare forward with nn.LSTM (packed)", res["lstm"])
     table.ratio("fast / Lightning", compare(res["fast"], res["lightning"]))
     table.ratio("predict_step / nn.LSTM forward", compare(res["forward"], res["lstm"]))
-    table.text(f"looked-up LSTM vs nn.LSTM: max |probability difference| {max_diff:.2e}, same label "
-               f"{same_label:,}/{len(sentences):,}")
+    table.text(
+        f"looked-up LSTM vs nn.LSTM: max |probability difference| {max_diff:.2e}, same label "
+        f"{same_label:,}/{len(sentences):,}"
+    )
     fast = median([r.wall for r in res["fast"]])
     fast_cpu = median([r.cpu for r in res["fast"]])
-    table.text(f"target >= 10,000 sentences/s (fast path): {'met' if fast >= 10_000 else 'NOT met'} by wall clock, "
-               f"{'met' if fast_cpu >= 10_000 else 'NOT met'} by CPU time")
+    table.text(
+        f"target >= 10,000 sentences/s (fast path): {'met' if fast >= 10_000 else 'NOT met'} by wall clock, "
+        f"{'met' if fast_cpu >= 10_000 else 'NOT met'} by CPU time"
+    )
     table.print()
-    return {"checkpoint": str(ckpt), "sentences": len(sentences),
-            "startup_s": {name: round(v, 3) for name, v in secs.items()},
-            "startup_cpu_s": {name: round(v, 3) for name, v in cpu_secs.items()},
-            "startup_rounds_s": {name: [round(r.wall, 3) for r in rates] for name, rates in starts.items()},
-            "fast_vs_lightning": compare(res["fast"], res["lightning"]),
-            "predict_step_vs_lstm": compare(res["forward"], res["lstm"]),
-            "lookup_vs_lstm": {"max_probability_diff": max_diff, "same_label": same_label},
-            **{name: summary_of(res[name], "sentences") for name in res}}
+    return {
+        "checkpoint": str(ckpt),
+        "sentences": len(sentences),
+        "startup_s": {name: round(v, 3) for name, v in secs.items()},
+        "startup_cpu_s": {name: round(v, 3) for name, v in cpu_secs.items()},
+        "startup_rounds_s": {name: [round(r.wall, 3) for r in rates] for name, rates in starts.items()},
+        "fast_vs_lightning": compare(res["fast"], res["lightning"]),
+        "predict_step_vs_lstm": compare(res["forward"], res["lstm"]),
+        "lookup_vs_lstm": {"max_probability_diff": max_diff, "same_label": same_label},
+        **{name: summary_of(res[name], "sentences") for name in res},
+    }

@@ -4,6 +4,7 @@ So a recipe has one home (``configs/``): a benchmark only adds overrides (string
 ``["task=lm", "data.batch_size=8", "backbone.hidden_size=32"]``. Each section's recipe (the task or experiment it
 composes, and the data it points at) is here too, so the speed and GPU benchmarks share them.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,9 @@ class Recipe:
             self._variants[key] = compose_config(self.config_dir, [*self.overrides, *extra]) if extra else self.cfg
         return self._variants[key]
 
-    def model(self, state: Optional[Dict[str, torch.Tensor]] = None, extra: Sequence[str] = (),
-              seed: Optional[int] = None):
+    def model(
+        self, state: Optional[Dict[str, torch.Tensor]] = None, extra: Sequence[str] = (), seed: Optional[int] = None
+    ):
         """A fresh ``cfg.model`` (seeded when ``seed`` is given), loaded with ``state`` when given."""
         if seed is not None:
             torch.manual_seed(seed)
@@ -119,8 +121,11 @@ def section_overrides(args, section: str) -> List[str]:
 def section_recipe(args, section: str, overrides: Sequence[str]) -> Recipe:
     """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
     benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit."""
-    recipe = Recipe.load(CONFIGS, [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []),
-                                   *section_overrides(args, section)], seed=args.seed)
+    recipe = Recipe.load(
+        CONFIGS,
+        [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []), *section_overrides(args, section)],
+        seed=args.seed,
+    )
     print(f"recipe: train.py {recipe.describe()}")
     return recipe
 
@@ -129,9 +134,11 @@ def describe_model(recipe: Recipe) -> str:
     """One line: the composed model's network, backbone, optimiser and clipping."""
     cfg = recipe.cfg
     b = cfg.backbone
-    return (f"{cfg.model._target_.rsplit('.', 1)[-1]}, {'bidirectional ' if b.get('bidirectional') else ''}"
-            f"{b.cell.upper()} {b.num_layers} x {b.hidden_size} ({b.impl}); {cfg.optimizer._target_.rsplit('.', 1)[-1]} "
-            f"lr {recipe.lr:g}, clip {recipe.clip}")
+    return (
+        f"{cfg.model._target_.rsplit('.', 1)[-1]}, {'bidirectional ' if b.get('bidirectional') else ''}"
+        f"{b.cell.upper()} {b.num_layers} x {b.hidden_size} ({b.impl}); {cfg.optimizer._target_.rsplit('.', 1)[-1]} "
+        f"lr {recipe.lr:g}, clip {recipe.clip}"
+    )
 
 
 def classifier_recipe(args) -> Tuple[Recipe, str]:
@@ -141,20 +148,31 @@ def classifier_recipe(args) -> Tuple[Recipe, str]:
         path = Path(args.sst2).expanduser() / "stsa.binary.train"
         if not path.is_file():
             sys.exit(f"error: {path} not found (--sst2 takes the directory holding stsa.binary.train)")
-        overrides = ["task=sentiment", "data.builtin=null", f"data.root={hydra_path(path.parent)}",
-                     "data.train_path=stsa.binary.train", "data.format=label_space_text",
-                     "data.tokenizer.mode=whitespace", "data.split=[1.0,0.0,0.0]"]
+        overrides = [
+            "task=sentiment",
+            "data.builtin=null",
+            f"data.root={hydra_path(path.parent)}",
+            "data.train_path=stsa.binary.train",
+            "data.format=label_space_text",
+            "data.tokenizer.mode=whitespace",
+            "data.split=[1.0,0.0,0.0]",
+        ]
         what = f"SST-2 train ({path}), whitespace tokenizer, lowercase"
     else:
-        overrides, what = ["task=sentiment"], "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase"
+        overrides, what = (
+            ["task=sentiment"],
+            "built-in sentiment_labelled, train split (80%), words tokenizer, lowercase",
+        )
     return section_recipe(args, "classifier", overrides), what
 
 
 def tagger_recipe(args, section: str = "tagger") -> Tuple[Recipe, str]:
     """experiment=conll2003 (``args.conll2003``) or task=ner (built-in WNUT-17), with TAGGER_OVERRIDES."""
     return section_recipe(args, section, tagger_overrides(args)), (
-        f"CoNLL-2003 train/valid ({Path(args.conll2003).expanduser()}), zero_digits" if getattr(args, "conll2003", None)
-        else "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)")
+        f"CoNLL-2003 train/valid ({Path(args.conll2003).expanduser()}), zero_digits"
+        if getattr(args, "conll2003", None)
+        else "built-in WNUT-17 train/dev (no --conll2003 given; task=ner's default data)"
+    )
 
 
 def tagger_overrides(args) -> List[str]:
@@ -179,8 +197,11 @@ def forecast_recipe(args, extra: Sequence[str] = ()) -> Tuple[Recipe, str]:
     else:
         rng = random.Random(args.seed)
         start = datetime(2020, 1, 1)
-        rows = ["date,OT"] + [f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},"
-                              f"{10 + 3 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 0.3):.4f}" for i in range(3000)]
+        rows = ["date,OT"] + [
+            f"{start + timedelta(hours=i):%Y-%m-%d %H:%M:%S},"
+            f"{10 + 3 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 0.3):.4f}"
+            for i in range(3000)
+        ]
         folder = Path(tempfile.mkdtemp(prefix="seqkit-bench-forecast-"))
         (folder / "ETTh1.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         overrides = ["experiment=etth1", f"data.root={hydra_path(folder)}", "data.split=[2000,500,500]"]

@@ -2,6 +2,7 @@
 1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches; target tokens/s); 1b. GFLOP/s;
 2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one sentence at a time
 (--seq2seq-single words), and beam 5 vs greedy (untrained weights: the work per step is the same)."""
+
 from __future__ import annotations
 
 from itertools import islice
@@ -21,17 +22,28 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     limit = min(args.seq2seq_batches, args.max_batches or args.seq2seq_batches)
     batches = list(islice(dm.train_dataloader(), limit))
     tokens = target_tokens(batches)
-    print(f"data:  built-in CMU dictionary, {len(dm.datasets['train']):,} training words, {len(batches)} batches of "
-          f"{cfg.data.batch_size}; model: {describe_model(recipe)}, attention {cfg.model.attention}")
+    print(
+        f"data:  built-in CMU dictionary, {len(dm.datasets['train']):,} training words, {len(batches)} batches of "
+        f"{cfg.data.batch_size}; model: {describe_model(recipe)}, attention {cfg.model.attention}"
+    )
     init = {k: v.clone() for k, v in recipe.model(seed=args.seed).state_dict().items()}
     res, whole_fit, plain_model = trainer_vs_plain(recipe, init, batches, tokens, args)
     figures: Dict[str, Any] = {
         "recipe": recipe.overrides,
-        "train": report_trainer_vs_plain(args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)",
-                                         res, whole_fit, len(batches), tokens)}
-    figures["flops"] = report_flops(args, "seq2seq 1b. achieved FLOP rate vs a GEMM in this run (target tokens)",
-                                    plain_model, batches, target_tokens, res, cfg.backbone.hidden_size,
-                                    unit="target_token")
+        "train": report_trainer_vs_plain(
+            args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)", res, whole_fit, len(batches), tokens
+        ),
+    }
+    figures["flops"] = report_flops(
+        args,
+        "seq2seq 1b. achieved FLOP rate vs a GEMM in this run (target tokens)",
+        plain_model,
+        batches,
+        target_tokens,
+        res,
+        cfg.backbone.hidden_size,
+        unit="target_token",
+    )
 
     model = network_of(recipe.model(init).eval())
     val = list(dm.val_dataloader())
@@ -46,11 +58,17 @@ def bench_seq2seq(args) -> Dict[str, Any]:
                 for b in data:
                     fn(b.source, b.source_lengths)
             return clock.rate(count)
+
         return run
 
-    res2 = alternate({"beam": decode(model.beam_decode, val, sentences),
-                      "greedy": decode(model.greedy_decode, val, sentences),
-                      "beam_single": decode(model.beam_decode, singles, len(singles))}, args.rounds)
+    res2 = alternate(
+        {
+            "beam": decode(model.beam_decode, val, sentences),
+            "greedy": decode(model.greedy_decode, val, sentences),
+            "beam_single": decode(model.beam_decode, singles, len(singles)),
+        },
+        args.rounds,
+    )
     r_batch, r_cost = compare(res2["beam"], res2["beam_single"]), compare(res2["beam"], res2["greedy"])
     beam = cfg.model.decode.beam_size
     table = Table(f"seq2seq 2: decoding the validation words (beam {beam})", unit="sentences/s")
@@ -60,9 +78,14 @@ def bench_seq2seq(args) -> Dict[str, Any]:
     table.ratio("ratio batched/per-sentence beam", r_batch, 5.0)
     table.ratio("ratio beam/greedy (speed)", r_cost)
     table.print()
-    figures["decode"] = {"sentences": sentences, "ratio_batched_vs_single": r_batch["wall"],
-                         "ratio_batched_vs_single_cpu": r_batch["cpu"], "ratio_beam_vs_greedy": r_cost["wall"],
-                         **{name: summary_of(res2[name], "sentences") for name in res2}}
-    figures["inference"] = inference_figure(f"batched beam search (beam {beam}), validation words", res2["beam"],
-                                            "sentences")
+    figures["decode"] = {
+        "sentences": sentences,
+        "ratio_batched_vs_single": r_batch["wall"],
+        "ratio_batched_vs_single_cpu": r_batch["cpu"],
+        "ratio_beam_vs_greedy": r_cost["wall"],
+        **{name: summary_of(res2[name], "sentences") for name in res2},
+    }
+    figures["inference"] = inference_figure(
+        f"batched beam search (beam {beam}), validation words", res2["beam"], "sentences"
+    )
     return figures

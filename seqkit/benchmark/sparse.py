@@ -17,6 +17,7 @@ measured alternately:
 It prints tokens/s and the optimiser step's share of the step for each, their ratios, and a torch.profiler
 table of one round of each (the phases of a step, and the busiest operators).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
@@ -85,11 +86,15 @@ def bench_tagger_sparse(args) -> Dict[str, Any]:
     words = network_of(models["sparse, lazy Adam"]).embedding.embedding.weight
     n_params = sum(p.numel() for p in models["dense, fused Adam"].parameters())
     rows = [int(torch.unique(b.tokens).numel()) for b in batches]
-    print(f"data:  {'CoNLL-2003 train (' + args.conll2003 + ')' if args.conll2003 else 'built-in WNUT-17 train'}, "
-          f"{len(batches)} bucketed batches of {base.data.batch_size}, {tokens:,} real tokens")
-    print(f"model: as {'experiment=conll2003' if args.conll2003 else 'task=ner'} embedding.pretrained=null: word table "
-          f"{tuple(words.shape)} ({words.numel():,} of {n_params:,} parameters); a batch uses "
-          f"{sum(rows) / len(rows):.0f} of its {words.shape[0]:,} rows on average; lr {base.optimizer.lr}, clip {clip:g}")
+    print(
+        f"data:  {'CoNLL-2003 train (' + args.conll2003 + ')' if args.conll2003 else 'built-in WNUT-17 train'}, "
+        f"{len(batches)} bucketed batches of {base.data.batch_size}, {tokens:,} real tokens"
+    )
+    print(
+        f"model: as {'experiment=conll2003' if args.conll2003 else 'task=ner'} embedding.pretrained=null: word table "
+        f"{tuple(words.shape)} ({words.numel():,} of {n_params:,} parameters); a batch uses "
+        f"{sum(rows) / len(rows):.0f} of its {words.shape[0]:,} rows on average; lr {base.optimizer.lr}, clip {clip:g}"
+    )
 
     def one(name: str):
         model = models[name]
@@ -103,12 +108,15 @@ def bench_tagger_sparse(args) -> Dict[str, Any]:
         train_steps(model, model.configure_optimizers(), batches[: args.warmup_batches], clip)
     results = alternate({name: (lambda n=name: one(n)) for name in models}, args.rounds)
     rates = {name: [clock.rate(tokens) for clock, _ in res] for name, res in results.items()}
-    shares = {name: {k: median([getattr(s, k) / getattr(c, k) for c, s in res]) for k in ("wall", "cpu")}
-              for name, res in results.items()}
+    shares = {
+        name: {k: median([getattr(s, k) / getattr(c, k) for c, s in res]) for k in ("wall", "cpu")}
+        for name, res in results.items()
+    }
     table = Table(f"tagger_sparse: optimiser set-ups over the same {len(batches)} batches ({tokens:,} real tokens)")
     for name in models:
-        table.rate(name, rates[name], f"optimizer step {shares[name]['wall']:.1%} of the step "
-                                      f"(CPU {shares[name]['cpu']:.1%})")
+        table.rate(
+            name, rates[name], f"optimizer step {shares[name]['wall']:.1%} of the step (CPU {shares[name]['cpu']:.1%})"
+        )
     before, fused, sparse = (rates[name] for name in models)
     table.ratio("ratio fused/for-loop (dense)", compare(fused, before))
     table.ratio("ratio sparse/dense (both fused)", compare(sparse, fused))
@@ -117,18 +125,38 @@ def bench_tagger_sparse(args) -> Dict[str, Any]:
 
     profiles = profile_phases(models, one)
     figures: Dict[str, Any] = {
-        "data": "conll2003" if args.conll2003 else "builtin:wnut17", "batches": len(batches), "real_tokens": tokens,
-        "embedding_shape": list(words.shape), "parameters": n_params, "mean_rows_per_batch": sum(rows) / len(rows),
+        "data": "conll2003" if args.conll2003 else "builtin:wnut17",
+        "batches": len(batches),
+        "real_tokens": tokens,
+        "embedding_shape": list(words.shape),
+        "parameters": n_params,
+        "mean_rows_per_batch": sum(rows) / len(rows),
         "rounds": args.rounds,
-        **{key: compare(a, b)["wall"] for key, a, b in (("ratio_fused_vs_forloop", fused, before),
-                                                             ("ratio_sparse_vs_dense", sparse, fused),
-                                                             ("ratio_sparse_fused_vs_forloop", sparse, before))},
-        **{f"ratio_{key}_cpu": compare(a, b)["cpu"] for key, a, b in (("fused_vs_forloop", fused, before),
-                                                                           ("sparse_vs_dense", sparse, fused),
-                                                                           ("sparse_fused_vs_forloop", sparse, before))},
-        "variants": {name: {**summary_of(rates[name]), "optimizer_share": shares[name]["wall"],
-                            "optimizer_share_cpu": shares[name]["cpu"], "profile_ms": profiles[name]}
-                     for name in models},
+        **{
+            key: compare(a, b)["wall"]
+            for key, a, b in (
+                ("ratio_fused_vs_forloop", fused, before),
+                ("ratio_sparse_vs_dense", sparse, fused),
+                ("ratio_sparse_fused_vs_forloop", sparse, before),
+            )
+        },
+        **{
+            f"ratio_{key}_cpu": compare(a, b)["cpu"]
+            for key, a, b in (
+                ("fused_vs_forloop", fused, before),
+                ("sparse_vs_dense", sparse, fused),
+                ("sparse_fused_vs_forloop", sparse, before),
+            )
+        },
+        "variants": {
+            name: {
+                **summary_of(rates[name]),
+                "optimizer_share": shares[name]["wall"],
+                "optimizer_share_cpu": shares[name]["cpu"],
+                "profile_ms": profiles[name],
+            }
+            for name in models
+        },
     }
     return figures
 
@@ -148,10 +176,14 @@ def profile_phases(models: Dict[str, Any], one) -> Dict[str, Dict[str, float]]:
         ms = {p: events[p].cpu_time_total / 1e3 / steps for p in PHASES}
         total = sum(ms.values())
         out[name] = {**{p: round(v, 3) for p, v in ms.items()}, "step": round(total, 3)}
-        lines.append(f"  {name:<28}" + "".join(f"{ms[p]:>9.2f} ({ms[p] / total:>3.0%})" for p in PHASES)
-                     + f"{total:>10.2f}")
-        ops = sorted((e for e in prof.key_averages() if e.key not in PHASES and not e.key.startswith("ProfilerStep")),
-                     key=lambda e: e.self_cpu_time_total, reverse=True)[:6]
+        lines.append(
+            f"  {name:<28}" + "".join(f"{ms[p]:>9.2f} ({ms[p] / total:>3.0%})" for p in PHASES) + f"{total:>10.2f}"
+        )
+        ops = sorted(
+            (e for e in prof.key_averages() if e.key not in PHASES and not e.key.startswith("ProfilerStep")),
+            key=lambda e: e.self_cpu_time_total,
+            reverse=True,
+        )[:6]
         tops[name] = ", ".join(f"{e.key} {e.self_cpu_time_total / 1e3 / steps:.2f}" for e in ops)
     print("-- tagger_sparse: torch.profiler, one round of each (ms a step in each phase, share of the step) " + "-" * 4)
     for line in lines:

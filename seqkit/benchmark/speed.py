@@ -64,6 +64,7 @@ Sections (``--sections``, comma-separated; one module of seqkit.benchmark each, 
 
 The output is a compact table per section and, as the last line, one JSON object with every figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,7 +78,6 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import torch
 
 from seqkit.benchmark.timing import quiet_lightning, set_threads, threads_line
-
 
 # section -> "module:function" of seqkit.benchmark (imported when the section runs)
 SECTIONS: Dict[str, str] = {
@@ -100,37 +100,71 @@ def section(name: str) -> Callable[[argparse.Namespace], Dict[str, Any]]:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--sections", default="classifier",
-                   help=f"comma-separated sections to run, from: {', '.join(SECTIONS)}")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (on a busy 2-core machine two threads can stall in OpenMP)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--sections", default="classifier", help=f"comma-separated sections to run, from: {', '.join(SECTIONS)}"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (on a busy 2-core machine two threads can stall in OpenMP)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--rounds", type=int, default=3, help="alternating measurements of each side; median reported")
     p.add_argument("--epochs", type=int, default=1, help="epochs a round (sections 1 and 2)")
     p.add_argument("--warmup-batches", type=int, default=20, help="batches of the warm-up run before timing")
     p.add_argument("--cell-batches", type=int, default=50, help="batches timed for fused vs cell (cell is slow)")
-    p.add_argument("--max-batches", type=int, default=None,
-                   help="cap on the batches of every training comparison (None: the whole epoch; seq2seq: also "
-                        "decodes one validation batch only)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches, toy sizes")
-    p.add_argument("--override", action="append", default=[], metavar="SECTION:KEY=VALUE",
-                   help="a Hydra override of one section's recipe, e.g. classifier:backbone.cell=gru or "
-                        "tagger:data.batch_size=32 (repeatable; sizes live in configs/, not here)")
-    p.add_argument("--flop-batches", type=int, default=8,
-                   help="batches (spread over the timed ones) whose step FLOPs are counted with FlopCounterMode")
+    p.add_argument(
+        "--max-batches",
+        type=int,
+        default=None,
+        help="cap on the batches of every training comparison (None: the whole epoch; seq2seq: also "
+        "decodes one validation batch only)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 1 round, 6 batches an epoch, 3 cell batches, 2 warm-up batches, toy sizes",
+    )
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="SECTION:KEY=VALUE",
+        help="a Hydra override of one section's recipe, e.g. classifier:backbone.cell=gru or "
+        "tagger:data.batch_size=32 (repeatable; sizes live in configs/, not here)",
+    )
+    p.add_argument(
+        "--flop-batches",
+        type=int,
+        default=8,
+        help="batches (spread over the timed ones) whose step FLOPs are counted with FlopCounterMode",
+    )
     g = p.add_argument_group("classifier")
-    g.add_argument("--sst2", default=None, help="directory holding stsa.binary.train (None: the built-in sentiment data)")
+    g.add_argument(
+        "--sst2", default=None, help="directory holding stsa.binary.train (None: the built-in sentiment data)"
+    )
     g = p.add_argument_group("gradient_flow (the classifier options above choose its model and data)")
     g.add_argument("--gradient-flow-every", type=int, default=50, help="GradientFlow records every this many steps")
     g = p.add_argument_group("tagger")
-    g.add_argument("--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)")
-    g.add_argument("--tagger-batches", type=int, default=300,
-                   help="training batches timed in tagger section 1 (300: ~2.5 min of the section on an idle core)")
-    g.add_argument("--tagger-step-batches", type=int, default=100,
-                   help="training batches (the first of section 1's) timed for the CRF's share of a step")
+    g.add_argument(
+        "--conll2003", default=None, help="directory holding train.txt and valid.txt (None: built-in WNUT-17)"
+    )
+    g.add_argument(
+        "--tagger-batches",
+        type=int,
+        default=300,
+        help="training batches timed in tagger section 1 (300: ~2.5 min of the section on an idle core)",
+    )
+    g.add_argument(
+        "--tagger-step-batches",
+        type=int,
+        default=100,
+        help="training batches (the first of section 1's) timed for the CRF's share of a step",
+    )
     g.add_argument("--no-peer", action="store_true", help="skip the Flair peer even when flair is installed")
     g = p.add_argument_group("forecast")
     g.add_argument("--ett", default=None, help="directory holding ETTh1.csv (None: a generated hourly series)")
@@ -142,8 +176,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     g.add_argument("--seq2seq-batches", type=int, default=100, help="training batches (of 256 words) timed")
     g.add_argument("--seq2seq-single", type=int, default=300, help="validation words decoded one at a time")
     g = p.add_argument_group("predict")
-    g.add_argument("--predict-ckpt", default=None, help="a classifier checkpoint (None: the task=sentiment recipe, "
-                   "trained --predict-train-steps steps on the built-in data)")
+    g.add_argument(
+        "--predict-ckpt",
+        default=None,
+        help="a classifier checkpoint (None: the task=sentiment recipe, "
+        "trained --predict-train-steps steps on the built-in data)",
+    )
     g.add_argument("--predict-train-steps", type=int, default=20, help="training steps of that checkpoint")
     g.add_argument("--predict-sentences", type=int, default=30_000, help="sentences predicted for throughput")
     g = p.add_argument_group("export (the classifier and tagger options above choose the models and data)")
@@ -161,10 +199,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown or not args.sections:
         p.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
-    if min(args.rounds, args.epochs, args.threads, args.cell_batches, args.warmup_batches, args.flop_batches,
-           args.tagger_batches, args.tagger_step_batches) < 1:
-        p.error("--rounds, --epochs, --threads, --cell-batches, --warmup-batches, --flop-batches, --tagger-batches "
-                "and --tagger-step-batches must be >= 1")
+    if (
+        min(
+            args.rounds,
+            args.epochs,
+            args.threads,
+            args.cell_batches,
+            args.warmup_batches,
+            args.flop_batches,
+            args.tagger_batches,
+            args.tagger_step_batches,
+        )
+        < 1
+    ):
+        p.error(
+            "--rounds, --epochs, --threads, --cell-batches, --warmup-batches, --flop-batches, --tagger-batches "
+            "and --tagger-step-batches must be >= 1"
+        )
     bad = [o for o in args.override if ":" not in o or o.split(":", 1)[0] not in SECTIONS or "=" not in o]
     if bad:
         p.error(f"--override {bad[0]!r}: give SECTION:KEY=VALUE with SECTION one of {list(SECTIONS)}")
@@ -178,12 +229,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     quiet_lightning()  # after the import: importing pytorch_lightning sets its logger's level to INFO
 
-    print(f"seqkit speed benchmark: torch {torch.__version__}, pytorch-lightning {pl.__version__}, "
-          f"python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"{threads_line(threads)}; sections: {', '.join(args.sections)}; "
-          f"{args.rounds} round(s), median reported" + ("; QUICK mode (figures meaningless)" if args.quick else ""))
-    summary: Dict[str, Any] = {"torch": torch.__version__, "lightning": pl.__version__, **threads,
-                               "quick": args.quick, "sections": {}}
+    print(
+        f"seqkit speed benchmark: torch {torch.__version__}, pytorch-lightning {pl.__version__}, "
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{threads_line(threads)}; sections: {', '.join(args.sections)}; "
+        f"{args.rounds} round(s), median reported" + ("; QUICK mode (figures meaningless)" if args.quick else "")
+    )
+    summary: Dict[str, Any] = {
+        "torch": torch.__version__,
+        "lightning": pl.__version__,
+        **threads,
+        "quick": args.quick,
+        "sections": {},
+    }
     start = time.perf_counter()
     for name in args.sections:
         print(f"== {name} " + "=" * (78 - len(name)))

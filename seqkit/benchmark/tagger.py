@@ -5,17 +5,35 @@ seqkit[bench], a Flair BiLSTM-CRF of the same size on the same batches (seqkit.b
 seqkit/Flair >= 5); 1b. GFLOP/s; 2. the CRF's share of a training step (CRF nll forward+backward alone on the
 step's emissions, over the full step); 3. decoding the validation set: Viterbi sentences/s on precomputed
 emissions against argmax (the softmax head's decode), and the full model decode (the inference figure)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (epoch_batches, network_of, plain_train, real_tokens, report_flops,
-                                    report_trainer_vs_plain, trainer_vs_plain)
+from seqkit.benchmark.loops import (
+    epoch_batches,
+    network_of,
+    plain_train,
+    real_tokens,
+    report_flops,
+    report_trainer_vs_plain,
+    trainer_vs_plain,
+)
 from seqkit.benchmark.recipes import describe_model, tagger_recipe
-from seqkit.benchmark.timing import (Clock, Rate, Table, alternate, compare, inference_figure, median, ratio,
-                                     seed_all, summary_of)
+from seqkit.benchmark.timing import (
+    Clock,
+    Rate,
+    Table,
+    alternate,
+    compare,
+    inference_figure,
+    median,
+    ratio,
+    seed_all,
+    summary_of,
+)
 
 
 def bench_tagger(args) -> Dict[str, Any]:
@@ -30,13 +48,22 @@ def bench_tagger(args) -> Dict[str, Any]:
     n_train, n_val = len(dm.datasets["train"]), len(dm.datasets["val"])
     word_dropout = float(cfg.model.word_dropout)
     print(f"data:  {what}: {n_train:,} training sentences, {n_val:,} validation")
-    print(f"model: {describe_model(recipe)}; word {cfg.model.embedding_dim} + char {cfg.model.char_encoder} "
-          f"{network_of(model).chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
-          f"{n_params:,} parameters; batch {cfg.data.batch_size}")
+    print(
+        f"model: {describe_model(recipe)}; word {cfg.model.embedding_dim} + char {cfg.model.char_encoder} "
+        f"{network_of(model).chars.output_dim}, {cfg.model.head} over {len(dm.tags)} tags, word dropout {word_dropout:g}, "
+        f"{n_params:,} parameters; batch {cfg.data.batch_size}"
+    )
     figures: Dict[str, Any] = {
-        "data": "conll2003" if args.conll2003 else "builtin:wnut17", "train_sentences": n_train, "val_sentences": n_val,
-        "tags": len(dm.tags), "parameters": n_params, "batch_size": int(cfg.data.batch_size), "lr": recipe.lr,
-        "word_dropout": word_dropout, "rounds": args.rounds, "recipe": recipe.overrides,
+        "data": "conll2003" if args.conll2003 else "builtin:wnut17",
+        "train_sentences": n_train,
+        "val_sentences": n_val,
+        "tags": len(dm.tags),
+        "parameters": n_params,
+        "batch_size": int(cfg.data.batch_size),
+        "lr": recipe.lr,
+        "word_dropout": word_dropout,
+        "rounds": args.rounds,
+        "recipe": recipe.overrides,
     }
 
     def reset(m):
@@ -66,24 +93,44 @@ def bench_tagger(args) -> Dict[str, Any]:
         extra["flair"] = run_flair
     res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, tokens, args, extra=extra)
     figures["trainer_vs_plain"] = report_trainer_vs_plain(
-        args, f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)",
-        {k: res[k] for k in ("plain", "lightning")}, whole_fit, len(batches), tokens)
+        args,
+        f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)",
+        {k: res[k] for k in ("plain", "lightning")},
+        whole_fit,
+        len(batches),
+        tokens,
+    )
     if version is None:
         why = "--no-peer given" if args.no_peer else 'flair is not installed (pip install -e ".[bench]")'
         print(f"-- 1p. peer: Flair BiLSTM-CRF: skipped, {why}")
         figures["flair"] = {"skipped": why}
     else:
         r_peer = compare(res["lightning"], res["flair"])
-        tp = Table(f"1p. peer: Flair {version} BiLSTM-CRF of the same size ({flair_params:,} parameters), the same "
-                   f"{len(batches)} batches, {recipe.cfg.optimizer._target_.rsplit('.', 1)[-1]} lr {recipe.lr:g}")
+        tp = Table(
+            f"1p. peer: Flair {version} BiLSTM-CRF of the same size ({flair_params:,} parameters), the same "
+            f"{len(batches)} batches, {recipe.cfg.optimizer._target_.rsplit('.', 1)[-1]} lr {recipe.lr:g}"
+        )
         tp.rate("seqkit (pl.Trainer, epoch time)", res["lightning"])
         tp.rate("Flair (forward_loss, backward, clip, step)", res["flair"])
         tp.ratio("ratio seqkit/Flair", r_peer, 5.0)
         tp.print()
-        figures["flair"] = {"version": version, "parameters": flair_params, "ratio": r_peer["wall"],
-                            "ratio_cpu": r_peer["cpu"], "target": 5.0, "flair": summary_of(res["flair"])}
-    figures["flops"] = report_flops(args, "1b. achieved FLOP rate vs a GEMM in this run", reset(plain_model), batches,
-                                    real_tokens, {k: res[k] for k in ("plain", "lightning")}, cfg.backbone.hidden_size)
+        figures["flair"] = {
+            "version": version,
+            "parameters": flair_params,
+            "ratio": r_peer["wall"],
+            "ratio_cpu": r_peer["cpu"],
+            "target": 5.0,
+            "flair": summary_of(res["flair"]),
+        }
+    figures["flops"] = report_flops(
+        args,
+        "1b. achieved FLOP rate vs a GEMM in this run",
+        reset(plain_model),
+        batches,
+        real_tokens,
+        {k: res[k] for k in ("plain", "lightning")},
+        cfg.backbone.hidden_size,
+    )
 
     # ---- 2. the CRF's share of a training step: (a) the full step, (b) the CRF nll forward + backward alone
     # on the emissions of the same batches (detached leaves: nothing flows back into the encoder) ---------
@@ -101,19 +148,27 @@ def bench_tagger(args) -> Dict[str, Any]:
         step_model.zero_grad(set_to_none=True)  # the CRF's gradients must not leak into the next full step
         return clock.rate(step_tokens)
 
-    res2 = alternate({"step": lambda: plain_train(reset(step_model), steps, recipe).rate(step_tokens),
-                      "crf": crf_only}, args.rounds)
+    res2 = alternate(
+        {"step": lambda: plain_train(reset(step_model), steps, recipe).rate(step_tokens), "crf": crf_only}, args.rounds
+    )
     # (tokens/s of the step) / (tokens/s of the CRF alone) = CRF time / step time
-    share = {k: ratio(median([getattr(r, k) for r in res2["step"]]), median([getattr(r, k) for r in res2["crf"]]))
-             for k in ("wall", "cpu")}
+    share = {
+        k: ratio(median([getattr(r, k) for r in res2["step"]]), median([getattr(r, k) for r in res2["crf"]]))
+        for k in ("wall", "cpu")
+    }
     t2 = Table(f"2. the CRF's share of a training step ({len(steps)} batches, {step_tokens:,} real tokens)")
     t2.rate("(a) full step (fwd+nll+bwd+clip+Adam)", res2["step"])
     t2.rate("(b) CRF nll forward + backward alone", res2["crf"])
     t2.text(f"CRF share of a step (b/a by time): {share['wall']:.1%} (by CPU time {share['cpu']:.1%})")
     t2.print()
-    figures["crf_share_of_step"] = {"batches": len(steps), "real_tokens": step_tokens, "share": share["wall"],
-                                    "share_cpu": share["cpu"], "step": summary_of(res2["step"]),
-                                    "crf": summary_of(res2["crf"])}
+    figures["crf_share_of_step"] = {
+        "batches": len(steps),
+        "real_tokens": step_tokens,
+        "share": share["wall"],
+        "share_cpu": share["cpu"],
+        "step": summary_of(res2["step"]),
+        "crf": summary_of(res2["crf"]),
+    }
 
     # ---- 3. decoding the validation set (the recipe's length-sorted eval batches): Viterbi vs argmax on the
     # same precomputed emissions, and the whole model (forward + Viterbi) in eval mode ----------------------
@@ -135,29 +190,43 @@ def bench_tagger(args) -> Dict[str, Any]:
                 network.decode(network.scores(b), b.mask)
         return clock.rate(sentences)
 
-    res3 = alternate({"viterbi": lambda: decode(lambda e, m: network.crf.viterbi(e, m)[0]),
-                      # what the softmax head decodes: argmax of softmax = argmax of the emissions
-                      "argmax": lambda: decode(lambda e, m: e.argmax(-1).masked_fill(~m, 0)),
-                      "model": full_decode}, args.rounds)
+    res3 = alternate(
+        {
+            "viterbi": lambda: decode(lambda e, m: network.crf.viterbi(e, m)[0]),
+            # what the softmax head decodes: argmax of softmax = argmax of the emissions
+            "argmax": lambda: decode(lambda e, m: e.argmax(-1).masked_fill(~m, 0)),
+            "model": full_decode,
+        },
+        args.rounds,
+    )
     r3 = compare(res3["viterbi"], res3["argmax"])
-    viterbi_share = {k: ratio(median([getattr(r, k) for r in res3["model"]]),
-                              median([getattr(r, k) for r in res3["viterbi"]])) for k in ("wall", "cpu")}
-    t3 = Table(f"3. decoding the validation set ({sentences:,} sentences, {len(val)} length-sorted eval batches of "
-               f"<= {dm.eval_batch_size})", unit="sentences/s")
+    viterbi_share = {
+        k: ratio(median([getattr(r, k) for r in res3["model"]]), median([getattr(r, k) for r in res3["viterbi"]]))
+        for k in ("wall", "cpu")
+    }
+    t3 = Table(
+        f"3. decoding the validation set ({sentences:,} sentences, {len(val)} length-sorted eval batches of "
+        f"<= {dm.eval_batch_size})",
+        unit="sentences/s",
+    )
     t3.rate("Viterbi (CRF) on precomputed emissions", res3["viterbi"])
     t3.rate("argmax (softmax head), same emissions", res3["argmax"])
     t3.rate("full model: forward + Viterbi (no_grad)", res3["model"])
     t3.ratio("ratio Viterbi/argmax", r3)
-    t3.text(f"Viterbi share of the full model decode: {viterbi_share['wall']:.1%} "
-            f"(by CPU time {viterbi_share['cpu']:.1%})")
+    t3.text(
+        f"Viterbi share of the full model decode: {viterbi_share['wall']:.1%} (by CPU time {viterbi_share['cpu']:.1%})"
+    )
     t3.print()
     figures["decode"] = {
-        "sentences": sentences, "batches": len(val),
+        "sentences": sentences,
+        "batches": len(val),
         "viterbi_sentences_per_s": median([r.wall for r in res3["viterbi"]]),
         "argmax_sentences_per_s": median([r.wall for r in res3["argmax"]]),
         "model_sentences_per_s": median([r.wall for r in res3["model"]]),
-        "ratio_viterbi_argmax": r3["wall"], "ratio_viterbi_argmax_cpu": r3["cpu"],
-        "viterbi_share_of_model_decode": viterbi_share["wall"], "viterbi_share_of_model_decode_cpu": viterbi_share["cpu"],
+        "ratio_viterbi_argmax": r3["wall"],
+        "ratio_viterbi_argmax_cpu": r3["cpu"],
+        "viterbi_share_of_model_decode": viterbi_share["wall"],
+        "viterbi_share_of_model_decode_cpu": viterbi_share["cpu"],
         **{name: summary_of(res3[name], "sentences") for name in ("viterbi", "argmax", "model")},
     }
     figures["inference"] = inference_figure("forward + Viterbi, validation split", res3["model"], "sentences")

@@ -1,5 +1,6 @@
 """What every benchmark measures with: threads and quiet logging, clocks and rates, alternating rounds, ratios
 of medians, and the printed tables. No model or data here."""
+
 from __future__ import annotations
 
 import logging
@@ -22,14 +23,19 @@ def set_threads(threads: int) -> Dict[str, Any]:
         torch.set_num_interop_threads(threads)
     except RuntimeError:  # only settable before any inter-op work has started
         pass
-    return {"threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+    return {
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+    }
 
 
 def threads_line(threads: Dict[str, Any]) -> str:
     """``torch threads: 1 (inter-op 1, OMP_NUM_THREADS=1)``: what each benchmark prints of ``set_threads``."""
-    return (f"torch threads: {threads['threads']} (inter-op {threads['interop_threads']}, "
-            f"OMP_NUM_THREADS={threads['OMP_NUM_THREADS'] or 'unset'})")
+    return (
+        f"torch threads: {threads['threads']} (inter-op {threads['interop_threads']}, "
+        f"OMP_NUM_THREADS={threads['OMP_NUM_THREADS'] or 'unset'})"
+    )
 
 
 def seed_all(seed: int) -> None:
@@ -42,9 +48,15 @@ def quiet_lightning() -> None:
     after importing pytorch_lightning, which sets its logger's level to INFO)."""
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    for pattern in (".*does not have many workers.*", ".*val_dataloader.*", ".*validation_step.*",
-                    ".*GPU available but not used.*", ".*smaller than the logging interval.*",
-                    ".*LeafSpec.*", ".*batch_size.*"):
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*val_dataloader.*",
+        ".*validation_step.*",
+        ".*GPU available but not used.*",
+        ".*smaller than the logging interval.*",
+        ".*LeafSpec.*",
+        ".*batch_size.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
@@ -60,6 +72,7 @@ def ratio(a: float, b: float) -> float:
 class Rate:
     """Units a second by wall clock and by this process's CPU time. With one thread, CPU time leaves out the time
     the process waited for a core, so on a shared machine it is the steadier of the two."""
+
     wall: float
     cpu: float
 
@@ -90,27 +103,36 @@ def alternate(runs: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, List
     results: Dict[str, List[Any]] = {name: [] for name in runs}
     names = list(runs)
     for r in range(rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             results[name].append(runs[name]())
     return results
 
 
 def compare(a: Sequence[Rate], b: Sequence[Rate]) -> Dict[str, float]:
     """Median of a over median of b, by wall clock and by CPU time."""
-    return {"wall": ratio(median([r.wall for r in a]), median([r.wall for r in b])),
-            "cpu": ratio(median([r.cpu for r in a]), median([r.cpu for r in b]))}
+    return {
+        "wall": ratio(median([r.wall for r in a]), median([r.wall for r in b])),
+        "cpu": ratio(median([r.cpu for r in a]), median([r.cpu for r in b])),
+    }
 
 
 def summary_of(rates: Sequence[Rate], unit: str = "tokens") -> Dict[str, Any]:
     """For the JSON line: median <unit>/s (wall, CPU) and every round's wall figure."""
-    return {f"{unit}_per_s": median([r.wall for r in rates]), f"cpu_{unit}_per_s": median([r.cpu for r in rates]),
-            f"rounds_{unit}_per_s": [round(r.wall, 1) for r in rates]}
+    return {
+        f"{unit}_per_s": median([r.wall for r in rates]),
+        f"cpu_{unit}_per_s": median([r.cpu for r in rates]),
+        f"rounds_{unit}_per_s": [round(r.wall, 1) for r in rates],
+    }
 
 
 def inference_figure(what: str, rates: Sequence[Rate], unit: str) -> Dict[str, Any]:
     """Every section's inference throughput under one key (``figures["inference"]``)."""
-    return {"what": what, "unit": unit, f"{unit}_per_s": median([r.wall for r in rates]),
-            f"cpu_{unit}_per_s": median([r.cpu for r in rates])}
+    return {
+        "what": what,
+        "unit": unit,
+        f"{unit}_per_s": median([r.wall for r in rates]),
+        f"cpu_{unit}_per_s": median([r.cpu for r in rates]),
+    }
 
 
 class Table:
@@ -122,8 +144,10 @@ class Table:
 
     def rate(self, label: str, rates: Sequence[Rate], note: str = "") -> None:
         rounds = " ".join(f"{r.wall:,.0f}" for r in rates)
-        self.lines.append(f"  {label:<40} {median([r.wall for r in rates]):>11,.0f}         "
-                          f"{median([r.cpu for r in rates]):>11,.0f}   [{rounds}]{('  ' + note) if note else ''}")
+        self.lines.append(
+            f"  {label:<40} {median([r.wall for r in rates]):>11,.0f}         "
+            f"{median([r.cpu for r in rates]):>11,.0f}   [{rounds}]{('  ' + note) if note else ''}"
+        )
 
     def ratio(self, label: str, value: Dict[str, float], target: Optional[float] = None) -> None:
         goal = ""

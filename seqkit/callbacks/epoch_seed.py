@@ -1,4 +1,5 @@
 """Make training epoch k a function of (seed, k), so a resumed run continues exactly as an uninterrupted one."""
+
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
 """Stop training at the first NaN/inf loss or gradient, before it reaches the weights or a checkpoint."""
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,9 @@ class FiniteCheck(pl.Callback):
             self._skipped += 1
             if self._skipped < self.max_scaler_skips:
                 return  # the scaler skips this step and lowers its scale
-            scaling = f" in {self._skipped} steps in a row under fp16 gradient scaling (scale now {scaler.get_scale():g})"
+            scaling = (
+                f" in {self._skipped} steps in a row under fp16 gradient scaling (scale now {scaler.get_scale():g})"
+            )
         model = getattr(pl_module, "network", pl_module)  # seqkit.training.TaskModule: names within its network
         bad = next(name for name, p in model.named_parameters() if not is_finite(p.grad))
         self._stop(trainer, f"the gradient of {bad} is not finite{scaling}")
@@ -61,7 +64,8 @@ class FiniteCheck(pl.Callback):
         raise NonFiniteError(
             f"{what} at epoch {trainer.current_epoch + 1}, step {trainer.global_step + 1}: training stopped before "
             f"the update{kept}. Try a lower learning rate (optimizer.lr=...) or gradient clipping "
-            f"(trainer.gradient_clip_val=1.0)")
+            f"(trainer.gradient_clip_val=1.0)"
+        )
 
 
 def _describe(loss: torch.Tensor) -> str:
@@ -72,5 +76,6 @@ def _describe(loss: torch.Tensor) -> str:
 def _last_checkpoint(trainer: pl.Trainer) -> Optional[str]:
     """last.ckpt (the latest epoch's) when written, else the best checkpoint so far, else None."""
     from seqkit.resume import last_checkpoint
+
     best = [getattr(cb, "best_model_path", "") for cb in trainer.checkpoint_callbacks]
     return last_checkpoint(trainer) or next((p for p in best if p), None)

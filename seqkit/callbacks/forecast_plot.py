@@ -1,5 +1,6 @@
 """ForecastPlot: a Lightning callback that draws the last window of the test (or validation) split,
 forecast vs actual with the baselines, as a PNG in the run directory."""
+
 from __future__ import annotations
 
 import sys
@@ -46,8 +47,14 @@ class ForecastPlot(pl.Callback):
         times = frame.times if frame.times is not None else list(range(len(frame.scaled)))
         values = frame.series.values
         path = plot_forecast(
-            self.dirpath / f"forecast_{split}.png", times[o - L: o], values[o - L: o, 0], times[o: o + H],
-            first(out["point"]), None if interval is None else (first(interval[0]), first(interval[1])),
-            actual=values[o: o + window.steps, 0], baselines={k: first(v) for k, v in baselines.items()},
-            title=f"{datamodule.targets[0]}: last {split} window ({L} -> {H})")
+            self.dirpath / f"forecast_{split}.png",
+            times[o - L : o],
+            values[o - L : o, 0],
+            times[o : o + H],
+            first(out["point"]),
+            None if interval is None else (first(interval[0]), first(interval[1])),
+            actual=values[o : o + window.steps, 0],
+            baselines={k: first(v) for k, v in baselines.items()},
+            title=f"{datamodule.targets[0]}: last {split} window ({L} -> {H})",
+        )
         print(f"[seqkit] forecast plot: {path}", file=sys.stderr, flush=True)

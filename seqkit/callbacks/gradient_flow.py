@@ -21,6 +21,7 @@ TensorBoard with ``logger=tensorboard``):
   heatmap_<encoder>_layer<l>.png (time step × training step), lines_<encoder>_layer<l>.png (one line an
   epoch, log scale); ``records.pt`` holds every recorded curve (plain tensors and lists).
 """
+
 from __future__ import annotations
 
 import math
@@ -82,8 +83,14 @@ class GradientFlow(Callback):
     plot: write the PNGs (and TensorBoard images). plot_every_n_epochs: also redraw them every this many
     epochs (0: at the end of training only; drawing takes about half a second)."""
 
-    def __init__(self, every_n_steps: int = 50, dirpath: Optional[str] = None, modules: Optional[Sequence[str]] = None,
-                 plot: bool = True, plot_every_n_epochs: int = 0):
+    def __init__(
+        self,
+        every_n_steps: int = 50,
+        dirpath: Optional[str] = None,
+        modules: Optional[Sequence[str]] = None,
+        plot: bool = True,
+        plot_every_n_epochs: int = 0,
+    ):
         if every_n_steps < 1:
             raise ValueError(f"callbacks.gradient_flow.every_n_steps must be >= 1, got {every_n_steps}")
         self.every_n_steps, self.dirpath, self.modules, self.plot = every_n_steps, dirpath, modules, plot
@@ -100,7 +107,9 @@ class GradientFlow(Callback):
         if self.modules is not None:
             missing = sorted(set(self.modules) - set(found))
             if missing:
-                raise ValueError(f"callbacks.gradient_flow.modules: no RecurrentEncoder named {missing}; the model has {sorted(found)}")
+                raise ValueError(
+                    f"callbacks.gradient_flow.modules: no RecurrentEncoder named {missing}; the model has {sorted(found)}"
+                )
             found = {name: found[name] for name in self.modules}
         if not found:
             raise ValueError("callbacks.gradient_flow: the model has no seqkit RecurrentEncoder to watch")
@@ -139,8 +148,11 @@ class GradientFlow(Callback):
             return
         record.clipped_norm = total_grad_norm(pl_module)  # the step's gradients after clipping
         self.records.append(record)
-        metrics = {"gradient_flow/total_norm": record.total_norm, "gradient_flow/clipped_norm": record.clipped_norm,
-                   "gradient_flow/clipped": float(record.clipped_norm < record.total_norm * (1 - 1e-6))}
+        metrics = {
+            "gradient_flow/total_norm": record.total_norm,
+            "gradient_flow/clipped_norm": record.clipped_norm,
+            "gradient_flow/clipped": float(record.clipped_norm < record.total_norm * (1 - 1e-6)),
+        }
         for key, curve in record.curves.items():
             for name, value in decay_summary(curve, DIRECTIONS.index(key.rsplit(".", 1)[1])).items():
                 metrics[f"gradient_flow/{key}/{name}"] = value
@@ -161,22 +173,36 @@ class GradientFlow(Callback):
             return
         out = Path(self.dirpath)
         out.mkdir(parents=True, exist_ok=True)
-        torch.save({"steps": [r.step for r in self.records], "epochs": [r.epoch for r in self.records],
-                    "curves": [r.curves for r in self.records], "total_norm": [r.total_norm for r in self.records],
-                    "clipped_norm": [r.clipped_norm for r in self.records]}, out / "records.pt")
+        torch.save(
+            {
+                "steps": [r.step for r in self.records],
+                "epochs": [r.epoch for r in self.records],
+                "curves": [r.curves for r in self.records],
+                "total_norm": [r.total_norm for r in self.records],
+                "clipped_norm": [r.clipped_norm for r in self.records],
+            },
+            out / "records.pt",
+        )
         if not self.plot:
             return
-        tensorboards = [lg for lg in (trainer.loggers if trainer is not None else []) if isinstance(lg, TensorBoardLogger)]
+        tensorboards = [
+            lg for lg in (trainer.loggers if trainer is not None else []) if isinstance(lg, TensorBoardLogger)
+        ]
         for layer_name, keys in self._layers().items():
             steps = [r.step for r in self.records if keys[0] in r.curves]
-            heat = plots.heatmap(steps, {k.rsplit(".", 1)[1]: [r.curves[k] for r in self.records if k in r.curves] for k in keys},
-                                 layer_name)
+            heat = plots.heatmap(
+                steps,
+                {k.rsplit(".", 1)[1]: [r.curves[k] for r in self.records if k in r.curves] for k in keys},
+                layer_name,
+            )
             line = plots.lines({k.rsplit(".", 1)[1]: self.epoch_means(k) for k in keys}, layer_name)
             file_name = layer_name.replace(".l", "_layer")
             plots.save(heat, out / f"heatmap_{file_name}.png")
             plots.save(line, out / f"lines_{file_name}.png")
             for logger in tensorboards:
-                logger.experiment.add_figure(f"gradient_flow/heatmap_{file_name}", heat, trainer.global_step, close=False)
+                logger.experiment.add_figure(
+                    f"gradient_flow/heatmap_{file_name}", heat, trainer.global_step, close=False
+                )
                 logger.experiment.add_figure(f"gradient_flow/lines_{file_name}", line, trainer.global_step, close=False)
 
     def _layers(self) -> Dict[str, List[str]]:

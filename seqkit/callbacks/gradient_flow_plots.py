@@ -1,5 +1,6 @@
 """Pictures of recorded ‖∂L/∂h_t‖ curves (matplotlib's object API with the Agg canvas: no display, no
 global backend switch). Each function returns a ``Figure``; ``save`` writes it as PNG."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,15 @@ def heatmap(steps: List[int], panels: Dict[str, Sequence[Tensor]], title: str) -
         finite = values[~torch.isnan(torch.from_numpy(values)).numpy()]
         norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if finite.size and finite.min() < finite.max() else None
         spacing = (steps[-1] - steps[0]) / (len(steps) - 1) if len(steps) > 1 else 1.0  # rows centred on their step
-        image = ax.imshow(values, aspect="auto", origin="lower", norm=norm, cmap="viridis", interpolation="nearest",
-                          extent=(-0.5, values.shape[1] - 0.5, steps[0] - spacing / 2, steps[-1] + spacing / 2))
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            origin="lower",
+            norm=norm,
+            cmap="viridis",
+            interpolation="nearest",
+            extent=(-0.5, values.shape[1] - 0.5, steps[0] - spacing / 2, steps[-1] + spacing / 2),
+        )
         ax.set_xlabel("time step t")
         ax.set_ylabel("training step")
         ax.set_title(f"{title} {name}")

@@ -1,4 +1,5 @@
 """Progress output that fits where it goes: a live bar on a terminal, a few plain lines in a log file."""
+
 from __future__ import annotations
 
 import sys
@@ -44,12 +45,17 @@ class LineProgressBar(ProgressBar):
         values = " ".join(f"{k} {_fmt(v)}" for k, v in sorted(metrics.items()) if k != "v_num")
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
         timing = f" ({seconds:.1f} s)" if seconds is not None else ""
-        print(f"epoch {trainer.current_epoch + 1}/{total} step {trainer.global_step}: {values}{timing}".rstrip(), flush=True)
+        print(
+            f"epoch {trainer.current_epoch + 1}/{total} step {trainer.global_step}: {values}{timing}".rstrip(),
+            flush=True,
+        )
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.monotonic()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
             self._line(trainer, pl_module)
 

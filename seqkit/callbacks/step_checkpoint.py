@@ -1,4 +1,5 @@
 """``last.ckpt`` every N training steps, so a long epoch killed half-way loses at most N steps."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -15,5 +16,11 @@ def step_checkpoint(dirpath: str, every_n_steps: Optional[int] = None) -> Option
         return None
     if int(every_n_steps) < 1:
         raise ValueError(f"checkpoint.every_n_steps must be a positive number of steps or null, got {every_n_steps}")
-    return ModelCheckpoint(dirpath=dirpath, filename="step", monitor=None, save_top_k=0, save_last=True,
-                           every_n_train_steps=int(every_n_steps))
+    return ModelCheckpoint(
+        dirpath=dirpath,
+        filename="step",
+        monitor=None,
+        save_top_k=0,
+        save_last=True,
+        every_n_train_steps=int(every_n_steps),
+    )

@@ -1,4 +1,5 @@
 """The batch contract: padded tensors plus lengths; the mask is derived from lengths, never stored twice."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -19,8 +20,11 @@ class DeviceMovable:
 
     def to(self, device: Any, non_blocking: bool = False):
         device = torch.device(device)
-        moved = {f.name: value.to(device, non_blocking=non_blocking) for f in fields(self)
-                 if isinstance(value := getattr(self, f.name), Tensor) and value.device != device}
+        moved = {
+            f.name: value.to(device, non_blocking=non_blocking)
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), Tensor) and value.device != device
+        }
         return replace(self, **moved) if moved else self
 
 
@@ -85,8 +89,9 @@ def collate_indices(indices: List[int]) -> Tensor:
     return torch.tensor(indices, dtype=torch.long)
 
 
-def encode_records(encode: Callable[[List[Any], str], List[Any]], records: List[Any], real: Callable[[Any], bool],
-                   source: str) -> List[Any]:
+def encode_records(
+    encode: Callable[[List[Any], str], List[Any]], records: List[Any], real: Callable[[Any], bool], source: str
+) -> List[Any]:
     """Prediction input: ``encode`` the records for which ``real(record)`` (a blank line or empty sentence
     still gets its output record, empty), each example's ``index`` set to its record's position, so outputs
     go back to input order whatever batches they were sorted into."""

@@ -1,4 +1,5 @@
 """LightningDataModule for many-to-one tasks: one label a text (sentiment, topic, intent)."""
+
 from __future__ import annotations
 
 import random
@@ -13,7 +14,9 @@ from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
 
-def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int) -> List[List[Any]]:
+def stratified_split(
+    examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int
+) -> List[List[Any]]:
     """Split keeping each label's share in every part; the same seed always gives the same parts."""
     by_label: Dict[str, List[Any]] = defaultdict(list)
     for ex, label in zip(examples, labels):
@@ -28,7 +31,7 @@ def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: 
             total += f
             bounds.append(round(total * len(group)))
         for k in range(len(fractions)):
-            parts[k].extend(group[bounds[k]: bounds[k + 1]])
+            parts[k].extend(group[bounds[k] : bounds[k + 1]])
     return parts
 
 
@@ -93,8 +96,11 @@ class TextClassificationDataModule(TextClassificationInput, SeqkitDataModule):
 
     def build_vocabularies(self, splits: Dict[str, tuple]) -> None:
         train = splits["train"][0]
-        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train),
-                                      min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size)
+        self.vocab = Vocabulary.build(
+            (self.tokenizer(e.text) for e in train),
+            min_freq=self.hparams.min_freq,
+            max_size=self.hparams.max_vocab_size,
+        )
         self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
         if self.hparams.char_features:
             self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
@@ -109,4 +115,3 @@ class TextClassificationDataModule(TextClassificationInput, SeqkitDataModule):
 
     def state_fields(self) -> Dict[str, Any]:
         return {**super().state_fields(), "tokenizer": Tokenizer}
-

@@ -4,6 +4,7 @@
 checkpoint by the earlier Lightning-free prediction path) share these methods, so the two
 encode and batch exactly alike.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,12 +51,19 @@ class TextClassificationInput:
         ids = [e.ids for e in examples]
         labels = torch.tensor([e.label for e in examples], dtype=torch.long)
         chars, char_lengths = pad_chars([e.chars for e in examples]) if self.chars is not None else (None, None)
-        return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
-                     labels=None if (labels < 0).any() else labels, chars=chars, char_lengths=char_lengths)
+        return Batch(
+            tokens=pad(ids),
+            lengths=lengths_of(ids),
+            index=torch.tensor([e.index for e in examples]),
+            labels=None if (labels < 0).any() else labels,
+            chars=chars,
+            char_lengths=char_lengths,
+        )
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
-                          output_format: str = "json") -> List[LabelledText]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+    ) -> List[LabelledText]:
         """Numbered raw lines -> the ``predict`` data set; returns one record a line, blank lines included.
 
         input_format: the training ``format`` by default, whose label is read, checked against the training
@@ -63,8 +71,10 @@ class TextClassificationInput:
         whole line is the text. A blank line is a record with no text (its prediction is empty).
         """
         if output_format != "json":
-            raise ValueError(f"options.output_format={output_format}: a text classifier writes JSON lines only "
-                             "(output_format=conll is for taggers)")
+            raise ValueError(
+                f"options.output_format={output_format}: a text classifier writes JSON lines only "
+                "(output_format=conll is for taggers)"
+            )
         fmt = input_format or self.hparams.format
         if fmt not in FORMATS:
             raise ValueError(f"options.input_format must be one of {FORMATS}, got {fmt!r}")
@@ -78,13 +88,19 @@ class TextClassificationInput:
             if problem is None and label is not None and label not in self.labels:
                 problem = f"label {label!r} is not in the training labels {self.labels.itos}"
             if problem:
-                raise DataError(source, number, f"{problem} (input is read as {fmt}, the checkpoint's training "
-                                                f"format; for plain text give options.input_format=text)")
+                raise DataError(
+                    source,
+                    number,
+                    f"{problem} (input is read as {fmt}, the checkpoint's training "
+                    f"format; for plain text give options.input_format=text)",
+                )
             texts.append(LabelledText(body, None, number))
         self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
         return texts
 
-    def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """Per-text model outputs (``probabilities [C]``; None for a blank line), in input order -> one
         JSON-ready dict a text."""
         rows = []
@@ -94,8 +110,13 @@ class TextClassificationInput:
                 continue
             probs = out["probabilities"].tolist()
             best = max(range(len(probs)), key=probs.__getitem__)
-            rows.append({"text": text.text, "label": self.labels.itos[best],
-                         "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)}})
+            rows.append(
+                {
+                    "text": text.text,
+                    "label": self.labels.itos[best],
+                    "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)},
+                }
+            )
         return rows
 
 
@@ -111,7 +132,11 @@ class _Settings(dict):
 
 def restore_tokenizer(hparams: Mapping[str, Any], state: Mapping[str, Any]) -> Tokenizer:
     """The data module's tokeniser: as saved in its state, else (older checkpoints) from its hyper-parameters."""
-    return Tokenizer.from_dict(state["tokenizer"]) if "tokenizer" in state else Tokenizer(**(hparams.get("tokenizer") or {}))
+    return (
+        Tokenizer.from_dict(state["tokenizer"])
+        if "tokenizer" in state
+        else Tokenizer(**(hparams.get("tokenizer") or {}))
+    )
 
 
 class TextClassificationReader(TextClassificationInput):

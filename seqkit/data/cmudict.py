@@ -1,4 +1,5 @@
 """The CMU Pronouncing Dictionary: ``word PH1 PH2 ...`` lines, alternatives as ``word(2)``, ``# comments``."""
+
 from __future__ import annotations
 
 import random
@@ -41,4 +42,4 @@ def split_words(words: Sequence[str], fractions: Sequence[float], seed: int) -> 
     for f in fractions:
         total += f
         bounds.append(round(total / sum(fractions) * len(order)))
-    return [order[bounds[i]: bounds[i + 1]] for i in range(len(fractions))]
+    return [order[bounds[i] : bounds[i + 1]] for i in range(len(fractions))]

@@ -7,6 +7,7 @@ of its data: ``state_dict``/``load_state_dict`` (plain Python: what a checkpoint
 ``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``, and for prediction
 ``set_predict_input`` and ``format_predictions``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ stratified, seed 13); each sentence is its own sequence: ``<eos>`` then its word
 ``<eos>`` as targets, and its label as the batch's ``condition`` (the model turns it into the initial state).
 Sentences are independent, so no state is carried between batches (``carry_state=False``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
@@ -16,8 +17,8 @@ from seqkit.data.classification import Example, TextClassificationDataModule
 from seqkit.data.conditional_lm_text import ConditionalText
 from seqkit.data.datamodule import log
 from seqkit.data.errors import DataError
-from seqkit.data.language_model_text import EOS
 from seqkit.data.labelled_text import LabelledText
+from seqkit.data.language_model_text import EOS
 from seqkit.data.vocab import Vocabulary
 
 
@@ -35,8 +36,12 @@ class ConditionalLanguageModelingDataModule(ConditionalText, TextClassificationD
 
     def build_vocabularies(self, splits: Dict[str, tuple]) -> None:
         train = splits["train"][0]
-        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=self.hparams.min_freq,
-                                      max_size=self.hparams.max_vocab_size, specials=[EOS])
+        self.vocab = Vocabulary.build(
+            (self.tokenizer(e.text) for e in train),
+            min_freq=self.hparams.min_freq,
+            max_size=self.hparams.max_vocab_size,
+            specials=[EOS],
+        )
         self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
         log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, conditions {self.labels.itos}")
 
@@ -44,13 +49,26 @@ class ConditionalLanguageModelingDataModule(ConditionalText, TextClassificationD
         eos = self.vocab.index(EOS)
         inputs = [[eos, *e.ids] for e in examples]
         targets = [[*e.ids, eos] for e in examples]
-        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
-                     labels=pad(targets, value=IGNORE_INDEX),
-                     condition=(torch.tensor([e.label for e in examples]) + self.condition_shift) % len(self.labels))
+        return Batch(
+            tokens=pad(inputs),
+            lengths=lengths_of(inputs),
+            index=torch.tensor([e.index for e in examples]),
+            labels=pad(targets, value=IGNORE_INDEX),
+            condition=(torch.tensor([e.label for e in examples]) + self.condition_shift) % len(self.labels),
+        )
 
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "level": "word", "num_conditions": len(self.labels), "carry_state": False}
+        return {
+            "vocab_size": len(self.vocab),
+            "level": "word",
+            "num_conditions": len(self.labels),
+            "carry_state": False,
+        }
 
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str) -> List[LabelledText]:
-        raise DataError(source, None, "a conditional language model generates text (scripts/generate.py ... condition=<label>); "
-                                      "it does not predict labels")
+        raise DataError(
+            source,
+            None,
+            "a conditional language model generates text (scripts/generate.py ... condition=<label>); "
+            "it does not predict labels",
+        )

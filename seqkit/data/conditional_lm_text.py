@@ -4,6 +4,7 @@
 restored from a checkpoint by the earlier generation path) share these methods, so both read ``condition=`` and
 prompts and write text alike.
 """
+
 from __future__ import annotations
 
 from typing import Any, List, Mapping

@@ -4,6 +4,7 @@ Both return :class:`TaggedSentence` objects that remember the line number of eve
 any later problem (an unknown tag, a bad scheme) can still be reported as ``file:line: reason``.
 Every problem with the input raises :class:`~seqkit.data.errors.DataError`.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,12 +85,19 @@ def read_conll(
                 if labelled:
                     label_col = _resolve_column(label_column, n_columns, "label_column", path, number)
                     if label_col == token_col:
-                        raise DataError(path, number, f"labelled data needs a token column and a separate label"
-                                                      f" column, but both are column {token_col} of {n_columns}"
-                                                      f" (pass labelled=False for unlabelled input)")
+                        raise DataError(
+                            path,
+                            number,
+                            f"labelled data needs a token column and a separate label"
+                            f" column, but both are column {token_col} of {n_columns}"
+                            f" (pass labelled=False for unlabelled input)",
+                        )
             elif len(fields) != n_columns:
-                raise DataError(path, number, f"expected {n_columns} columns, found {len(fields)}"
-                                              f" (the first token line has {n_columns})")
+                raise DataError(
+                    path,
+                    number,
+                    f"expected {n_columns} columns, found {len(fields)} (the first token line has {n_columns})",
+                )
             current.append((number, fields))
     if not sentences:
         raise DataError(path, None, "no sentences (only -DOCSTART- lines)")
@@ -112,8 +120,12 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
     for s in sentences:  # malformed tags first: they would make detection meaningless
         for tag, number in zip(s.tags, s.token_lines):
             if ts.parse_tag(tag) is None:
-                raise DataError(path, number, f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type"
-                                              f" (scheme {scheme!r}; use scheme='none' for POS or chunk tags)")
+                raise DataError(
+                    path,
+                    number,
+                    f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type"
+                    f" (scheme {scheme!r}; use scheme='none' for POS or chunk tags)",
+                )
     found = ts.detect_scheme(s.tags for s in sentences)
     repairs = 0
     for s in sentences:
@@ -131,8 +143,13 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
         log(f"{path}: tags are {found.upper()}; converted to {scheme.upper()}")
 
 
-def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", labelled: bool = True,
-                lines: Optional[List[Tuple[int, str]]] = None) -> List[TaggedSentence]:
+def read_conllu(
+    path: PathLike,
+    *,
+    label_column: Union[str, int] = "upos",
+    labelled: bool = True,
+    lines: Optional[List[Tuple[int, str]]] = None,
+) -> List[TaggedSentence]:
     """Read a CoNLL-U file (Universal Dependencies): word lines as tokens, a column as tags.
 
     Lines must have 10 tab-separated columns. ``#`` comments, multiword-token ranges (ID ``3-4``) and
@@ -157,8 +174,9 @@ def read_conllu(path: PathLike, *, label_column: Union[str, int] = "upos", label
                 raise DataError(path, number, f"expected 10 tab-separated columns, found {len(fields)}")
             word_id = fields[0]
             if not _CONLLU_ID.match(word_id):
-                raise DataError(path, number, f"bad ID {word_id!r}: expected N, N-M (multiword token) or N.M"
-                                              f" (empty node)")
+                raise DataError(
+                    path, number, f"bad ID {word_id!r}: expected N, N-M (multiword token) or N.M (empty node)"
+                )
             if "-" in word_id or "." in word_id:
                 continue
             tokens.append(fields[1])

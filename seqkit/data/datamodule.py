@@ -1,4 +1,5 @@
 """What the seqkit LightningDataModules share: path handling, batching, and checkpointed state."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,14 @@ class SeqkitDataModule(pl.LightningDataModule):
 
     vocabularies: Tuple[str, ...] = ()  # names of the Vocabulary attributes a checkpoint keeps (see state_fields)
 
-    def __init__(self, root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
-                 bucketing: bool = True, num_workers: int = 0):
+    def __init__(
+        self,
+        root: Optional[str] = None,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        bucketing: bool = True,
+        num_workers: int = 0,
+    ):
         super().__init__()
         self.root = root
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
@@ -60,7 +67,9 @@ class SeqkitDataModule(pl.LightningDataModule):
         return {name: Vocabulary for name in self.vocabularies}
 
     def state_dict(self) -> Dict[str, Any]:
-        state = {name: getattr(self, name).to_dict() for name in self.state_fields() if getattr(self, name, None) is not None}
+        state = {
+            name: getattr(self, name).to_dict() for name in self.state_fields() if getattr(self, name, None) is not None
+        }
         return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -88,8 +97,12 @@ class SeqkitDataModule(pl.LightningDataModule):
         """Model arguments for pretrained vectors (not hyper-parameters, except their width and number)."""
         if self.vectors is None:
             return {}
-        return {"pretrained_vectors": self.vectors.table, "pretrained_rows": self.vectors.rows(self.vocab),
-                "pretrained_words": len(self.vectors), "embedding_dim": self.vectors.dim}
+        return {
+            "pretrained_vectors": self.vectors.table,
+            "pretrained_rows": self.vectors.rows(self.vocab),
+            "pretrained_words": len(self.vectors),
+            "embedding_dim": self.vectors.dim,
+        }
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         return None if path is None else resolve_path(path, self.root)
@@ -126,12 +139,22 @@ class SeqkitDataModule(pl.LightningDataModule):
         size = self.batch_size if train else self.eval_batch_size
         shard = self.replicas() if train else {}
         if train and not self.bucketing:
-            return DataLoader(examples, batch_size=size, sampler=ShuffleSampler(len(examples), **shard),
-                              collate_fn=self.collate, num_workers=self.num_workers)
+            return DataLoader(
+                examples,
+                batch_size=size,
+                sampler=ShuffleSampler(len(examples), **shard),
+                collate_fn=self.collate,
+                num_workers=self.num_workers,
+            )
         lengths = [self.example_length(e) for e in examples]
         if not train:  # a sampler, not a batch sampler: Trainer.predict keeps it (see LengthSortedSampler)
-            return DataLoader(examples, batch_size=size, sampler=LengthSortedSampler(lengths), collate_fn=self.collate,
-                              num_workers=self.num_workers)
+            return DataLoader(
+                examples,
+                batch_size=size,
+                sampler=LengthSortedSampler(lengths),
+                collate_fn=self.collate,
+                num_workers=self.num_workers,
+            )
         sampler = BucketBatchSampler(lengths, size, shuffle=True, **shard)
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 
@@ -146,4 +169,3 @@ class SeqkitDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self.loader(self.datasets["predict"], train=False)
-

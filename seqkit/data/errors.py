@@ -1,4 +1,5 @@
 """The one error type every seqkit reader raises, so a user sees `file:line: reason` and no traceback."""
+
 from __future__ import annotations
 
 import math

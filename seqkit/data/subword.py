@@ -6,6 +6,7 @@ Training is deterministic (one thread, every sentence in file order, no sampling
 log stays below warnings). Normalisation is ``identity``: ``decode(encode(text))`` gives back the text
 (whitespace runs become one space), so outputs are scored and printed as raw text.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,9 @@ def _sentencepiece():
     try:
         import sentencepiece
     except ImportError:  # a core dependency; this only helps a hand-made environment
-        raise ValueError("subword tokens (bpe, unigram) need the sentencepiece package: pip install sentencepiece") from None
+        raise ValueError(
+            "subword tokens (bpe, unigram) need the sentencepiece package: pip install sentencepiece"
+        ) from None
     return sentencepiece
 
 
@@ -43,10 +46,20 @@ class SubwordModel:
             raise ValueError("no training text to learn subword units from")
         writer = io.BytesIO()
         _sentencepiece().SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=writer, model_type=kind, vocab_size=vocab_size,
-            hard_vocab_limit=False, character_coverage=1.0, normalization_rule_name="identity",
-            input_sentence_size=0, shuffle_input_sentence=False, num_threads=1, minloglevel=2,
-            bos_id=-1, eos_id=-1)  # seqkit's target vocabulary adds its own <bos>/<eos>
+            sentence_iterator=iter(sentences),
+            model_writer=writer,
+            model_type=kind,
+            vocab_size=vocab_size,
+            hard_vocab_limit=False,
+            character_coverage=1.0,
+            normalization_rule_name="identity",
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            num_threads=1,
+            minloglevel=2,
+            bos_id=-1,
+            eos_id=-1,
+        )  # seqkit's target vocabulary adds its own <bos>/<eos>
         return cls(kind, writer.getvalue())
 
     def encode(self, text: str) -> List[str]:

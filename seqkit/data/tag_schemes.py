@@ -5,6 +5,7 @@ readers, metrics and decoders share one definition of what an entity is. A tag i
 ``P-TYPE`` with ``P`` one of B/I/E/S and a non-empty ``TYPE`` (which may itself contain ``-``,
 e.g. WNUT-17's ``B-creative-work``).
 """
+
 from __future__ import annotations
 
 import re
@@ -174,8 +175,11 @@ def check_tags(
     for i, tag in enumerate(tags):
         parsed = parse_tag(tag)
         if parsed is None or (parsed[0] != "O" and parsed[0] not in allowed):
-            fail(i, f"tag {tag!r} is not valid in {name}: expected O or {'/'.join(p + '-' for p in allowed)}"
-                    f" followed by a type (use scheme 'none' for POS or other non-entity tags)")
+            fail(
+                i,
+                f"tag {tag!r} is not valid in {name}: expected O or {'/'.join(p + '-' for p in allowed)}"
+                f" followed by a type (use scheme 'none' for POS or other non-entity tags)",
+            )
         prefix, typ = parsed
         after = "at sentence start" if prev_tag is None else f"after {prev_tag!r}"
         continues = prev_prefix in ("B", "I") and prev_type == typ
@@ -188,5 +192,8 @@ def check_tags(
                 fail(i, f"tag {tag!r} {after} does not continue an entity; IOBES needs 'B-{typ}' or 'S-{typ}' there")
         prev_tag, prev_prefix, prev_type = tag, prefix, typ
     if scheme == "iobes" and prev_prefix in ("B", "I"):
-        fail(len(tags) - 1, f"sentence ends inside an entity: {prev_tag!r} must be followed by 'I-{prev_type}' or"
-                            f" 'E-{prev_type}' in IOBES")
+        fail(
+            len(tags) - 1,
+            f"sentence ends inside an entity: {prev_tag!r} must be followed by 'I-{prev_type}' or"
+            f" 'E-{prev_type}' in IOBES",
+        )

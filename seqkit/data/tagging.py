@@ -1,4 +1,5 @@
 """LightningDataModule for many-to-many aligned tasks: one tag a token (NER, POS, chunking)."""
+
 from __future__ import annotations
 
 import re
@@ -77,17 +78,30 @@ class TaggingDataModule(SeqkitDataModule):
         if fmt == "conllu":
             column = hp.label_column if labelled and hp.label_column != -1 else "upos"
             return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
-        return read_tagged(path, "conll", token_column=hp.token_column, label_column=hp.label_column,
-                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log, lines=lines)
+        return read_tagged(
+            path,
+            "conll",
+            token_column=hp.token_column,
+            label_column=hp.label_column,
+            scheme=hp.scheme,
+            strict=hp.strict,
+            labelled=labelled,
+            log=log,
+            lines=lines,
+        )
 
     def _read_splits(self) -> Dict[str, Tuple[List[TaggedSentence], str]]:
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             if hp.builtin not in BUILTIN_FORMATS:
-                raise ValueError(f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}")
+                raise ValueError(
+                    f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}"
+                )
             fmt = BUILTIN_FORMATS[hp.builtin]
-            return {split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
-                    for split in FILES[hp.builtin]}
+            return {
+                split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
+                for split in FILES[hp.builtin]
+            }
         splits = {}
         for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
             if path is not None:
@@ -109,8 +123,10 @@ class TaggingDataModule(SeqkitDataModule):
         self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
-        log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
-            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else ""))
+        log(
+            f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else "")
+        )
 
     def encode(self, sentences: Iterable[TaggedSentence], source: str) -> List[TaggedExample]:
         cap = self.hparams.max_word_length
@@ -133,18 +149,29 @@ class TaggingDataModule(SeqkitDataModule):
     def collate(self, examples: List[TaggedExample]) -> Batch:
         chars, char_lengths = pad_chars([e.chars for e in examples])
         labelled = all(e.tags for e in examples)
-        return Batch(tokens=pad([e.ids for e in examples]), lengths=lengths_of([e.ids for e in examples]),
-                     index=torch.tensor([e.index for e in examples]), chars=chars, char_lengths=char_lengths,
-                     labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None)
+        return Batch(
+            tokens=pad([e.ids for e in examples]),
+            lengths=lengths_of([e.ids for e in examples]),
+            index=torch.tensor([e.index for e in examples]),
+            chars=chars,
+            char_lengths=char_lengths,
+            labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None,
+        )
 
     # ---- what the model needs, what the checkpoint keeps ---------------------------------------
     def model_kwargs(self) -> Dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "num_chars": len(self.chars), "tags": list(self.tags.itos),
-                "scheme": self.hparams.scheme, **self.embedding_kwargs()}
+        return {
+            "vocab_size": len(self.vocab),
+            "num_chars": len(self.chars),
+            "tags": list(self.tags.itos),
+            "scheme": self.hparams.scheme,
+            **self.embedding_kwargs(),
+        }
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
-                          output_format: str = "json") -> List[TaggedSentence]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+    ) -> List[TaggedSentence]:
         """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
         (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
         (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
@@ -163,10 +190,14 @@ class TaggingDataModule(SeqkitDataModule):
         self.datasets["predict"] = encode_records(self.encode, sentences, lambda s: bool(s.tokens), source)
         return sentences
 
-    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """Per-sentence outputs (``tags [T]``; None for an empty sentence) -> one JSON-ready dict a sentence."""
-        return [self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
-                for s, out in zip(sentences, outputs)]
+        return [
+            self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
+            for s, out in zip(sentences, outputs)
+        ]
 
     def join_pieces(self, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         """The rows of one sentence tagged in pieces (predict.py ``options.too_long=split``) -> the sentence's row:
@@ -176,8 +207,9 @@ class TaggingDataModule(SeqkitDataModule):
     def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
         row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
         if self.hparams.scheme != "none":
-            row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])}
-                            for t, a, b in tag_schemes.spans(tags)]
+            row["spans"] = [
+                {"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])} for t, a, b in tag_schemes.spans(tags)
+            ]
         return row
 
     @staticmethod

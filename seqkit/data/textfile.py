@@ -1,4 +1,5 @@
 """Read a text file as numbered lines, turning every I/O or decoding problem into a DataError."""
+
 from __future__ import annotations
 
 import gzip

@@ -4,6 +4,7 @@ calendar features, the scaler, chronological splits and sliding windows.
 Everything here is plain Python / torch and has one rule: nothing is ever fitted or chosen on rows after the
 training split, and a window's input never reads a row after its forecast origin.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,11 @@ from seqkit.data.errors import DataError, finite_number
 
 # (strptime format, name) tried in order; the first row's format is the file's, and predictions use it too
 TIME_FORMATS: Tuple[Tuple[str, str], ...] = (
-    ("%Y-%m-%d %H:%M:%S", "datetime"), ("%Y-%m-%dT%H:%M:%S", "datetime_t"), ("%Y-%m-%d %H:%M", "minutes"),
-    ("%Y-%m-%d", "date"), ("%Y-%m", "month"),
+    ("%Y-%m-%d %H:%M:%S", "datetime"),
+    ("%Y-%m-%dT%H:%M:%S", "datetime_t"),
+    ("%Y-%m-%d %H:%M", "minutes"),
+    ("%Y-%m-%d", "date"),
+    ("%Y-%m", "month"),
 )
 _FORMAT_OF = dict((name, fmt) for fmt, name in TIME_FORMATS)
 
@@ -84,8 +88,9 @@ def header_columns(lines: List[Tuple[int, str]], source: str) -> Tuple[int, List
     raise DataError(source, None, "file is empty")
 
 
-def read_series(lines: List[Tuple[int, str]], source: str, columns: Sequence[str],
-                time_column: Optional[str] = None) -> Series:
+def read_series(
+    lines: List[Tuple[int, str]], source: str, columns: Sequence[str], time_column: Optional[str] = None
+) -> Series:
     """Numbered CSV lines (a header, then one row a line) -> the ``columns`` as floats, in that order.
 
     Errors (DataError ``file:line: ...``): an unknown column (names those that exist), a row with the wrong
@@ -120,23 +125,38 @@ def read_series(lines: List[Tuple[int, str]], source: str, columns: Sequence[str
             cell = fields[t_index].strip()
             t, fmt = _parse_time(cell)
             if t is None:
-                raise DataError(source, number, f"column {t_index + 1} ({time_column!r}): {cell!r} is not a timestamp "
-                                                "(YYYY-MM, YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or ISO 8601)")
+                raise DataError(
+                    source,
+                    number,
+                    f"column {t_index + 1} ({time_column!r}): {cell!r} is not a timestamp "
+                    "(YYYY-MM, YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or ISO 8601)",
+                )
             if times and t <= times[-1]:
-                raise DataError(source, number, f"timestamp {cell!r} is not after the previous row's "
-                                                f"({format_time(times[-1], time_format)}, line {numbers[-1]}): "
-                                                "rows must be in increasing time order")
+                raise DataError(
+                    source,
+                    number,
+                    f"timestamp {cell!r} is not after the previous row's "
+                    f"({format_time(times[-1], time_format)}, line {numbers[-1]}): "
+                    "rows must be in increasing time order",
+                )
             time_format = time_format or fmt
             times.append(t)
         rows.append(row)
         numbers.append(number)
     if not rows:
         raise DataError(source, None, "no rows after the header")
-    return Series(str(source), list(columns), torch.tensor(rows, dtype=torch.float64),
-                  times if t_index is not None else None, time_format, numbers)
+    return Series(
+        str(source),
+        list(columns),
+        torch.tensor(rows, dtype=torch.float64),
+        times if t_index is not None else None,
+        time_format,
+        numbers,
+    )
 
 
 # ---- timestamps: the step between rows, future timestamps, calendar features --------------------------------
+
 
 def infer_step(times: Optional[List[datetime]]) -> Dict[str, int]:
     """The series' step: ``{"months": k}`` when rows fall on the same day of consecutive months (monthly data),
@@ -170,11 +190,13 @@ def calendar_features(times: Optional[List[datetime]], names: Sequence[str]) -> 
         raise ValueError("data.calendar needs timestamps: set data.time_column")
     if not names:
         return torch.zeros(len(times or []), 0)
-    return torch.tensor([[CALENDAR[n][0](t) / (CALENDAR[n][1] - 1) - 0.5 for n in names] for t in times],
-                        dtype=torch.float32)
+    return torch.tensor(
+        [[CALENDAR[n][0](t) / (CALENDAR[n][1] - 1) - 0.5 for n in names] for t in times], dtype=torch.float32
+    )
 
 
 # ---- the scaler ---------------------------------------------------------------------------------------------
+
 
 class Scaler:
     """Per-column ``(log(x) if log else x) - shift) / scale``, fitted on the training rows only.
@@ -185,8 +207,9 @@ class Scaler:
 
     KINDS = ("standard", "minmax", "none")
 
-    def __init__(self, kind: str = "standard", log: bool = False, shift: Sequence[float] = (),
-                 scale: Sequence[float] = ()):
+    def __init__(
+        self, kind: str = "standard", log: bool = False, shift: Sequence[float] = (), scale: Sequence[float] = ()
+    ):
         if kind not in self.KINDS:
             raise ValueError(f"data.scaler must be one of {list(self.KINDS)}, got {kind!r}")
         self.kind, self.log = kind, bool(log)
@@ -211,8 +234,12 @@ class Scaler:
         bad = (values <= 0).nonzero()
         if len(bad):
             row, col = bad[0].tolist()
-            raise DataError(source, None, f"data.log=true needs positive values; column {columns[col]!r} has "
-                                          f"{values[row, col].item():g} in data row {row + 1}")
+            raise DataError(
+                source,
+                None,
+                f"data.log=true needs positive values; column {columns[col]!r} has "
+                f"{values[row, col].item():g} in data row {row + 1}",
+            )
         return values.log()
 
     def transform(self, values: Tensor, columns: Sequence[str] = (), source: str = "<data>") -> Tensor:
@@ -222,8 +249,9 @@ class Scaler:
 
     def inverse(self, values: Tensor) -> Tensor:
         """[..., C] scaled -> original units."""
-        x = values * torch.tensor(self.scale, dtype=values.dtype, device=values.device) + \
-            torch.tensor(self.shift, dtype=values.dtype, device=values.device)
+        x = values * torch.tensor(self.scale, dtype=values.dtype, device=values.device) + torch.tensor(
+            self.shift, dtype=values.dtype, device=values.device
+        )
         return x.exp() if self.log else x
 
     def select(self, columns: Sequence[int]) -> "Scaler":
@@ -273,21 +301,41 @@ class Window:
     steps: int
 
 
-def training_windows(begin: int, end: int, input_length: int, horizon: int, stride: int = 1,
-                     name: str = "train", source: str = "<data>", partial: bool = False) -> List[Window]:
+def training_windows(
+    begin: int,
+    end: int,
+    input_length: int,
+    horizon: int,
+    stride: int = 1,
+    name: str = "train",
+    source: str = "<data>",
+    partial: bool = False,
+) -> List[Window]:
     """Every window lying wholly in rows [begin, end): input and all ``horizon`` targets. partial: also the
     windows whose horizon runs past ``end``, trained on the steps before it (the latest rows then get
     forecast from their own recent history, not only as far-horizon targets)."""
     need = input_length + horizon
     if end - begin < need:
-        raise DataError(source, None, f"the {name} split has {end - begin} rows; one window needs input_length + "
-                                      f"horizon = {input_length} + {horizon} = {need}")
+        raise DataError(
+            source,
+            None,
+            f"the {name} split has {end - begin} rows; one window needs input_length + "
+            f"horizon = {input_length} + {horizon} = {need}",
+        )
     origins = range(begin + input_length, end if partial else end - horizon + 1, stride)
     return [Window(i, o, min(horizon, end - o)) for i, o in enumerate(origins)]
 
 
-def evaluation_windows(begin: int, end: int, input_length: int, horizon: int, stride: int = 1,
-                       name: str = "test", source: str = "<data>", partial: bool = False) -> List[Window]:
+def evaluation_windows(
+    begin: int,
+    end: int,
+    input_length: int,
+    horizon: int,
+    stride: int = 1,
+    name: str = "test",
+    source: str = "<data>",
+    partial: bool = False,
+) -> List[Window]:
     """Windows whose forecast targets lie in rows [begin, end); the input is the history just before the
     origin, which may reach back into earlier splits (it is known at forecast time), never after it.
 
@@ -297,8 +345,12 @@ def evaluation_windows(begin: int, end: int, input_length: int, horizon: int, st
     """
     first = max(begin, input_length)
     if end - begin < 1 or first >= end:
-        raise DataError(source, None, f"the {name} split has {end - begin} rows from row {begin}; its first window "
-                                      f"needs {input_length} rows of history before its origin and 1 row to forecast")
+        raise DataError(
+            source,
+            None,
+            f"the {name} split has {end - begin} rows from row {begin}; its first window "
+            f"needs {input_length} rows of history before its origin and 1 row to forecast",
+        )
     if partial or end - first < horizon:
         origins = range(first, end, stride) if partial else range(first, first + 1)
     else:

@@ -1,4 +1,5 @@
 """A small configurable tokeniser, stored in checkpoints as a plain dict."""
+
 from __future__ import annotations
 
 import re

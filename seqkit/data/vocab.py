@@ -1,4 +1,5 @@
 """Vocabulary: token <-> id with specials, a minimum frequency, a size cap and unknown handling."""
+
 from __future__ import annotations
 
 from collections import Counter

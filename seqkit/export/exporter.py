@@ -6,11 +6,10 @@ data module, the model's hyper-parameters, each graph's inputs and outputs (name
 CRF tagger, the transition scores that ``seqkit.export.runtime.viterbi`` decodes the emissions with. So the
 exported files need neither the checkpoint nor seqkit: onnxruntime (or torch.jit.load) and the sidecar.
 """
+
 from __future__ import annotations
 
 import base64
-import importlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from seqkit.data.errors import DataError
-from seqkit.export.graphs import SHAPES, Graph
-from seqkit.safe_files import atomic_open, atomic_path, check_not_read, same_file, write_error
+from seqkit.export.graphs import Graph
+from seqkit.safe_files import atomic_path, check_not_read, same_file
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 EXPORT_VERSION = 1  # of the sidecar's layout
@@ -63,28 +62,46 @@ def write_graph(graph: Graph, path: Path, fmt: str) -> None:
             torch.jit.trace(graph.module, args, check_trace=False).save(str(temp))
             return
         axes = {p.name: p.axes for p in graph.inputs + graph.outputs if p.axes}
-        torch.onnx.export(graph.module, args, str(temp), dynamo=False, opset_version=OPSET,
-                          input_names=[p.name for p in graph.inputs], output_names=[p.name for p in graph.outputs],
-                          dynamic_axes=axes)
+        torch.onnx.export(
+            graph.module,
+            args,
+            str(temp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[p.name for p in graph.inputs],
+            output_names=[p.name for p in graph.outputs],
+            dynamic_axes=axes,
+        )
 
 
-def check_outputs(ckpt_path: str, paths: List[Path], overwrite: bool, default_name: bool,
-                  pretrained: Optional[str] = None) -> None:
+def check_outputs(
+    ckpt_path: str, paths: List[Path], overwrite: bool, default_name: bool, pretrained: Optional[str] = None
+) -> None:
     """Before anything is written: no output is the checkpoint or the vectors file (even with ``overwrite``),
     and none exists unless ``overwrite``."""
     reads = {"checkpoint": ckpt_path, **({"vectors": pretrained} if pretrained else {})}
     for path in paths:
         if default_name and same_file(path, ckpt_path):
-            raise DataError(ckpt_path, None, f"the export's default name {path} is the checkpoint itself; "
-                                             "pass output=<file> to name the exported graph")
+            raise DataError(
+                ckpt_path,
+                None,
+                f"the export's default name {path} is the checkpoint itself; "
+                "pass output=<file> to name the exported graph",
+            )
         check_not_read(path, reads)
         if not overwrite and os.path.lexists(path):
             raise DataError(path, None, "exists; pass overwrite=true to replace it, or choose another output=")
 
 
 def _describe(ports, tensors) -> List[Dict[str, Any]]:
-    return [{"name": p.name, "dtype": str(t.dtype).replace("torch.", ""),
-             "shape": [p.axes.get(i, size) for i, size in enumerate(t.shape)]} for p, t in zip(ports, tensors)]
+    return [
+        {
+            "name": p.name,
+            "dtype": str(t.dtype).replace("torch.", ""),
+            "shape": [p.axes.get(i, size) for i, size in enumerate(t.shape)],
+        }
+        for p, t in zip(ports, tensors)
+    ]
 
 
 def plain(obj: Any) -> Any:
@@ -110,15 +127,19 @@ def decoding_info(model, shape: str) -> Dict[str, Any]:
         transitions, start, end = model.crf._effective(torch.float32)
         return {"method": "viterbi", "transitions": plain(transitions), "start": plain(start), "end": plain(end)}
     if shape == "language_model":
-        return {"initial_state": "start graph" if model.num_conditions else "zeros",
-                "state_shape": [model.encoder.num_layers, "batch", model.encoder.hidden_size]}
+        return {
+            "initial_state": "start graph" if model.num_conditions else "zeros",
+            "state_shape": [model.encoder.num_layers, "batch", model.encoder.hidden_size],
+        }
     if shape == "seq2seq":
         return {"bos_index": model.hparams.bos_index, "eos_index": model.hparams.eos_index, **model.decode_settings}
     if shape == "forecaster":
-        return {"units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
-                         "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
-                         "covariates and calendar features of data.state (seqkit.data.forecasting)",
-                "target_scaler": plain(model.hparams.target_scaler)}
+        return {
+            "units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
+            "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
+            "covariates and calendar features of data.state (seqkit.data.forecasting)",
+            "target_scaler": plain(model.hparams.target_scaler),
+        }
     return {"method": "softmax" if not model.regression else "value"}
 
 
@@ -131,54 +152,3 @@ def data_record(datamodule) -> Dict[str, Any]:
         rows = sorted(vectors.exact.items(), key=lambda kv: kv[1])
         record["pretrained_words"] = [w for w, _ in rows]  # row i + 1 <-> word i; id = len(vocab) - 1 + row
     return record
-
-
-def export_checkpoint(ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False,
-                      pretrained: Optional[str] = None) -> Dict[str, str]:
-    """Write the graphs and the sidecar; -> {graph name or "sidecar": path written}. An existing file is
-    replaced only with ``overwrite`` (and the checkpoint never). pretrained: the vectors file of a checkpoint
-    trained with one (``data.pretrained=``; a checkpoint never names a file to read)."""
-    from seqkit.run import load_checkpoint  # Lightning and Hydra: only once the arguments are known good
-
-    check_format(fmt)
-    decoding = None  # the shape's export module may give the sidecar's decoding record (``decoding(network)``)
-    model, datamodule = load_checkpoint(ckpt_path, **({"pretrained": str(pretrained)} if pretrained else {}))
-    name, hparams = type(model).__name__, dict(model.hparams)
-    network = getattr(model, "network", None)
-    decoding = None  # the shape's own decoding_info(network), where its export module has one
-    if network is not None:  # seqkit.training.TaskModule: its shape's own graphs (seqkit.tasks.<shape>.export)
-        from seqkit.tasks.registry import get, load
-        spec = get(model.hparams.shape).export
-        shape, build, name = load(spec.replace(":graphs", ":SIDECAR_SHAPE")), load(spec), type(network).__name__
-        decoding = getattr(importlib.import_module(spec.partition(":")[0]), "decoding", None)  # the shape's own record
-        model = network  # the sidecar's decoding settings are the network's; its "model" record the TaskModule's hparams
-    elif name not in SHAPES:
-        raise ValueError(f"{ckpt_path}: a {name} checkpoint; export knows {', '.join(sorted(SHAPES))}")
-    else:
-        shape, build = SHAPES[name]
-    graphs = build(model)
-    base = output_path(Path(output) if output else Path(ckpt_path), fmt)
-    paths = graph_paths(base, graphs, fmt)
-    sidecar = base.with_suffix(".json")
-    check_outputs(ckpt_path, [*paths.values(), sidecar], overwrite, default_name=not output,
-                  pretrained=str(pretrained) if pretrained else None)
-    described = {}
-    for graph in graphs:
-        path = paths[graph.name]
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise write_error(path, e) from None
-        write_graph(graph, path, fmt)
-        with torch.no_grad():
-            outs = graph.module(*graph.example_args())
-        outs = outs if isinstance(outs, tuple) else (outs,)
-        described[graph.name] = {"file": path.name, "inputs": _describe(graph.inputs, graph.example_args()),
-                                 "outputs": _describe(graph.outputs, outs)}
-    record = {"seqkit_export": EXPORT_VERSION, "shape": shape, "format": fmt, "model_class": name,
-              "checkpoint": str(ckpt_path), "graphs": described,
-              "decoding": decoding(model) if decoding else decoding_info(model, shape),
-              "model": plain(hparams), "data": data_record(datamodule)}
-    with atomic_open(sidecar) as stream:
-        stream.write(json.dumps(record))
-    return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}

@@ -15,6 +15,7 @@ own methods, so the exported numbers are the model's. Shapes:
 - forecaster: x [B, L, F] (+ future [B, H, K]: calendar features, recursive and seq2seq heads) -> point [B, H, T] (+ quantiles
   [B, H, T, Q] or std [B, H, T]), in the scaled units of the sidecar's scaler.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ EXAMPLE_LENGTHS = (7, 3, 5)  # a variable-length example batch for tracing (long
 @dataclass
 class Port:
     """One input or output of a graph: its name, the axes that vary (dim -> name), and an example (inputs)."""
+
     name: str
     axes: Dict[int, str]
     example: Optional[Tensor] = None
@@ -40,6 +42,7 @@ class Port:
 @dataclass
 class Graph:
     """One exported file: ``module(*inputs) -> outputs`` (a tensor or a tuple of them), traced on the inputs' examples."""
+
     name: str
     module: nn.Module
     inputs: List[Port]
@@ -74,8 +77,10 @@ def _char_ports(num_chars: int, tokens: Tensor, lengths: Tensor) -> List[Port]:
     char_lengths = char_lengths.masked_fill(torch.arange(tokens.size(1))[None] >= lengths[:, None], 0)
     chars = torch.randint(2, max(num_chars, 3), (*tokens.shape, 5), generator=gen)
     chars = chars.masked_fill(torch.arange(5)[None, None] >= char_lengths[..., None], 0)
-    return [Port("chars", {0: "batch", 1: "time", 2: "chars"}, chars),
-            Port("char_lengths", {0: "batch", 1: "time"}, char_lengths)]
+    return [
+        Port("chars", {0: "batch", 1: "time", 2: "chars"}, chars),
+        Port("char_lengths", {0: "batch", 1: "time"}, char_lengths),
+    ]
 
 
 def _sequence_inputs(model, hp: Any = None) -> List[Port]:
@@ -84,7 +89,9 @@ def _sequence_inputs(model, hp: Any = None) -> List[Port]:
     hp = model.hparams if hp is None else hp
     if getattr(model, "embedding", True) is None:  # a classifier over real-valued features
         lengths = torch.tensor(EXAMPLE_LENGTHS)
-        features = torch.randn(len(EXAMPLE_LENGTHS), max(EXAMPLE_LENGTHS), hp.input_size, generator=torch.Generator().manual_seed(0))
+        features = torch.randn(
+            len(EXAMPLE_LENGTHS), max(EXAMPLE_LENGTHS), hp.input_size, generator=torch.Generator().manual_seed(0)
+        )
         features = features * (torch.arange(features.size(1))[None, :, None] < lengths[:, None, None])
         return [Port("features", {0: "batch", 1: "time"}, features), Port("lengths", {0: "batch"}, lengths)]
     tokens, lengths = _tokens(hp.vocab_size)
@@ -97,6 +104,7 @@ def _sequence_inputs(model, hp: Any = None) -> List[Port]:
 def classifier_graphs(model) -> List[Graph]:
     def run(m, inputs, lengths, chars=None, char_lengths=None):
         return m(inputs, lengths, chars, char_lengths)
+
     out = "value" if model.regression else "logits"
     return [Graph("model", _Call(exportable_copy(model), run), _sequence_inputs(model), [Port(out, {0: "batch"})])]
 
@@ -104,8 +112,15 @@ def classifier_graphs(model) -> List[Graph]:
 def tagger_graphs(model) -> List[Graph]:
     def run(m, tokens, lengths, chars=None, char_lengths=None):
         return m(SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths))
-    return [Graph("model", _Call(exportable_copy(model), run), _sequence_inputs(model),
-                  [Port("emissions", {0: "batch", 1: "time"})])]
+
+    return [
+        Graph(
+            "model",
+            _Call(exportable_copy(model), run),
+            _sequence_inputs(model),
+            [Port("emissions", {0: "batch", 1: "time"})],
+        )
+    ]
 
 
 def _state_ports(prefix: str, state, axis: int = 1) -> List[Port]:
@@ -143,14 +158,21 @@ def language_model_graphs(model) -> List[Graph]:
         inputs.append(Port("condition", {0: "batch"}, condition))
     graphs = [Graph("step", _Call(copy, step), inputs, [Port("logits", {0: "batch"}), *_state_ports("new_", state)])]
     if conditional:
-        graphs.append(Graph("start", _Call(copy, lambda m, c: _flat(m.initial_state(c))),
-                            [Port("condition", {0: "batch"}, condition)], _state_ports("", state)))
+        graphs.append(
+            Graph(
+                "start",
+                _Call(copy, lambda m, c: _flat(m.initial_state(c))),
+                [Port("condition", {0: "batch"}, condition)],
+                _state_ports("", state),
+            )
+        )
     return graphs
 
 
 def seq2seq_graphs(model) -> List[Graph]:
     """The old Seq2Seq LightningModule's graphs: ``seqkit.tasks.seq2seq.export.graphs`` with its hparams' sizes."""
     from seqkit.tasks.seq2seq.export import graphs
+
     return graphs(model, model.hparams.source_vocab_size, model.hparams.bos_index)
 
 

@@ -14,6 +14,7 @@ exported graph runs the fused layers over the whole padded batch and makes paddi
 
 So outputs at real positions and the final state equal ``RecurrentEncoder``'s (tests/test_export.py).
 """
+
 from __future__ import annotations
 
 import copy
@@ -87,10 +88,10 @@ class MaskedRecurrent(nn.Module):
                 seq = layer_input if direction == 0 else reverse_within_lengths(layer_input, lengths)
                 seq = torch.cat([seq, pad], dim=-1)
                 if self.lstm:
-                    out, (_, c_n) = self.parts[k](seq, (h0[k:k + 1].contiguous(), c0[k:k + 1].contiguous()))
+                    out, (_, c_n) = self.parts[k](seq, (h0[k : k + 1].contiguous(), c0[k : k + 1].contiguous()))
                     final_c.append(c_n[0])
                 else:
-                    out, _ = self.parts[k](seq, h0[k:k + 1].contiguous())
+                    out, _ = self.parts[k](seq, h0[k : k + 1].contiguous())
                 final_h.append(out.gather(1, last)[:, 0])
                 out = out * mask[..., None].to(out.dtype)
                 outputs.append(out if direction == 0 else reverse_within_lengths(out, lengths))

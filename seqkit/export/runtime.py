@@ -4,6 +4,7 @@ Nothing here imports torch or the rest of seqkit, so a deployment can copy this 
 exported graphs. Ids come from the sidecar's vocabularies (``data.state.vocab.itos``; unknown words take
 ``<unk>``'s id), as the checkpoint's data module encodes them.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def onnx_session(path: Union[str, Path], threads: int = 1):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray, start: np.ndarray,
-            end: np.ndarray) -> np.ndarray:
+def viterbi(
+    emissions: np.ndarray, lengths: np.ndarray, transitions: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
     """Best tag path of a linear-chain CRF: emissions [B, T, K], lengths [B] (>= 1), transitions [K, K]
     (from tag i to tag j), start [K], end [K] (the sidecar's ``decoding``) -> tags [B, T] int64, 0 at padding.
     The recursion of ``seqkit.nn.crf.CRF.viterbi``, over the batch at once: at padded steps the scores stay

@@ -1,4 +1,5 @@
 """What every seqkit LightningModule shares: optimiser/scheduler from config and checkpoint metadata."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -8,7 +9,14 @@ import torch
 from hydra.utils import instantiate
 
 from seqkit.checkpoint import FORMAT_VERSION
-from seqkit.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, has_sparse_grad, lazy_adam, sparse_parameters
+from seqkit.optim import (
+    DenseSparseOptimizer,
+    clip_grad_norm_,
+    clip_grad_value_,
+    has_sparse_grad,
+    lazy_adam,
+    sparse_parameters,
+)
 
 
 def class_path(obj: Any) -> str:
@@ -36,8 +44,11 @@ class SeqkitModule(pl.LightningModule):
             # a fused optimiser unscales the gradients inside step(), after Lightning would have clipped them
             # (Lightning refuses the combination): torch's foreach kernel is the same update
             spec["fused"] = False
-            print("[seqkit] mixed precision with gradient clipping: the optimiser runs unfused (foreach), since a fused "
-                  "one unscales its gradients only inside step()", flush=True)
+            print(
+                "[seqkit] mixed precision with gradient clipping: the optimiser runs unfused (foreach), since a fused "
+                "one unscales its gradients only inside step()",
+                flush=True,
+            )
         sparse = sparse_parameters(self)
         params = [p for p in self.parameters() if p.requires_grad and not any(p is q for q in sparse)]
         optimizer = instantiate(spec, params=params, _convert_="all")
@@ -50,8 +61,13 @@ class SeqkitModule(pl.LightningModule):
         if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
         if self.monitor is None:
-            raise ValueError("a plateau learning-rate scheduler watches the monitored metric: set monitor.metric in the config")
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"}}
+            raise ValueError(
+                "a plateau learning-rate scheduler watches the monitored metric: set monitor.metric in the config"
+            )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
+        }
 
     def _clips_under_mixed_precision(self) -> bool:
         trainer = self._trainer

@@ -1,4 +1,5 @@
 """Many-to-one: embed -> recurrent encoder -> pool -> linear. Sentiment, topic, any sequence classification."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -59,17 +60,38 @@ class SequenceClassifier(ClassifierNetwork, SeqkitModule):
     ):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        super().__init__(vocab_size, num_classes, embedding_dim, embedding_dropout, word_dropout, backbone, pooling, dropout,
-                         freeze_embeddings, pretrained_words, pretrained_vectors, pretrained_rows, num_chars, char_encoder,
-                         char, objective, input_size, sparse_embeddings, adversarial, target_mean)
+        super().__init__(
+            vocab_size,
+            num_classes,
+            embedding_dim,
+            embedding_dropout,
+            word_dropout,
+            backbone,
+            pooling,
+            dropout,
+            freeze_embeddings,
+            pretrained_words,
+            pretrained_vectors,
+            pretrained_rows,
+            num_chars,
+            char_encoder,
+            char,
+            objective,
+            input_size,
+            sparse_embeddings,
+            adversarial,
+            target_mean,
+        )
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
         if self.regression:
             metrics = MetricCollection({"mse": MeanSquaredError(), "baseline_mse": MeanSquaredError()})
         else:
-            metrics = MetricCollection({
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "f1": MulticlassF1Score(num_classes, average="macro"),
-            })
+            metrics = MetricCollection(
+                {
+                    "acc": MulticlassAccuracy(num_classes, average="micro"),
+                    "f1": MulticlassF1Score(num_classes, average="macro"),
+                }
+            )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
 

@@ -1,5 +1,6 @@
 """Next-step on numbers: a recurrent encoder over the window, then a direct, recursive or seq2seq head;
 scored next to the naive, seasonal-naive and least-squares linear baselines on the same windows."""
+
 from __future__ import annotations
 
 import sys
@@ -14,16 +15,26 @@ from seqkit.models.base import SeqkitModule
 from seqkit.nn import RecurrentEncoder
 from seqkit.nn.encoder import last_states
 from seqkit.nn.forecast_baselines import LeastSquaresLinear, naive, seasonal_naive
-from seqkit.nn.forecast_heads import (DirectHead, ForecastDecoder, ForecastOutput, InstanceNorm, average_forecasts,
-                                      pinball)
+from seqkit.nn.forecast_heads import (
+    DirectHead,
+    ForecastDecoder,
+    ForecastOutput,
+    InstanceNorm,
+    average_forecasts,
+    pinball,
+)
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 HEADS = ("direct", "recursive", "seq2seq")
 HIGHWAYS = ("none", "linear", "least_squares", "seasonal_naive")
 # metric name -> (torchmetrics class, kwargs, in original units?); scaled MSE/MAE are the ETTh1 protocol
-METRICS = {"mse": (MeanSquaredError, {}, False), "mae": (MeanAbsoluteError, {}, False),
-           "rmse_orig": (MeanSquaredError, {"squared": False}, True), "mae_orig": (MeanAbsoluteError, {}, True),
-           "mape_orig": (MeanAbsolutePercentageError, {}, True)}
+METRICS = {
+    "mse": (MeanSquaredError, {}, False),
+    "mae": (MeanAbsoluteError, {}, False),
+    "rmse_orig": (MeanSquaredError, {"squared": False}, True),
+    "mae_orig": (MeanAbsoluteError, {}, True),
+    "mape_orig": (MeanAbsolutePercentageError, {}, True),
+}
 
 
 class Forecaster(SeqkitModule):
@@ -90,11 +101,15 @@ class Forecaster(SeqkitModule):
         if highway not in HIGHWAYS:
             raise ValueError(f"model.highway must be one of {list(HIGHWAYS)}, got {highway!r}")
         if highway != "none" and head == "recursive":
-            raise ValueError(f"model.highway={highway} changes what the network outputs, which the recursive head "
-                             "feeds back as its next input: use model.head=direct or seq2seq")
+            raise ValueError(
+                f"model.highway={highway} changes what the network outputs, which the recursive head "
+                "feeds back as its next input: use model.head=direct or seq2seq"
+            )
         if highway == "seasonal_naive" and not (season and season <= input_length):
-            raise ValueError(f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
-                             f"<= data.input_length, got season {season} and input_length {input_length}")
+            raise ValueError(
+                f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
+                f"<= data.input_length, got season {season} and input_length {input_length}"
+            )
         self.highway = nn.Linear(input_length, horizon) if highway == "linear" else None
         self.members = nn.ModuleList()  # the ensemble's members after the first (the first is self's own parts)
         for _ in range(ensemble - 1):
@@ -103,15 +118,29 @@ class Forecaster(SeqkitModule):
             if highway == "linear":
                 member["highway"] = nn.Linear(input_length, horizon)
             self.members.append(member)
-        self.target_scaler = Scaler.from_dict(target_scaler) if target_scaler else Scaler("none", False, [0.0] * n_targets,
-                                                                             [1.0] * n_targets)
+        self.target_scaler = (
+            Scaler.from_dict(target_scaler)
+            if target_scaler
+            else Scaler("none", False, [0.0] * n_targets, [1.0] * n_targets)
+        )
         self.linear = LeastSquaresLinear(input_length, horizon)
-        self.predictors = ["model", "naive"] + (["seasonal_naive"] if season and season <= input_length else []) + ["linear"]
-        self.metrics = nn.ModuleDict({stage: nn.ModuleDict({
-            name: nn.ModuleDict({k: cls(**kw) for k, (cls, kw, _) in METRICS.items()}) for name in self.predictors})
-            for stage in ("val", "test")})
-        self.interval_metrics = nn.ModuleDict({stage: nn.ModuleDict({"pinball": MeanMetric(), "coverage": MeanMetric()})
-                                               for stage in ("val", "test")})
+        self.predictors = (
+            ["model", "naive"] + (["seasonal_naive"] if season and season <= input_length else []) + ["linear"]
+        )
+        self.metrics = nn.ModuleDict(
+            {
+                stage: nn.ModuleDict(
+                    {
+                        name: nn.ModuleDict({k: cls(**kw) for k, (cls, kw, _) in METRICS.items()})
+                        for name in self.predictors
+                    }
+                )
+                for stage in ("val", "test")
+            }
+        )
+        self.interval_metrics = nn.ModuleDict(
+            {stage: nn.ModuleDict({"pinball": MeanMetric(), "coverage": MeanMetric()}) for stage in ("val", "test")}
+        )
         self._windows = {"val": 0, "test": 0}
 
     HEAD_ATTRIBUTES = {"recursive": "step_head", "direct": "direct", "seq2seq": "decoder"}
@@ -127,8 +156,15 @@ class Forecaster(SeqkitModule):
             return encoder, nn.Sequential(nn.Dropout(hp.dropout), nn.Linear(summary, hp.n_targets * self.output.size))
         if hp.head == "direct":
             return encoder, DirectHead(summary, hp.horizon, hp.n_targets, self.output.size, hp.dropout)
-        return encoder, ForecastDecoder(summary, hp.n_calendar, hp.horizon, hp.n_targets, self.output.size,
-                                        dropout=hp.dropout, **{"cell": encoder.cell, **(hp.decoder or {})})
+        return encoder, ForecastDecoder(
+            summary,
+            hp.n_calendar,
+            hp.horizon,
+            hp.n_targets,
+            self.output.size,
+            dropout=hp.dropout,
+            **{"cell": encoder.cell, **(hp.decoder or {})},
+        )
 
     def _members(self) -> List[Tuple[RecurrentEncoder, nn.Module, Optional[nn.Linear]]]:
         """(encoder, head, linear highway) of each ensemble member; the first member is self's own parts."""
@@ -146,7 +182,7 @@ class Forecaster(SeqkitModule):
         """Each ensemble member's forecast of the windows, as ``forward`` returns it (one entry without an ensemble)."""
         T = self.hparams.n_targets
         past, shift, scale = self.norm.normalize(x[..., : self.n_past])
-        inputs = torch.cat([past, x[..., self.n_past:]], dim=-1)
+        inputs = torch.cat([past, x[..., self.n_past :]], dim=-1)
         shift, scale = shift[:, None, :T], scale[:, None, :T]
         y_n = None if y is None else (y - shift) / scale
         raws = [self._raw(member, inputs, past, future, y_n) for member in self._members()]
@@ -171,23 +207,24 @@ class Forecaster(SeqkitModule):
             raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
         return raw
 
-    def _recursive(self, encoder: RecurrentEncoder, step_head: nn.Module, inputs: Tensor, future: Tensor,
-                   y_n: Optional[Tensor]) -> Tensor:
+    def _recursive(
+        self, encoder: RecurrentEncoder, step_head: nn.Module, inputs: Tensor, future: Tensor, y_n: Optional[Tensor]
+    ) -> Tensor:
         """One step at a time in normalised units: inputs [B, L, F], future [B, H, K] -> raw [B, H, T, S]."""
         B, L, _ = inputs.shape
         H, T, S = future.size(1), self.hparams.n_targets, self.output.size
-        held = inputs[:, -1:, T: self.n_past]  # past covariates: their last value
+        held = inputs[:, -1:, T : self.n_past]  # past covariates: their last value
         if y_n is not None:  # teacher forcing: the true values are fed, all steps in one pass
             fed = torch.cat([y_n[:, :-1], held.expand(-1, H - 1, -1), future[:, :-1]], dim=-1)
             seq = torch.cat([inputs, fed], dim=1)
             outputs, _ = encoder(seq, torch.full((B,), L + H - 1, dtype=torch.long))
-            return step_head(outputs[:, L - 1:]).view(B, H, T, S)
+            return step_head(outputs[:, L - 1 :]).view(B, H, T, S)
         outputs, state = encoder(inputs, torch.full((B,), L, dtype=torch.long))
         raw = [step_head(outputs[:, -1]).view(B, T, S)]
         zeros, ones = raw[0].new_zeros(B, T), raw[0].new_ones(B, T)
         for h in range(1, H):
             point = self.output.params(raw[-1], zeros, ones)["point"]  # [B, T], normalised
-            x_t = torch.cat([point[:, None], held, future[:, h - 1: h]], dim=-1)
+            x_t = torch.cat([point[:, None], held, future[:, h - 1 : h]], dim=-1)
             out, state = encoder.rnn(x_t, state)  # one step of the fused layers
             raw.append(step_head(out[:, 0]).view(B, T, S))
         return torch.stack(raw, dim=1)
@@ -238,8 +275,11 @@ class Forecaster(SeqkitModule):
         interval = self.output.interval(out)
         if interval is not None:
             levels = self.output.quantiles
-            q = out["quantiles"] if "quantiles" in out else \
-                out["point"][..., None] + out["std"][..., None] * torch.special.ndtri(levels)
+            q = (
+                out["quantiles"]
+                if "quantiles" in out
+                else out["point"][..., None] + out["std"][..., None] * torch.special.ndtri(levels)
+            )
             self.interval_metrics[stage]["pinball"].update(pinball(q, batch.y, levels).mean(-1)[mask])
             inside = (batch.y >= interval[0]) & (batch.y <= interval[1])
             self.interval_metrics[stage]["coverage"].update(inside[mask].float())
@@ -284,8 +324,10 @@ class Forecaster(SeqkitModule):
     def _print_table(self, stage: str, values: Dict[str, Tensor], best: Dict[str, str], windows: int) -> None:
         """The model next to its baselines, on stderr (stdout keeps the JSON line)."""
         hp = self.hparams
-        lines = [f"[seqkit] {stage}: {windows} window(s) of {hp.input_length} -> {hp.horizon}; mse, mae on scaled "
-                 "values; rmse, mae, mape in original units"]
+        lines = [
+            f"[seqkit] {stage}: {windows} window(s) of {hp.input_length} -> {hp.horizon}; mse, mae on scaled "
+            "values; rmse, mae, mape in original units"
+        ]
         lines.append(f"  {'':16}" + "".join(f"{k:>12}" for k in METRICS))
         for name in self.predictors:
             prefix = f"{stage}/" if name == "model" else f"{stage}/{name}/"

@@ -5,6 +5,7 @@ batch to the next and detached, reset at the start of every epoch and of every e
 ``num_conditions`` it is a one-to-many generator: a class label embedded into the initial state (and,
 with ``condition_every_step``, fed with every input) unrolls a sequence of that class.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,10 +57,20 @@ class LanguageModel(LanguageModelNetwork, SeqkitModule):
     ):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        super().__init__(vocab_size, level=level, embedding_dim=embedding_dim, embedding_dropout=embedding_dropout,
-                         backbone=backbone, dropout=dropout, tie_weights=tie_weights, num_conditions=num_conditions,
-                         condition_every_step=condition_every_step, carry_state=carry_state,
-                         sample_length=sample_length, sample_temperature=sample_temperature)
+        super().__init__(
+            vocab_size,
+            level=level,
+            embedding_dim=embedding_dim,
+            embedding_dropout=embedding_dropout,
+            backbone=backbone,
+            dropout=dropout,
+            tie_weights=tie_weights,
+            num_conditions=num_conditions,
+            condition_every_step=condition_every_step,
+            carry_state=carry_state,
+            sample_length=sample_length,
+            sample_temperature=sample_temperature,
+        )
         self.save_hyperparameters()
         self._train_state: Optional[State] = None
         self._eval_state: Optional[State] = None
@@ -141,12 +152,17 @@ class LanguageModel(LanguageModelNetwork, SeqkitModule):
         generator = torch.Generator().manual_seed(0)
         sampler = Sampler(self.hparams.sample_temperature, generator=generator, banned=datamodule.banned_indices())
         prompt = torch.tensor([[datamodule.start_index()]], device=self.device)
-        conditions: Sequence[Optional[int]] = range(self.hparams.num_conditions) if self.hparams.num_conditions else [None]
+        conditions: Sequence[Optional[int]] = (
+            range(self.hparams.num_conditions) if self.hparams.num_conditions else [None]
+        )
         for c in conditions:
             condition = None if c is None else torch.tensor([c], device=self.device)
             eos = None if self.hparams.carry_state else datamodule.start_index()  # independent sentences end
             ids = self.generate(prompt, self.hparams.sample_length, sampler, condition, eos=eos)[0].tolist()
             label = "" if c is None else f", condition {datamodule.condition_name(c)}"
-            print(f"\n[seqkit] sample after epoch {self.current_epoch}{label}:\n{datamodule.decode_ids(ids)}\n",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\n[seqkit] sample after epoch {self.current_epoch}{label}:\n{datamodule.decode_ids(ids)}\n",
+                file=sys.stderr,
+                flush=True,
+            )
         self.train(was_training)

@@ -1,4 +1,5 @@
 """Entity-level precision/recall/F1 (seqeval, strict mode) as a torchmetrics Metric."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
@@ -41,11 +42,12 @@ class EntityF1(Metric):
         preds, target, lengths = cat(self.preds).tolist(), cat(self.target).tolist(), cat(self.lengths).tolist()
         y_pred, y_true, start = [], [], 0
         for n in lengths:
-            y_pred.append([self.tags[i] for i in preds[start: start + n]])
-            y_true.append([self.tags[i] for i in target[start: start + n]])
+            y_pred.append([self.tags[i] for i in preds[start : start + n]])
+            y_true.append([self.tags[i] for i in target[start : start + n]])
             start += n
-        report = classification_report(y_true, y_pred, mode="strict", scheme=_SCHEMES[self.scheme],
-                                       output_dict=True, zero_division=0)
+        report = classification_report(
+            y_true, y_pred, mode="strict", scheme=_SCHEMES[self.scheme], output_dict=True, zero_division=0
+        )
         micro = report["micro avg"]
         out = {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1-score"]}
         for name, row in report.items():

@@ -6,6 +6,7 @@ forcing (optionally scheduled sampling) and label smoothing; validation decodes 
 task metric (``metric=wer``: word and phone error rates; ``bleu``: sacreBLEU BLEU and chrF); test and
 predict use batched beam search (``decode``: beam_size, length_penalty, max_len_ratio, n_best).
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqkit.models.base import SeqkitModule
 from seqkit.models.classifier import DEFAULT_OPTIMIZER
@@ -76,11 +77,32 @@ class Seq2Seq(SeqkitModule):
         self.encoder = RecurrentEncoder(embedding_dim, **backbone)
         hidden = decoder_hidden_size or self.encoder.output_size
         layers = decoder_layers or self.encoder.num_layers
-        self.bridge = Bridge(self.encoder.cell, self.encoder.num_layers, self.encoder.num_directions,
-                             self.encoder.hidden_size, self.encoder.cell, layers, hidden) if bridge else None
-        self.decoder = Seq2SeqDecoder(target_vocab_size, embedding_dim, hidden, self.encoder.output_size,
-                                      self.encoder.cell, layers, dropout, embedding_dropout, attention,
-                                      input_feeding, tie_embeddings)
+        self.bridge = (
+            Bridge(
+                self.encoder.cell,
+                self.encoder.num_layers,
+                self.encoder.num_directions,
+                self.encoder.hidden_size,
+                self.encoder.cell,
+                layers,
+                hidden,
+            )
+            if bridge
+            else None
+        )
+        self.decoder = Seq2SeqDecoder(
+            target_vocab_size,
+            embedding_dim,
+            hidden,
+            self.encoder.output_size,
+            self.encoder.cell,
+            layers,
+            dropout,
+            embedding_dropout,
+            attention,
+            input_feeding,
+            tie_embeddings,
+        )
         self.decode_settings = {**DEFAULT_DECODE, **(decode or {})}
         self._outputs: List[Tuple[List[int], List[List[str]]]] = []
         self._loss_sum, self._loss_count = 0.0, 0
@@ -112,8 +134,14 @@ class Seq2Seq(SeqkitModule):
         logits, state = self._start(source, lengths)
         limits = self.max_lengths(lengths)
         banned = self._banned_ids()
-        ids = decode(self.decoder.step, state, logits, int(limits.max()), lambda l: ban(l, banned).argmax(-1),
-                     eos=self.hparams.eos_index)
+        ids = decode(
+            self.decoder.step,
+            state,
+            logits,
+            int(limits.max()),
+            lambda l: ban(l, banned).argmax(-1),
+            eos=self.hparams.eos_index,
+        )
         return [self._strip(row[: int(n)]) for row, n in zip(ids.tolist(), limits.tolist())]
 
     @torch.no_grad()
@@ -121,9 +149,17 @@ class Seq2Seq(SeqkitModule):
         """-> seqkit.nn.decoding.BeamResult (tokens [B, n, N], lengths [B, n], scores [B, n])."""
         d = self.decode_settings
         logits, state = self._start(source, lengths)
-        return beam_search(self.decoder.step, state, logits, self.max_lengths(lengths).to(logits.device),
-                           int(d["beam_size"]), self.hparams.eos_index, float(d["length_penalty"]),
-                           int(d["n_best"]), banned=self._banned_ids())
+        return beam_search(
+            self.decoder.step,
+            state,
+            logits,
+            self.max_lengths(lengths).to(logits.device),
+            int(d["beam_size"]),
+            self.hparams.eos_index,
+            float(d["length_penalty"]),
+            int(d["n_best"]),
+            banned=self._banned_ids(),
+        )
 
     def _banned_ids(self) -> List[int]:
         """Tokens an output never contains: padding and <bos>."""
@@ -136,19 +172,26 @@ class Seq2Seq(SeqkitModule):
     # ---- training and evaluation ---------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> Tensor:
         logits, _ = self(batch.source, batch.source_lengths, batch.target_in)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=PAD_INDEX,
-                               label_smoothing=self.hparams.label_smoothing)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            batch.target_out.flatten(),
+            ignore_index=PAD_INDEX,
+            label_smoothing=self.hparams.label_smoothing,
+        )
         self.log_train_loss(loss, len(batch))
         return loss
 
     def _evaluate(self, batch, beam: bool) -> None:
         logits, _ = self.decoder(batch.target_in, self.encode(batch.source, batch.source_lengths))
-        self._loss_sum += float(F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(),
-                                                ignore_index=PAD_INDEX, reduction="sum"))
+        self._loss_sum += float(
+            F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=PAD_INDEX, reduction="sum")
+        )
         self._loss_count += int((batch.target_out != PAD_INDEX).sum())
         if beam:
             result = self.beam_decode(batch.source, batch.source_lengths)
-            outputs = [self._strip(row[: int(n)]) for row, n in zip(result.best().tolist(), result.lengths[:, 0].tolist())]
+            outputs = [
+                self._strip(row[: int(n)]) for row, n in zip(result.best().tolist(), result.lengths[:, 0].tolist())
+            ]
         else:
             outputs = self.greedy_decode(batch.source, batch.source_lengths)
         self._outputs.extend(zip(outputs, batch.references))
@@ -162,8 +205,9 @@ class Seq2Seq(SeqkitModule):
             if self.hparams.metric == "wer":
                 scores = error_rates(hyps, refs)
             else:
-                scores = bleu_chrf([datamodule.detokenize(h) for h in hyps],
-                                   [[datamodule.detokenize(t) for t in r] for r in refs])
+                scores = bleu_chrf(
+                    [datamodule.detokenize(h) for h in hyps], [[datamodule.detokenize(t) for t in r] for r in refs]
+                )
                 print(f"[seqkit] {stage} sacreBLEU signature: {scores.pop('signature')}", file=sys.stderr, flush=True)
             for name in METRICS[self.hparams.metric]:
                 self.log(f"{stage}/{name}", float(scores[name]), prog_bar=True)
@@ -202,5 +246,10 @@ class Seq2Seq(SeqkitModule):
         _, weights = self.decoder(torch.cat([bos, best[:, :-1]], 1), self.encode(batch.source, batch.source_lengths))
         if weights is None:
             weights = torch.zeros(best.size(0), best.size(1), batch.source.size(1))
-        return {"index": batch.index, "tokens": result.tokens, "lengths": result.lengths, "scores": result.scores,
-                "attention": weights}
+        return {
+            "index": batch.index,
+            "tokens": result.tokens,
+            "lengths": result.lengths,
+            "scores": result.scores,
+            "attention": weights,
+        }

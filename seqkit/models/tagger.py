@@ -1,4 +1,5 @@
 """Many-to-many aligned: one tag a token (NER, POS). Word + character features -> BiRNN -> softmax or CRF."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -56,8 +57,17 @@ class SequenceTagger(SeqkitModule):
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
         self.save_hyperparameters(ignore=["pretrained_vectors", "pretrained_rows"])
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_vectors, freeze_embeddings,
-                                       word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
+        self.embedding = WordEmbedding(
+            vocab_size,
+            embedding_dim,
+            0.0,
+            pretrained_vectors,
+            freeze_embeddings,
+            word_dropout,
+            pretrained_rows,
+            pretrained_words,
+            sparse_embeddings,
+        )
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.input_dropout = Dropout(embedding_dropout)

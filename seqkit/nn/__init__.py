@@ -1,4 +1,5 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
+
 from seqkit.nn.adversarial import adversarial_perturbation
 from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
@@ -9,7 +10,25 @@ from seqkit.nn.forecast_heads import DirectHead, ForecastDecoder, ForecastOutput
 from seqkit.nn.padding import PAD_INDEX, UNK_INDEX, lengths_to_mask
 from seqkit.nn.pooling import SequencePooling
 
-__all__ = ["CRF", "CharCNN", "CharLSTM", "DirectHead", "ForecastDecoder", "ForecastOutput",
-           "InstanceNorm", "LeastSquaresLinear",
-           "PAD_INDEX", "RecurrentEncoder", "SequencePooling", "UNK_INDEX", "WordEmbedding", "adversarial_perturbation",
-           "build_char_encoder", "detach_state", "iob_constraints", "lengths_to_mask", "naive", "seasonal_naive"]
+__all__ = [
+    "CRF",
+    "CharCNN",
+    "CharLSTM",
+    "DirectHead",
+    "ForecastDecoder",
+    "ForecastOutput",
+    "InstanceNorm",
+    "LeastSquaresLinear",
+    "PAD_INDEX",
+    "RecurrentEncoder",
+    "SequencePooling",
+    "UNK_INDEX",
+    "WordEmbedding",
+    "adversarial_perturbation",
+    "build_char_encoder",
+    "detach_state",
+    "iob_constraints",
+    "lengths_to_mask",
+    "naive",
+    "seasonal_naive",
+]

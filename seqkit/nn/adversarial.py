@@ -3,6 +3,7 @@
 Training on embeddings pushed a small step in the direction that most increases the loss makes the
 classifier smooth around every training sentence, a strong regulariser when sentences are few.
 """
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ Padding gets exactly zero weight (its score is -inf before the softmax), so a so
 are the same whatever it is padded to. The key projection depends on the source only, so a decoder
 computes it once per sentence (``project_keys``) and reuses it at every output step.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -28,8 +29,10 @@ class Attention(nn.Module):
         if method not in METHODS:
             raise ValueError(f"attention must be one of none, {', '.join(METHODS)}; got {method!r}")
         if method == "dot" and query_size != key_size:
-            raise ValueError(f"dot attention needs the decoder size to equal the encoder output size, got {query_size} "
-                             f"and {key_size} (a bidirectional encoder doubles it): use model.attention=general or additive")
+            raise ValueError(
+                f"dot attention needs the decoder size to equal the encoder output size, got {query_size} "
+                f"and {key_size} (a bidirectional encoder doubles it): use model.attention=general or additive"
+            )
         self.method = method
         if method == "additive":
             hidden_size = hidden_size or query_size
@@ -43,7 +46,9 @@ class Attention(nn.Module):
         """keys [B, S, Hk] -> what the scores read: [B, S, A] (A: attention size; dot: the keys themselves)."""
         return keys if self.method == "dot" else self.key_proj(keys)
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Tensor, projected: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Tensor, projected: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Tensor]:
         """query [B, Hq] (one step) or [B, T, Hq] (every step at once) -> context [B, (T,) Hk], weights [B, (T,) S]."""
         single = query.dim() == 2
         q = query[:, None] if single else query  # [B, T, Hq]

@@ -6,6 +6,7 @@ depend on how much character or token padding surrounds it, and padded tokens ge
 the real words are encoded: the [B*T] words are flattened, the ones with length > 0 are run (trimmed to
 the longest of them) and the results are scattered back into a zero tensor.
 """
+
 from __future__ import annotations
 
 import math

@@ -80,8 +80,9 @@ class CRF(nn.Module):
         nn.init.uniform_(self.end, -0.1, 0.1)
 
     def extra_repr(self) -> str:
-        constrained = bool((self.transition_penalty != 0).any() or (self.start_penalty != 0).any()
-                           or (self.end_penalty != 0).any())
+        constrained = bool(
+            (self.transition_penalty != 0).any() or (self.start_penalty != 0).any() or (self.end_penalty != 0).any()
+        )
         return f"num_tags={self.num_tags}, constrained={constrained}"
 
     # ------------------------------------------------------------------ helpers

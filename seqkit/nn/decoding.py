@@ -14,6 +14,7 @@ A search takes ``(step, state, logits, max_new_tokens, ...)`` and returns the ne
 ``beam_search`` keeps several hypotheses per sequence as extra batch rows, reorders the state with
 ``reorder_state``, and returns a ``BeamResult`` (n-best tokens, lengths, length-penalised scores).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence, Tuple
@@ -53,8 +54,14 @@ class Sampler:
     makes the draws reproducible. ``banned``: ids never drawn (padding, unknown).
     """
 
-    def __init__(self, temperature: float = 1.0, top_k: Optional[int] = None, top_p: Optional[float] = None,
-                 generator: Optional[torch.Generator] = None, banned: Sequence[int] = ()):
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        top_k: Optional[int] = None,
+        top_p: Optional[float] = None,
+        generator: Optional[torch.Generator] = None,
+        banned: Sequence[int] = (),
+    ):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0 (use greedy decoding for the argmax), got {temperature}")
         if top_p is not None and not 0 < top_p <= 1:
@@ -79,8 +86,15 @@ def ban(logits: Tensor, ids: Sequence[int]) -> Tensor:
     return logits
 
 
-def decode(step: StepFn, state: Any, logits: Tensor, max_new_tokens: int, choose: ChooseFn,
-           eos: Optional[int] = None, on_token: Optional[Callable[[Tensor], None]] = None) -> Tensor:
+def decode(
+    step: StepFn,
+    state: Any,
+    logits: Tensor,
+    max_new_tokens: int,
+    choose: ChooseFn,
+    eos: Optional[int] = None,
+    on_token: Optional[Callable[[Tensor], None]] = None,
+) -> Tensor:
     """Pick ``max_new_tokens`` tokens one at a time, feeding each back through ``step``.
 
     state, logits [B, V]: after the prompt. eos: a sequence that produced it stops (it is kept; later
@@ -105,18 +119,35 @@ def decode(step: StepFn, state: Any, logits: Tensor, max_new_tokens: int, choose
     return torch.stack(out, dim=1)
 
 
-def greedy(step: StepFn, state: Any, logits: Tensor, max_new_tokens: int, eos: Optional[int] = None,
-           on_token: Optional[Callable[[Tensor], None]] = None) -> Tensor:
+def greedy(
+    step: StepFn,
+    state: Any,
+    logits: Tensor,
+    max_new_tokens: int,
+    eos: Optional[int] = None,
+    on_token: Optional[Callable[[Tensor], None]] = None,
+) -> Tensor:
     """Greedy decoding: the most likely token at every step. -> ids ``[B, N]``."""
     return decode(step, state, logits, max_new_tokens, greedy_choice, eos, on_token)
 
 
-def sample(step: StepFn, state: Any, logits: Tensor, max_new_tokens: int, temperature: float = 1.0,
-           top_k: Optional[int] = None, top_p: Optional[float] = None, generator: Optional[torch.Generator] = None,
-           eos: Optional[int] = None, banned: Sequence[int] = (),
-           on_token: Optional[Callable[[Tensor], None]] = None) -> Tensor:
+def sample(
+    step: StepFn,
+    state: Any,
+    logits: Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: Optional[int] = None,
+    top_p: Optional[float] = None,
+    generator: Optional[torch.Generator] = None,
+    eos: Optional[int] = None,
+    banned: Sequence[int] = (),
+    on_token: Optional[Callable[[Tensor], None]] = None,
+) -> Tensor:
     """Ancestral sampling with temperature, top-k and top-p. -> ids ``[B, N]``."""
-    return decode(step, state, logits, max_new_tokens, Sampler(temperature, top_k, top_p, generator, banned), eos, on_token)
+    return decode(
+        step, state, logits, max_new_tokens, Sampler(temperature, top_k, top_p, generator, banned), eos, on_token
+    )
 
 
 def reorder_state(state: Any, index: Tensor) -> Any:
@@ -130,6 +161,7 @@ def reorder_state(state: Any, index: Tensor) -> Any:
 
 
 # ---- beam search ---------------------------------------------------------------------------------------------
+
 
 def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
     """GNMT length penalty (Wu et al. 2016): ``((5 + |Y|) / 6) ** alpha``; a hypothesis scores log P(Y) / lp(|Y|).
@@ -153,8 +185,18 @@ class BeamResult:
         return self.tokens[:, 0]
 
 
-def beam_search(step: StepFn, state: Any, logits: Tensor, max_new_tokens: Any, beam_size: int, eos: int,
-                alpha: float = 0.0, n_best: int = 1, banned: Sequence[int] = (), pad: int = 0) -> BeamResult:
+def beam_search(
+    step: StepFn,
+    state: Any,
+    logits: Tensor,
+    max_new_tokens: Any,
+    beam_size: int,
+    eos: int,
+    alpha: float = 0.0,
+    n_best: int = 1,
+    banned: Sequence[int] = (),
+    pad: int = 0,
+) -> BeamResult:
     """Batched beam search: B sequences x ``beam_size`` hypotheses as B*k rows of one step call, no loop over
     sequences.
 

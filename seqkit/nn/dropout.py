@@ -8,6 +8,7 @@ so ``seed`` still fixes a run, but they differ from ``nn.Dropout``'s: a model sw
 with another seed. Used by the tagger and the character encoders; the other shapes keep ``nn.Dropout`` so
 their README figures stay reproducible as measured.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Word embeddings: a trainable table, or an open vocabulary over frozen pretrained vectors; then dropout."""
+
 from __future__ import annotations
 
 import math
@@ -36,18 +37,31 @@ class WordEmbedding(nn.Module):
     (``nn.Embedding(sparse=True)``), for optimisers that update only those rows (``seqkit.optim``).
     """
 
-    def __init__(self, num_embeddings: int, dim: int, dropout: float = 0.0, pretrained: Optional[Tensor] = None,
-                 freeze: bool = False, word_dropout: float = 0.0, pretrained_rows: Optional[Tensor] = None,
-                 pretrained_words: int = 0, sparse: bool = False):
+    def __init__(
+        self,
+        num_embeddings: int,
+        dim: int,
+        dropout: float = 0.0,
+        pretrained: Optional[Tensor] = None,
+        freeze: bool = False,
+        word_dropout: float = 0.0,
+        pretrained_rows: Optional[Tensor] = None,
+        pretrained_words: int = 0,
+        sparse: bool = False,
+    ):
         super().__init__()
         if pretrained_words and pretrained is None:
-            raise ValueError(f"this embedding reads words through {pretrained_words} pretrained vectors: pass them "
-                             "(seqkit.run.load_checkpoint loads them again from the data module's record)")
+            raise ValueError(
+                f"this embedding reads words through {pretrained_words} pretrained vectors: pass them "
+                "(seqkit.run.load_checkpoint loads them again from the data module's record)"
+            )
         self.embedding = nn.Embedding(num_embeddings, dim, padding_idx=PAD_INDEX, sparse=sparse)
         if pretrained is not None:
             if pretrained.dim() != 2 or pretrained.size(1) != dim or pretrained_rows is None:
-                raise ValueError(f"pretrained must be [N + 1, {dim}] with pretrained_rows [{num_embeddings}], "
-                                 f"got {tuple(pretrained.shape)}")
+                raise ValueError(
+                    f"pretrained must be [N + 1, {dim}] with pretrained_rows [{num_embeddings}], "
+                    f"got {tuple(pretrained.shape)}"
+                )
             if pretrained_words and pretrained.size(0) != pretrained_words + 1:
                 raise ValueError(f"expected {pretrained_words} pretrained vectors, got {pretrained.size(0) - 1}")
             if tuple(pretrained_rows.shape) != (num_embeddings,):

@@ -5,6 +5,7 @@ model trained with ``impl="fused"`` (packed sequences, cuDNN on GPU) can be run 
 per-step logic, and vice versa, without retraining. The cell loop literally calls ``nn.RNNCell`` /
 ``nn.LSTMCell`` / ``nn.GRUCell`` modules whose parameters are bound to the fused module's tensors.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple, Union
@@ -14,8 +15,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqkit.nn.recurrent_init import init_recurrent_weights
 from seqkit.nn.padding import lengths_to_mask, reverse_within_lengths
+from seqkit.nn.recurrent_init import init_recurrent_weights
 from seqkit.nn.state_recording import RecordedStates
 
 State = Union[Tensor, Tuple[Tensor, Tensor]]  # h_n, or (h_n, c_n) for LSTM; each [layers * directions, B, H]
@@ -75,8 +76,13 @@ class RecurrentEncoder(nn.Module):
         self.dropout, self.weight_dropout = dropout, weight_dropout
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         self.rnn = _FUSED[cell](
-            input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0, batch_first=True, **extra,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            batch_first=True,
+            **extra,
         )
         init_recurrent_weights(self.rnn, init, forget_bias, chrono_max_steps)
         self.record_states = False
@@ -84,7 +90,9 @@ class RecurrentEncoder(nn.Module):
         # Cell modules built on the meta device (no memory, no init cost) and not registered as submodules,
         # so they add nothing to state_dict(); forward binds them to the fused module's current parameters.
         self._cells: List[nn.Module] = [
-            _CELLS[cell](input_size if layer == 0 else hidden_size * self.num_directions, hidden_size, device="meta", **extra)
+            _CELLS[cell](
+                input_size if layer == 0 else hidden_size * self.num_directions, hidden_size, device="meta", **extra
+            )
             for layer in range(num_layers)
             for _ in range(self.num_directions)
         ]
@@ -111,8 +119,12 @@ class RecurrentEncoder(nn.Module):
         reversed within its own length, so padding reaches no real position: the outputs equal ``forward``'s up to
         float rounding (tested). Elsewhere (CUDA, GRU/RNN, ``impl="cell"``, a GradientFlow recording) this is
         ``forward(x, lengths)[0]``."""
-        if (self.cell != "lstm" or self.impl != "fused" or x.device.type != "cpu"
-                or (self.record_states and torch.is_grad_enabled())):
+        if (
+            self.cell != "lstm"
+            or self.impl != "fused"
+            or x.device.type != "cpu"
+            or (self.record_states and torch.is_grad_enabled())
+        ):
             return self.forward(x, lengths)[0]
         lengths = lengths.to(x.device)
         weights = {**dict(self.rnn.named_parameters()), **self._dropped_weights()}
@@ -152,8 +164,11 @@ class RecurrentEncoder(nn.Module):
         training with ``weight_dropout`` > 0, else empty. Gradients reach the original parameters."""
         if not (self.training and self.weight_dropout > 0):
             return {}
-        return {name: nn.functional.dropout(weight, self.weight_dropout, training=True)
-                for name, weight in self.rnn.named_parameters() if name.startswith("weight_hh")}
+        return {
+            name: nn.functional.dropout(weight, self.weight_dropout, training=True)
+            for name, weight in self.rnn.named_parameters()
+            if name.startswith("weight_hh")
+        }
 
     def _forward_fused(self, x: Tensor, lengths: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -175,8 +190,9 @@ class RecurrentEncoder(nn.Module):
             setattr(cell, name, value)
         return cell
 
-    def _forward_cells(self, x: Tensor, lengths: Tensor, state: Optional[State],
-                       record: Optional[List[RecordedStates]] = None) -> Tuple[Tensor, State]:
+    def _forward_cells(
+        self, x: Tensor, lengths: Tensor, state: Optional[State], record: Optional[List[RecordedStates]] = None
+    ) -> Tuple[Tensor, State]:
         """The explicit cell loop. ``record``: a list that receives one RecordedStates per layer and
         direction, whose every h_t keeps its gradient after backward (seqkit.nn.state_recording)."""
         batch, steps, _ = x.shape
@@ -191,8 +207,9 @@ class RecurrentEncoder(nn.Module):
         def one_direction(layer: int, direction: int, seq: Tensor) -> Tensor:
             k = layer * self.num_directions + direction
             states = None if record is None else []
-            out, h, c = self._run_cell(self.cell_for(layer, direction, dropped), seq, mask, h0[k],
-                                       None if c0 is None else c0[k], states)
+            out, h, c = self._run_cell(
+                self.cell_for(layer, direction, dropped), seq, mask, h0[k], None if c0 is None else c0[k], states
+            )
             final_h.append(h)
             final_c.append(c)
             if record is not None:
@@ -203,8 +220,15 @@ class RecurrentEncoder(nn.Module):
         h_n = torch.stack(final_h)
         return outputs, ((h_n, torch.stack(final_c)) if self.cell == "lstm" else h_n)
 
-    def _run_cell(self, cell: nn.Module, seq: Tensor, mask: Tensor, h: Tensor, c: Optional[Tensor],
-                  states: Optional[List[Tensor]] = None):
+    def _run_cell(
+        self,
+        cell: nn.Module,
+        seq: Tensor,
+        mask: Tensor,
+        h: Tensor,
+        c: Optional[Tensor],
+        states: Optional[List[Tensor]] = None,
+    ):
         """Step ``cell`` over ``seq [B, T, I]``; positions where ``mask`` is False keep the state and output 0.
         ``states``: a list that receives every h_t with ``retain_grad`` (for ∂L/∂h_t)."""
         outputs = []
@@ -234,8 +258,10 @@ class RecurrentEncoder(nn.Module):
         sequence token by token gives ``forward``'s outputs and final state (tested). Causal models only:
         a bidirectional encoder needs the whole sequence, so it has no step."""
         if self.bidirectional:
-            raise ValueError("a bidirectional encoder reads the whole sequence and cannot run step by step: "
-                             "set backbone.bidirectional=false")
+            raise ValueError(
+                "a bidirectional encoder reads the whole sequence and cannot run step by step: "
+                "set backbone.bidirectional=false"
+            )
         if state is None:
             state = self.initial_state(x_t.size(0), x_t.device, x_t.dtype)
         h0, c0 = state if self.cell == "lstm" else (state, None)

@@ -1,6 +1,7 @@
 """The forecasts a recurrent model must beat, on the same windows: naive, seasonal naive, and a linear map
 of the window fitted by least squares on the training windows (NLinear-style: relative to the last value,
 one map shared by every target; Zeng et al. 2023 showed it beats many deep forecasters on ETTh1)."""
+
 from __future__ import annotations
 
 import torch

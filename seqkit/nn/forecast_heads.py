@@ -1,5 +1,6 @@
 """Forecasting parts (plain torch): instance normalisation of a window, the direct head, the recurrent
 decoder over known-future covariates, and the output layer of each loss (point, quantiles, Gaussian)."""
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -136,9 +137,20 @@ class ForecastDecoder(nn.Module):
     The decoder is a RecurrentEncoder run forward over the H steps (fused, or ``impl="cell"``).
     """
 
-    def __init__(self, summary_size: int, n_future: int, horizon: int, n_targets: int, size: int,
-                 hidden_size: int = 64, cell: str = "lstm", num_layers: int = 1, step_dim: int = 8,
-                 dropout: float = 0.0, impl: str = "fused"):
+    def __init__(
+        self,
+        summary_size: int,
+        n_future: int,
+        horizon: int,
+        n_targets: int,
+        size: int,
+        hidden_size: int = 64,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        step_dim: int = 8,
+        dropout: float = 0.0,
+        impl: str = "fused",
+    ):
         super().__init__()
         self.rnn = RecurrentEncoder(n_future + step_dim, hidden_size, cell=cell, num_layers=num_layers, impl=impl)
         self.steps = nn.Embedding(horizon, step_dim)

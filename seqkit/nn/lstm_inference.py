@@ -11,6 +11,7 @@ direction reads each sequence reversed within its own length, which makes it a f
 The outputs equal ``nn.LSTM``'s up to float rounding (about 1e-7), not bit for bit; the classification network
 (``seqkit.tasks.classification.network``) uses this for ``predict`` only (training, validation and testing keep ``nn.LSTM``).
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -77,11 +78,11 @@ class WordLSTMInference:
             for d in range(D):
                 gates[d].addmm_(h[d, :b], self.w_hh[d])
             gates.sigmoid_()
-            g = gates[..., 3 * H:].mul_(2).sub_(1)  # tanh(g)
+            g = gates[..., 3 * H :].mul_(2).sub_(1)  # tanh(g)
             cell = c[:, :b]
-            cell.mul_(gates[..., H:2 * H]).addcmul_(gates[..., :H], g)
+            cell.mul_(gates[..., H : 2 * H]).addcmul_(gates[..., :H], g)
             th = torch.mul(cell, 2, out=tanh_c[:, :b]).sigmoid_().mul_(2).sub_(1)  # tanh(c)
-            h_t = torch.mul(gates[..., 2 * H:3 * H], th, out=h[:, :b])
+            h_t = torch.mul(gates[..., 2 * H : 3 * H], th, out=h[:, :b])
             if out is not None:
                 out[t, :, :b] = h_t
             else:
@@ -128,8 +129,16 @@ def word_lstm_inference(embedding: Optional[nn.Module], encoder: nn.Module, cach
     """The WordLSTMInference of a WordEmbedding + one-layer fused-LSTM RecurrentEncoder pair, rebuilt only when
     their parameters change (kept in ``cache``); None where it does not apply (other cells, several layers,
     pretrained vectors with open-vocabulary rows, training mode, a GPU or another dtype)."""
-    if embedding is None or embedding.training or encoder.training or getattr(embedding, "pretrained", None) is not None \
-            or encoder.cell != "lstm" or encoder.num_layers != 1 or encoder.impl != "fused" or encoder.record_states:
+    if (
+        embedding is None
+        or embedding.training
+        or encoder.training
+        or getattr(embedding, "pretrained", None) is not None
+        or encoder.cell != "lstm"
+        or encoder.num_layers != 1
+        or encoder.impl != "fused"
+        or encoder.record_states
+    ):
         return None
     weight = encoder.rnn.weight_hh_l0
     if weight.device.type != "cpu" or weight.dtype != torch.float32:

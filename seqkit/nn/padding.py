@@ -3,6 +3,7 @@
 Every seqkit Vocabulary puts ``<pad>`` at id ``PAD_INDEX`` and ``<unk>`` at ``UNK_INDEX``; batches carry
 ``lengths [B]`` and every mask is derived from them here (``seqkit.data.batch`` re-exports both).
 """
+
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,5 @@
 """Pool recurrent outputs ``[B, T, H]`` into one vector a sequence ``[B, H]`` (many-to-one heads)."""
+
 from __future__ import annotations
 
 import torch

@@ -12,6 +12,7 @@ b_f = log(u), u ~ U(1, T_max - 1), and input biases b_i = -b_f, so the units sta
 spread up to T_max steps and with their input gates mostly closed (a long sum of inputs does not saturate
 the cell before the model has learnt what to keep).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -22,8 +23,9 @@ from torch import nn
 INITS = ("default", "orthogonal", "identity")
 
 
-def init_recurrent_weights(rnn: nn.RNNBase, init: str = "default", forget_bias: Optional[float] = None,
-                           chrono_max_steps: Optional[int] = None) -> None:
+def init_recurrent_weights(
+    rnn: nn.RNNBase, init: str = "default", forget_bias: Optional[float] = None, chrono_max_steps: Optional[int] = None
+) -> None:
     """Re-initialise a fused ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` in place (every layer and direction)."""
     if init not in INITS:
         raise ValueError(f"backbone.init must be one of {INITS}, got {init!r}")
@@ -34,8 +36,9 @@ def init_recurrent_weights(rnn: nn.RNNBase, init: str = "default", forget_bias: 
         if not is_lstm:
             raise ValueError("backbone.chrono_max_steps applies to cell='lstm' only")
         if forget_bias is not None:
-            raise ValueError("backbone.chrono_max_steps and backbone.forget_bias both set the forget-gate bias: "
-                             "give one of them")
+            raise ValueError(
+                "backbone.chrono_max_steps and backbone.forget_bias both set the forget-gate bias: give one of them"
+            )
         if chrono_max_steps < 3:
             raise ValueError(f"backbone.chrono_max_steps must be at least 3, got {chrono_max_steps}")
     hidden = rnn.hidden_size

@@ -5,6 +5,7 @@ The decoder state is a tuple whose tensors all keep the batch in dimension 1 (``
 nn.LSTM does, the memory as ``[S, B, H]``), so ``seqkit.nn.decoding.reorder_state`` can follow beam
 hypotheses through it without knowing what is inside.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -28,13 +29,23 @@ class Bridge(nn.Module):
     encoder layer starts every decoder layer. An LSTM decoder after a GRU/RNN encoder starts with c = 0.
     """
 
-    def __init__(self, encoder_cell: str, encoder_layers: int, directions: int, encoder_hidden: int,
-                 decoder_cell: str, decoder_layers: int, decoder_hidden: int):
+    def __init__(
+        self,
+        encoder_cell: str,
+        encoder_layers: int,
+        directions: int,
+        encoder_hidden: int,
+        decoder_cell: str,
+        decoder_layers: int,
+        decoder_hidden: int,
+    ):
         super().__init__()
         self.encoder_layers, self.directions, self.decoder_layers = encoder_layers, directions, decoder_layers
         self.decoder_cell = decoder_cell
         self.h = nn.Linear(directions * encoder_hidden, decoder_hidden)
-        self.c = nn.Linear(directions * encoder_hidden, decoder_hidden) if encoder_cell == decoder_cell == "lstm" else None
+        self.c = (
+            nn.Linear(directions * encoder_hidden, decoder_hidden) if encoder_cell == decoder_cell == "lstm" else None
+        )
 
     def _layers(self, x: Tensor) -> Tensor:
         """[L_e * D, B, H] -> [L_d, B, D * H]."""
@@ -64,16 +75,28 @@ class Seq2SeqDecoder(nn.Module):
     memory_size: the encoder output size (H * directions).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, memory_size: int, cell: str = "lstm",
-                 num_layers: int = 1, dropout: float = 0.0, embedding_dropout: float = 0.0, attention: str = "additive",
-                 input_feeding: bool = True, tie_embeddings: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_size: int,
+        memory_size: int,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        embedding_dropout: float = 0.0,
+        attention: str = "additive",
+        input_feeding: bool = True,
+        tie_embeddings: bool = False,
+    ):
         super().__init__()
         self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout)
         self.has_attention = attention != "none"
         self.input_feeding = input_feeding and self.has_attention
         self.hidden_size = hidden_size
-        self.rnn = RecurrentEncoder(embedding_dim + (hidden_size if self.input_feeding else 0), hidden_size, cell,
-                                    num_layers, dropout=dropout)
+        self.rnn = RecurrentEncoder(
+            embedding_dim + (hidden_size if self.input_feeding else 0), hidden_size, cell, num_layers, dropout=dropout
+        )
         if self.has_attention:
             self.attention = Attention(hidden_size, memory_size, attention)
             self.combine = nn.Linear(hidden_size + memory_size, hidden_size, bias=False)
@@ -123,7 +146,9 @@ class Seq2SeqDecoder(nn.Module):
         logits, state, _ = self.step_with_attention(ids, state)
         return logits, state
 
-    def forward(self, inputs: Tensor, state: DecoderState, teacher_forcing: float = 1.0) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(
+        self, inputs: Tensor, state: DecoderState, teacher_forcing: float = 1.0
+    ) -> Tuple[Tensor, Optional[Tensor]]:
         """Unroll over ``inputs [B, T]`` (BOS + target, padded) -> (logits [B, T, V], weights [B, T, S] or None).
 
         teacher_forcing < 1: while training, each sequence feeds back its own previous prediction instead of

@@ -8,6 +8,7 @@ loop over the *same parameters* and calls ``retain_grad`` on every h_t, handing 
 ``RecordedStates`` per layer and direction. For an LSTM, h_t is the hidden state (not the cell state c_t), and
 ∂L/∂h_t is taken with c_t held fixed, as in the BPTT equations.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

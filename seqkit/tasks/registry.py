@@ -3,6 +3,7 @@ of seqkit (training, the application) finds the shape's network, codec, metrics 
 
 Lightning-free and cheap: registering imports nothing; ``load`` imports one registered ``"module:Name"``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -69,9 +70,13 @@ def for_checkpoint(meta: Mapping[str, Any], path: Union[str, Path]) -> Shape:
     ``model_class`` a shape lists in ``legacy_models``; a DataError naming the file otherwise."""
     if meta.get("shape"):
         if meta["shape"] not in _SHAPES:
-            raise DataError(path, None, f"its model shape {meta['shape']!r} is not registered here (registered: "
-                                        f"{', '.join(names()) or 'none'}); import the package that registers it "
-                                        f"(plugins=[...])")
+            raise DataError(
+                path,
+                None,
+                f"its model shape {meta['shape']!r} is not registered here (registered: "
+                f"{', '.join(names()) or 'none'}); import the package that registers it "
+                f"(plugins=[...])",
+            )
         return _SHAPES[meta["shape"]]
     shape = legacy_shape(meta)
     if shape is None:
@@ -98,7 +103,9 @@ def stage_metrics(shape: Shape, network: Any, codec: Any, stage: str) -> Any:
     return cls(network, codec, stage=stage) if _takes_stage(cls) else cls(network, codec)
 
 
-def call(network: Any, method: str, batch: Any, stage: Optional[str] = None, state: Any = None) -> Tuple[Dict[str, Any], Any]:
+def call(
+    network: Any, method: str, batch: Any, stage: Optional[str] = None, state: Any = None
+) -> Tuple[Dict[str, Any], Any]:
     """``network.<method>(batch)`` (``loss`` or ``evaluate``) as training, evaluation and the benchmarks call it ->
     (its result, the state to pass to the next call). A network whose ``carries_state`` is true (truncated BPTT)
     also gets ``state`` (None at an epoch's start) and returns the next one under ``"state"``, taken out here; a
@@ -113,6 +120,7 @@ def call(network: Any, method: str, batch: Any, stage: Optional[str] = None, sta
 
 def _takes_stage(fn: Any) -> bool:
     import inspect
+
     try:
         return "stage" in inspect.signature(fn).parameters
     except (TypeError, ValueError):

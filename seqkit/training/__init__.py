@@ -1,3 +1,4 @@
 """The Lightning side: ``TaskModule`` (one LightningModule for every shape) and ``CodecDataModule``."""
-from seqkit.training.datamodule import CodecDataModule  # noqa: F401
+
+from seqkit.data.codec_datamodule import CodecDataModule  # noqa: F401
 from seqkit.training.module import TaskModule  # noqa: F401

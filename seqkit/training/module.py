@@ -4,6 +4,7 @@ registry's ``Shape.network``) and its metrics (``Shape.metrics``); everything th
 Optimisers, schedulers, sparse embeddings, fused optimisers and gradient clipping come from
 ``seqkit.models.base.SeqkitModule`` (reused, not copied).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -11,9 +12,9 @@ from typing import Any, Dict, Optional
 from torch import Tensor
 
 from seqkit import tasks
+from seqkit.checkpoint import FORMAT_VERSION  # 2: checkpoints with checkpoint["seqkit"]["shape"] and the codec state
 from seqkit.models.base import SeqkitModule, class_path
 
-from seqkit.checkpoint import FORMAT_VERSION  # 2: checkpoints with checkpoint["seqkit"]["shape"] and the codec state
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 _NOT_HPARAMS = ("pretrained_vectors", "pretrained_rows")  # tensors from the codec, rebuilt from the data on load
 
@@ -30,14 +31,25 @@ class TaskModule(SeqkitModule):
     metrics at the end of each evaluation epoch. ``self.network`` holds the weights (``network.`` prefix).
     """
 
-    def __init__(self, shape: str, optimizer: Optional[Dict[str, Any]] = None, scheduler: Optional[Dict[str, Any]] = None,
-                 **network_kwargs: Any):
+    def __init__(
+        self,
+        shape: str,
+        optimizer: Optional[Dict[str, Any]] = None,
+        scheduler: Optional[Dict[str, Any]] = None,
+        **network_kwargs: Any,
+    ):
         super().__init__()
         self.shape = tasks.get(shape)
         if optimizer is None:
             optimizer = dict(DEFAULT_OPTIMIZER)
-        self.save_hyperparameters({"shape": shape, "optimizer": optimizer, "scheduler": scheduler,
-                                   **{k: v for k, v in network_kwargs.items() if k not in _NOT_HPARAMS}})
+        self.save_hyperparameters(
+            {
+                "shape": shape,
+                "optimizer": optimizer,
+                "scheduler": scheduler,
+                **{k: v for k, v in network_kwargs.items() if k not in _NOT_HPARAMS},
+            }
+        )
         self.network = tasks.load(self.shape.network)(**network_kwargs)  # strict: a misspelt model.<key> is an error
         self._metrics: Dict[str, Any] = {}
         self._carried: Dict[str, Any] = {}  # stage -> the state the network's last call of the stage returned

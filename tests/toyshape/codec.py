@@ -1,4 +1,5 @@
 """Lines ``<tokens>\\t<count>``: read, vocabulary, encode, batch; prediction reads ``<tokens>`` lines."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,11 @@ class CountCodec(Codec):
         return lines
 
     def read_splits(self) -> Dict[str, Tuple[List[Line], str]]:
-        return {name: (self.read(self.hparams[f"{name}_path"]), str(self.resolve(self.hparams[f"{name}_path"])))
-                for name in ("train", "val", "test") if self.hparams.get(f"{name}_path")}
+        return {
+            name: (self.read(self.hparams[f"{name}_path"]), str(self.resolve(self.hparams[f"{name}_path"])))
+            for name in ("train", "val", "test")
+            if self.hparams.get(f"{name}_path")
+        }
 
     def build(self, train: List[Line]) -> None:
         self.vocab = Vocabulary.build(line.tokens for line in train)
@@ -71,8 +75,12 @@ class CountCodec(Codec):
 
     def collate(self, examples: List[Example]) -> Batch:
         ids = [e.ids for e in examples]
-        return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
-                     labels=torch.tensor([e.count for e in examples]))
+        return Batch(
+            tokens=pad(ids),
+            lengths=lengths_of(ids),
+            index=torch.tensor([e.index for e in examples]),
+            labels=torch.tensor([e.count for e in examples]),
+        )
 
     def network_kwargs(self) -> Dict[str, Any]:
         return {"vocab_size": len(self.vocab)}
@@ -83,5 +91,7 @@ class CountCodec(Codec):
         return records
 
     def format_predictions(self, records: List[Line], outputs: List[Optional[Dict[str, Any]]]) -> List[Dict[str, Any]]:
-        return [{"tokens": r.tokens, "count": None if out is None else round(float(out["count"]), 4)}
-                for r, out in zip(records, outputs)]
+        return [
+            {"tokens": r.tokens, "count": None if out is None else round(float(out["count"]), 4)}
+            for r, out in zip(records, outputs)
+        ]

@@ -1,4 +1,5 @@
 """The toy shape's export graph: (tokens, lengths) -> count [B]."""
+
 from __future__ import annotations
 
 from typing import List
@@ -15,4 +16,6 @@ def graphs(network) -> List[Graph]:
     tokens = torch.randint(2, max(network.vocab_size, 3), (3, 5), generator=torch.Generator().manual_seed(0))
     tokens = tokens.masked_fill(torch.arange(5)[None] >= lengths[:, None], 0)
     inputs = [Port("tokens", {0: "batch", 1: "time"}, tokens), Port("lengths", {0: "batch"}, lengths)]
-    return [Graph("model", _Call(exportable_copy(network), lambda m, t, n: m(t, n)), inputs, [Port("count", {0: "batch"})])]
+    return [
+        Graph("model", _Call(exportable_copy(network), lambda m, t, n: m(t, n)), inputs, [Port("count", {0: "batch"})])
+    ]

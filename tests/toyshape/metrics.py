@@ -1,4 +1,5 @@
 """The count's figures: mean squared error and the share of lines whose rounded count is exact."""
+
 from __future__ import annotations
 
 from typing import Any, Dict

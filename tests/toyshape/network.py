@@ -1,4 +1,5 @@
 """Tokens -> GRU -> mean over time -> one number: the count."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping

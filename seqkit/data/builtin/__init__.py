@@ -9,6 +9,7 @@
 | airpassengers      | monthly forecasting          | one series, 144 months (1949-1960)     | public data  |
 | cmudict            | grapheme-to-phoneme          | 135,166 pronunciations (0.7b)          | BSD-style    |
 """
+
 from __future__ import annotations
 
 from pathlib import Path

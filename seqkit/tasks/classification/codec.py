@@ -5,6 +5,7 @@ The training data module (``ClassificationDataModule``) and the application (``s
 both run this one codec, so they read, encode and batch exactly alike. Its ``state_dict`` (vocabulary, labels,
 characters, tokeniser, the pretrained vectors' identity) is what a checkpoint keeps to rebuild it.
 """
+
 from __future__ import annotations
 
 import random
@@ -35,7 +36,9 @@ class Example:
     chars: Optional[List[List[int]]] = None  # character ids of each token, with char_features
 
 
-def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int) -> List[List[Any]]:
+def stratified_split(
+    examples: Sequence[Any], labels: Sequence[str], fractions: Sequence[float], seed: int
+) -> List[List[Any]]:
     """Split keeping each label's share in every part; the same seed always gives the same parts."""
     by_label: Dict[str, List[Any]] = defaultdict(list)
     for ex, label in zip(examples, labels):
@@ -50,13 +53,27 @@ def stratified_split(examples: Sequence[Any], labels: Sequence[str], fractions: 
             total += f
             bounds.append(round(total * len(group)))
         for k in range(len(fractions)):
-            parts[k].extend(group[bounds[k]: bounds[k + 1]])
+            parts[k].extend(group[bounds[k] : bounds[k + 1]])
     return parts
 
 
-DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "format": "text_tab_label", "builtin": None,
-            "split": (0.8, 0.1, 0.1), "split_seed": 13, "tokenizer": None, "min_freq": 1, "max_vocab_size": None,
-            "pretrained": None, "char_features": False, "root": None, "batch_size": 32, "eval_batch_size": None}
+DEFAULTS = {
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "format": "text_tab_label",
+    "builtin": None,
+    "split": (0.8, 0.1, 0.1),
+    "split_seed": 13,
+    "tokenizer": None,
+    "min_freq": 1,
+    "max_vocab_size": None,
+    "pretrained": None,
+    "char_features": False,
+    "root": None,
+    "batch_size": 32,
+    "eval_batch_size": None,
+}
 
 
 class ClassificationCodec(Codec):
@@ -79,7 +96,11 @@ class ClassificationCodec(Codec):
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        state = {name: getattr(self, name).to_dict() for name in ("vocab", "labels", "chars") if getattr(self, name) is not None}
+        state = {
+            name: getattr(self, name).to_dict()
+            for name in ("vocab", "labels", "chars")
+            if getattr(self, name) is not None
+        }
         state["tokenizer"] = self.tokenizer.to_dict()
         return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
 
@@ -127,7 +148,9 @@ class ClassificationCodec(Codec):
     def build(self, train: List[LabelledText]) -> None:
         """Learn the vocabulary, labels (and characters) from the training split only."""
         hp = self.hparams
-        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.vocab = Vocabulary.build(
+            (self.tokenizer(e.text) for e in train), min_freq=hp.min_freq, max_size=hp.max_vocab_size
+        )
         self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
         if hp.char_features:
             self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
@@ -148,8 +171,12 @@ class ClassificationCodec(Codec):
         """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""
         kwargs: Dict[str, Any] = {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
         if self.vectors is not None:
-            kwargs.update(pretrained_vectors=self.vectors.table, pretrained_rows=self.vectors.rows(self.vocab),
-                          pretrained_words=len(self.vectors), embedding_dim=self.vectors.dim)
+            kwargs.update(
+                pretrained_vectors=self.vectors.table,
+                pretrained_rows=self.vectors.rows(self.vocab),
+                pretrained_words=len(self.vectors),
+                embedding_dim=self.vectors.dim,
+            )
         return {**kwargs, "num_chars": len(self.chars)} if self.chars is not None else kwargs
 
     # ---- encoding and batching -----------------------------------------------------------------
@@ -176,12 +203,19 @@ class ClassificationCodec(Codec):
         ids = [e.ids for e in examples]
         labels = torch.tensor([e.label for e in examples], dtype=torch.long)
         chars, char_lengths = pad_chars([e.chars for e in examples]) if self.chars is not None else (None, None)
-        return Batch(tokens=pad(ids), lengths=lengths_of(ids), index=torch.tensor([e.index for e in examples]),
-                     labels=None if (labels < 0).any() else labels, chars=chars, char_lengths=char_lengths)
+        return Batch(
+            tokens=pad(ids),
+            lengths=lengths_of(ids),
+            index=torch.tensor([e.index for e in examples]),
+            labels=None if (labels < 0).any() else labels,
+            chars=chars,
+            char_lengths=char_lengths,
+        )
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
-                          output_format: str = "json") -> List[LabelledText]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+    ) -> List[LabelledText]:
         """Numbered raw lines -> the ``predict`` data set; returns one record a line, blank lines included.
 
         input_format: the training ``format`` by default, whose label is read, checked against the training
@@ -189,8 +223,10 @@ class ClassificationCodec(Codec):
         whole line is the text. A blank line is a record with no text (its prediction is empty).
         """
         if output_format != "json":
-            raise ValueError(f"options.output_format={output_format}: a text classifier writes JSON lines only "
-                             "(output_format=conll is for taggers)")
+            raise ValueError(
+                f"options.output_format={output_format}: a text classifier writes JSON lines only "
+                "(output_format=conll is for taggers)"
+            )
         fmt = input_format or self.hparams.format
         if fmt not in FORMATS:
             raise ValueError(f"options.input_format must be one of {FORMATS}, got {fmt!r}")
@@ -204,13 +240,19 @@ class ClassificationCodec(Codec):
             if problem is None and label is not None and label not in self.labels:
                 problem = f"label {label!r} is not in the training labels {self.labels.itos}"
             if problem:
-                raise DataError(source, number, f"{problem} (input is read as {fmt}, the checkpoint's training "
-                                                f"format; for plain text give options.input_format=text)")
+                raise DataError(
+                    source,
+                    number,
+                    f"{problem} (input is read as {fmt}, the checkpoint's training "
+                    f"format; for plain text give options.input_format=text)",
+                )
             texts.append(LabelledText(body, None, number))
         self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
         return texts
 
-    def format_predictions(self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, texts: List[LabelledText], outputs: List[Optional[Dict[str, torch.Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """Per-text network outputs (``probabilities [C]``; None for a blank line), in input order -> one
         JSON-ready dict a text."""
         rows = []
@@ -220,8 +262,13 @@ class ClassificationCodec(Codec):
                 continue
             probs = out["probabilities"].tolist()
             best = max(range(len(probs)), key=probs.__getitem__)
-            rows.append({"text": text.text, "label": self.labels.itos[best],
-                         "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)}})
+            rows.append(
+                {
+                    "text": text.text,
+                    "label": self.labels.itos[best],
+                    "probabilities": {lab: round(p, 6) for lab, p in zip(self.labels.itos, probs)},
+                }
+            )
         return rows
 
 
@@ -246,14 +293,17 @@ class AddingCodec(Codec):
         return self.target_mean is not None
 
     def read_splits(self) -> Dict[str, Tuple[List[Any], str]]:
-        from seqkit.data.synthetic import SPLITS, SyntheticExample, adding_problem
+        from seqkit.data.generated import SPLITS, SyntheticExample, adding_problem
+
         hp, splits = self.hparams, {}
         for k, name in enumerate(SPLITS):
             n = hp[f"{name}_size"]
             if n > 0:
                 inputs, targets = adding_problem(n, hp.length, torch.Generator().manual_seed(hp.seed + k))
-                splits[name] = ([SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(inputs, targets))],
-                                f"<AddingDataModule {name}>")
+                splits[name] = (
+                    [SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(inputs, targets))],
+                    f"<AddingDataModule {name}>",
+                )
         return splits
 
     def build(self, train: List[Any]) -> None:
@@ -267,8 +317,13 @@ class AddingCodec(Codec):
 
     def collate(self, examples: List[Any]) -> Batch:
         features = torch.stack([e.inputs for e in examples])
-        return Batch(tokens=None, features=features, lengths=torch.full((len(examples),), features.size(1)),
-                     index=torch.tensor([e.index for e in examples]), labels=torch.stack([e.target for e in examples]))
+        return Batch(
+            tokens=None,
+            features=features,
+            lengths=torch.full((len(examples),), features.size(1)),
+            index=torch.tensor([e.index for e in examples]),
+            labels=torch.stack([e.target for e in examples]),
+        )
 
     def network_kwargs(self) -> Dict[str, Any]:
         return {"input_size": 2, "target_mean": self.target_mean}

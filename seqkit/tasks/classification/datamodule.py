@@ -1,10 +1,11 @@
 """The many-to-one data modules: thin ``CodecDataModule``s over the classification codecs."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
+from seqkit.data.codec_datamodule import CodecDataModule
 from seqkit.tasks.classification.codec import AddingCodec, ClassificationCodec
-from seqkit.training.datamodule import CodecDataModule
 
 
 class ClassificationDataModule(CodecDataModule):
@@ -19,17 +20,45 @@ class ClassificationDataModule(CodecDataModule):
 
     codec_class = ClassificationCodec
 
-    def __init__(self, train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
-                 format: str = "text_tab_label", builtin: Optional[str] = None, split: Sequence[float] = (0.8, 0.1, 0.1),
-                 split_seed: int = 13, tokenizer: Optional[Dict[str, Any]] = None, min_freq: int = 1,
-                 max_vocab_size: Optional[int] = None, pretrained: Optional[str] = None, char_features: bool = False,
-                 root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
-                 bucketing: bool = True, num_workers: int = 0):
-        super().__init__(train_path=train_path, val_path=val_path, test_path=test_path, format=format, builtin=builtin,
-                         split=list(split), split_seed=split_seed, tokenizer=tokenizer, min_freq=min_freq,
-                         max_vocab_size=max_vocab_size, pretrained=pretrained, char_features=char_features, root=root,
-                         batch_size=batch_size, eval_batch_size=eval_batch_size, bucketing=bucketing,
-                         num_workers=num_workers)
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        format: str = "text_tab_label",
+        builtin: Optional[str] = None,
+        split: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 13,
+        tokenizer: Optional[Dict[str, Any]] = None,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        pretrained: Optional[str] = None,
+        char_features: bool = False,
+        root: Optional[str] = None,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        bucketing: bool = True,
+        num_workers: int = 0,
+    ):
+        super().__init__(
+            train_path=train_path,
+            val_path=val_path,
+            test_path=test_path,
+            format=format,
+            builtin=builtin,
+            split=list(split),
+            split_seed=split_seed,
+            tokenizer=tokenizer,
+            min_freq=min_freq,
+            max_vocab_size=max_vocab_size,
+            pretrained=pretrained,
+            char_features=char_features,
+            root=root,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            bucketing=bucketing,
+            num_workers=num_workers,
+        )
 
 
 class AddingDataModule(CodecDataModule):
@@ -39,9 +68,28 @@ class AddingDataModule(CodecDataModule):
 
     codec_class = AddingCodec
 
-    def __init__(self, length: int = 100, train_size: int = 10000, val_size: int = 1000, test_size: int = 0,
-                 seed: int = 0, root: Optional[str] = None, batch_size: int = 32, eval_batch_size: Optional[int] = None,
-                 bucketing: bool = True, num_workers: int = 0):
-        super().__init__(length=length, train_size=train_size, val_size=val_size, test_size=test_size, seed=seed,
-                         root=root, batch_size=batch_size, eval_batch_size=eval_batch_size, bucketing=bucketing,
-                         num_workers=num_workers)
+    def __init__(
+        self,
+        length: int = 100,
+        train_size: int = 10000,
+        val_size: int = 1000,
+        test_size: int = 0,
+        seed: int = 0,
+        root: Optional[str] = None,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        bucketing: bool = True,
+        num_workers: int = 0,
+    ):
+        super().__init__(
+            length=length,
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+            seed=seed,
+            root=root,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            bucketing=bucketing,
+            num_workers=num_workers,
+        )

@@ -1,5 +1,6 @@
 """The many-to-one export graph: one graph "model", (tokens or features, lengths[, chars, char_lengths]) ->
 logits [B, classes] (regression: value [B]), traced from the plain network."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -13,9 +14,14 @@ SIDECAR_SHAPE = "classifier"  # the sidecar's "shape" (seqkit.export.runtime rea
 def graphs(network) -> List[Graph]:
     def run(m, inputs, lengths, chars=None, char_lengths=None):
         return m(inputs, lengths, chars, char_lengths)
+
     sizes = SimpleNamespace(vocab_size=network.vocab_size, input_size=network.input_size, num_chars=network.num_chars)
     out = "value" if network.regression else "logits"
-    return [Graph("model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes), [Port(out, {0: "batch"})])]
+    return [
+        Graph(
+            "model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes), [Port(out, {0: "batch"})]
+        )
+    ]
 
 
 def decoding(network) -> dict:

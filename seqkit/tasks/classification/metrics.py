@@ -2,6 +2,7 @@
 Lightning's ``self.log(..., batch_size=B)``), ``acc`` (micro accuracy) and ``f1`` (macro F1 as torchmetrics'
 ``MulticlassF1Score(average="macro")``); regression: ``mse``, ``baseline_mse`` (always predicting the network's
 ``target_mean``) and ``mse_ratio`` (mse / baseline_mse: 1 = no better than the mean)."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -57,7 +58,15 @@ class ClassificationMetrics:
         out = {"loss": self.loss_sum / self.count}
         if self.regression:
             mse, baseline = self.squared / self.count, self.baseline_squared / self.count
-            return {**out, "mse": mse, "baseline_mse": baseline, "mse_ratio": mse / baseline if baseline else float("nan")}
+            return {
+                **out,
+                "mse": mse,
+                "baseline_mse": baseline,
+                "mse_ratio": mse / baseline if baseline else float("nan"),
+            }
         predicted, targets = torch.cat(self.predicted), torch.cat(self.targets)
-        return {**out, "acc": float((predicted == targets).double().mean()),
-                "f1": macro_f1(predicted, targets, self.num_classes)}
+        return {
+            **out,
+            "acc": float((predicted == targets).double().mean()),
+            "f1": macro_f1(predicted, targets, self.num_classes),
+        }

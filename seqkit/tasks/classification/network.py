@@ -1,5 +1,6 @@
 """The many-to-one network: embed -> recurrent encoder -> pool -> linear, in plain torch.nn, with its training
 objective (``loss``), what its metrics need (``evaluate``) and its predictions (``predict``)."""
+
 from __future__ import annotations
 
 import inspect
@@ -76,10 +77,21 @@ class ClassifierNetwork(nn.Module):
         if input_size > 0:
             embedding_dim = input_size
         else:
-            self.embedding = WordEmbedding(vocab_size, embedding_dim, embedding_dropout, pretrained_vectors, freeze_embeddings,
-                                           word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
+            self.embedding = WordEmbedding(
+                vocab_size,
+                embedding_dim,
+                embedding_dropout,
+                pretrained_vectors,
+                freeze_embeddings,
+                word_dropout,
+                pretrained_rows,
+                pretrained_words,
+                sparse_embeddings,
+            )
         if char_encoder != "none" and num_chars == 0:
-            raise ValueError(f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true")
+            raise ValueError(
+                f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true"
+            )
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
@@ -119,8 +131,9 @@ class ClassifierNetwork(nn.Module):
         """The batch's model input: token ids [B, T], or real-valued features [B, T, F]."""
         return batch.tokens if batch.features is None else batch.features
 
-    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
-                char_lengths: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None
+    ) -> Tensor:
         return self.classify(self.encoder.outputs(self.embed(tokens, chars, char_lengths), lengths), lengths)
 
     # ---- the shape protocol: loss, evaluate, predict ---------------------------------------------
@@ -137,8 +150,9 @@ class ClassifierNetwork(nn.Module):
         if self.adversarial <= 0:
             return {"loss": loss}
         r = adversarial_perturbation(loss, features, self.adversarial)
-        adversarial_loss = self.criterion(self.classify(self.encoder.outputs(features + r, batch.lengths), batch.lengths),
-                                          batch.labels)
+        adversarial_loss = self.criterion(
+            self.classify(self.encoder.outputs(features + r, batch.lengths), batch.lengths), batch.labels
+        )
         return {"loss": loss + adversarial_loss, "class_loss": loss, "adversarial_loss": adversarial_loss}
 
     def evaluate(self, batch) -> Dict[str, Tensor]:

@@ -6,6 +6,7 @@ The training data module (``ForecastingDataModule``) and the application (``seqk
 this one codec. Its ``state_dict`` (the scaler, the columns, the timestamps' step and format, where the series
 came from) has the layout of the old ``TimeSeriesDataModule``'s, so old checkpoints load unchanged.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,9 +24,21 @@ from seqkit.data.builtin import builtin_files
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.textfile import read_lines, resolve_path
-from seqkit.data.timeseries import (SPLITS, Scaler, Series, Window, calendar_features, evaluation_windows,
-                                    format_time, future_times, header_columns, infer_step, read_series,
-                                    split_bounds, training_windows)
+from seqkit.data.timeseries import (
+    SPLITS,
+    Scaler,
+    Series,
+    Window,
+    calendar_features,
+    evaluation_windows,
+    format_time,
+    future_times,
+    header_columns,
+    infer_step,
+    read_series,
+    split_bounds,
+    training_windows,
+)
 
 
 @dataclass
@@ -91,11 +104,31 @@ class Settings(dict):
             raise AttributeError(name) from None
 
 
-DEFAULTS = {"path": None, "builtin": None, "root": None, "test_path": None, "time_column": None, "target": "value",
-            "covariates": [], "features": "S", "calendar": [], "split": [0.7, 0.1, 0.2], "input_length": 24,
-            "horizon": 12, "stride": 1, "partial_train_windows": False, "eval_stride": 1, "scaler": "standard",
-            "log": False, "season": None, "batch_size": 32, "eval_batch_size": 256, "num_workers": 0,
-            "train_path": None, "val_path": None}
+DEFAULTS = {
+    "path": None,
+    "builtin": None,
+    "root": None,
+    "test_path": None,
+    "time_column": None,
+    "target": "value",
+    "covariates": [],
+    "features": "S",
+    "calendar": [],
+    "split": [0.7, 0.1, 0.2],
+    "input_length": 24,
+    "horizon": 12,
+    "stride": 1,
+    "partial_train_windows": False,
+    "eval_stride": 1,
+    "scaler": "standard",
+    "log": False,
+    "season": None,
+    "batch_size": 32,
+    "eval_batch_size": 256,
+    "num_workers": 0,
+    "train_path": None,
+    "val_path": None,
+}
 
 
 class ForecastingCodec:
@@ -132,9 +165,15 @@ class ForecastingCodec:
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
         """Plain Python: the scaler, the columns, the timestamps' step and format, where the series came from."""
-        return {"scaler": self.scaler.to_dict(), "targets": list(self.targets), "covariates": list(self.covariates),
-                "calendar": list(self.calendar), "step": dict(self.step), "time_format": self.time_format,
-                "series_source": self.series_source}
+        return {
+            "scaler": self.scaler.to_dict(),
+            "targets": list(self.targets),
+            "covariates": list(self.covariates),
+            "calendar": list(self.calendar),
+            "step": dict(self.step),
+            "time_format": self.time_format,
+            "series_source": self.series_source,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.scaler = Scaler.from_dict(state["scaler"])
@@ -158,9 +197,15 @@ class ForecastingCodec:
 
     def network_kwargs(self) -> Dict[str, Any]:
         hp = self.hparams
-        return {"n_targets": len(self.targets), "n_covariates": len(self.covariates or []),
-                "n_calendar": len(self.calendar), "input_length": hp.input_length, "horizon": hp.horizon,
-                "season": hp.season, "target_scaler": self.target_scaler.to_dict()}
+        return {
+            "n_targets": len(self.targets),
+            "n_covariates": len(self.covariates or []),
+            "n_calendar": len(self.calendar),
+            "input_length": hp.input_length,
+            "horizon": hp.horizon,
+            "season": hp.season,
+            "target_scaler": self.target_scaler.to_dict(),
+        }
 
     # ---- reading ---------------------------------------------------------------------------------
     def resolve(self, path: Optional[str]) -> Optional[Path]:
@@ -187,7 +232,9 @@ class ForecastingCodec:
             covariates = list(hp.covariates or [])
             if hp.features == "MS":
                 _, names = header_columns(lines, source)
-                covariates += [c for c in names if c not in self.targets and c != hp.time_column and c not in covariates]
+                covariates += [
+                    c for c in names if c not in self.targets and c != hp.time_column and c not in covariates
+                ]
             self.covariates = covariates
         return self.targets + self.covariates
 
@@ -202,7 +249,9 @@ class ForecastingCodec:
             times = times + future_times(times[-1], self.step, H)
         calendar = calendar_features(times, self.calendar)
         if calendar.size(0) < scaled.size(0) + H:  # no timestamps: nothing to compute past the end
-            calendar = torch.cat([calendar, calendar.new_zeros(scaled.size(0) + H - calendar.size(0), calendar.size(1))])
+            calendar = torch.cat(
+                [calendar, calendar.new_zeros(scaled.size(0) + H - calendar.size(0), calendar.size(1))]
+            )
         scaled = torch.cat([scaled, scaled.new_zeros(H, scaled.size(1))])
         return Frame(series, scaled, calendar, times)
 
@@ -218,9 +267,19 @@ class ForecastingCodec:
             path = str(self.resolve(hp.test_path))
             frame = self._frame(self._read(read_lines(path), path))
             self.frames["test"] = frame
-            self.datasets["test"] = Windows(evaluation_windows(0, len(frame.series), L, H, self.backtest_stride or
-                                                               hp.eval_stride, "test", path,
-                                                               partial=self.backtest_stride is not None), frame)
+            self.datasets["test"] = Windows(
+                evaluation_windows(
+                    0,
+                    len(frame.series),
+                    L,
+                    H,
+                    self.backtest_stride or hp.eval_stride,
+                    "test",
+                    path,
+                    partial=self.backtest_stride is not None,
+                ),
+                frame,
+            )
             return
         lines, source = self._source_lines()
         series = self._read(lines, source)
@@ -236,19 +295,34 @@ class ForecastingCodec:
         for name in SPLITS if stage in (None, "fit") else SPLITS[1:]:  # a restored model needs no training windows
             begin, end = bounds[name]
             if name == "train":
-                self.datasets[name] = Windows(training_windows(begin, end, L, H, hp.stride, name, source,
-                                                               partial=hp.partial_train_windows), frame)
+                self.datasets[name] = Windows(
+                    training_windows(begin, end, L, H, hp.stride, name, source, partial=hp.partial_train_windows), frame
+                )
             elif end > begin:
                 stride = self.backtest_stride if name == "test" and self.backtest_stride else hp.eval_stride
-                self.datasets[name] = Windows(evaluation_windows(begin, end, L, H, stride, name, source,
-                                                                 partial=name == "test" and self.backtest_stride
-                                                                 is not None), frame)
+                self.datasets[name] = Windows(
+                    evaluation_windows(
+                        begin,
+                        end,
+                        L,
+                        H,
+                        stride,
+                        name,
+                        source,
+                        partial=name == "test" and self.backtest_stride is not None,
+                    ),
+                    frame,
+                )
             elif name == "val" and stage in ("fit", "validate"):
-                raise DataError(source, None, "the val split has 0 rows: give data.split=[train, val, test] with val > 0")
+                raise DataError(
+                    source, None, "the val split has 0 rows: give data.split=[train, val, test] with val > 0"
+                )
             self.frames[name] = frame
-        log(f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
+        log(
+            f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
             f"{ {k: len(v) for k, v in self.datasets.items()} } of {L} -> {H}; scaler {hp.scaler}"
-            f"{' of logs' if hp.log else ''} fitted on the training rows")
+            f"{' of logs' if hp.log else ''} fitted on the training rows"
+        )
 
     def evaluation_set(self, split: str) -> List[Window]:
         """evaluate.py's windows of ``split`` ("test": data.test_path, else the checkpoint's own series' test
@@ -284,15 +358,18 @@ class ForecastingCodec:
         scored = torch.arange(H)[None, :] < steps[:, None]
         x = torch.cat([frame.scaled[inputs], frame.calendar[inputs]], dim=-1)
         y = frame.scaled[outputs][..., :T] * scored[..., None]
-        return WindowBatch(x=x, y=y, future=frame.calendar[outputs], steps=steps,
-                           index=torch.tensor([w.index for w in windows]))
+        return WindowBatch(
+            x=x, y=y, future=frame.calendar[outputs], steps=steps, index=torch.tensor([w.index for w in windows])
+        )
 
-    def batches(self, windows: List[Window], batch_size: Optional[int] = None, frame: Optional[Frame] = None) -> Iterator[WindowBatch]:
+    def batches(
+        self, windows: List[Window], batch_size: Optional[int] = None, frame: Optional[Frame] = None
+    ) -> Iterator[WindowBatch]:
         """Evaluation batches (``eval_batch_size``, in time order), as the data module's evaluation loaders."""
         frame = frame if frame is not None else windows.frame
         size = batch_size or self.eval_batch_size
         for start in range(0, len(windows), size):
-            yield self.collate(windows[start: start + size], frame)
+            yield self.collate(windows[start : start + size], frame)
 
     def last_window(self, split: str) -> Tuple[WindowBatch, Frame, Window]:
         """The split's last window as a batch of one (for the forecast-vs-actual plot)."""
@@ -301,8 +378,14 @@ class ForecastingCodec:
         return self.collate([window], frame), frame, window
 
     # ---- prediction -------------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, plot: Optional[str] = None,
-                          output_format: Optional[str] = None, input_format: Optional[str] = None) -> List[ForecastRequest]:
+    def set_predict_input(
+        self,
+        lines: List[Tuple[int, str]],
+        source: str,
+        plot: Optional[str] = None,
+        output_format: Optional[str] = None,
+        input_format: Optional[str] = None,
+    ) -> List[ForecastRequest]:
         """A CSV history (same columns as training) -> one window forecasting the ``horizon`` steps after its
         last row. ``plot``: also draw history and forecast to this PNG file."""
         if input_format not in (None, "csv"):
@@ -312,8 +395,9 @@ class ForecastingCodec:
         L, H = self.hparams.input_length, self.hparams.horizon
         series = self._read(lines, source)
         if len(series) < L:
-            raise DataError(source, None, f"the history has {len(series)} rows; the model reads the last "
-                                          f"input_length = {L}")
+            raise DataError(
+                source, None, f"the history has {len(series)} rows; the model reads the last input_length = {L}"
+            )
         if series.times is not None and self.step:
             times = [format_time(t, self.time_format) for t in future_times(series.times[-1], self.step, H)]
         else:
@@ -327,7 +411,9 @@ class ForecastingCodec:
     def predict_batches(self) -> Iterator[WindowBatch]:
         return self.batches(self.datasets["predict"])
 
-    def format_predictions(self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]
+    ) -> List[Dict[str, Any]]:
         """The network's scaled forecast (``point [H, T]``, optional ``lower``/``upper``) -> rows in original units."""
         request, out = requests[0], outputs[0]
         inverse = self.target_scaler.inverse
@@ -348,11 +434,23 @@ class ForecastingCodec:
 
             series = request.history.series
             keep = min(len(series), max(self.hparams.input_length, 3 * self.hparams.horizon))
-            history_times = series.times[-keep:] if series.times is not None else list(range(len(series) - keep, len(series)))
-            future = request.history.times[len(series):] if series.times is not None else \
-                list(range(len(series), len(series) + len(request.times)))
-            plot_forecast(self.plot_path, history_times, series.values[-keep:, 0], future, point[:, 0],
-                          None if bounds is None else (bounds[0][:, 0], bounds[1][:, 0]), title=f"{self.targets[0]}: forecast")
+            history_times = (
+                series.times[-keep:] if series.times is not None else list(range(len(series) - keep, len(series)))
+            )
+            future = (
+                request.history.times[len(series) :]
+                if series.times is not None
+                else list(range(len(series), len(series) + len(request.times)))
+            )
+            plot_forecast(
+                self.plot_path,
+                history_times,
+                series.values[-keep:, 0],
+                future,
+                point[:, 0],
+                None if bounds is None else (bounds[0][:, 0], bounds[1][:, 0]),
+                title=f"{self.targets[0]}: forecast",
+            )
             log(f"forecast plot: {self.plot_path}")
         return rows
 

@@ -1,6 +1,7 @@
 """The forecasting export graph: one graph "model", x [B, L, F] (+ future [B, H, K]: calendar features, recursive
 and seq2seq heads) -> point [B, H, T] (+ quantiles [B, H, T, Q] or std [B, H, T]), in the scaled units of the
 sidecar's scaler; traced from the plain network."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -34,7 +35,9 @@ def graphs(network) -> List[Graph]:
 
 def decoding(network) -> Dict[str, Any]:
     """The sidecar's ``decoding`` record: the units of the outputs and the targets' scaler."""
-    return {"units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
-                     "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
-                     "covariates and calendar features of data.state (seqkit.data.forecasting)",
-            "target_scaler": network.target_scaler.to_dict()}
+    return {
+        "units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
+        "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
+        "covariates and calendar features of data.state (seqkit.data.forecasting)",
+        "target_scaler": network.target_scaler.to_dict(),
+    }

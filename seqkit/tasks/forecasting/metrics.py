@@ -4,6 +4,7 @@ sums, reproduced in plain torch): ``loss`` (the batch-size-weighted mean of batc
 each baseline (``naive/mse``, ...), ``ratio_mse`` and ``ratio_rmse_orig`` (the model's figure over the best
 baseline's: < 1, the model wins) and, for quantile/gaussian losses, ``pinball`` and ``coverage`` (share of
 actual values inside the 80% interval). ``report`` prints the model next to its baselines on stderr."""
+
 from __future__ import annotations
 
 import sys
@@ -37,8 +38,13 @@ class _Sums:
 
     def compute(self) -> Dict[str, Tensor]:
         n = self.count
-        return {"mse": self.squared / n, "mae": self.absolute / n, "rmse_orig": torch.sqrt(self.squared_orig / n),
-                "mae_orig": self.absolute_orig / n, "mape_orig": self.percent / n}
+        return {
+            "mse": self.squared / n,
+            "mae": self.absolute / n,
+            "rmse_orig": torch.sqrt(self.squared_orig / n),
+            "mae_orig": self.absolute_orig / n,
+            "mape_orig": self.percent / n,
+        }
 
 
 class ForecastMetrics:
@@ -68,12 +74,17 @@ class ForecastMetrics:
         y_orig = inverse(y.double())[mask].float()
         for name, pred in {"model": out["point"], **output["baselines"]}.items():
             pred = pred.detach()
-            self.sums.setdefault(name, _Sums()).update(pred[mask], y_masked, inverse(pred.double())[mask].float(), y_orig)
+            self.sums.setdefault(name, _Sums()).update(
+                pred[mask], y_masked, inverse(pred.double())[mask].float(), y_orig
+            )
         interval = self.network.output.interval(out)
         if interval is not None:
             levels = self.network.output.quantiles
-            q = out["quantiles"] if "quantiles" in out else \
-                out["point"][..., None] + out["std"][..., None] * torch.special.ndtri(levels)
+            q = (
+                out["quantiles"]
+                if "quantiles" in out
+                else out["point"][..., None] + out["std"][..., None] * torch.special.ndtri(levels)
+            )
             self.pinball_sum = self.pinball_sum + pinball(q, y, levels).mean(-1)[mask].float().sum().cpu()
             inside = (y >= interval[0]) & (y <= interval[1])
             self.coverage_sum = self.coverage_sum + inside[mask].float().sum().cpu()
@@ -112,8 +123,10 @@ class ForecastMetrics:
         if "mse" not in values:
             return
         net = self.network
-        lines = [f"[seqkit] {stage}: {self.windows} window(s) of {net.input_length} -> {net.horizon}; mse, mae on "
-                 "scaled values; rmse, mae, mape in original units"]
+        lines = [
+            f"[seqkit] {stage}: {self.windows} window(s) of {net.input_length} -> {net.horizon}; mse, mae on "
+            "scaled values; rmse, mae, mape in original units"
+        ]
         lines.append(f"  {'':16}" + "".join(f"{k:>12}" for k in KEYS))
         for name in net.predictors:
             prefix = "" if name == "model" else f"{name}/"

@@ -1,6 +1,7 @@
 """The next-step-on-numbers network: a recurrent encoder over the window, then a direct, recursive or seq2seq
 head (``seqkit.nn.forecast_heads``), optionally on top of a simple forecast (a highway), optionally an ensemble;
 with the baselines it is scored against (``seqkit.nn.forecast_baselines``). Plain torch.nn."""
+
 from __future__ import annotations
 
 import inspect
@@ -80,11 +81,15 @@ class ForecastNetwork(nn.Module):
         if highway not in HIGHWAYS:
             raise ValueError(f"model.highway must be one of {list(HIGHWAYS)}, got {highway!r}")
         if highway != "none" and head == "recursive":
-            raise ValueError(f"model.highway={highway} changes what the network outputs, which the recursive head "
-                             "feeds back as its next input: use model.head=direct or seq2seq")
+            raise ValueError(
+                f"model.highway={highway} changes what the network outputs, which the recursive head "
+                "feeds back as its next input: use model.head=direct or seq2seq"
+            )
         if highway == "seasonal_naive" and not (season and season <= input_length):
-            raise ValueError(f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
-                             f"<= data.input_length, got season {season} and input_length {input_length}")
+            raise ValueError(
+                f"model.highway=seasonal_naive repeats the window's last season: needs data.season "
+                f"<= data.input_length, got season {season} and input_length {input_length}"
+            )
         self.highway = nn.Linear(input_length, horizon) if highway == "linear" else None
         self.members = nn.ModuleList()  # the ensemble's members after the first (the first is self's own parts)
         for _ in range(ensemble - 1):
@@ -93,10 +98,15 @@ class ForecastNetwork(nn.Module):
             if highway == "linear":
                 member["highway"] = nn.Linear(input_length, horizon)
             self.members.append(member)
-        self.target_scaler = Scaler.from_dict(target_scaler) if target_scaler else \
-            Scaler("none", False, [0.0] * n_targets, [1.0] * n_targets)
+        self.target_scaler = (
+            Scaler.from_dict(target_scaler)
+            if target_scaler
+            else Scaler("none", False, [0.0] * n_targets, [1.0] * n_targets)
+        )
         self.linear = LeastSquaresLinear(input_length, horizon)
-        self.predictors = ["model", "naive"] + (["seasonal_naive"] if season and season <= input_length else []) + ["linear"]
+        self.predictors = (
+            ["model", "naive"] + (["seasonal_naive"] if season and season <= input_length else []) + ["linear"]
+        )
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> "ForecastNetwork":
@@ -114,8 +124,15 @@ class ForecastNetwork(nn.Module):
             return encoder, nn.Sequential(nn.Dropout(self.dropout), nn.Linear(summary, T * S))
         if self.head == "direct":
             return encoder, DirectHead(summary, self.horizon, T, S, self.dropout)
-        return encoder, ForecastDecoder(summary, self.n_calendar, self.horizon, T, S, dropout=self.dropout,
-                                        **{"cell": encoder.cell, **self.decoder_settings})
+        return encoder, ForecastDecoder(
+            summary,
+            self.n_calendar,
+            self.horizon,
+            T,
+            S,
+            dropout=self.dropout,
+            **{"cell": encoder.cell, **self.decoder_settings},
+        )
 
     def _members(self) -> List[Tuple[RecurrentEncoder, nn.Module, Optional[nn.Linear]]]:
         """(encoder, head, linear highway) of each ensemble member; the first member is self's own parts."""
@@ -131,7 +148,7 @@ class ForecastNetwork(nn.Module):
         """Each ensemble member's forecast of the windows, as ``forward`` returns it (one entry without an ensemble)."""
         T = self.n_targets
         past, shift, scale = self.norm.normalize(x[..., : self.n_past])
-        inputs = torch.cat([past, x[..., self.n_past:]], dim=-1)
+        inputs = torch.cat([past, x[..., self.n_past :]], dim=-1)
         shift, scale = shift[:, None, :T], scale[:, None, :T]
         y_n = None if y is None else (y - shift) / scale
         raws = [self._raw(member, inputs, past, future, y_n) for member in self._members()]
@@ -156,23 +173,24 @@ class ForecastNetwork(nn.Module):
             raw = torch.cat([raw[..., :1] + linear[..., None], raw[..., 1:]], dim=-1)
         return raw
 
-    def _recursive(self, encoder: RecurrentEncoder, step_head: nn.Module, inputs: Tensor, future: Tensor,
-                   y_n: Optional[Tensor]) -> Tensor:
+    def _recursive(
+        self, encoder: RecurrentEncoder, step_head: nn.Module, inputs: Tensor, future: Tensor, y_n: Optional[Tensor]
+    ) -> Tensor:
         """One step at a time in normalised units: inputs [B, L, F], future [B, H, K] -> raw [B, H, T, S]."""
         B, L, _ = inputs.shape
         H, T, S = future.size(1), self.n_targets, self.output.size
-        held = inputs[:, -1:, T: self.n_past]  # past covariates: their last value
+        held = inputs[:, -1:, T : self.n_past]  # past covariates: their last value
         if y_n is not None:  # teacher forcing: the true values are fed, all steps in one pass
             fed = torch.cat([y_n[:, :-1], held.expand(-1, H - 1, -1), future[:, :-1]], dim=-1)
             seq = torch.cat([inputs, fed], dim=1)
             outputs, _ = encoder(seq, torch.full((B,), L + H - 1, dtype=torch.long))
-            return step_head(outputs[:, L - 1:]).view(B, H, T, S)
+            return step_head(outputs[:, L - 1 :]).view(B, H, T, S)
         outputs, state = encoder(inputs, torch.full((B,), L, dtype=torch.long))
         raw = [step_head(outputs[:, -1]).view(B, T, S)]
         zeros, ones = raw[0].new_zeros(B, T), raw[0].new_ones(B, T)
         for h in range(1, H):
             point = self.output.params(raw[-1], zeros, ones)["point"]  # [B, T], normalised
-            x_t = torch.cat([point[:, None], held, future[:, h - 1: h]], dim=-1)
+            x_t = torch.cat([point[:, None], held, future[:, h - 1 : h]], dim=-1)
             out, state = encoder.rnn(x_t, state)  # one step of the fused layers
             raw.append(step_head(out[:, 0]).view(B, T, S))
         return torch.stack(raw, dim=1)
@@ -211,8 +229,12 @@ class ForecastNetwork(nn.Module):
         [B, H, T]}, "mask": [B, H, T] bool}``."""
         out = self(batch.x, batch.future)
         mask = batch.mask[..., None].expand_as(batch.y)
-        return {"loss": self.output.nll(out, batch.y, mask), "forecast": out, "baselines": self.baselines(batch.x),
-                "mask": mask}
+        return {
+            "loss": self.output.nll(out, batch.y, mask),
+            "forecast": out,
+            "baselines": self.baselines(batch.x),
+            "mask": mask,
+        }
 
     def predict(self, batch) -> Dict[str, Tensor]:
         """-> {"index": [B], "point": [B, H, T]} (+ "lower", "upper": the 80% interval), scaled units."""

@@ -10,6 +10,7 @@ row i of the previous one); batches are the next ``bptt`` steps of all streams, 
 ``ConditionalLanguageModelCodec`` (one-to-many): labelled sentences, each its own sequence with its class as the
 batch's ``condition``; read as the classification codec reads them.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ from torch import Tensor
 
 from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad
 from seqkit.data.builtin import builtin_files
+from seqkit.data.codec import Settings
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import LabelledText
 from seqkit.data.notice import log
@@ -29,7 +31,6 @@ from seqkit.data.sampler import sorted_batches
 from seqkit.data.textfile import read_lines, resolve_path
 from seqkit.data.vocab import UNK, Vocabulary
 from seqkit.nn.padding import PAD_INDEX
-from seqkit.data.codec import Settings
 from seqkit.tasks.classification.codec import ClassificationCodec, Example
 from seqkit.tasks.language_model.tbptt import TBPTTChunks
 
@@ -38,14 +39,28 @@ EOS = "<eos>"  # word level: the end of every line
 LINE_END = "\n"  # word level: a line's end in a token stream, read as <eos> (text.split() never gives "\n")
 Splits = Dict[str, Tuple[List[str], str]]  # split -> (tokens, source name for errors)
 
-DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "level": "char", "bptt": 128,
-            "bptt_jitter": False, "val_fraction": 0.1, "min_freq": 1, "max_vocab_size": None, "seed": 0, "root": None,
-            "batch_size": 32, "eval_batch_size": None}
+DEFAULTS = {
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "builtin": None,
+    "level": "char",
+    "bptt": 128,
+    "bptt_jitter": False,
+    "val_fraction": 0.1,
+    "min_freq": 1,
+    "max_vocab_size": None,
+    "seed": 0,
+    "root": None,
+    "batch_size": 32,
+    "eval_batch_size": None,
+}
 
 
 @dataclass
 class ScoredLine:
     """One line to score with ``predict.py``: the context token, then the line's tokens as targets."""
+
     index: int
     text: str
     line: int
@@ -136,8 +151,9 @@ class LanguageModelCodec:
         """The vocabulary of the training text only."""
         specials = [EOS] if self.hparams.level == "word" else []
         words = train if self.hparams.level == "char" else (t for t in train if t != LINE_END)
-        self.vocab = Vocabulary.build([words], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size,
-                                      specials=specials)
+        self.vocab = Vocabulary.build(
+            [words], min_freq=self.hparams.min_freq, max_size=self.hparams.max_vocab_size, specials=specials
+        )
         log(f"{len(train)} training {self.hparams.level}s, vocabulary {len(self.vocab)}")
 
     def network_kwargs(self) -> Dict[str, Any]:
@@ -167,14 +183,26 @@ class LanguageModelCodec:
         else:
             needed, fix = max(hp.bptt, self.eval_batch_size) + 1, "lower data.bptt or data.eval_batch_size"
         if n < needed:
-            raise DataError(self.sources.get(name), None, f"{name} text has {n} {hp.level}s, fewer than one BPTT "
-                                                          f"chunk of every stream needs ({needed}); {fix}")
+            raise DataError(
+                self.sources.get(name),
+                None,
+                f"{name} text has {n} {hp.level}s, fewer than one BPTT chunk of every stream needs ({needed}); {fix}",
+            )
 
-    def chunks(self, ids: Tensor, num_streams: int, train: bool = False, num_replicas: int = 1, rank: int = 0) -> TBPTTChunks:
+    def chunks(
+        self, ids: Tensor, num_streams: int, train: bool = False, num_replicas: int = 1, rank: int = 0
+    ) -> TBPTTChunks:
         """The truncated-BPTT batches of one stream over ``num_streams`` streams (an iterable data set: one epoch
         per iteration); training ones jitter their lengths with ``bptt_jitter``."""
-        return TBPTTChunks(ids, num_streams, self.hparams.bptt, jitter=train and self.hparams.bptt_jitter,
-                           seed=self.hparams.seed, num_replicas=num_replicas, rank=rank)
+        return TBPTTChunks(
+            ids,
+            num_streams,
+            self.hparams.bptt,
+            jitter=train and self.hparams.bptt_jitter,
+            seed=self.hparams.seed,
+            num_replicas=num_replicas,
+            rank=rank,
+        )
 
     def batches(self, ids: Tensor, batch_size: Optional[int] = None) -> Iterator[Batch]:
         """Evaluation batches: ``eval_batch_size`` streams, ``bptt`` steps a batch, in order (carry the state)."""
@@ -194,7 +222,9 @@ class LanguageModelCodec:
             if self.hparams.level == "char":
                 missing = sorted({c for c in tokens if c not in self.vocab.stoi})
                 if missing:
-                    raise DataError(source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text")
+                    raise DataError(
+                        source, number, f"character(s) {''.join(missing)!r} never occur in the model's training text"
+                    )
             ids = self.token_ids(tokens)
             records.append(ScoredLine(-1, text, number, [self.start_index(), *ids[:-1]], ids))
         every = sorted(records + blank, key=lambda r: r.line)
@@ -208,15 +238,21 @@ class LanguageModelCodec:
 
     def collate(self, examples: List[ScoredLine]) -> Batch:
         inputs = [e.inputs for e in examples]
-        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
-                     labels=pad([e.targets for e in examples], value=IGNORE_INDEX))
+        return Batch(
+            tokens=pad(inputs),
+            lengths=lengths_of(inputs),
+            index=torch.tensor([e.index for e in examples]),
+            labels=pad([e.targets for e in examples], value=IGNORE_INDEX),
+        )
 
     def predict_batches(self) -> Iterator[Batch]:
         examples = self.datasets["predict"]
         for indices in sorted_batches([self.example_length(e) for e in examples], self.eval_batch_size):
             yield self.collate([examples[i] for i in indices])
 
-    def format_predictions(self, records: List[ScoredLine], outputs: List[Optional[Dict[str, Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, records: List[ScoredLine], outputs: List[Optional[Dict[str, Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """-> one dict a line: its text, number of scored tokens, mean loss (nats/token) and perplexity."""
         rows = []
         for record, out in zip(records, outputs):
@@ -224,8 +260,14 @@ class LanguageModelCodec:
                 rows.append({"text": record.text, "tokens": 0, "loss": None, "perplexity": None})
                 continue
             loss = float(out["loss_sum"]) / len(record.targets)
-            rows.append({"text": record.text, "tokens": len(record.targets), "loss": round(loss, 6),
-                         "perplexity": round(math.exp(loss), 6)})
+            rows.append(
+                {
+                    "text": record.text,
+                    "tokens": len(record.targets),
+                    "loss": round(loss, 6),
+                    "perplexity": round(math.exp(loss), 6),
+                }
+            )
         return rows
 
     # ---- generation: text <-> ids ----------------------------------------------------------------
@@ -247,9 +289,11 @@ class LanguageModelCodec:
         if self.hparams.level == "char":
             missing = sorted({c for c in prompt if c not in self.vocab.stoi})
             if missing:
-                raise ValueError(f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
-                                 f"model cannot read them; use characters of its vocabulary: "
-                                 f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}")
+                raise ValueError(
+                    f"prompt: character(s) {''.join(missing)!r} never occur in the training text, so the "
+                    f"model cannot read them; use characters of its vocabulary: "
+                    f"{''.join(sorted(t for t in self.vocab.itos if len(t) == 1))!r}"
+                )
             return [self.start_index(), *self.vocab.encode(list(prompt))]
         words = prompt.split()
         unknown = [w for w in words if w not in self.vocab]  # a word spelt <eos> too
@@ -289,8 +333,12 @@ class ConditionalLanguageModelCodec(ClassificationCodec):
         self.condition_shift = 1 if flip_condition else 0
 
     def build(self, train: List[LabelledText]) -> None:
-        self.vocab = Vocabulary.build((self.tokenizer(e.text) for e in train), min_freq=self.hparams.min_freq,
-                                      max_size=self.hparams.max_vocab_size, specials=[EOS])
+        self.vocab = Vocabulary.build(
+            (self.tokenizer(e.text) for e in train),
+            min_freq=self.hparams.min_freq,
+            max_size=self.hparams.max_vocab_size,
+            specials=[EOS],
+        )
         self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
         log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, conditions {self.labels.itos}")
 
@@ -298,16 +346,29 @@ class ConditionalLanguageModelCodec(ClassificationCodec):
         eos = self.vocab.index(EOS)
         inputs = [[eos, *e.ids] for e in examples]
         targets = [[*e.ids, eos] for e in examples]
-        return Batch(tokens=pad(inputs), lengths=lengths_of(inputs), index=torch.tensor([e.index for e in examples]),
-                     labels=pad(targets, value=IGNORE_INDEX),
-                     condition=(torch.tensor([e.label for e in examples]) + self.condition_shift) % len(self.labels))
+        return Batch(
+            tokens=pad(inputs),
+            lengths=lengths_of(inputs),
+            index=torch.tensor([e.index for e in examples]),
+            labels=pad(targets, value=IGNORE_INDEX),
+            condition=(torch.tensor([e.label for e in examples]) + self.condition_shift) % len(self.labels),
+        )
 
     def network_kwargs(self) -> Dict[str, Any]:
-        return {"vocab_size": len(self.vocab), "level": "word", "num_conditions": len(self.labels), "carry_state": False}
+        return {
+            "vocab_size": len(self.vocab),
+            "level": "word",
+            "num_conditions": len(self.labels),
+            "carry_state": False,
+        }
 
     def set_predict_input(self, lines: List[Tuple[int, str]], source: str, **options: Any) -> List[LabelledText]:
-        raise DataError(source, None, "a conditional language model generates text (scripts/generate.py ... condition=<label>); "
-                                      "it does not predict labels")
+        raise DataError(
+            source,
+            None,
+            "a conditional language model generates text (scripts/generate.py ... condition=<label>); "
+            "it does not predict labels",
+        )
 
     # ---- generation: classes, text <-> ids -------------------------------------------------------
     def condition_names(self) -> List[str]:

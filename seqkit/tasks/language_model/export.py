@@ -1,5 +1,6 @@
 """The next-step export graphs, traced from the plain network: "step" (ids [B], state -> logits [B, V], new state)
 and, for a conditional model, "start" (condition [B] -> the initial state)."""
+
 from __future__ import annotations
 
 from typing import List
@@ -31,14 +32,21 @@ def graphs(network) -> List[Graph]:
         inputs.append(Port("condition", {0: "batch"}, condition))
     out = [Graph("step", _Call(copy, step), inputs, [Port("logits", {0: "batch"}), *_state_ports("new_", state)])]
     if conditional:
-        out.append(Graph("start", _Call(copy, lambda m, c: _flat(m.initial_state(c))),
-                         [Port("condition", {0: "batch"}, condition)], _state_ports("", state)))
+        out.append(
+            Graph(
+                "start",
+                _Call(copy, lambda m, c: _flat(m.initial_state(c))),
+                [Port("condition", {0: "batch"}, condition)],
+                _state_ports("", state),
+            )
+        )
     return out
-
 
 
 def decoding(network) -> dict:
     """What a runtime needs to run the step graph (the sidecar's "decoding"): where the first state comes from
     (zeros, or the ``start`` graph of a conditional model) and its shape."""
-    return {"initial_state": "start graph" if network.num_conditions else "zeros",
-            "state_shape": [network.encoder.num_layers, "batch", network.encoder.hidden_size]}
+    return {
+        "initial_state": "start graph" if network.num_conditions else "zeros",
+        "state_shape": [network.encoder.num_layers, "batch", network.encoder.hidden_size],
+    }

@@ -2,6 +2,7 @@
 token counts once, whatever the batch or stream sizes), ``ppl`` = exp(loss) and, at character level,
 ``bpc`` = loss / ln 2. Accumulated in float32 as torchmetrics' ``MeanMetric(weight=tokens)`` did, so the figures
 are the ones logged before issue #25."""
+
 from __future__ import annotations
 
 import math

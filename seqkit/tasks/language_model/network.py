@@ -1,6 +1,7 @@
 """The next-step network: embed -> unidirectional recurrent encoder -> dropout -> linear over the vocabulary, in
 plain torch.nn, with its training objective (``loss``, truncated BPTT with a carried state), what its metrics need
 (``evaluate``), line scores (``predict``), one-step decoding (``init_state``/``step``) and generation."""
+
 from __future__ import annotations
 
 import inspect
@@ -11,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.data.batch import IGNORE_INDEX
 from seqkit.nn.decoding import ChooseFn, Sampler, decode
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder, State, detach_state
-from seqkit.data.batch import IGNORE_INDEX
 
 STATE = "state"  # the key under which loss/evaluate return the state to carry into the next batch (TaskModule)
 
@@ -56,8 +57,10 @@ class LanguageModelNetwork(nn.Module):
         super().__init__()  # as LanguageModel's base, this runs LightningModule's __init__ too
         backbone = dict(backbone or {})
         if backbone.get("bidirectional"):
-            raise ValueError("a language model predicts the next token from the past only, so its backbone must "
-                             "be unidirectional: set backbone.bidirectional=false")
+            raise ValueError(
+                "a language model predicts the next token from the past only, so its backbone must "
+                "be unidirectional: set backbone.bidirectional=false"
+            )
         self.vocab_size, self.level = vocab_size, level  # sizes (export) and the metrics' unit
         self.num_conditions, self.carry_state = num_conditions, carry_state
         self.sample_length, self.sample_temperature = sample_length, sample_temperature
@@ -68,13 +71,17 @@ class LanguageModelNetwork(nn.Module):
         self.head = nn.Linear(self.encoder.hidden_size, vocab_size)
         if tie_weights:
             if embedding_dim != self.encoder.hidden_size:
-                raise ValueError(f"model.tie_weights=true needs the embedding size to equal the hidden size, got "
-                                 f"{embedding_dim} and {self.encoder.hidden_size}: set model.embedding_dim="
-                                 f"{self.encoder.hidden_size} (or embedding.dim) or backbone.hidden_size={embedding_dim}")
+                raise ValueError(
+                    f"model.tie_weights=true needs the embedding size to equal the hidden size, got "
+                    f"{embedding_dim} and {self.encoder.hidden_size}: set model.embedding_dim="
+                    f"{self.encoder.hidden_size} (or embedding.dim) or backbone.hidden_size={embedding_dim}"
+                )
             self.head.weight = self.embedding.embedding.weight
         if num_conditions:
             copies = 2 if self.encoder.cell == "lstm" else 1  # h0 (and c0) of every layer
-            self.condition_state = nn.Embedding(num_conditions, copies * self.encoder.num_layers * self.encoder.hidden_size)
+            self.condition_state = nn.Embedding(
+                num_conditions, copies * self.encoder.num_layers * self.encoder.hidden_size
+            )
             if condition_every_step:
                 self.condition_input = nn.Embedding(num_conditions, embedding_dim)
 
@@ -104,8 +111,9 @@ class LanguageModelNetwork(nn.Module):
             x = torch.cat([x, c[:, None].expand(-1, x.size(1), -1) if x.dim() == 3 else c], dim=-1)
         return x
 
-    def forward(self, tokens: Tensor, lengths: Tensor, state: Optional[State] = None,
-                condition: Optional[Tensor] = None) -> Tuple[Tensor, State]:
+    def forward(
+        self, tokens: Tensor, lengths: Tensor, state: Optional[State] = None, condition: Optional[Tensor] = None
+    ) -> Tuple[Tensor, State]:
         """tokens [B, T], lengths [B], state (None: zeros, or the condition's) -> (logits [B, T, V], final state)."""
         if state is None:
             state = self.initial_state(condition)
@@ -126,8 +134,15 @@ class LanguageModelNetwork(nn.Module):
         return logits[:, -1], state
 
     @torch.no_grad()
-    def generate(self, prompt: Tensor, max_new_tokens: int, choose: ChooseFn, condition: Optional[Tensor] = None,
-                 on_token=None, eos: Optional[int] = None) -> Tensor:
+    def generate(
+        self,
+        prompt: Tensor,
+        max_new_tokens: int,
+        choose: ChooseFn,
+        condition: Optional[Tensor] = None,
+        on_token=None,
+        eos: Optional[int] = None,
+    ) -> Tensor:
         """Continue ``prompt [B, T]`` by ``max_new_tokens`` tokens picked by ``choose`` (seqkit.nn.decoding),
         stopping early at ``eos`` -> ids [B, N]."""
         logits, state = self.prefill(prompt, condition)
@@ -150,8 +165,12 @@ class LanguageModelNetwork(nn.Module):
 
     def _scored(self, batch, state: Optional[State]) -> Tuple[Tensor, Tensor, State]:
         """-> (sum of the token losses, number of real tokens, final state)."""
-        logits, state = self(batch.tokens, batch.lengths, self._carry_over(state, len(batch)), condition=batch.condition)
-        total = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+        logits, state = self(
+            batch.tokens, batch.lengths, self._carry_over(state, len(batch)), condition=batch.condition
+        )
+        total = F.cross_entropy(
+            logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+        )
         return total, (batch.labels != IGNORE_INDEX).sum(), state
 
     def loss(self, batch, state: Optional[State] = None) -> Dict[str, Any]:
@@ -193,5 +212,7 @@ class LanguageModelNetwork(nn.Module):
             eos = None if self.carry_state else codec.start_index()  # independent sentences end
             ids = self.generate(prompt, self.sample_length, sampler, condition, eos=eos)[0].tolist()
             label = "" if c is None else f", condition {codec.condition_name(c)}"
-            print(f"\n[seqkit] sample after epoch {epoch}{label}:\n{codec.decode_ids(ids)}\n", file=sys.stderr, flush=True)
+            print(
+                f"\n[seqkit] sample after epoch {epoch}{label}:\n{codec.decode_ids(ids)}\n", file=sys.stderr, flush=True
+            )
         self.train(was_training)

@@ -10,6 +10,7 @@ Every token but the first is a target exactly once (the streams overlap by one t
 stream i is the first input of stream i+1), so the token-weighted validation loss is the per-token loss of
 the whole text, whatever the batch size. Torch only (no Lightning).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,8 @@ def split_streams(ids: Tensor, num_streams: int) -> Tuple[Tensor, Tensor, Tensor
     targets = torch.full((num_streams, width), IGNORE_INDEX, dtype=torch.long)
     start = 0
     for i, size in enumerate(sizes):
-        inputs[i, :size] = ids[start: start + size]
-        targets[i, :size] = ids[start + 1: start + 1 + size]
+        inputs[i, :size] = ids[start : start + size]
+        targets[i, :size] = ids[start + 1 : start + 1 + size]
         start += size
     return inputs, targets, torch.tensor(sizes, dtype=torch.long)
 
@@ -64,8 +65,16 @@ class TBPTTChunks(IterableDataset):
     up batch to batch as in one process; all ranks share the width and the chunk lengths (same steps).
     """
 
-    def __init__(self, ids: Tensor, num_streams: int, bptt: int, jitter: bool = False, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0):
+    def __init__(
+        self,
+        ids: Tensor,
+        num_streams: int,
+        bptt: int,
+        jitter: bool = False,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} of {num_replicas} processes: need 0 <= rank < num_replicas")
         inputs, targets, lengths = split_streams(ids, num_streams * num_replicas)
@@ -88,6 +97,10 @@ class TBPTTChunks(IterableDataset):
         position, index = 0, torch.arange(self.inputs.size(0))
         for length in lengths:
             real = (self.stream_lengths - position).clamp(0, length)
-            yield Batch(tokens=self.inputs[:, position: position + length].clone(), lengths=real.clamp(min=1),
-                        index=index, labels=self.targets[:, position: position + length].clone())
+            yield Batch(
+                tokens=self.inputs[:, position : position + length].clone(),
+                lengths=real.clamp(min=1),
+                index=index,
+                labels=self.targets[:, position : position + length].clone(),
+            )
             position += length

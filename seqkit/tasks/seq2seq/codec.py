@@ -8,6 +8,7 @@ The training data module (``ParallelDataModule``) and the application (``seqkit.
 run this one codec. Its ``state_dict`` (vocabularies, subword models) is the old ParallelTextDataModule's, so old
 checkpoints' states load unchanged.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ def tokenize(text: str, mode: str) -> List[str]:
 class Pair:
     """One source line with its reference target lines (several for a word with several pronunciations);
     ``source`` / ``targets``: their tokens, filled in by the codec once its tokenisers are ready."""
+
     text: str
     target_texts: List[str]
     line: int
@@ -59,6 +61,7 @@ class ParallelExample:
 class ParallelBatch(DeviceMovable):
     """source [B, S] PAD-padded, source_lengths [B]; target_in [B, T] = <bos> y, target_out [B, T] = y <eos>
     (PAD-padded, so the loss skips PAD); index [B]; references: per example, its reference token lists."""
+
     source: Tensor
     source_lengths: Tensor
     target_in: Tensor
@@ -74,8 +77,12 @@ def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
     """Two line-aligned files -> pairs; different line counts or an empty line on one side are errors."""
     src, tgt = read_lines(source_path, allow_empty=False), read_lines(target_path, allow_empty=False)
     if len(src) != len(tgt):
-        raise DataError(source_path, None, f"has {len(src)} lines but {target_path} has {len(tgt)}: the two sides "
-                        "of a parallel corpus must be line-aligned")
+        raise DataError(
+            source_path,
+            None,
+            f"has {len(src)} lines but {target_path} has {len(tgt)}: the two sides "
+            "of a parallel corpus must be line-aligned",
+        )
     pairs = []
     for (number, s), (_, t) in zip(src, tgt):
         for path, text in ((source_path, s), (target_path, t)):
@@ -120,13 +127,35 @@ class Settings(dict):
             raise AttributeError(name) from None
 
 
-DEFAULTS = {"builtin": None, "keep_stress": False, "split": (0.9, 0.05, 0.05), "split_seed": 13, "train_path": None,
-            "val_path": None, "test_path": None, "src_lang": None, "tgt_lang": None, "source_tokens": "char",
-            "target_tokens": "space", "share_vocab": False, "subword_vocab_size": 8000, "subword_vocab_size_src": None,
-            "subword_vocab_size_tgt": None, "min_freq": 1, "max_vocab_size": None, "group_references": False,
-            "root": None, "batch_size": 32, "eval_batch_size": None}
-STATE_FIELDS = {"vocab": Vocabulary, "target_vocab": Vocabulary, "source_subword": SubwordModel,
-                "target_subword": SubwordModel}  # the old ParallelTextDataModule's state, in its order
+DEFAULTS = {
+    "builtin": None,
+    "keep_stress": False,
+    "split": (0.9, 0.05, 0.05),
+    "split_seed": 13,
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "src_lang": None,
+    "tgt_lang": None,
+    "source_tokens": "char",
+    "target_tokens": "space",
+    "share_vocab": False,
+    "subword_vocab_size": 8000,
+    "subword_vocab_size_src": None,
+    "subword_vocab_size_tgt": None,
+    "min_freq": 1,
+    "max_vocab_size": None,
+    "group_references": False,
+    "root": None,
+    "batch_size": 32,
+    "eval_batch_size": None,
+}
+STATE_FIELDS = {
+    "vocab": Vocabulary,
+    "target_vocab": Vocabulary,
+    "source_subword": SubwordModel,
+    "target_subword": SubwordModel,
+}  # the old ParallelTextDataModule's state, in its order
 
 
 class Seq2SeqCodec:
@@ -237,7 +266,9 @@ class Seq2SeqCodec:
         size_src = hp.subword_vocab_size_src or hp.subword_vocab_size
         size_tgt = hp.subword_vocab_size_tgt or hp.subword_vocab_size
         if hp.share_vocab and hp.source_tokens == hp.target_tokens in SUBWORD_KINDS:
-            self.source_subword = self.target_subword = SubwordModel.train(sources + targets, hp.source_tokens, size_src)
+            self.source_subword = self.target_subword = SubwordModel.train(
+                sources + targets, hp.source_tokens, size_src
+            )
         else:
             if hp.source_tokens in SUBWORD_KINDS:
                 self.source_subword = SubwordModel.train(sources, hp.source_tokens, size_src)
@@ -254,8 +285,10 @@ class Seq2SeqCodec:
             return lambda text: tokenize(text, mode)
         model = self.source_subword if side == "source" else self.target_subword
         if model is None:
-            raise ValueError(f"data.{side}_tokens={mode}, but this data module has no {side} subword model: a "
-                             f"checkpoint trained with other tokens? (train again, or keep the checkpoint's tokens)")
+            raise ValueError(
+                f"data.{side}_tokens={mode}, but this data module has no {side} subword model: a "
+                f"checkpoint trained with other tokens? (train again, or keep the checkpoint's tokens)"
+            )
         return model.encode
 
     def tokenize_pairs(self, pairs: List[Pair]) -> List[Pair]:
@@ -286,19 +319,32 @@ class Seq2SeqCodec:
         else:
             self.vocab = Vocabulary.build(sources, **kwargs)
             self.target_vocab = Vocabulary.build(targets, specials=(BOS, EOS), **kwargs)
-        log(f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
+        log(
+            f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}"
+        )
 
     def network_kwargs(self) -> Dict[str, Any]:
-        return {"source_vocab_size": len(self.vocab), "target_vocab_size": len(self.target_vocab),
-                "bos_index": self.target_vocab.index(BOS), "eos_index": self.target_vocab.index(EOS),
-                "shared_vocab": bool(self.hparams.share_vocab)}
+        return {
+            "source_vocab_size": len(self.vocab),
+            "target_vocab_size": len(self.target_vocab),
+            "bos_index": self.target_vocab.index(BOS),
+            "eos_index": self.target_vocab.index(EOS),
+            "shared_vocab": bool(self.hparams.share_vocab),
+        }
 
     # ---- encoding and batching -----------------------------------------------------------------
     def encode(self, pairs: List[Pair], source: str) -> List[ParallelExample]:
         """Pairs -> ids; ``references`` are the targets as scored units (seqkit.tasks.seq2seq.metrics)."""
         self.tokenize_pairs(pairs)
-        return [ParallelExample(i, self.vocab.encode(p.source), self.target_vocab.encode(p.targets[0]) if p.targets else [],
-                                [self.scored_units(t) for t in p.target_texts]) for i, p in enumerate(pairs)]
+        return [
+            ParallelExample(
+                i,
+                self.vocab.encode(p.source),
+                self.target_vocab.encode(p.targets[0]) if p.targets else [],
+                [self.scored_units(t) for t in p.target_texts],
+            )
+            for i, p in enumerate(pairs)
+        ]
 
     def example_length(self, example: ParallelExample) -> int:
         return len(example.source)
@@ -306,11 +352,14 @@ class Seq2SeqCodec:
     def collate(self, examples: List[ParallelExample]) -> ParallelBatch:
         bos, eos = self.target_vocab.index(BOS), self.target_vocab.index(EOS)
         sources = [e.source for e in examples]
-        return ParallelBatch(source=pad(sources), source_lengths=lengths_of(sources),
-                             target_in=pad([[bos] + e.target for e in examples]),
-                             target_out=pad([e.target + [eos] for e in examples]),
-                             index=collate_indices([e.index for e in examples]),
-                             references=[e.references for e in examples])
+        return ParallelBatch(
+            source=pad(sources),
+            source_lengths=lengths_of(sources),
+            target_in=pad([[bos] + e.target for e in examples]),
+            target_out=pad([e.target + [eos] for e in examples]),
+            index=collate_indices([e.index for e in examples]),
+            references=[e.references for e in examples],
+        )
 
     def batches(self, examples: List[ParallelExample], batch_size: Optional[int] = None) -> Iterator[ParallelBatch]:
         """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
@@ -334,7 +383,9 @@ class Seq2SeqCodec:
         return TOKENIZATIONS[self.hparams.target_tokens].join(units)
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None) -> List[Pair]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None
+    ) -> List[Pair]:
         """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps); a blank line
         gets an empty record of its own, so output line k answers input line k."""
         split = self.tokenizer("source")
@@ -349,7 +400,9 @@ class Seq2SeqCodec:
         """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
         return self.batches(self.datasets["predict"])
 
-    def format_predictions(self, records: List[Pair], outputs: List[Optional[Dict[str, Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, records: List[Pair], outputs: List[Optional[Dict[str, Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """Per-source outputs (tokens [n, N], lengths [n], scores [n], attention [N, S]) -> {source, output,
         score} (+ ``n_best`` alternatives when n > 1); heat maps saved when asked."""
         rows, cut, eos = [], 0, self.target_vocab.index(EOS)
@@ -371,8 +424,12 @@ class Seq2SeqCodec:
 
                 output_tokens = self.target_vocab.decode(out["tokens"][0, :best_length].tolist())
                 path = Path(self.attention_plot) / f"attention_{record.line:04d}.png"  # named by its input line
-                save_attention_plot(out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path)
+                save_attention_plot(
+                    out["attention"][:best_length, : len(record.source)], record.source, output_tokens, path
+                )
         if cut:
-            log(f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
-                "without <eos> and were cut")
+            log(
+                f"warning: {cut} of {sum(r.source != [] for r in records)} outputs reached the maximum length (decode.max_len_ratio) "
+                "without <eos> and were cut"
+            )
         return rows

@@ -6,6 +6,7 @@
 
 ``decoding``: what the sidecar tells a runtime to decode with (bos/eos ids and the decode settings).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -23,9 +24,11 @@ def _decoder_state_ports(state) -> List[Port]:
     if feed is not None:
         ports.append(Port("feed", {1: "batch"}, feed))
     if memory is not None:
-        ports += [Port("memory", {0: "source_time", 1: "batch"}, memory),
-                  Port("keys", {0: "source_time", 1: "batch"}, keys),
-                  Port("mask", {0: "source_time", 1: "batch"}, mask)]
+        ports += [
+            Port("memory", {0: "source_time", 1: "batch"}, memory),
+            Port("keys", {0: "source_time", 1: "batch"}, keys),
+            Port("mask", {0: "source_time", 1: "batch"}, mask),
+        ]
     return ports
 
 
@@ -63,9 +66,12 @@ def graphs(network, source_vocab_size: int = 0, bos_index: int = -1) -> List[Gra
     if state[2] is not None:
         step_outputs.append(Port("attention", {0: "batch", 1: "source_time"}))
     return [
-        Graph("encoder", _Call(copy, encode), [Port("source", {0: "batch", 1: "source_time"}, source),
-                                               Port("lengths", {0: "batch"}, lengths)],
-              [Port(p.name, p.axes) for p in state_ports]),
+        Graph(
+            "encoder",
+            _Call(copy, encode),
+            [Port("source", {0: "batch", 1: "source_time"}, source), Port("lengths", {0: "batch"}, lengths)],
+            [Port(p.name, p.axes) for p in state_ports],
+        ),
         Graph("decoder_step", _Call(copy, step), [Port("ids", {0: "batch"}, ids), *state_ports], step_outputs),
     ]
 

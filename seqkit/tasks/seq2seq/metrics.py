@@ -1,6 +1,7 @@
 """The encoder-decoder figures, Lightning-free: ``loss`` (teacher-forced NLL per target token over the stage) and
 the task metric of the decoded outputs: ``wer``/``per`` (grapheme-to-phoneme: word and phone error rates, as
 fractions) or ``bleu``/``chrf`` (sacreBLEU on detokenised text; its signature line goes to stderr)."""
+
 from __future__ import annotations
 
 import sys
@@ -74,7 +75,9 @@ class Seq2SeqMetrics:
         if self.metric == "wer":
             scores = error_rates(hyps, self.references)
         else:
-            scores = bleu_chrf([self.codec.detokenize(h) for h in hyps],
-                               [[self.codec.detokenize(t) for t in r] for r in self.references])
+            scores = bleu_chrf(
+                [self.codec.detokenize(h) for h in hyps],
+                [[self.codec.detokenize(t) for t in r] for r in self.references],
+            )
             print(f"[seqkit] {self.stage} sacreBLEU signature: {scores.pop('signature')}", file=sys.stderr, flush=True)
         return {**out, **{name: float(scores[name]) for name in METRICS[self.metric]}}

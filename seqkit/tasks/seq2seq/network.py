@@ -1,6 +1,7 @@
 """The encoder-decoder network in plain torch.nn: source [B, S] -> target [B, T], T unrelated to S, with its
 training objective (``loss``), what its metrics need (``evaluate``: teacher-forced loss and decoded outputs) and
 its predictions (``predict``: batched beam search)."""
+
 from __future__ import annotations
 
 import inspect
@@ -76,11 +77,32 @@ class Seq2SeqNetwork(nn.Module):
         self.encoder = RecurrentEncoder(embedding_dim, **dict(backbone or {}))
         hidden = decoder_hidden_size or self.encoder.output_size
         layers = decoder_layers or self.encoder.num_layers
-        self.bridge = Bridge(self.encoder.cell, self.encoder.num_layers, self.encoder.num_directions,
-                             self.encoder.hidden_size, self.encoder.cell, layers, hidden) if bridge else None
-        self.decoder = Seq2SeqDecoder(target_vocab_size, embedding_dim, hidden, self.encoder.output_size,
-                                      self.encoder.cell, layers, dropout, embedding_dropout, attention,
-                                      input_feeding, tie_embeddings)
+        self.bridge = (
+            Bridge(
+                self.encoder.cell,
+                self.encoder.num_layers,
+                self.encoder.num_directions,
+                self.encoder.hidden_size,
+                self.encoder.cell,
+                layers,
+                hidden,
+            )
+            if bridge
+            else None
+        )
+        self.decoder = Seq2SeqDecoder(
+            target_vocab_size,
+            embedding_dim,
+            hidden,
+            self.encoder.output_size,
+            self.encoder.cell,
+            layers,
+            dropout,
+            embedding_dropout,
+            attention,
+            input_feeding,
+            tie_embeddings,
+        )
         self.decode_settings = {**DEFAULT_DECODE, **(decode or {})}
 
     @classmethod
@@ -116,8 +138,9 @@ class Seq2SeqNetwork(nn.Module):
         logits, state = self._start(source, lengths)
         limits = self.max_lengths(lengths)
         banned = self._banned_ids()
-        ids = decode(self.decoder.step, state, logits, int(limits.max()), lambda l: ban(l, banned).argmax(-1),
-                     eos=self.eos_index)
+        ids = decode(
+            self.decoder.step, state, logits, int(limits.max()), lambda l: ban(l, banned).argmax(-1), eos=self.eos_index
+        )
         return [self._strip(row[: int(n)]) for row, n in zip(ids.tolist(), limits.tolist())]
 
     @torch.no_grad()
@@ -125,9 +148,17 @@ class Seq2SeqNetwork(nn.Module):
         """-> seqkit.nn.decoding.BeamResult (tokens [B, n, N], lengths [B, n], scores [B, n])."""
         d = self.decode_settings
         logits, state = self._start(source, lengths)
-        return beam_search(self.decoder.step, state, logits, self.max_lengths(lengths).to(logits.device),
-                           int(d["beam_size"]), self.eos_index, float(d["length_penalty"]),
-                           int(d["n_best"]), banned=self._banned_ids())
+        return beam_search(
+            self.decoder.step,
+            state,
+            logits,
+            self.max_lengths(lengths).to(logits.device),
+            int(d["beam_size"]),
+            self.eos_index,
+            float(d["length_penalty"]),
+            int(d["n_best"]),
+            banned=self._banned_ids(),
+        )
 
     def _banned_ids(self) -> List[int]:
         """Tokens an output never contains: padding and <bos>."""
@@ -142,23 +173,36 @@ class Seq2SeqNetwork(nn.Module):
         """``{"loss"}``: token-mean cross-entropy of the teacher-forced decoder (label smoothing, scheduled
         sampling while training)."""
         logits, _ = self(batch.source, batch.source_lengths, batch.target_in)
-        return {"loss": F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=PAD_INDEX,
-                                        label_smoothing=self.label_smoothing)}
+        return {
+            "loss": F.cross_entropy(
+                logits.flatten(0, 1),
+                batch.target_out.flatten(),
+                ignore_index=PAD_INDEX,
+                label_smoothing=self.label_smoothing,
+            )
+        }
 
     def evaluate(self, batch, stage: str = "val") -> Dict[str, Any]:
         """What the metrics need: ``{"loss_sum": summed token NLL (teacher-forced, no smoothing), "tokens": target
         tokens counted, "outputs": per source its decoded ids (<eos> dropped), "references"}``; the outputs are
         greedy at validation (``stage="val"``) and beam search's best at test (``stage="test"``)."""
         logits, _ = self.decoder(batch.target_in, self.encode(batch.source, batch.source_lengths))
-        loss_sum = F.cross_entropy(logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=PAD_INDEX,
-                                   reduction="sum")
+        loss_sum = F.cross_entropy(
+            logits.flatten(0, 1), batch.target_out.flatten(), ignore_index=PAD_INDEX, reduction="sum"
+        )
         if stage == "test":
             result = self.beam_decode(batch.source, batch.source_lengths)
-            outputs = [self._strip(row[: int(n)]) for row, n in zip(result.best().tolist(), result.lengths[:, 0].tolist())]
+            outputs = [
+                self._strip(row[: int(n)]) for row, n in zip(result.best().tolist(), result.lengths[:, 0].tolist())
+            ]
         else:
             outputs = self.greedy_decode(batch.source, batch.source_lengths)
-        return {"loss_sum": float(loss_sum), "tokens": int((batch.target_out != PAD_INDEX).sum()), "outputs": outputs,
-                "references": batch.references}
+        return {
+            "loss_sum": float(loss_sum),
+            "tokens": int((batch.target_out != PAD_INDEX).sum()),
+            "outputs": outputs,
+            "references": batch.references,
+        }
 
     def predict_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
         """Take the decoding settings among predict.py's ``options`` (beam_size, n_best, length_penalty,
@@ -180,5 +224,10 @@ class Seq2SeqNetwork(nn.Module):
         _, weights = self.decoder(torch.cat([bos, best[:, :-1]], 1), self.encode(batch.source, batch.source_lengths))
         if weights is None:
             weights = torch.zeros(best.size(0), best.size(1), batch.source.size(1))
-        return {"index": batch.index, "tokens": result.tokens, "lengths": result.lengths, "scores": result.scores,
-                "attention": weights}
+        return {
+            "index": batch.index,
+            "tokens": result.tokens,
+            "lengths": result.lengths,
+            "scores": result.scores,
+            "attention": weights,
+        }

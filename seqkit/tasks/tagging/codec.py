@@ -6,6 +6,7 @@ The training data module (``TaggingDataModule``) and the application (``seqkit.a
 run this one codec. Its ``state_dict`` (vocab, chars, tags, the pretrained vectors' identity) has the layout of
 the old ``seqkit.data.tagging.TaggingDataModule``'s, so old checkpoints load unchanged.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,10 +51,26 @@ class Settings(dict):
             raise AttributeError(name) from None
 
 
-DEFAULTS = {"train_path": None, "val_path": None, "test_path": None, "builtin": None, "format": "conll",
-            "token_column": 0, "label_column": -1, "scheme": "iob2", "strict": True, "lowercase": False,
-            "zero_digits": False, "min_freq": 1, "max_vocab_size": None, "max_word_length": 40, "pretrained": None,
-            "root": None, "batch_size": 32, "eval_batch_size": None}
+DEFAULTS = {
+    "train_path": None,
+    "val_path": None,
+    "test_path": None,
+    "builtin": None,
+    "format": "conll",
+    "token_column": 0,
+    "label_column": -1,
+    "scheme": "iob2",
+    "strict": True,
+    "lowercase": False,
+    "zero_digits": False,
+    "min_freq": 1,
+    "max_vocab_size": None,
+    "max_word_length": 40,
+    "pretrained": None,
+    "root": None,
+    "batch_size": 32,
+    "eval_batch_size": None,
+}
 
 
 def _batches(codec: Any, examples: List[Any], batch_size: Optional[int]) -> Iterator[Batch]:
@@ -81,7 +98,11 @@ class TaggingCodec:
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
-        state = {name: getattr(self, name).to_dict() for name in ("vocab", "chars", "tags") if getattr(self, name) is not None}
+        state = {
+            name: getattr(self, name).to_dict()
+            for name in ("vocab", "chars", "tags")
+            if getattr(self, name) is not None
+        }
         return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -113,18 +134,31 @@ class TaggingCodec:
         if fmt == "conllu":
             column = hp.label_column if labelled and hp.label_column != -1 else "upos"
             return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
-        return read_tagged(path, "conll", token_column=hp.token_column, label_column=hp.label_column,
-                           scheme=hp.scheme, strict=hp.strict, labelled=labelled, log=log, lines=lines)
+        return read_tagged(
+            path,
+            "conll",
+            token_column=hp.token_column,
+            label_column=hp.label_column,
+            scheme=hp.scheme,
+            strict=hp.strict,
+            labelled=labelled,
+            log=log,
+            lines=lines,
+        )
 
     def read_splits(self) -> Splits:
         """-> {split: (sentences, source name for errors)} for the splits these settings give."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             if hp.builtin not in BUILTIN_FORMATS:
-                raise ValueError(f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}")
+                raise ValueError(
+                    f"unknown built-in tagging data {hp.builtin!r}; choose one of {sorted(BUILTIN_FORMATS)}"
+                )
             fmt = BUILTIN_FORMATS[hp.builtin]
-            return {split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
-                    for split in FILES[hp.builtin]}
+            return {
+                split: (self.read(builtin_files(hp.builtin, split)[0], format=fmt), f"{hp.builtin}:{split}")
+                for split in FILES[hp.builtin]
+            }
         splits: Splits = {}
         for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
             if path is not None:
@@ -140,14 +174,17 @@ class TaggingCodec:
     def build(self, train: List[TaggedSentence]) -> None:
         """Learn the word, character and tag vocabularies from the training split only."""
         hp = self.hparams
-        self.vocab = Vocabulary.build([[self.normalise(t) for t in s.tokens] for s in train], min_freq=hp.min_freq,
-                                      max_size=hp.max_vocab_size)
+        self.vocab = Vocabulary.build(
+            [[self.normalise(t) for t in s.tokens] for s in train], min_freq=hp.min_freq, max_size=hp.max_vocab_size
+        )
         self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
         self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
-        log(f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
-            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else ""))
+        log(
+            f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else "")
+        )
 
     def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
         """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
@@ -160,11 +197,19 @@ class TaggingCodec:
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
-        kwargs: Dict[str, Any] = {"vocab_size": len(self.vocab), "num_chars": len(self.chars),
-                                  "tags": list(self.tags.itos), "scheme": self.hparams.scheme}
+        kwargs: Dict[str, Any] = {
+            "vocab_size": len(self.vocab),
+            "num_chars": len(self.chars),
+            "tags": list(self.tags.itos),
+            "scheme": self.hparams.scheme,
+        }
         if self.vectors is not None:
-            kwargs.update(pretrained_vectors=self.vectors.table, pretrained_rows=self.vectors.rows(self.vocab),
-                          pretrained_words=len(self.vectors), embedding_dim=self.vectors.dim)
+            kwargs.update(
+                pretrained_vectors=self.vectors.table,
+                pretrained_rows=self.vectors.rows(self.vocab),
+                pretrained_words=len(self.vectors),
+                embedding_dim=self.vectors.dim,
+            )
         return kwargs
 
     # ---- encoding and batching -----------------------------------------------------------------
@@ -193,17 +238,23 @@ class TaggingCodec:
     def collate(self, examples: List[TaggedExample]) -> Batch:
         chars, char_lengths = pad_chars([e.chars for e in examples])
         labelled = all(e.tags for e in examples)
-        return Batch(tokens=pad([e.ids for e in examples]), lengths=lengths_of([e.ids for e in examples]),
-                     index=torch.tensor([e.index for e in examples]), chars=chars, char_lengths=char_lengths,
-                     labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None)
+        return Batch(
+            tokens=pad([e.ids for e in examples]),
+            lengths=lengths_of([e.ids for e in examples]),
+            index=torch.tensor([e.index for e in examples]),
+            chars=chars,
+            char_lengths=char_lengths,
+            labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None,
+        )
 
     def batches(self, examples: List[TaggedExample], batch_size: Optional[int] = None) -> Iterator[Batch]:
         """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
         return _batches(self, examples, batch_size)
 
     # ---- prediction ----------------------------------------------------------------------------
-    def set_predict_input(self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None,
-                          output_format: str = "json") -> List[TaggedSentence]:
+    def set_predict_input(
+        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+    ) -> List[TaggedSentence]:
         """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
         (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
         (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
@@ -226,10 +277,14 @@ class TaggingCodec:
         """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
         return self.batches(self.datasets["predict"])
 
-    def format_predictions(self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]) -> List[Dict[str, Any]]:
+    def format_predictions(
+        self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]
+    ) -> List[Dict[str, Any]]:
         """Per-sentence outputs (``tags [T]``; None for an empty sentence) -> one JSON-ready dict a sentence."""
-        return [self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
-                for s, out in zip(sentences, outputs)]
+        return [
+            self._row(s.tokens, [] if out is None else self.tags.decode(out["tags"][: len(s.tokens)].tolist()))
+            for s, out in zip(sentences, outputs)
+        ]
 
     def join_pieces(self, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         """The rows of one sentence tagged in pieces (predict.py ``options.too_long=split``) -> the sentence's row:
@@ -239,8 +294,9 @@ class TaggingCodec:
     def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
         row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
         if self.hparams.scheme != "none":
-            row["spans"] = [{"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])}
-                            for t, a, b in tag_schemes.spans(tags)]
+            row["spans"] = [
+                {"type": t, "start": a, "end": b, "text": " ".join(tokens[a:b])} for t, a, b in tag_schemes.spans(tags)
+            ]
         return row
 
     @staticmethod
@@ -257,10 +313,29 @@ class CopyMemoryCodec:
     and nothing learnt; token ids are fixed (0 padding, blank, delimiter, the ``alphabet`` symbols) and the tags
     are the symbols ``"0" .. str(alphabet - 1)``, scored on the answer steps only."""
 
-    def __init__(self, length: int = 50, symbols: int = 10, alphabet: int = 8, train_size: int = 10000,
-                 val_size: int = 1000, test_size: int = 0, seed: int = 0, **settings: Any):
-        self.hparams = Settings({"length": length, "symbols": symbols, "alphabet": alphabet, "train_size": train_size,
-                                 "val_size": val_size, "test_size": test_size, "seed": seed, **settings})
+    def __init__(
+        self,
+        length: int = 50,
+        symbols: int = 10,
+        alphabet: int = 8,
+        train_size: int = 10000,
+        val_size: int = 1000,
+        test_size: int = 0,
+        seed: int = 0,
+        **settings: Any,
+    ):
+        self.hparams = Settings(
+            {
+                "length": length,
+                "symbols": symbols,
+                "alphabet": alphabet,
+                "train_size": train_size,
+                "val_size": val_size,
+                "test_size": test_size,
+                "seed": seed,
+                **settings,
+            }
+        )
         self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
         self.length, self.symbols, self.alphabet = length, symbols, alphabet
         self.datasets: Dict[str, List[Any]] = {}
@@ -280,14 +355,19 @@ class CopyMemoryCodec:
         return True  # nothing to learn from the data
 
     def read_splits(self) -> Splits:
-        from seqkit.data.synthetic import SPLITS, SyntheticExample, copy_memory
+        from seqkit.data.generated import SPLITS, SyntheticExample, copy_memory
+
         hp, splits = self.hparams, {}
         for k, name in enumerate(SPLITS):
             n = hp[f"{name}_size"]
             if n > 0:
-                tokens, labels = copy_memory(n, hp.length, hp.symbols, hp.alphabet, torch.Generator().manual_seed(hp.seed + k))
-                splits[name] = ([SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(tokens, labels))],
-                                f"<CopyMemoryDataModule {name}>")
+                tokens, labels = copy_memory(
+                    n, hp.length, hp.symbols, hp.alphabet, torch.Generator().manual_seed(hp.seed + k)
+                )
+                splits[name] = (
+                    [SyntheticExample(i, x, y) for i, (x, y) in enumerate(zip(tokens, labels))],
+                    f"<CopyMemoryDataModule {name}>",
+                )
         return splits
 
     def build(self, train: List[Any]) -> None:
@@ -301,13 +381,21 @@ class CopyMemoryCodec:
 
     def collate(self, examples: List[Any]) -> Batch:
         tokens = torch.stack([e.inputs for e in examples])
-        return Batch(tokens=tokens, lengths=torch.full((len(examples),), tokens.size(1)),
-                     index=torch.tensor([e.index for e in examples]), labels=torch.stack([e.target for e in examples]))
+        return Batch(
+            tokens=tokens,
+            lengths=torch.full((len(examples),), tokens.size(1)),
+            index=torch.tensor([e.index for e in examples]),
+            labels=torch.stack([e.target for e in examples]),
+        )
 
     def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Batch]:
         return _batches(self, examples, batch_size)
 
     def network_kwargs(self) -> Dict[str, Any]:
-        from seqkit.data.synthetic import FIRST_SYMBOL
-        return {"vocab_size": self.hparams.alphabet + FIRST_SYMBOL, "tags": [str(i) for i in range(self.hparams.alphabet)],
-                "scheme": "none"}
+        from seqkit.data.generated import FIRST_SYMBOL
+
+        return {
+            "vocab_size": self.hparams.alphabet + FIRST_SYMBOL,
+            "tags": [str(i) for i in range(self.hparams.alphabet)],
+            "scheme": "none",
+        }

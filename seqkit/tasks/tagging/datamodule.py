@@ -1,10 +1,11 @@
 """The many-to-many aligned data modules: thin ``CodecDataModule``s over the tagging codecs."""
+
 from __future__ import annotations
 
 from typing import Optional, Union
 
+from seqkit.data.codec_datamodule import CodecDataModule
 from seqkit.tasks.tagging.codec import CopyMemoryCodec, TaggingCodec
-from seqkit.training.datamodule import CodecDataModule
 
 
 class TaggingDataModule(CodecDataModule):
@@ -24,18 +25,51 @@ class TaggingDataModule(CodecDataModule):
 
     codec_class = TaggingCodec
 
-    def __init__(self, train_path: Optional[str] = None, val_path: Optional[str] = None, test_path: Optional[str] = None,
-                 builtin: Optional[str] = None, format: str = "conll", token_column: int = 0,
-                 label_column: Union[int, str] = -1, scheme: str = "iob2", strict: bool = True, lowercase: bool = False,
-                 zero_digits: bool = False, min_freq: int = 1, max_vocab_size: Optional[int] = None,
-                 max_word_length: Optional[int] = 40, pretrained: Optional[str] = None, root: Optional[str] = None,
-                 batch_size: int = 32, eval_batch_size: Optional[int] = None, bucketing: bool = True,
-                 num_workers: int = 0):
-        super().__init__(train_path=train_path, val_path=val_path, test_path=test_path, builtin=builtin, format=format,
-                         token_column=token_column, label_column=label_column, scheme=scheme, strict=strict,
-                         lowercase=lowercase, zero_digits=zero_digits, min_freq=min_freq, max_vocab_size=max_vocab_size,
-                         max_word_length=max_word_length, pretrained=pretrained, root=root, batch_size=batch_size,
-                         eval_batch_size=eval_batch_size, bucketing=bucketing, num_workers=num_workers)
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        builtin: Optional[str] = None,
+        format: str = "conll",
+        token_column: int = 0,
+        label_column: Union[int, str] = -1,
+        scheme: str = "iob2",
+        strict: bool = True,
+        lowercase: bool = False,
+        zero_digits: bool = False,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        max_word_length: Optional[int] = 40,
+        pretrained: Optional[str] = None,
+        root: Optional[str] = None,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        bucketing: bool = True,
+        num_workers: int = 0,
+    ):
+        super().__init__(
+            train_path=train_path,
+            val_path=val_path,
+            test_path=test_path,
+            builtin=builtin,
+            format=format,
+            token_column=token_column,
+            label_column=label_column,
+            scheme=scheme,
+            strict=strict,
+            lowercase=lowercase,
+            zero_digits=zero_digits,
+            min_freq=min_freq,
+            max_vocab_size=max_vocab_size,
+            max_word_length=max_word_length,
+            pretrained=pretrained,
+            root=root,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            bucketing=bucketing,
+            num_workers=num_workers,
+        )
 
 
 class CopyMemoryDataModule(CodecDataModule):
@@ -45,10 +79,32 @@ class CopyMemoryDataModule(CodecDataModule):
 
     codec_class = CopyMemoryCodec
 
-    def __init__(self, length: int = 50, symbols: int = 10, alphabet: int = 8, train_size: int = 10000,
-                 val_size: int = 1000, test_size: int = 0, seed: int = 0, root: Optional[str] = None,
-                 batch_size: int = 32, eval_batch_size: Optional[int] = None, bucketing: bool = True,
-                 num_workers: int = 0):
-        super().__init__(length=length, symbols=symbols, alphabet=alphabet, train_size=train_size, val_size=val_size,
-                         test_size=test_size, seed=seed, root=root, batch_size=batch_size,
-                         eval_batch_size=eval_batch_size, bucketing=bucketing, num_workers=num_workers)
+    def __init__(
+        self,
+        length: int = 50,
+        symbols: int = 10,
+        alphabet: int = 8,
+        train_size: int = 10000,
+        val_size: int = 1000,
+        test_size: int = 0,
+        seed: int = 0,
+        root: Optional[str] = None,
+        batch_size: int = 32,
+        eval_batch_size: Optional[int] = None,
+        bucketing: bool = True,
+        num_workers: int = 0,
+    ):
+        super().__init__(
+            length=length,
+            symbols=symbols,
+            alphabet=alphabet,
+            train_size=train_size,
+            val_size=val_size,
+            test_size=test_size,
+            seed=seed,
+            root=root,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            bucketing=bucketing,
+            num_workers=num_workers,
+        )

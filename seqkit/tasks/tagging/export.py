@@ -1,6 +1,7 @@
 """The many-to-many aligned export graph: one graph "model", (tokens, lengths[, chars, char_lengths]) -> emissions
 [B, T, tags], traced from the plain network. Decoding (CRF Viterbi, or argmax) runs outside the graph, with the
 transitions the sidecar's "decoding" holds (seqkit.export.exporter.decoding_info, seqkit.export.runtime.viterbi)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -16,9 +17,16 @@ SIDECAR_SHAPE = "tagger"  # the sidecar's "shape" (seqkit.export.runtime reads i
 def graphs(network) -> List[Graph]:
     def run(m, tokens, lengths, chars=None, char_lengths=None):
         return m(tokens, lengths, chars, char_lengths)
+
     sizes = SimpleNamespace(vocab_size=network.vocab_size, num_chars=network.num_chars)
-    return [Graph("model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes),
-                  [Port("emissions", {0: "batch", 1: "time"})])]
+    return [
+        Graph(
+            "model",
+            _Call(exportable_copy(network), run),
+            _sequence_inputs(network, sizes),
+            [Port("emissions", {0: "batch", 1: "time"})],
+        )
+    ]
 
 
 def decoding(network) -> dict:

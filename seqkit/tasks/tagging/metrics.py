@@ -3,6 +3,7 @@ Lightning's ``self.log(..., batch_size=B)``), ``acc`` (token accuracy over the s
 micro ``MulticlassAccuracy(ignore_index=IGNORE_INDEX)``) and, for entity tags (scheme iob2 / iobes),
 ``precision``, ``recall``, ``f1`` and ``f1_<TYPE>`` of whole entities (seqeval, strict mode). Figures are float32,
 as the Lightning module logged them."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
@@ -50,11 +51,17 @@ class EntityF1:
         preds, target = torch.cat(self.preds).tolist(), torch.cat(self.target).tolist()
         y_pred, y_true, start = [], [], 0
         for n in torch.cat(self.lengths).tolist():
-            y_pred.append([self.tags[i] for i in preds[start: start + n]])
-            y_true.append([self.tags[i] for i in target[start: start + n]])
+            y_pred.append([self.tags[i] for i in preds[start : start + n]])
+            y_true.append([self.tags[i] for i in target[start : start + n]])
             start += n
-        report = classification_report(y_true, y_pred, mode="strict", scheme={"iob2": IOB2, "iobes": IOBES}[self.scheme],
-                                       output_dict=True, zero_division=0)
+        report = classification_report(
+            y_true,
+            y_pred,
+            mode="strict",
+            scheme={"iob2": IOB2, "iobes": IOBES}[self.scheme],
+            output_dict=True,
+            zero_division=0,
+        )
         micro = report["micro avg"]
         out = {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1-score"]}
         for name, row in report.items():
@@ -96,7 +103,9 @@ class TaggingMetrics:
     def compute(self) -> Dict[str, float]:
         if self.count == 0:
             return {}
-        acc = torch.tensor(self.correct).float() / torch.tensor(self.scored).float() if self.scored else torch.tensor(0.0)
+        acc = (
+            torch.tensor(self.correct).float() / torch.tensor(self.scored).float() if self.scored else torch.tensor(0.0)
+        )
         out = {"loss": float(self.loss_sum / self.count), "acc": float(acc)}
         if self.entity_f1 is not None:
             out.update({k: _f32(v) for k, v in self.entity_f1.compute().items()})

@@ -1,6 +1,7 @@
 """The many-to-many aligned network: word (+ character) features -> recurrent encoder -> per-token emission
 scores -> softmax or linear-chain CRF, in plain torch.nn, with its training objective (``loss``), what its
 metrics need (``evaluate``) and its predictions (``predict``)."""
+
 from __future__ import annotations
 
 import inspect
@@ -61,8 +62,17 @@ class TaggerNetwork(nn.Module):
             raise ValueError(f"model.head must be 'crf' or 'softmax', got {head!r}")
         self.tags: List[str] = list(tags)
         self.scheme, self.vocab_size, self.num_chars = scheme, vocab_size, num_chars  # sizes (export, metrics)
-        self.embedding = WordEmbedding(vocab_size, embedding_dim, 0.0, pretrained_vectors, freeze_embeddings,
-                                       word_dropout, pretrained_rows, pretrained_words, sparse_embeddings)
+        self.embedding = WordEmbedding(
+            vocab_size,
+            embedding_dim,
+            0.0,
+            pretrained_vectors,
+            freeze_embeddings,
+            word_dropout,
+            pretrained_rows,
+            pretrained_words,
+            sparse_embeddings,
+        )
         self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
         features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.input_dropout = Dropout(embedding_dropout)
@@ -72,7 +82,9 @@ class TaggerNetwork(nn.Module):
         self.entities = scheme in ("iob2", "iobes")
         self.crf = None
         if head == "crf":
-            self.crf = CRF(len(self.tags), iob_constraints(self.tags, scheme) if constrained and self.entities else None)
+            self.crf = CRF(
+                len(self.tags), iob_constraints(self.tags, scheme) if constrained and self.entities else None
+            )
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any], **extra: Any) -> "TaggerNetwork":
@@ -81,8 +93,9 @@ class TaggerNetwork(nn.Module):
         return cls(**{k: v for k, v in {**hparams, **extra}.items() if k in names and k != "self"})
 
     # ---- the forward pass ------------------------------------------------------------------------
-    def forward(self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None,
-                char_lengths: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None
+    ) -> Tensor:
         features = self.embedding(tokens)
         if self.chars is not None:
             features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
@@ -117,8 +130,12 @@ class TaggerNetwork(nn.Module):
         "targets": [B, T] (IGNORE_INDEX where not scored), "mask": [B, T] real tokens}``."""
         emissions = self.scores(batch)
         mask = batch.mask
-        return {"loss": self.criterion(emissions, batch.labels, mask), "predicted": self.decode(emissions, mask),
-                "targets": batch.labels, "mask": mask}
+        return {
+            "loss": self.criterion(emissions, batch.labels, mask),
+            "predicted": self.decode(emissions, mask),
+            "targets": batch.labels,
+            "mask": mask,
+        }
 
     def predict(self, batch) -> Dict[str, Tensor]:
         """A Batch -> ``{"index": [B], "tags": [B, T] best tag ids}``."""

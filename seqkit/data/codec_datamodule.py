@@ -4,6 +4,7 @@ The codec reads, learns its vocabularies from the training split, encodes and ba
 training needs of Lightning: loaders with bucketing, seeded shuffling and DDP sharding (``SeqkitDataModule.loader``,
 reused, not copied), and the codec's state in every checkpoint. A shape's data module only names its codec.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -57,7 +58,11 @@ class CodecDataModule(SeqkitDataModule):
 
     def embedding_kwargs(self) -> Dict[str, Any]:
         kwargs = self.codec.network_kwargs()
-        return {k: kwargs[k] for k in ("pretrained_vectors", "pretrained_rows", "pretrained_words", "embedding_dim") if k in kwargs}
+        return {
+            k: kwargs[k]
+            for k in ("pretrained_vectors", "pretrained_rows", "pretrained_words", "embedding_dim")
+            if k in kwargs
+        }
 
     def encode(self, examples: List[Any], source: str) -> List[Any]:
         return self.codec.encode(examples, source)
