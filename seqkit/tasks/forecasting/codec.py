@@ -21,6 +21,7 @@ from torch import Tensor
 
 from seqkit.data.batch import DeviceMovable
 from seqkit.data.builtin import builtin_files
+from seqkit.data.codec import Settings
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.textfile import read_lines, resolve_path
@@ -92,16 +93,6 @@ class ForecastRequest:
 
     times: List[str]
     history: Frame
-
-
-class Settings(dict):
-    """The data settings, read as attributes too (``settings.horizon``), like Lightning's hparams."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 DEFAULTS = {

@@ -20,6 +20,7 @@ from torch import Tensor
 from seqkit.data.batch import DeviceMovable, collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
+from seqkit.data.codec import Settings
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.sampler import sorted_batches
@@ -115,16 +116,6 @@ def group_by_source(pairs: List[Pair]) -> List[Pair]:
         else:
             merged[key] = Pair(p.text, list(p.target_texts), p.line)
     return list(merged.values())
-
-
-class Settings(dict):
-    """The data settings, read as attributes too (``settings.source_tokens``), like Lightning's hparams."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 DEFAULTS = {

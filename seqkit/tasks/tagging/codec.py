@@ -19,6 +19,7 @@ import torch
 from seqkit.data import tag_schemes
 from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
+from seqkit.data.codec import Settings
 from seqkit.data.conll import TaggedSentence, read_tagged
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
@@ -39,16 +40,6 @@ class TaggedExample:
     ids: List[int]
     chars: List[List[int]]
     tags: List[int]  # [] when unlabelled
-
-
-class Settings(dict):
-    """The data settings, read as attributes too (``settings.format``), like Lightning's hparams."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 DEFAULTS = {
