@@ -10,7 +10,7 @@ import sys
 import time
 
 from seqkit.data import ParallelTextDataModule
-from seqkit.models.text_metrics import bleu_chrf
+from seqkit.tasks.seq2seq.metrics import bleu_chrf
 
 CHOICES = [
     ("space, min_freq=2", dict(source_tokens="space", target_tokens="space", min_freq=2)),

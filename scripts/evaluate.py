@@ -1,29 +1,9 @@
 """Evaluate a checkpoint on a file: ``python scripts/evaluate.py ckpt_path=<ckpt> data.test_path=<file>``.
 
-Prints the metrics as one JSON line, last. The command line is composed with Hydra's compose API; a
-checkpoint of a shape in ``seqkit.tasks`` (new, or an old one converted) runs on (network, codec) through
-``seqkit.app.evaluate`` without importing Lightning; everything else goes through Hydra and ``seqkit.run.evaluate``."""
-
-import sys
-
-
-def hydra_main() -> None:
-    import hydra
-    from omegaconf import DictConfig
-
-    from seqkit.run import evaluate, report_errors
-
-    @hydra.main(version_base="1.3", config_path="../configs", config_name="evaluate")
-    @report_errors
-    def main(cfg: DictConfig):
-        evaluate(cfg)
-
-    main()
-
+Prints the metrics as one JSON line, last. Runs ``seqkit.app.evaluate`` on the checkpoint's (network, codec), for
+every shape, without importing Lightning."""
 
 if __name__ == "__main__":
-    from seqkit.app.evaluate import evaluate
-    from seqkit.app.main import run_script
+    from seqkit.app.main import main
 
-    if not run_script("evaluate", sys.argv[1:], evaluate):
-        hydra_main()
+    main("evaluate")

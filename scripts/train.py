@@ -3,7 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from seqkit.run import report_errors, train
+from seqkit.cli import report_errors
+from seqkit.run import train
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")

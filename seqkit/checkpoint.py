@@ -2,7 +2,7 @@
 
 Always ``torch.load(weights_only=True)``: a checkpoint is data (tensors, numbers, strings, lists, dicts), and
 a file that needs anything else unpickled is refused rather than trusted. ``FORMAT_VERSION`` is written into
-every checkpoint's ``"seqkit"`` metadata (seqkit.models.base); bump it when a change makes old seqkit unable to
+every checkpoint's ``"seqkit"`` metadata (seqkit.training.TaskModule); bump it when a change makes old seqkit unable to
 read new checkpoints, so the old one says "upgrade" instead of failing somewhere inside.
 """
 
@@ -19,6 +19,12 @@ import torch
 from seqkit.data.errors import DataError
 
 FORMAT_VERSION = 2  # of the "seqkit" metadata and what it promises about the rest of the file
+
+
+def class_path(obj: Any) -> str:
+    """``module.QualName`` of a class or of an object's class: how a checkpoint names it."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:

@@ -138,7 +138,7 @@ _UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '
 # where the classes that configs name live, to list the options of one that was given a misspelt one
 _OPTION_HOMES = (
     "seqkit.nn",
-    "seqkit.models",
+    "seqkit.training",
     "seqkit.data",
     "torch.optim",
     "torch.optim.lr_scheduler",

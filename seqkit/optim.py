@@ -9,8 +9,8 @@ moments: Adam's update for the rows a batch uses, while a row the batch does not
 moments instead of moving on its momentum (so training is not identical to dense Adam's after a row's
 first use).
 
-Plain torch (no Lightning): ``seqkit.models.base.SeqkitModule.configure_optimizers`` builds the pair and
-clips with ``clip_grad_norm_`` below.
+Plain torch (no Lightning): ``seqkit.training.TaskModule.configure_optimizers`` builds the pair and clips with
+``clip_grad_norm_`` below.
 """
 
 from __future__ import annotations

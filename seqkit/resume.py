@@ -21,10 +21,9 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
+from seqkit.checkpoint import check_model_class, class_path, read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
-from seqkit.models.base import class_path
 from seqkit.run_dir import in_use_reason, is_running, made_by_this_command
 
 LAST = "last.ckpt"
@@ -79,6 +78,7 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
     state = read_checkpoint(checkpoint)
     meta = seqkit_metadata(state, checkpoint)
     check_model_class(meta, checkpoint, class_path(get_class(cfg.model._target_)), "this configuration trains")
+    _check_shape(meta, checkpoint, cfg)
     check_callback_paths(state, checkpoint, run_dir)
     _check_vectors(state, meta, checkpoint, cfg)
     if run_dir.resolve() != out_dir.resolve():
@@ -92,6 +92,18 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
             flush=True,
         )
     return point
+
+
+def _check_shape(meta: Dict[str, Any], checkpoint: Path, cfg: DictConfig) -> None:
+    """DataError unless the checkpoint trains the configuration's shape (``model.shape``)."""
+    wanted = cfg.model.get("shape")
+    if wanted is not None and meta.get("shape") != wanted:
+        raise DataError(
+            checkpoint,
+            None,
+            f"is a {meta.get('shape')} checkpoint, but this configuration trains a {wanted} model: resume with the "
+            f"settings the run was started with",
+        )
 
 
 # the files a ModelCheckpoint callback's state names (Lightning restores them on resume), besides best_k_models

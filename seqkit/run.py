@@ -1,6 +1,7 @@
-"""What the scripts do, as plain functions over a Hydra config: train, evaluate, predict.
+"""Training, as a plain function over a Hydra config (``scripts/train.py``): build the data module, the model and
+Lightning's Trainer from the config, fit, then validate and test the best checkpoint.
 
-Kept out of ``scripts/`` so tests and notebooks can call them with a composed config.
+Kept out of ``scripts/`` so tests and notebooks can call it with a composed config.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import pytorch_lightning as pl
 import torch
@@ -20,29 +21,12 @@ from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit import tasks
-from seqkit.app.checkpoint import given_vectors  # noqa: F401 (generation imports it from here)
-from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.cli import _init_parameters, quiet_libraries, quiet_product_tips, report_errors, unknown_option_message  # noqa: F401 (scripts import them here)  # noqa: F401 (tests import it from here)
+from seqkit.cli import quiet_product_tips
 from seqkit.cli import set_threads as _set_threads
 from seqkit.console_log import tee_console
-from seqkit.data.errors import DataError
-from seqkit.data.pretrained import vectors_source
-from seqkit.predict_stream import stream_predictions
-from seqkit.registry import DATA_MODULE, MODEL, checkpoint_class
 from seqkit.resume import last_checkpoint, resume_point
 from seqkit.run_dir import run_lock
-
-# the paths a data module reads at training time; cleared when a checkpoint's data module is rebuilt (pretrained
-# vectors: read again only from the packaged set or a file the user names, see seqkit.data.pretrained.vectors_source)
-_TRAINING_SOURCES = {
-    "train_path": None,
-    "val_path": None,
-    "test_path": None,
-    "builtin": None,
-    "root": None,
-    "pretrained": None,
-}
 
 
 def build(node: Any, **extra: Any) -> Any:
@@ -226,104 +210,3 @@ def _resume_command(ckpt: str) -> str:
     except ValueError:  # called without Hydra (a notebook, a test): the overrides are unknown
         return f"python scripts/train.py <your overrides> ckpt_path={ckpt}"
     return " ".join(["python scripts/train.py", *map(shlex.quote, overrides), f"ckpt_path={shlex.quote(ckpt)}"])
-
-
-def load_checkpoint(ckpt_path: str, **data_overrides: Any) -> Tuple[pl.LightningModule, pl.LightningDataModule]:
-    """Rebuild the model and its data module (vocabularies, labels, tokeniser, pretrained vectors) from one checkpoint file."""
-    path = Path(ckpt_path)
-    checkpoint = read_checkpoint(path)
-    meta = seqkit_metadata(checkpoint, path)  # clear errors: missing, truncated, pickled objects, newer format
-    if not meta.get("datamodule_class"):
-        raise DataError(
-            path,
-            None,
-            "holds no data module (trained without one, not by scripts/train.py): it has no "
-            "vocabularies or label maps to predict with",
-        )
-    model_class = checkpoint_class(meta["model_class"], MODEL, path)  # registered classes only, checked before import
-    datamodule_class = checkpoint_class(meta["datamodule_class"], DATA_MODULE, path)
-    taken = _init_parameters(datamodule_class)  # generated data (task=adding) reads no files
-    if "pretrained" not in taken:
-        data_overrides.pop("pretrained", None)  # data.pretrained given for a data module without vectors
-    state = checkpoint.get(datamodule_class.__qualname__)  # where Lightning keeps the data module's state
-    record = state.get("pretrained") if isinstance(state, dict) else None
-    if record is not None:  # which vectors file is read: the user's choice, never the checkpoint's
-        vectors_source(record, data_overrides.get("pretrained"), path)
-    overrides = {**{k: v for k, v in _TRAINING_SOURCES.items() if k in taken}, **data_overrides}
-    datamodule = datamodule_class.load_from_checkpoint(path, weights_only=True, **overrides)
-    try:
-        model = model_class.load_from_checkpoint(
-            path, map_location="cpu", weights_only=True, **datamodule.embedding_kwargs()
-        )  # pretrained vectors
-    except TypeError as e:  # hyper-parameters of another model class (an edited "seqkit" entry)
-        raise DataError(
-            path,
-            None,
-            f"its hyper-parameters do not build its model class {model_class.__name__} "
-            f"({e}): the file was edited or mixes two models",
-        ) from None
-    except RuntimeError as e:
-        misfit = weights_misfit(e, path)
-        if misfit is None:
-            raise
-        raise misfit from None
-    model.eval()
-    return model, datamodule
-
-
-def _plain_trainer(cfg: DictConfig) -> pl.Trainer:
-    quiet_libraries()  # evaluate, predict: only seqkit's notices on stderr
-    return build_trainer(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False)
-
-
-def evaluate(cfg: DictConfig) -> Dict[str, float]:
-    """Metrics of the checkpoint on ``data.test_path`` (or the ``split`` of shipped ``data.builtin``), printed as
-    one JSON line (the last line)."""
-    _set_threads(cfg)
-    split = str(cfg.get("split") or "test")
-    if split not in ("test", "val"):
-        raise ValueError(
-            f"split={split}: give split=test (data.test_path, or the shipped data's test split) or split=val"
-        )
-    overrides = {k: v for k, v in _set(cfg.data).items() if v != "???"}
-    if overrides.get("builtin") and overrides.get("test_path"):
-        raise ValueError("give data.test_path=<file> or data.builtin=<name>, not both")
-    if split == "val" and not overrides.get("builtin"):
-        raise ValueError(
-            "split=val scores the validation split of shipped data: give data.builtin=<name> too "
-            "(for your own validation file: data.test_path=<file>)"
-        )
-    model, datamodule = load_checkpoint(cfg.ckpt_path, **overrides)
-    if not (overrides.get("test_path") or overrides.get("builtin")) and not getattr(
-        datamodule, "keeps_its_series", False
-    ):
-        raise ValueError("give the file to evaluate: data.test_path=<file> (or data.builtin=<name> for shipped data)")
-    options = _set(cfg.get("options"))
-    if options:  # data-module specific (forecasters: backtest, stride; conditional LMs: flip_condition)
-        if not hasattr(datamodule, "set_evaluate_options"):
-            raise ValueError(
-                f"options.{next(iter(options))}: a {type(model).__name__} checkpoint takes no evaluate options"
-            )
-        datamodule.set_evaluate_options(**options)
-    datamodule.setup("test" if split == "test" else "validate")
-    trainer = _plain_trainer(cfg)
-    run_split = trainer.test if split == "test" else trainer.validate
-    results = run_split(model, datamodule=datamodule, verbose=False)
-    metrics = {k: round(float(v), 6) for r in results for k, v in sorted(r.items())}
-    print(json.dumps(metrics), flush=True)
-    return metrics
-
-
-def predict(cfg: DictConfig) -> int:
-    """Predict every example of ``input`` (a file, or - for stdin), streaming: one JSON object a line, written
-    chunk by chunk (seqkit.predict_stream). -> the number of examples."""
-    _set_threads(cfg)
-    model, datamodule = load_checkpoint(cfg.ckpt_path, **given_vectors(cfg))
-    options = _set(cfg.get("options"))
-    if hasattr(model, "predict_options"):  # the model keeps its own settings (seq2seq: beam_size, n_best)
-        options = model.predict_options(options)
-    vectors = getattr(datamodule, "vectors", None)
-    reads = {"checkpoint": str(cfg.ckpt_path), "pretrained vectors": vectors.source if vectors is not None else None}
-    return stream_predictions(
-        model, datamodule, _plain_trainer(cfg), str(cfg.input), cfg.get("output"), options, reads=reads
-    )

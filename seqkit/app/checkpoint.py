@@ -9,13 +9,12 @@ data module's class name) and ``datamodule_hyper_parameters``, and the weights h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 from seqkit import tasks
 from seqkit.checkpoint import read_checkpoint, seqkit_metadata, weights_misfit
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
-from seqkit.registry import DATA_MODULE, MODEL, check_registered
 from seqkit.tasks.registry import Shape
 
 # the paths a data module read at training time: not read again when a checkpoint's codec is rebuilt
@@ -58,7 +57,7 @@ def metadata(checkpoint: Mapping[str, Any], path: Path) -> Dict[str, Any]:
     """The checkpoint's ``"seqkit"`` entry, checked (a new one needs no ``model_class``)."""
     meta = checkpoint.get("seqkit")
     if isinstance(meta, dict) and meta.get("shape") and not meta.get("model_class"):
-        meta = {**meta, "model_class": "seqkit.training.module.TaskModule"}
+        meta = {**meta, "model_class": tasks.registry.TASK_MODULE}
         checkpoint = {**checkpoint, "seqkit": meta}
     return seqkit_metadata(dict(checkpoint), path)
 
@@ -120,9 +119,7 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     checkpoint = read(path)
     _LAST.clear()  # the weights are copied into the network: keep no second copy
     meta = metadata(checkpoint, path)
-    for kind, key in ((MODEL, "model_class"), (DATA_MODULE, "datamodule_class")):
-        if meta.get(key) is not None:  # what it names must be seqkit's, even where the shape decides what is built
-            check_registered(meta[key], kind, path)
+    tasks.registry.check_classes(meta, path)  # what it names must be seqkit's, even where the shape decides
     shape = tasks.for_checkpoint(meta, path)
     codec_spec, settings, state = codec_source(checkpoint, meta, shape, path)
     cleared = {k: v for k, v in TRAINING_SOURCES.items() if k in settings}  # the settings this codec has
@@ -157,11 +154,8 @@ def load(ckpt_path: Any, **data_overrides: Any) -> Tuple[Any, Any]:
     return network, codec
 
 
-def app_shape(ckpt_path: Any) -> Optional[Shape]:
-    """The shape of a checkpoint the application runs (new format, or a legacy model a shape converts); None
-    for any other (the old Lightning path). Reads the file once more: cheap next to loading it."""
+def checkpoint_shape(ckpt_path: Any) -> Shape:
+    """The registered shape of a checkpoint (new, or a legacy model a shape converts); a one-line DataError
+    otherwise. Reads the file once (``read`` keeps it for the ``load`` that follows)."""
     path = Path(str(ckpt_path))
-    meta = metadata(read(path), path)
-    if meta.get("shape"):
-        return tasks.for_checkpoint(meta, path)
-    return tasks.registry.legacy_shape(meta)
+    return tasks.for_checkpoint(metadata(read(path), path), path)

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit import tasks
-from seqkit.app.checkpoint import app_shape, load
+from seqkit.app.checkpoint import checkpoint_shape, load
 from seqkit.cli import set_threads
 
 
@@ -37,10 +37,9 @@ def _set(node: Any) -> Dict[str, Any]:
     return {k: v for k, v in plain.items() if v is not None and v != "???"}
 
 
-def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
+def evaluate(cfg: DictConfig) -> Dict[str, float]:
     """Metrics of the checkpoint on ``data.test_path`` (or the ``split`` of shipped ``data.builtin``), printed as
-    one JSON line; None when the checkpoint's shape or command is not on this path yet (the script then runs
-    ``seqkit.run.evaluate``)."""
+    one JSON line."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
     split = str(cfg.get("split") or "test")
@@ -56,14 +55,13 @@ def evaluate(cfg: DictConfig) -> Optional[Dict[str, float]]:
             "split=val scores the validation split of shipped data: give data.builtin=<name> too "
             "(for your own validation file: data.test_path=<file>)"
         )
-    shape = app_shape(cfg.ckpt_path)
-    if shape is None:
-        return None
     network, codec = load(cfg.ckpt_path, **overrides)
-    if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")) or not hasattr(
-        codec, "set_predict_input"
-    ):
-        return None  # generated data (task=adding): the old path
+    shape = checkpoint_shape(cfg.ckpt_path)
+    if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")):
+        raise ValueError(
+            f"{cfg.ckpt_path}: trained on generated data ({type(codec).__name__}), which has no files to evaluate; "
+            "its training run reported its validation and test figures"
+        )
     options = _set(cfg.get("options"))
     if options:  # the codec's own (conditional LMs: flip_condition; forecasting: backtest, stride)
         if not hasattr(codec, "set_evaluate_options"):

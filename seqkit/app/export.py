@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqkit import tasks
-from seqkit.app.checkpoint import app_shape, given_vectors, load, metadata, read
+from seqkit.app.checkpoint import given_vectors, load, metadata, read
 from seqkit.cli import set_threads
 from seqkit.export.exporter import (
     EXPORT_VERSION,
@@ -30,7 +30,7 @@ from seqkit.export.exporter import (
 from seqkit.safe_files import atomic_open, write_error
 
 
-def export_with(
+def export_checkpoint(
     ckpt_path: str, fmt: str, output: Optional[str] = None, overwrite: bool = False, pretrained: Optional[str] = None
 ) -> Dict[str, str]:
     """Write the graphs and the sidecar of a checkpoint of a registered shape -> {graph name or "sidecar": path}."""
@@ -40,6 +40,8 @@ def export_with(
     checkpoint = read(path)
     meta = metadata(checkpoint, path)
     shape = tasks.for_checkpoint(meta, path)
+    if not shape.export:
+        raise ValueError(f"{path}: the {shape.name} shape has no export graphs")
     module = importlib.import_module(shape.export.partition(":")[0])
     sidecar_shape = module.SIDECAR_SHAPE
     graphs = module.graphs(network)
@@ -81,15 +83,11 @@ def export_with(
     return {**{k: str(v) for k, v in paths.items()}, "sidecar": str(sidecar)}
 
 
-def export(cfg: DictConfig) -> Optional[Dict[str, str]]:
-    """``configs/export.yaml``'s command: prints one JSON line naming the files; None when the checkpoint's shape
-    is not on this path yet (the script then runs ``seqkit.export.export_checkpoint``)."""
+def export(cfg: DictConfig) -> Dict[str, str]:
+    """``configs/export.yaml``'s command: prints one JSON line naming the files."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
-    shape = app_shape(cfg.ckpt_path)
-    if shape is None or not shape.export:
-        return None
-    files = export_with(
+    files = export_checkpoint(
         str(cfg.ckpt_path),
         str(cfg.format),
         cfg.get("output"),

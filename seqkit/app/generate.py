@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 from omegaconf import DictConfig
 
 from seqkit import tasks
-from seqkit.app.checkpoint import app_shape, given_vectors, load
-from seqkit.checkpoint import check_model_class, read_checkpoint, seqkit_metadata
+from seqkit.app.checkpoint import checkpoint_shape, given_vectors, load
 from seqkit.cli import set_threads
+from seqkit.data.errors import DataError
 from seqkit.nn.decoding import Sampler, greedy_choice
 
-CLASSIFIER = "seqkit.models.classifier.SequenceClassifier"
 
-
-def generate(cfg: DictConfig) -> Optional[List[str]]:
+def generate(cfg: DictConfig) -> List[str]:
     """Continue ``prompt`` (or unroll from ``condition``) ``num_samples`` times, streaming each text to stdout ->
-    the texts; None when the checkpoint's shape is not on this path (the script then runs the old one)."""
+    the texts."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
-    if app_shape(cfg.ckpt_path) is None:
-        return None
     network, codec = load(cfg.ckpt_path, **given_vectors(cfg))
     if not hasattr(codec, "encode_prompt") or not hasattr(network, "generate"):
         raise ValueError(f"{cfg.ckpt_path}: not a language model checkpoint (train one with task=lm)")
@@ -77,8 +73,7 @@ def generate_with(cfg: DictConfig, model: Any, codec: Any) -> List[str]:
 def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified by the
     classifier (loaded by ``seqkit.app.checkpoint.load``); one JSON line."""
-    from seqkit.app.predict import NetworkRunner
-    from seqkit.class_agreement import agreement
+    from seqkit.app.agreement import agreement
 
     if not model.num_conditions:
         raise ValueError(
@@ -88,21 +83,20 @@ def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Di
     if str(cfg.get("prompt") or ""):
         raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
     path = str(cfg.classifier_ckpt)
-    shape = app_shape(path)
-    if shape is None or shape.name != "classification":
-        meta = seqkit_metadata(read_checkpoint(path), path)
-        if meta.get("shape") in tasks.registry.names():  # a new checkpoint: named by its shape's model class as before
-            legacy = tasks.get(meta["shape"]).legacy_models
-            meta = {**meta, "model_class": legacy[0] if legacy else str(meta["shape"])}
-        check_model_class(meta, path, CLASSIFIER, "classifier_ckpt needs")
-    network, classifier_codec = load(
-        path, **given_vectors(cfg)
-    )  # the classification codec: set_predict_input, predict_batches
+    shape = checkpoint_shape(path)
+    if shape.name != "classification":
+        raise DataError(
+            path,
+            None,
+            f"is a {shape.name} checkpoint, but classifier_ckpt needs a classification one (train it with "
+            "task=sentiment on the same labels)",
+        )
+    classifier, classifier_codec = load(path, **given_vectors(cfg))
     conditions = [str(cfg.condition)] if cfg.get("condition") is not None else codec.condition_names()
     result = agreement(
         model,
         codec,
-        NetworkRunner(network),
+        classifier,
         classifier_codec,
         conditions,
         int(cfg.num_samples),

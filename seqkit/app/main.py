@@ -1,18 +1,37 @@
-"""The scripts' entry into the application: compose the config from the command line (Hydra's compose API),
-run the command on (network, codec), report bad data or settings as one line ``error: ...``."""
+"""The scripts' entry into the application: compose the config from the command line (Hydra's compose API), run
+the command on (network, codec), report bad data or settings as one line ``error: ...``.
+
+A command line that only Hydra's application runner serves (``--help``, ``-m``, ``--cfg``, ``--config-dir``, a
+malformed override, which Hydra then reports) runs the same command under ``@hydra.main``: one path either way.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List
+import importlib
+import sys
+from typing import List, Optional
 
-from seqkit.app.config import compose
+from seqkit.app.config import CONFIGS, compose
 from seqkit.cli import report_errors
 
+COMMANDS = {  # config name -> the command, "module:function" (imported when run)
+    "predict": "seqkit.app.predict:predict",
+    "evaluate": "seqkit.app.evaluate:evaluate",
+    "generate": "seqkit.app.generate:generate",
+    "export": "seqkit.app.export:export",
+}
 
-def run_script(config_name: str, argv: List[str], command: Callable[[Any], Any]) -> bool:
-    """True when ``command`` ran (or reported an error and exited); False when the command line or the checkpoint
-    needs the old path (``@hydra.main`` and ``seqkit.run``)."""
+
+def main(config_name: str, argv: Optional[List[str]] = None) -> None:
+    """Run ``configs/<config_name>.yaml``'s command with ``argv`` (the script's arguments) as overrides."""
+    module, _, name = COMMANDS[config_name].partition(":")
+    command = report_errors(getattr(importlib.import_module(module), name))
+    argv = sys.argv[1:] if argv is None else argv
     cfg = compose(config_name, argv)
-    if cfg is None:
-        return False
-    return report_errors(command)(cfg) is not None
+    if cfg is not None:
+        command(cfg)
+        return
+    import hydra
+
+    sys.argv = [sys.argv[0], *argv]
+    hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name=config_name)(command)()

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from seqkit import tasks
-from seqkit.app.checkpoint import app_shape, given_vectors, load
+from seqkit.app.checkpoint import given_vectors, load
 from seqkit.cli import set_threads
 from seqkit.predict_stream import stream_predictions
 
@@ -45,16 +45,16 @@ def predict_with(
     return stream_predictions(NetworkRunner(network), codec, None, source, output, options, reads=reads or {})
 
 
-def predict(cfg: DictConfig) -> Optional[int]:
-    """``configs/predict.yaml``'s command -> the number of examples; None when the checkpoint's shape is not on
-    this path yet (the script then runs ``seqkit.run.predict``)."""
+def predict(cfg: DictConfig) -> int:
+    """``configs/predict.yaml``'s command -> the number of examples."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
-    if app_shape(cfg.ckpt_path) is None:
-        return None
     network, codec = load(cfg.ckpt_path, **given_vectors(cfg))
     if not hasattr(codec, "set_predict_input"):
-        return None
+        raise ValueError(
+            f"{cfg.ckpt_path}: trained on generated data ({type(codec).__name__}), which has no input format to "
+            "predict from; its training run reported its validation and test figures"
+        )
     options = {k: v for k, v in OmegaConf.to_container(cfg.get("options") or {}, resolve=True).items() if v is not None}
     vectors = getattr(codec, "vectors", None)
     reads = {"checkpoint": str(cfg.ckpt_path), "pretrained vectors": vectors.source if vectors is not None else None}

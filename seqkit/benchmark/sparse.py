@@ -56,7 +56,7 @@ def train_steps(model, optimizer, batches: Sequence[Any], clip: float):
                 loss = loss_of(model, batch)
             with record_function(PHASES[1]):
                 loss.backward()
-            with record_function(PHASES[2]):  # what SeqkitModule.configure_gradient_clipping does
+            with record_function(PHASES[2]):  # what TaskModule.configure_gradient_clipping does
                 if has_sparse_grad(params):
                     clip_grad_norm_(params, clip)
                 else:

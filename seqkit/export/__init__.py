@@ -1,6 +1,7 @@
-"""Export trained models to ONNX or TorchScript (``scripts/export.py``), and use the exported files."""
+"""The parts of exporting a network to ONNX or TorchScript (graphs, the masked copy that traces, writing the files
+and the sidecar) and of running the exported files (``runtime``); ``seqkit.app.export`` puts them together for a
+checkpoint of any shape."""
 
 from seqkit.export.exporter import FORMATS
-from seqkit.export.legacy import export_checkpoint
 
-__all__ = ["FORMATS", "export_checkpoint"]
+__all__ = ["FORMATS"]

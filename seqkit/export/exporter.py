@@ -119,30 +119,6 @@ def plain(obj: Any) -> Any:
     return str(obj)
 
 
-def decoding_info(model, shape: str) -> Dict[str, Any]:
-    """What turns the graphs' outputs into predictions, beyond the data's label maps."""
-    if shape == "tagger":
-        if model.crf is None:
-            return {"method": "argmax"}
-        transitions, start, end = model.crf._effective(torch.float32)
-        return {"method": "viterbi", "transitions": plain(transitions), "start": plain(start), "end": plain(end)}
-    if shape == "language_model":
-        return {
-            "initial_state": "start graph" if model.num_conditions else "zeros",
-            "state_shape": [model.encoder.num_layers, "batch", model.encoder.hidden_size],
-        }
-    if shape == "seq2seq":
-        return {"bos_index": model.hparams.bos_index, "eos_index": model.hparams.eos_index, **model.decode_settings}
-    if shape == "forecaster":
-        return {
-            "units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
-            "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
-            "covariates and calendar features of data.state (seqkit.data.forecasting)",
-            "target_scaler": plain(model.hparams.target_scaler),
-        }
-    return {"method": "softmax" if not model.regression else "value"}
-
-
 def data_record(datamodule) -> Dict[str, Any]:
     """The data module's checkpointed state (vocabularies, labels, tokeniser, scaler) and options; with
     pretrained vectors also their word list, which open-vocabulary ids ``>= len(vocab)`` index."""

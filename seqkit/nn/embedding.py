@@ -53,7 +53,7 @@ class WordEmbedding(nn.Module):
         if pretrained_words and pretrained is None:
             raise ValueError(
                 f"this embedding reads words through {pretrained_words} pretrained vectors: pass them "
-                "(seqkit.run.load_checkpoint loads them again from the data module's record)"
+                "(seqkit.app.checkpoint.load reads them again from the codec's record)"
             )
         self.embedding = nn.Embedding(num_embeddings, dim, padding_idx=PAD_INDEX, sparse=sparse)
         if pretrained is not None:

@@ -7,6 +7,7 @@ Lightning-free and cheap: registering imports nothing; ``load`` imports one regi
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -82,6 +83,31 @@ def for_checkpoint(meta: Mapping[str, Any], path: Union[str, Path]) -> Shape:
     if shape is None:
         raise DataError(path, None, f"its model class {meta.get('model_class')!r} belongs to no registered shape")
     return shape
+
+
+TASK_MODULE = "seqkit.training.module.TaskModule"  # the model class of every new checkpoint
+_DOTTED = re.compile(r"[A-Za-z_][\w.]{0,199}")
+
+
+def check_classes(meta: Mapping[str, Any], path: Union[str, Path]) -> None:
+    """DataError unless the classes a checkpoint's metadata names (``model_class``, ``datamodule_class``) are ones a
+    registered shape trains or converts; imports nothing (a checkpoint is data: it names, never chooses, code)."""
+    models = {TASK_MODULE, *(m for s in _SHAPES.values() for m in s.legacy_models)}
+    datamodules = {
+        *(spec.replace(":", ".") for s in _SHAPES.values() for spec in s.datamodules),
+        *(d for s in _SHAPES.values() for d in s.legacy_datamodules),
+    }
+    for key, known in (("model_class", models), ("datamodule_class", datamodules)):
+        name = meta.get(key)
+        if name is None or (isinstance(name, str) and name in known):
+            continue
+        shown = name if isinstance(name, str) and _DOTTED.fullmatch(name) else repr(name)[:200]
+        raise DataError(
+            path,
+            None,
+            f"names class {shown}, which is not a registered seqkit class; refused "
+            f"(a checkpoint is data, it does not choose code)",
+        )
 
 
 def load(spec: str) -> Any:

@@ -6,7 +6,8 @@ from typing import List
 
 import torch
 
-from seqkit.export.graphs import Graph, Port, _Call, exportable_copy
+from seqkit.export.graphs import Call, Graph, Port
+from seqkit.export.masked import exportable_copy
 
 SIDECAR_SHAPE = "count"
 
@@ -17,5 +18,5 @@ def graphs(network) -> List[Graph]:
     tokens = tokens.masked_fill(torch.arange(5)[None] >= lengths[:, None], 0)
     inputs = [Port("tokens", {0: "batch", 1: "time"}, tokens), Port("lengths", {0: "batch"}, lengths)]
     return [
-        Graph("model", _Call(exportable_copy(network), lambda m, t, n: m(t, n)), inputs, [Port("count", {0: "batch"})])
+        Graph("model", Call(exportable_copy(network), lambda m, t, n: m(t, n)), inputs, [Port("count", {0: "batch"})])
     ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import List
 
-from seqkit.export.graphs import Graph, Port, _Call, _sequence_inputs, exportable_copy
+from seqkit.export.graphs import Call, Graph, Port, sequence_inputs
+from seqkit.export.masked import exportable_copy
 
 SIDECAR_SHAPE = "classifier"  # the sidecar's "shape" (seqkit.export.runtime reads it), as before issue #25
 
@@ -18,9 +19,7 @@ def graphs(network) -> List[Graph]:
     sizes = SimpleNamespace(vocab_size=network.vocab_size, input_size=network.input_size, num_chars=network.num_chars)
     out = "value" if network.regression else "logits"
     return [
-        Graph(
-            "model", _Call(exportable_copy(network), run), _sequence_inputs(network, sizes), [Port(out, {0: "batch"})]
-        )
+        Graph("model", Call(exportable_copy(network), run), sequence_inputs(network, sizes), [Port(out, {0: "batch"})])
     ]
 
 

@@ -8,7 +8,8 @@ from typing import Any, Dict, List
 
 import torch
 
-from seqkit.export.graphs import EXAMPLE_LENGTHS, Graph, Port, _Call, exportable_copy
+from seqkit.export.graphs import EXAMPLE_LENGTHS, Call, Graph, Port
+from seqkit.export.masked import exportable_copy
 
 SIDECAR_SHAPE = "forecaster"  # the sidecar's "shape", as before issue #25
 
@@ -30,7 +31,7 @@ def graphs(network) -> List[Graph]:
 
     takes_future = network.n_calendar and network.head != "direct"  # the direct head forecasts from the window alone
     inputs = [Port("x", {0: "batch"}, x)] + ([Port("future", {0: "batch"}, future)] if takes_future else [])
-    return [Graph("model", _Call(copy, run), inputs, [Port(k, {0: "batch"}) for k in keys])]
+    return [Graph("model", Call(copy, run), inputs, [Port(k, {0: "batch"}) for k in keys])]
 
 
 def decoding(network) -> Dict[str, Any]:
@@ -38,6 +39,6 @@ def decoding(network) -> Dict[str, Any]:
     return {
         "units": "scaled: original = value * scale + shift of data.state.scaler's target columns, then exp "
         "when its log is true (seqkit.data.timeseries.Scaler.inverse); x holds the scaled targets, "
-        "covariates and calendar features of data.state (seqkit.data.forecasting)",
+        "covariates and calendar features of data.state (seqkit.tasks.forecasting.codec)",
         "target_scaler": network.target_scaler.to_dict(),
     }

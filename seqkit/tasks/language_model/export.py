@@ -7,7 +7,16 @@ from typing import List
 
 import torch
 
-from seqkit.export.graphs import EXAMPLE_LENGTHS, Graph, Port, _Call, _flat, _pack, _state_ports, exportable_copy
+from seqkit.export.graphs import (
+    EXAMPLE_LENGTHS,
+    Call,
+    Graph,
+    Port,
+    flat_state,
+    pack_state,
+    state_ports,
+)
+from seqkit.export.masked import exportable_copy
 
 SIDECAR_SHAPE = "language_model"  # the sidecar's "shape" (seqkit.export.runtime reads it), as before issue #25
 
@@ -22,22 +31,22 @@ def graphs(network) -> List[Graph]:
     copy = exportable_copy(network)
 
     def step(m, ids, *rest):
-        state = _pack(cell, *rest[:2]) if cell == "lstm" else rest[0]
+        state = pack_state(cell, *rest[:2]) if cell == "lstm" else rest[0]
         cond = rest[-1] if conditional else None
         logits, new = m.step(ids, state, cond)
-        return (logits, *_flat(new))
+        return (logits, *flat_state(new))
 
-    inputs = [Port("ids", {0: "batch"}, ids), *_state_ports("", state)]
+    inputs = [Port("ids", {0: "batch"}, ids), *state_ports("", state)]
     if conditional:
         inputs.append(Port("condition", {0: "batch"}, condition))
-    out = [Graph("step", _Call(copy, step), inputs, [Port("logits", {0: "batch"}), *_state_ports("new_", state)])]
+    out = [Graph("step", Call(copy, step), inputs, [Port("logits", {0: "batch"}), *state_ports("new_", state)])]
     if conditional:
         out.append(
             Graph(
                 "start",
-                _Call(copy, lambda m, c: _flat(m.initial_state(c))),
+                Call(copy, lambda m, c: flat_state(m.initial_state(c))),
                 [Port("condition", {0: "batch"}, condition)],
-                _state_ports("", state),
+                state_ports("", state),
             )
         )
     return out

@@ -9,7 +9,8 @@ from typing import List
 
 import torch
 
-from seqkit.export.graphs import Graph, Port, _Call, _sequence_inputs, exportable_copy
+from seqkit.export.graphs import Call, Graph, Port, sequence_inputs
+from seqkit.export.masked import exportable_copy
 
 SIDECAR_SHAPE = "tagger"  # the sidecar's "shape" (seqkit.export.runtime reads it), as before issue #25
 
@@ -22,8 +23,8 @@ def graphs(network) -> List[Graph]:
     return [
         Graph(
             "model",
-            _Call(exportable_copy(network), run),
-            _sequence_inputs(network, sizes),
+            Call(exportable_copy(network), run),
+            sequence_inputs(network, sizes),
             [Port("emissions", {0: "batch", 1: "time"})],
         )
     ]

@@ -18,42 +18,39 @@ GENERATED = "<generated sentences>"  # the source name in error messages
 
 
 @torch.no_grad()
-def sample_sentences(model, datamodule, condition: int, count: int, choose: ChooseFn, max_new_tokens: int) -> List[str]:
-    """``count`` sentences of class index ``condition``, sampled in one batch (each row stops at its ``<eos>``),
-    as space-joined words."""
-    eos = datamodule.start_index()
+def sample_sentences(network, codec, condition: int, count: int, choose: ChooseFn, max_new_tokens: int) -> List[str]:
+    """``count`` sentences of class index ``condition`` from a conditional language model (network, codec), sampled
+    in one batch (each row stops at its ``<eos>``), as space-joined words."""
+    eos = codec.start_index()
     prompt = torch.full((count, 1), eos, dtype=torch.long)
-    ids = model.generate(prompt, max_new_tokens, choose, torch.full((count,), condition, dtype=torch.long), eos=eos)
+    ids = network.generate(prompt, max_new_tokens, choose, torch.full((count,), condition, dtype=torch.long), eos=eos)
     sentences = []
     for row in ids.tolist():
         words = row[: row.index(eos)] if eos in row else row
-        sentences.append(" ".join(datamodule.vocab.decode(words)))
+        sentences.append(" ".join(codec.vocab.decode(words)))
     return sentences
 
 
 @torch.no_grad()
-def classify(classifier, datamodule, texts: Sequence[str]) -> List[Optional[str]]:
-    """The classifier's label for each text (None for an empty text), in order."""
+def classify(classifier, codec, texts: Sequence[str]) -> List[Optional[str]]:
+    """The label a classifier (network, codec) gives each text (None for an empty text), in order."""
     labels: List[Optional[str]] = [None] * len(texts)
     if not any(t.strip() for t in texts):
         return labels
-    datamodule.set_predict_input(list(enumerate(texts, start=1)), GENERATED, input_format="text")
+    codec.set_predict_input(list(enumerate(texts, start=1)), GENERATED, input_format="text")
     classifier.eval()
-    batches = (
-        datamodule.predict_batches() if hasattr(datamodule, "predict_batches") else datamodule.predict_dataloader()
-    )
-    for i, batch in enumerate(batches):
-        out = classifier.predict_step(batch, i)
+    for batch in codec.predict_batches():
+        out = classifier.predict(batch)
         for index, best in zip(out["index"].tolist(), out["probabilities"].argmax(-1).tolist()):
-            labels[index] = datamodule.labels.itos[best]
+            labels[index] = codec.labels.itos[best]
     return labels
 
 
 def agreement(
-    model,
-    datamodule,
+    network,
+    codec,
     classifier,
-    classifier_datamodule,
+    classifier_codec,
     conditions: Sequence[str],
     count: int,
     choose: ChooseFn,
@@ -61,7 +58,7 @@ def agreement(
 ) -> Dict[str, float]:
     """-> {"agreement/<label>": share of that label's ``count`` sentences the classifier assigns to it, ...,
     "agreement": their mean, "empty": sentences with no word, "samples": count}."""
-    known = classifier_datamodule.labels.itos
+    known = classifier_codec.labels.itos
     for name in conditions:
         if name not in known:
             raise ValueError(
@@ -70,8 +67,8 @@ def agreement(
             )
     shares, empty = {}, 0
     for name in conditions:
-        texts = sample_sentences(model, datamodule, datamodule.condition_index(name), count, choose, max_new_tokens)
+        texts = sample_sentences(network, codec, codec.condition_index(name), count, choose, max_new_tokens)
         empty += sum(not t.strip() for t in texts)
-        predicted = classify(classifier, classifier_datamodule, texts)
+        predicted = classify(classifier, classifier_codec, texts)
         shares[f"agreement/{name}"] = round(sum(p == name for p in predicted) / count, 6)
     return {**shares, "agreement": round(sum(shares.values()) / len(shares), 6), "empty": empty, "samples": count}
