@@ -11,9 +11,17 @@ from torch import Tensor
 
 
 def adversarial_perturbation(loss: Tensor, features: Tensor, epsilon: float) -> Tensor:
-    """loss: a scalar computed from ``features [B, T, D]`` (the graph is kept for the caller's backward)
-    -> perturbation ``[B, T, D]``, detached, of L2 norm ``epsilon`` per sequence along the loss gradient
-    (zero at padding, where the gradient is zero)."""
+    """The step along the loss gradient that adversarial training adds to the input features.
+
+    Args:
+        loss: a scalar computed from ``features``; its graph is kept for the caller's own backward.
+        features: ``[B, T, D]`` the input features (embeddings) ``loss`` was computed from.
+        epsilon: the perturbation's L2 norm, per sequence.
+
+    Returns:
+        ``[B, T, D]``, detached: ``epsilon`` times the normalised gradient of each sequence (zero at padding,
+        where the gradient is zero).
+    """
     (grad,) = torch.autograd.grad(loss, features, retain_graph=True)
     norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
     return (epsilon * grad / norm[:, None, None]).detach()

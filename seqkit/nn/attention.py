@@ -16,12 +16,32 @@ METHODS = ("additive", "dot", "general")
 
 
 class Attention(nn.Module):
-    """score(q, k_s) -> softmax over real source positions -> context = sum_s w_s v_s.
+    """Attention of a decoder query over a padded source: scores -> softmax over real positions -> context.
 
-    additive (Bahdanau et al. 2015): v^T tanh(W_q q + W_k k_s); dot (Luong et al. 2015): q . k_s (needs
-    query_size == key_size); general (Luong): q^T W k_s.
-    query [B, Hq], keys [B, S, Hk] (the encoder outputs, also the values), mask [B, S] True at real tokens
-    -> (context [B, Hk], weights [B, S]).
+    additive (Bahdanau et al. 2015): ``v^T tanh(W_q q + W_k k_s)``; dot (Luong et al. 2015): ``q . k_s``;
+    general (Luong): ``q^T W k_s``. The keys are also the values. Padding scores -inf, so it gets exactly zero
+    weight and a source's context does not depend on how far it is padded.
+
+    Args:
+        query_size: features of the query, the decoder state (Hq).
+        key_size: features of the keys, the encoder outputs (Hk); dot needs ``query_size == key_size``.
+        method: "additive", "dot" or "general". Default: "additive"
+        hidden_size: additive only: the size A of the scoring layer. Default: None (``query_size``)
+
+    Inputs: query, keys, mask, projected
+        - query: one decoder step, or every step at once.
+        - keys: the encoder outputs (the values too).
+        - mask: bool, True at real source positions.
+        - projected: ``project_keys(keys)``, passed to compute it once per source. Default: None (computed)
+
+    Outputs: context, weights
+        - context: the weighted sum of the keys.
+        - weights: the attention distribution over the source (zero at padding).
+
+    Shape:
+        - query: ``[B, Hq]`` or ``[B, T, Hq]``; keys: ``[B, S, Hk]``; mask: ``[B, S]``
+        - projected: ``[B, S, A]`` (A: hidden_size for additive, Hq for general, Hk for dot)
+        - context: ``[B, Hk]`` or ``[B, T, Hk]``; weights: ``[B, S]`` or ``[B, T, S]``
     """
 
     def __init__(self, query_size: int, key_size: int, method: str = "additive", hidden_size: Optional[int] = None):

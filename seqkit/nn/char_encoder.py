@@ -52,12 +52,28 @@ def _init_embedding(embedding: nn.Embedding) -> None:
 
 
 class CharCNN(nn.Module):
-    """Ma & Hovy (2016): char embedding -> dropout -> Conv1d -> max over the word's characters.
+    """One vector per word from its characters, as in Ma & Hovy (2016): embed -> dropout -> Conv1d -> max.
 
-    The embedding has ``padding_idx=0`` so padding characters embed to zeros, the same as the conv's own
-    zero padding; conv outputs at positions >= the word's length are set to -inf before the max. So a
-    word gives the same vector alone or padded in a batch. ``kernel_size`` must be odd (centred windows).
-    Output: [B, T, num_filters].
+    Padding characters embed to zeros (``padding_idx=0``), the same as the conv's own zero padding, and conv
+    outputs past the word's length are -inf before the max: a word gives the same vector alone or padded in a
+    batch. ``kernel_size`` is odd so the windows are centred.
+
+    Args:
+        num_chars: size of the character vocabulary (id 0: padding).
+        embedding_dim: character embedding size E. Default: 30
+        num_filters: convolution filters F, the output size. Default: 50
+        kernel_size: characters per window, odd. Default: 3
+        dropout: on the character embeddings. Default: 0.5
+
+    Inputs: chars, char_lengths
+        - chars: character ids of every token, padded with 0.
+        - char_lengths: characters of every token (0 at padded tokens).
+
+    Outputs: one vector per token, zero at padded tokens.
+
+    Shape:
+        - chars: ``[B, T, C]`` long; char_lengths: ``[B, T]``
+        - output: ``[B, T, num_filters]``
     """
 
     def __init__(
@@ -92,11 +108,28 @@ class CharCNN(nn.Module):
 
 
 class CharLSTM(nn.Module):
-    """Lample et al. (2016): char embedding -> (dropout) -> BiLSTM over each word -> [final fwd; final bwd].
+    """One vector per word from its characters, as in Lample et al. (2016): embed -> dropout -> BiLSTM over the
+    word -> [final forward; final backward].
 
-    Words are packed by length, so padding characters never enter the LSTM; padded tokens (length 0)
-    are not packed at all and get zeros. ``dropout`` applies to the char embeddings (Lample et al. put
-    dropout on the full word representation, which the word-level model does). Output: [B, T, 2*hidden_size].
+    Words are packed by length, so padding characters never enter the LSTM; padded tokens (length 0) are not
+    run at all and get zeros. ``dropout`` is on the character embeddings (Lample et al. put it on the full word
+    representation, which the word-level model does).
+
+    Args:
+        num_chars: size of the character vocabulary (id 0: padding).
+        embedding_dim: character embedding size. Default: 25
+        hidden_size: hidden size H of each direction. Default: 25
+        dropout: on the character embeddings. Default: 0.0
+
+    Inputs: chars, char_lengths
+        - chars: character ids of every token, padded with 0.
+        - char_lengths: characters of every token (0 at padded tokens).
+
+    Outputs: one vector per token, zero at padded tokens.
+
+    Shape:
+        - chars: ``[B, T, C]`` long; char_lengths: ``[B, T]``
+        - output: ``[B, T, 2 * hidden_size]``
     """
 
     def __init__(self, num_chars: int, embedding_dim: int = 25, hidden_size: int = 25, dropout: float = 0.0):
@@ -121,7 +154,16 @@ class CharLSTM(nn.Module):
 
 
 def build_char_encoder(kind: Optional[str], num_chars: int, **kwargs) -> Optional[nn.Module]:
-    """``"none"`` -> None, ``"cnn"`` -> CharCNN, ``"lstm"`` -> CharLSTM; kwargs go to the constructor."""
+    """The character encoder a config names.
+
+    Args:
+        kind: "none" (or None), "cnn" (``CharCNN``) or "lstm" (``CharLSTM``), any case.
+        num_chars: size of the character vocabulary.
+        **kwargs: the encoder's other constructor arguments.
+
+    Returns:
+        the encoder (its ``output_dim`` is the vector size), or None for "none".
+    """
     name = "none" if kind is None else str(kind).lower()
     if name == "none":
         return None

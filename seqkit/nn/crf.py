@@ -34,17 +34,28 @@ CONSTRAINT_PENALTY = -10000.0
 
 
 class CRF(nn.Module):
-    """Linear-chain CRF over ``num_tags`` tags.
+    """Linear-chain CRF over ``num_tags`` tags: a score for every tag path, trained by ``nll``, decoded by Viterbi.
 
     Learnable parameters: ``transitions`` ``[K, K]`` (score of moving from tag ``i`` to tag ``j``),
-    ``start`` ``[K]`` and ``end`` ``[K]`` (scores of the first / last tag of a sentence).
+    ``start`` ``[K]`` and ``end`` ``[K]`` (scores of the first / last tag of a sentence). ``nll`` (the
+    training loss), ``log_partition``, ``score`` and ``viterbi`` take the same emissions and mask.
 
     Args:
         num_tags: number of tags ``K``.
-        constraints: optional ``(allowed [K, K] bool, allowed_start [K] bool, allowed_end [K] bool)``;
-            disallowed moves get :data:`CONSTRAINT_PENALTY` added to their score.  Stored as buffers
-            ``transition_penalty``, ``start_penalty``, ``end_penalty`` (all zeros without constraints,
-            so state dicts of constrained and unconstrained CRFs have the same keys).
+        constraints: ``(allowed [K, K] bool, allowed_start [K] bool, allowed_end [K] bool)``, e.g.
+            :func:`iob_constraints`; disallowed moves get :data:`CONSTRAINT_PENALTY` added to their score.
+            Stored as buffers ``transition_penalty``, ``start_penalty``, ``end_penalty`` (all zeros without
+            constraints, so state dicts of constrained and unconstrained CRFs have the same keys). Default: None
+
+    Inputs: emissions, mask
+        - emissions: per-token tag scores from an encoder (float32 or float64, any device).
+        - mask: bool, left-aligned: True for the first ``length`` positions, every length >= 1.
+
+    Outputs: the best tag path of each sentence (Viterbi), 0 at padding.
+
+    Shape:
+        - emissions: ``[B, T, K]``; mask: ``[B, T]``; tags (``nll``, ``score``): ``[B, T]`` long
+        - output: ``[B, T]`` long; ``log_partition``, ``score``, ``nll(reduction="none")``: ``[B]``
     """
 
     def __init__(self, num_tags: int, constraints: Optional[Tuple[Tensor, Tensor, Tensor]] = None):
@@ -213,7 +224,12 @@ def iob_constraints(labels: Sequence[str], scheme: str = "iob2") -> Tuple[Tensor
     I-X -> I-X|E-X, E-X/S-X/O -> O|B-*|S-*; start: O,B,S; end: O,E,S). Tag names that fit no scheme
     (e.g. '<pad>') are left unconstrained.
 
-    Returns ``(allowed [K, K], allowed_start [K], allowed_end [K])`` bool tensors, ready for ``CRF(K, constraints)``.
+    Args:
+        labels: the K tag names, in tag-id order.
+        scheme: "iob2" or "iobes" (any case). Default: "iob2"
+
+    Returns:
+        ``(allowed [K, K], allowed_start [K], allowed_end [K])`` bool tensors, ready for ``CRF(K, constraints)``.
     """
     scheme = scheme.lower()
     if scheme not in ("iob2", "iobes"):

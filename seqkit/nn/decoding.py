@@ -27,14 +27,29 @@ ChooseFn = Callable[[Tensor], Tensor]  # logits [B, V] -> ids [B]
 
 
 def greedy_choice(logits: Tensor) -> Tensor:
-    """The most likely token of each row: ``logits [B, V]`` -> ``ids [B]``."""
+    """The most likely token of each row (the ``choose`` rule of greedy decoding).
+
+    Args:
+        logits: ``[B, V]`` next-token scores.
+
+    Returns:
+        ``[B]`` token ids.
+    """
     return logits.argmax(-1)
 
 
 def filter_logits(logits: Tensor, top_k: Optional[int] = None, top_p: Optional[float] = None) -> Tensor:
     """Keep the ``top_k`` most likely tokens and/or the smallest set whose probability reaches ``top_p``
-    (nucleus sampling, Holtzman et al. 2020); the rest get -inf. ``logits [B, V]`` -> ``[B, V]``.
-    The most likely token is always kept."""
+    (nucleus sampling, Holtzman et al. 2020); the rest get -inf. The most likely token is always kept.
+
+    Args:
+        logits: ``[B, V]`` next-token scores.
+        top_k: tokens kept per row (None or 0: all). Default: None
+        top_p: probability mass kept per row (None or 1: all). Default: None
+
+    Returns:
+        ``[B, V]`` the logits, -inf where filtered out.
+    """
     if top_k is not None and top_k > 0 and top_k < logits.size(-1):
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -48,10 +63,21 @@ def filter_logits(logits: Tensor, top_k: Optional[int] = None, top_p: Optional[f
 
 
 class Sampler:
-    """Draw each token from ``softmax(logits / temperature)`` restricted by ``top_k`` / ``top_p``.
+    """The ``choose`` rule of sampling: draw each token from ``softmax(logits / temperature)`` restricted by
+    ``top_k`` / ``top_p``.
 
-    temperature < 1 sharpens (towards greedy), > 1 flattens. ``generator`` (a seeded ``torch.Generator``)
-    makes the draws reproducible. ``banned``: ids never drawn (padding, unknown).
+    Args:
+        temperature: > 0; below 1 sharpens (towards greedy), above 1 flattens. Default: 1.0
+        top_k: draw among the k most likely tokens only. Default: None (all)
+        top_p: draw among the smallest set of tokens reaching this probability (nucleus). Default: None (all)
+        generator: a seeded ``torch.Generator``, for reproducible draws. Default: None (torch's global one)
+        banned: ids never drawn (padding, unknown). Default: ()
+
+    Inputs: logits, the next-token scores.
+    Outputs: the drawn token ids.
+
+    Shape:
+        - logits: ``[B, V]``; output: ``[B]`` long
     """
 
     def __init__(
@@ -78,7 +104,15 @@ class Sampler:
 
 
 def ban(logits: Tensor, ids: Sequence[int]) -> Tensor:
-    """``logits [B, V]`` with the given token ids made impossible."""
+    """The logits with the given token ids made impossible (-inf).
+
+    Args:
+        logits: ``[B, V]`` next-token scores (not modified).
+        ids: the token ids to ban.
+
+    Returns:
+        ``[B, V]`` a copy with -inf at ``ids`` (``logits`` itself when ``ids`` is empty).
+    """
     if not ids:
         return logits
     logits = logits.clone()
@@ -97,9 +131,18 @@ def decode(
 ) -> Tensor:
     """Pick ``max_new_tokens`` tokens one at a time, feeding each back through ``step``.
 
-    state, logits [B, V]: after the prompt. eos: a sequence that produced it stops (it is kept; later
-    positions repeat ``eos``), and decoding ends when all have. on_token(ids [B]) sees each new token as it
-    is made (streaming). Returns ids ``[B, N]`` (N <= max_new_tokens).
+    Args:
+        step: ``(ids [B], state) -> (logits [B, V], state)``, one token per sequence.
+        state: the model's state after the prompt.
+        logits: ``[B, V]`` the next-token scores after the prompt.
+        max_new_tokens: the most tokens picked.
+        choose: ``logits [B, V] -> ids [B]`` (``greedy_choice``, a ``Sampler``).
+        eos: a sequence that produces it stops (it is kept; later positions repeat ``eos``), and decoding ends
+            when all have. Default: None
+        on_token: called with each new ``ids [B]`` as it is made (streaming). Default: None
+
+    Returns:
+        ``[B, N]`` long, the new tokens (N <= max_new_tokens).
     """
     out = []
     finished = torch.zeros(logits.size(0), dtype=torch.bool, device=logits.device)
@@ -127,7 +170,14 @@ def greedy(
     eos: Optional[int] = None,
     on_token: Optional[Callable[[Tensor], None]] = None,
 ) -> Tensor:
-    """Greedy decoding: the most likely token at every step. -> ids ``[B, N]``."""
+    """Greedy decoding: the most likely token at every step.
+
+    Args:
+        step, state, logits, max_new_tokens, eos, on_token: as for ``decode``.
+
+    Returns:
+        ``[B, N]`` long, the new tokens.
+    """
     return decode(step, state, logits, max_new_tokens, greedy_choice, eos, on_token)
 
 
@@ -144,15 +194,31 @@ def sample(
     banned: Sequence[int] = (),
     on_token: Optional[Callable[[Tensor], None]] = None,
 ) -> Tensor:
-    """Ancestral sampling with temperature, top-k and top-p. -> ids ``[B, N]``."""
+    """Ancestral sampling with temperature, top-k and top-p.
+
+    Args:
+        step, state, logits, max_new_tokens, eos, on_token: as for ``decode``.
+        temperature, top_k, top_p, generator, banned: as for ``Sampler``.
+
+    Returns:
+        ``[B, N]`` long, the new tokens.
+    """
     return decode(
         step, state, logits, max_new_tokens, Sampler(temperature, top_k, top_p, generator, banned), eos, on_token
     )
 
 
 def reorder_state(state: Any, index: Tensor) -> Any:
-    """Select (and repeat) batch rows of a state: ``index [B']`` into dimension 1 of every tensor
-    (``[layers, B, H]`` as nn.RNN/LSTM/GRU keep it). Beam search uses it to follow surviving hypotheses."""
+    """Select (and repeat) batch rows of a state; beam search uses it to follow surviving hypotheses.
+
+    Args:
+        state: None, a tensor with the batch in dimension 1 (``[layers, B, H]`` as nn.RNN/LSTM/GRU keep it), or a
+            tuple / list of such states (nested).
+        index: ``[B']`` long, the rows to keep, in order (repeats allowed).
+
+    Returns:
+        the state of the same structure with ``B'`` rows.
+    """
     if state is None:
         return None
     if isinstance(state, (tuple, list)):
@@ -165,16 +231,28 @@ def reorder_state(state: Any, index: Tensor) -> Any:
 
 def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
     """GNMT length penalty (Wu et al. 2016): ``((5 + |Y|) / 6) ** alpha``; a hypothesis scores log P(Y) / lp(|Y|).
-    alpha = 0: plain log-probability (favours short outputs); larger alpha favours longer ones."""
+
+    Args:
+        lengths: hypothesis lengths, any shape.
+        alpha: 0: plain log-probability (favours short outputs); larger alpha favours longer ones.
+
+    Returns:
+        float tensor of the shape of ``lengths``.
+    """
     return ((5.0 + lengths.to(torch.float)) / 6.0) ** alpha
 
 
 class BeamResult:
-    """The ``n_best`` hypotheses of each sequence, best first.
+    """What ``beam_search`` returns: the ``n_best`` hypotheses of each sequence, best first.
 
-    tokens [B, n, N] (padded with ``pad`` after each hypothesis), lengths [B, n] (tokens including the final
-    ``eos``; a hypothesis cut at the maximum length has no ``eos``), scores [B, n]: sum of token
-    log-probabilities / length_penalty(length).
+    Args:
+        tokens: the hypotheses' token ids, padded after each hypothesis.
+        lengths: tokens of each hypothesis including the final ``eos`` (a hypothesis cut at the maximum length
+            has no ``eos``).
+        scores: sum of token log-probabilities / ``length_penalty(length)``.
+
+    Shape:
+        - tokens: ``[B, n, N]`` long; lengths: ``[B, n]`` long; scores: ``[B, n]``; ``best()``: ``[B, N]``
     """
 
     def __init__(self, tokens: Tensor, lengths: Tensor, scores: Tensor):
@@ -200,16 +278,28 @@ def beam_search(
     """Batched beam search: B sequences x ``beam_size`` hypotheses as B*k rows of one step call, no loop over
     sequences.
 
-    state, logits [B, V]: after the prompt (a decoder's BOS step), as for ``greedy``. max_new_tokens: an int or
-    ``[B]`` longs (a maximum per sequence, e.g. a ratio of its source length); a hypothesis that reaches it
-    without ``eos`` is finished as it is. alpha: ``length_penalty``.
-
     Each step extends every live hypothesis by every token and keeps the best 2k candidates: those ending in
     ``eos`` among the best k become finished; the best k others stay live (with k = 1 this is greedy
     decoding). Finished hypotheses are kept until no live one can beat them: a live score can only fall
     (log-probabilities are <= 0) while the penalty, monotone in the length, is bounded by the maximum length,
     so ``cum / lp(L)`` at the two ends of the remaining lengths bounds every completion, also when alpha > 0
     rewards length. A sequence is done when it has ``n_best`` finished hypotheses no live one can beat.
+
+    Args:
+        step: ``(ids [B*k], state) -> (logits [B*k, V], state)``; the state keeps the batch in dimension 1.
+        state: the state after the prompt (a decoder's BOS step).
+        logits: ``[B, V]`` the next-token scores after the prompt.
+        max_new_tokens: an int or ``[B]`` longs (a maximum per sequence, e.g. a ratio of its source length); a
+            hypothesis that reaches it without ``eos`` is finished as it is.
+        beam_size: hypotheses kept per sequence (k).
+        eos: the end token.
+        alpha: ``length_penalty``'s alpha. Default: 0.0
+        n_best: hypotheses returned per sequence (at most ``beam_size``). Default: 1
+        banned: ids never produced. Default: ()
+        pad: the id that pads ``BeamResult.tokens``. Default: 0
+
+    Returns:
+        ``BeamResult`` (tokens ``[B, n_best, N]``, lengths and scores ``[B, n_best]``).
     """
     batch, vocab = logits.shape
     k, n_best = beam_size, min(n_best, beam_size)

@@ -13,28 +13,38 @@ from seqkit.nn.padding import PAD_INDEX, UNK_INDEX
 
 
 class WordEmbedding(nn.Module):
-    """Word ids ``[B, T]`` -> vectors ``[B, T, dim]``, then dropout.
+    """Word ids -> vectors, then dropout: a trainable table, or an open vocabulary over frozen pretrained vectors.
 
-    Without ``pretrained``: ``nn.Embedding`` over the ``num_embeddings`` (V) training words, ``<pad>`` row zero.
-
-    With ``pretrained [N + 1, dim]`` (frozen vectors, row 0 zeros) and ``pretrained_rows [V]`` (the row of
-    every training word, 0 if the vectors miss it), ids ``>= V`` are words only the vectors know
-    (``seqkit.data.pretrained.PretrainedVectors.encode``), and
+    With pretrained vectors ``P`` (frozen, row 0 zeros), ids ``>= V`` are words only the vectors know
+    (``seqkit.data.pretrained.PretrainedVectors.encode``), so a word unseen in training still gets its vector:
 
         e(id) = P[pretrained_rows[id]] + delta[id]      id < V (a training word)
         e(id) = P[id - V + 1] + delta[<unk>]            id >= V (any other word the vectors cover)
 
-    ``delta`` (``self.embedding``, trained unless ``freeze``) starts at zero for covered words and at
-    uniform(+-sqrt(3/dim)) for the others (Ma & Hovy 2016). ``P`` is a non-persistent buffer: it is not in
-    the state_dict, so whoever rebuilds the module passes the same vectors again. ``pretrained_words``
-    (N, kept in the model's hyper-parameters) makes a rebuild without them an error, not a silent change.
+    ``delta`` (``self.embedding``) starts at zero for covered words and at uniform(+-sqrt(3/dim)) for the others
+    (Ma & Hovy 2016). ``P`` is a non-persistent buffer, not in the state_dict, so whoever rebuilds the module
+    passes the same vectors again; ``pretrained_words`` makes a rebuild without them an error, not a silent change.
 
-    ``word_dropout``: while training, each real token's trainable part becomes ``<unk>``'s with this
-    probability (its pretrained vector stays), so the model learns the representation that words unseen in
-    training get at test time.
+    Args:
+        num_embeddings: the training vocabulary V (``<pad>`` at 0 keeps a zero row, ``<unk>`` at 1).
+        dim: vector size D.
+        dropout: on the output vectors. Default: 0.0
+        pretrained: ``[N + 1, dim]`` frozen vectors, row 0 zeros. Default: None (a plain table)
+        freeze: keep the trainable table (``delta``) fixed. Default: False
+        word_dropout: while training, each real token's trainable part becomes ``<unk>``'s with this probability
+            (its pretrained vector stays), so the model learns what unseen words get at test time. Default: 0.0
+        pretrained_rows: ``[V]`` long, the row of ``pretrained`` of every training word (0: not covered).
+            Default: None
+        pretrained_words: N, kept in the model's hyper-parameters; > 0 requires ``pretrained``. Default: 0
+        sparse: the table's gradient is sparse (``nn.Embedding(sparse=True)``), for optimisers that update only
+            the rows a batch uses (``seqkit.optim``). Default: False
 
-    ``sparse``: the trainable table's gradient is a sparse tensor of the rows a batch uses
-    (``nn.Embedding(sparse=True)``), for optimisers that update only those rows (``seqkit.optim``).
+    Inputs: ids, word ids (``>= V`` only with ``pretrained``).
+    Outputs: their vectors, after dropout.
+
+    Shape:
+        - ids: ``[*]`` long, e.g. ``[B, T]``, or ``[B]`` for one decoding step
+        - output: ``[*, dim]``
     """
 
     def __init__(

@@ -26,21 +26,46 @@ _CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
 
 class RecurrentEncoder(nn.Module):
-    """Encode a padded batch ``x [B, T, input_size]`` with true ``lengths [B]``.
+    """nn.RNN / nn.LSTM / nn.GRU over a padded batch with true lengths, run fused or as an explicit cell loop.
 
-    Returns ``(outputs [B, T, H * directions], state)``: outputs are zero at padded positions; ``state`` is
-    the final state of every layer and direction as ``nn.LSTM`` returns it, taken at each sequence's own last
-    token (for the backward direction, after reading its first token). Padding never changes a result.
+    Padding never changes a result: outputs are zero at padded positions and the final state of each layer and
+    direction is taken at each sequence's own last token (backward direction: after reading its first), so a
+    sequence encodes the same alone or in any batch. ``impl="cell"`` reads the fused module's parameters, so a
+    model trained fused runs step by step (``step``, per-step logic) without retraining, and vice versa. Setting
+    ``record_states`` (seqkit.callbacks.GradientFlow does) runs the next forward pass as the cell loop and keeps
+    every h_t for its gradient (``seqkit.nn.state_recording``).
 
-    cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b), or relu with ``nonlinearity``), "lstm" or "gru".
-    impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
-    dropout: between stacked layers (as in nn.LSTM), only while training.
-    weight_dropout: DropConnect on the hidden-to-hidden weights (AWD-LSTM's weight drop, Merity et al. 2018),
-    only while training: one mask a forward pass, the same at every time step, so the fused kernel still runs.
-    init: "default" | "orthogonal" | "identity" recurrent weights; forget_bias: LSTM forget-gate bias;
-    chrono_max_steps: LSTM chrono initialisation up to that many steps (see seqkit.nn.recurrent_init).
-    record_states: set by seqkit.callbacks.GradientFlow for one forward pass, which then runs the cell loop
-    and keeps every h_t for its gradient (seqkit.nn.state_recording).
+    Args:
+        input_size: features of each input step (I).
+        hidden_size: features of the hidden state (H). Default: 128
+        cell: "rnn" (h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)), "lstm" or "gru". Default: "lstm"
+        num_layers: stacked layers (L). Default: 1
+        bidirectional: add a backward direction (D = 2); it has no ``step``. Default: False
+        dropout: between stacked layers, as in nn.LSTM, only while training. Default: 0.0
+        weight_dropout: DropConnect on the hidden-to-hidden weights (AWD-LSTM, Merity et al. 2018), one mask a
+            forward pass and the same at every step, so the fused kernel still runs; only while training.
+            Default: 0.0
+        nonlinearity: "tanh" or "relu", cell="rnn" only. Default: "tanh"
+        impl: "fused" (packed sequences through nn.RNN/LSTM/GRU) or "cell" (a Python loop over time steps).
+            Default: "fused"
+        init: recurrent weights "default", "orthogonal" or "identity" (``seqkit.nn.recurrent_init``).
+            Default: "default"
+        forget_bias: LSTM only: the forget gate's bias. Default: None (PyTorch's init)
+        chrono_max_steps: LSTM only: chrono initialisation up to that many steps. Default: None
+
+    Inputs: x, lengths, state
+        - x: the padded input sequences.
+        - lengths: each sequence's true length (>= 1).
+        - state: the initial state, as ``forward`` returns it. Default: None (zeros)
+
+    Outputs: outputs, state
+        - outputs: the top layer's output at every step, directions concatenated, zero at padding.
+        - state: the final state of every layer and direction as ``nn.LSTM`` returns it: ``h_n``, or
+          ``(h_n, c_n)`` for an LSTM.
+
+    Shape:
+        - x: ``[B, T, I]``; lengths: ``[B]`` long; outputs: ``[B, T, D * H]`` (``output_size`` = D * H)
+        - state: each tensor ``[L * D, B, H]``; ``step``: x_t ``[B, I]`` -> y_t ``[B, H]``
     """
 
     def __init__(
@@ -99,6 +124,7 @@ class RecurrentEncoder(nn.Module):
 
     @property
     def output_size(self) -> int:
+        """Features of each output step: ``hidden_size * directions``."""
         return self.hidden_size * self.num_directions
 
     def forward(self, x: Tensor, lengths: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
@@ -113,8 +139,8 @@ class RecurrentEncoder(nn.Module):
     def outputs(self, x: Tensor, lengths: Tensor) -> Tensor:
         """``forward``'s outputs alone, ``[B, T, H * directions]`` (zero at padding), for models that never read the
         final state (taggers, classifiers). On CPU an LSTM then runs without packing: packed sequences of unequal
-        lengths send ``nn.LSTM`` to ATen's step-by-step kernel, while a padded batch gets oneDNN's fused one (about
-        1.6x faster forward + backward for a BiLSTM 200 over batches of 16 sentences). Each direction of each
+        lengths send ``nn.LSTM`` to ATen's step-by-step kernel, while a padded batch gets oneDNN's fused one, which
+        is faster forward and backward (figures: README "Cheaper steps"). Each direction of each
         layer runs as its own one-directional LSTM over the padded batch, the backward one over every sequence
         reversed within its own length, so padding reaches no real position: the outputs equal ``forward``'s up to
         float rounding (tested). Elsewhere (CUDA, GRU/RNN, ``impl="cell"``, a GradientFlow recording) this is
@@ -283,7 +309,14 @@ class RecurrentEncoder(nn.Module):
 
 
 def detach_state(state: Optional[State]) -> Optional[State]:
-    """The same state cut from the graph that made it (truncated BPTT: gradients stop at a chunk boundary)."""
+    """The same state cut from the graph that made it (truncated BPTT: gradients stop at a chunk boundary).
+
+    Args:
+        state: None, a tensor, or a tuple of tensors (LSTM: ``(h_n, c_n)``).
+
+    Returns:
+        the same structure, detached (None for None).
+    """
     if state is None:
         return None
     if isinstance(state, tuple):
@@ -292,7 +325,16 @@ def detach_state(state: Optional[State]) -> Optional[State]:
 
 
 def last_states(state: State, num_layers: int, num_directions: int) -> Tensor:
-    """Top layer's final hidden state of each direction, concatenated: ``[B, H * directions]``."""
+    """Top layer's final hidden state of each direction, concatenated (a many-to-one summary of a sequence).
+
+    Args:
+        state: as ``RecurrentEncoder.forward`` returns it: ``h_n [L * D, B, H]`` or ``(h_n, c_n)``.
+        num_layers: the encoder's L.
+        num_directions: the encoder's D.
+
+    Returns:
+        ``[B, D * H]``.
+    """
     h_n = state[0] if isinstance(state, tuple) else state
     top = h_n.view(num_layers, num_directions, h_n.size(1), h_n.size(2))[-1]  # [D, B, H]
     return torch.cat(list(top), dim=-1)

@@ -9,22 +9,50 @@ from torch import Tensor, nn
 
 
 def naive(x: Tensor, horizon: int) -> Tensor:
-    """Repeat the last value: x [B, L, T] -> [B, H, T]."""
+    """The naive forecast: repeat the window's last value.
+
+    Args:
+        x: ``[B, L, T]`` windows of T series.
+        horizon: steps to forecast (H).
+
+    Returns:
+        ``[B, H, T]`` (a view of ``x``).
+    """
     return x[:, -1:].expand(-1, horizon, -1)
 
 
 def seasonal_naive(x: Tensor, horizon: int, season: int) -> Tensor:
-    """Repeat the last season: step h gets x[L - season + h mod season]. x [B, L, T] (L >= season) -> [B, H, T]."""
+    """The seasonal naive forecast: repeat the last season, step h gets ``x[L - season + h mod season]``.
+
+    Args:
+        x: ``[B, L, T]`` windows of T series, ``L >= season``.
+        horizon: steps to forecast (H).
+        season: the period, in steps.
+
+    Returns:
+        ``[B, H, T]``.
+    """
     index = x.size(1) - season + torch.arange(horizon, device=x.device) % season
     return x[:, index]
 
 
 class LeastSquaresLinear(nn.Module):
-    """y - x_last = W (x - x_last) + b for each target of a window, W [H, L] and b [H] solved in closed form.
+    """The least-squares linear baseline: ``y - x_last = W (x - x_last) + b`` for each target of a window.
 
-    Fit by streaming: ``accumulate(x [B, L, T], y [B, H, T], mask [B, H])`` adds a batch of training windows
-    to the normal equations, ``solve()`` solves them (ridge 1e-8 of the mean diagonal, for a singular design).
-    Buffers, so the fitted map travels in the checkpoint.
+    ``W [H, L]`` and ``b [H]`` are shared by every target and solved in closed form, streaming:
+    ``accumulate(x, y)`` adds a batch of training windows to the normal equations, ``solve()`` solves them
+    (ridge 1e-8 of the mean diagonal, for a singular design). The fitted map is kept in buffers, so it travels
+    in the checkpoint.
+
+    Args:
+        input_length: window steps L.
+        horizon: forecast steps H.
+
+    Inputs: x, the windows (after ``solve``).
+    Outputs: the forecast of every target.
+
+    Shape:
+        - x: ``[B, L, T]``; y (``accumulate``): ``[B, H, T]``; output: ``[B, H, T]``
     """
 
     def __init__(self, input_length: int, horizon: int):
@@ -41,12 +69,14 @@ class LeastSquaresLinear(nn.Module):
         return torch.cat([rel, rel.new_ones(rel.size(0), 1)], dim=1)
 
     def accumulate(self, x: Tensor, y: Tensor) -> None:
+        """Add training windows ``x [B, L, T]`` and their futures ``y [B, H, T]`` to the normal equations."""
         a = self._design(x)
         b = (y - x[:, -1:]).transpose(1, 2).reshape(-1, y.size(1)).double()
         self._xtx += (a.T @ a).cpu()
         self._xty += (a.T @ b).cpu()
 
     def solve(self) -> None:
+        """Solve the accumulated normal equations into ``weight`` and mark the map ``fitted``."""
         ridge = 1e-8 * self._xtx.diagonal().mean().clamp(min=1e-12)
         eye = torch.eye(self._xtx.size(0), dtype=torch.float64)
         self.weight.copy_(torch.linalg.solve(self._xtx + ridge * eye, self._xty).to(self.weight))

@@ -16,11 +16,19 @@ Z80 = 1.2815515655446004  # the standard normal's 0.9 quantile: mean +- Z80 * st
 
 class InstanceNorm(nn.Module):
     """Normalise each window by its own level so a model sees shapes, not levels (what lets simple models win
-    on drifting series such as ETTh1), and put the level back on the forecast.
+    on drifting series such as ETTh1); the caller puts the level back on the forecast (``ForecastOutput.params``).
 
-    mode: "revin" (subtract the window's mean, divide by its std; Kim et al. 2022, without the affine part so
-    an added constant shifts the forecast by exactly that constant), "last" (subtract the last value; NLinear),
-    "none". normalize(x [B, L, C]) -> (x_n [B, L, C], shift [B, C], scale [B, C]).
+    Args:
+        mode: "revin" (subtract the window's mean, divide by its std; Kim et al. 2022, without the affine part so
+            an added constant shifts the forecast by exactly that constant), "last" (subtract the last value;
+            NLinear) or "none". Default: "revin"
+        eps: added to the variance. Default: 1e-5
+
+    Inputs: x, the windows (``normalize(x)``; the module has no ``forward``).
+    Outputs: x_n, shift, scale: ``x_n = (x - shift) / scale``, per window and channel.
+
+    Shape:
+        - x: ``[B, L, C]``; x_n: ``[B, L, C]``; shift, scale: ``[B, C]``
     """
 
     MODES = ("revin", "last", "none")
@@ -32,6 +40,7 @@ class InstanceNorm(nn.Module):
         self.mode, self.eps = mode, eps
 
     def normalize(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """x [B, L, C] -> (x_n [B, L, C], shift [B, C], scale [B, C])."""
         if self.mode == "revin":
             shift = x.mean(1)
             scale = (x.var(1, unbiased=False) + self.eps).sqrt()
@@ -43,11 +52,28 @@ class InstanceNorm(nn.Module):
 
 
 class ForecastOutput(nn.Module):
-    """How many numbers a forecast step needs for a loss, and how they become a distribution.
+    """The output layer of a forecasting loss: how many numbers a forecast step needs, how they become a
+    distribution in original units, and the loss on it.
 
-    loss "mse" | "mae": 1 (the point forecast); "quantile": one per quantile (ordered by construction: the
-    lowest plus cumulative softplus steps); "gaussian": mean and std (softplus). ``params(raw [..., P], shift,
-    scale)`` undoes the instance normalisation (shift, scale broadcast to raw[..., 0]).
+    "mse" | "mae": one number, the point forecast; "quantile": one per quantile, ordered by construction (the
+    lowest plus cumulative softplus steps, so quantiles never cross); "gaussian": mean and std (softplus).
+
+    Args:
+        loss: "mse", "mae", "quantile" or "gaussian". Default: "mse"
+        quantiles: quantile levels in (0, 1), for loss="quantile"; the one nearest 0.5 is the point forecast.
+            Default: (0.1, 0.5, 0.9)
+
+    Inputs: raw, shift, scale (``params``; the module has no ``forward``)
+        - raw: P = ``size`` numbers per forecast step, in normalised units.
+        - shift, scale: the instance normalisation to undo (``InstanceNorm.normalize``).
+
+    Outputs: ``{"point"}``, plus ``"quantiles"`` (quantile loss) or ``"std"`` (Gaussian). ``nll(out, y, mask)``
+    is the training loss over the scored steps; ``interval(out)`` the 80% interval (quantile loss: the lowest
+    and highest quantiles).
+
+    Shape:
+        - raw: ``[..., P]``; shift, scale: broadcast to ``raw[..., 0]``
+        - point, std: ``[...]``; quantiles: ``[..., Q]``; y, mask (``nll``): ``[...]``
     """
 
     LOSSES = ("mse", "mae", "quantile", "gaussian")
@@ -98,9 +124,17 @@ class ForecastOutput(nn.Module):
 
 
 def average_forecasts(outs: Sequence[Dict[str, Tensor]]) -> Dict[str, Tensor]:
-    """The forecast of an ensemble: the members' point forecasts [B, H, T] and quantiles [B, H, T, Q] averaged
-    (the average of ordered quantiles stays ordered); Gaussian members combine as their equal-weight mixture
-    (variance = mean of the variances + variance of the means)."""
+    """The forecast of an ensemble: the members' point forecasts and quantiles averaged (the average of ordered
+    quantiles stays ordered); Gaussian members combine as their equal-weight mixture (variance = mean of the
+    variances + variance of the means).
+
+    Args:
+        outs: each member's ``ForecastOutput.params`` dict: point ``[B, H, T]`` (+ quantiles ``[B, H, T, Q]`` or
+            std ``[B, H, T]``).
+
+    Returns:
+        one dict of the same keys and shapes (the only member's own with one member).
+    """
     if len(outs) == 1:
         return outs[0]
     mean = {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0] if k != "std"}
@@ -111,13 +145,37 @@ def average_forecasts(outs: Sequence[Dict[str, Tensor]]) -> Dict[str, Tensor]:
 
 
 def pinball(q: Tensor, y: Tensor, levels: Tensor) -> Tensor:
-    """Quantile (pinball) loss of predicted quantiles q [..., Q] at ``levels`` [Q] for targets y [...]: [..., Q]."""
+    """Quantile (pinball) loss of predicted quantiles.
+
+    Args:
+        q: ``[..., Q]`` predicted quantiles.
+        y: ``[...]`` targets.
+        levels: ``[Q]`` the quantile levels.
+
+    Returns:
+        ``[..., Q]`` the loss of each quantile.
+    """
     diff = y[..., None] - q
     return torch.maximum(levels * diff, (levels - 1) * diff)
 
 
 class DirectHead(nn.Module):
-    """All horizon steps at once from the encoder's summary: [B, E] -> [B, H, T, P]."""
+    """The direct forecasting head: every horizon step at once from the encoder's summary, one linear layer (no
+    step feeds another, so errors do not compound over the horizon).
+
+    Args:
+        summary_size: features of the summary (E).
+        horizon: forecast steps H.
+        n_targets: target series T.
+        size: numbers per step and target (P, ``ForecastOutput.size``).
+        dropout: on the summary. Default: 0.0
+
+    Inputs: summary, the encoder's final state (``last_states``).
+    Outputs: raw forecast parameters, normalised units.
+
+    Shape:
+        - summary: ``[B, E]``; output: ``[B, H, T, P]``
+    """
 
     def __init__(self, summary_size: int, horizon: int, n_targets: int, size: int, dropout: float = 0.0):
         super().__init__()
@@ -130,11 +188,33 @@ class DirectHead(nn.Module):
 
 
 class ForecastDecoder(nn.Module):
-    """A recurrent decoder over the horizon (seq2seq head): its initial state is a projection of the encoder's
-    summary [B, E]; its input at step h is the known-future covariates future [B, H, K] with a learned
-    embedding of h (so it runs without covariates too). -> [B, H, T, P].
+    """The seq2seq forecasting head: a recurrent decoder over the horizon, started from the encoder's summary.
 
-    The decoder is a RecurrentEncoder run forward over the H steps (fused, or ``impl="cell"``).
+    Its initial state is a projection of the summary; its input at step h is the known-future covariates with a
+    learned embedding of h (so it runs without covariates too). The decoder is a RecurrentEncoder run forward
+    over the H steps (fused, or ``impl="cell"``).
+
+    Args:
+        summary_size: features of the summary (E).
+        n_future: known-future covariates K (0: none).
+        horizon: forecast steps H.
+        n_targets: target series T.
+        size: numbers per step and target (P, ``ForecastOutput.size``).
+        hidden_size: the decoder's hidden size. Default: 64
+        cell: "rnn", "lstm" or "gru". Default: "lstm"
+        num_layers: decoder layers. Default: 1
+        step_dim: size of the step embedding. Default: 8
+        dropout: before the output layer. Default: 0.0
+        impl: "fused" or "cell" (``RecurrentEncoder``). Default: "fused"
+
+    Inputs: summary, future
+        - summary: the encoder's final state (``last_states``).
+        - future: the covariates known for every horizon step.
+
+    Outputs: raw forecast parameters, normalised units.
+
+    Shape:
+        - summary: ``[B, E]``; future: ``[B, H, K]``; output: ``[B, H, T, P]``
     """
 
     def __init__(

@@ -6,7 +6,7 @@ wherever the word occurs, so ``WordLSTMInference`` computes it once for the whol
 What is left a step is ``h W_hh^T`` for both directions in one batched matmul, then the gates. Sequences run sorted
 by length, so step t touches only the ``b_t`` sequences still going (as packed sequences do); the backward
 direction reads each sequence reversed within its own length, which makes it a forward loop over the same rows.
-``tanh(x)`` is computed as ``2 sigmoid(2x) - 1``: ATen's float tanh is about 3x slower than its sigmoid on AVX2.
+``tanh(x)`` is computed as ``2 sigmoid(2x) - 1``: ATen's float tanh is much slower than its sigmoid on AVX2.
 
 The outputs equal ``nn.LSTM``'s up to float rounding (about 1e-7), not bit for bit; the classification network
 (``seqkit.tasks.classification.network``) uses this for ``predict`` only (training, validation and testing keep ``nn.LSTM``).
@@ -29,11 +29,24 @@ def _gates_ifog(weight: Tensor) -> Tensor:
 
 
 class WordLSTMInference:
-    """One (bi)LSTM layer over word embeddings, frozen for prediction: tokens [B, T], lengths [B] -> outputs
-    [B, T, directions * H] (zero at padding), or the max over each sequence's real positions [B, directions * H].
+    """One (bi)LSTM layer over word embeddings, frozen for prediction: each word's input projection is looked up
+    in a table built once, not multiplied (see the module). Not an ``nn.Module``: it holds no parameters.
 
-    embedding: [V, E], the embedding of every word id as the model sees it in eval mode; lstm: a one-layer
-    ``nn.LSTM`` (batch_first, no projections)."""
+    Args:
+        embedding: ``[V, E]`` the vector of every word id as the model sees it in eval mode.
+        lstm: a one-layer ``nn.LSTM`` (batch_first, with biases, no projection), one or two directions (D).
+
+    Inputs: tokens, lengths
+        - tokens: word ids ``< V``.
+        - lengths: each sequence's true length.
+
+    Outputs: the LSTM's outputs, zero at padding, as ``RecurrentEncoder.outputs``; ``max_pooled(tokens,
+    lengths)``: their max over each sequence's real positions, without building them.
+
+    Shape:
+        - tokens: ``[B, T]`` long; lengths: ``[B]``
+        - output: ``[B, T, D * H]``; ``max_pooled``: ``[B, D * H]``
+    """
 
     def __init__(self, embedding: Tensor, lstm: nn.LSTM):
         if lstm.num_layers != 1 or lstm.proj_size or not lstm.bias:
@@ -121,14 +134,30 @@ class WordLSTMInference:
 
 def frozen_key(*modules: nn.Module) -> Tuple:
     """Identifies the current values of the modules' parameters (storage and in-place version): a table
-    built from them is stale once an optimiser step or ``load_state_dict`` changes the key."""
+    built from them is stale once an optimiser step or ``load_state_dict`` changes the key.
+
+    Args:
+        *modules: the modules whose parameters the table was built from.
+
+    Returns:
+        a tuple of ``(data_ptr, version)`` pairs, one per parameter.
+    """
     return tuple((p.data_ptr(), p._version) for m in modules for p in m.parameters())
 
 
 def word_lstm_inference(embedding: Optional[nn.Module], encoder: nn.Module, cache: dict) -> Optional[WordLSTMInference]:
     """The WordLSTMInference of a WordEmbedding + one-layer fused-LSTM RecurrentEncoder pair, rebuilt only when
-    their parameters change (kept in ``cache``); None where it does not apply (other cells, several layers,
-    pretrained vectors with open-vocabulary rows, training mode, a GPU or another dtype)."""
+    their parameters change.
+
+    Args:
+        embedding: the model's ``WordEmbedding`` (None: no word embedding).
+        encoder: the model's ``RecurrentEncoder``.
+        cache: a dict the caller keeps between calls (the table and its ``frozen_key``).
+
+    Returns:
+        the ``WordLSTMInference``, or None where it does not apply (other cells, several layers, pretrained
+        vectors with open-vocabulary rows, training mode, a GPU or another dtype).
+    """
     if (
         embedding is None
         or embedding.training

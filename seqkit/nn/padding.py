@@ -16,14 +16,30 @@ UNK_INDEX = 1  # <unk>: unknown tokens, when the vocabulary has one
 
 
 def lengths_to_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
-    """``lengths [B]`` -> ``[B, T]`` bool mask, True at real positions (T = ``max_len`` or the longest)."""
+    """The padding mask of a batch, derived from its lengths (the one place masks come from).
+
+    Args:
+        lengths: ``[B]`` each sequence's true length.
+        max_len: T, the padded length. Default: None (the longest of ``lengths``)
+
+    Returns:
+        ``[B, T]`` bool, True at real positions.
+    """
     max_len = int(lengths.max()) if max_len is None else max_len
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each sequence of ``x [B, T, D]`` within its own length; padded positions stay in place.
-    Its own inverse: it turns a backward-direction pass into a forward loop and back."""
+    """Reverse each sequence within its own length; padded positions stay in place. Its own inverse: it turns a
+    backward-direction pass into a forward loop and back.
+
+    Args:
+        x: ``[B, T, D]`` padded sequences.
+        lengths: ``[B]`` their true lengths.
+
+    Returns:
+        ``[B, T, D]``.
+    """
     batch, steps = x.shape[:2]
     positions = torch.arange(steps, device=x.device)[None, :].expand(batch, steps)
     index = torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)

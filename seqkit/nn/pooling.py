@@ -7,9 +7,26 @@ from torch import Tensor, nn
 
 
 class SequencePooling(nn.Module):
-    """``method``: "last" (final state of each direction: forward at the last real token, backward at the
-    first), "mean" / "max" over real tokens only, or "attention" (a learned query scores every real token,
-    softmax over them; Bahdanau-style additive scoring as in Yang et al. 2016)."""
+    """Pool the recurrent outputs of a sequence into one vector (many-to-one heads), reading real tokens only.
+
+    Args:
+        method: "last" (final state of each direction: forward at the last real token, backward at the first),
+            "mean" / "max" over real tokens, or "attention" (a learned query scores every real token, softmax
+            over them; additive scoring as in Yang et al. 2016).
+        hidden_size: features of the outputs (H, all directions together).
+        num_directions: direction blocks the outputs' features split into ("last" reads each block at its own
+            end). Default: 1
+
+    Inputs: outputs, mask, lengths
+        - outputs: the encoder's outputs (``RecurrentEncoder``).
+        - mask: bool, True at real tokens.
+        - lengths: each sequence's true length (>= 1).
+
+    Outputs: one vector per sequence.
+
+    Shape:
+        - outputs: ``[B, T, H]``; mask: ``[B, T]``; lengths: ``[B]``; output: ``[B, H]``
+    """
 
     METHODS = ("last", "mean", "max", "attention")
 

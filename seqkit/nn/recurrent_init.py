@@ -26,7 +26,15 @@ INITS = ("default", "orthogonal", "identity")
 def init_recurrent_weights(
     rnn: nn.RNNBase, init: str = "default", forget_bias: Optional[float] = None, chrono_max_steps: Optional[int] = None
 ) -> None:
-    """Re-initialise a fused ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` in place (every layer and direction)."""
+    """Re-initialise a fused ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` in place (every layer and direction).
+
+    Args:
+        rnn: the module to re-initialise.
+        init: "default", "orthogonal" or "identity" (see the module). Default: "default"
+        forget_bias: LSTM only: the forget gate's bias (b_ih + b_hh). Default: None (kept)
+        chrono_max_steps: LSTM only, >= 3, instead of ``forget_bias``: chrono initialisation up to that many
+            steps. Default: None
+    """
     if init not in INITS:
         raise ValueError(f"backbone.init must be one of {INITS}, got {init!r}")
     is_lstm = isinstance(rnn, nn.LSTM)

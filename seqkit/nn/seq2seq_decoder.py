@@ -22,11 +22,26 @@ DecoderState = Tuple[State, Optional[Tensor], Optional[Tensor], Optional[Tensor]
 
 
 class Bridge(nn.Module):
-    """Encoder final state (``[L_e * D, B, H_e]``, a pair for LSTM) -> decoder initial state ``[L_d, B, H_d]``.
+    """The encoder's final state -> the decoder's initial state, so the decoder starts from the source.
 
     Both directions of a layer are concatenated and mapped by a linear layer (tanh for h, as the cell's own
-    output range; c is linear). Layer l feeds decoder layer l when the depths match, otherwise the top
+    output range; c is linear). Encoder layer l feeds decoder layer l when the depths match, otherwise the top
     encoder layer starts every decoder layer. An LSTM decoder after a GRU/RNN encoder starts with c = 0.
+
+    Args:
+        encoder_cell: the encoder's cell ("rnn", "lstm", "gru").
+        encoder_layers: L_e.
+        directions: the encoder's directions D.
+        encoder_hidden: the encoder's hidden size H_e.
+        decoder_cell: the decoder's cell.
+        decoder_layers: L_d.
+        decoder_hidden: the decoder's hidden size H_d.
+
+    Inputs: state, the encoder's final state (``h_n``, or ``(h_n, c_n)`` for an LSTM).
+    Outputs: the decoder's initial state, of the same kind for the decoder's cell.
+
+    Shape:
+        - state: each tensor ``[L_e * D, B, H_e]``; output: each tensor ``[L_d, B, H_d]``
     """
 
     def __init__(
@@ -65,14 +80,41 @@ class Bridge(nn.Module):
 
 
 class Seq2SeqDecoder(nn.Module):
-    """Embed the previous target token, step the recurrent cell, attend, predict the next token.
+    """The decoder of an encoder-decoder: embed the previous target token, step the recurrent cell, attend over
+    the encoder outputs, predict the next token.
 
-    With attention (Luong et al. 2015): attentional state ~h_t = tanh(W [c_t; h_t]) -> output layer; with
-    ``input_feeding`` ~h_{t-1} is also fed with the next input, so the cell knows what it attended to.
-    Without attention the source reaches the decoder only through the bridged initial state.
-    ``tie_embeddings``: the output layer shares the target embedding matrix (a projection to the embedding
-    size is added when the hidden size differs).
-    memory_size: the encoder output size (H * directions).
+    With attention (Luong et al. 2015) the attentional state ~h_t = tanh(W [c_t; h_t]) feeds the output layer;
+    with input feeding ~h_{t-1} is also fed with the next input, so the cell knows what it attended to. Without
+    attention the source reaches the decoder only through the bridged initial state. ``start`` makes the state
+    from the encoder; ``step`` is the ``seqkit.nn.decoding`` step function (greedy, sampling, beam search).
+
+    Args:
+        vocab_size: target vocabulary V.
+        embedding_dim: target embedding size.
+        hidden_size: the cell's hidden size H.
+        memory_size: the encoder output size Hk (hidden * directions).
+        cell: "rnn", "lstm" or "gru". Default: "lstm"
+        num_layers: decoder layers. Default: 1
+        dropout: between layers and before the output layer. Default: 0.0
+        embedding_dropout: on the target embeddings. Default: 0.0
+        attention: "none", "additive", "dot" or "general" (``Attention``). Default: "additive"
+        input_feeding: feed ~h_{t-1} with each input (steps token by token; ignored without attention).
+            Default: True
+        tie_embeddings: the output layer shares the target embedding matrix (a projection to the embedding size
+            is added when the hidden size differs). Default: False
+
+    Inputs: inputs, state, teacher_forcing
+        - inputs: <bos> + target, padded (teacher forcing).
+        - state: ``start(memory, mask, bridged state)``.
+        - teacher_forcing: probability of feeding the reference token while training. Default: 1.0
+
+    Outputs: logits, weights
+        - logits: next-token scores at every position.
+        - weights: the attention over the source at every position, or None without attention.
+
+    Shape:
+        - inputs: ``[B, T]`` long; memory: ``[B, S, Hk]``; mask: ``[B, S]``
+        - logits: ``[B, T, V]``; weights: ``[B, T, S]``; ``step``: ids ``[B]`` -> logits ``[B, V]``
     """
 
     def __init__(

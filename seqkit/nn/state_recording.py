@@ -22,12 +22,21 @@ from seqkit.nn.padding import reverse_within_lengths
 
 @dataclass
 class RecordedStates:
-    """The hidden states of one layer and direction of one forward pass.
+    """The hidden states of one layer and direction of one recorded forward pass; ``gradient_norms()`` reads
+    ‖∂L/∂h_t‖ per position after backward.
 
-    states: T tensors ``[B, H]``, the state after processing step s (for the backward direction, step s
-    reads position ``length - 1 - s`` of each sequence); each keeps its ``.grad`` after backward.
-    mask: ``[B, T]`` True at real positions. reversed_lengths: the sequences' lengths when the states
-    were produced in reversed order (backward direction: maps processing steps back to positions), or None.
+    Args:
+        layer: the encoder layer.
+        direction: 0 forward, 1 backward.
+        states: T tensors, the state after processing step s, each keeping its ``.grad`` after backward (for the
+            backward direction, step s reads position ``length - 1 - s`` of each sequence).
+        mask: True at real positions.
+        reversed_lengths: the lengths when the states were produced in reversed order (backward direction: maps
+            processing steps back to positions), or None.
+
+    Shape:
+        - states: T x ``[B, H]``; mask: ``[B, T]`` bool; reversed_lengths: ``[B]``
+        - ``gradient_norms()``: ``[T']``, T' the longest length
     """
 
     layer: int

@@ -20,26 +20,48 @@ from seqkit.nn.pooling import SequencePooling
 
 
 class ClassifierNetwork(nn.Module):
-    """Classify whole sequences, or (``objective="regression"``) predict one number a sequence.
+    """The many-to-one network: embed -> RecurrentEncoder -> pool -> linear; classifies whole sequences, or
+    (``objective="regression"``) predicts one number a sequence.
 
     Args:
-        vocab_size, num_classes: from the codec (``network_kwargs``).
-        embedding_dim, embedding_dropout, word_dropout, freeze_embeddings, sparse_embeddings: the word embedding
-            (``seqkit.nn.WordEmbedding``); pretrained_vectors / pretrained_rows / pretrained_words come from the
-            codec when the data has pretrained vectors.
-        backbone: ``RecurrentEncoder`` keyword arguments (cell, hidden_size, num_layers, bidirectional, dropout,
-            nonlinearity, impl).
-        pooling: last | mean | max | attention. dropout: before the linear head.
-        num_chars, char_encoder ("none" | "cnn" | "lstm"), char: word features from characters.
+        vocab_size: word vocabulary V, from the codec. Default: 0 (with ``input_size``)
+        num_classes: classes C, from the codec (>= 2 for classification). Default: 0
+        embedding_dim: word embedding size. Default: 128
+        embedding_dropout: on the word embeddings. Default: 0.0
+        word_dropout: ``WordEmbedding``'s word dropout. Default: 0.0
+        backbone: ``RecurrentEncoder`` keyword arguments (cell, hidden_size, num_layers, ...). Default: None
+        pooling: "last", "mean", "max" or "attention" (``SequencePooling``). Default: "last"
+        dropout: before the linear head. Default: 0.0
+        freeze_embeddings: keep the trainable word table fixed. Default: False
+        pretrained_words: pretrained vectors N, from the codec. Default: 0
+        pretrained_vectors: ``[N + 1, embedding_dim]``, from the codec. Default: None
+        pretrained_rows: ``[V]``, from the codec (``WordEmbedding``). Default: None
+        num_chars: character vocabulary, from the codec (0: no characters in the batches). Default: 0
+        char_encoder: "none", "cnn" or "lstm": word features from characters too. Default: "none"
+        char: the character encoder's keyword arguments. Default: None
+        objective: "classification" (cross-entropy) or "regression" (mean squared error). Default: "classification"
+        input_size: > 0: the inputs are real-valued features of this size (no word embedding). Default: 0
+        sparse_embeddings: sparse gradients for the word table (``seqkit.optim``). Default: False
         adversarial: > 0 adds the loss on input features pushed this far (L2 norm per sentence) along the loss
-            gradient (Miyato et al. 2017), about twice the training cost.
-        objective: "classification" (cross-entropy) or "regression" (mean squared error, one value a sequence).
-        input_size: > 0: inputs are real-valued features [B, T, input_size] (no word embedding).
-        target_mean: regression only: the training targets' mean, the metrics' predict-the-mean baseline.
+            gradient (Miyato et al. 2017), a regulariser that costs a second forward and backward. Default: 0.0
+        target_mean: regression: the training targets' mean, the metrics' predict-the-mean baseline. Default: 0.0
 
-    Inputs: tokens [B, T] long (or features [B, T, input_size]), lengths [B] (chars [B, T, C], char_lengths
-        [B, T] with a char encoder).
-    Outputs: logits [B, num_classes] (regression: values [B]).
+    Inputs: tokens, lengths, chars, char_lengths
+        - tokens: word ids (or real-valued features with ``input_size``).
+        - lengths: each sequence's true length.
+        - chars, char_lengths: the tokens' characters, with a char encoder. Default: None
+
+    Outputs: logits over the classes (regression: one value a sequence).
+
+    Shape:
+        - tokens: ``[B, T]`` long or ``[B, T, input_size]``; lengths: ``[B]``
+        - chars: ``[B, T, C]``; char_lengths: ``[B, T]``
+        - output: ``[B, C]`` (regression: ``[B]``)
+
+    Methods (the shape's protocol, each on a Batch):
+        - loss: ``{"loss"}``, plus ``"class_loss"`` and ``"adversarial_loss"`` with ``adversarial``
+        - evaluate: ``{"loss", "outputs": [B, C] or [B], "targets": [B]}``
+        - predict: ``{"index": [B], "probabilities": [B, C]}`` (regression: ``{"index", "value": [B]}``)
     """
 
     def __init__(

@@ -21,27 +21,52 @@ HEAD_ATTRIBUTES = {"recursive": "step_head", "direct": "direct", "seq2seq": "dec
 
 
 class ForecastNetwork(nn.Module):
-    """Forecast ``horizon`` steps of ``n_targets`` series from a window of ``input_length`` steps.
+    """The next-step-on-numbers network: forecast ``horizon`` steps of ``n_targets`` series from a window of
+    ``input_length`` steps.
+
+    Instance-normalised window -> RecurrentEncoder -> a direct, recursive or seq2seq head, optionally on top of a
+    simple forecast (a highway), optionally an ensemble; scored against the naive, seasonal-naive and
+    least-squares baselines of the same windows.
 
     Args:
-        n_targets, n_covariates (past-observed), n_calendar (known-future), input_length, horizon, season (the
-            seasonal-naive baseline's period), target_scaler (the targets' ``Scaler.to_dict()``, for the metrics
-            in original units): from the codec (``network_kwargs``).
-        backbone: ``RecurrentEncoder`` keyword arguments.
+        n_targets: target series T, from the codec. Default: 1
+        n_covariates: past-observed covariates P, from the codec. Default: 0
+        n_calendar: known-future (calendar) features K, from the codec. Default: 0
+        input_length: window steps L, from the codec. Default: 24
+        horizon: forecast steps H, from the codec. Default: 12
+        season: the seasonal-naive baseline's period, from the codec. Default: None
+        target_scaler: the targets' ``Scaler.to_dict()`` (metrics in original units), from the codec. Default: None
+        backbone: ``RecurrentEncoder`` keyword arguments. Default: None
         head: "direct" (all steps from the final state), "recursive" (one step at a time, its own forecast fed
             back; teacher-forced in training; past covariates held at their last value; a forward-only encoder)
-            or "seq2seq" (a recurrent decoder over the known-future calendar; ``decoder``: its arguments).
+            or "seq2seq" (a recurrent decoder over the known-future calendar). Default: "direct"
+        instance_norm: "revin", "last" or "none" (``InstanceNorm``). Default: "revin"
+        loss: "mse", "mae", "quantile" or "gaussian" (``ForecastOutput``). Default: "mse"
+        quantiles: the quantile levels of loss="quantile". Default: (0.1, 0.5, 0.9)
+        dropout: before the head's output layer. Default: 0.0
         highway: "none"; "linear" (a trained linear map of each target's normalised window added to the forecast,
             LSTNet's highway); "least_squares" (the network forecasts the residual of the least-squares baseline,
             fitted before training then fixed); "seasonal_naive" (the residual of the last season repeated).
+            Default: "none"
+        decoder: the seq2seq head's ``ForecastDecoder`` arguments. Default: None
         ensemble: members (encoder, head, linear highway) trained side by side, each on its own loss; the
-            forecast is their average (a seed ensemble in one checkpoint).
-        instance_norm: revin | last | none. loss: mse | mae | quantile (``quantiles``) | gaussian. dropout: before
-            the head's output layer.
+            forecast is their average (a seed ensemble in one checkpoint). Default: 1
 
-    Inputs: x [B, L, T + P + K] (scaled targets, past covariates, calendar), future [B, H, K] (calendar of the
-        horizon), y [B, H, T] (optional: teacher forcing of the recursive head).
-    Outputs: ``{"point": [B, H, T]}`` (+ ``"quantiles"`` [B, H, T, Q] or ``"std"`` [B, H, T]), scaled units.
+    Inputs: x, future, y
+        - x: the window: scaled targets, past covariates, calendar.
+        - future: the calendar of the horizon.
+        - y: the horizon's targets, for teacher forcing of the recursive head. Default: None
+
+    Outputs: ``{"point"}``, plus ``"quantiles"`` (quantile loss) or ``"std"`` (Gaussian), in scaled units.
+
+    Shape:
+        - x: ``[B, L, T + P + K]``; future: ``[B, H, K]``; y: ``[B, H, T]``
+        - point, std: ``[B, H, T]``; quantiles: ``[B, H, T, Q]``
+
+    Methods (the shape's protocol, each on a WindowBatch):
+        - loss: ``{"loss"}``, the mean of the members' own losses over the scored steps
+        - evaluate: ``{"loss", "forecast": forward's dict, "baselines": {name: [B, H, T]}, "mask": [B, H, T]}``
+        - predict: ``{"index": [B], "point": [B, H, T]}``, plus ``"lower"``, ``"upper"`` (the 80% interval)
     """
 
     def __init__(

@@ -21,22 +21,50 @@ STATE = "state"  # the key under which loss/evaluate return the state to carry i
 
 
 class LanguageModelNetwork(nn.Module):
-    """Predict token t+1 from tokens <= t; with ``num_conditions`` a one-to-many generator from a class.
+    """The next-step network: predict token t+1 from tokens <= t; with ``num_conditions`` a one-to-many generator
+    from a class id.
+
+    Embed -> unidirectional RecurrentEncoder -> dropout -> linear over the vocabulary. The encoder only reads the
+    past, so the same network scores text (``forward``), continues it one token at a time (``step``, with no
+    recomputation of the prefix) and trains on one long stream by truncated BPTT (``carry_state``).
 
     Args:
-        vocab_size, level ("char" | "word"): from the codec. level only chooses the metrics (bpc at char level).
-        embedding_dim, embedding_dropout: the token embedding.
-        backbone: ``RecurrentEncoder`` keyword arguments; must be unidirectional (no reading the future).
-        dropout: before the head. tie_weights: the head shares the embedding matrix (Press & Wolf 2017; needs
-            embedding_dim == hidden_size).
-        num_conditions: > 0: a class id becomes the initial state of every layer (and, with
-            ``condition_every_step``, part of every input).
+        vocab_size: vocabulary V, from the codec.
+        level: "char" or "word", from the codec; it only chooses the metrics (bits per character). Default: "char"
+        embedding_dim: token embedding size. Default: 128
+        embedding_dropout: on the token embeddings. Default: 0.0
+        backbone: ``RecurrentEncoder`` keyword arguments; must be unidirectional. Default: None
+        dropout: before the head. Default: 0.0
+        tie_weights: the head shares the embedding matrix (Press & Wolf 2017; needs embedding_dim ==
+            hidden_size). Default: False
+        num_conditions: > 0: a class id becomes the initial state of every layer. Default: 0
+        condition_every_step: with ``num_conditions``, the class's embedding is also part of every input.
+            Default: False
         carry_state: True: truncated BPTT over one stream, the state carried from batch to batch (detached);
-            False: independent sentences, each from a fresh state, ending with the start token.
-        sample_length, sample_temperature: tokens sampled and printed (stderr) after each training epoch (0: none).
+            False: independent sentences, each from a fresh state, ending with the start token. Default: True
+        sample_length: tokens sampled and printed (stderr) after each training epoch (0: none). Default: 0
+        sample_temperature: the temperature of those samples. Default: 0.8
 
-    Inputs: tokens [B, T] long, lengths [B], state (None: zeros or the condition's), condition [B] long.
-    Outputs: logits [B, T, vocab_size] and the final state ([layers, B, H], a pair for LSTM).
+    Inputs: tokens, lengths, state, condition
+        - tokens: token ids.
+        - lengths: each sequence's true length.
+        - state: the state to start from. Default: None (zeros, or the condition's)
+        - condition: class ids, with ``num_conditions``. Default: None
+
+    Outputs: logits, state
+        - logits: next-token scores at every position.
+        - state: the final state (``h_n``, or ``(h_n, c_n)`` for an LSTM), to carry on from.
+
+    Shape:
+        - tokens: ``[B, T]`` long; lengths: ``[B]``; condition: ``[B]`` long
+        - logits: ``[B, T, V]``; state: each tensor ``[L, B, H]``
+        - ``step``: ids ``[B]`` -> logits ``[B, V]``; ``generate``: prompt ``[B, T]`` -> ids ``[B, N]``
+
+    Methods (the shape's protocol, each on a Batch; ``state`` passed and returned when ``carries_state``):
+        - loss: ``{"loss"}``, the mean token cross-entropy (nats), and ``"state"``
+        - evaluate: ``{"loss_sum", "count"}`` (summed token loss, real tokens), and ``"state"``
+        - predict: ``{"index": [B], "loss_sum": [B]}``, each line scored from a fresh state
+        - init_state / step / generate: one-step decoding and generation (``seqkit.nn.decoding``)
     """
 
     def __init__(

@@ -22,24 +22,52 @@ METRICS = {"wer": ("wer", "per"), "bleu": ("bleu", "chrf")}
 
 
 class Seq2SeqNetwork(nn.Module):
-    """Embed the source -> RecurrentEncoder -> Bridge -> Seq2SeqDecoder (attention, optional input feeding) ->
-    next-token logits; greedy and batched beam search over ``decoder.step``.
+    """The encoder-decoder network: source ``[B, S]`` -> target ``[B, T]``, T unrelated to S.
+
+    Embed the source -> RecurrentEncoder -> Bridge -> Seq2SeqDecoder (attention, optional input feeding) ->
+    next-token logits. Training is teacher-forced; outputs come from greedy or batched beam search over
+    ``decoder.step``, each output at most ``max_len_ratio * source length + max_len_extra`` tokens.
 
     Args:
-        source_vocab_size, target_vocab_size, bos_index, eos_index, shared_vocab: from the codec.
-        metric: "wer" (word and phone error rates) or "bleu" (sacreBLEU BLEU and chrF): the metrics' figures.
-        embedding_dim, embedding_dropout: both sides' embeddings.
-        backbone: ``RecurrentEncoder`` arguments of the encoder (its cell is the decoder's too).
-        decoder_hidden_size, decoder_layers: default the encoder output size (hidden * directions) and depth.
-        attention: none | additive | dot | general. input_feeding: Luong input feeding (steps token by token).
-        bridge: start the decoder from the encoder's final states (else zeros). dropout: in the decoder.
-        teacher_forcing: probability of feeding the reference token while training (1 = always; less is
-            scheduled sampling). label_smoothing: of the training loss only.
-        tie_embeddings: the output layer shares the target embedding matrix.
-        decode: ``DEFAULT_DECODE`` keys; the longest output is ``max_len_ratio * source length + max_len_extra``.
+        source_vocab_size: source vocabulary, from the codec.
+        target_vocab_size: target vocabulary V, from the codec.
+        bos_index: the target's <bos> id, from the codec.
+        eos_index: the target's <eos> id, from the codec.
+        shared_vocab: source and target share one vocabulary, from the codec. Default: False
+        metric: "wer" (word and phone error rates) or "bleu" (sacreBLEU BLEU and chrF). Default: "wer"
+        embedding_dim: both sides' embedding size. Default: 128
+        embedding_dropout: on both sides' embeddings. Default: 0.0
+        backbone: ``RecurrentEncoder`` arguments of the encoder (its cell is the decoder's too). Default: None
+        decoder_hidden_size: the decoder's hidden size. Default: None (the encoder output size, hidden * directions)
+        decoder_layers: the decoder's depth. Default: None (the encoder's)
+        attention: "none", "additive", "dot" or "general". Default: "additive"
+        input_feeding: Luong input feeding (the decoder then steps token by token). Default: True
+        bridge: start the decoder from the encoder's final states (else zeros). Default: True
+        dropout: in the decoder. Default: 0.0
+        teacher_forcing: probability of feeding the reference token while training (less: scheduled sampling).
+            Default: 1.0
+        label_smoothing: of the training loss only. Default: 0.0
+        tie_embeddings: the output layer shares the target embedding matrix. Default: False
+        decode: ``DEFAULT_DECODE`` keys (beam_size, length_penalty, max_len_ratio, max_len_extra, n_best).
+            Default: None (``DEFAULT_DECODE``)
 
-    Inputs: source [B, S] long, lengths [B], target_in [B, T] (<bos> + target, padded).
-    Outputs: logits [B, T, target_vocab_size], attention weights [B, T, S] (None without attention).
+    Inputs: source, lengths, target_in
+        - source: source token ids.
+        - lengths: each source's true length.
+        - target_in: <bos> + target, padded (teacher forcing).
+
+    Outputs: logits, attention
+        - logits: next-token scores at every target position.
+        - attention: the decoder's attention over the source, or None without attention.
+
+    Shape:
+        - source: ``[B, S]`` long; lengths: ``[B]``; target_in: ``[B, T]`` long
+        - logits: ``[B, T, V]``; attention: ``[B, T, S]``
+
+    Methods (the shape's protocol, each on a Batch):
+        - loss: ``{"loss"}``, token-mean cross-entropy, teacher-forced
+        - evaluate: ``{"loss_sum", "tokens", "outputs", "references"}``; outputs greedy (val) or beam (test)
+        - predict: beam search: ``{"index", "tokens": [B, n, N], "lengths", "scores": [B, n], "attention"}``
     """
 
     def __init__(

@@ -20,20 +20,47 @@ from seqkit.nn.encoder import RecurrentEncoder
 
 
 class TaggerNetwork(nn.Module):
-    """Tag every token (NER, POS, copy memory).
+    """The many-to-many aligned network: tag every token (NER, POS, copy memory).
+
+    Word (+ character) features -> RecurrentEncoder -> per-token emission scores -> a linear-chain CRF (tags
+    scored jointly, so an entity's tags stay consistent) or an independent softmax per token.
 
     Args:
-        vocab_size, tags, num_chars: from the codec (``network_kwargs``); tags are the tag names.
+        vocab_size: word vocabulary V, from the codec. Default: 0
+        tags: the K tag names, from the codec. Default: ()
+        num_chars: character vocabulary, from the codec. Default: 0
         scheme: "iob2" / "iobes" (entity tags: with ``constrained`` the CRF forbids invalid moves such as
-            O -> I-PER) or "none" (any tags).
-        embedding_dim, word_dropout, freeze_embeddings, sparse_embeddings, pretrained_*: the word embedding
-            (``seqkit.nn.WordEmbedding``); embedding_dropout: on the concatenated word + character features.
-        char_encoder: "none" | "cnn" (Ma & Hovy 2016) | "lstm" (Lample et al. 2016), options in ``char``.
-        backbone: ``RecurrentEncoder`` keyword arguments. dropout: before the emission layer.
-        head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags).
+            O -> I-PER) or "none" (any tags). Default: "iob2"
+        embedding_dim: word embedding size. Default: 100
+        embedding_dropout: on the concatenated word + character features. Default: 0.5
+        word_dropout: ``WordEmbedding``'s word dropout. Default: 0.0
+        char_encoder: "none", "cnn" (Ma & Hovy 2016) or "lstm" (Lample et al. 2016). Default: "cnn"
+        char: the character encoder's keyword arguments. Default: None
+        backbone: ``RecurrentEncoder`` keyword arguments. Default: None
+        head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags). Default: "crf"
+        constrained: with an entity scheme, forbid the scheme's invalid moves in the CRF. Default: True
+        dropout: before the emission layer. Default: 0.5
+        freeze_embeddings: keep the trainable word table fixed. Default: False
+        pretrained_words: pretrained vectors N, from the codec. Default: 0
+        pretrained_vectors: ``[N + 1, embedding_dim]``, from the codec. Default: None
+        pretrained_rows: ``[V]``, from the codec (``WordEmbedding``). Default: None
+        sparse_embeddings: sparse gradients for the word table (``seqkit.optim``). Default: False
 
-    Inputs: tokens [B, T] long, lengths [B] (chars [B, T, C], char_lengths [B, T] with a char encoder).
-    Outputs: emission scores [B, T, num_tags].
+    Inputs: tokens, lengths, chars, char_lengths
+        - tokens: word ids.
+        - lengths: each sentence's true length.
+        - chars, char_lengths: the tokens' characters, with a char encoder. Default: None
+
+    Outputs: emission scores of every tag at every token (``decode`` turns them into tags).
+
+    Shape:
+        - tokens: ``[B, T]`` long; lengths: ``[B]``; chars: ``[B, T, C]``; char_lengths: ``[B, T]``
+        - output: ``[B, T, K]``
+
+    Methods (the shape's protocol, each on a Batch):
+        - loss: ``{"loss"}``, the CRF's negative log-likelihood or token cross-entropy
+        - evaluate: ``{"loss", "predicted": [B, T], "targets": [B, T], "mask": [B, T]}``
+        - predict: ``{"index": [B], "tags": [B, T]}`` best tag ids (0 at padding)
     """
 
     def __init__(
