@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from seqkit.cli import report_errors
-from seqkit.run import train
+from seqkit.app.cli import report_errors
+from seqkit.app.train import train
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-PRELOAD = ("torch", "pytorch_lightning", "torchmetrics", "hydra", "omegaconf", "matplotlib", "seqkit.run")
+PRELOAD = ("torch", "pytorch_lightning", "torchmetrics", "hydra", "omegaconf", "matplotlib", "seqkit.app.train")
 
 LAUNCHER = """#!{python} -S
 # seqkit's README test: run `python <file>.py ...` in a fork of the preloader (tests/readme_launcher.py)

@@ -17,11 +17,11 @@ import pytest
 import torch
 from test_reliability import data, fails_with_one_line, finished_run, train_config  # noqa: F401 (fixtures)
 
-from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.csv_logger import ResumableCSVLogger
+from seqkit.app.run_dir import run_lock
+from seqkit.app.train import train
 from seqkit.data.errors import DataError
-from seqkit.run import train
-from seqkit.run_dir import run_lock
+from seqkit.training.checkpoint_io import AtomicCheckpointIO
+from seqkit.training.csv_logger import ResumableCSVLogger
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
@@ -183,7 +183,7 @@ def test_a_killed_run_can_be_resumed_its_lock_goes_with_it(finished_run, data, t
     killed = runs / "killed"
     shutil.copytree(finished_run, killed)
     hold = (
-        "import sys, time; from pathlib import Path; from seqkit.run_dir import run_lock\n"
+        "import sys, time; from pathlib import Path; from seqkit.app.run_dir import run_lock\n"
         "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(120)"
     )
     holder = subprocess.Popen(

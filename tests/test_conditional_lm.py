@@ -242,8 +242,8 @@ def test_the_app_path_generates_each_class_as_the_lightning_path_does(tmp_path, 
     """scripts/generate.py's path (seqkit.app.generate, on the codec rebuilt from the checkpoint) on a conditional
     model: the same sentences for condition= as the Lightning path, the same one-line error without it; the codec
     reads prompts and classes as the data module did before issue #25."""
+    from seqkit.app.cli import report_errors
     from seqkit.app.generate import generate as app_generate
-    from seqkit.cli import report_errors
     from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule as OldModule
     from seqkit.generation import generate
     from seqkit.tasks.language_model.codec import ConditionalLanguageModelCodec

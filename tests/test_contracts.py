@@ -29,11 +29,11 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from seqkit.app.predict_stream import stream_predictions
+from seqkit.app.train import build, load_checkpoint, report_errors, train
 from seqkit.class_agreement import sample_sentences
 from seqkit.data.errors import DataError
 from seqkit.nn.decoding import Sampler
-from seqkit.predict_stream import stream_predictions
-from seqkit.run import build, load_checkpoint, report_errors, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = ["embedding.dim=8", "backbone.hidden_size=8", "data.batch_size=4", "data.eval_batch_size=16", "seed=0"]
@@ -549,7 +549,7 @@ def test_gradient_flow_records_every_shape(name, tmp_path):
     """callbacks=gradient_flow works on every shape's model as configured (fused backbone, packed batches,
     carried TBPTT state, encoder-decoder, forecaster): each recorded step has a finite, non-zero ‖∂L/∂h_t‖
     curve for the model's encoder, one value per position of the batch's longest sequence at most."""
-    from seqkit.callbacks import GradientFlow
+    from seqkit.training.callbacks import GradientFlow
 
     flow = GradientFlow(every_n_steps=1, dirpath=str(tmp_path / "flow"), plot=False)
     fit_tiny(name, tmp_path, steps=2, callbacks=[flow])

@@ -73,7 +73,7 @@ def make_checkpoint(folder: Path, task: str, *overrides: str) -> Path:
     """One training step of ``task=<task>`` with tiny sizes, saved as a checkpoint in ``folder``."""
     from hydra import compose, initialize_config_dir
 
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     folder.mkdir(parents=True, exist_ok=True)
     small = ["backbone.hidden_size=6", "embedding.dim=5", "seed=0"]
@@ -156,7 +156,7 @@ def export_both(ckpt: Path, pretrained=None):
 
 
 def loaded(ckpt: Path, pretrained=None):
-    from seqkit.run import load_checkpoint
+    from seqkit.app.train import load_checkpoint
 
     return load_checkpoint(str(ckpt), **({"pretrained": pretrained} if pretrained else {}))
 
@@ -367,8 +367,8 @@ def test_forecaster_matches_eager(folder, variant):
 def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path, capsys):
     """Raised before anything is written, and printed by the scripts' error wrapper as one line (the README
     test runs scripts/export.py format=tflite itself)."""
+    from seqkit.app.train import report_errors
     from seqkit.data.errors import DataError
-    from seqkit.run import report_errors
 
     with pytest.raises(ValueError, match="format=tflite: choose one of onnx, torchscript"):
         export_checkpoint(str(tmp_path / "x.ckpt"), "tflite")

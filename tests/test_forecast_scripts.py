@@ -66,7 +66,7 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
     ckpt = summary["best_checkpoint"]
 
     # evaluate needs no file: the checkpoint names the series (root + path, resolved) and its test split
-    from seqkit.run import evaluate, predict, report_errors
+    from seqkit.app.train import evaluate, predict, report_errors
 
     same = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}"))
     assert same["test/mse"] == pytest.approx(summary["test/mse"], rel=1e-5)
@@ -116,7 +116,7 @@ def test_forecast_configs_compose():
     assert cfg.model._target_ == "seqkit.training.TaskModule" and cfg.model.shape == "forecasting"
     assert cfg.data._target_ == "seqkit.tasks.forecasting.datamodule.ForecastingDataModule"
     assert (
-        cfg.callbacks.forecast_plot._target_ == "seqkit.callbacks.ForecastPlot"
+        cfg.callbacks.forecast_plot._target_ == "seqkit.training.callbacks.ForecastPlot"
         and cfg.model.backbone.bidirectional is False
     )
     assert cfg.model.head == "direct" and cfg.model.highway == "none"  # chosen by the backtest (README)

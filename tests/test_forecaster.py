@@ -238,7 +238,7 @@ def test_learns_a_sine_wave_to_low_error(tmp_path):
 
 @pytest.mark.parametrize("ensemble", [1, 2])
 def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
-    from seqkit.run import load_checkpoint
+    from seqkit.app.train import load_checkpoint
 
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.1)

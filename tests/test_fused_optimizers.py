@@ -42,7 +42,7 @@ def test_mixed_precision_with_clipping_runs_the_optimiser_unfused(tmp_path, caps
     import pytorch_lightning as pl
     from test_contracts import TASKS, compose_task
 
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     cfg = compose_task(
         "sentiment", *TASKS["sentiment"].files(tmp_path), "backbone.impl=cell"

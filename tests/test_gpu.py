@@ -28,7 +28,7 @@ import torch
 from pytorch_lightning.utilities import move_data_to_device
 from test_contracts import TASKS, Built, _row, compose_task, examples_and_collate, fit_tiny
 
-from seqkit.run import build
+from seqkit.app.train import build
 
 ACCELERATOR = os.environ.get("SEQKIT_GPU_TEST_ACCELERATOR", "gpu")
 DEVICE = "cuda" if ACCELERATOR == "gpu" else "cpu"

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader
 
-from seqkit.callbacks import GradientFlow
-from seqkit.callbacks.gradient_flow import decay_summary
 from seqkit.data.batch import Batch
 from seqkit.nn import RecurrentEncoder
 from seqkit.training import TaskModule
+from seqkit.training.callbacks import GradientFlow
+from seqkit.training.callbacks.gradient_flow import decay_summary
 
 
 class LastStepModel(pl.LightningModule):

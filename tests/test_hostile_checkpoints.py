@@ -20,10 +20,10 @@ import torch
 from conftest import FILLERS, FIRST_MARKERS, LAST_MARKERS, marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
+from seqkit.app.train import evaluate, load_checkpoint, predict, report_errors, train
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import load_vectors
 from seqkit.registry import register
-from seqkit.run import evaluate, load_checkpoint, predict, report_errors, train
 from seqkit.training.module import TaskModule
 
 REPO = Path(__file__).resolve().parents[1]

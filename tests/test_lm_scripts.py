@@ -70,7 +70,7 @@ def _bad_lm_input(tmp_path, case):
 )
 def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys, case):
     """The issue's bad-input list, through train.py's own error handling (in-process)."""
-    from seqkit.run import report_errors, train
+    from seqkit.app.train import report_errors, train
 
     overrides, expected = _bad_lm_input(tmp_path, case)
     cfg = script_config(
@@ -124,8 +124,8 @@ def tiny_lm_checkpoint(tmp_path, level="char"):
 
 def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys, monkeypatch):
     """The same line from the Lightning path and from the application's (seqkit.app.generate)."""
+    from seqkit.app.train import report_errors
     from seqkit.generation import generate
-    from seqkit.run import report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     args = [f"ckpt_path={tiny_lm_checkpoint(tmp_path)}", "prompt=ROMEO:"]
@@ -184,7 +184,7 @@ def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
         "pytorch_lightning",
         "lightning_fabric",
         "torchmetrics",
-        "seqkit.run",
+        "seqkit.app.train",
         "scipy",
         "sympy",
     }

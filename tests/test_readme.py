@@ -615,7 +615,7 @@ def test_generated_data_sets_train_a_data_module(name, tmp_path):
     """The stand-ins are valid input for the experiment configs that read them."""
     from hydra import compose, initialize_config_dir
 
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     experiment = {"sst2": "sst2", "conll2003": "conll2003", "ud_english_ewt": "ud_ewt"}.get(name)
     if experiment is None:

@@ -14,10 +14,10 @@ import torch
 from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
-from seqkit.callbacks import FiniteCheck, LineProgressBar, NonFiniteError, progress_bar
+from seqkit.app.train import load_checkpoint, report_errors, train
 from seqkit.checkpoint import FORMAT_VERSION
 from seqkit.data.errors import DataError
-from seqkit.run import load_checkpoint, report_errors, train
+from seqkit.training.callbacks import FiniteCheck, LineProgressBar, NonFiniteError, progress_bar
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -329,7 +329,7 @@ def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run, data,
 def test_an_unwritable_run_directory_is_one_error_line(tmp_path, capsys):
     import os
 
-    from seqkit.run_dir import WritableRunDir, unwritable_reason
+    from seqkit.app.run_dir import WritableRunDir, unwritable_reason
 
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")

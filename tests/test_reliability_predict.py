@@ -11,9 +11,9 @@ from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 from test_tagger_scripts import conll_text
 
+from seqkit.app.predict_stream import stream_predictions
+from seqkit.app.train import _plain_trainer, load_checkpoint, train
 from seqkit.data.errors import DataError
-from seqkit.predict_stream import stream_predictions
-from seqkit.run import _plain_trainer, load_checkpoint, train
 
 REPO = Path(__file__).resolve().parents[1]
 

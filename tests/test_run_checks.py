@@ -1,4 +1,4 @@
-"""seqkit.run: one-line errors for the mistakes users make, SWA as the evaluated model, Ctrl-C, train.log."""
+"""seqkit.app.train: one-line errors for the mistakes users make, SWA as the evaluated model, Ctrl-C, train.log."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
+from seqkit.app.train import check_accelerator, load_checkpoint, report_errors, train, unknown_option_message
 from seqkit.data.errors import DataError
-from seqkit.run import check_accelerator, load_checkpoint, report_errors, train, unknown_option_message
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = [
@@ -218,7 +218,7 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
     files = marker_files(train=48, val=16, test=16, seed=2)
     cfg = train_cfg(files, tmp_path / "run", "callbacks=swa", "trainer.max_epochs=4")
     recorder = WeightRecorder()
-    import seqkit.run as run
+    import seqkit.app.train as run
 
     build_all = run._build_all
     monkeypatch.setattr(
@@ -255,7 +255,7 @@ def test_ctrl_c_prints_the_best_checkpoint_and_how_to_resume(marker_files, tmp_p
     files = marker_files(train=24, val=8, test=8, seed=4)
     run_dir = tmp_path / "run"
     cfg = train_cfg(files, run_dir, "trainer.max_epochs=5")
-    import seqkit.run as run
+    import seqkit.app.train as run
 
     build_all = run._build_all
     monkeypatch.setattr(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_export import make_checkpoint
 
-from seqkit.cli import report_errors
+from seqkit.app.cli import report_errors
 from seqkit.data.errors import DataError
 from seqkit.safe_files import atomic_open, atomic_path, reading
 
@@ -82,7 +82,7 @@ def test_predict_refuses_an_output_that_is_its_checkpoint(checkpoint, notes, cap
     """Today's bug: output=model.ckpt replaced the checkpoint with JSON. Both paths: fast, and Hydra + Lightning."""
     from hydra import compose, initialize_config_dir
 
-    from seqkit.run import predict
+    from seqkit.app.train import predict
 
     before = checkpoint.read_bytes()
     spelled = checkpoint.parent / "." / checkpoint.name
@@ -101,7 +101,7 @@ def test_predict_refuses_an_output_that_is_its_checkpoint(checkpoint, notes, cap
 def test_a_plot_is_never_written_over_a_file_the_run_reads(checkpoint, notes, tmp_path):
     """options.plot (forecasters) is checked before any work; any atomic write inside ``reading`` (the attention
     heat maps of seq2seq) refuses those files too."""
-    from seqkit.predict_stream import stream_predictions
+    from seqkit.app.predict_stream import stream_predictions
 
     network, reader = loaded(checkpoint)
     with pytest.raises(DataError, match=f"^{checkpoint}: is the same file as the checkpoint"):
@@ -119,7 +119,7 @@ def test_a_failed_prediction_write_keeps_the_previous_output(checkpoint, notes, 
     """A disk filling up after the first chunk: the previous output stays whole, no temporary file is left, and
     the error names the output (a bad input line, by contrast, publishes the predictions before it:
     tests/test_reliability_predict.py)."""
-    import seqkit.predict_stream as stream
+    import seqkit.app.predict_stream as stream
 
     out = tmp_path / "out.jsonl"
     out.write_text("yesterday's predictions\n", encoding="utf-8")

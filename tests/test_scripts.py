@@ -81,7 +81,7 @@ def test_overrides_wire_through_to_the_model_config():
     assert cfg.model.optimizer.momentum == 0.9  # the rest of optimizer/sgd.yaml comes along
 
     # and the objects built from it have those settings
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     model = build(cfg.model, vocab_size=20, num_classes=3)
     network = model.network  # seqkit.training.TaskModule: the shape's network inside
@@ -121,7 +121,7 @@ def test_experiment_sst2_reads_label_space_text_under_data_root(tmp_path):
     assert cfg.data.format == "label_space_text"
     assert cfg.data.train_path and cfg.data.val_path
     # the data module built from it reads those files under data.root, in that format
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     # every line twice: the recipe keeps only words seen data.min_freq (2) times
     (tmp_path / cfg.data.train_path).write_text("1 a gorgeous , witty film .\n0 a dull mess .\n" * 2, encoding="utf-8")
@@ -190,7 +190,7 @@ def composed_script_config(name, *overrides):
 
 
 def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
-    from seqkit.run import evaluate, predict
+    from seqkit.app.train import evaluate, predict
 
     ckpt, files = tiny_checkpoint
     metrics = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={files['test']}"))
@@ -211,7 +211,7 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
 
 
 def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsys, monkeypatch):
-    from seqkit.run import evaluate, report_errors
+    from seqkit.app.train import evaluate, report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint
@@ -225,7 +225,7 @@ def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsy
 
 
 def test_evaluate_without_test_path_asks_for_it(tiny_checkpoint, capsys, monkeypatch):
-    from seqkit.run import evaluate, report_errors
+    from seqkit.app.train import evaluate, report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint
@@ -237,7 +237,7 @@ def test_evaluate_without_test_path_asks_for_it(tiny_checkpoint, capsys, monkeyp
 
 
 def test_missing_ckpt_path_is_one_error_line(capsys, monkeypatch):
-    from seqkit.run import predict, report_errors
+    from seqkit.app.train import predict, report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:
@@ -250,7 +250,7 @@ def test_missing_ckpt_path_is_one_error_line(capsys, monkeypatch):
 def test_invalid_utf8_on_stdin_is_reported_like_in_a_file(tiny_checkpoint, monkeypatch, capsys):
     import io
 
-    from seqkit.run import predict, report_errors
+    from seqkit.app.train import predict, report_errors
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint

@@ -129,7 +129,7 @@ def test_experiment_g2p_is_the_measured_recipe_and_its_cosine_decay_runs(reversa
     import pytorch_lightning as pl
     from test_scripts import composed
 
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     cfg = composed(
         "experiment=g2p",

@@ -15,11 +15,11 @@ from test_scripts import CONFIGS
 from test_seq2seq import reversal_rows
 
 from seqkit.app.checkpoint import load
+from seqkit.app.cli import report_errors
 from seqkit.app.predict import predict as app_predict
 from seqkit.app.predict import predict_with
-from seqkit.cli import report_errors
+from seqkit.app.train import predict as lightning_predict
 from seqkit.data import DataError
-from seqkit.run import predict as lightning_predict
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 from seqkit.training import TaskModule
 

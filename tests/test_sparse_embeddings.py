@@ -1,4 +1,4 @@
-"""Sparse (lazy Adam) word-embedding updates, ``embedding.sparse=true`` (seqkit/optim.py): rows a batch does not
+"""Sparse (lazy Adam) word-embedding updates, ``embedding.sparse=true`` (seqkit/nn/optim.py): rows a batch does not
 use keep their weights and Adam moments; rows it uses get exactly dense Adam's first update; clipping sees
 sparse gradients like dense ones; a checkpoint resumes to the run that was never interrupted."""
 
@@ -11,12 +11,12 @@ import pytorch_lightning as pl
 import torch
 from test_tagger import context_sentences, write_conll
 
-from seqkit.callbacks import EpochSeed
 from seqkit.data.batch import Batch
 from seqkit.models import SequenceClassifier
-from seqkit.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
+from seqkit.nn.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.training import TaskModule
+from seqkit.training.callbacks import EpochSeed
 
 TAGS = ["B-X", "I-X", "O"]
 ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs/optimizer/adam.yaml

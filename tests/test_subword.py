@@ -12,9 +12,9 @@ from test_scripts import CONFIGS
 
 from seqkit.app.checkpoint import load
 from seqkit.app.predict import NetworkRunner
+from seqkit.app.predict_stream import stream_predictions
+from seqkit.app.train import build
 from seqkit.data.subword import SubwordModel
-from seqkit.predict_stream import stream_predictions
-from seqkit.run import build
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 
 EN = [

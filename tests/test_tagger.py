@@ -1,6 +1,6 @@
 """The tagging shape (seqkit.tasks.tagging: TaggerNetwork in a TaskModule): learns a task that needs context (CRF and softmax heads), is padding-invariant, decodes
 only valid tag sequences when constrained, scores entities exactly like seqeval, and survives a checkpoint
-written by ``seqkit.run.train`` from a Hydra-composed config."""
+written by ``seqkit.app.train.train`` from a Hydra-composed config."""
 
 from __future__ import annotations
 
@@ -292,7 +292,7 @@ def test_entity_f1_iobes():
     assert float(scores["f1"]) == pytest.approx(2 / 3)
 
 
-# ---- checkpoint round trip through seqkit.run ---------------------------------------------------------
+# ---- checkpoint round trip through seqkit.app.train ---------------------------------------------------------
 def compose_train(tmp_path, files, glove, *extra):
     from hydra import compose, initialize_config_dir
 

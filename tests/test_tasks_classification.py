@@ -37,7 +37,7 @@ def _compose(name, *overrides):
 @pytest.fixture
 def trained(marker_files, tmp_path):
     """task=sentiment trained by scripts/train.py's function on the marker files -> (best checkpoint, files, metrics)."""
-    from seqkit.run import train
+    from seqkit.app.train import train
 
     files = marker_files(train=120, val=40, test=40, seed=3)
     cfg = _compose(
@@ -165,8 +165,8 @@ def test_pretrained_vectors_reload_and_predict_as_the_lightning_path(marker_file
     record), the network gets them from the codec, and a word only the vectors know reads its vector; the output
     is the Lightning path's, byte for byte."""
     from seqkit.app.predict import predict
-    from seqkit.run import predict as lightning_predict
-    from seqkit.run import train
+    from seqkit.app.train import predict as lightning_predict
+    from seqkit.app.train import train
 
     files = marker_files(train=60, val=20, seed=6)
     vectors = tmp_path / "vectors.txt"

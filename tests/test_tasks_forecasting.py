@@ -33,7 +33,7 @@ def _series(path: Path, n: int) -> Path:
 def trained(tmp_path_factory):
     """task=forecast (quantile loss, an ensemble of 2, the least-squares highway) trained by scripts/train.py's
     function on a generated series -> (best checkpoint, folder, logged metrics)."""
-    from seqkit.run import train
+    from seqkit.app.train import train
 
     folder = tmp_path_factory.mktemp("forecast")
     series = _series(folder / "series.csv", 90)
@@ -110,8 +110,8 @@ def test_logged_figures_are_the_app_evaluation_of_the_checkpoints_own_series(tra
 def test_a_backtest_and_predictions_equal_the_lightning_paths(trained, tmp_path, capsys):
     from seqkit.app.evaluate import evaluate
     from seqkit.app.predict import predict
-    from seqkit.run import evaluate as lightning_evaluate
-    from seqkit.run import predict as lightning_predict
+    from seqkit.app.train import evaluate as lightning_evaluate
+    from seqkit.app.train import predict as lightning_predict
 
     ckpt, folder, _ = trained
     args = [
@@ -141,7 +141,7 @@ def test_a_backtest_and_predictions_equal_the_lightning_paths(trained, tmp_path,
 
 def test_a_new_checkpoint_round_trips_through_the_app_loader(trained):
     from seqkit.app.checkpoint import load
-    from seqkit.run import load_checkpoint
+    from seqkit.app.train import load_checkpoint
 
     ckpt, _, _ = trained
     network, codec = load(ckpt)

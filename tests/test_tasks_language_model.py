@@ -45,7 +45,7 @@ def _compose(name, *overrides):
 def trained(tmp_path_factory):
     """task=lm trained by scripts/train.py's function (one epoch, a sample printed) -> (best checkpoint, val file,
     the run's metrics)."""
-    from seqkit.run import train
+    from seqkit.app.train import train
 
     tmp = tmp_path_factory.mktemp("lm")
     (tmp / "train.txt").write_text(TEXT, encoding="utf-8")

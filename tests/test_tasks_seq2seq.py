@@ -46,7 +46,7 @@ def files(tmp_path_factory):
 
 
 def _train(files, out, *overrides):
-    from seqkit.run import train
+    from seqkit.app.train import train
 
     cfg = _compose(
         "train",

@@ -131,7 +131,7 @@ def test_predicting_and_evaluating_a_tagger_imports_no_lightning(new_tagger, tmp
 )
 def test_a_new_checkpoint_predicts_as_the_lightning_path(new_tagger, tmp_path, options):
     from seqkit.app.predict import predict
-    from seqkit.run import predict as lightning_predict
+    from seqkit.app.train import predict as lightning_predict
 
     ckpt, vectors, folder, _ = new_tagger
     source = tmp_path / "input.txt"
@@ -161,7 +161,7 @@ def test_a_new_checkpoint_predicts_as_the_lightning_path(new_tagger, tmp_path, o
 
 def test_app_evaluation_equals_the_lightning_evaluation(new_tagger, capsys):
     from seqkit.app.evaluate import evaluate
-    from seqkit.run import evaluate as lightning_evaluate
+    from seqkit.app.train import evaluate as lightning_evaluate
 
     ckpt, vectors, folder, _ = new_tagger
     args = [f"ckpt_path={ckpt}", f"data.test_path={folder / 'train.conll'}", f"data.pretrained={vectors}", "threads=1"]

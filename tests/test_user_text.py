@@ -17,11 +17,11 @@ from seqkit.app.checkpoint import load
 from seqkit.app.config import compose
 from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict import predict as app_predict
+from seqkit.app.train import _plain_trainer, load_checkpoint, train
 from seqkit.data import TextClassificationDataModule
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.vocab import PAD, UNK, Vocabulary
-from seqkit.run import _plain_trainer, load_checkpoint, train
 from seqkit.tasks.language_model.codec import EOS
 from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule, LanguageModelingDataModule
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqkit import tasks
 from seqkit.app.checkpoint import checkpoint_shape, load
-from seqkit.cli import set_threads
+from seqkit.app.cli import set_threads
 
 
 def metrics_of(

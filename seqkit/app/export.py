@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from seqkit import tasks
 from seqkit.app.checkpoint import given_vectors, load, metadata, read
-from seqkit.cli import set_threads
+from seqkit.app.cli import set_threads
 from seqkit.export.exporter import (
     EXPORT_VERSION,
     _describe,

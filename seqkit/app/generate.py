@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from seqkit import tasks
 from seqkit.app.checkpoint import checkpoint_shape, given_vectors, load
-from seqkit.cli import set_threads
+from seqkit.app.cli import set_threads
 from seqkit.data.errors import DataError
 from seqkit.nn.decoding import Sampler, greedy_choice
 

@@ -11,8 +11,8 @@ import importlib
 import sys
 from typing import List, Optional
 
+from seqkit.app.cli import report_errors
 from seqkit.app.config import CONFIGS, compose
-from seqkit.cli import report_errors
 
 COMMANDS = {  # config name -> the command, "module:function" (imported when run)
     "predict": "seqkit.app.predict:predict",

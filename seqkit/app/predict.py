@@ -1,6 +1,6 @@
 """``scripts/predict.py`` on (network, codec): any registered shape, without Lightning.
 
-The predictions stream through ``seqkit.predict_stream`` (chunks, input order, errors at the bad line), over the
+The predictions stream through ``seqkit.app.predict_stream`` (chunks, input order, errors at the bad line), over the
 codec's ``predict_batches`` (the batches ``Trainer.predict`` ran), so the output is the same bytes as before.
 """
 
@@ -12,8 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqkit import tasks
 from seqkit.app.checkpoint import given_vectors, load
-from seqkit.cli import set_threads
-from seqkit.predict_stream import stream_predictions
+from seqkit.app.cli import set_threads
+from seqkit.app.predict_stream import stream_predictions
 
 
 class NetworkRunner:

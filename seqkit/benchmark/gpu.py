@@ -97,7 +97,7 @@ def fit_mode(
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 
-    from seqkit.run import build_trainer
+    from seqkit.app.train import build_trainer
 
     cuda = accelerator == "gpu"
 

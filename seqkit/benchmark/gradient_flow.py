@@ -13,7 +13,7 @@ from seqkit.benchmark.timing import Rate, Table, alternate, compare, seed_all, s
 
 
 def bench_gradient_flow(args) -> Dict[str, Any]:
-    from seqkit.callbacks import GradientFlow
+    from seqkit.training.callbacks import GradientFlow
 
     seed_all(args.seed)
     recipe, what = classifier_recipe(args)

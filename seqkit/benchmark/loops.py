@@ -83,7 +83,7 @@ def lightning_train(
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 
-    from seqkit.run import build_trainer
+    from seqkit.app.train import build_trainer
 
     class EpochTimer(pl.Callback):
         def __init__(self):

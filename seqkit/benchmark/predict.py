@@ -26,7 +26,7 @@ def sentiment_checkpoint(path: Path, steps: int) -> Path:
     import pytorch_lightning as pl
     from hydra import compose, initialize_config_dir
 
-    from seqkit.run import build
+    from seqkit.app.train import build
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", overrides=["task=sentiment"])
@@ -60,7 +60,7 @@ def sentiment_sentences(n: int) -> List[str]:
 
 def bench_predict(args) -> Dict[str, Any]:
     """1. wall clock of ``python scripts/predict.py`` answering 10 sentences (a fresh process each time): the fast
-    path (seqkit.app.predict: torch, no Lightning) vs the Lightning path (the script's hydra_main, seqkit.run.predict),
+    path (seqkit.app.predict: torch, no Lightning) vs the Lightning path (the script's hydra_main, seqkit.app.train.predict),
     and ``python -c "import torch"`` as the floor; 2. sentences/s once started, in this process: the fast path's
     streaming (read, tokenise, batch, forward, JSON out) vs the Lightning path's (Trainer.predict), and the bare
     forward on the same batches."""
@@ -70,8 +70,8 @@ def bench_predict(args) -> Dict[str, Any]:
 
     from seqkit.app.checkpoint import load
     from seqkit.app.predict import NetworkRunner
-    from seqkit.predict_stream import stream_predictions
-    from seqkit.run import _plain_trainer, load_checkpoint
+    from seqkit.app.predict_stream import stream_predictions
+    from seqkit.app.train import _plain_trainer, load_checkpoint
 
     work = Path(tempfile.mkdtemp(prefix="seqkit-bench-predict-"))
     ckpt = (
@@ -128,7 +128,7 @@ def bench_predict(args) -> Dict[str, Any]:
     print(f"  {'':<40} {'wall':>8}     {'CPU time':>8}   rounds (wall)")
     for name, label in (
         ("fast", "fast path (seqkit.app.predict)"),
-        ("lightning", "Lightning path (seqkit.run.predict)"),
+        ("lightning", "Lightning path (seqkit.app.train.predict)"),
         ("torch", "python -c 'import torch' (the floor)"),
     ):
         rounds = " ".join(f"{r.wall:.2f}" for r in starts[name])

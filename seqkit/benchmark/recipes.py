@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from omegaconf import DictConfig
 
-from seqkit.run import build
+from seqkit.app.train import build
 
 
 def compose_config(config_dir: Path, overrides: Sequence[str], config_name: str = "train") -> DictConfig:
@@ -34,7 +34,7 @@ def compose_config(config_dir: Path, overrides: Sequence[str], config_name: str 
 class Recipe:
     """A composed training config with its data module built and set up for fit.
 
-    ``model()`` builds ``cfg.model`` as ``seqkit.run.train`` does (sizes learnt from the data module added);
+    ``model()`` builds ``cfg.model`` as ``seqkit.app.train.train`` does (sizes learnt from the data module added);
     ``optimizer(params)`` and ``clip`` are the config's optimiser and gradient clipping, so a hand-written loop
     trains exactly what the Trainer trains; ``trainer_cfg`` is the config's ``trainer`` node."""
 

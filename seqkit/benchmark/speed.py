@@ -12,7 +12,7 @@ Absolute tokens/s depend on the machine and on whatever else runs on it, so each
 ways of doing the same work, measured alternately (A B, B A, A B, ...) after a warm-up, and reports the
 median of each and their ratio. Only the timing lives in seqkit.benchmark: every section's model, data, optimiser,
 gradient clipping and Trainer settings are composed from configs/ (``seqkit.benchmark.recipes``: Hydra's compose
-API, then ``seqkit.run.build`` as train.py builds them); the benchmark adds only overrides (strings: the ``recipe:``
+API, then ``seqkit.app.train.build`` as train.py builds them); the benchmark adds only overrides (strings: the ``recipe:``
 line each section prints, ``QUICK_OVERRIDES``, ``--override SECTION:KEY=VALUE``). The plain loop's loss is the
 network's own (``module.network.loss(batch)``, ``seqkit.benchmark.loops``).
 

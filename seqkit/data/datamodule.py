@@ -76,7 +76,9 @@ class SeqkitDataModule(pl.LightningDataModule):
         for name, cls in self.state_fields().items():
             if name in state:
                 setattr(self, name, cls.from_dict(state[name]))
-        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.run.load_checkpoint)
+        if (
+            "pretrained" in state
+        ):  # a file is read only where data.pretrained names it (seqkit.app.train.load_checkpoint)
             record = state["pretrained"]
             self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 

@@ -3,7 +3,7 @@
 Both samplers draw from their own generator, seeded from the run's seed and the epoch number: a run resumed
 at epoch k sees the same order as an uninterrupted run does at epoch k, however many epochs this process ran.
 Lightning calls ``set_epoch`` on a DataLoader's ``sampler`` before each training epoch; for the batch sampler,
-``seqkit.callbacks.EpochSeed`` does. Without any ``set_epoch`` call (a plain loop), each pass over the sampler
+``seqkit.training.callbacks.EpochSeed`` does. Without any ``set_epoch`` call (a plain loop), each pass over the sampler
 moves on to the next epoch.
 
 Several processes (DDP, ``trainer=ddp``): each rank builds the same epoch from the same (seed, epoch) and keeps

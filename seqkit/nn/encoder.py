@@ -32,7 +32,7 @@ class RecurrentEncoder(nn.Module):
     direction is taken at each sequence's own last token (backward direction: after reading its first), so a
     sequence encodes the same alone or in any batch. ``impl="cell"`` reads the fused module's parameters, so a
     model trained fused runs step by step (``step``, per-step logic) without retraining, and vice versa. Setting
-    ``record_states`` (seqkit.callbacks.GradientFlow does) runs the next forward pass as the cell loop and keeps
+    ``record_states`` (seqkit.training.callbacks.GradientFlow does) runs the next forward pass as the cell loop and keeps
     every h_t for its gradient (``seqkit.nn.state_recording``).
 
     Args:

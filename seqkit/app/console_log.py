@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator
 
-from seqkit.cli import LIBRARY_LOGGERS as _LIBRARY_LOGGERS
+from seqkit.app.cli import LIBRARY_LOGGERS as _LIBRARY_LOGGERS
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal control sequences (progress bars move the cursor)
 

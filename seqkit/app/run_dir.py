@@ -68,7 +68,7 @@ class WritableRunDir(Callback):
 # configs/train.yaml names a run's directory by its start time and the training process's id,
 # outputs/<task>/runs/<date_time>_<pid>: two runs started in the same second (a script starting several, a
 # scheduler) get two directories instead of sharing one and overwriting each other's checkpoints. Registered
-# on import: scripts/train.py imports seqkit.run (which imports this) before @hydra.main composes the config.
+# on import: scripts/train.py imports seqkit.app.train (which imports this) before @hydra.main composes the config.
 if not OmegaConf.has_resolver("pid"):
     OmegaConf.register_new_resolver("pid", os.getpid)
 

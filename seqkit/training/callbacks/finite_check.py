@@ -8,7 +8,7 @@ from typing import Optional
 import pytorch_lightning as pl
 import torch
 
-from seqkit.optim import grad_norm, is_finite
+from seqkit.nn.optim import grad_norm, is_finite
 
 
 class NonFiniteError(ValueError):
@@ -75,7 +75,7 @@ def _describe(loss: torch.Tensor) -> str:
 
 def _last_checkpoint(trainer: pl.Trainer) -> Optional[str]:
     """last.ckpt (the latest epoch's) when written, else the best checkpoint so far, else None."""
-    from seqkit.resume import last_checkpoint
+    from seqkit.training.checkpoint_io import last_checkpoint
 
     best = [getattr(cb, "best_model_path", "") for cb in trainer.checkpoint_callbacks]
     return last_checkpoint(trainer) or next((p for p in best if p), None)

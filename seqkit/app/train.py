@@ -21,12 +21,12 @@ from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit import tasks
-from seqkit.checkpoint_io import AtomicCheckpointIO
-from seqkit.cli import quiet_product_tips
-from seqkit.cli import set_threads as _set_threads
-from seqkit.console_log import tee_console
-from seqkit.resume import last_checkpoint, resume_point
-from seqkit.run_dir import run_lock
+from seqkit.app.cli import quiet_product_tips
+from seqkit.app.cli import set_threads as _set_threads
+from seqkit.app.console_log import tee_console
+from seqkit.app.resume import resume_point
+from seqkit.app.run_dir import run_lock
+from seqkit.training.checkpoint_io import AtomicCheckpointIO, last_checkpoint
 
 
 def build(node: Any, **extra: Any) -> Any:
@@ -94,7 +94,7 @@ def build_trainer(trainer_cfg: DictConfig, **extra: Any) -> pl.Trainer:
 
 def _with_atomic_checkpoints(plugins: Any) -> List[Any]:
     """``trainer.plugins`` plus the checkpoint writer that never leaves a half-written checkpoint
-    (seqkit.checkpoint_io): every training run saves through it."""
+    (seqkit.training.checkpoint_io): every training run saves through it."""
     given = (
         OmegaConf.to_container(plugins, resolve=True)
         if isinstance(plugins, ListConfig)

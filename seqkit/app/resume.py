@@ -2,10 +2,10 @@
 
 ``ckpt_path`` may be ``last`` (this run directory's ``checkpoints/last.ckpt`` if it has one, else the most
 recently written one among its sibling runs that no process is still training in, i.e. this task's latest
-run), a run directory, or a checkpoint file. A run another process is training in (seqkit.run_dir.run_lock)
+run), a run directory, or a checkpoint file. A run another process is training in (seqkit.app.run_dir.run_lock)
 is refused. Output then goes to the run being resumed (the fresh directory Hydra made for this command is
 folded into it as ``.hydra/resume-<name>``). Lightning restores the weights, optimiser, schedulers, callbacks and
-epoch; seqkit.callbacks.EpochSeed makes the epochs after it what they would have been without the stop.
+epoch; seqkit.training.callbacks.EpochSeed makes the epochs after it what they would have been without the stop.
 """
 
 from __future__ import annotations
@@ -21,22 +21,11 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqkit.app.run_dir import in_use_reason, is_running, made_by_this_command
 from seqkit.checkpoint import check_model_class, class_path, read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import vectors_source
-from seqkit.run_dir import in_use_reason, is_running, made_by_this_command
-
-LAST = "last.ckpt"
-
-
-def last_checkpoint(trainer: pl.Trainer) -> str:
-    """The run's ``checkpoints/last.ckpt`` once a checkpoint callback has written it (the ``last_checkpoint`` of
-    configs/callbacks/default.yaml at every epoch's end, ``step_checkpoint`` every N steps), else ""."""
-    for callback in trainer.checkpoint_callbacks:
-        for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")):
-            if path and Path(path).name == LAST:
-                return path
-    return ""
+from seqkit.training.checkpoint_io import LAST
 
 
 @dataclass
@@ -163,7 +152,7 @@ def _check_vectors(state: Dict[str, Any], meta: Dict[str, Any], checkpoint: Path
 
 def _locate(spec: str, out_dir: Path, skip_running: bool = True) -> Tuple[Path, Path]:
     """-> (checkpoint file, its run directory). ``last`` passes over sibling runs that a process is still
-    training in (seqkit.run_dir.run_lock) when ``skip_running``."""
+    training in (seqkit.app.run_dir.run_lock) when ``skip_running``."""
     if spec == "last":
         own = out_dir / "checkpoints" / LAST
         if own.is_file():

@@ -36,9 +36,9 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 
-from seqkit.callbacks import gradient_flow_plots as plots
 from seqkit.nn.encoder import RecurrentEncoder
-from seqkit.optim import grad_norm
+from seqkit.nn.optim import grad_norm
+from seqkit.training.callbacks import gradient_flow_plots as plots
 
 DIRECTIONS = ("fwd", "bwd")
 
