@@ -38,3 +38,19 @@ def test_legacy_checkpoint_gives_the_recorded_output(python, tmp_path, task, kin
     done = run_command(COMMANDS[task][kind], folder, command_env(), python=python)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (LEGACY / task / f"{kind}.golden").read_text(encoding="utf-8")
+
+
+def test_resuming_training_from_a_legacy_checkpoint_is_one_clear_line(python, tmp_path):
+    """Training resumes only from checkpoints of this layout; an old one says so, and touches nothing."""
+    folder = tmp_path / "sentiment"
+    shutil.copytree(LEGACY / "sentiment", folder)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    done = run_command(
+        ["train.py", "task=sentiment", "ckpt_path=model.ckpt", f"hydra.run.dir={tmp_path / 'run'}"],
+        folder,
+        command_env(),
+        python=python,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: ") and "before seqkit's per-shape layout" in done.stderr
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before

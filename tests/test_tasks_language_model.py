@@ -135,11 +135,11 @@ def test_predict_evaluate_and_generate_import_no_lightning(trained, tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys\n"
-        "from seqkit.app.main import run_script\n"
+        "from seqkit.app.main import main\n"
         "from seqkit.app import evaluate, generate, predict\n"
-        f"assert run_script('predict', ['ckpt_path={ckpt}', 'input={val}', 'output={tmp_path / 'out.jsonl'}'], predict.predict)\n"
-        f"assert run_script('evaluate', ['ckpt_path={ckpt}', 'data.test_path={val}'], evaluate.evaluate)\n"
-        f"assert run_script('generate', ['ckpt_path={ckpt}', 'prompt=to', 'max_new_tokens=5'], generate.generate)\n"
+        f"assert main('predict', ['ckpt_path={ckpt}', 'input={val}', 'output={tmp_path / 'out.jsonl'}']) is not None\n"
+        f"assert main('evaluate', ['ckpt_path={ckpt}', 'data.test_path={val}']) is not None\n"
+        f"assert main('generate', ['ckpt_path={ckpt}', 'prompt=to', 'max_new_tokens=5']) is not None\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pytorch_lightning', 'lightning', 'lightning_fabric', 'torchmetrics')))\n"
     )

@@ -120,7 +120,7 @@ def test_predicting_and_evaluating_a_tagger_imports_no_lightning(new_tagger, tmp
     assert lines[-1] == "" and all(line == "" or line.count("\t") == 1 for line in lines)
 
 
-# ---- the application's output is the Lightning path's ------------------------------------------------------------
+# ---- the application's output ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "options",
     [
@@ -129,47 +129,54 @@ def test_predicting_and_evaluating_a_tagger_imports_no_lightning(new_tagger, tmp
         ["options.input_format=text", "options.max_length=4", "options.too_long=split"],
     ],
 )
-def test_a_new_checkpoint_predicts_as_the_lightning_path(new_tagger, tmp_path, options):
+def test_a_new_checkpoint_predicts_every_token_in_every_format(new_tagger, tmp_path, options):
     from seqkit.app.predict import predict
-    from seqkit.app.train import predict as lightning_predict
 
     ckpt, vectors, folder, _ = new_tagger
-    source = tmp_path / "input.txt"
+    source, out = tmp_path / "input.txt", tmp_path / "app.out"
     if "options.input_format=text" in options:
         source.write_text("we ate apple at new york today\n\nzebra new shoes w1 w2 w3 w4 w5 w6\n", encoding="utf-8")
     else:
         source.write_text("we\nate\napple\n\nzebra\nnew\nyork\n", encoding="utf-8")
-    outs = {}
-    for name, run in (("app", predict), ("lightning", lightning_predict)):
-        outs[name] = tmp_path / f"{name}.out"
-        args = [
-            f"ckpt_path={ckpt}",
-            f"input={source}",
-            f"output={outs[name]}",
-            "threads=1",
-            f"data.pretrained={vectors}",
-            *options,
+    args = [f"ckpt_path={ckpt}", f"input={source}", f"output={out}", "threads=1", f"data.pretrained={vectors}"]
+    assert predict(_compose("predict", *args, *options)) >= 2
+    text = out.read_text(encoding="utf-8")
+    if "options.output_format=conll" in options:
+        blocks = [b.splitlines() for b in text.strip().split("\n\n")]
+        assert [[line.split("\t")[0] for line in b] for b in blocks] == [
+            ["we", "ate", "apple"],
+            ["zebra", "new", "york"],
         ]
-        assert run(_compose("predict", *args)) >= 2
-    assert outs["app"].read_bytes() == outs["lightning"].read_bytes()
-    if not options:
-        rows = [json.loads(line) for line in outs["app"].read_text(encoding="utf-8").splitlines()]
-        assert [r["tokens"] for r in rows] == [["we", "ate", "apple"], ["zebra", "new", "york"]] and all(
-            "spans" in r for r in rows
-        )
+        return
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert all(len(r["tags"]) == len(r["tokens"]) and "spans" in r for r in rows)
+    words = [w for r in rows for w in r["tokens"]]
+    if options:  # a sentence longer than max_length is split, every word kept in order
+        assert words == "we ate apple at new york today zebra new shoes w1 w2 w3 w4 w5 w6".split()
+        assert max(len(r["tokens"]) for r in rows) <= 4
+    else:
+        assert [r["tokens"] for r in rows] == [["we", "ate", "apple"], ["zebra", "new", "york"]]
 
 
-def test_app_evaluation_equals_the_lightning_evaluation(new_tagger, capsys):
+def test_app_evaluation_equals_the_training_modules_test(new_tagger, capsys):
+    """evaluate.py (no Lightning) gives the figures TaskModule.test_step logs under Lightning on the same file."""
+    import pytorch_lightning as pl
+
     from seqkit.app.evaluate import evaluate
-    from seqkit.app.train import evaluate as lightning_evaluate
+    from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
-    ckpt, vectors, folder, _ = new_tagger
-    args = [f"ckpt_path={ckpt}", f"data.test_path={folder / 'train.conll'}", f"data.pretrained={vectors}", "threads=1"]
+    ckpt, vectors, folder, model = new_tagger
+    train = folder / "train.conll"
+    args = [f"ckpt_path={ckpt}", f"data.test_path={train}", f"data.pretrained={vectors}", "threads=1"]
     got = evaluate(_compose("evaluate", *args))
-    expected = lightning_evaluate(_compose("evaluate", *args))
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-2] == lines[-1] and got == expected
     assert {"test/loss", "test/acc", "test/f1", "test/precision", "test/recall"} <= set(got)
+    dm = TaggingDataModule(
+        train_path=str(train), test_path=str(train), batch_size=8, eval_batch_size=5, pretrained=str(vectors)
+    )
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    (logged,) = trainer.test(model, datamodule=dm, verbose=False)
+    for name, value in got.items():  # Lightning logs float32: equal to its rounding
+        assert value == pytest.approx(logged[name], abs=2e-6), name
 
 
 def test_a_copy_memory_checkpoint_loads_on_the_app_path(tmp_path):

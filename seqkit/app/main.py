@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from seqkit.app.cli import report_errors
 from seqkit.app.config import CONFIGS, compose
@@ -22,16 +22,17 @@ COMMANDS = {  # config name -> the command, "module:function" (imported when run
 }
 
 
-def main(config_name: str, argv: Optional[List[str]] = None) -> None:
-    """Run ``configs/<config_name>.yaml``'s command with ``argv`` (the script's arguments) as overrides."""
+def main(config_name: str, argv: Optional[List[str]] = None) -> Any:
+    """Run ``configs/<config_name>.yaml``'s command with ``argv`` (the script's arguments, by default ``sys.argv``'s)
+    as overrides -> what the command returned (under ``@hydra.main``: None)."""
     module, _, name = COMMANDS[config_name].partition(":")
     command = report_errors(getattr(importlib.import_module(module), name))
     argv = sys.argv[1:] if argv is None else argv
     cfg = compose(config_name, argv)
     if cfg is not None:
-        command(cfg)
-        return
+        return command(cfg)
     import hydra
 
     sys.argv = [sys.argv[0], *argv]
     hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name=config_name)(command)()
+    return None

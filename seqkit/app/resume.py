@@ -21,6 +21,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqkit import tasks
 from seqkit.app.run_dir import in_use_reason, is_running, made_by_this_command
 from seqkit.checkpoint import check_model_class, class_path, read_checkpoint, seqkit_metadata
 from seqkit.data.errors import DataError
@@ -66,6 +67,13 @@ def resume_point(cfg: DictConfig) -> Optional[ResumePoint]:
         raise DataError(run_dir, None, in_use_reason(run_dir))
     state = read_checkpoint(checkpoint)
     meta = seqkit_metadata(state, checkpoint)
+    if not meta.get("shape") and tasks.registry.legacy_shape(meta) is not None:
+        raise DataError(
+            checkpoint,
+            None,
+            "was written before seqkit's per-shape layout: predict.py, evaluate.py, generate.py and export.py read "
+            "it, but training resumes only from a checkpoint of this seqkit (start the run again)",
+        )
     check_model_class(meta, checkpoint, class_path(get_class(cfg.model._target_)), "this configuration trains")
     _check_shape(meta, checkpoint, cfg)
     check_callback_paths(state, checkpoint, run_dir)

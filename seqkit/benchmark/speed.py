@@ -51,8 +51,9 @@ Sections (``--sections``, comma-separated; one module of seqkit.benchmark each, 
                  vs recomputing the whole prefix for every token (the same tokens, checked)
               3. fused (packed nn.LSTM) vs cell (nn.LSTMCell loop) backbone, plain TBPTT loop
   predict     scripts/predict.py with a task=sentiment checkpoint (``--predict-ckpt``, or the recipe trained a few steps):
-              1. start-up: wall clock of a fresh process answering 10 sentences, fast path vs Lightning path
-              2. sentences/s once started (file -> JSON lines), fast path vs Trainer.predict, and the bare forward
+              1. start-up: wall clock of a fresh process answering 10 sentences, compose API vs @hydra.main vs
+                 importing torch alone
+              2. sentences/s once started (file -> JSON lines) vs the bare network's predict
   seq2seq     task=g2p (BiLSTM 128, dot attention, batch 256) on the built-in CMU dictionary:
               1. Lightning Trainer vs a plain PyTorch loop (the same --seq2seq-batches batches); 1b. GFLOP/s
               2. beam search (beam 5) over the validation words: batched (batch x beam rows a step) vs one
