@@ -12,13 +12,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from seqkit.data import TextClassificationDataModule
 from seqkit.data.batch import IGNORE_INDEX
-from seqkit.data.language_modeling import TBPTTChunks, split_streams
 from seqkit.data.sampler import BucketBatchSampler, ShuffleSampler
-from seqkit.models import LanguageModel
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
+from seqkit.tasks.language_model.network import STATE, LanguageModelNetwork
+from seqkit.tasks.language_model.tbptt import TBPTTChunks, split_streams
 
 
 def random_lengths(n, seed=0):
@@ -133,17 +134,26 @@ def test_lm_ranks_hold_their_own_contiguous_streams_in_step(jitter):
 
 def test_lm_carried_state_on_a_rank_equals_one_pass_over_its_streams():
     torch.manual_seed(0)
-    model = LanguageModel(11, embedding_dim=6, backbone=dict(cell="lstm", hidden_size=12, num_layers=2)).eval()
+    network = LanguageModelNetwork(11, embedding_dim=6, backbone=dict(cell="lstm", hidden_size=12, num_layers=2)).eval()
     ids, streams, world, rank = torch.randint(2, 11, (203,)), 2, 2, 1
     inputs, targets, lengths = split_streams(ids, streams * world)
     mine = slice(rank * streams, (rank + 1) * streams)
-    whole, _ = model(inputs[mine], lengths[mine])
+    whole, _ = network(inputs[mine], lengths[mine])
+    chunks = list(TBPTTChunks(ids, streams, bptt=7, num_replicas=world, rank=rank))
     state, pieces = None, []
-    for batch in TBPTTChunks(ids, streams, bptt=7, num_replicas=world, rank=rank):
-        logits, state = model(batch.tokens, batch.lengths, model._carried(state, len(batch)))
+    for batch in chunks:
+        logits, state = network(batch.tokens, batch.lengths, network._carry_over(state, len(batch)))
         pieces.append(logits)
     real = targets[mine] != IGNORE_INDEX
     assert torch.allclose(torch.cat(pieces, dim=1)[real], whole[real], atol=1e-5)
+    # the network's own evaluation (what TaskModule runs), carrying its returned state from chunk to chunk
+    whole_loss = F.cross_entropy(whole[real], targets[mine][real], reduction="sum")
+    state, total, count = None, 0.0, 0
+    with torch.no_grad():
+        for batch in chunks:
+            out = network.evaluate(batch, state)
+            state, total, count = out[STATE], total + out["loss_sum"], count + int(out["count"])
+    assert count == int(real.sum()) and torch.allclose(total, whole_loss, atol=1e-4)
 
 
 def test_datamodule_shards_training_by_the_trainers_rank_and_evaluates_everything(tmp_path):
@@ -153,7 +163,7 @@ def test_datamodule_shards_training_by_the_trainers_rank_and_evaluates_everythin
     seen, val_sizes = [], []
     for rank in (0, 1):
         torch.manual_seed(9)
-        dm = TextClassificationDataModule(
+        dm = ClassificationDataModule(
             train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "val.tsv"), batch_size=4
         )
         dm.trainer = SimpleNamespace(world_size=2, global_rank=rank)

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqkit.data import TextClassificationDataModule
 from seqkit.data.conll import read_conll, read_conllu
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import read_labelled_text
 from seqkit.data.pretrained import load_vectors
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 
 EXAMPLES = int(os.environ.get("SEQKIT_FUZZ_EXAMPLES", "200"))
@@ -237,7 +237,7 @@ def test_classification_data_module(folder, data):
     raw = data.draw(hostile("text_tab_label"))
     train = write(folder, "train.tsv", raw)
     val = write(folder, "val.tsv", VALID["text_tab_label"])
-    module = TextClassificationDataModule(train_path=str(train), val_path=str(val), char_features=True, batch_size=4)
+    module = ClassificationDataModule(train_path=str(train), val_path=str(val), char_features=True, batch_size=4)
     try:
         module.setup("fit")
     except (
@@ -249,11 +249,11 @@ def test_classification_data_module(folder, data):
         assert bool((batch.lengths >= 1).all()) and bool((batch.char_lengths.sum(-1) >= 1).all())
     lines = list(enumerate(raw.decode("utf-8", "replace").split("\n"), start=1))
     try:
-        module.set_predict_input(lines, "input.txt")
+        module.codec.set_predict_input(lines, "input.txt")
     except DataError as e:
         assert e.path == "input.txt"
         return
-    for batch in module.predict_dataloader():
+    for batch in module.codec.predict_batches():
         assert bool((batch.lengths >= 1).all())
 
 
@@ -280,9 +280,9 @@ def test_tagging_data_module(folder, input_format, data):
         assert bool((batch.lengths >= 1).all()) and bool((batch.char_lengths.sum(-1) >= 1).all())
     lines = list(enumerate(raw.decode("utf-8", "replace").split("\n"), start=1))
     try:
-        module.set_predict_input(lines, "input", input_format=input_format)
+        module.codec.set_predict_input(lines, "input", input_format=input_format)
     except DataError as e:
         assert e.path == "input"
         return
-    for batch in module.predict_dataloader():
+    for batch in module.codec.predict_batches():
         assert bool((batch.lengths >= 1).all())

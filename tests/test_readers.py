@@ -1,4 +1,4 @@
-"""Line-per-example classification files (textfile + labelled_text) and TextClassificationDataModule."""
+"""Line-per-example classification files (textfile + labelled_text), ClassificationCodec and ClassificationDataModule."""
 
 import gzip
 import io
@@ -7,9 +7,10 @@ from collections import Counter
 import pytest
 import torch
 
-from seqkit.data import DataError, TextClassificationDataModule
+from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import read_labelled_text
 from seqkit.data.textfile import read_lines
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
 
 
 def write(tmp_path, name, content):
@@ -172,7 +173,7 @@ def test_label_outside_the_training_labels_names_the_file_and_line(tmp_path, spl
         "test": write(tmp_path, "test.tsv", "fine\tpos\nokay\tneg\n"),
     }
     files[split] = write(tmp_path, f"{split}.tsv", "fine\tpos\n\nmeh\tneutral\n")
-    dm = TextClassificationDataModule(
+    dm = ClassificationDataModule(
         train_path=str(files["train"]), val_path=str(files["val"]), test_path=str(files["test"])
     )
     err = error_of(dm.setup, "fit")
@@ -182,17 +183,17 @@ def test_label_outside_the_training_labels_names_the_file_and_line(tmp_path, spl
 def test_datamodule_reports_the_malformed_training_file(tmp_path):
     train = write(tmp_path, "train.tsv", "good\tpos\nbad\tneg\nbroken line\n")
     val = write(tmp_path, "val.tsv", "fine\tpos\n")
-    dm = TextClassificationDataModule(train_path=str(train), val_path=str(val))
+    dm = ClassificationDataModule(train_path=str(train), val_path=str(val))
     assert_error(error_of(dm.setup, "fit"), train, 3, "no tab")
 
 
 def test_datamodule_resolves_relative_paths_under_root(tmp_path):
     write(tmp_path, "train.tsv", "good\tpos\nbad\tneg\n")
     write(tmp_path, "val.tsv", "fine\tpos\n")
-    dm = TextClassificationDataModule(root=str(tmp_path), train_path="train.tsv", val_path="val.tsv")
+    dm = ClassificationDataModule(root=str(tmp_path), train_path="train.tsv", val_path="val.tsv")
     dm.setup("fit")
     assert len(dm.datasets["train"]) == 2 and len(dm.datasets["val"]) == 1
-    missing = TextClassificationDataModule(root=str(tmp_path), train_path="absent.tsv")
+    missing = ClassificationDataModule(root=str(tmp_path), train_path="absent.tsv")
     assert_error(error_of(missing.setup, "fit"), tmp_path / "absent.tsv", None, "not found")
 
 
@@ -200,7 +201,7 @@ def test_datamodule_resolves_relative_paths_under_root(tmp_path):
 
 
 def builtin_dm(seed=13, **kw):
-    return TextClassificationDataModule(builtin="sentiment_labelled", split_seed=seed, **kw)
+    return ClassificationDataModule(builtin="sentiment_labelled", split_seed=seed, **kw)
 
 
 def identities(examples):
@@ -212,16 +213,16 @@ def test_builtin_split_sizes_and_stratification():
     dm = builtin_dm()
     dm.setup("fit")
     assert {k: len(v) for k, v in dm.datasets.items()} == {"train": 2400, "val": 300, "test": 300}
-    assert dm.labels.itos == ["0", "1"]
+    assert dm.codec.labels.itos == ["0", "1"]
     for name, examples in dm.datasets.items():
-        counts = Counter(dm.labels.itos[e.label] for e in examples)
+        counts = Counter(dm.codec.labels.itos[e.label] for e in examples)
         assert counts["1"] == counts["0"] == len(examples) // 2, name
 
 
 def test_builtin_split_is_a_partition_fixed_by_the_seed():
-    splits = {k: identities(v[0]) for k, v in builtin_dm(13)._read_splits().items()}
-    again = {k: identities(v[0]) for k, v in builtin_dm(13)._read_splits().items()}
-    other = {k: identities(v[0]) for k, v in builtin_dm(14)._read_splits().items()}
+    splits = {k: identities(v[0]) for k, v in builtin_dm(13).codec.read_splits().items()}
+    again = {k: identities(v[0]) for k, v in builtin_dm(13).codec.read_splits().items()}
+    other = {k: identities(v[0]) for k, v in builtin_dm(14).codec.read_splits().items()}
     assert splits == again  # same seed: same split, same order
     assert set(splits["test"]) != set(other["test"]) and set(splits["val"]) != set(other["val"])
     for parts in (splits, other):
@@ -233,15 +234,15 @@ def test_builtin_split_is_a_partition_fixed_by_the_seed():
 def test_builtin_vocabulary_comes_from_train_only():
     dm = builtin_dm()
     dm.setup("fit")
-    splits = dm._read_splits()
-    train_tokens = {t for e in splits["train"][0] for t in dm.tokenizer(e.text)}
-    assert set(dm.vocab.itos[2:]) == train_tokens
-    held_out_only = {t for e in splits["test"][0] for t in dm.tokenizer(e.text)} - train_tokens
+    splits = dm.codec.read_splits()
+    train_tokens = {t for e in splits["train"][0] for t in dm.codec.tokenizer(e.text)}
+    assert set(dm.codec.vocab.itos[2:]) == train_tokens
+    held_out_only = {t for e in splits["test"][0] for t in dm.codec.tokenizer(e.text)} - train_tokens
     assert held_out_only  # held-out text has words training never saw ...
-    assert all(t not in dm.vocab for t in held_out_only)  # ... and they are not in the vocabulary
-    unk_count = sum(i == dm.vocab.unk_index for e in dm.datasets["test"] for i in e.ids)
+    assert all(t not in dm.codec.vocab for t in held_out_only)  # ... and they are not in the vocabulary
+    unk_count = sum(i == dm.codec.vocab.unk_index for e in dm.datasets["test"] for i in e.ids)
     assert unk_count >= len(held_out_only)
-    assert all(dm.vocab.unk_index not in e.ids for e in dm.datasets["train"])
+    assert all(dm.codec.vocab.unk_index not in e.ids for e in dm.datasets["train"])
 
 
 # ---- own files -----------------------------------------------------------------------------------------------
@@ -253,31 +254,31 @@ def own_rows(n_per_label=45):
 
 def test_own_files_without_val_path_hold_out_a_stratified_share(tmp_path):
     train = write(tmp_path, "train.tsv", "".join(f"{t}\t{l}\n" for t, l in own_rows()))
-    dm = TextClassificationDataModule(train_path=str(train), split=(0.8, 0.1, 0.1), split_seed=3)
+    dm = ClassificationDataModule(train_path=str(train), split=(0.8, 0.1, 0.1), split_seed=3)
     dm.setup("fit")
     assert set(dm.datasets) == {"train", "val"}
     assert len(dm.datasets["train"]) == 80 and len(dm.datasets["val"]) == 10  # 0.1 / (0.8 + 0.1) held out
     for name in ("train", "val"):
         counts = Counter(e.label for e in dm.datasets[name])
         assert counts[0] == counts[1], (name, counts)
-    splits = dm._read_splits()
+    splits = dm.codec.read_splits()
     train_ids, val_ids = set(identities(splits["train"][0])), set(identities(splits["val"][0]))
     assert not train_ids & val_ids and len(train_ids | val_ids) == 90
     # the held-out texts' unique words ("word<label><i>") are not in the vocabulary: it was built from train only
     for e in splits["val"][0]:
-        assert e.text.split()[-1] not in dm.vocab
+        assert e.text.split()[-1] not in dm.codec.vocab
     for e in splits["train"][0]:
-        assert e.text.split()[-1] in dm.vocab
+        assert e.text.split()[-1] in dm.codec.vocab
 
 
 def test_own_files_vocabulary_and_labels_from_train_only(tmp_path):
     train = write(tmp_path, "train.tsv", "Good film\tpos\nbad film\tneg\nGOOD good\tpos\n")
     val = write(tmp_path, "val.tsv", "superb film\tpos\n")
     test = write(tmp_path, "test.tsv", "awful acting\tneg\n")
-    dm = TextClassificationDataModule(train_path=str(train), val_path=str(val), test_path=str(test), min_freq=1)
+    dm = ClassificationDataModule(train_path=str(train), val_path=str(val), test_path=str(test), min_freq=1)
     dm.setup("fit")
-    assert dm.vocab.itos == ["<pad>", "<unk>", "good", "film", "bad"]
-    assert dm.labels.itos == ["neg", "pos"]  # sorted, no pad / unk
+    assert dm.codec.vocab.itos == ["<pad>", "<unk>", "good", "film", "bad"]
+    assert dm.codec.labels.itos == ["neg", "pos"]  # sorted, no pad / unk
     assert dm.datasets["val"][0].ids == [1, 3]  # superb -> <unk>
     assert dm.datasets["test"][0].ids == [1, 1]
     assert [e.label for e in dm.datasets["train"]] == [1, 0, 1]
@@ -287,7 +288,7 @@ def test_own_files_vocabulary_and_labels_from_train_only(tmp_path):
 def test_state_dict_round_trip_restores_vocab_labels_and_tokenizer(tmp_path):
     train = write(tmp_path, "train.tsv", "Good film!\tpos\nbad film\tneg\nit's fine\tmeh\n")
     test = write(tmp_path, "test.tsv", "GOOD, bad film\tneg\nunseen words\tmeh\n")
-    dm = TextClassificationDataModule(
+    dm = ClassificationDataModule(
         train_path=str(train),
         val_path=str(train),
         test_path=str(test),
@@ -301,19 +302,19 @@ def test_state_dict_round_trip_restores_vocab_labels_and_tokenizer(tmp_path):
     state = torch.load(buffer, weights_only=True)
     assert set(state) == {"vocab", "labels", "tokenizer"}
 
-    restored = TextClassificationDataModule(test_path=str(test))  # no train file, default tokenizer
+    restored = ClassificationDataModule(test_path=str(test))  # no train file, default tokenizer
     restored.load_state_dict(state)
-    assert restored.vocab.itos == dm.vocab.itos
-    assert restored.labels.itos == dm.labels.itos == ["meh", "neg", "pos"]
-    assert restored.tokenizer.to_dict() == {"mode": "whitespace", "lowercase": False}
+    assert restored.codec.vocab.itos == dm.codec.vocab.itos
+    assert restored.codec.labels.itos == dm.codec.labels.itos == ["meh", "neg", "pos"]
+    assert restored.codec.tokenizer.to_dict() == {"mode": "whitespace", "lowercase": False}
     restored.setup("test")
     assert "train" not in restored.datasets
     assert [(e.ids, e.label) for e in restored.datasets["test"]] == [(e.ids, e.label) for e in dm.datasets["test"]]
     # the restored whitespace, case-keeping tokenizer is the one in use: "GOOD," is one unknown token
-    assert restored.datasets["test"][0].ids == [1, dm.vocab.index("bad"), dm.vocab.index("film")]
+    assert restored.datasets["test"][0].ids == [1, dm.codec.vocab.index("bad"), dm.codec.vocab.index("film")]
 
 
 def test_setup_without_train_or_state_raises(tmp_path):
     test = write(tmp_path, "test.tsv", "x\tpos\n")
     with pytest.raises(ValueError, match="vocabulary"):
-        TextClassificationDataModule(test_path=str(test)).setup("test")
+        ClassificationDataModule(test_path=str(test)).setup("test")

@@ -12,7 +12,6 @@ import torch
 from test_tagger import context_sentences, write_conll
 
 from seqkit.data.batch import Batch
-from seqkit.models import SequenceClassifier
 from seqkit.nn.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.training import TaskModule
@@ -41,8 +40,8 @@ def tagger(sparse: bool, optimizer=None, **kwargs) -> TaskModule:
 
 
 def word_table(model):
-    """The word embedding's weight (a TaskModule's network's, or an old model's own)."""
-    return getattr(model, "network", model).embedding.embedding.weight
+    """The word embedding's weight (of a TaskModule's network)."""
+    return model.network.embedding.embedding.weight
 
 
 def batch(rows) -> Batch:
@@ -106,7 +105,8 @@ def test_first_step_equals_dense_adam(model_kind):
         if model_kind == "tagger":
             return tagger(sparse)
         torch.manual_seed(0)
-        return SequenceClassifier(
+        return TaskModule(
+            "classification",
             vocab_size=20,
             num_classes=2,
             embedding_dim=8,
@@ -120,13 +120,10 @@ def test_first_step_equals_dense_adam(model_kind):
     b = batch([[2, 3, 4, 3], [5, 6, 2]])  # word 3 twice, word 2 in both sentences: duplicate rows add up
     if model_kind == "classifier":
         b.labels = torch.tensor([0, 1])
-        loss = lambda m: m.criterion(m(b.tokens, b.lengths), b.labels)  # noqa: E731
-    else:
-        loss = lambda m: m.network.loss(b)["loss"]  # noqa: E731
     for model in (sparse, dense):
         opt = model.configure_optimizers()
         opt.zero_grad()
-        loss(model).backward()
+        model.network.loss(b)["loss"].backward()
         opt.step()
     for (name, a), b_ in zip(sparse.named_parameters(), dense.parameters()):
         torch.testing.assert_close(a, b_, rtol=0, atol=1e-6, msg=name)

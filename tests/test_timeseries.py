@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 import torch
 
-from seqkit.data import DataError
+from seqkit.data.errors import DataError
 from seqkit.data.textfile import read_lines
 from seqkit.data.timeseries import (
     Scaler,
@@ -130,7 +130,7 @@ def test_windows_never_cross_split_boundaries(tmp_path):
         first = begin + L if name == "train" else begin
         assert [w.origin for w in windows] == list(range(first, end - H + 1))
         # the batch holds exactly rows [origin - L, origin) as input and [origin, origin + H) as targets
-        batch = dm.collate(windows, dm.frames[name])
+        batch = dm.codec.collate(windows, dm.codec.frames[name])
         origins = torch.tensor([w.origin for w in windows], dtype=torch.float32)
         assert torch.equal(batch.x[:, :, 0], origins[:, None] + torch.arange(-L, 0))
         assert torch.equal(batch.y[:, :, 0], origins[:, None] + torch.arange(H))
@@ -153,7 +153,7 @@ def test_unscored_steps_are_zero_and_masked(tmp_path):
         path=str(path), time_column="time", target="value", split=[40, 5, 15], input_length=8, horizon=10, scaler="none"
     )
     dm.setup("fit")
-    batch = dm.collate(dm.datasets["val"], dm.frames["val"])
+    batch = dm.codec.collate(dm.datasets["val"], dm.codec.frames["val"])
     assert batch.steps.tolist() == [5]
     assert batch.mask[0].tolist() == [True] * 5 + [False] * 5
     assert batch.y[0, :5, 0].tolist() == [41.0, 42.0, 43.0, 44.0, 45.0] and batch.y[0, 5:].abs().sum() == 0
@@ -176,7 +176,7 @@ def test_a_backtest_inside_the_training_rows_never_touches_the_later_rows():
     assert "test" not in dm.datasets
     assert [(w.origin, w.steps) for w in dm.datasets["val"]] == [(84, 24)]
     assert max(w.origin + w.steps for w in dm.datasets["train"]) == 84
-    assert dm.rows == {"train": (0, 84), "val": (84, 108), "test": (108, 108)}
+    assert dm.codec.rows == {"train": (0, 84), "val": (84, 108), "test": (108, 108)}
 
 
 def test_a_window_batch_moves_as_one_piece(tmp_path):
@@ -196,7 +196,7 @@ def test_a_window_batch_moves_as_one_piece(tmp_path):
         calendar=["hour"],
     )
     dm.setup("fit")
-    batch = dm.collate(dm.datasets["train"][:3], dm.frames["train"])
+    batch = dm.codec.collate(dm.datasets["train"][:3], dm.codec.frames["train"])
     assert move_data_to_device(batch, torch.device("cpu")) is batch
     moved = move_data_to_device(batch, torch.device("meta"))
     assert type(moved) is type(batch) and moved is not batch
@@ -216,13 +216,13 @@ def test_scaler_is_fitted_on_the_training_rows_only(tmp_path):
     )
     dm.setup("fit")
     train = torch.tensor(values[:70], dtype=torch.float64)
-    assert dm.scaler.shift == pytest.approx([train.mean().item()])
-    assert dm.scaler.scale == pytest.approx([train.std(unbiased=False).item()])
-    scaled = dm.frames["train"].scaled[:70, 0]
+    assert dm.codec.scaler.shift == pytest.approx([train.mean().item()])
+    assert dm.codec.scaler.scale == pytest.approx([train.std(unbiased=False).item()])
+    scaled = dm.codec.frames["train"].scaled[:70, 0]
     assert scaled.mean().item() == pytest.approx(0, abs=1e-6) and scaled.std(unbiased=False).item() == pytest.approx(
         1, abs=1e-5
     )
-    assert dm.frames["test"].scaled[85:100, 0].min() > 100  # test rows far from 0: they were not fitted
+    assert dm.codec.frames["test"].scaled[85:100, 0].min() > 100  # test rows far from 0: they were not fitted
 
 
 def test_scaler_kinds_round_trip():
@@ -267,13 +267,13 @@ def test_features_ms_reads_every_column_and_state_is_plain_python(tmp_path):
         horizon=2,
     )
     dm.setup("fit")
-    assert dm.covariates == ["extra"]
-    batch = dm.collate(dm.datasets["train"][:2], dm.frames["train"])
+    assert dm.codec.covariates == ["extra"]
+    batch = dm.codec.collate(dm.datasets["train"][:2], dm.codec.frames["train"])
     assert batch.x.shape == (2, 6, 3) and batch.future.shape == (2, 2, 1) and batch.y.shape == (2, 2, 1)
     state = dm.state_dict()
     torch.save({"state": state}, tmp_path / "state.pt")
     assert torch.load(tmp_path / "state.pt", weights_only=True)["state"] == state
     restored = ForecastingDataModule(input_length=6, horizon=2)
     restored.load_state_dict(state)
-    assert restored.scaler.to_dict() == dm.scaler.to_dict() and restored.covariates == ["extra"]
-    assert restored.scaler.shift == pytest.approx([14.5, -14.5])  # the 30 training rows' means
+    assert restored.codec.scaler.to_dict() == dm.codec.scaler.to_dict() and restored.codec.covariates == ["extra"]
+    assert restored.codec.scaler.shift == pytest.approx([14.5, -14.5])  # the 30 training rows' means

@@ -10,24 +10,45 @@ import random
 import pytest
 import torch
 from conftest import FILLERS
-from test_reliability_predict import config, rows_of, tagger  # noqa: F401 (tagger: a fixture)
+from test_tagger_scripts import conll_text
 
-from seqkit import predict_stream
+from seqkit.app import predict_stream
 from seqkit.app.checkpoint import load
 from seqkit.app.config import compose
 from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict import predict as app_predict
-from seqkit.app.train import _plain_trainer, load_checkpoint, train
-from seqkit.data import TextClassificationDataModule
+from seqkit.app.train import train
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import PretrainedVectors
 from seqkit.data.vocab import PAD, UNK, Vocabulary
+from seqkit.tasks.classification.datamodule import ClassificationDataModule
 from seqkit.tasks.language_model.codec import EOS
 from seqkit.tasks.language_model.datamodule import ConditionalLanguageModelingDataModule, LanguageModelingDataModule
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 
 BOS = "<bos>"
 CONTROL_WORDS = [PAD, BOS, EOS, "<PAD>"]
+
+
+def rows_of(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def trained(folder, *overrides):
+    """Train a tiny model into ``folder`` (seqkit.app.train) -> its best checkpoint."""
+    train(
+        compose(
+            "train",
+            [
+                f"paths.output_dir={folder}",
+                *overrides,
+                "backbone.hidden_size=8",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+            ],
+        )
+    )
+    return folder / "checkpoints" / "best.ckpt"
 
 
 def token_lines(n, first=1):
@@ -68,16 +89,38 @@ def test_a_sentence_longer_than_max_length_is_refused_by_line_after_the_sentence
     )
 
 
-def predict_with(model, datamodule, trainer, source, output, chunk_tokens=None, **options):
+def predict_with(network, codec, source, output, chunk_tokens=None, **options):
+    """The application's prediction (seqkit.app.predict, no Lightning), with a chosen token budget per chunk."""
     budget = {} if chunk_tokens is None else {"chunk_tokens": chunk_tokens}
-    return predict_stream.stream_predictions(model, datamodule, trainer, str(source), str(output), options, **budget)
+    runner = NetworkRunner(network)
+    return predict_stream.stream_predictions(runner, codec, None, str(source), str(output), options, **budget)
+
+
+def runner_of(ckpt):
+    network, codec = load(str(ckpt))
+    return lambda source, output, **options: predict_with(network, codec, source, output, **options)
 
 
 @pytest.fixture(scope="module")
-def tagger_run(tagger):  # noqa: F811
-    model, datamodule = load_checkpoint(str(tagger))
-    trainer = _plain_trainer(config("predict", f"ckpt_path={tagger}"))
-    return lambda source, output, **options: predict_with(model, datamodule, trainer, source, output, **options)
+def tagger(tmp_path_factory):
+    """A tiny CoNLL tagger with a character encoder."""
+    folder = tmp_path_factory.mktemp("tagger")
+    for k, name in enumerate(("train", "val")):
+        (folder / f"{name}.conll").write_text(conll_text(30, k + 1), encoding="utf-8")
+    return trained(
+        folder,
+        "task=ner",
+        "data.builtin=null",
+        f"data.train_path={folder / 'train.conll'}",
+        f"data.val_path={folder / 'val.conll'}",
+        "embedding.dim=8",
+        "++model.char={embedding_dim:4,num_filters:4}",
+    )
+
+
+@pytest.fixture(scope="module")
+def tagger_run(tagger):
+    return runner_of(tagger)
 
 
 def test_a_tagger_splits_a_long_sentence_into_pieces_and_writes_one_record_with_every_tag(tagger_run, tmp_path):
@@ -119,51 +162,29 @@ def classifier(tmp_path_factory):
     folder = tmp_path_factory.mktemp("classifier")
     for k, (name, n) in enumerate((("train", 64), ("val", 16))):
         write_tab_file(folder / f"{name}.tsv", marker_examples(n, seed=k))
-    train(
-        config(
-            "train",
-            f"paths.output_dir={folder}",
-            f"data.train_path={folder / 'train.tsv'}",
-            f"data.val_path={folder / 'val.tsv'}",
-            "data.tokenizer.mode=whitespace",
-            "backbone.hidden_size=8",
-            "model.embedding_dim=8",
-            "trainer.max_epochs=1",
-            "trainer.enable_progress_bar=false",
-        )
+    return trained(
+        folder,
+        f"data.train_path={folder / 'train.tsv'}",
+        f"data.val_path={folder / 'val.tsv'}",
+        "data.tokenizer.mode=whitespace",
+        "model.embedding_dim=8",
     )
-    return folder / "checkpoints" / "best.ckpt"
 
 
-def classifier_runs(ckpt):
-    """Prediction through the Lightning path and through the application's (seqkit.app, no Lightning)."""
-    model, datamodule = load_checkpoint(str(ckpt))
-    trainer = _plain_trainer(config("predict", f"ckpt_path={ckpt}"))
-    network, codec = load(str(ckpt))
-    return {
-        "lightning": lambda s, o, **kw: predict_with(model, datamodule, trainer, s, o, **kw),
-        "app": lambda s, o, **kw: predict_with(NetworkRunner(network), codec, None, s, o, **kw),
-    }
-
-
-def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classifier, tmp_path):
+def test_a_classifier_refuses_a_text_longer_than_max_length(classifier, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("zig w1 tac\n" + " ".join(["w2"] * 1500) + "\nzag w3 tic\n", encoding="utf-8")
-    outputs = []
-    for path, run in classifier_runs(classifier).items():
-        out = tmp_path / f"{path}.jsonl"
-        with pytest.raises(
-            DataError,
-            match=r"in.txt:2: text of 1500 tokens is longer than options.max_length=1000 "
-            r"\(raise it\)$",
-        ):
-            run(source, out, input_format="text")
-        assert [r["text"] for r in rows_of(out)] == ["zig w1 tac"]
-        with pytest.raises(ValueError, match="options.too_long=split is for taggers"):
-            run(source, out, input_format="text", too_long="split")
-        assert run(source, out, input_format="text", max_length=1500) == 3
-        outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1]
+    run, out = runner_of(classifier), tmp_path / "out.jsonl"
+    with pytest.raises(
+        DataError,
+        match=r"in.txt:2: text of 1500 tokens is longer than options.max_length=1000 "
+        r"\(raise it\)$",
+    ):
+        run(source, out, input_format="text")
+    assert [r["text"] for r in rows_of(out)] == ["zig w1 tac"]
+    with pytest.raises(ValueError, match="options.too_long=split is for taggers"):
+        run(source, out, input_format="text", too_long="split")
+    assert run(source, out, input_format="text", max_length=1500) == 3
     cfg = compose(
         "predict",
         [
@@ -175,6 +196,7 @@ def test_a_classifier_refuses_a_text_longer_than_max_length_on_both_paths(classi
         ],
     )
     assert cfg.options.too_long == "refuse" and app_predict(cfg) == 3  # predict.yaml's options
+    assert (tmp_path / "o").read_bytes() == out.read_bytes()  # the command writes what the library call wrote
 
 
 # ---- user text is text -----------------------------------------------------------------------------------------
@@ -202,18 +224,18 @@ def test_pretrained_open_vocabulary_reads_pad_as_unknown(tmp_path):
 def test_pad_in_text_is_predicted_as_an_unknown_word_by_a_classifier(classifier, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("".join(f"zig w1 {w} w2 tac\nzag {w}\n" for w in ["qqqzzz", *CONTROL_WORDS]), encoding="utf-8")
-    for path, run in classifier_runs(classifier).items():
-        out = tmp_path / f"{path}.jsonl"
-        run(source, out, input_format="text")
-        probabilities = [r["probabilities"] for r in rows_of(out)]
-        assert all(p == probabilities[k % 2] for k, p in enumerate(probabilities)), path
+    out = tmp_path / "out.jsonl"
+    runner_of(classifier)(source, out, input_format="text")
+    probabilities = [r["probabilities"] for r in rows_of(out)]
+    assert len(probabilities) == 2 * (1 + len(CONTROL_WORDS))
+    assert all(p == probabilities[k % 2] for k, p in enumerate(probabilities))
 
 
-def test_pad_in_text_is_tagged_as_an_unknown_word(tagger, tagger_run, tmp_path):  # noqa: F811
-    _, datamodule = load_checkpoint(str(tagger))
-    datamodule.set_predict_input([(1, f"we {' '.join(CONTROL_WORDS)} qqqzzz saw")], "in", input_format="text")
-    unk = datamodule.vocab.unk_index
-    assert datamodule.datasets["predict"][0].ids[1:6] == [unk] * 5
+def test_pad_in_text_is_tagged_as_an_unknown_word(tagger, tagger_run, tmp_path):
+    _, codec = load(str(tagger))
+    codec.set_predict_input([(1, f"we {' '.join(CONTROL_WORDS)} qqqzzz saw")], "in", input_format="text")
+    unk = codec.vocab.unk_index
+    assert codec.datasets["predict"][0].ids[1:6] == [unk] * 5
     source, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
     source.write_text("".join(f"we saw {w} in Paris\n" for w in ["qqqzzz", *CONTROL_WORDS]), encoding="utf-8")
     tagger_run(source, out, input_format="text")
@@ -228,22 +250,22 @@ def write_lines(path, lines):
 def test_control_words_in_training_text_are_words_for_classifier_and_conditional_lm(tmp_path):
     lines = [f"good {w} film\tpos" if k % 2 else f"bad {w} film\tneg" for k, w in enumerate(CONTROL_WORDS * 4)]
     train = write_lines(tmp_path / "train.tsv", lines)
-    classes = TextClassificationDataModule(
+    classes = ClassificationDataModule(
         train_path=train, val_path=train, tokenizer={"mode": "whitespace", "lowercase": False}
     )
     classes.setup("fit")
-    unk, pads = classes.vocab.unk_index, [e.ids[1] for k, e in enumerate(classes.datasets["train"]) if k % 4 == 0]
-    assert pads == [unk] * 4 and classes.vocab.itos.count(PAD) == 1  # <bos>, <eos>: words (no such symbols here)
+    unk, pads = classes.codec.vocab.unk_index, [e.ids[1] for k, e in enumerate(classes.datasets["train"]) if k % 4 == 0]
+    assert pads == [unk] * 4 and classes.codec.vocab.itos.count(PAD) == 1  # <bos>, <eos>: words (no such symbols here)
     assert all(0 not in e.ids for e in classes.datasets["train"])
     module = ConditionalLanguageModelingDataModule(
         train_path=train, val_path=train, tokenizer={"mode": "whitespace", "lowercase": False}
     )
     module.setup("fit")
-    eos = module.vocab.index(EOS)
-    batch = module.collate(module.datasets["train"])
+    eos = module.codec.vocab.index(EOS)
+    batch = module.codec.collate(module.datasets["train"])
     assert (batch.tokens == eos).sum() == len(lines) and (batch.tokens[:, 0] == eos).all()  # the start, only
     words = [e.ids[1] for e in module.datasets["train"]]
-    assert words[0::4] == words[2::4] == [module.vocab.unk_index] * 4 and 0 not in words  # <pad>, <eos>
+    assert words[0::4] == words[2::4] == [module.codec.vocab.unk_index] * 4 and 0 not in words  # <pad>, <eos>
 
 
 def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
@@ -253,16 +275,18 @@ def test_control_words_are_words_for_word_and_char_language_models(tmp_path):
     )
     word.setup("fit")
     ids = word.datasets["train"].tolist()
-    eos, unk = word.vocab.index(EOS), word.vocab.unk_index
+    vocab = word.codec.vocab
+    eos, unk = vocab.index(EOS), vocab.unk_index
     assert ids.count(eos) == 40 and ids.count(0) == 0 and ids.count(unk) == 20  # <pad>, <eos>; <bos>: a word here
-    assert ids[:5] == [word.vocab.index("the"), unk, word.vocab.index("cat"), word.vocab.index("sat"), eos]
-    (record,) = word.set_predict_input([(1, f"the {EOS} cat")], "in")
-    assert record.targets == [word.vocab.index("the"), unk, word.vocab.index("cat"), eos]
+    assert ids[:5] == [vocab.index("the"), unk, vocab.index("cat"), vocab.index("sat"), eos]
+    (record,) = word.codec.set_predict_input([(1, f"the {EOS} cat")], "in")
+    assert record.targets == [vocab.index("the"), unk, vocab.index("cat"), eos]
     char = LanguageModelingDataModule(
         train_path=train, val_path=train, level="char", bptt=4, batch_size=2, eval_batch_size=2
     )
     char.setup("fit")
-    assert 0 not in char.datasets["train"].tolist() and char.vocab.unk_index not in char.datasets["train"].tolist()
+    char_ids = char.datasets["train"].tolist()
+    assert 0 not in char_ids and char.codec.vocab.unk_index not in char_ids
 
 
 @pytest.mark.parametrize("tokens,share", [("space", False), ("space", True), ("bpe", False)])
@@ -279,16 +303,16 @@ def test_control_words_are_words_on_both_sides_of_seq2seq(tmp_path, tokens, shar
         batch_size=4,
     )
     dm.setup("fit")
-    bos, eos = dm.target_vocab.index(BOS), dm.target_vocab.index(EOS)
+    bos, eos = dm.codec.target_vocab.index(BOS), dm.codec.target_vocab.index(EOS)
     controls = {0, bos, eos} if share else {0}
     for e in dm.datasets["train"]:
         assert not controls & set(e.source) and not {0, bos, eos} & set(e.target)
-    batch = dm.collate(dm.datasets["train"])
+    batch = dm.codec.collate(dm.datasets["train"])
     assert ((batch.target_in == bos).sum(1) == 1).all() and ((batch.target_out == eos).sum(1) == 1).all()
-    dm.set_predict_input([(1, f"a {BOS} {EOS} {PAD} b")], "in")
+    dm.codec.set_predict_input([(1, f"a {BOS} {EOS} {PAD} b")], "in")
     assert not controls & set(dm.datasets["predict"][0].source)
     if tokens == "space":
-        assert dm.vocab.unk_index in dm.datasets["predict"][0].source
+        assert dm.codec.vocab.unk_index in dm.datasets["predict"][0].source
 
 
 def test_pad_in_training_text_is_not_padding_for_a_tagger(tmp_path):
@@ -300,6 +324,6 @@ def test_pad_in_training_text_is_not_padding_for_a_tagger(tmp_path):
     dm = TaggingDataModule(train_path=str(train), val_path=str(train), batch_size=4)
     dm.setup("fit")
     words = [e.ids[1] for e in dm.datasets["train"]]
-    assert dm.vocab.itos.count(PAD) == 1 and words[0::4] == [dm.vocab.unk_index] * 3 and 0 not in words
+    assert dm.codec.vocab.itos.count(PAD) == 1 and words[0::4] == [dm.codec.vocab.unk_index] * 3 and 0 not in words
     assert all(0 not in chars for e in dm.datasets["train"] for chars in e.chars)
-    assert torch.equal(dm.collate(dm.datasets["train"]).lengths, torch.full((12,), 4))
+    assert torch.equal(dm.codec.collate(dm.datasets["train"]).lengths, torch.full((12,), 4))
