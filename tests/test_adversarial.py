@@ -4,7 +4,7 @@ the loss most, nothing on padding; and the classifier adds the perturbed loss to
 import torch
 import torch.nn.functional as F
 
-from seqkit.data import Batch
+from seqkit.data.batch import Batch
 from seqkit.nn import RecurrentEncoder, SequencePooling, adversarial_perturbation
 from seqkit.tasks.classification.network import ClassifierNetwork
 

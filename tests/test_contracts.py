@@ -5,11 +5,11 @@ made tiny and pointed at small generated files, then:
 
 (a) padding invariance: a sequence's predict outputs (probabilities, tags, line loss, forecast, beam output)
     are the same alone and inside a batch with longer (padded) ones;
-(b) checkpoint round trip: the checkpoint loads with ``torch.load(weights_only=True)``, seqkit's own
-    ``load_checkpoint`` rebuilds model and data module from it alone, and they predict exactly the same;
-(c) predict output well-formed: ``predict.py``'s streaming path gives one record per input line with the
-    fields of that shape (the generated tasks, which have no input files, check ``predict_step``'s rows; the
-    conditional language model generates instead of predicting);
+(b) checkpoint round trip: the checkpoint loads with ``torch.load(weights_only=True)``, seqkit's own loader
+    ``seqkit.app.checkpoint.load`` rebuilds (network, codec) from it alone, and they predict exactly the same;
+(c) predict output well-formed: ``predict.py``'s streaming path (``seqkit.app.predict.predict_with``) gives one
+    record per input line with the fields of that shape (the generated tasks, which have no input files, check
+    the network's ``predict`` rows; the conditional language model generates instead of predicting);
 (d) bad input: ``train.py`` on a file with a bad line stops with one line ``error: <file>:<line>: ...`` and
     exit code 1 (the generated tasks: a bad setting, one line).
 
@@ -29,9 +29,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from seqkit.app.predict_stream import stream_predictions
-from seqkit.app.train import build, load_checkpoint, report_errors, train
-from seqkit.class_agreement import sample_sentences
+from seqkit import tasks
+from seqkit.app.agreement import sample_sentences
+from seqkit.app.checkpoint import load
+from seqkit.app.cli import report_errors
+from seqkit.app.predict import predict_with
+from seqkit.app.train import build, train
 from seqkit.data.errors import DataError
 from seqkit.nn.decoding import Sampler
 
@@ -303,11 +306,21 @@ def compose_task(name: str, *overrides: str):
 # ---- one tiny trained model and its checkpoint per task, made once --------------------------------------
 @dataclass
 class Built:
+    """A tiny trained ``TaskModule`` (``model``) and its data module; ``network`` and ``codec`` are theirs."""
+
     task: Task
     model: pl.LightningModule
     datamodule: object
     ckpt: Path
     folder: Path
+
+    @property
+    def network(self):
+        return self.model.network
+
+    @property
+    def codec(self):
+        return self.datamodule.codec
 
 
 def fit_tiny(name: str, folder: Path, steps: int, callbacks=(), **trainer_settings):
@@ -351,29 +364,32 @@ def built(tmp_path_factory):
     return get
 
 
-def predict_records(model, datamodule, lines: List[str], folder: Path, name: str) -> List[dict]:
-    """predict.py's path: the lines as an input file, streamed through the model, JSON records back."""
+def predict_records(network, codec, lines: List[str], folder: Path, name: str) -> List[dict]:
+    """predict.py's path: the lines as an input file, streamed through (network, codec), JSON records back."""
     source, output = folder / f"{name}.in", folder / f"{name}.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    trainer = pl.Trainer(
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
-    )
-    stream_predictions(model, datamodule, trainer, str(source), str(output), {})
+    predict_with(network, codec, str(source), str(output), {})
     return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
 
 
 def examples_and_collate(b: Built):
-    """Examples of mixed lengths and the function that batches them: the predict inputs where the task has
-    them, else validation examples (forecasting windows carry their split's frame)."""
-    dm = b.datamodule
+    """Examples of mixed lengths and the codec's function that batches them: the predict inputs where the task
+    has them, else validation examples (forecasting windows carry their split's frame)."""
+    codec = b.codec
     if b.task.predict_lines is not None and b.task.name != "forecast":
-        dm.set_predict_input(list(enumerate(b.task.predict_lines, start=1)), "<contract>")
-        return dm.datasets["predict"], dm.collate
-    dm.setup("validate")
-    examples = dm.datasets["val"][:6]
+        codec.set_predict_input(list(enumerate(b.task.predict_lines, start=1)), "<contract>")
+        return codec.datasets["predict"], codec.collate
+    b.datamodule.setup("validate")
+    examples = codec.datasets["val"][:6]
     if b.task.name == "forecast":
-        return examples, lambda windows: dm.collate(windows, dm.frames["val"])
-    return examples, dm.collate
+        return examples, lambda windows: codec.collate(windows, codec.frames["val"])
+    return examples, codec.collate
+
+
+def generated_val_batch(codec):
+    """The first evaluation batch of a generated task's validation split, generated again by ``codec`` alone."""
+    examples, source = codec.read_splits()["val"]
+    return next(iter(codec.batches(codec.encode(examples, source))))
 
 
 def _row(out: Dict[str, torch.Tensor], i: int, like: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -400,9 +416,9 @@ def test_a_sequence_predicts_the_same_alone_and_in_a_padded_batch(built, name):
         lengths = (batch.source_lengths if hasattr(batch, "source_lengths") else batch.lengths).tolist()
         assert len(set(lengths)) >= 2, "the batch must mix lengths, so that some rows are padded"
     with torch.no_grad():
-        together = b.model.predict_step(batch, 0)
+        together = b.network.predict(batch)
         for i, example in enumerate(examples):
-            alone = b.model.predict_step(collate([example]), 0)
+            alone = b.network.predict(collate([example]))
             for key, value in _row(together, i, alone).items():
                 expected = alone[key][0]
                 if value.is_floating_point():
@@ -425,35 +441,37 @@ def test_checkpoint_round_trip_with_weights_only_predicts_the_same(built, name):
     b = built(name)
     raw = torch.load(b.ckpt, map_location="cpu", weights_only=True)  # plain data and tensors only
     assert _plain(raw)
-    cls = type(b.model)
-    assert raw["seqkit"]["model_class"] == f"{cls.__module__}.{cls.__qualname__}"
-    if b.datamodule.state_dict():  # the data module's named fields (vocabularies, scaler, ...); generated tasks: none
+    meta, codec_class = raw["seqkit"], type(b.codec)
+    assert meta["model_class"] == tasks.registry.TASK_MODULE and meta["shape"] == b.model.shape.name
+    assert meta["codec_class"] == f"{codec_class.__module__}:{codec_class.__qualname__}"
+    assert meta["codec"] == b.codec.state_dict()  # the codec's named fields (vocabularies, scaler, ...)
+    if b.datamodule.state_dict():  # Lightning's data-module entry too; generated tasks: none
         assert raw[type(b.datamodule).__name__] == b.datamodule.state_dict()
 
-    model, datamodule = load_checkpoint(str(b.ckpt))  # seqkit's own load path: no training file is read
-    assert type(model) is cls and type(datamodule) is type(b.datamodule) and not model.training
-    assert all(datamodule.hparams.get(k) is None for k in ("train_path", "val_path"))  # no training file needed
-    for key, tensor in b.model.state_dict().items():
-        assert torch.equal(model.state_dict()[key], tensor), key
+    network, codec = load(str(b.ckpt))  # seqkit's own load path: no training file is read, no Lightning
+    assert type(network) is type(b.network) and type(codec) is codec_class and not network.training
+    assert all(codec.hparams.get(k) is None for k in ("train_path", "val_path"))  # no training file needed
+    assert network.state_dict().keys() == b.network.state_dict().keys()
+    for key, tensor in b.network.state_dict().items():
+        assert torch.equal(network.state_dict()[key], tensor), key
     if b.task.predict_lines is not None:  # the same records through predict.py's path
-        before = predict_records(b.model, b.datamodule, b.task.predict_lines, b.folder, "before")
-        after = predict_records(model, datamodule, b.task.predict_lines, b.folder, "after")
+        before = predict_records(b.network, b.codec, b.task.predict_lines, b.folder, "before")
+        after = predict_records(network, codec, b.task.predict_lines, b.folder, "after")
         assert after == before and len(after) >= 1
     elif name == "conditional_lm":  # generation: the same sentences from the same seed
         pick = lambda: Sampler(0.8, generator=torch.Generator().manual_seed(3))  # noqa: E731
-        assert sample_sentences(model.network, datamodule, 1, 5, pick(), 12) == sample_sentences(
-            b.model.network, b.datamodule, 1, 5, pick(), 12
+        assert sample_sentences(network, codec, 1, 5, pick(), 12) == sample_sentences(
+            b.network, b.codec, 1, 5, pick(), 12
         )
     else:  # generated tasks: the same predictions on the same generated validation batch
-        datamodule.setup("validate")
-        batch = next(iter(datamodule.val_dataloader()))
-        original = next(iter(b.datamodule.val_dataloader()))
+        batch = generated_val_batch(codec)  # generated again from the checkpoint's settings alone
+        original = next(iter(b.codec.batches(b.datamodule.datasets["val"])))
         assert torch.equal(
             batch.tokens if batch.tokens is not None else batch.features,
             original.tokens if original.tokens is not None else original.features,
         )
         with torch.no_grad():
-            got, expected = model.predict_step(batch, 0), b.model.predict_step(original, 0)
+            got, expected = network.predict(batch), b.network.predict(original)
         assert all(torch.equal(got[k], expected[k]) for k in expected)
 
 
@@ -461,28 +479,27 @@ def test_checkpoint_round_trip_with_weights_only_predicts_the_same(built, name):
 @pytest.mark.parametrize("name", list(TASKS))
 def test_predict_output_is_well_formed(built, name):
     b = built(name)
-    task, dm = b.task, b.datamodule
+    task, codec = b.task, b.codec
     if name == "conditional_lm":  # it generates; predict.py says so in one line
         with pytest.raises(DataError, match="generates text"):
-            dm.set_predict_input([(1, "a film")], "in.txt")
+            codec.set_predict_input([(1, "a film")], "in.txt")
         sentences = sample_sentences(
-            b.model.network, dm, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10
+            b.network, codec, 0, 6, Sampler(1.0, generator=torch.Generator().manual_seed(0)), 10
         )
-        assert len(sentences) == 6 and all(w in dm.vocab.stoi for s in sentences for w in s.split())
+        assert len(sentences) == 6 and all(w in codec.vocab.stoi for s in sentences for w in s.split())
         assert all("<eos>" not in s for s in sentences)
         return
-    if task.predict_lines is None:  # generated tasks: no input files, predict_step's rows
-        dm.setup("validate")
-        batch = next(iter(dm.val_dataloader()))
+    if task.predict_lines is None:  # generated tasks: no input files, the network's predict rows
+        batch = next(iter(codec.batches(b.datamodule.datasets["val"])))
         with torch.no_grad():
-            out = b.model.predict_step(batch, 0)
+            out = b.network.predict(batch)
         assert torch.equal(out["index"], batch.index)
         if name == "adding":
             assert out["value"].shape == (len(batch),) and torch.isfinite(out["value"]).all()
         else:
-            assert out["tags"].shape == batch.tokens.shape and int(out["tags"].max()) < dm.alphabet
+            assert out["tags"].shape == batch.tokens.shape and int(out["tags"].max()) < codec.alphabet
         return
-    records = predict_records(b.model, dm, task.predict_lines, b.folder, "formed")
+    records = predict_records(b.network, codec, task.predict_lines, b.folder, "formed")
     assert all(set(task.fields) <= set(r) for r in records), records[:2]
     if name == "forecast":  # one row a forecast step, after the input's last row
         assert [r["timestamp"] for r in records] == [str(20 + k) for k in range(4)]
@@ -510,7 +527,7 @@ def test_predict_output_is_well_formed(built, name):
             assert (
                 record["tokens"] == line
                 and len(record["tags"]) == len(line)
-                and set(record["tags"]) <= set(dm.tags.itos)
+                and set(record["tags"]) <= set(codec.tags.itos)
             )
         elif name == "lm":
             if line:

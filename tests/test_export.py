@@ -15,7 +15,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from seqkit.export import export_checkpoint
+from seqkit.app.checkpoint import load
+from seqkit.app.export import export_checkpoint
 from seqkit.export.masked import MaskedRecurrent
 from seqkit.export.runtime import decode_tags, load_sidecar, onnx_session
 from seqkit.nn import RecurrentEncoder
@@ -156,9 +157,8 @@ def export_both(ckpt: Path, pretrained=None):
 
 
 def loaded(ckpt: Path, pretrained=None):
-    from seqkit.app.train import load_checkpoint
-
-    return load_checkpoint(str(ckpt), **({"pretrained": pretrained} if pretrained else {}))
+    """(network in eval mode, codec) of ``ckpt``, as the export reads it (``seqkit.app.checkpoint.load``)."""
+    return load(str(ckpt), **({"pretrained": pretrained} if pretrained else {}))
 
 
 # ---- the masked recurrence ------------------------------------------------------------------------------------
@@ -194,13 +194,13 @@ def test_masked_recurrence_equals_packed_sequences(cell, bidirectional):
 )
 def test_classifier_logits_match_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
-    model, _ = loaded(ckpt)
-    tokens, lengths = token_batch(model.hparams.vocab_size)
+    network, _ = loaded(ckpt)
+    tokens, lengths = token_batch(network.vocab_size)
     inputs = [tokens, lengths]
-    if model.network.chars is not None:  # seqkit.training.TaskModule: the shape's network inside
-        inputs += char_batch(model.hparams.num_chars, tokens, lengths)
+    if network.chars is not None:
+        inputs += char_batch(network.num_chars, tokens, lengths)
     with torch.no_grad():
-        expected = model(*inputs)
+        expected = network(*inputs)
     for fmt, (files, sidecar) in export_both(ckpt).items():
         assert [p["name"] for p in sidecar["graphs"]["model"]["inputs"]][:2] == ["tokens", "lengths"]
         assert sidecar["data"]["state"]["labels"]["itos"] == ["neg", "pos"]
@@ -231,23 +231,24 @@ def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
     else:
         overrides.append(variant[-1])
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *overrides)
-    model, _ = loaded(ckpt, vectors)
-    tokens, lengths = token_batch(model.hparams.vocab_size + model.hparams.get("pretrained_words", 0))
-    chars, char_lengths = char_batch(model.hparams.num_chars, tokens, lengths)
+    network, codec = loaded(ckpt, vectors)
+    pretrained_words = codec.network_kwargs().get("pretrained_words", 0)  # the vectors' words, read again
+    assert pretrained_words == (5 if vectors else 0)
+    tokens, lengths = token_batch(network.vocab_size + pretrained_words)
+    chars, char_lengths = char_batch(network.num_chars, tokens, lengths)
     batch = SimpleNamespace(tokens=tokens, lengths=lengths, chars=chars, char_lengths=char_lengths)
     mask = torch.arange(tokens.size(1))[None] < lengths[:, None]
-    network = model.network  # seqkit.training.TaskModule: the shape's network inside
     with torch.no_grad():
         expected = network.scores(batch)
         expected_tags = network.decode(expected, mask)
-    names = model.hparams.tags
+    names = network.tags
     for fmt, (files, sidecar) in export_both(ckpt, vectors).items():
         (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
         assert_close([emissions], [expected])
         assert sidecar["decoding"]["method"] == ("viterbi" if network.crf is not None else "argmax")
-        if model.hparams.get("pretrained_words"):
+        if pretrained_words:
             assert sidecar["data"]["pretrained_words"] == ["zebra", "Peter", "quokka", "w3", "yak"]
-            assert int(tokens.max()) >= model.hparams.vocab_size  # the batch has words only the vectors know
+            assert int(tokens.max()) >= network.vocab_size  # the batch has words only the vectors know
         decoded = decode_tags(sidecar, emissions.numpy(), lengths.numpy())
         assert decoded == [[names[i] for i in row[: int(n)]] for row, n in zip(expected_tags.tolist(), lengths)]
 
@@ -276,28 +277,27 @@ def test_language_model_step_matches_eager_and_the_whole_sequence(folder, varian
     """Stepping the exported graph over a prompt gives the model's step logits and states at every step, and
     the logits of one forward pass over the whole prompt (the state carried outside the graph)."""
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
-    model, _ = loaded(ckpt)
-    model = model.network  # seqkit.training.TaskModule: the shape's network inside
-    prompt, _ = token_batch(model.vocab_size, [6, 6, 6])
-    condition = torch.tensor([0, 1, 0]) if model.num_conditions else None
+    network, _ = loaded(ckpt)
+    prompt, _ = token_batch(network.vocab_size, [6, 6, 6])
+    condition = torch.tensor([0, 1, 0]) if network.num_conditions else None
     with torch.no_grad():
-        whole, _ = model(prompt, torch.full((3,), 6), condition=condition)
+        whole, _ = network(prompt, torch.full((3,), 6), condition=condition)
     for fmt, (files, sidecar) in export_both(ckpt).items():
         if condition is not None:
             state = run_exported(files, sidecar, "start", condition)
             with torch.no_grad():
-                expected = model.initial_state(condition)
+                expected = network.initial_state(condition)
             assert_close(state, list(expected) if isinstance(expected, tuple) else [expected])
         else:
             assert sidecar["decoding"]["initial_state"] == "zeros"
-            s = model.encoder.initial_state(3)
+            s = network.encoder.initial_state(3)
             state = list(s) if isinstance(s, tuple) else [s]
         eager_state = tuple(state) if len(state) == 2 else state[0]
         for t in range(6):
             extra = [condition] if condition is not None else []
             logits, *state = run_exported(files, sidecar, "step", prompt[:, t], *state, *extra)
             with torch.no_grad():
-                expected, eager_state = model.step(prompt[:, t], eager_state, condition)
+                expected, eager_state = network.step(prompt[:, t], eager_state, condition)
             flat = list(eager_state) if isinstance(eager_state, tuple) else [eager_state]
             assert_close([logits, *state], [expected, *flat])
             assert_close([logits], [whole[:, t]])
@@ -313,10 +313,10 @@ def test_language_model_step_matches_eager_and_the_whole_sequence(folder, varian
 )
 def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
-    model, _ = loaded(ckpt)
-    source, lengths = token_batch(model.hparams.source_vocab_size)
+    network, _ = loaded(ckpt)
+    source, lengths = token_batch(network.source_vocab_size)
     with torch.no_grad():
-        eager = model.network.encode(source, lengths)  # seqkit.training.TaskModule: the shape's network inside
+        eager = network.encode(source, lengths)
     for fmt, (files, sidecar) in export_both(ckpt).items():
         names = [p["name"] for p in sidecar["graphs"]["encoder"]["outputs"]]
         state = run_exported(files, sidecar, "encoder", source, lengths)
@@ -328,7 +328,7 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
         for _ in range(4):  # greedy steps: each output fed back, the recurrent state carried outside the graph
             logits, *rest = run_exported(files, sidecar, "decoder_step", ids, *state)
             with torch.no_grad():
-                expected_logits, eager_state, weights = model.network.decoder.step_with_attention(ids, eager_state)
+                expected_logits, eager_state, weights = network.decoder.step_with_attention(ids, eager_state)
             new_rnn, new_feed = eager_state[0], eager_state[1]
             expected_rest = [*(new_rnn if isinstance(new_rnn, tuple) else (new_rnn,))]
             expected_rest += [new_feed] if new_feed is not None else []
@@ -349,13 +349,12 @@ def test_seq2seq_encoder_and_decoder_step_match_eager(folder, variant):
 )
 def test_forecaster_matches_eager(folder, variant):
     ckpt = make_checkpoint(folder / checkpoint_name(variant), *variant)
-    model, _ = loaded(ckpt)
-    net = model.network  # seqkit.training.TaskModule: the shape's network inside
+    net, _ = loaded(ckpt)
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(5, net.input_length, net.n_past + net.n_calendar, generator=gen)
     future = torch.randn(5, net.horizon, net.n_calendar, generator=gen)
     with torch.no_grad():
-        out = model(x, future)
+        out = net(x, future)
     for fmt, (files, sidecar) in export_both(ckpt).items():
         inputs = [x, future] if net.n_calendar and net.head != "direct" else [x]
         assert [p["name"] for p in sidecar["graphs"]["model"]["outputs"]] == list(out)
@@ -367,7 +366,7 @@ def test_forecaster_matches_eager(folder, variant):
 def test_bad_format_and_bad_checkpoint_are_one_error_line(tmp_path, capsys):
     """Raised before anything is written, and printed by the scripts' error wrapper as one line (the README
     test runs scripts/export.py format=tflite itself)."""
-    from seqkit.app.train import report_errors
+    from seqkit.app.cli import report_errors
     from seqkit.data.errors import DataError
 
     with pytest.raises(ValueError, match="format=tflite: choose one of onnx, torchscript"):
@@ -390,11 +389,11 @@ def test_one_graph_written_in_both_formats_keeps_dropout_off(tmp_path):
     """The ONNX exporter restores the training mode it found; a graph written again afterwards (the
     benchmark writes both formats from one graph) must still be the eval-mode model, dropout off."""
     from seqkit.export.exporter import write_graph
-    from seqkit.export.graphs import classifier_graphs
-    from seqkit.models import SequenceClassifier
+    from seqkit.tasks.classification.export import graphs
+    from seqkit.tasks.classification.network import ClassifierNetwork
 
     torch.manual_seed(0)
-    model = SequenceClassifier(
+    model = ClassifierNetwork(
         vocab_size=20,
         num_classes=3,
         embedding_dim=4,
@@ -402,7 +401,7 @@ def test_one_graph_written_in_both_formats_keeps_dropout_off(tmp_path):
         dropout=0.5,
         backbone={"hidden_size": 5, "bidirectional": True},
     ).eval()
-    graph = classifier_graphs(model)[0]
+    graph = graphs(model)[0]
     write_graph(graph, tmp_path / "m.onnx", "onnx")
     write_graph(graph, tmp_path / "m.pt", "torchscript")
     tokens, lengths = token_batch(20)

@@ -5,8 +5,9 @@ generated files as in test_contracts.py, then:
 
 (a) a few training steps under ``32-true``, ``16-mixed`` and ``bf16-mixed`` with the recipe's gradient clipping
     and (fused) Adam: finite losses, and the weights move;
-(b) the model trained on the GPU predicts there what the same weights predict on the CPU (cuDNN and the CPU's
-    kernels agree to 1e-4), and on the GPU a padded batch predicts what each sequence predicts alone;
+(b) the network trained on the GPU predicts there what the same weights, its checkpoint read back by
+    ``seqkit.app.checkpoint.load``, predict on the CPU (cuDNN and the CPU's kernels agree to 1e-4), and on the
+    GPU a padded batch predicts what each sequence predicts alone;
 (c) ``train.py trainer=gpu trainer.precision=16-mixed`` end to end (fp16, so the gradient scaler's skipped steps
     too) for one task of each shape (fit, validation, test, checkpoint), then
     ``predict.py`` with that checkpoint in a process that sees no GPU.
@@ -28,7 +29,7 @@ import torch
 from pytorch_lightning.utilities import move_data_to_device
 from test_contracts import TASKS, Built, _row, compose_task, examples_and_collate, fit_tiny
 
-from seqkit.app.train import build
+from seqkit.app.checkpoint import load
 
 ACCELERATOR = os.environ.get("SEQKIT_GPU_TEST_ACCELERATOR", "gpu")
 DEVICE = "cuda" if ACCELERATOR == "gpu" else "cpu"
@@ -54,10 +55,11 @@ class Losses(pl.Callback):
 
 
 def fit_on_gpu(name: str, folder: Path, precision: str, steps: int = 4):
-    """test_contracts' tiny fit, on the GPU in ``precision``, with the recipe's gradient clipping."""
+    """test_contracts' tiny fit, on the GPU in ``precision``, with the recipe's gradient clipping:
+    (model, datamodule, trainer, training losses, weights before training)."""
     losses = Losses()
     clip = compose_task(name).trainer.gradient_clip_val
-    model, datamodule, _ = fit_tiny(
+    model, datamodule, trainer = fit_tiny(
         name,
         folder,
         steps,
@@ -67,13 +69,13 @@ def fit_on_gpu(name: str, folder: Path, precision: str, steps: int = 4):
         precision=precision,
         gradient_clip_val=clip,
     )
-    return model, datamodule, losses.values, losses.before
+    return model, datamodule, trainer, losses.values, losses.before
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("name", list(TASKS))
 def test_training_steps_on_the_gpu_in_each_precision(name, precision, tmp_path):
-    model, _, losses, before = fit_on_gpu(name, tmp_path, precision)
+    model, _, _, losses, before = fit_on_gpu(name, tmp_path, precision)
     assert losses and all(torch.isfinite(torch.tensor(losses))), losses
     after = model.state_dict()
     assert any(not torch.equal(before[k], after[k].cpu()) for k in before if before[k].is_floating_point())
@@ -105,20 +107,23 @@ def no_tf32():
 
 @pytest.mark.parametrize("name", list(TASKS))
 def test_gpu_predicts_what_the_cpu_predicts_and_ignores_padding(name, tmp_path, no_tf32):
-    model, datamodule, _, _ = fit_on_gpu(name, tmp_path, "32-true")
+    model, datamodule, trainer, _, _ = fit_on_gpu(name, tmp_path, "32-true")
+    ckpt = tmp_path / "gpu.ckpt"
+    trainer.save_checkpoint(ckpt)
     model = model.to(DEVICE).eval()
-    b = Built(TASKS[name], model, datamodule, tmp_path / "unused.ckpt", tmp_path)
+    b = Built(TASKS[name], model, datamodule, ckpt, tmp_path)
     examples, collate = examples_and_collate(b)
     batch = collate(examples)
-    twin = build(compose_task(name, *TASKS[name].files(tmp_path)).model, **datamodule.model_kwargs())
-    twin.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
-    twin.eval()
+    twin, _ = load(ckpt)  # the same weights on the CPU, through seqkit's own loader (eval mode)
+    assert next(twin.parameters()).device.type == "cpu"
+    for key, tensor in b.network.state_dict().items():
+        assert torch.equal(twin.state_dict()[key], tensor.cpu()), key
     with torch.no_grad():
-        on_gpu = model.predict_step(move_data_to_device(batch, DEVICE), 0)
-        on_cpu = twin.predict_step(batch, 0)
+        on_gpu = b.network.predict(move_data_to_device(batch, DEVICE))
+        on_cpu = twin.predict(batch)
         _assert_same(_move(on_gpu, "cpu"), on_cpu, f"{name} GPU vs CPU")
         for i, example in enumerate(examples):
-            alone = model.predict_step(move_data_to_device(collate([example]), DEVICE), 0)
+            alone = b.network.predict(move_data_to_device(collate([example]), DEVICE))
             _assert_same(
                 _row(on_gpu, i, alone),
                 {k: v[0] for k, v in alone.items() if torch.is_tensor(v)},

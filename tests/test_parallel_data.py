@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from seqkit.data import DataError
 from seqkit.data.cmudict import read_cmudict, split_words
+from seqkit.data.errors import DataError
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 from seqkit.tasks.seq2seq.metrics import bleu_chrf, edit_distance, error_rates
 

@@ -16,10 +16,8 @@ from test_seq2seq import reversal_rows
 
 from seqkit.app.checkpoint import load
 from seqkit.app.cli import report_errors
-from seqkit.app.predict import predict as app_predict
-from seqkit.app.predict import predict_with
-from seqkit.app.train import predict as lightning_predict
-from seqkit.data import DataError
+from seqkit.app.predict import predict, predict_with
+from seqkit.data.errors import DataError
 from seqkit.tasks.seq2seq.datamodule import ParallelDataModule
 from seqkit.training import TaskModule
 
@@ -56,12 +54,6 @@ def legacy_ckpt(tmp_path):
     return tmp_path / "legacy.ckpt"
 
 
-def predict(cfg):
-    """What scripts/predict.py runs: the application (no Lightning), else the old path."""
-    done = app_predict(cfg)
-    return lightning_predict(cfg) if done is None else done
-
-
 def edited(ckpt, folder, name, edit):
     checkpoint = torch.load(ckpt, weights_only=True)
     edit(checkpoint)
@@ -70,7 +62,8 @@ def edited(ckpt, folder, name, edit):
 
 
 def predict_fails_with(ckpt, tmp_path, capsys, monkeypatch) -> str:
-    """predict.py's main on ``ckpt``: exit 1 and the one ``error:`` line it printed (no traceback)."""
+    """predict.py's command (``seqkit.app.predict.predict`` under the scripts' error wrapper) on ``ckpt``: exit 1
+    and the one ``error:`` line it printed (no traceback)."""
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     (tmp_path / "in.txt").write_text("abc\n", encoding="utf-8")
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
