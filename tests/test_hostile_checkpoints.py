@@ -20,11 +20,15 @@ import torch
 from conftest import FILLERS, FIRST_MARKERS, LAST_MARKERS, marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
-from seqkit.app.train import evaluate, load_checkpoint, predict, report_errors, train
+from seqkit import tasks
+from seqkit.app.checkpoint import load
+from seqkit.app.cli import report_errors
+from seqkit.app.evaluate import evaluate
+from seqkit.app.predict import predict
+from seqkit.app.train import train
 from seqkit.data.errors import DataError
 from seqkit.data.pretrained import load_vectors
-from seqkit.registry import register
-from seqkit.training.module import TaskModule
+from seqkit.tasks.classification.network import ClassifierNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 REFUSED_CLASS = "which is not a registered seqkit class; refused (a checkpoint is data, it does not choose code)"
@@ -134,7 +138,7 @@ def test_predict_script_refuses_a_foreign_class_without_importing_it(trained, tm
 
 @pytest.mark.parametrize("key", ["model_class", "datamodule_class"])
 def test_evaluate_and_export_refuse_a_foreign_class_before_importing_it(trained, tmp_path, capsys, monkeypatch, key):
-    from seqkit.export import export_checkpoint
+    from seqkit.app.export import export_checkpoint
 
     evil = foreign_class(trained, tmp_path, key)
     _, data, vectors = trained
@@ -148,30 +152,54 @@ def test_evaluate_and_export_refuse_a_foreign_class_before_importing_it(trained,
 
 
 def test_a_class_of_the_wrong_kind_or_not_a_string_is_refused(trained, tmp_path):
-    swapped = foreign_class(trained, tmp_path, "model_class", "seqkit.data.classification.TextClassificationDataModule")
-    with pytest.raises(
-        DataError, match="names class seqkit.data.classification.TextClassificationDataModule, which is not"
-    ):
-        load_checkpoint(str(swapped))
+    datamodule = "seqkit.tasks.classification.datamodule.ClassificationDataModule"  # registered, as a data module
+    swapped = foreign_class(trained, tmp_path, "model_class", datamodule)
+    with pytest.raises(DataError, match=f"names class {datamodule}, which is not"):
+        load(str(swapped))
     odd = foreign_class(trained, tmp_path, "model_class", "os.system\nrm -rf /")
     with pytest.raises(DataError, match=r"names class 'os.system\\nrm -rf /', which is not a registered seqkit class"):
-        load_checkpoint(str(odd))
+        load(str(odd))
 
 
-class RenamedClassifier(TaskModule):
-    """A test-local model class: loadable once registered, also under the path older checkpoints recorded."""
+class RenamedClassifier(ClassifierNetwork):
+    """A test-local network: a plugin's shape, loadable once registered, also under the model class older
+    checkpoints recorded (its ``legacy_models``)."""
 
 
-def test_a_registered_class_loads_under_its_path_and_its_old_paths(trained, tmp_path):
-    _, _, vectors = trained
-    here = foreign_class(trained, tmp_path, "model_class", f"{__name__}.RenamedClassifier")
-    old = edited(here, tmp_path / "old.ckpt", lambda c: c["seqkit"].update(model_class="seqkit.models.old.Classifier"))
-    with pytest.raises(DataError, match="not a registered seqkit class"):
-        load_checkpoint(str(here), pretrained=str(vectors))
-    register(RenamedClassifier, "seqkit.models.old.Classifier")
+RENAMED = tasks.registry.Shape(
+    name="renamed_classification",
+    network=f"{__name__}:RenamedClassifier",
+    codec="seqkit.tasks.classification.codec:ClassificationCodec",
+    metrics="seqkit.tasks.classification.metrics:ClassificationMetrics",
+    legacy_models=("seqkit.models.old.Classifier",),
+    legacy_datamodules=("seqkit.data.old.ClassificationData",),
+)
+
+
+def test_a_registered_shape_loads_under_its_name_and_its_old_model_class(trained, tmp_path, monkeypatch):
+    run_dir, _, vectors = trained
+
+    def as_plugin(checkpoint):  # written by TaskModule(shape="renamed_classification")
+        checkpoint["seqkit"]["shape"] = RENAMED.name
+
+    def as_old(checkpoint):  # written before issue #25: an old model class, its data module's entry, no prefix
+        meta = checkpoint["seqkit"]
+        del meta["shape"], meta["codec_class"], meta["codec_settings"], meta["codec"]
+        checkpoint["ClassificationData"] = checkpoint.pop(meta["datamodule_class"].rsplit(".", 1)[-1])
+        meta.update(model_class="seqkit.models.old.Classifier", datamodule_class="seqkit.data.old.ClassificationData")
+        checkpoint["state_dict"] = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items()}
+
+    here = edited(run_dir / "checkpoints" / "best.ckpt", tmp_path / "plugin.ckpt", as_plugin)
+    old = edited(here, tmp_path / "old.ckpt", as_old)
+    with pytest.raises(DataError, match="its model shape 'renamed_classification' is not registered here"):
+        load(str(here), pretrained=str(vectors))
+    with pytest.raises(DataError, match="names class seqkit.models.old.Classifier, which is not a registered seqkit"):
+        load(str(old), pretrained=str(vectors))
+    monkeypatch.setattr(tasks.registry, "_SHAPES", dict(tasks.registry._SHAPES))  # registered for this test only
+    tasks.registry.register(RENAMED)
     for path in (here, old):
-        model, _ = load_checkpoint(str(path), pretrained=str(vectors))
-        assert type(model) is RenamedClassifier
+        network, codec = load(str(path), pretrained=str(vectors))
+        assert type(network) is RenamedClassifier and codec.labels.itos == ["zag-tac", "zag-tic", "zig-tac", "zig-tic"]
 
 
 # ---- (b) a checkpoint does not choose which file is read as its vectors ---------------------------------------

@@ -14,7 +14,9 @@ import torch
 from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 
-from seqkit.app.train import load_checkpoint, report_errors, train
+from seqkit.app.checkpoint import load
+from seqkit.app.cli import report_errors
+from seqkit.app.train import train
 from seqkit.checkpoint import FORMAT_VERSION
 from seqkit.data.errors import DataError
 from seqkit.training.callbacks import FiniteCheck, LineProgressBar, NonFiniteError, progress_bar
@@ -204,13 +206,13 @@ def test_truncated_and_corrupted_checkpoints_are_named(finished_run, tmp_path):
     corrupted.write_bytes(bytes(damaged))
     for path in (truncated, corrupted):
         with pytest.raises(DataError, match="cannot read the checkpoint: truncated or corrupted") as info:
-            load_checkpoint(str(path))
+            load(str(path))
         assert info.value.path == str(path)
     (tmp_path / "empty.ckpt").write_bytes(b"")
     with pytest.raises(DataError, match="truncated or corrupted"):
-        load_checkpoint(str(tmp_path / "empty.ckpt"))
+        load(str(tmp_path / "empty.ckpt"))
     with pytest.raises(DataError, match="checkpoint not found"):
-        load_checkpoint(str(tmp_path / "missing.ckpt"))
+        load(str(tmp_path / "missing.ckpt"))
 
 
 class RunsCode:
@@ -230,7 +232,7 @@ def test_a_checkpoint_holding_a_pickled_object_is_refused_and_runs_nothing(finis
     evil = tmp_path / "evil.ckpt"
     torch.save(checkpoint, evil)
     with pytest.raises(DataError, match=r"refused: it holds a pickled Python object .*weights_only=True"):
-        load_checkpoint(str(evil))
+        load(str(evil))
     assert not marker.exists()
 
 
@@ -254,11 +256,11 @@ def test_newer_format_and_non_seqkit_checkpoints_are_named(finished_run, tmp_pat
         match=f"written by a newer seqkit \\(checkpoint format {FORMAT_VERSION + 1}; this seqkit "
         f"reads up to {FORMAT_VERSION}\\): upgrade seqkit",
     ):
-        load_checkpoint(str(newer))
+        load(str(newer))
     plain = tmp_path / "plain.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, plain)
     with pytest.raises(DataError, match="not a seqkit checkpoint"):
-        load_checkpoint(str(plain))
+        load(str(plain))
 
 
 # ---- resume: what it refuses, and a finished run ----------------------------------------------------------------

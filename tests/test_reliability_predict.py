@@ -11,8 +11,10 @@ from conftest import marker_examples, write_tab_file
 from hydra import compose, initialize_config_dir
 from test_tagger_scripts import conll_text
 
+from seqkit.app.checkpoint import load
+from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict_stream import stream_predictions
-from seqkit.app.train import _plain_trainer, load_checkpoint, train
+from seqkit.app.train import train
 from seqkit.data.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,17 +69,18 @@ def tagger(tmp_path_factory):
 
 
 def predict(ckpt, source, output, chunk_lines, **options):
-    model, datamodule = load_checkpoint(str(ckpt))
-    trainer = _plain_trainer(config("predict", f"ckpt_path={ckpt}"))
+    network, codec = load(str(ckpt))  # as seqkit.app.predict runs it (no Lightning), with chunk_lines set
     calls = []
-    set_input = datamodule.set_predict_input
+    set_input = codec.set_predict_input
 
-    def recording(lines, *args, **kwargs):  # how many lines each chunk hands the data module
+    def recording(lines, *args, **kwargs):  # how many lines each chunk hands the codec
         calls.append(len(lines))
         return set_input(lines, *args, **kwargs)
 
-    datamodule.set_predict_input = recording
-    count = stream_predictions(model, datamodule, trainer, str(source), str(output), options, chunk_lines=chunk_lines)
+    codec.set_predict_input = recording
+    count = stream_predictions(
+        NetworkRunner(network), codec, None, str(source), str(output), options, chunk_lines=chunk_lines
+    )
     return count, calls
 
 

@@ -12,7 +12,9 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
-from seqkit.app.train import check_accelerator, load_checkpoint, report_errors, train, unknown_option_message
+from seqkit.app.checkpoint import load
+from seqkit.app.cli import _init_parameters, report_errors, unknown_option_message
+from seqkit.app.train import check_accelerator, train
 from seqkit.data.errors import DataError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -71,11 +73,11 @@ def test_trainer_gpu_without_cuda_says_how_to_get_a_cuda_build(monkeypatch, caps
 
 
 def test_a_misspelt_option_names_it_and_the_valid_ones():
-    class_error = TypeError("SequenceClassifier.__init__() got an unexpected keyword argument 'poling'")
+    class_error = TypeError("ClassifierNetwork.__init__() got an unexpected keyword argument 'poling'")
     message = unknown_option_message(class_error)
-    assert message.startswith("unknown option 'poling' of SequenceClassifier; it takes: ")
+    assert message.startswith("unknown option 'poling' of ClassifierNetwork; it takes: ")
     assert "pooling" in message and "vocab_size" in message
-    # through Hydra's instantiate (optimisers), and a method's keyword (predict options)
+    # through Hydra's instantiate (optimisers), and a method's keyword (predict options: the codec's)
     from hydra.errors import InstantiationException
 
     wrapped = InstantiationException(
@@ -83,11 +85,20 @@ def test_a_misspelt_option_names_it_and_the_valid_ones():
         "got an unexpected keyword argument 'momentun'\")"
     )
     assert unknown_option_message(wrapped).startswith("unknown option 'momentun' of Adam; it takes: amsgrad, betas")
-    method = TypeError("TaggingDataModule.set_predict_input() got an unexpected keyword argument 'fmt'")
+    method = TypeError("TaggingCodec.set_predict_input() got an unexpected keyword argument 'fmt'")
     assert "input_format, lines, output_format, source" in unknown_option_message(method)
-    # options that come through **kwargs are found on the base class that names them
+    # a shape's data module (data.* overrides), found among the registered shapes' parts
     dm = TypeError("TaggingDataModule.__init__() got an unexpected keyword argument 'batchsize'")
     assert "batch_size" in unknown_option_message(dm) and "label_column" in unknown_option_message(dm)
+
+    # options that come through **kwargs are found on the base class that names them
+    class Base:
+        def __init__(self, batch_size: int = 1, label_column: int = -1): ...
+
+    class Passing(Base):
+        def __init__(self, scheme: str = "iob2", **kwargs): ...
+
+    assert _init_parameters(Passing) == ["batch_size", "label_column", "scheme"]
     assert unknown_option_message(TypeError("unsupported operand type(s) for +: 'int' and 'str'")) is None
 
 
@@ -122,7 +133,7 @@ def test_files_that_are_not_checkpoints_are_named_without_torch_advice(tmp_path)
     }
     for path, reason in expected.items():
         with pytest.raises(DataError) as info:
-            load_checkpoint(str(path))
+            load(str(path))
         message = str(info.value)
         assert message.startswith(f"{path}: ") and reason in message
         assert "weights_only=False" not in message and "trust" not in message
@@ -130,52 +141,54 @@ def test_files_that_are_not_checkpoints_are_named_without_torch_advice(tmp_path)
 
 # ---- classifier prediction input ------------------------------------------------------------------------------
 @pytest.fixture
-def classifier_dm(tmp_path):
-    from seqkit.data import TextClassificationDataModule
+def classifier_codec(tmp_path):
+    """The codec of a classifier trained on two texts: what prediction reads its input with."""
+    from seqkit.tasks.classification.datamodule import ClassificationDataModule
 
     (tmp_path / "train.tsv").write_text("good film\tpos\nbad film\tneg\n", encoding="utf-8")
-    dm = TextClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "train.tsv"))
+    dm = ClassificationDataModule(train_path=str(tmp_path / "train.tsv"), val_path=str(tmp_path / "train.tsv"))
     dm.setup("fit")
-    return dm
+    return dm.codec
 
 
-def test_classifier_reads_its_training_format_and_ignores_labels(classifier_dm):
+def test_classifier_reads_its_training_format_and_ignores_labels(classifier_codec):
     lines = [(1, "good film\tpos"), (2, ""), (3, "a plain line, no tab"), (4, "  ")]
-    texts = classifier_dm.set_predict_input(lines, "in.tsv")
+    texts = classifier_codec.set_predict_input(lines, "in.tsv")
     assert [t.text for t in texts] == ["good film", "", "a plain line, no tab", ""]  # one record a line
     assert [t.line for t in texts] == [1, 2, 3, 4] and all(t.label is None for t in texts)
-    assert [e.index for e in classifier_dm.datasets["predict"]] == [0, 2]  # blank lines are not fed to the model
+    assert [e.index for e in classifier_codec.datasets["predict"]] == [0, 2]  # blank lines are not fed to the model
     outputs = [{"probabilities": torch.tensor([0.25, 0.75])}, None, {"probabilities": torch.tensor([0.5, 0.5])}, None]
-    rows = classifier_dm.format_predictions(texts, outputs)
+    rows = classifier_codec.format_predictions(texts, outputs)
     assert rows[0] == {"text": "good film", "label": "pos", "probabilities": {"neg": 0.25, "pos": 0.75}}
     assert rows[1] == rows[3] == {"text": "", "label": None, "probabilities": None}
 
 
-def test_classifier_input_errors_name_the_line(classifier_dm):
+def test_classifier_input_errors_name_the_line(classifier_codec):
     with pytest.raises(DataError) as info:  # a label the checkpoint does not know: not silently part of the text
-        classifier_dm.set_predict_input([(1, "good film\tpos"), (2, "it was\tsurprising")], "in.tsv")
+        classifier_codec.set_predict_input([(1, "good film\tpos"), (2, "it was\tsurprising")], "in.tsv")
     assert info.value.line == 2 and "'surprising' is not in the training labels" in str(info.value)
     assert "options.input_format=text" in str(info.value)
-    texts = classifier_dm.set_predict_input([(1, "it was\tsurprising")], "in.tsv", input_format="text")
+    texts = classifier_codec.set_predict_input([(1, "it was\tsurprising")], "in.tsv", input_format="text")
     assert texts[0].text == "it was\tsurprising"
     with pytest.raises(ValueError, match="a text classifier writes JSON lines only"):
-        classifier_dm.set_predict_input([(1, "good")], "in.tsv", output_format="conll")
-    blank = classifier_dm.set_predict_input([(1, " ")], "in.tsv")  # a record for the line, nothing to predict
-    assert [t.text for t in blank] == [""] and classifier_dm.datasets["predict"] == []
+        classifier_codec.set_predict_input([(1, "good")], "in.tsv", output_format="conll")
+    blank = classifier_codec.set_predict_input([(1, " ")], "in.tsv")  # a record for the line, nothing to predict
+    assert [t.text for t in blank] == [""] and classifier_codec.datasets["predict"] == []
 
 
 def test_label_space_text_checkpoint_reads_the_first_word_as_its_label(tmp_path):
-    from seqkit.data import TextClassificationDataModule
+    from seqkit.tasks.classification.datamodule import ClassificationDataModule
 
     (tmp_path / "train.txt").write_text("1 a witty film\n0 a dull film\n", encoding="utf-8")
-    dm = TextClassificationDataModule(
+    dm = ClassificationDataModule(
         train_path=str(tmp_path / "train.txt"), val_path=str(tmp_path / "train.txt"), format="label_space_text"
     )
     dm.setup("fit")
-    assert [t.text for t in dm.set_predict_input([(1, "1 a witty film")], "dev")] == ["a witty film"]
+    codec = dm.codec
+    assert [t.text for t in codec.set_predict_input([(1, "1 a witty film")], "dev")] == ["a witty film"]
     with pytest.raises(DataError, match="label 'a' is not in the training labels"):  # plain text is not guessed
-        dm.set_predict_input([(1, "a witty film")], "<stdin>")
-    assert [t.text for t in dm.set_predict_input([(1, "a witty film")], "<stdin>", input_format="text")] == [
+        codec.set_predict_input([(1, "a witty film")], "<stdin>")
+    assert [t.text for t in codec.set_predict_input([(1, "a witty film")], "<stdin>", input_format="text")] == [
         "a witty film"
     ]
 
@@ -242,11 +255,11 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
     assert any(not torch.equal(best[k], saved[k]) for k in saved)  # not the best single epoch's weights
 
     # the reported metrics are the averaged model's: evaluating swa.ckpt alone gives the same test figures
-    model, dm = load_checkpoint(str(swa_path), test_path=str(files["test"]))
-    dm.setup("test")
-    scores = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False).test(
-        model, datamodule=dm, verbose=False
-    )[0]
+    from seqkit.app.evaluate import evaluate
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"ckpt_path={swa_path}", f"data.test_path={files['test']}"])
+    scores = evaluate(cfg)
     assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
     assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
 

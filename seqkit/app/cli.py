@@ -165,8 +165,9 @@ def unknown_option_message(error: BaseException) -> Optional[str]:
 def _options_of(owner: str, method: str) -> List[str]:
     from seqkit import tasks
 
-    networks = tuple(tasks.get(name).network.split(":")[0] for name in tasks.registry.names())  # the shapes' networks
-    for home in (*_OPTION_HOMES, *networks):
+    shapes = [tasks.get(name) for name in tasks.registry.names()]
+    parts = (spec for s in shapes for spec in (s.network, s.codec, *s.datamodules))  # data.* and options.* are theirs
+    for home in dict.fromkeys((*_OPTION_HOMES, *(spec.split(":")[0] for spec in parts))):
         cls = getattr(importlib.import_module(home), owner, None)
         if isinstance(cls, type):
             break
