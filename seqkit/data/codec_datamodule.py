@@ -32,7 +32,7 @@ def unknown_setting_message(key: str, known: Sequence[str], owner: str) -> str:
     """The one line for a data setting ``key`` that ``owner`` does not take (a misspelt ``data.<key>=`` override or
     config entry), in the style of ``seqkit.cli.unknown_option_message``: the closest known setting, if any is
     close, else all of them."""
-    close = difflib.get_close_matches(key, list(known), n=1)
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)  # typos, not merely similar words
     if close:
         return f"unknown data option {key!r} of {owner}; did you mean {close[0]!r}?"
     return f"unknown data option {key!r} of {owner}; it takes: {', '.join(sorted(known))}"
