@@ -6,6 +6,10 @@ A shape's codec (``seqkit/tasks/<shape>/codec.py``) subclasses ``Codec`` and pro
 of its data: ``state_dict``/``load_state_dict`` (plain Python: what a checkpoint keeps), ``built``,
 ``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``, and for prediction
 ``set_predict_input`` and ``format_predictions``.
+
+Its ``defaults`` are the one home of its data settings and their default values (its class docstring says what
+each one means). The data module (``seqkit.data.codec_datamodule.CodecDataModule``) takes exactly these settings
+and its loaders' (``bucketing``, ``num_workers``), refuses any other, and saves all of them in the checkpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ from typing import Any, ClassVar, Dict, Iterator, List, Mapping, Optional
 
 from seqkit.data.sampler import sorted_batches
 from seqkit.data.textfile import resolve_path
+
+# The settings most codecs read, with their defaults: a codec lists them in its ``defaults`` (``**SHARED_DEFAULTS``);
+# one that does not (generated data) gets these from its data module.
+SHARED_DEFAULTS: Dict[str, Any] = {
+    "root": None,  # directory that relative ``*_path`` settings are read from (``data.root=../shared/data/sst2``)
+    "batch_size": 32,  # training batch size
+    "eval_batch_size": None,  # validation, test and prediction (null: batch_size)
+}
 
 
 class Settings(dict):
@@ -28,14 +40,17 @@ class Settings(dict):
 
 
 class Codec:
-    """Base class. ``defaults``: the settings a subclass reads, with their default values; ``settings`` given to
-    the constructor (the data module's, ``configs/task/<name>.yaml`` ``data.*``) override them, others are kept."""
+    """Base class. ``defaults``: the settings a subclass reads, with their default values (the one place they are
+    set); ``settings`` given to the constructor (the data module's, ``configs/task/<name>.yaml`` ``data.*``)
+    override them. Others are kept (an older checkpoint's); the data module refuses them."""
 
     defaults: ClassVar[Dict[str, Any]] = {}
 
     def __init__(self, **settings: Any):
         self.hparams = Settings({**self.defaults, **settings})
-        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
+        self.eval_batch_size = (
+            self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or SHARED_DEFAULTS["batch_size"]
+        )
         self.datasets: Dict[str, List[Any]] = {}  # split -> encoded examples ("predict": the prediction input)
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 
 from seqkit.data.batch import Batch, encode_records, lengths_of, pad
-from seqkit.data.codec import Codec
+from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import Vocabulary
@@ -29,7 +29,10 @@ class Example:
 
 
 class CountCodec(Codec):
-    defaults = {"train_path": None, "val_path": None, "test_path": None}
+    """Settings: ``train_path`` / ``val_path`` / ``test_path`` (``<tokens>\\t<count>`` lines), ``root``, and
+    ``batch_size`` (16) / ``eval_batch_size``."""
+
+    defaults = {"train_path": None, "val_path": None, "test_path": None, **SHARED_DEFAULTS, "batch_size": 16}
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)

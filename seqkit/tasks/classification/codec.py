@@ -17,7 +17,7 @@ import torch
 
 from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
-from seqkit.data.codec import Codec
+from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
 from seqkit.data.notice import log
@@ -70,18 +70,25 @@ DEFAULTS = {
     "max_vocab_size": None,
     "pretrained": None,
     "char_features": False,
-    "root": None,
-    "batch_size": 32,
-    "eval_batch_size": None,
+    **SHARED_DEFAULTS,
 }
 
 
 class ClassificationCodec(Codec):
-    """Reads, encodes, batches and formats text classification data.
+    """Reads, encodes, batches and formats texts with one label each (``task=sentiment``).
 
-    settings: the data module's (``configs/task/sentiment.yaml`` ``data.*``): ``format``, ``tokenizer``,
-    ``min_freq``, ``max_vocab_size``, ``pretrained``, ``char_features``, the paths (``train_path``, ``val_path``,
-    ``test_path``, ``builtin``, ``split``, ``split_seed``, ``root``) and ``eval_batch_size``; others are kept.
+    Settings (``DEFAULTS``; ``configs/task/sentiment.yaml`` ``data.*``):
+
+    builtin: shipped data (``sentiment_labelled``), used while ``train_path`` is null: split ``split`` =
+        train/val/test fractions with ``split_seed``, stratified by label.
+    train_path / val_path / test_path: your own files, all in ``format`` (``text_tab_label``: "<text>\t<label>",
+        ``label_space_text``: "<label> <text>"); without ``val_path`` a stratified ``split[1]`` share of train
+        is held out. root: the directory relative paths are read from.
+    tokenizer: ``seqkit.data.tokenizer.Tokenizer``'s settings (mode, lowercase).
+    min_freq / max_vocab_size: the vocabulary, learnt (with the label set) from the training split only.
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file. char_features: batches also carry characters.
+    batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
     defaults = DEFAULTS
@@ -273,8 +280,15 @@ class ClassificationCodec(Codec):
 
 
 class AddingCodec(Codec):
-    """The adding problem (``task=adding``), generated from a seed (``seqkit.data.synthetic.adding_problem``): no
-    files and nothing learnt but ``target_mean``, the training targets' mean (the network's baseline)."""
+    """The adding problem (``task=adding``), generated from a seed (``seqkit.data.generated.adding_problem``): no
+    files and nothing learnt but ``target_mean``, the training targets' mean (the network's baseline).
+
+    Settings: ``length`` steps a sequence; ``train_size`` / ``val_size`` / ``test_size`` sequences, generated from
+    ``seed`` (train: seed, val: seed + 1, test: seed + 2). Its data module adds the loaders' settings
+    (``root``, unused; ``batch_size``, ``eval_batch_size``, ``bucketing``, ``num_workers``).
+    Batches carry real-valued inputs [B, T, 2] (``Batch.features``); the network gets ``input_size=2`` and
+    ``target_mean`` (its predict-the-mean baseline).
+    """
 
     defaults = {"length": 100, "train_size": 10000, "val_size": 1000, "test_size": 0, "seed": 0}
 

@@ -21,10 +21,10 @@ from torch import Tensor
 
 from seqkit.data.batch import DeviceMovable
 from seqkit.data.builtin import builtin_files
-from seqkit.data.codec import Settings
+from seqkit.data.codec import Codec
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
-from seqkit.data.textfile import read_lines, resolve_path
+from seqkit.data.textfile import read_lines
 from seqkit.data.timeseries import (
     SPLITS,
     Scaler,
@@ -122,14 +122,33 @@ DEFAULTS = {
 }
 
 
-class ForecastingCodec:
-    """Windows over one CSV series (settings: ``configs/task/forecast.yaml`` ``data.*``; see
-    ``ForecastingDataModule``)."""
+class ForecastingCodec(Codec):
+    """Windows over one CSV series (``task=forecast``).
 
+    Settings (``DEFAULTS``; ``configs/task/forecast.yaml`` ``data.*``):
+
+    path / builtin: the series (a CSV file with a header; builtin: ``airpassengers``); root: the directory a
+        relative path is read from. train_path / val_path: refused (a series is one file, split by ``split``).
+    time_column: its timestamps (null: rows are numbered). target: one column or a list.
+    features: "S" (the targets, plus any ``covariates``) or "MS" (every other column too, as past-observed
+        covariates). calendar: known-future features from the timestamps (hour, weekday, day, month, dayofyear).
+    split: [train, val, test] row counts or fractions, in time order.
+    input_length -> horizon: the window; stride: between training windows; partial_train_windows: also train on
+        the windows whose horizon runs past the training rows (on their steps inside them); eval_stride: between
+        validation/test origins.
+    scaler: standard | minmax | none, fitted on the training rows only (log=true takes logs first).
+    season: for the seasonal-naive baseline.
+    test_path: evaluate on every window of another CSV with the same columns instead of the series' test split.
+    batch_size / eval_batch_size / num_workers: the loaders (training windows are shuffled, not bucketed: they all
+        have one length, so the data module takes no ``bucketing``).
+    """
+
+    defaults = DEFAULTS
     keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
 
     def __init__(self, **settings: Any):
-        hp = self.hparams = Settings({**DEFAULTS, **settings})
+        super().__init__(**settings)
+        hp = self.hparams
         if hp.train_path or hp.val_path:
             raise ValueError("a time series is one file: give data.path (the splits come from data.split)")
         if hp.features not in ("S", "MS"):
@@ -137,7 +156,6 @@ class ForecastingCodec:
         if min(hp.input_length, hp.horizon, hp.stride, hp.eval_stride) < 1:
             raise ValueError("data.input_length, data.horizon, data.stride and data.eval_stride must be >= 1")
         self.batch_size = hp.batch_size
-        self.eval_batch_size = hp.eval_batch_size or hp.batch_size
         target = hp.target
         self.targets: List[str] = [target] if isinstance(target, str) else list(target)
         self.covariates: Optional[List[str]] = None  # decided when the header is read (features=MS: every column)
@@ -148,7 +166,6 @@ class ForecastingCodec:
         self.time_format: Optional[str] = None
         self.series_source: Optional[Dict[str, str]] = None  # {"builtin": name} or {"path": absolute path}
         self.frames: Dict[str, Frame] = {}
-        self.datasets: Dict[str, List[Window]] = {}
         self.backtest_stride: Optional[int] = None  # evaluate.py options.backtest=true
         self.plot_path: Optional[str] = None  # predict.py options.plot
         self.rows: Dict[str, Tuple[int, int]] = {}
@@ -172,12 +189,6 @@ class ForecastingCodec:
         self.calendar, self.step = list(state["calendar"]), dict(state["step"])
         self.time_format, self.series_source = state["time_format"], state["series_source"]
 
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "ForecastingCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
-
     @property
     def built(self) -> bool:
         return self.scaler is not None
@@ -199,9 +210,6 @@ class ForecastingCodec:
         }
 
     # ---- reading ---------------------------------------------------------------------------------
-    def resolve(self, path: Optional[str]) -> Optional[Path]:
-        return None if path is None else resolve_path(path, self.hparams.root)
-
     def _source_lines(self) -> Tuple[List[Tuple[int, str]], str]:
         hp = self.hparams
         if self.series_source is not None:  # restored from a checkpoint: the series it was trained on
@@ -398,9 +406,6 @@ class ForecastingCodec:
         self.datasets["predict"] = Windows([Window(0, len(series), H)], frame)
         self.plot_path = plot
         return [ForecastRequest(times, frame)]
-
-    def predict_batches(self) -> Iterator[WindowBatch]:
-        return self.batches(self.datasets["predict"])
 
     def format_predictions(
         self, requests: List[ForecastRequest], outputs: List[Dict[str, Tensor]]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
@@ -23,12 +22,12 @@ from torch import Tensor
 
 from seqkit.data.batch import IGNORE_INDEX, Batch, lengths_of, pad
 from seqkit.data.builtin import builtin_files
-from seqkit.data.codec import Settings
+from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import LabelledText
 from seqkit.data.notice import log
 from seqkit.data.sampler import sorted_batches
-from seqkit.data.textfile import read_lines, resolve_path
+from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import UNK, Vocabulary
 from seqkit.nn.padding import PAD_INDEX
 from seqkit.tasks.classification.codec import ClassificationCodec, Example
@@ -51,9 +50,7 @@ DEFAULTS = {
     "min_freq": 1,
     "max_vocab_size": None,
     "seed": 0,
-    "root": None,
-    "batch_size": 32,
-    "eval_batch_size": None,
+    **SHARED_DEFAULTS,
 }
 
 
@@ -68,18 +65,26 @@ class ScoredLine:
     targets: List[int]
 
 
-class LanguageModelCodec:
-    """One UTF-8 text a split, read as one token stream.
+class LanguageModelCodec(Codec):
+    """A language model's text (``task=lm``): one UTF-8 file a split, read as one token stream.
 
-    settings (``configs/task/lm.yaml`` ``data.*``): level "char" (every character, case and whitespace kept) or
-    "word" (whitespace split, ``<eos>`` at each line end, ``<unk>`` below ``min_freq`` or beyond
-    ``max_vocab_size``); the paths (train_path, val_path, test_path, builtin "tinyshakespeare", root): without
-    val_path the last ``val_fraction`` of the training text validates; bptt, bptt_jitter, seed: the batches;
-    batch_size / eval_batch_size: parallel streams in training / evaluation.
+    Settings (``DEFAULTS``; ``configs/task/lm.yaml`` ``data.*``):
+
+    level: "char" (every character, case and whitespace kept) or "word" (whitespace split, ``<eos>`` at each line
+        end, ``<unk>`` below ``min_freq`` or beyond ``max_vocab_size``).
+    builtin: "tinyshakespeare" (while ``train_path`` is null): the first 90% trains, the last 10% validates.
+    train_path / val_path / test_path: your own files (root: the directory relative paths are read from);
+        without ``val_path`` the last ``val_fraction`` of the training text is held out (never shuffled).
+    bptt: steps a batch (gradients reach at most this far back); bptt_jitter: AWD-LSTM variable lengths, drawn
+        from ``seed``.
+    batch_size: parallel streams in training; eval_batch_size: in validation and test. Training batches are
+        truncated-BPTT windows of contiguous streams, in order (the data module's ``bucketing`` does not apply).
     """
 
+    defaults = DEFAULTS
+
     def __init__(self, **settings: Any):
-        self.hparams = Settings({**DEFAULTS, **settings})
+        super().__init__(**settings)
         hp = self.hparams
         if hp.level not in LEVELS:
             raise ValueError(f"data.level must be one of {list(LEVELS)}, got {hp.level!r}")
@@ -87,10 +92,8 @@ class LanguageModelCodec:
             raise ValueError(f"data.bptt must be a positive number of steps, got {hp.bptt}")
         if not 0 < hp.val_fraction < 1:
             raise ValueError(f"data.val_fraction must be between 0 and 1, got {hp.val_fraction}")
-        self.batch_size = hp.batch_size or 32
-        self.eval_batch_size = hp.eval_batch_size or self.batch_size
+        self.batch_size = hp.batch_size or SHARED_DEFAULTS["batch_size"]
         self.vocab: Optional[Vocabulary] = None
-        self.datasets: Dict[str, Any] = {}
         self.sources: Dict[str, str] = {}  # split -> source name (errors)
 
     # ---- state ---------------------------------------------------------------------------------
@@ -101,20 +104,11 @@ class LanguageModelCodec:
         if "vocab" in state:
             self.vocab = Vocabulary.from_dict(state["vocab"])
 
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "LanguageModelCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
-
     @property
     def built(self) -> bool:
         return self.vocab is not None
 
     # ---- reading -------------------------------------------------------------------------------
-    def resolve(self, path: Optional[str]) -> Optional[Path]:
-        return None if path is None else resolve_path(path, self.hparams.root)
-
     def tokenize_lines(self, lines: List[Tuple[int, str]]) -> List[str]:
         """Numbered lines -> tokens: characters (each line with its newline) or words, each line followed by
         ``LINE_END`` (``<eos>``'s place, which no word of the text can take: a word ``<eos>`` is a word)."""
@@ -246,6 +240,7 @@ class LanguageModelCodec:
         )
 
     def predict_batches(self) -> Iterator[Batch]:
+        """The scored lines in length-sorted batches (not the token streams of ``batches``)."""
         examples = self.datasets["predict"]
         for indices in sorted_batches([self.example_length(e) for e in examples], self.eval_batch_size):
             yield self.collate([examples[i] for i in indices])
@@ -321,9 +316,12 @@ class LanguageModelCodec:
 
 
 class ConditionalLanguageModelCodec(ClassificationCodec):
-    """Word-level sentences with a class each (the classification codec's settings: builtin, files, format, split,
-    tokenizer, min_freq, max_vocab_size). Each sentence: ``<eos>`` then its words as inputs, its words then
-    ``<eos>`` as targets, its class as ``condition``. ``condition=<label>`` picks the class to generate."""
+    """One-to-many (``task=conditional_lm``): word-level sentences with a class each, read with the
+    classification codec's settings and defaults (``ClassificationCodec``: builtin, files, format, split,
+    tokenizer, min_freq, max_vocab_size, batch sizes; built-in sentiment sentences: 80/10/10 stratified, seed 13).
+    Each sentence is its own sequence: ``<eos>`` then its words as inputs, its words then ``<eos>`` as targets, its
+    class as the batch's ``condition``. The network gets ``num_conditions`` and ``carry_state=False``;
+    ``condition=<label>`` picks the class to generate."""
 
     condition_shift = 0  # evaluate.py options.flip_condition=true: 1, each sentence is read under another class
 

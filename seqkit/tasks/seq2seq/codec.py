@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import Tensor
 
 from seqkit.data.batch import DeviceMovable, collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
-from seqkit.data.codec import Settings
+from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
-from seqkit.data.sampler import sorted_batches
 from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
-from seqkit.data.textfile import read_lines, resolve_path
+from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import Vocabulary
 
 BOS, EOS = "<bos>", "<eos>"
@@ -137,9 +136,7 @@ DEFAULTS = {
     "min_freq": 1,
     "max_vocab_size": None,
     "group_references": False,
-    "root": None,
-    "batch_size": 32,
-    "eval_batch_size": None,
+    **SHARED_DEFAULTS,
 }
 STATE_FIELDS = {
     "vocab": Vocabulary,
@@ -149,30 +146,39 @@ STATE_FIELDS = {
 }  # the old ParallelTextDataModule's state, in its order
 
 
-class Seq2SeqCodec:
-    """Reads, tokenises, encodes, batches and formats source/target pairs.
+class Seq2SeqCodec(Codec):
+    """Reads, tokenises, encodes, batches and formats source/target pairs (``task=g2p``, ``experiment=multi30k``).
 
-    settings: the data module's (``configs/task/g2p.yaml`` ``data.*``): ``builtin`` (cmudict: spelling -> phones,
-    stress stripped unless ``keep_stress``, split ``split`` by word with ``split_seed``), ``train_path`` /
-    ``val_path`` / ``test_path`` (a TSV file, or with ``src_lang`` and ``tgt_lang`` a prefix of line-aligned files),
-    ``source_tokens`` / ``target_tokens`` (char | space | bpe | unigram; ``subword_vocab_size`` pieces, or
-    ``subword_vocab_size_src`` / ``_tgt`` per side), ``share_vocab`` (one vocabulary for both sides, and one subword
-    model when both sides use the same kind), ``min_freq``, ``max_vocab_size``, ``group_references`` (validation/test
-    sources seen several times are decoded once and scored against all their targets), ``root``, ``eval_batch_size``.
+    Settings (``DEFAULTS``; ``configs/task/g2p.yaml`` ``data.*``):
+
+    builtin: "cmudict", the CMU Pronouncing Dictionary (spelling -> phones, stress stripped unless
+        ``keep_stress``), used while ``train_path`` is null; split ``split`` = train/val/test fractions by word
+        with ``split_seed``.
+    train_path / val_path / test_path: your own pairs, a ``.tsv`` file (``source<TAB>target``) or, with
+        ``src_lang`` and ``tgt_lang``, a prefix of two line-aligned files (``{prefix}.{src_lang}``, ``.gz`` found
+        by itself); root: the directory relative paths are read from.
+    source_tokens / target_tokens: char | space | bpe | unigram (sentencepiece models learnt from the training
+        side only: ``subword_vocab_size`` pieces, or ``subword_vocab_size_src`` / ``subword_vocab_size_tgt`` a side).
+    share_vocab: one vocabulary for both sides (and one subword model when both sides use the same kind).
+    min_freq / max_vocab_size: the vocabularies, learnt from the training split only and kept in the checkpoint.
+    group_references: validation/test sources seen several times are decoded once and scored against all their
+        targets.
+    batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
+    defaults = DEFAULTS
+
     def __init__(self, **settings: Any):
-        self.hparams = Settings({**DEFAULTS, **settings})
+        super().__init__(**settings)
         for side in ("source_tokens", "target_tokens"):
             if self.hparams[side] not in TOKENIZATIONS:
                 raise ValueError(f"data.{side} must be one of {sorted(TOKENIZATIONS)}, got {self.hparams[side]!r}")
-        self.eval_batch_size = self.hparams.eval_batch_size or self.hparams.batch_size or 32
         self.vocab: Optional[Vocabulary] = None
         self.target_vocab: Optional[Vocabulary] = None
         self.source_subword: Optional[SubwordModel] = None  # learnt in build, or restored
         self.target_subword: Optional[SubwordModel] = None
         self.attention_plot: Optional[str] = None
-        self.datasets: Dict[str, List[ParallelExample]] = {}
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -185,20 +191,11 @@ class Seq2SeqCodec:
         if self.hparams.share_vocab:
             self.target_vocab = self.vocab
 
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "Seq2SeqCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
-
     @property
     def built(self) -> bool:
         return self.vocab is not None
 
     # ---- reading -------------------------------------------------------------------------------
-    def resolve(self, path: Optional[str]) -> Optional[Path]:
-        return None if path is None else resolve_path(path, self.hparams.root)
-
     def _files(self, prefix: str) -> Tuple[Path, Path]:
         found = []
         for lang in (self.hparams.src_lang, self.hparams.tgt_lang):
@@ -352,11 +349,6 @@ class Seq2SeqCodec:
             references=[e.references for e in examples],
         )
 
-    def batches(self, examples: List[ParallelExample], batch_size: Optional[int] = None) -> Iterator[ParallelBatch]:
-        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
-        for indices in sorted_batches([self.example_length(e) for e in examples], batch_size or self.eval_batch_size):
-            yield self.collate([examples[i] for i in indices])
-
     # ---- outputs -------------------------------------------------------------------------------
     def target_tokens(self, ids: Sequence[int]) -> List[str]:
         """Output ids (up to the first <eos>, which is dropped) -> target tokens."""
@@ -386,10 +378,6 @@ class Seq2SeqCodec:
         self.attention_plot = attention_plot
         self.datasets["predict"] = encode_records(self.encode, records, lambda r: bool(r.source), source)
         return records
-
-    def predict_batches(self) -> Iterator[ParallelBatch]:
-        """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
-        return self.batches(self.datasets["predict"])
 
     def format_predictions(
         self, records: List[Pair], outputs: List[Optional[Dict[str, Tensor]]]

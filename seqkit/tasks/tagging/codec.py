@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
 from seqkit.data import tag_schemes
 from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
-from seqkit.data.codec import Settings
+from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.conll import TaggedSentence, read_tagged
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.pretrained import PretrainedVectors, vectors_source
-from seqkit.data.sampler import sorted_batches
-from seqkit.data.textfile import resolve_path
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -58,34 +55,41 @@ DEFAULTS = {
     "max_vocab_size": None,
     "max_word_length": 40,
     "pretrained": None,
-    "root": None,
-    "batch_size": 32,
-    "eval_batch_size": None,
+    **SHARED_DEFAULTS,
 }
 
 
-def _batches(codec: Any, examples: List[Any], batch_size: Optional[int]) -> Iterator[Batch]:
-    for indices in sorted_batches([codec.example_length(e) for e in examples], batch_size or codec.eval_batch_size):
-        yield codec.collate([examples[i] for i in indices])
+class TaggingCodec(Codec):
+    """Reads, encodes, batches and formats tagged sentences (``task=ner``, ``task=pos``).
 
+    Settings (``DEFAULTS``; ``configs/task/ner.yaml`` ``data.*``):
 
-class TaggingCodec:
-    """Reads, encodes, batches and formats tagged sentences.
-
-    settings: the data module's (``configs/task/ner.yaml`` ``data.*``): ``format`` (conll | conllu),
-    ``token_column``, ``label_column``, ``scheme``, ``strict``, ``lowercase``, ``zero_digits``, ``min_freq``,
-    ``max_vocab_size``, ``max_word_length``, ``pretrained``, the paths (``train_path``, ``val_path``,
-    ``test_path``, ``builtin``, ``root``) and ``eval_batch_size``; others are kept.
+    builtin: "wnut17" (NER) or "ud_english_ewt" (UPOS), used while ``train_path`` is null.
+    train_path / val_path / test_path: CoNLL column files (``format="conll"``) or CoNLL-U (``"conllu"``);
+        root: the directory relative paths are read from.
+    token_column / label_column: which columns hold the words and the tags (an index, negative from the end;
+        CoNLL-U also takes "upos" / "xpos"). scheme: "iob2" / "iobes" (entity tags; IOB1 input is detected and
+        converted, invalid I- tags are errors when ``strict``) or "none" (any tags: POS, chunks).
+    lowercase / zero_digits: normalise words before the word vocabulary (characters keep the raw word).
+    min_freq / max_vocab_size: the word vocabulary, learnt (with the characters and tags) from the training
+        split only.
+    max_word_length: characters per word given to the character encoder (longer words are cut for the
+        character features only; the word itself is kept).
+    pretrained: "glove-6b-50d" or a GloVe/word2vec text file: every word they cover is read through its
+        vector, at training and at any later time (validation, test, prediction), while the vocabulary of
+        trainable corrections comes from the training split only (seqkit.data.pretrained).
+    batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
+    defaults = DEFAULTS
+
     def __init__(self, **settings: Any):
-        self.hparams = Settings({**DEFAULTS, **settings})
-        self.eval_batch_size = self.hparams.eval_batch_size or self.hparams.batch_size or 32
+        super().__init__(**settings)
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
         self.vectors: Optional[PretrainedVectors] = None
-        self.datasets: Dict[str, List[TaggedExample]] = {}
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -104,20 +108,11 @@ class TaggingCodec:
             record = state["pretrained"]
             self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "TaggingCodec":
-        codec = cls(**hparams)
-        codec.load_state_dict(state)
-        return codec
-
     @property
     def built(self) -> bool:
         return self.vocab is not None
 
     # ---- reading and vocabularies --------------------------------------------------------------
-    def resolve(self, path: Optional[str]) -> Optional[Path]:
-        return None if path is None else resolve_path(path, self.hparams.root)
-
     def read(self, path, *, labelled: bool = True, format: Optional[str] = None, lines=None) -> List[TaggedSentence]:
         """Sentences of ``path`` (or of numbered ``lines``, ``path`` naming them) in these settings."""
         hp = self.hparams
@@ -238,10 +233,6 @@ class TaggingCodec:
             labels=pad([e.tags for e in examples], IGNORE_INDEX) if labelled else None,
         )
 
-    def batches(self, examples: List[TaggedExample], batch_size: Optional[int] = None) -> Iterator[Batch]:
-        """Evaluation batches (``eval_batch_size``, sorted by length), as the data module's evaluation loaders."""
-        return _batches(self, examples, batch_size)
-
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(
         self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
@@ -263,10 +254,6 @@ class TaggingCodec:
             raise ValueError(f"input_format must be 'text', 'conll' or 'conllu', got {input_format!r}")
         self.datasets["predict"] = encode_records(self.encode, sentences, lambda s: bool(s.tokens), source)
         return sentences
-
-    def predict_batches(self) -> Iterator[Batch]:
-        """The ``predict`` set in evaluation batches (``eval_batch_size``, sorted by length)."""
-        return self.batches(self.datasets["predict"])
 
     def format_predictions(
         self, sentences: List[TaggedSentence], outputs: List[Optional[Dict[str, torch.Tensor]]]
@@ -299,47 +286,36 @@ class TaggingCodec:
             yield ""
 
 
-class CopyMemoryCodec:
-    """Copy memory (``task=copy_memory``), generated from a seed (``seqkit.data.synthetic.copy_memory``): no files
+class CopyMemoryCodec(Codec):
+    """Copy memory (``task=copy_memory``), generated from a seed (``seqkit.data.generated.copy_memory``): no files
     and nothing learnt; token ids are fixed (0 padding, blank, delimiter, the ``alphabet`` symbols) and the tags
-    are the symbols ``"0" .. str(alphabet - 1)``, scored on the answer steps only."""
+    are the symbols ``"0" .. str(alphabet - 1)``, scored on the answer steps only.
 
-    def __init__(
-        self,
-        length: int = 50,
-        symbols: int = 10,
-        alphabet: int = 8,
-        train_size: int = 10000,
-        val_size: int = 1000,
-        test_size: int = 0,
-        seed: int = 0,
-        **settings: Any,
-    ):
-        self.hparams = Settings(
-            {
-                "length": length,
-                "symbols": symbols,
-                "alphabet": alphabet,
-                "train_size": train_size,
-                "val_size": val_size,
-                "test_size": test_size,
-                "seed": seed,
-                **settings,
-            }
-        )
-        self.eval_batch_size = self.hparams.get("eval_batch_size") or self.hparams.get("batch_size") or 32
-        self.length, self.symbols, self.alphabet = length, symbols, alphabet
-        self.datasets: Dict[str, List[Any]] = {}
+    Settings: ``symbols`` symbols of an ``alphabet`` to remember across ``length`` blank steps; ``train_size`` /
+    ``val_size`` / ``test_size`` sequences, generated from ``seed`` (train: seed, val: seed + 1, test: seed + 2).
+    Its data module adds the loaders' settings (``root``, unused; ``batch_size``, ``eval_batch_size``,
+    ``bucketing``, ``num_workers``). Batches are aligned many-to-many over ``alphabet + 3`` token ids.
+    """
+
+    defaults = {
+        "length": 50,
+        "symbols": 10,
+        "alphabet": 8,
+        "train_size": 10000,
+        "val_size": 1000,
+        "test_size": 0,
+        "seed": 0,
+    }
+
+    def __init__(self, **settings: Any):
+        super().__init__(**settings)
+        self.length, self.symbols, self.alphabet = self.hparams.length, self.hparams.symbols, self.hparams.alphabet
 
     def state_dict(self) -> Dict[str, Any]:
         return {}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         pass
-
-    @classmethod
-    def from_checkpoint(cls, hparams: Mapping[str, Any], state: Mapping[str, Any]) -> "CopyMemoryCodec":
-        return cls(**hparams)
 
     @property
     def built(self) -> bool:
@@ -378,9 +354,6 @@ class CopyMemoryCodec:
             index=torch.tensor([e.index for e in examples]),
             labels=torch.stack([e.target for e in examples]),
         )
-
-    def batches(self, examples: List[Any], batch_size: Optional[int] = None) -> Iterator[Batch]:
-        return _batches(self, examples, batch_size)
 
     def network_kwargs(self) -> Dict[str, Any]:
         from seqkit.data.generated import FIRST_SYMBOL
