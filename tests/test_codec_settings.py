@@ -5,10 +5,6 @@ checkpoint keeps the full settings). Every codec is a ``seqkit.data.codec.Codec`
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -131,16 +127,3 @@ def test_every_setting_is_documented_on_its_codec():
         docs = " ".join(klass.__doc__ or "" for klass in cls.__mro__ if issubclass(klass, Codec))
         missing = [k for k in cls.defaults if k not in SHARED_DEFAULTS and k not in docs]
         assert not missing, f"{cls.__qualname__}'s docstring does not document {missing}"
-
-
-def test_the_data_modules_stand_without_the_old_base():
-    assert all(c.__module__ != "seqkit.data.datamodule" for c in CodecDataModule.__mro__)
-    code = (
-        "import sys, seqkit.tasks.classification.datamodule, seqkit.tasks.tagging.datamodule, "
-        "seqkit.tasks.language_model.datamodule, seqkit.tasks.seq2seq.datamodule, "
-        "seqkit.tasks.forecasting.datamodule; print(sorted(m for m in sys.modules if m in "
-        "('seqkit.data.datamodule', 'seqkit.models', 'seqkit.run')))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's seqkit
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

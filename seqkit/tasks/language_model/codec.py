@@ -5,7 +5,7 @@ text <-> ids of generation (prompts, streamed pieces, banned ids).
 How truncated backpropagation through time is laid out (as in char-rnn, PyTorch's word_language_model and
 AWD-LSTM): the text is one token stream cut into ``batch_size`` contiguous streams (row i of every batch continues
 row i of the previous one); batches are the next ``bptt`` steps of all streams, in order
-(``seqkit.data.language_modeling.TBPTTChunks``). The network carries its state from one batch to the next.
+(``seqkit.tasks.language_model.tbptt.TBPTTChunks``). The network carries its state from one batch to the next.
 
 ``ConditionalLanguageModelCodec`` (one-to-many): labelled sentences, each its own sequence with its class as the
 batch's ``condition``; read as the classification codec reads them.
