@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_export import make_checkpoint
 
 from seqkit.app.cli import report_errors
 from seqkit.data.errors import DataError
@@ -22,57 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 LINES = ["w1 w2 w3", "w4 w5", "w6 w7 w8 w9"]
 
 
-def make_checkpoint(folder: Path) -> Path:
-    """One training step of ``task=sentiment`` on a small written file, tiny sizes, saved as ``folder/model.ckpt``."""
-    import random
-
-    import pytorch_lightning as pl
-    from hydra import compose, initialize_config_dir
-
-    from seqkit.app.train import build
-
-    rng = random.Random(1)
-    rows = [
-        f"{' '.join(f'w{rng.randrange(30)}' for _ in range(rng.randint(2, 9)))}\t{'pos' if i % 2 else 'neg'}"
-        for i in range(40)
-    ]
-    (folder / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (folder / "val.tsv").write_text("\n".join(rows[:8]) + "\n", encoding="utf-8")
-    overrides = [
-        "task=sentiment",
-        "backbone.hidden_size=6",
-        "embedding.dim=5",
-        "seed=0",
-        "data.builtin=null",
-        f"data.train_path={folder / 'train.tsv'}",
-        f"data.val_path={folder / 'val.tsv'}",
-    ]
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    pl.seed_everything(0, verbose=False)
-    datamodule = build(cfg.data)
-    datamodule.setup("fit")
-    model = build(cfg.model, **datamodule.model_kwargs())
-    trainer = pl.Trainer(
-        max_steps=1,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=folder,
-    )
-    trainer.fit(model, datamodule=datamodule)
-    path = folder / "model.ckpt"
-    trainer.save_checkpoint(path, weights_only=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A one-step sentiment classifier (the application's prediction path reads it), trained once for the file."""
-    return make_checkpoint(tmp_path_factory.mktemp("safe_outputs"))
+    return make_checkpoint(tmp_path_factory.mktemp("safe_outputs"), "sentiment")
 
 
 @pytest.fixture
