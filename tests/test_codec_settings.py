@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 import seqkit.tasks  # noqa: F401 (registers the built-in shapes)
-from seqkit.cli import report_errors
+from seqkit.app.cli import report_errors
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.codec_datamodule import LOADER_SETTINGS, CodecDataModule
 from seqkit.tasks import registry
@@ -57,7 +57,7 @@ def test_every_data_module_saves_its_codecs_full_default_settings():
         codec = cls.codec_class.defaults
         defaults = {**codec, **{k: LOADER_SETTINGS[k] for k in cls.loader_settings if k not in codec}}
         assert cls.default_settings() == defaults and set(cls.loader_settings) <= set(LOADER_SETTINGS)
-        signature = inspect.signature(cls).parameters  # read from the codec (help(), seqkit.cli's option lists)
+        signature = inspect.signature(cls).parameters  # read from the codec (help(), seqkit.app.cli's option lists)
         assert {k: p.default for k, p in signature.items()} == defaults, cls.__name__
         dm = cls()
         assert dict(dm.hparams) == as_saved(defaults) and list(dm.hparams) == list(defaults), cls.__name__

@@ -1,4 +1,4 @@
-"""Sparse (lazy Adam) word-embedding updates, ``embedding.sparse=true`` (seqkit/nn/optim.py): rows a batch does not
+"""Sparse (lazy Adam) word-embedding updates, ``embedding.sparse=true`` (seqkit/training/optim.py): rows a batch does not
 use keep their weights and Adam moments; rows it uses get exactly dense Adam's first update; clipping sees
 sparse gradients like dense ones; a checkpoint resumes to the run that was never interrupted."""
 
@@ -12,10 +12,10 @@ import torch
 from test_tagger import context_sentences, write_conll
 
 from seqkit.data.batch import Batch
-from seqkit.nn.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.training import TaskModule
 from seqkit.training.callbacks import EpochSeed
+from seqkit.training.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 
 TAGS = ["B-X", "I-X", "O"]
 ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs/optimizer/adam.yaml

@@ -12,7 +12,7 @@ measured alternately:
 
   dense, Adam (for-loop)   torch.optim.Adam with foreach/fused off: what configs/optimizer/adam.yaml gave before
   dense, fused Adam        configs/optimizer/adam.yaml now (fused: true)
-  sparse, lazy Adam        embedding.sparse=true: seqkit.nn.optim.LazyAdam on the embedding, fused Adam on the rest
+  sparse, lazy Adam        embedding.sparse=true: seqkit.training.optim.LazyAdam on the embedding, fused Adam on the rest
 
 It prints tokens/s and the optimiser step's share of the step for each, their ratios, and a torch.profiler
 table of one round of each (the phases of a step, and the busiest operators).
@@ -27,7 +27,7 @@ import torch
 from seqkit.benchmark.loops import epoch_batches, loss_of, network_of, real_tokens
 from seqkit.benchmark.recipes import CONFIGS, compose_config, section_overrides, tagger_overrides
 from seqkit.benchmark.timing import Clock, Table, alternate, compare, median, seed_all, summary_of
-from seqkit.nn.optim import clip_grad_norm_, has_sparse_grad
+from seqkit.training.optim import clip_grad_norm_, has_sparse_grad
 
 VARIANTS = {  # name -> (config overrides): the optimiser set-ups compared
     "dense, Adam (for-loop)": ["optimizer.fused=false", "+optimizer.foreach=false", "embedding.sparse=false"],

@@ -30,7 +30,7 @@ LOADER_SETTINGS = {**SHARED_DEFAULTS, **LOADER_DEFAULTS}
 
 def unknown_setting_message(key: str, known: Sequence[str], owner: str) -> str:
     """The one line for a data setting ``key`` that ``owner`` does not take (a misspelt ``data.<key>=`` override or
-    config entry), in the style of ``seqkit.cli.unknown_option_message``: the closest known setting, if any is
+    config entry), in the style of ``seqkit.app.cli.unknown_option_message``: the closest known setting, if any is
     close, else all of them."""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)  # typos, not merely similar words
     if close:
@@ -57,7 +57,7 @@ class CodecDataModule(pl.LightningDataModule):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give each data module a constructor whose signature names its codec's settings with their defaults, read
         from ``codec_class.defaults`` (not restated): ``help()``, ``inspect.signature`` and the option lists of
-        ``seqkit.cli`` see them."""
+        ``seqkit.app.cli`` see them."""
         super().__init_subclass__(**kwargs)
         if cls.codec_class is None or "__init__" in vars(cls):
             return

@@ -37,7 +37,7 @@ class WordEmbedding(nn.Module):
             Default: None
         pretrained_words: N, kept in the model's hyper-parameters; > 0 requires ``pretrained``. Default: 0
         sparse: the table's gradient is sparse (``nn.Embedding(sparse=True)``), for optimisers that update only
-            the rows a batch uses (``seqkit.nn.optim``). Default: False
+            the rows a batch uses (``seqkit.training.optim``). Default: False
 
     Inputs: ids, word ids (``>= V`` only with ``pretrained``).
     Outputs: their vectors, after dropout.

@@ -19,7 +19,7 @@ from seqkit.checkpoint import (
     FORMAT_VERSION,  # 2: checkpoints with checkpoint["seqkit"]["shape"] and the codec state
     class_path,
 )
-from seqkit.nn.optim import (
+from seqkit.training.optim import (
     DenseSparseOptimizer,
     clip_grad_norm_,
     clip_grad_value_,

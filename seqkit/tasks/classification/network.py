@@ -41,7 +41,7 @@ class ClassifierNetwork(nn.Module):
         char: the character encoder's keyword arguments. Default: None
         objective: "classification" (cross-entropy) or "regression" (mean squared error). Default: "classification"
         input_size: > 0: the inputs are real-valued features of this size (no word embedding). Default: 0
-        sparse_embeddings: sparse gradients for the word table (``seqkit.nn.optim``). Default: False
+        sparse_embeddings: sparse gradients for the word table (``seqkit.training.optim``). Default: False
         adversarial: > 0 adds the loss on input features pushed this far (L2 norm per sentence) along the loss
             gradient (Miyato et al. 2017), a regulariser that costs a second forward and backward. Default: 0.0
         target_mean: regression: the training targets' mean, the metrics' predict-the-mean baseline. Default: 0.0

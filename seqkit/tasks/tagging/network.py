@@ -44,7 +44,7 @@ class TaggerNetwork(nn.Module):
         pretrained_words: pretrained vectors N, from the codec. Default: 0
         pretrained_vectors: ``[N + 1, embedding_dim]``, from the codec. Default: None
         pretrained_rows: ``[V]``, from the codec (``WordEmbedding``). Default: None
-        sparse_embeddings: sparse gradients for the word table (``seqkit.nn.optim``). Default: False
+        sparse_embeddings: sparse gradients for the word table (``seqkit.training.optim``). Default: False
 
     Inputs: tokens, lengths, chars, char_lengths
         - tokens: word ids.

@@ -8,7 +8,7 @@ from typing import Optional
 import pytorch_lightning as pl
 import torch
 
-from seqkit.nn.optim import grad_norm, is_finite
+from seqkit.training.optim import grad_norm, is_finite
 
 
 class NonFiniteError(ValueError):

@@ -37,8 +37,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 
 from seqkit.nn.encoder import RecurrentEncoder
-from seqkit.nn.optim import grad_norm
 from seqkit.training.callbacks import gradient_flow_plots as plots
+from seqkit.training.optim import grad_norm
 
 DIRECTIONS = ("fwd", "bwd")
 

@@ -90,7 +90,7 @@ def lazy_adam(spec: Dict[str, Any], params: List[nn.Parameter]) -> LazyAdam:
     target = spec.get("_target_", "")
     if target not in ADAM_LIKE:
         raise ValueError(
-            f"embedding.sparse=true trains the word embedding with lazy Adam (seqkit.nn.optim.LazyAdam), "
+            f"embedding.sparse=true trains the word embedding with lazy Adam (seqkit.training.optim.LazyAdam), "
             f"which follows optimizer=adam or adamw; got {target}: use one of those or embedding.sparse=false"
         )
     if spec.get("weight_decay", 0.0) or spec.get("amsgrad", False):
