@@ -238,7 +238,9 @@ def test_learns_a_sine_wave_to_low_error(tmp_path):
 
 @pytest.mark.parametrize("ensemble", [1, 2])
 def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
-    from seqkit.app.train import load_checkpoint
+    from seqkit import tasks
+    from seqkit.app.checkpoint import load
+    from seqkit.app.evaluate import metrics_of
 
     torch.manual_seed(0)
     dm = sine_module(tmp_path, noise=0.1)
@@ -250,15 +252,16 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path, ensemble):
     assert raw["ForecastingDataModule"]["scaler"] == dm.scaler.to_dict()
     assert raw["seqkit"]["codec"]["scaler"] == dm.scaler.to_dict() and raw["seqkit"]["shape"] == "forecasting"
     assert bool(raw["state_dict"]["network.linear.fitted"])
-    restored, restored_dm = load_checkpoint(ckpt.best_model_path)
-    assert restored_dm.scaler.to_dict() == dm.scaler.to_dict()
-    restored_dm.setup("test")
-    batch = next(iter(restored_dm.test_dataloader()))
+    restored, codec = load(ckpt.best_model_path)  # (network, codec), no Lightning
+    assert codec.scaler.to_dict() == dm.scaler.to_dict()
+    windows = codec.evaluation_set("test")
+    batch = next(iter(codec.batches(windows)))
     model.eval()
     with torch.no_grad():
         assert torch.equal(restored(batch.x, batch.future)["quantiles"], model(batch.x, batch.future)["quantiles"])
-        assert torch.equal(restored.network.linear.weight, model.network.linear.weight)
-    tested = trainer().test(restored, datamodule=restored_dm, verbose=False)[0]
+        assert torch.equal(restored.linear.weight, model.network.linear.weight)
+    scores = metrics_of(restored, codec, windows, tasks.get("forecasting"))
+    tested = {f"test/{k}": float(v) for k, v in scores.items()}
     assert 0.0 <= tested["test/coverage"] <= 1.0 and tested["test/pinball"] > 0
     assert tested["test/ratio_mse"] == pytest.approx(
         tested["test/mse"] / min(tested[f"test/{b}/mse"] for b in ("naive", "seasonal_naive", "linear")), rel=1e-4

@@ -160,17 +160,19 @@ def test_cfg_job_prints_the_resolved_config(tmp_path):
 
 @pytest.fixture
 def tiny_checkpoint(marker_files, tmp_path):
-    """A 1-epoch SequenceClassifier checkpoint of the marker task, and the data files."""
+    """A 1-epoch classifier checkpoint of the marker task (TaskModule), and the data files."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from seqkit.data import TextClassificationDataModule
-    from seqkit.models import SequenceClassifier
+    from seqkit.tasks.classification.datamodule import ClassificationDataModule
+    from seqkit.training import TaskModule
 
     files = marker_files(train=40, val=20, test=20, seed=3)
-    dm = TextClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8)
+    dm = ClassificationDataModule(train_path=str(files["train"]), val_path=str(files["val"]), batch_size=8)
     dm.setup("fit")
-    model = SequenceClassifier(**dm.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4})
+    model = TaskModule(
+        "classification", **dm.model_kwargs(), embedding_dim=4, backbone={"cell": "gru", "hidden_size": 4}
+    )
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="tiny")
     pl.Trainer(
         max_epochs=1,
@@ -190,7 +192,8 @@ def composed_script_config(name, *overrides):
 
 
 def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
-    from seqkit.app.train import evaluate, predict
+    from seqkit.app.evaluate import evaluate
+    from seqkit.app.predict import predict
 
     ckpt, files = tiny_checkpoint
     metrics = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}", f"data.test_path={files['test']}"))
@@ -211,7 +214,8 @@ def test_evaluate_and_predict_in_process(tiny_checkpoint, tmp_path, capsys):
 
 
 def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsys, monkeypatch):
-    from seqkit.app.train import evaluate, report_errors
+    from seqkit.app.cli import report_errors
+    from seqkit.app.evaluate import evaluate
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint
@@ -225,7 +229,8 @@ def test_bad_data_in_evaluate_is_one_error_line(tiny_checkpoint, tmp_path, capsy
 
 
 def test_evaluate_without_test_path_asks_for_it(tiny_checkpoint, capsys, monkeypatch):
-    from seqkit.app.train import evaluate, report_errors
+    from seqkit.app.cli import report_errors
+    from seqkit.app.evaluate import evaluate
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint
@@ -237,7 +242,8 @@ def test_evaluate_without_test_path_asks_for_it(tiny_checkpoint, capsys, monkeyp
 
 
 def test_missing_ckpt_path_is_one_error_line(capsys, monkeypatch):
-    from seqkit.app.train import predict, report_errors
+    from seqkit.app.cli import report_errors
+    from seqkit.app.predict import predict
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exit_info:
@@ -250,7 +256,8 @@ def test_missing_ckpt_path_is_one_error_line(capsys, monkeypatch):
 def test_invalid_utf8_on_stdin_is_reported_like_in_a_file(tiny_checkpoint, monkeypatch, capsys):
     import io
 
-    from seqkit.app.train import predict, report_errors
+    from seqkit.app.cli import report_errors
+    from seqkit.app.predict import predict
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     ckpt, _ = tiny_checkpoint

@@ -292,7 +292,7 @@ def test_entity_f1_iobes():
     assert float(scores["f1"]) == pytest.approx(2 / 3)
 
 
-# ---- checkpoint round trip through seqkit.app.train ---------------------------------------------------------
+# ---- checkpoint round trip through seqkit.app.train.train ---------------------------------------------------------
 def compose_train(tmp_path, files, glove, *extra):
     from hydra import compose, initialize_config_dir
 
@@ -321,7 +321,7 @@ def compose_train(tmp_path, files, glove, *extra):
 def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkeypatch, capsys):
     from hydra import compose, initialize_config_dir
 
-    from seqkit import run
+    from seqkit.app import train as run
 
     glove = tmp_path / "glove.txt"  # 6-d vectors: the embedding size comes from the file, not embedding.dim
     glove.write_text(
@@ -353,7 +353,7 @@ def test_checkpoint_round_trip_through_run_train(context_files, tmp_path, monkey
         "codec_class": "seqkit.tasks.tagging.codec:TaggingCodec",
     }
     state = meta["codec"]
-    assert state == raw["TaggingDataModule"]  # Lightning's own copy, for the old loading path
+    assert state == raw["TaggingDataModule"]  # Lightning's own copy, which resuming restores
     assert state["vocab"]["itos"] == dm.vocab.itos and state["chars"]["itos"] == dm.chars.itos
     assert state["tags"]["itos"] == ["B-FRUIT", "B-LOC", "B-ORG", "I-LOC", "O"]
     assert raw["hyper_parameters"]["embedding_dim"] == 6 and raw["hyper_parameters"]["pretrained_words"] == 6
