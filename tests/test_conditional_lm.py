@@ -126,11 +126,10 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
     """The figures computed by hand on a tiny model: evaluate.py options.flip_condition=true is the token-weighted
     loss with every class swapped; generate.py classifier_ckpt= is the share of each class's sentences that the
     classifier labels with that class."""
+    from seqkit.app.agreement import classify, sample_sentences
     from seqkit.app.checkpoint import load
     from seqkit.app.evaluate import evaluate
     from seqkit.app.generate import generate
-    from seqkit.app.predict import NetworkRunner
-    from seqkit.class_agreement import classify, sample_sentences
     from seqkit.tasks.classification.datamodule import ClassificationDataModule as TextClassificationDataModule
 
     train, test = write_sentences(tmp_path / "train.tsv", 200, 0), write_sentences(tmp_path / "test.tsv", 40, 1)
@@ -180,7 +179,6 @@ def test_evaluate_scores_the_true_and_the_flipped_class_and_agreement_counts_the
     # by hand: the same draws (one seeded generator, class after class), the same classifier
     model, data = load(lm_ckpt)  # (network, codec): what generate.py runs on
     judge, judge_data = load(classifier_ckpt)
-    judge = NetworkRunner(judge)
     generator = torch.Generator().manual_seed(5)
     expected = {}
     for name in ("neg", "pos"):
@@ -221,7 +219,7 @@ def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
             _script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={classifier_ckpt}", "num_samples=2")
         )
     with pytest.raises(
-        ValueError, match="is a LanguageModel checkpoint, but classifier_ckpt needs a SequenceClassifier"
+        ValueError, match="is a language_model checkpoint, but classifier_ckpt needs a classification one"
     ):
         generate(_script_config("generate", f"ckpt_path={lm_ckpt}", f"classifier_ckpt={lm_ckpt}", "num_samples=2"))
     from seqkit.app.evaluate import evaluate
@@ -238,14 +236,17 @@ def test_agreement_and_evaluate_options_refuse_what_does_not_apply(tmp_path):
         )
 
 
-def test_the_app_path_generates_each_class_as_the_lightning_path_does(tmp_path, capsys, monkeypatch):
+def test_generate_unrolls_each_class_as_the_network_does_and_refuses_a_missing_class(tmp_path, capsys, monkeypatch):
     """scripts/generate.py's path (seqkit.app.generate, on the codec rebuilt from the checkpoint) on a conditional
-    model: the same sentences for condition= as the Lightning path, the same one-line error without it; the codec
-    reads prompts and classes as the data module did before issue #25."""
+    model: for condition= the sentences the network's own ``generate`` unrolls from that class through the codec
+    (one seeded generator, each sentence ending at ``<eos>``), the same again for the same seed; without it one
+    error line, from the command and from the script's entry; the codec rebuilt from the checkpoint reads prompts
+    and classes as the data module that trained. (Before issue #25 this compared the application's path with the
+    Lightning one, which is gone.)"""
+    from seqkit.app.checkpoint import load
     from seqkit.app.cli import report_errors
-    from seqkit.app.generate import generate as app_generate
-    from seqkit.data.conditional_lm import ConditionalLanguageModelingDataModule as OldModule
-    from seqkit.generation import generate
+    from seqkit.app.generate import generate
+    from seqkit.app.main import main
     from seqkit.tasks.language_model.codec import ConditionalLanguageModelCodec
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
@@ -265,23 +266,40 @@ def test_the_app_path_generates_each_class_as_the_lightning_path_does(tmp_path, 
         tmp_path / "lm.ckpt",
     )
     reader = ConditionalLanguageModelCodec.from_checkpoint(dict(module.hparams), module.state_dict())
-    old = OldModule(train_path=module.hparams.train_path, batch_size=16)
-    old.setup("fit")
-    assert reader.condition_names() == old.condition_names() == ["neg", "pos"]
+    network, codec = load(lm_ckpt)
+    assert reader.condition_names() == codec.condition_names() == module.condition_names() == ["neg", "pos"]
     for prompt in ("the good film", "the zebra", ""):
-        assert (reader.encode_prompt(prompt), reader.prompt_text(prompt)) == (
-            old.encode_prompt(prompt),
-            old.prompt_text(prompt),
+        assert (
+            (reader.encode_prompt(prompt), reader.prompt_text(prompt))
+            == (codec.encode_prompt(prompt), codec.prompt_text(prompt))
+            == (module.encode_prompt(prompt), module.prompt_text(prompt))
         )
+    assert not network.carry_state and network.num_conditions == 2
     capsys.readouterr()
     for condition in ("neg", "pos"):
         args = [f"ckpt_path={lm_ckpt}", f"condition={condition}", "num_samples=3", "max_new_tokens=12", "seed=2"]
-        light = app_generate(_script_config("generate", *args)), capsys.readouterr()
-        full = generate(_script_config("generate", *args)), capsys.readouterr()
-        assert light[0] == full[0] and light[1] == full[1] and len(light[0]) == 3
-    for run in (app_generate, generate):
+        first = generate(_script_config("generate", *args)), capsys.readouterr()
+        again = generate(_script_config("generate", *args)), capsys.readouterr()
+        assert first == again and len(first[0]) == 3
+        sampler = Sampler(0.8, generator=torch.Generator().manual_seed(2), banned=codec.banned_indices())
+        eos, expected = codec.start_index(), []
+        for _ in range(3):
+            ids = network.generate(
+                torch.tensor([codec.encode_prompt("")]),
+                12,
+                sampler,
+                torch.tensor([codec.condition_index(condition)]),
+                eos=eos,
+            )[0].tolist()
+            assert eos not in ids[:-1]
+            expected.append("".join(codec.stream_piece(i) for i in ids))
+        assert first[0] == expected and first[1].out == "".join(t + "\n" for t in expected)
+    for command in (
+        lambda: report_errors(generate)(_script_config("generate", f"ckpt_path={lm_ckpt}")),
+        lambda: main("generate", [f"ckpt_path={lm_ckpt}"]),
+    ):
         with pytest.raises(SystemExit):
-            report_errors(run)(_script_config("generate", f"ckpt_path={lm_ckpt}"))
+            command()
         assert (
             capsys.readouterr().err
             == "error: this model generates from a class: give condition=<one of ['neg', 'pos']>\n"

@@ -66,7 +66,9 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
     ckpt = summary["best_checkpoint"]
 
     # evaluate needs no file: the checkpoint names the series (root + path, resolved) and its test split
-    from seqkit.app.train import evaluate, predict, report_errors
+    from seqkit.app.cli import report_errors
+    from seqkit.app.evaluate import evaluate
+    from seqkit.app.predict import predict
 
     same = evaluate(composed_script_config("evaluate", f"ckpt_path={ckpt}"))
     assert same["test/mse"] == pytest.approx(summary["test/mse"], rel=1e-5)

@@ -124,7 +124,7 @@ def test_validation_loss_is_token_weighted_over_the_whole_text(tmp_path):
     """The logged loss is the mean over every token of the validation text (each predicted once, state
     carried through the chunks of its stream), not a mean of batch means; with one stream it is one
     pass over the whole text."""
-    from seqkit.data.language_modeling import split_streams
+    from seqkit.tasks.language_model.tbptt import split_streams
 
     torch.manual_seed(0)
     text = "".join("abcab cba\n"[i % 7 : i % 7 + 3] for i in range(300))
@@ -285,15 +285,14 @@ def test_saved_weights_load_into_the_model_and_the_plain_network_with_the_same_o
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_the_generation_reader_reads_and_writes_text_as_the_data_module_does(tmp_path, level):
     """The codec is rebuilt from what a checkpoint keeps (settings, state) without Lightning; it reads and writes
-    text as the old data module did."""
-    from seqkit.data.language_modeling import LanguageModelingDataModule as OldModule
+    text as the data module that trained did (the same vocabulary, the same ids for the same text)."""
     from seqkit.tasks.language_model.codec import LanguageModelCodec
 
     module = dm(tmp_path, level=level)
     reader = LanguageModelCodec.from_checkpoint(dict(module.hparams), module.state_dict())
-    old = OldModule(train_path=module.hparams.train_path, level=level, bptt=8, batch_size=4, eval_batch_size=2)
-    old.setup("fit")
-    assert old.vocab.itos == module.vocab.itos and torch.equal(old.datasets["train"], module.datasets["train"])
+    assert reader.built and reader.vocab is not module.vocab and reader.vocab.itos == module.vocab.itos
+    tokens, source = reader.read_splits()["train"]
+    assert torch.equal(reader.encode(tokens, source), module.datasets["train"])
     prompt = "On the cat" if level == "word" else "On the"
     for method in ("start_index", "banned_indices"):
         assert getattr(reader, method)() == getattr(module, method)()

@@ -70,7 +70,8 @@ def _bad_lm_input(tmp_path, case):
 )
 def test_bad_language_model_input_is_one_error_line_and_exit_1(tmp_path, capsys, case):
     """The issue's bad-input list, through train.py's own error handling (in-process)."""
-    from seqkit.app.train import report_errors, train
+    from seqkit.app.cli import report_errors
+    from seqkit.app.train import train
 
     overrides, expected = _bad_lm_input(tmp_path, case)
     cfg = script_config(
@@ -123,28 +124,53 @@ def tiny_lm_checkpoint(tmp_path, level="char"):
 
 
 def test_a_prompt_with_unknown_characters_is_one_error_line_and_exit_1(tmp_path, capsys, monkeypatch):
-    """The same line from the Lightning path and from the application's (seqkit.app.generate)."""
-    from seqkit.app.train import report_errors
-    from seqkit.generation import generate
+    """The same line from the application's command (seqkit.app.generate under report_errors) and from
+    scripts/generate.py's entry (seqkit.app.main.main)."""
+    from seqkit.app.cli import report_errors
+    from seqkit.app.main import main
 
     monkeypatch.delenv("SEQKIT_DEBUG", raising=False)
     args = [f"ckpt_path={tiny_lm_checkpoint(tmp_path)}", "prompt=ROMEO:"]
-    for run, cfg in ((generate, script_config("generate", *args)), app_generate(*args)):
+    run, cfg = app_generate(*args)
+    for command in (lambda: report_errors(run)(cfg), lambda: main("generate", args)):
         capsys.readouterr()
         with pytest.raises(SystemExit) as stop:
-            report_errors(run)(cfg)
+            command()
         err = capsys.readouterr().err
         errors = [line for line in err.splitlines() if line.startswith("error:")]
         assert stop.value.code == 1 and len(errors) == 1 and "Traceback" not in err, err
         assert errors[0].startswith("error: prompt: character(s) ':EMOR' never occur"), errors
 
 
-@pytest.mark.parametrize("level", ["char", "word"])
-def test_the_app_path_generates_what_the_lightning_path_generates(tmp_path, capsys, level):
-    """Byte for byte on stdout and stderr (sample notices, unknown-word warnings), for sampling with top-k and
-    top-p, several samples and greedy decoding; another seed gives other text, so the equality is not vacuous."""
-    from seqkit.generation import generate
+def networks_own_text(ckpt, cfg):
+    """What generate.py must print for ``cfg``, made by hand: the checkpoint's network (seqkit.app.checkpoint.load)
+    continuing the codec's prompt ids with its own ``generate``, one seeded generator for all samples, the new ids
+    written back through the codec."""
+    from seqkit.app.checkpoint import load
+    from seqkit.nn.decoding import Sampler, greedy_choice
 
+    network, codec = load(ckpt)
+    prompt = str(cfg.prompt)
+    generator = torch.Generator().manual_seed(int(cfg.seed))
+    if cfg.temperature == 0:
+        choose = greedy_choice
+    else:
+        choose = Sampler(float(cfg.temperature), cfg.top_k, cfg.top_p, generator, codec.banned_indices())
+    texts = []
+    for _ in range(int(cfg.num_samples)):
+        ids = network.generate(torch.tensor([codec.encode_prompt(prompt)]), int(cfg.max_new_tokens), choose)
+        assert ids.shape == (1, int(cfg.max_new_tokens))
+        texts.append(codec.prompt_text(prompt) + "".join(codec.stream_piece(i) for i in ids[0].tolist()))
+    return texts
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_generate_prints_the_networks_own_text_and_the_same_seed_gives_it_again(tmp_path, capsys, level):
+    """Sampling with top-k and top-p, several samples and greedy decoding: generate.py's command prints (stdout)
+    and returns the text the network's own ``generate`` makes through the codec, byte for byte the same when run
+    again with the same seed (stdout and stderr: sample notices, unknown-word warnings); another seed gives other
+    text, so the equality is not vacuous. (Before issue #25 this compared the application's path with the
+    Lightning one, which is gone; tests/test_legacy_checkpoints.py keeps the text of an old checkpoint.)"""
     ckpt = tiny_lm_checkpoint(tmp_path, level)
     capsys.readouterr()
     prompt = "to be zebra" if level == "word" else "to be"  # a space (and, at word level, an unknown word)
@@ -158,28 +184,33 @@ def test_the_app_path_generates_what_the_lightning_path_generates(tmp_path, caps
         args = [f"ckpt_path={ckpt}", f"prompt={prompt}", "max_new_tokens=30", "threads=1", *extra]
         run, cfg = app_generate(*args)
         assert cfg is not None
-        light = run(cfg), capsys.readouterr()
-        full = generate(script_config("generate", *args)), capsys.readouterr()
-        assert light[0] == full[0] and light[1].out == full[1].out and light[1].err == full[1].err
-        assert full[1].out.startswith(prompt) and len(light[0][0]) > len(prompt) + 5
-        outputs.append(full[1].out)
-    assert ("[seqkit] warning: prompt words not in the vocabulary, read as <unk>: zebra" in light[1].err) == (
+        first = run(cfg), capsys.readouterr()
+        again = run(app_generate(*args)[1]), capsys.readouterr()
+        assert first[0] == again[0] and first[1].out == again[1].out and first[1].err == again[1].err
+        expected = networks_own_text(ckpt, cfg)
+        capsys.readouterr()
+        assert first[0] == expected and first[1].out == "".join(t + "\n" for t in expected)
+        assert first[1].out.startswith(prompt) and len(first[0][0]) > len(prompt) + 5
+        assert ("[seqkit] sample 2/2" in first[1].err) == (cfg.num_samples == 2)
+        outputs.append(first[1].out)
+    assert ("[seqkit] warning: prompt words not in the vocabulary, read as <unk>: zebra" in first[1].err) == (
         level == "word"
     )
     assert outputs[1] != outputs[3]
 
 
-def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path):
+def test_generate_script_is_quiet_and_does_not_import_lightning(tmp_path, capsys):
     """One real run of scripts/generate.py (through runpy, to see what it imported): stdout holds the text that
-    the Lightning path prints, stderr nothing. The command line is composed with Hydra's compose API (issue #25: no
-    copy of its grammar), which loads Hydra's config machinery (hydra._internal.hydra) but not Lightning."""
-    from seqkit.generation import generate
-
+    seqkit.app.generate gives in-process, stderr nothing. The command line is composed with Hydra's compose API
+    (issue #25: no copy of its grammar), which loads Hydra's config machinery (hydra._internal.hydra) but not
+    Lightning."""
     ckpt = tiny_lm_checkpoint(tmp_path)
     args = [f"ckpt_path={ckpt}", "prompt=to be", "max_new_tokens=40", "seed=1", "threads=1"]
     result, modules = run_script_recording_modules("generate.py", args, tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    assert [result.stdout] == [t + "\n" for t in generate(script_config("generate", *args))]
+    run, cfg = app_generate(*args)
+    texts = run(cfg)
+    assert [result.stdout] == [t + "\n" for t in texts] == [capsys.readouterr().out]
     assert "seqkit.app.generate" in modules and not modules & {
         "pytorch_lightning",
         "lightning_fabric",
