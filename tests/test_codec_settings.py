@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 import seqkit.tasks  # noqa: F401 (registers the built-in shapes)
-from seqkit.cli import report_errors
+from seqkit.app.cli import report_errors
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.codec_datamodule import LOADER_SETTINGS, CodecDataModule
 from seqkit.tasks import registry
