@@ -150,13 +150,13 @@ def word_input_layers(
         embedding = WordEmbedding(
             vocab_size,
             embedding_dim,
-            dropout,
-            pretrained_vectors,
-            freeze_embeddings,
-            word_dropout,
-            pretrained_rows,
-            pretrained_words,
-            sparse_embeddings,
+            dropout=dropout,
+            pretrained=pretrained_vectors,
+            freeze=freeze_embeddings,
+            word_dropout=word_dropout,
+            pretrained_rows=pretrained_rows,
+            pretrained_words=pretrained_words,
+            sparse=sparse_embeddings,
         )
     chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
     size = (input_size if input_size > 0 else embedding_dim) + (chars.output_dim if chars is not None else 0)
