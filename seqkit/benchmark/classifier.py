@@ -10,35 +10,22 @@ from typing import Any, Dict, List
 import torch
 
 from seqkit.benchmark.loops import (
+    compare_training_loops,
     epoch_batches,
     eval_batches,
     padded_positions,
     plain_train,
     real_tokens,
-    report_flops,
-    report_trainer_vs_plain,
-    trainer_vs_plain,
+    reset,
 )
 from seqkit.benchmark.recipes import classifier_recipe, describe_model
-from seqkit.benchmark.timing import (
-    Clock,
-    Rate,
-    Table,
-    alternate,
-    compare,
-    inference_figure,
-    median,
-    seed_all,
-    summary_of,
-)
+from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, median, summary_of
 
 
 def bench_classifier(args) -> Dict[str, Any]:
-    seed_all(args.seed)
     recipe, what = classifier_recipe(args)
     dm, cfg = recipe.datamodule, recipe.cfg
-    model = recipe.model(seed=args.seed)
-    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model, init_state = recipe.initial_model(args.seed)
     n_params = sum(p.numel() for p in model.parameters())
     figures: Dict[str, Any] = {
         "data": "sst2" if args.sst2 else "builtin:sentiment_labelled",
@@ -63,32 +50,15 @@ def bench_classifier(args) -> Dict[str, Any]:
         f"{n_params:,} parameters; batch {cfg.data.batch_size}"
     )
 
-    def reset(m):
-        m.load_state_dict(init_state)
-        return m
-
     # ---- 1. Lightning Trainer vs plain loop: same model init, same batches, same optimiser ----------
     batches = epoch_batches(dm, bucketing=True, limit=args.max_batches)
     tokens = real_tokens(batches) * args.epochs
-    res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, tokens, args, args.epochs)
-    figures["trainer_vs_plain"] = report_trainer_vs_plain(
-        args,
+    title = (
         f"1. Lightning Trainer vs plain loop ({len(batches)} bucketed batches x {args.epochs} epoch(s), "
-        f"{tokens:,} real tokens a round)",
-        res,
-        whole_fit,
-        len(batches),
-        tokens,
+        f"{tokens:,} real tokens a round)"
     )
-    figures["flops"] = report_flops(
-        args,
-        "1b. achieved FLOP rate vs a GEMM in this run",
-        reset(plain_model),
-        batches,
-        real_tokens,
-        res,
-        cfg.backbone.hidden_size,
-    )
+    loops, plain_model = compare_training_loops(args, recipe, init_state, batches, tokens, title, epochs=args.epochs)
+    figures.update(loops)
 
     # ---- 2. bucketed vs unbucketed (shuffled) batches, plain loop, fresh epoch each round ----------
     padding: Dict[str, List[float]] = {"bucketed": [], "shuffled": []}
@@ -97,7 +67,7 @@ def bench_classifier(args) -> Dict[str, Any]:
         name = "bucketed" if bucketing else "shuffled"
         flat = [b for _ in range(args.epochs) for b in epoch_batches(dm, bucketing, args.max_batches)]
         padding[name].append(real_tokens(flat) / padded_positions(flat))
-        return plain_train(reset(plain_model), flat, recipe).rate(real_tokens(flat))
+        return plain_train(reset(plain_model, init_state), flat, recipe).rate(real_tokens(flat))
 
     res2 = alternate({"bucketed": lambda: run_batching(True), "shuffled": lambda: run_batching(False)}, args.rounds)
     r2 = compare(res2["bucketed"], res2["shuffled"])
@@ -122,8 +92,8 @@ def bench_classifier(args) -> Dict[str, Any]:
     plain_train(cell_model, few[: max(1, args.warmup_batches // 4)], recipe)
     res3 = alternate(
         {
-            "fused": lambda: plain_train(reset(fused_model), few, recipe).rate(few_tokens),
-            "cell": lambda: plain_train(reset(cell_model), few, recipe).rate(few_tokens),
+            "fused": lambda: plain_train(reset(fused_model, init_state), few, recipe).rate(few_tokens),
+            "cell": lambda: plain_train(reset(cell_model, init_state), few, recipe).rate(few_tokens),
         },
         args.rounds,
     )
@@ -144,7 +114,7 @@ def bench_classifier(args) -> Dict[str, Any]:
     }
 
     # ---- 4. inference: eval-mode forward over the recipe's eval batches ---------------------------------------
-    model = reset(recipe.model()).eval()
+    model = reset(recipe.model(), init_state).eval()
     val, split = eval_batches(dm, args.max_batches)
     sentences = sum(len(b) for b in val)
 

@@ -9,26 +9,17 @@ from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (
-    epoch_batches,
-    network_of,
-    report_flops,
-    report_trainer_vs_plain,
-    trainer_vs_plain,
-    windows_of,
-)
+from seqkit.benchmark.loops import QUIET_TRAINER, compare_training_loops, epoch_batches, network_of, windows_of
 from seqkit.benchmark.recipes import describe_model, forecast_recipe
-from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, seed_all, summary_of
+from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, summary_of
 
 
 def bench_forecast(args) -> Dict[str, Any]:
     import pytorch_lightning as pl
 
-    seed_all(args.seed)
     recipe, what = forecast_recipe(args)
     dm, cfg = recipe.datamodule, recipe.cfg
-    model = recipe.model(seed=args.seed)
-    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model, init_state = recipe.initial_model(args.seed)
     batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
     windows = windows_of(batches)
     print(
@@ -47,39 +38,25 @@ def bench_forecast(args) -> Dict[str, Any]:
     }
 
     # ---- 1. Lightning Trainer vs plain loop, same windows (as the training steps see them) -------------
-    res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, windows, args)
-    figures["trainer_vs_plain"] = report_trainer_vs_plain(
+    loops, _ = compare_training_loops(
         args,
-        f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
-        res,
-        whole_fit,
-        len(batches),
-        windows,
-    )
-    figures["flops"] = report_flops(
-        args,
-        "1b. achieved FLOP rate vs a GEMM in this run (rates from windows/s)",
-        plain_model,
+        recipe,
+        init_state,
         batches,
-        windows_of,
-        res,
-        cfg.backbone.hidden_size,
+        windows,
+        f"1. Lightning Trainer vs plain loop ({len(batches)} batches, {windows:,} windows; rates in windows/s)",
+        count=windows_of,
         unit="window",
+        flops_title="1b. achieved FLOP rate vs a GEMM in this run (rates from windows/s)",
     )
+    figures.update(loops)
 
     # ---- 2. forecasts a second: Trainer.predict vs the bare forward, validation windows ----------------
     model = recipe.model(init_state).eval()
     network = network_of(model)
     loader = dm.val_dataloader()
     n = len(dm.datasets["val"])
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
+    trainer = pl.Trainer(accelerator="cpu", devices=1, **QUIET_TRAINER)
 
     def bare() -> Rate:
         with torch.no_grad(), Clock() as clock:

@@ -41,9 +41,9 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
-from seqkit.benchmark.loops import _identity, real_tokens, target_tokens, windows_of
+from seqkit.benchmark.loops import TRAINING_ONLY, batches_loader, epoch_batches, real_tokens, target_tokens, windows_of
 from seqkit.benchmark.recipes import LM_OVERRIDES, TAGGER_OVERRIDES, describe_model, forecast_recipe, section_recipe
-from seqkit.benchmark.timing import median, quiet_lightning, seed_all, set_threads
+from seqkit.benchmark.timing import median, quiet_lightning, set_threads
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the seqkit this process runs: the child imports the same one
 SHAPES: Dict[str, Dict[str, Any]] = {
@@ -63,15 +63,6 @@ def recipe_for(shape: str, args, extra: Sequence[str] = ()):
     if shape == "forecast":
         return forecast_recipe(ns, extra)[0]
     return section_recipe(ns, shape, [*SHAPES[shape]["overrides"], *extra])
-
-
-def first_batches(recipe, n: int) -> List[Any]:
-    batches = []
-    for batch in recipe.datamodule.train_dataloader():
-        batches.append(batch)
-        if len(batches) >= n:
-            break
-    return batches
 
 
 def rss_mb() -> float:
@@ -95,7 +86,6 @@ def fit_mode(
 ) -> Dict[str, Any]:
     """Train ``init`` on ``batches`` for 1 + rounds epochs with the recipe's Trainer -> figures of the mode."""
     import pytorch_lightning as pl
-    from torch.utils.data import DataLoader
 
     from seqkit.app.train import build_trainer
 
@@ -133,20 +123,14 @@ def fit_mode(
         devices=1,
         precision=precision,
         max_epochs=1 + rounds,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
         callbacks=[probe],
+        **TRAINING_ONLY,
     )
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     rss, peak_before = rss_mb(), peak_rss_mb()
-    loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
-    trainer.fit(model, train_dataloaders=loader)
+    trainer.fit(model, train_dataloaders=batches_loader(batches))
     if cuda:
         memory = {"peak_mb": torch.cuda.max_memory_allocated() / 2**20, "what": "CUDA allocator peak"}
     else:
@@ -174,10 +158,9 @@ def run_shape(shape: str, args) -> Dict[str, Any]:
     import pytorch_lightning as pl
 
     quiet_lightning()
-    seed_all(args.seed)
     spec = SHAPES[shape]
     recipe = recipe_for(shape, args)
-    init = {k: v.clone() for k, v in recipe.model(seed=args.seed).state_dict().items()}
+    _, init = recipe.initial_model(args.seed)
     n_params = sum(v.numel() for v in init.values())
     out: Dict[str, Any] = {
         "recipe": recipe.overrides,
@@ -187,7 +170,7 @@ def run_shape(shape: str, args) -> Dict[str, Any]:
         "unit": spec["unit"],
         "modes": {},
     }
-    gpu_batches = first_batches(recipe, args.batches)
+    gpu_batches = epoch_batches(recipe.datamodule, None, args.batches)
     cpu_batches = gpu_batches[: args.cpu_batches]
     for threads in args.cpu_threads:  # CPU first: its peak RSS is measured against this process's
         set_threads(threads)
@@ -212,7 +195,7 @@ def run_shape(shape: str, args) -> Dict[str, Any]:
     if args.batch_scale > 1:
         size = int(recipe.cfg.data.batch_size) * args.batch_scale
         big = recipe_for(shape, args, [f"data.batch_size={size}"])
-        big_batches = first_batches(big, max(args.batches // args.batch_scale, 4))
+        big_batches = epoch_batches(big.datamodule, None, max(args.batches // args.batch_scale, 4))
         units = spec["count"](big_batches)
         for name, precision in (("cuda-32", "32-true"), ("cuda-bf16-mixed", "bf16-mixed")):
             out["modes"][f"{name} x{args.batch_scale}"] = fit_mode(

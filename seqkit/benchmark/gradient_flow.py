@@ -7,36 +7,30 @@ from __future__ import annotations
 import tempfile
 from typing import Any, Dict, List
 
-from seqkit.benchmark.loops import epoch_batches, lightning_train, real_tokens
+from seqkit.benchmark.loops import epoch_batches, lightning_train, real_tokens, reset
 from seqkit.benchmark.recipes import classifier_recipe, describe_model
-from seqkit.benchmark.timing import Rate, Table, alternate, compare, seed_all, summary_of
+from seqkit.benchmark.timing import Rate, Table, alternate, compare, summary_of
 
 
 def bench_gradient_flow(args) -> Dict[str, Any]:
     from seqkit.training.callbacks import GradientFlow
 
-    seed_all(args.seed)
     recipe, what = classifier_recipe(args)
-    model = recipe.model(seed=args.seed)
-    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model, init_state = recipe.initial_model(args.seed)
     batches = epoch_batches(recipe.datamodule, bucketing=True, limit=args.max_batches)
     tokens = real_tokens(batches) * args.epochs
     every = args.gradient_flow_every
     print(f"data:  {what}: {len(batches)} bucketed batches x {args.epochs} epoch(s), {tokens:,} real tokens a round")
     print(f"model: {describe_model(recipe)}; GradientFlow every {every} steps, pictures at the end of fit")
 
-    def reset():
-        model.load_state_dict(init_state)
-        return model
-
-    lightning_train(reset(), batches[: args.warmup_batches], recipe)
+    lightning_train(reset(model, init_state), batches[: args.warmup_batches], recipe)
     whole_fit: Dict[str, List[Rate]] = {"off": [], "on": []}
     records: List[int] = []
     with tempfile.TemporaryDirectory() as tmp:
 
         def run(on: bool) -> Rate:
             callbacks = [GradientFlow(every_n_steps=every, dirpath=tmp)] if on else []
-            epochs, whole = lightning_train(reset(), batches, recipe, args.epochs, callbacks)
+            epochs, whole = lightning_train(reset(model, init_state), batches, recipe, args.epochs, callbacks)
             if on:
                 records.append(len(callbacks[0].records))
             whole_fit["on" if on else "off"].append(whole.rate(tokens))

@@ -10,48 +10,27 @@ from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import (
-    network_of,
-    plain_train,
-    real_tokens,
-    report_flops,
-    report_trainer_vs_plain,
-    trainer_vs_plain,
-)
+from seqkit.benchmark.loops import compare_training_loops, epoch_batches, network_of, plain_train, real_tokens
 from seqkit.benchmark.recipes import LM_OVERRIDES, describe_model, section_recipe
-from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, seed_all, summary_of
+from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, summary_of
 
 
 def bench_lm(args) -> Dict[str, Any]:
     from seqkit.nn.decoding import greedy_choice
 
-    seed_all(args.seed)
     recipe = section_recipe(args, "lm", ["task=lm", *LM_OVERRIDES])
     dm, cfg = recipe.datamodule, recipe.cfg
-    n = min(args.lm_batches, args.max_batches or args.lm_batches)
-    batches = [b for _, b in zip(range(n), dm.train_dataloader())]
+    batches = epoch_batches(dm, None, min(args.lm_batches, args.max_batches or args.lm_batches))
     tokens = real_tokens(batches)
     print(
-        f"tiny-shakespeare train, {n} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
+        f"tiny-shakespeare train, {len(batches)} chunks of {cfg.data.batch_size} streams x {cfg.data.bptt} characters; "
         f"model: {describe_model(recipe)}"
     )
-    initial = recipe.model(seed=args.seed).state_dict()
-    res, whole_fit, plain_model = trainer_vs_plain(recipe, initial, batches, tokens, args)
-    figures: Dict[str, Any] = {
-        "recipe": recipe.overrides,
-        "trainer_vs_plain": report_trainer_vs_plain(
-            args, "1. truncated BPTT: Trainer vs plain loop", res, whole_fit, n, tokens
-        ),
-    }
-    figures["flops"] = report_flops(
-        args,
-        "1b. achieved FLOP rate vs a GEMM in this run",
-        plain_model,
-        batches,
-        real_tokens,
-        res,
-        cfg.backbone.hidden_size,
+    _, initial = recipe.initial_model(args.seed)
+    loops, _ = compare_training_loops(
+        args, recipe, initial, batches, tokens, "1. truncated BPTT: Trainer vs plain loop"
     )
+    figures: Dict[str, Any] = {"recipe": recipe.overrides, **loops}
 
     model = network_of(recipe.model(initial).eval())
     prompt = torch.tensor([dm.encode_prompt("ROMEO:")])

@@ -1,6 +1,7 @@
 """The two ways every training section compares: a plain PyTorch loop and the recipe's ``pl.Trainer``, on the same
 pre-made batches, with the loss the network itself defines (``module.network.loss(batch)["loss"]``, the very
-objective ``seqkit.training.TaskModule.training_step`` optimises). Also the Trainer-vs-plain and FLOP tables.
+objective ``seqkit.training.TaskModule.training_step`` optimises). Also the Trainer-vs-plain and FLOP tables
+(``compare_training_loops``: a training section's first part), and the Trainer options of a timed run.
 
 Truncated BPTT needs no loop of its own: a network whose ``carries_state`` is true (the language model) gets the
 ``"state"`` its previous ``loss`` returned as ``loss(batch, state)`` on the next batch (None at an epoch's start),
@@ -9,6 +10,7 @@ as ``TaskModule.training_step`` gives it.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -36,6 +38,53 @@ def loss_parts(model, batch, state: Any = None) -> Dict[str, Any]:
 def loss_of(model, batch) -> torch.Tensor:
     """The training objective of one batch from a fresh state (what FLOP counting runs)."""
     return loss_parts(model, batch)["loss"]
+
+
+def reset(model, init: Dict[str, torch.Tensor]):
+    """``model`` with the weights ``init`` again: every timed run of a section starts from the same ones."""
+    model.load_state_dict(init)
+    return model
+
+
+# ---- batches and what they hold ------------------------------------------------------------------------------
+
+
+def epoch_batches(dm, bucketing: Optional[bool], limit: Optional[int]) -> List[Any]:
+    """One epoch of the data module's training loader, collated; the first ``limit`` batches if given.
+    ``bucketing``: on or off for it (then on again); None: as the data module has it."""
+    if bucketing is None:
+        return list(islice(dm.train_dataloader(), limit or None))
+    dm.bucketing = bucketing
+    try:
+        return epoch_batches(dm, None, limit)
+    finally:
+        dm.bucketing = True
+
+
+def eval_batches(dm, limit: Optional[int]) -> Tuple[List[Any], str]:
+    """The validation split in the recipe's eval batches (length-sorted), or training data when nothing is held out."""
+    split = "val" if len(dm.datasets.get("val") or []) else "train"
+    batches = list(dm.loader(dm.datasets[split], train=False))
+    return (batches[:limit] if limit else batches), split
+
+
+def real_tokens(batches: Sequence[Any]) -> int:
+    """Non-pad tokens: the sum of the batches' true lengths."""
+    return int(sum(int(b.lengths.sum()) for b in batches))
+
+
+def padded_positions(batches: Sequence[Any]) -> int:
+    return int(sum(b.tokens.numel() for b in batches))
+
+
+def target_tokens(batches: Sequence[Any]) -> int:
+    """seq2seq: the non-pad target tokens."""
+    return sum(int((b.target_out != 0).sum()) for b in batches)
+
+
+def windows_of(batches: Sequence[Any]) -> int:
+    """forecasting: the windows."""
+    return sum(len(b) for b in batches)
 
 
 # ---- the two training loops ----------------------------------------------------------------------------------
@@ -73,6 +122,23 @@ def _identity(x):
     return x
 
 
+# a timed Trainer's options: nothing logged, saved or printed; TRAINING_ONLY: no validation either
+QUIET_TRAINER = {
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+TRAINING_ONLY = {**QUIET_TRAINER, "num_sanity_val_steps": 0, "limit_val_batches": 0}
+
+
+def batches_loader(batches: Sequence[Any]):
+    """A DataLoader that gives exactly ``batches`` (already collated), in order: what a timed ``fit`` trains on."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
+
+
 def lightning_train(
     model, batches: Sequence[Any], recipe, epochs: int = 1, callbacks: Sequence[Any] = ()
 ) -> Tuple[Clock, Clock]:
@@ -81,7 +147,6 @@ def lightning_train(
 
     -> (time inside the training epochs, time of the whole Trainer construction + fit call)."""
     import pytorch_lightning as pl
-    from torch.utils.data import DataLoader
 
     from seqkit.app.train import build_trainer
 
@@ -104,16 +169,10 @@ def lightning_train(
         accelerator="cpu",
         devices=1,
         max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
         callbacks=[timer, *callbacks],
+        **TRAINING_ONLY,
     )
-    loader = DataLoader(list(batches), batch_size=None, shuffle=False, collate_fn=_identity)
-    trainer.fit(model, train_dataloaders=loader)
+    trainer.fit(model, train_dataloaders=batches_loader(batches))
     whole.__exit__()
     if trainer.global_step != len(batches) * epochs:
         raise RuntimeError(f"Lightning ran {trainer.global_step} steps, expected {len(batches) * epochs}")
@@ -133,27 +192,52 @@ def trainer_vs_plain(
     initial weights ``init`` (plus any ``extra`` measurements in the same rounds).
     -> (rates by name, the Trainer's whole-fit rates, a model holding ``init``)."""
     plain_model, pl_model = recipe.model(init), recipe.model(init)
-
-    def reset(m):
-        m.load_state_dict(init)
-        return m
-
     warm = batches[: args.warmup_batches]
-    plain_train(reset(plain_model), warm, recipe)
-    lightning_train(reset(pl_model), warm, recipe)
+    plain_train(reset(plain_model, init), warm, recipe)
+    lightning_train(reset(pl_model, init), warm, recipe)
     whole_fit: List[Rate] = []
 
     def run_lightning() -> Rate:
-        inside, whole = lightning_train(reset(pl_model), batches, recipe, epochs)
+        inside, whole = lightning_train(reset(pl_model, init), batches, recipe, epochs)
         whole_fit.append(whole.rate(units))
         return inside.rate(units)
 
     runs = {
-        "plain": lambda: plain_train(reset(plain_model), batches, recipe, epochs).rate(units),
+        "plain": lambda: plain_train(reset(plain_model, init), batches, recipe, epochs).rate(units),
         "lightning": run_lightning,
         **(extra or {}),
     }
-    return alternate(runs, args.rounds), whole_fit, reset(plain_model)
+    return alternate(runs, args.rounds), whole_fit, reset(plain_model, init)
+
+
+def compare_training_loops(
+    args,
+    recipe,
+    init: Dict[str, torch.Tensor],
+    batches: Sequence[Any],
+    units: int,
+    title: str,
+    *,
+    epochs: int = 1,
+    count: Callable[[Sequence[Any]], int] = real_tokens,
+    unit: str = "token",
+    flops_title: str = "1b. achieved FLOP rate vs a GEMM in this run",
+    extra: Optional[Dict[str, Callable[[], Rate]]] = None,
+    report_extra: Optional[Callable[[Dict[str, List[Rate]]], Dict[str, Any]]] = None,
+) -> Tuple[Dict[str, Any], torch.nn.Module]:
+    """A training section's first part: the plain loop against the Trainer on ``batches`` from ``init``
+    (``trainer_vs_plain``, any ``extra`` runs in the same rounds) and its table (``report_trainer_vs_plain``,
+    ``title``); then ``report_extra(rates)`` reports the extra runs (-> their figures); then the two loops'
+    FLOP rates (``report_flops``: ``count`` units of a batch, ``flops_title``).
+
+    -> (figures: "trainer_vs_plain", report_extra's, "flops"; a model holding ``init``)."""
+    res, whole_fit, plain_model = trainer_vs_plain(recipe, init, batches, units, args, epochs, extra)
+    loops = {k: res[k] for k in ("plain", "lightning")}
+    figures = {"trainer_vs_plain": report_trainer_vs_plain(args, title, loops, whole_fit, len(batches), units)}
+    figures.update(report_extra(res) if report_extra is not None else {})
+    hidden_size = recipe.cfg.backbone.hidden_size
+    figures["flops"] = report_flops(args, flops_title, plain_model, batches, count, loops, hidden_size, unit)
+    return figures, plain_model
 
 
 # ---- what the sections print of it ----------------------------------------------------------------------------
@@ -241,46 +325,3 @@ def report_flops(
             for name, a in achieved.items()
         },
     }
-
-
-# ---- batches and what they hold ------------------------------------------------------------------------------
-
-
-def epoch_batches(dm, bucketing: bool, limit: Optional[int]) -> List[Any]:
-    """One epoch of the data module's training loader, collated; the first ``limit`` batches if given."""
-    dm.bucketing = bucketing
-    try:
-        batches = []
-        for batch in dm.train_dataloader():
-            batches.append(batch)
-            if limit and len(batches) >= limit:
-                break
-        return batches
-    finally:
-        dm.bucketing = True
-
-
-def eval_batches(dm, limit: Optional[int]) -> Tuple[List[Any], str]:
-    """The validation split in the recipe's eval batches (length-sorted), or training data when nothing is held out."""
-    split = "val" if len(dm.datasets.get("val") or []) else "train"
-    batches = list(dm.loader(dm.datasets[split], train=False))
-    return (batches[:limit] if limit else batches), split
-
-
-def real_tokens(batches: Sequence[Any]) -> int:
-    """Non-pad tokens: the sum of the batches' true lengths."""
-    return int(sum(int(b.lengths.sum()) for b in batches))
-
-
-def padded_positions(batches: Sequence[Any]) -> int:
-    return int(sum(b.tokens.numel() for b in batches))
-
-
-def target_tokens(batches: Sequence[Any]) -> int:
-    """seq2seq: the non-pad target tokens."""
-    return sum(int((b.target_out != 0).sum()) for b in batches)
-
-
-def windows_of(batches: Sequence[Any]) -> int:
-    """forecasting: the windows."""
-    return sum(len(b) for b in batches)

@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqkit.app.train import build
+from seqkit.benchmark.timing import seed_all
 
 
 def compose_config(config_dir: Path, overrides: Sequence[str], config_name: str = "train") -> DictConfig:
@@ -46,9 +47,10 @@ class Recipe:
 
     @classmethod
     def load(cls, config_dir: Path, overrides: Sequence[str], seed: Optional[int] = None) -> "Recipe":
+        """The config of ``overrides`` and its data module, set up for fit after seeding (python and torch)."""
         cfg = compose_config(config_dir, overrides)
         if seed is not None:
-            torch.manual_seed(seed)
+            seed_all(seed)
         datamodule = build(cfg.data)
         datamodule.setup("fit")
         return cls(Path(config_dir), list(overrides), cfg, datamodule)
@@ -70,6 +72,12 @@ class Recipe:
         if state is not None:
             model.load_state_dict(state)
         return model
+
+    def initial_model(self, seed: int) -> Tuple[Any, Dict[str, torch.Tensor]]:
+        """A fresh model seeded with ``seed`` and a copy of its weights, where each timed run of a section starts
+        (``seqkit.benchmark.loops.reset``)."""
+        model = self.model(seed=seed)
+        return model, {k: v.clone() for k, v in model.state_dict().items()}
 
     def optimizer(self, params) -> torch.optim.Optimizer:
         return build(self.cfg.optimizer, params=params)
@@ -120,7 +128,8 @@ def section_overrides(args, section: str) -> List[str]:
 
 def section_recipe(args, section: str, overrides: Sequence[str]) -> Recipe:
     """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
-    benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit."""
+    benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit after
+    seeding python and torch with ``args.seed``."""
     recipe = Recipe.load(
         CONFIGS,
         [*overrides, *(QUICK_OVERRIDES.get(section, []) if args.quick else []), *section_overrides(args, section)],

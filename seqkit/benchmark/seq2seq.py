@@ -5,45 +5,37 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Any, Dict
 
 import torch
 
-from seqkit.benchmark.loops import network_of, report_flops, report_trainer_vs_plain, target_tokens, trainer_vs_plain
+from seqkit.benchmark.loops import compare_training_loops, epoch_batches, network_of, target_tokens
 from seqkit.benchmark.recipes import describe_model, section_recipe
-from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, seed_all, summary_of
+from seqkit.benchmark.timing import Clock, Table, alternate, compare, inference_figure, summary_of
 
 
 def bench_seq2seq(args) -> Dict[str, Any]:
-    seed_all(args.seed)
     recipe = section_recipe(args, "seq2seq", ["task=g2p"])
     dm, cfg = recipe.datamodule, recipe.cfg
-    limit = min(args.seq2seq_batches, args.max_batches or args.seq2seq_batches)
-    batches = list(islice(dm.train_dataloader(), limit))
+    batches = epoch_batches(dm, None, min(args.seq2seq_batches, args.max_batches or args.seq2seq_batches))
     tokens = target_tokens(batches)
     print(
         f"data:  built-in CMU dictionary, {len(dm.datasets['train']):,} training words, {len(batches)} batches of "
         f"{cfg.data.batch_size}; model: {describe_model(recipe)}, attention {cfg.model.attention}"
     )
-    init = {k: v.clone() for k, v in recipe.model(seed=args.seed).state_dict().items()}
-    res, whole_fit, plain_model = trainer_vs_plain(recipe, init, batches, tokens, args)
-    figures: Dict[str, Any] = {
-        "recipe": recipe.overrides,
-        "train": report_trainer_vs_plain(
-            args, "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)", res, whole_fit, len(batches), tokens
-        ),
-    }
-    figures["flops"] = report_flops(
+    _, init = recipe.initial_model(args.seed)
+    loops, _ = compare_training_loops(
         args,
-        "seq2seq 1b. achieved FLOP rate vs a GEMM in this run (target tokens)",
-        plain_model,
+        recipe,
+        init,
         batches,
-        target_tokens,
-        res,
-        cfg.backbone.hidden_size,
+        tokens,
+        "seq2seq 1: Lightning Trainer vs plain loop (target tokens/s)",
+        count=target_tokens,
         unit="target_token",
+        flops_title="seq2seq 1b. achieved FLOP rate vs a GEMM in this run (target tokens)",
     )
+    figures: Dict[str, Any] = {"recipe": recipe.overrides, "train": loops["trainer_vs_plain"], "flops": loops["flops"]}
 
     model = network_of(recipe.model(init).eval())
     val = list(dm.val_dataloader())

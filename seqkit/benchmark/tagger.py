@@ -8,42 +8,21 @@ emissions against argmax (the softmax head's decode), and the full model decode 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import torch
 
-from seqkit.benchmark.loops import (
-    epoch_batches,
-    network_of,
-    plain_train,
-    real_tokens,
-    report_flops,
-    report_trainer_vs_plain,
-    trainer_vs_plain,
-)
+from seqkit.benchmark.loops import compare_training_loops, epoch_batches, network_of, plain_train, real_tokens, reset
 from seqkit.benchmark.recipes import describe_model, tagger_recipe
-from seqkit.benchmark.timing import (
-    Clock,
-    Rate,
-    Table,
-    alternate,
-    compare,
-    inference_figure,
-    median,
-    ratio,
-    seed_all,
-    summary_of,
-)
+from seqkit.benchmark.timing import Clock, Rate, Table, alternate, compare, inference_figure, median, ratio, summary_of
 
 
 def bench_tagger(args) -> Dict[str, Any]:
     from seqkit.benchmark.flair_peer import FlairPeer, flair_version
 
-    seed_all(args.seed)
     recipe, what = tagger_recipe(args)
     dm, cfg = recipe.datamodule, recipe.cfg
-    model = recipe.model(seed=args.seed)
-    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model, init_state = recipe.initial_model(args.seed)
     n_params = sum(p.numel() for p in model.parameters())
     n_train, n_val = len(dm.datasets["train"]), len(dm.datasets["val"])
     word_dropout = float(cfg.model.word_dropout)
@@ -66,10 +45,6 @@ def bench_tagger(args) -> Dict[str, Any]:
         "recipe": recipe.overrides,
     }
 
-    def reset(m):
-        m.load_state_dict(init_state)
-        return m
-
     # ---- 1. Lightning Trainer vs plain BiLSTM-CRF loop (and the Flair peer): same batches, optimiser -------
     batches = epoch_batches(dm, bucketing=True, limit=args.tagger_batches)
     tokens = real_tokens(batches)
@@ -91,20 +66,12 @@ def bench_tagger(args) -> Dict[str, Any]:
             return clock.rate(tokens)
 
         extra["flair"] = run_flair
-    res, whole_fit, plain_model = trainer_vs_plain(recipe, init_state, batches, tokens, args, extra=extra)
-    figures["trainer_vs_plain"] = report_trainer_vs_plain(
-        args,
-        f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)",
-        {k: res[k] for k in ("plain", "lightning")},
-        whole_fit,
-        len(batches),
-        tokens,
-    )
-    if version is None:
-        why = "--no-peer given" if args.no_peer else 'flair is not installed (pip install -e ".[bench]")'
-        print(f"-- 1p. peer: Flair BiLSTM-CRF: skipped, {why}")
-        figures["flair"] = {"skipped": why}
-    else:
+
+    def report_peer(res: Dict[str, List[Rate]]) -> Dict[str, Any]:
+        if version is None:
+            why = "--no-peer given" if args.no_peer else 'flair is not installed (pip install -e ".[bench]")'
+            print(f"-- 1p. peer: Flair BiLSTM-CRF: skipped, {why}")
+            return {"flair": {"skipped": why}}
         r_peer = compare(res["lightning"], res["flair"])
         tp = Table(
             f"1p. peer: Flair {version} BiLSTM-CRF of the same size ({flair_params:,} parameters), the same "
@@ -114,23 +81,22 @@ def bench_tagger(args) -> Dict[str, Any]:
         tp.rate("Flair (forward_loss, backward, clip, step)", res["flair"])
         tp.ratio("ratio seqkit/Flair", r_peer, 5.0)
         tp.print()
-        figures["flair"] = {
-            "version": version,
-            "parameters": flair_params,
-            "ratio": r_peer["wall"],
-            "ratio_cpu": r_peer["cpu"],
-            "target": 5.0,
-            "flair": summary_of(res["flair"]),
+        return {
+            "flair": {
+                "version": version,
+                "parameters": flair_params,
+                "ratio": r_peer["wall"],
+                "ratio_cpu": r_peer["cpu"],
+                "target": 5.0,
+                "flair": summary_of(res["flair"]),
+            }
         }
-    figures["flops"] = report_flops(
-        args,
-        "1b. achieved FLOP rate vs a GEMM in this run",
-        reset(plain_model),
-        batches,
-        real_tokens,
-        {k: res[k] for k in ("plain", "lightning")},
-        cfg.backbone.hidden_size,
+
+    title = f"1. Lightning Trainer vs plain BiLSTM-CRF loop ({len(batches)} bucketed batches, {tokens:,} real tokens)"
+    loops, _ = compare_training_loops(
+        args, recipe, init_state, batches, tokens, title, extra=extra, report_extra=report_peer
     )
+    figures.update(loops)
 
     # ---- 2. the CRF's share of a training step: (a) the full step, (b) the CRF nll forward + backward alone
     # on the emissions of the same batches (detached leaves: nothing flows back into the encoder) ---------
@@ -149,7 +115,8 @@ def bench_tagger(args) -> Dict[str, Any]:
         return clock.rate(step_tokens)
 
     res2 = alternate(
-        {"step": lambda: plain_train(reset(step_model), steps, recipe).rate(step_tokens), "crf": crf_only}, args.rounds
+        {"step": lambda: plain_train(reset(step_model, init_state), steps, recipe).rate(step_tokens), "crf": crf_only},
+        args.rounds,
     )
     # (tokens/s of the step) / (tokens/s of the CRF alone) = CRF time / step time
     share = {
@@ -172,7 +139,7 @@ def bench_tagger(args) -> Dict[str, Any]:
 
     # ---- 3. decoding the validation set (the recipe's length-sorted eval batches): Viterbi vs argmax on the
     # same precomputed emissions, and the whole model (forward + Viterbi) in eval mode ----------------------
-    network = network_of(reset(recipe.model()).eval())
+    network = network_of(reset(recipe.model(), init_state).eval())
     val = list(dm.val_dataloader())
     sentences = sum(len(b) for b in val)
     with torch.no_grad():

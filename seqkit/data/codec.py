@@ -3,9 +3,10 @@ evaluation batches. A codec is Lightning-free: training (a thin LightningDataMod
 (predict, evaluate, serve) run the same one, so they read, encode and batch exactly alike.
 
 A shape's codec (``seqkit/tasks/<shape>/codec.py``) subclasses ``Codec`` and provides the reading and encoding
-of its data: ``state_dict``/``load_state_dict`` (plain Python: what a checkpoint keeps), ``built``,
-``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``, and for prediction
-``set_predict_input`` and ``format_predictions``.
+of its data: ``built``, ``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``,
+and for prediction ``set_predict_input`` and ``format_predictions``. What a checkpoint keeps of what it learnt
+(``state_dict``/``load_state_dict``, plain Python) is the base's, from the codec's ``state_fields`` and its
+pretrained vectors' identity; a codec with another state layout overrides the two.
 
 Its ``defaults`` are the one home of its data settings and their default values (its class docstring says what
 each one means). The data module (``seqkit.data.codec_datamodule.CodecDataModule``) takes exactly these settings
@@ -15,8 +16,10 @@ and its loaders' (``bucketing``, ``num_workers``), refuses any other, and saves 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Dict, Iterator, List, Mapping, Optional
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Mapping, Optional
 
+from seqkit.data.notice import log
+from seqkit.data.pretrained import PretrainedVectors, vectors_source
 from seqkit.data.sampler import sorted_batches
 from seqkit.data.textfile import resolve_path
 
@@ -45,6 +48,12 @@ class Codec:
     override them. Others are kept (an older checkpoint's); the data module refuses them."""
 
     defaults: ClassVar[Dict[str, Any]] = {}
+    # What a checkpoint keeps of what the codec learnt, in the state's order: attribute -> the class that writes
+    # and reads it (``to_dict`` / ``from_dict``: Vocabulary, Tokenizer, SubwordModel); one that is None is left out.
+    state_fields: ClassVar[Dict[str, Any]] = {}
+    # Pretrained word vectors over the codec's word vocabulary ``vocab`` (``use_pretrained``): the state keeps
+    # their identity, last, under "pretrained".
+    vectors: Optional[PretrainedVectors] = None
 
     def __init__(self, **settings: Any):
         self.hparams = Settings({**self.defaults, **settings})
@@ -60,8 +69,33 @@ class Codec:
         codec.load_state_dict(state)
         return codec
 
+    def state_dict(self) -> Dict[str, Any]:
+        """Plain Python: each of ``state_fields`` that is set (``to_dict``), then the pretrained vectors' identity."""
+        state = {name: getattr(self, name).to_dict() for name in self.state_fields if getattr(self, name) is not None}
+        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        """Restore what ``state_dict`` kept (an older checkpoint may lack a field: the settings' one stays)."""
+        for name, cls in self.state_fields.items():
+            if name in state:
+                setattr(self, name, cls.from_dict(state[name]))
+        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.data.pretrained)
+            record = state["pretrained"]
+            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
+
+    # ---- pretrained word vectors ---------------------------------------------------------------
+    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
+        """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
+        if self.vectors is None or self.vectors.source != str(source):
+            self.vectors = PretrainedVectors.load(source, expected)
+        if expected is not None:
+            self.vectors.check(expected)
+        else:
+            log(self.vectors.report(self.vocab))
+
+    def encode_words(self, words: Iterable[str]) -> List[int]:
+        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
+        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
 
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         """A data path: ``~`` expanded, a relative one under ``root`` when the settings give one."""

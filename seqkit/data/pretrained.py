@@ -328,6 +328,16 @@ class PretrainedVectors:
             ids.append(found)
         return ids
 
+    def network_kwargs(self, vocab: Vocabulary) -> Dict[str, Any]:
+        """What a network's ``WordEmbedding`` needs of these vectors over ``vocab``: the table, every word's row,
+        the number of vectors and their size."""
+        return {
+            "pretrained_vectors": self.table,
+            "pretrained_rows": self.rows(vocab),
+            "pretrained_words": len(self),
+            "embedding_dim": self.dim,
+        }
+
     def identity(self) -> Dict[str, Any]:
         """What a checkpoint records about the vectors (plain types): where they come from and their checksum."""
         return {"source": self.source, "checksum": self.checksum, "words": len(self), "dim": self.dim}

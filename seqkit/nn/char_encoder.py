@@ -51,7 +51,33 @@ def _init_embedding(embedding: nn.Embedding) -> None:
         embedding.weight[PAD_INDEX].zero_()
 
 
-class CharCNN(nn.Module):
+class _WordEncoder(nn.Module):
+    """What both encoders share: a character embedding (uniform init, ``_init_embedding``) with dropout, and a
+    forward that embeds the real words' characters, has the subclass ``encode`` them (``[N, C', E]`` and lengths
+    ``[N]`` -> ``[N, output_dim]``) and puts the vectors back in place, zeros at padded tokens."""
+
+    def __init__(self, num_chars: int, embedding_dim: int, dropout: float, output_dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
+        _init_embedding(self.embedding)
+        self.dropout = Dropout(dropout)
+        self.output_dim = output_dim
+
+    def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
+        """[B, T, C] char ids, [B, T] lengths -> [B, T, output_dim]."""
+        _check(chars, char_lengths)
+        batch, tokens = char_lengths.shape
+        index, words, lengths = _real_words(chars, char_lengths)
+        if index.numel() == 0:
+            return self.embedding.weight.new_zeros(batch, tokens, self.output_dim)
+        x = self.dropout(self.embedding(words))  # [N, C', E]
+        return _scatter(self.encode(x, lengths), index, batch, tokens)
+
+
+class CharCNN(_WordEncoder):
     """One vector per word from its characters, as in Ma & Hovy (2016): embed -> dropout -> Conv1d -> max.
 
     Padding characters embed to zeros (``padding_idx=0``), the same as the conv's own zero padding, and conv
@@ -84,30 +110,20 @@ class CharCNN(nn.Module):
         kernel_size: int = 3,
         dropout: float = 0.5,
     ):
-        super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
-        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
-        _init_embedding(self.embedding)
-        self.dropout = Dropout(dropout)
+        super().__init__(num_chars, embedding_dim, dropout, num_filters)
         self.conv = nn.Conv1d(embedding_dim, num_filters, kernel_size, padding=kernel_size // 2)
-        self.output_dim = num_filters
 
-    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
-        """[B, T, C] char ids, [B, T] lengths -> [B, T, num_filters]."""
-        _check(chars, char_lengths)
-        batch, tokens = char_lengths.shape
-        index, words, lengths = _real_words(chars, char_lengths)
-        if index.numel() == 0:
-            return self.embedding.weight.new_zeros(batch, tokens, self.output_dim)
-        x = self.dropout(self.embedding(words))  # [N, C', E]
+    def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """[N, C', E] embedded characters, [N] lengths -> [N, num_filters]."""
         x = self.conv(x.transpose(1, 2))  # [N, F, C']
-        padded = torch.arange(words.size(1), device=words.device)[None, :] >= lengths[:, None]  # [N, C']
+        padded = torch.arange(x.size(2), device=x.device)[None, :] >= lengths[:, None]  # [N, C']
         x = x.masked_fill(padded[:, None, :], float("-inf"))
-        return _scatter(x.max(dim=2).values, index, batch, tokens)
+        return x.max(dim=2).values
 
 
-class CharLSTM(nn.Module):
+class CharLSTM(_WordEncoder):
     """One vector per word from its characters, as in Lample et al. (2016): embed -> dropout -> BiLSTM over the
     word -> [final forward; final backward].
 
@@ -133,24 +149,14 @@ class CharLSTM(nn.Module):
     """
 
     def __init__(self, num_chars: int, embedding_dim: int = 25, hidden_size: int = 25, dropout: float = 0.0):
-        super().__init__()
-        self.embedding = nn.Embedding(num_chars, embedding_dim, padding_idx=PAD_INDEX)
-        _init_embedding(self.embedding)
-        self.dropout = Dropout(dropout)
+        super().__init__(num_chars, embedding_dim, dropout, 2 * hidden_size)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
-        self.output_dim = 2 * hidden_size
 
-    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
-        """[B, T, C] char ids, [B, T] lengths -> [B, T, 2*hidden_size]."""
-        _check(chars, char_lengths)
-        batch, tokens = char_lengths.shape
-        index, words, lengths = _real_words(chars, char_lengths)
-        if index.numel() == 0:
-            return self.embedding.weight.new_zeros(batch, tokens, self.output_dim)
-        x = self.dropout(self.embedding(words))  # [N, C', E]
+    def encode(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """[N, C', E] embedded characters, [N] lengths -> [N, 2 * hidden_size]."""
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n: [2, N, H], already in the input order
-        return _scatter(torch.cat([h_n[0], h_n[1]], dim=-1), index, batch, tokens)
+        return torch.cat([h_n[0], h_n[1]], dim=-1)
 
 
 def build_char_encoder(kind: Optional[str], num_chars: int, **kwargs) -> Optional[nn.Module]:

@@ -1,14 +1,17 @@
-"""Word embeddings: a trainable table, or an open vocabulary over frozen pretrained vectors; then dropout."""
+"""Word embeddings: a trainable table, or an open vocabulary over frozen pretrained vectors; then dropout. Also a
+word-level network's input layers (``word_input_layers``: the word embedding and a character encoder) and the
+features they give together (``word_features``)."""
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqkit.nn.char_encoder import build_char_encoder
 from seqkit.nn.padding import PAD_INDEX, UNK_INDEX
 
 
@@ -100,3 +103,88 @@ class WordEmbedding(nn.Module):
         if drop is not None:
             own = own.masked_fill(drop, UNK_INDEX)
         return self.dropout(F.embedding(rows, self.pretrained) + self.embedding(own))
+
+
+def word_input_layers(
+    vocab_size: int,
+    embedding_dim: int,
+    dropout: float = 0.0,
+    pretrained_vectors: Optional[Tensor] = None,
+    freeze_embeddings: bool = False,
+    word_dropout: float = 0.0,
+    pretrained_rows: Optional[Tensor] = None,
+    pretrained_words: int = 0,
+    sparse_embeddings: bool = False,
+    *,
+    char_encoder: Optional[str] = "none",
+    num_chars: int = 0,
+    char: Optional[Dict[str, Any]] = None,
+    input_size: int = 0,
+) -> Tuple[Optional[WordEmbedding], Optional[nn.Module], int]:
+    """The input layers of a word-level network (the classifier, the tagger): a ``WordEmbedding`` and a character
+    encoder, built in that order (a seed gives the same initial weights), and the size of their features.
+    The network keeps them as ``self.embedding`` and ``self.chars`` (so its state_dict keys are ``embedding.*``
+    and ``chars.*``) and reads them with ``word_features``.
+
+    Args:
+        vocab_size: the word vocabulary V.
+        embedding_dim: word vector size D.
+        dropout: on the word vectors (``WordEmbedding``'s). Default: 0.0
+        pretrained_vectors: ``[N + 1, D]`` frozen vectors (``WordEmbedding``'s ``pretrained``). Default: None
+        freeze_embeddings: keep the trainable word table fixed. Default: False
+        word_dropout: ``WordEmbedding``'s word dropout. Default: 0.0
+        pretrained_rows: ``[V]`` rows of the pretrained vectors. Default: None
+        pretrained_words: N. Default: 0
+        sparse_embeddings: sparse gradients for the word table. Default: False
+        char_encoder: "none", "cnn" or "lstm" (``build_char_encoder``). Default: "none"
+        num_chars: the character vocabulary. Default: 0
+        char: the character encoder's keyword arguments. Default: None
+        input_size: > 0: the inputs are real-valued features of this size, with no word embedding. Default: 0
+
+    Returns:
+        (the word embedding, or None with ``input_size``; the character encoder, or None; the feature size:
+        ``embedding_dim`` (or ``input_size``) plus the character encoder's ``output_dim``).
+    """
+    embedding = None
+    if input_size <= 0:
+        embedding = WordEmbedding(
+            vocab_size,
+            embedding_dim,
+            dropout=dropout,
+            pretrained=pretrained_vectors,
+            freeze=freeze_embeddings,
+            word_dropout=word_dropout,
+            pretrained_rows=pretrained_rows,
+            pretrained_words=pretrained_words,
+            sparse=sparse_embeddings,
+        )
+    chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
+    size = (input_size if input_size > 0 else embedding_dim) + (chars.output_dim if chars is not None else 0)
+    return embedding, chars, size
+
+
+def word_features(
+    embedding: Optional[nn.Module],
+    chars: Optional[nn.Module],
+    tokens: Tensor,
+    char_ids: Optional[Tensor] = None,
+    char_lengths: Optional[Tensor] = None,
+) -> Tensor:
+    """The features of ``word_input_layers``: each token's word vector, then its character encoder's vector.
+
+    Args:
+        embedding: the word embedding; None: ``tokens`` are already features and pass through.
+        chars: the character encoder, or None.
+        tokens: word ids ``[B, T]`` (features ``[B, T, F]`` without an embedding).
+        char_ids: the tokens' characters ``[B, T, C]``, with a character encoder. Default: None
+        char_lengths: their lengths ``[B, T]``. Default: None
+
+    Returns:
+        ``[B, T, D]`` features.
+    """
+    if embedding is None:
+        return tokens
+    features = embedding(tokens)
+    if chars is not None:
+        features = torch.cat([features, chars(char_ids, char_lengths)], dim=-1)
+    return features

@@ -31,6 +31,14 @@ def sparse_parameters(module: nn.Module) -> List[nn.Parameter]:
     return [m.weight for m in module.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
 
 
+def _closure_loss(closure) -> Optional[Tensor]:
+    """What an optimiser's ``step(closure)`` returns: the loss of ``closure`` (run with gradients on), else None."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class LazyAdam(Optimizer):
     """Adam on the rows of a sparse gradient only ("lazy Adam"): the touched rows' weights and moments get
     exactly ``torch.optim.Adam``'s update (same formula, eps added after the bias correction), the others
@@ -52,10 +60,7 @@ class LazyAdam(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -123,10 +128,7 @@ class DenseSparseOptimizer(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _closure_loss(closure)
         self.dense.step()
         self.sparse.step()
         return loss

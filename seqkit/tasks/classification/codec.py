@@ -21,7 +21,6 @@ from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
 from seqkit.data.notice import log
-from seqkit.data.pretrained import PretrainedVectors, vectors_source
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -92,6 +91,8 @@ class ClassificationCodec(Codec):
     """
 
     defaults = DEFAULTS
+    # the state: the vocabularies, the tokeniser (older checkpoints lack it: the settings' one), then "pretrained"
+    state_fields = {"vocab": Vocabulary, "labels": Vocabulary, "chars": Vocabulary, "tokenizer": Tokenizer}
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
@@ -99,27 +100,6 @@ class ClassificationCodec(Codec):
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
-        self.vectors: Optional[PretrainedVectors] = None
-
-    # ---- state ---------------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
-        state = {
-            name: getattr(self, name).to_dict()
-            for name in ("vocab", "labels", "chars")
-            if getattr(self, name) is not None
-        }
-        state["tokenizer"] = self.tokenizer.to_dict()
-        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name in ("vocab", "labels", "chars"):
-            if name in state:
-                setattr(self, name, Vocabulary.from_dict(state[name]))
-        if "tokenizer" in state:  # older checkpoints: the tokeniser of the settings
-            self.tokenizer = Tokenizer.from_dict(state["tokenizer"])
-        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.data.pretrained)
-            record = state["pretrained"]
-            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
     @property
     def built(self) -> bool:
@@ -165,32 +145,14 @@ class ClassificationCodec(Codec):
             self.use_pretrained(hp.pretrained)
         log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
 
-    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
-        """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
-        if self.vectors is None or self.vectors.source != str(source):
-            self.vectors = PretrainedVectors.load(source, expected)
-        if expected is not None:
-            self.vectors.check(expected)
-        else:
-            log(self.vectors.report(self.vocab))
-
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""
         kwargs: Dict[str, Any] = {"vocab_size": len(self.vocab), "num_classes": len(self.labels)}
         if self.vectors is not None:
-            kwargs.update(
-                pretrained_vectors=self.vectors.table,
-                pretrained_rows=self.vectors.rows(self.vocab),
-                pretrained_words=len(self.vectors),
-                embedding_dim=self.vectors.dim,
-            )
+            kwargs.update(self.vectors.network_kwargs(self.vocab))
         return {**kwargs, "num_chars": len(self.chars)} if self.chars is not None else kwargs
 
     # ---- encoding and batching -----------------------------------------------------------------
-    def encode_words(self, words: Iterable[str]) -> List[int]:
-        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
-        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
-
     def encode(self, examples: Iterable[LabelledText], source: str) -> List[Example]:
         """Raw texts -> Examples; a label the training data never had is a DataError at its line."""
         out = []

@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.nn.adversarial import adversarial_perturbation
-from seqkit.nn.char_encoder import build_char_encoder
-from seqkit.nn.embedding import WordEmbedding
+from seqkit.nn.embedding import word_features, word_input_layers
 from seqkit.nn.encoder import RecurrentEncoder
 from seqkit.nn.lstm_inference import word_lstm_inference
 from seqkit.nn.padding import lengths_to_mask
@@ -95,27 +94,25 @@ class ClassifierNetwork(nn.Module):
         self.regression = objective == "regression"
         self.num_classes, self.adversarial, self.target_mean = num_classes, float(adversarial), float(target_mean)
         self.vocab_size, self.input_size, self.num_chars = vocab_size, input_size, num_chars  # sizes (export)
-        self.embedding = None
-        if input_size > 0:
-            embedding_dim = input_size
-        else:
-            self.embedding = WordEmbedding(
-                vocab_size,
-                embedding_dim,
-                embedding_dropout,
-                pretrained_vectors,
-                freeze_embeddings,
-                word_dropout,
-                pretrained_rows,
-                pretrained_words,
-                sparse_embeddings,
-            )
         if char_encoder != "none" and num_chars == 0:
             raise ValueError(
                 f"model.char_encoder={char_encoder} needs characters in the batches: set data.char_features=true"
             )
-        self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
-        features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
+        self.embedding, self.chars, features = word_input_layers(
+            vocab_size,
+            embedding_dim,
+            embedding_dropout,
+            pretrained_vectors,
+            freeze_embeddings,
+            word_dropout,
+            pretrained_rows,
+            pretrained_words,
+            sparse_embeddings,
+            char_encoder=char_encoder,
+            num_chars=num_chars,
+            char=char,
+            input_size=input_size,
+        )
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
         self.pooling = SequencePooling(pooling, self.encoder.output_size, self.encoder.num_directions)
         self.dropout = nn.Dropout(dropout)
@@ -131,12 +128,7 @@ class ClassifierNetwork(nn.Module):
     def embed(self, tokens: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None) -> Tensor:
         """tokens [B, T] (chars [B, T, C], char_lengths [B, T] with a char encoder) -> features [B, T, D].
         With ``input_size`` > 0, ``tokens`` are already real-valued features [B, T, input_size] and pass through."""
-        if self.embedding is None:
-            return tokens
-        features = self.embedding(tokens)
-        if self.chars is not None:
-            features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
-        return features
+        return word_features(self.embedding, self.chars, tokens, chars, char_lengths)
 
     def classify(self, outputs: Tensor, lengths: Tensor) -> Tensor:
         """outputs [B, T, H * directions], lengths [B] -> logits [B, classes] (regression: values [B])."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -82,6 +82,7 @@ class LanguageModelCodec(Codec):
     """
 
     defaults = DEFAULTS
+    state_fields = {"vocab": Vocabulary}
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
@@ -95,14 +96,6 @@ class LanguageModelCodec(Codec):
         self.batch_size = hp.batch_size or SHARED_DEFAULTS["batch_size"]
         self.vocab: Optional[Vocabulary] = None
         self.sources: Dict[str, str] = {}  # split -> source name (errors)
-
-    # ---- state ---------------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
-        return {} if self.vocab is None else {"vocab": self.vocab.to_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if "vocab" in state:
-            self.vocab = Vocabulary.from_dict(state["vocab"])
 
     @property
     def built(self) -> bool:

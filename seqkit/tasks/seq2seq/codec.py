@@ -138,12 +138,6 @@ DEFAULTS = {
     "group_references": False,
     **SHARED_DEFAULTS,
 }
-STATE_FIELDS = {
-    "vocab": Vocabulary,
-    "target_vocab": Vocabulary,
-    "source_subword": SubwordModel,
-    "target_subword": SubwordModel,
-}  # the old ParallelTextDataModule's state, in its order
 
 
 class Seq2SeqCodec(Codec):
@@ -168,6 +162,12 @@ class Seq2SeqCodec(Codec):
     """
 
     defaults = DEFAULTS
+    state_fields = {  # the old ParallelTextDataModule's state, in its order
+        "vocab": Vocabulary,
+        "target_vocab": Vocabulary,
+        "source_subword": SubwordModel,
+        "target_subword": SubwordModel,
+    }
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
@@ -181,13 +181,8 @@ class Seq2SeqCodec(Codec):
         self.attention_plot: Optional[str] = None
 
     # ---- state ---------------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name).to_dict() for name in STATE_FIELDS if getattr(self, name) is not None}
-
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name, cls in STATE_FIELDS.items():
-            if name in state:
-                setattr(self, name, cls.from_dict(state[name]))
+        super().load_state_dict(state)
         if self.hparams.share_vocab:
             self.target_vocab = self.vocab
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 
@@ -22,7 +22,6 @@ from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.conll import TaggedSentence, read_tagged
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
-from seqkit.data.pretrained import PretrainedVectors, vectors_source
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -83,30 +82,13 @@ class TaggingCodec(Codec):
     """
 
     defaults = DEFAULTS
+    state_fields = {"vocab": Vocabulary, "chars": Vocabulary, "tags": Vocabulary}  # then "pretrained"
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
-        self.vectors: Optional[PretrainedVectors] = None
-
-    # ---- state ---------------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
-        state = {
-            name: getattr(self, name).to_dict()
-            for name in ("vocab", "chars", "tags")
-            if getattr(self, name) is not None
-        }
-        return {**state, "pretrained": self.vectors.identity()} if self.vectors is not None else state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name in ("vocab", "chars", "tags"):
-            if name in state:
-                setattr(self, name, Vocabulary.from_dict(state[name]))
-        if "pretrained" in state:  # a file is read only where data.pretrained names it (seqkit.data.pretrained)
-            record = state["pretrained"]
-            self.use_pretrained(vectors_source(record, self.hparams.get("pretrained"), "the checkpoint"), record)
 
     @property
     def built(self) -> bool:
@@ -172,15 +154,6 @@ class TaggingCodec(Codec):
             f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else "")
         )
 
-    def use_pretrained(self, source: str, expected: Optional[Dict[str, Any]] = None) -> None:
-        """Load the vectors ``source`` (once), checked against a checkpoint's record ``expected``."""
-        if self.vectors is None or self.vectors.source != str(source):
-            self.vectors = PretrainedVectors.load(source, expected)
-        if expected is not None:
-            self.vectors.check(expected)
-        else:
-            log(self.vectors.report(self.vocab))
-
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
         kwargs: Dict[str, Any] = {
@@ -190,19 +163,10 @@ class TaggingCodec(Codec):
             "scheme": self.hparams.scheme,
         }
         if self.vectors is not None:
-            kwargs.update(
-                pretrained_vectors=self.vectors.table,
-                pretrained_rows=self.vectors.rows(self.vocab),
-                pretrained_words=len(self.vectors),
-                embedding_dim=self.vectors.dim,
-            )
+            kwargs.update(self.vectors.network_kwargs(self.vocab))
         return kwargs
 
     # ---- encoding and batching -----------------------------------------------------------------
-    def encode_words(self, words: Iterable[str]) -> List[int]:
-        """Word ids: the training vocabulary's, and with pretrained vectors an id for every word they cover."""
-        return self.vocab.encode(words) if self.vectors is None else self.vectors.encode(self.vocab, words)
-
     def encode(self, sentences: Iterable[TaggedSentence], source: str) -> List[TaggedExample]:
         """Sentences -> examples; a tag the training data never had is a DataError at its line."""
         cap = self.hparams.max_word_length
@@ -310,12 +274,6 @@ class CopyMemoryCodec(Codec):
     def __init__(self, **settings: Any):
         super().__init__(**settings)
         self.length, self.symbols, self.alphabet = self.hparams.length, self.hparams.symbols, self.hparams.alphabet
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        pass
 
     @property
     def built(self) -> bool:

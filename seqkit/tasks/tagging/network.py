@@ -7,15 +7,13 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.data.batch import IGNORE_INDEX
-from seqkit.nn.char_encoder import build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.dropout import Dropout
-from seqkit.nn.embedding import WordEmbedding
+from seqkit.nn.embedding import word_features, word_input_layers
 from seqkit.nn.encoder import RecurrentEncoder
 
 
@@ -89,7 +87,7 @@ class TaggerNetwork(nn.Module):
             raise ValueError(f"model.head must be 'crf' or 'softmax', got {head!r}")
         self.tags: List[str] = list(tags)
         self.scheme, self.vocab_size, self.num_chars = scheme, vocab_size, num_chars  # sizes (export, metrics)
-        self.embedding = WordEmbedding(
+        self.embedding, self.chars, features = word_input_layers(
             vocab_size,
             embedding_dim,
             0.0,
@@ -99,9 +97,10 @@ class TaggerNetwork(nn.Module):
             pretrained_rows,
             pretrained_words,
             sparse_embeddings,
+            char_encoder=char_encoder,
+            num_chars=num_chars,
+            char=char,
         )
-        self.chars = build_char_encoder(char_encoder, num_chars, **(char or {}))
-        features = embedding_dim + (self.chars.output_dim if self.chars is not None else 0)
         self.input_dropout = Dropout(embedding_dropout)
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
         self.dropout = Dropout(dropout)
@@ -123,9 +122,7 @@ class TaggerNetwork(nn.Module):
     def forward(
         self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None
     ) -> Tensor:
-        features = self.embedding(tokens)
-        if self.chars is not None:
-            features = torch.cat([features, self.chars(chars, char_lengths)], dim=-1)
+        features = word_features(self.embedding, self.chars, tokens, chars, char_lengths)
         outputs = self.encoder.outputs(self.input_dropout(features), lengths)
         return self.emissions(self.dropout(outputs))
 
