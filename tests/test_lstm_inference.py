@@ -1,4 +1,4 @@
-"""seqkit.nn.lstm_inference: the looked-up-input LSTM that predict_step runs equals nn.LSTM's packed path."""
+"""seqkit.nn.lstm_inference: the looked-up-input LSTM that the classifier's predict runs equals nn.LSTM's packed path."""
 
 import pytest
 import torch
@@ -38,7 +38,7 @@ def test_outputs_and_max_pooling_equal_the_packed_lstm(bidirectional):
         torch.testing.assert_close(fast.max_pooled(tokens, lengths), pooled, atol=2e-6, rtol=0)
 
 
-def test_predict_step_uses_it_and_follows_weight_changes():
+def test_predict_uses_it_and_follows_weight_changes():
     torch.manual_seed(1)
     network = ClassifierNetwork(
         vocab_size=25,
@@ -57,7 +57,7 @@ def test_predict_step_uses_it_and_follows_weight_changes():
     batch.tokens, batch.lengths = tokens, lengths
     for step in range(2):
         with torch.inference_mode():
-            probs = network.predict_step(batch)["probabilities"]
+            probs = network.predict(batch)["probabilities"]
         assert network._inference_cache  # the looked-up path ran
         with torch.no_grad():
             expected = network(tokens, lengths).softmax(-1)

@@ -12,7 +12,6 @@ from hydra import compose, initialize_config_dir
 from test_tagger_scripts import conll_text
 
 from seqkit.app.checkpoint import load
-from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict_stream import stream_predictions
 from seqkit.app.train import train
 from seqkit.data.errors import DataError
@@ -78,9 +77,7 @@ def predict(ckpt, source, output, chunk_lines, **options):
         return set_input(lines, *args, **kwargs)
 
     codec.set_predict_input = recording
-    count = stream_predictions(
-        NetworkRunner(network), codec, None, str(source), str(output), options, chunk_lines=chunk_lines
-    )
+    count = stream_predictions(network, codec, str(source), str(output), options, chunk_lines=chunk_lines)
     return count, calls
 
 

@@ -49,12 +49,10 @@ def predict_cli(capsys, *args):
 
 
 def loaded(checkpoint):
-    """(network runner, codec) of the checkpoint, as the application's predict streams them."""
+    """(network, codec) of the checkpoint, as the application's predict streams them."""
     from seqkit.app.checkpoint import load
-    from seqkit.app.predict import NetworkRunner
 
-    network, codec = load(str(checkpoint))
-    return NetworkRunner(network), codec
+    return load(str(checkpoint))
 
 
 def run_script(name, *args, **popen):
@@ -106,7 +104,7 @@ def test_a_plot_is_never_written_over_a_file_the_run_reads(checkpoint, notes, tm
     network, reader = loaded(checkpoint)
     with pytest.raises(DataError, match=f"^{checkpoint}: is the same file as the checkpoint"):
         stream_predictions(
-            network, reader, None, str(notes), None, {"plot": str(checkpoint)}, reads={"checkpoint": str(checkpoint)}
+            network, reader, str(notes), None, {"plot": str(checkpoint)}, reads={"checkpoint": str(checkpoint)}
         )
     with reading({"input": notes}), pytest.raises(DataError, match="is the same file as the input"):
         with atomic_path(tmp_path / "." / "notes.txt"):
@@ -135,12 +133,12 @@ def test_a_failed_prediction_write_keeps_the_previous_output(checkpoint, notes, 
     monkeypatch.setattr(stream, "_predict_chunk", filling)
     network, reader = loaded(checkpoint)
     with pytest.raises(DataError) as info:
-        stream.stream_predictions(network, reader, None, str(notes), str(out), {}, chunk_lines=1)
+        stream.stream_predictions(network, reader, str(notes), str(out), {}, chunk_lines=1)
     assert str(info.value) == f"{out}: cannot write the output: No space left on device"
     assert out.read_text(encoding="utf-8") == "yesterday's predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "out.jsonl"]
     monkeypatch.setattr(stream, "_predict_chunk", write)
-    assert stream.stream_predictions(network, reader, None, str(notes), str(out), {}, chunk_lines=1) == 3
+    assert stream.stream_predictions(network, reader, str(notes), str(out), {}, chunk_lines=1) == 3
     assert [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()] == LINES
 
 

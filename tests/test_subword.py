@@ -11,7 +11,6 @@ from hydra import compose, initialize_config_dir
 from test_scripts import CONFIGS
 
 from seqkit.app.checkpoint import load
-from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict_stream import stream_predictions
 from seqkit.app.train import build
 from seqkit.data.subword import SubwordModel
@@ -177,13 +176,9 @@ def test_subword_checkpoint_round_trip_and_predict(parallel_files, tmp_path):
     source = tmp_path / "input.txt"
     source.write_text(f"{line}\n\ncats {UNSEEN}\n", encoding="utf-8")
     rows = []
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    for m, d, t, name in (
-        (model.eval(), dm, trainer, "trained"),
-        (NetworkRunner(restored), restored_dm, None, "restored"),
-    ):
+    for network, codec, name in ((model.network, dm.codec, "trained"), (restored, restored_dm, "restored")):
         out = tmp_path / f"{name}.jsonl"
-        stream_predictions(m, d, t, str(source), str(out), {"attention_plot": str(tmp_path / name)})
+        stream_predictions(network, codec, str(source), str(out), {"attention_plot": str(tmp_path / name)})
         rows.append([json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()])
     plots = sorted((tmp_path / "restored").iterdir())  # one heat map (source pieces x output pieces) per input line
     assert [p.name for p in plots] == ["attention_0001.png", "attention_0003.png"]

@@ -15,7 +15,6 @@ from test_tagger_scripts import conll_text
 from seqkit.app import predict_stream
 from seqkit.app.checkpoint import load
 from seqkit.app.config import compose
-from seqkit.app.predict import NetworkRunner
 from seqkit.app.predict import predict as app_predict
 from seqkit.app.train import train
 from seqkit.data.errors import DataError
@@ -92,8 +91,7 @@ def test_a_sentence_longer_than_max_length_is_refused_by_line_after_the_sentence
 def predict_with(network, codec, source, output, chunk_tokens=None, **options):
     """The application's prediction (seqkit.app.predict, no Lightning), with a chosen token budget per chunk."""
     budget = {} if chunk_tokens is None else {"chunk_tokens": chunk_tokens}
-    runner = NetworkRunner(network)
-    return predict_stream.stream_predictions(runner, codec, None, str(source), str(output), options, **budget)
+    return predict_stream.stream_predictions(network, codec, str(source), str(output), options, **budget)
 
 
 def runner_of(ckpt):

@@ -16,20 +16,6 @@ from seqkit.app.cli import set_threads
 from seqkit.app.predict_stream import stream_predictions
 
 
-class NetworkRunner:
-    """``predict_stream``'s model protocol (``predict_step(batch, i)``) over a network's ``predict(batch)``."""
-
-    def __init__(self, network: Any):
-        self.network = network
-
-    def predict_step(self, batch: Any, batch_idx: int = 0) -> Dict[str, Any]:
-        return self.network.predict(batch)
-
-    def eval(self) -> "NetworkRunner":
-        self.network.eval()
-        return self
-
-
 def predict_with(
     network: Any,
     codec: Any,
@@ -42,7 +28,7 @@ def predict_with(
     reads: the other files the command read (checkpoint, vectors), which the output may not be."""
     if hasattr(network, "predict_options"):  # the network keeps its own settings (seq2seq: beam_size, n_best)
         options = network.predict_options(options)
-    return stream_predictions(NetworkRunner(network), codec, None, source, output, options, reads=reads or {})
+    return stream_predictions(network, codec, source, output, options, reads=reads or {})
 
 
 def predict(cfg: DictConfig) -> int:

@@ -195,7 +195,7 @@ def _records_before(chunk: Chunk, line: int, sentences: bool) -> Chunk:
     return before
 
 
-def _limit(options: Dict[str, Any], datamodule: Any, source: str) -> Limit:
+def _limit(options: Dict[str, Any], codec: Any, source: str) -> Limit:
     """``options.max_length`` and ``options.too_long``, taken out of ``options`` and checked. Only a data module
     that joins the predictions of pieces (``join_pieces``: taggers) splits; other models answer a text whole."""
     most = options.pop("max_length", None)
@@ -205,10 +205,10 @@ def _limit(options: Dict[str, Any], datamodule: Any, source: str) -> Limit:
         raise ValueError(f"options.max_length must be a positive number of tokens, got {most!r}")
     if too_long not in TOO_LONG:
         raise ValueError(f"options.too_long must be one of {list(TOO_LONG)}, got {too_long!r}")
-    if not hasattr(datamodule, "join_pieces"):
+    if not hasattr(codec, "join_pieces"):
         if too_long == "split":
             raise ValueError(
-                f"options.too_long=split is for taggers: a {type(datamodule).__name__} answers a text "
+                f"options.too_long=split is for taggers: a {type(codec).__name__} answers a text "
                 "whole; raise options.max_length instead"
             )
         return Limit(most, False, source, "text", "raise it")
@@ -216,9 +216,8 @@ def _limit(options: Dict[str, Any], datamodule: Any, source: str) -> Limit:
 
 
 def stream_predictions(
-    model: Any,
-    datamodule: Any,
-    trainer: Any,
+    network: Any,
+    codec: Any,
     source: str,
     output: Optional[str],
     options: Dict[str, Any],
@@ -227,19 +226,19 @@ def stream_predictions(
     reads: Reads = {},
 ) -> int:
     """Predict every example of ``source`` (a file, ``.gz`` too, or ``-`` for standard input) into ``output`` (a
-    file; None: standard output), one JSON object a line (or the data module's ``format_output``). -> examples.
+    file; None: standard output), one JSON object a line (or the codec's ``format_output``). -> examples.
 
-    trainer: a Lightning Trainer runs ``model`` over ``datamodule.predict_dataloader()``; None (seqkit.app.predict,
-    no Lightning) runs ``model.predict_step`` over ``datamodule.predict_batches()`` under ``torch.inference_mode``.
+    network: a shape's network (``predict(batch)``), run over ``codec.predict_batches()`` under
+    ``torch.inference_mode``; codec: its reading and writing (``set_predict_input``, ``format_output``).
     options: the data module's, and ``max_length`` / ``too_long`` (see ``Limit``).
     reads: the other files the run read (``{"checkpoint": path}``), which neither the output nor a plot may be.
     The output file is written atomically (seqkit.safe_files): published whole at the end, or, when a bad input
     line stops prediction, with the predictions before it; a write error (a full disk) keeps the previous file."""
     options = dict(options)
-    fmt = options.get("input_format") or datamodule.hparams.get("format", "text")  # default: the training format
+    fmt = options.get("input_format") or codec.hparams.get("format", "text")  # default: the training format
     sentences = fmt in ("conll", "conllu")
     output_format = options.get("output_format", "json")
-    formatter = getattr(datamodule, "format_output", None)
+    formatter = getattr(codec, "format_output", None)
     if formatter is None or output_format == "json":
         formatter = _json_lines
     name = "<stdin>" if source == "-" else source
@@ -247,7 +246,7 @@ def stream_predictions(
     for path in (output, options.get("plot")):
         if path:
             check_not_read(path, reads)  # before anything is opened for writing
-    limit = _limit(options, datamodule, name)
+    limit = _limit(options, codec, name)
     count, any_text, pending = 0, False, None
     with reading(reads), _open_input(source) as stream, _open_output(output) as out:
         for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences, limit, chunk_tokens):
@@ -255,12 +254,12 @@ def stream_predictions(
                 continue  # blank lines only separate sentences
             any_text = any_text or any(text.strip() for _, text in chunk)
             try:
-                rows, pending = _predict_chunk(model, datamodule, trainer, chunk, name, options, pending)
+                rows, pending = _predict_chunk(network, codec, chunk, name, options, pending)
             except DataError as error:  # a bad line inside the chunk: predict and write what precedes it, then stop
                 if error.path == name and error.line is not None:
                     before = _records_before(chunk, error.line, sentences)
                     if any(text.strip() for _, text in before):
-                        rows = _predict_chunk(model, datamodule, trainer, before, name, options, pending)[0]
+                        rows = _predict_chunk(network, codec, before, name, options, pending)[0]
                         _write(rows, formatter, output_format, out)
                 raise
             count += _write(rows, formatter, output_format, out)
@@ -270,23 +269,23 @@ def stream_predictions(
 
 
 def _predict_chunk(
-    model, datamodule, trainer: Any, chunk: Chunk, source: str, options: Dict[str, Any], pending: Pending
+    network, codec, chunk: Chunk, source: str, options: Dict[str, Any], pending: Pending
 ) -> Tuple[List[Row], Pending]:
     """The rows of a chunk's records, a split sentence's pieces joined (``pending``: one begun before)."""
-    records = datamodule.set_predict_input(chunk, source, **options)
+    records = codec.set_predict_input(chunk, source, **options)
     outputs: List[Optional[Dict[str, Any]]] = [None] * len(records)  # None: a blank line's record
-    for batch in _run(model, datamodule, trainer) if datamodule.datasets["predict"] else []:
+    for batch in _run(network, codec) if codec.datasets["predict"] else []:
         columns = {k: v.unbind(0) if isinstance(v, torch.Tensor) else v for k, v in batch.items() if k != "index"}
         for row, index in enumerate(batch["index"].tolist()):  # unbind: every row's view in one call
             outputs[index] = {k: v[row] for k, v in columns.items()}
-    rows = datamodule.format_predictions(records, outputs)
-    return _join_pieces(datamodule, chunk, records, rows, pending) if chunk.split or pending else (rows, None)
+    rows = codec.format_predictions(records, outputs)
+    return _join_pieces(codec, chunk, records, rows, pending) if chunk.split or pending else (rows, None)
 
 
 def _join_pieces(
-    datamodule, chunk: Chunk, records: List[Any], rows: List[Row], pending: Pending
+    codec, chunk: Chunk, records: List[Any], rows: List[Row], pending: Pending
 ) -> Tuple[List[Row], Pending]:
-    """``rows`` with the pieces of each split sentence joined into its row (``datamodule.join_pieces``), except
+    """``rows`` with the pieces of each split sentence joined into its row (``codec.join_pieces``), except
     the one the next chunk goes on with: held as pending."""
     starts = [first for first, _, _ in chunk.split]
     key, parts = pending or (None, [])
@@ -295,7 +294,7 @@ def _join_pieces(
         i = bisect_right(starts, record.line) - 1
         of = chunk.split[i][2] if i >= 0 and record.line <= chunk.split[i][1] else None  # the split sentence
         if parts and of != key:
-            joined.append(datamodule.join_pieces(parts))
+            joined.append(codec.join_pieces(parts))
             parts = []
         if of is None:
             joined.append(row)
@@ -304,7 +303,7 @@ def _join_pieces(
             parts.append(row)
     if parts and key == chunk.continued:
         return joined, (key, parts)
-    return joined + ([datamodule.join_pieces(parts)] if parts else []), None
+    return joined + ([codec.join_pieces(parts)] if parts else []), None
 
 
 def _write(rows: List[Row], formatter: Callable, output_format: str, out: IO[str]) -> int:
@@ -314,14 +313,12 @@ def _write(rows: List[Row], formatter: Callable, output_format: str, out: IO[str
     return len(rows)
 
 
-def _run(model, datamodule, trainer: Any) -> Iterator[Dict[str, Any]]:
-    """The model's predict_step outputs over the ``predict`` set, batch by batch."""
-    if trainer is not None:
-        yield from trainer.predict(model, dataloaders=datamodule.predict_dataloader())
-        return
+def _run(network, codec) -> Iterator[Dict[str, Any]]:
+    """The network's predictions over the codec's ``predict`` set, batch by batch."""
+    network.eval()
     with torch.inference_mode():
-        for index, batch in enumerate(datamodule.predict_batches()):
-            yield model.predict_step(batch, index)
+        for batch in codec.predict_batches():
+            yield network.predict(batch)
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(r, ensure_ascii=False) builds one of these a call

@@ -67,7 +67,6 @@ def bench_predict(args) -> Dict[str, Any]:
     import tempfile
 
     from seqkit.app.checkpoint import load
-    from seqkit.app.predict import NetworkRunner
     from seqkit.app.predict_stream import stream_predictions
 
     work = Path(tempfile.mkdtemp(prefix="seqkit-bench-predict-"))
@@ -139,10 +138,10 @@ def bench_predict(args) -> Dict[str, Any]:
     reader.set_predict_input(lines, str(many), input_format="text")
     batches = list(reader.predict_batches())
 
-    def streamed(m, data, t) -> Callable[[], Rate]:
+    def streamed(m, data) -> Callable[[], Rate]:
         def run() -> Rate:
             with Clock() as clock:
-                stream_predictions(m, data, t, str(many), str(out), {"input_format": "text"})
+                stream_predictions(m, data, str(many), str(out), {"input_format": "text"})
             return clock.rate(len(sentences))
 
         return run
@@ -153,21 +152,21 @@ def bench_predict(args) -> Dict[str, Any]:
                 network.predict(batch)
         return clock.rate(len(sentences))
 
-    def packed_lstm() -> Rate:  # the network's forward: nn.LSTM over packed sequences (what predict_step ran before)
+    def packed_lstm() -> Rate:  # the network's forward: nn.LSTM over packed sequences (what predict ran before)
         with Clock() as clock, torch.inference_mode():
             for batch in batches:
                 network(batch.tokens, batch.lengths).softmax(-1)
         return clock.rate(len(sentences))
 
-    with torch.inference_mode():  # predict_step's looked-up LSTM against nn.LSTM, every sentence
+    with torch.inference_mode():  # predict's looked-up LSTM against nn.LSTM, every sentence
         pairs = [(network.predict(b)["probabilities"], network(b.tokens, b.lengths).softmax(-1)) for b in batches]
     max_diff = max(float((a - b).abs().max()) for a, b in pairs)
     same_label = sum(int((a.argmax(-1) == b.argmax(-1)).sum()) for a, b in pairs)
 
-    streamed(NetworkRunner(network), reader, None)()  # warm-up
+    streamed(network, reader)()  # warm-up
     res = alternate(
         {
-            "fast": streamed(NetworkRunner(network), reader, None),
+            "fast": streamed(network, reader),
             "forward": bare,
             "lstm": packed_lstm,
         },
@@ -175,10 +174,10 @@ def bench_predict(args) -> Dict[str, Any]:
     )
     table = Table(f"predict throughput: {len(sentences):,} sentiment sentences, threads={threads}", "sentences/s")
     table.rate("seqkit.app.predict: file -> JSON lines", res["fast"])
-    table.rate("bare predict_step (looked-up LSTM)", res["forward"])
+    table.rate("bare predict (looked-up LSTM)", res["forward"])
     table.rate("bare forward with nn.LSTM (packed)", res["lstm"])
     table.ratio("file -> JSON lines / bare predict", compare(res["fast"], res["forward"]))
-    table.ratio("predict_step / nn.LSTM forward", compare(res["forward"], res["lstm"]))
+    table.ratio("predict / nn.LSTM forward", compare(res["forward"], res["lstm"]))
     table.text(
         f"looked-up LSTM vs nn.LSTM: max |probability difference| {max_diff:.2e}, same label "
         f"{same_label:,}/{len(sentences):,}"
@@ -198,7 +197,7 @@ def bench_predict(args) -> Dict[str, Any]:
         "startup_rounds_s": {name: [round(r.wall, 3) for r in rates] for name, rates in starts.items()},
         "compose_vs_hydra_main_startup": round(secs["fast"] / secs["hydra_main"], 3),
         "streamed_vs_bare": compare(res["fast"], res["forward"]),
-        "predict_step_vs_lstm": compare(res["forward"], res["lstm"]),
+        "predict_vs_lstm": compare(res["forward"], res["lstm"]),
         "lookup_vs_lstm": {"max_probability_diff": max_diff, "same_label": same_label},
         **{name: summary_of(res[name], "sentences") for name in res},
     }

@@ -196,7 +196,3 @@ class ClassifierNetwork(nn.Module):
         if self.regression:
             return {"index": batch.index, "value": out}
         return {"index": batch.index, "probabilities": out.softmax(-1)}
-
-    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0) -> Dict[str, Tensor]:
-        """``predict`` under Lightning's hook name, for the old ``SequenceClassifier`` that inherits this network."""
-        return self.predict(batch)
