@@ -6,6 +6,7 @@ Lightning-free and cheap: registering imports nothing; ``load`` imports one regi
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -137,11 +138,17 @@ def call(
     also gets ``state`` (None at an epoch's start) and returns the next one under ``"state"``, taken out here; a
     method that takes ``stage`` gets it (seq2seq: greedy decoding at validation, beam search at test)."""
     fn = getattr(network, method)
-    kwargs = {"stage": stage} if stage is not None and _takes_stage(fn) else {}
+    kwargs = {"stage": stage} if stage is not None and _method_takes_stage(type(network), method) else {}
     if not getattr(network, "carries_state", False):
         return dict(fn(batch, **kwargs)), None
     out = dict(fn(batch, state, **kwargs))
     return out, out.pop("state", None)
+
+
+@functools.lru_cache(maxsize=None)
+def _method_takes_stage(cls: type, method: str) -> bool:
+    """``_takes_stage`` of a class's method, asked once (``call`` runs at every training step)."""
+    return _takes_stage(getattr(cls, method))
 
 
 def _takes_stage(fn: Any) -> bool:
