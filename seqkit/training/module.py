@@ -217,9 +217,3 @@ class TaskModule(pl.LightningModule):
             "codec_settings": None if datamodule is None else dict(datamodule.codec_settings),
             "codec": None if codec is None else codec.state_dict(),
         }
-
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        """An old checkpoint (its weights without the ``network.`` prefix) resumes here too."""
-        weights = checkpoint.get("state_dict") or {}
-        if weights and not any(k.startswith("network.") for k in weights):
-            checkpoint["state_dict"] = {f"network.{k}": v for k, v in weights.items()}
