@@ -41,11 +41,13 @@ def user_configs(tmp_path):
 def hydra_runner():
     """Hydra's application runner in this process: its global state and the logging it configures are put back."""
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
 
     root = logging.getLogger()
     handlers, level, argv = list(root.handlers), root.level, list(sys.argv)
     yield
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None  # as before any run: HydraConfig.get() raises again
     root.handlers[:] = handlers
     root.setLevel(level)
     sys.argv[:] = argv
@@ -71,6 +73,7 @@ def test_help_names_the_commands_tasks_groups_and_where_the_configs_live(capsys)
     assert "backbone" in out and "--hydra-help" in out and "--cfg job" in out
     assert command.main(["-h"]) == 0 and capsys.readouterr().out == out
     assert command.main(["help"]) == 0 and capsys.readouterr().out == out
+    assert command.main(["help", "predict"]) == 0 and capsys.readouterr().out.startswith("usage: seqkit predict ")
 
 
 def test_train_help_lists_every_group_s_choices_with_the_default_and_a_user_folder(capsys, user_configs):
