@@ -23,6 +23,7 @@ Adding to the README something that needs data: one line in DATASETS, WORKDIR_FI
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -446,12 +447,13 @@ class Runner:
         self.root = root
         self.launcher = launcher
         self.results: Dict[str, Ran] = {}
+        self._folders = itertools.count()  # w0, w1, ...: one each, also when two threads ask at once
         self.data = root / "shared_data"
         for name, writer in DATASETS.items():
             writer(self.data / name)
 
     def workdir(self) -> Path:
-        folder = self.root / f"w{len(list(self.root.glob('w*')))}"
+        folder = self.root / f"w{next(self._folders)}"
         folder.mkdir()
         for name in ("scripts", "README.md"):  # what a checkout holds and the commands name
             (folder / name).symlink_to(REPO / name)
