@@ -9,6 +9,7 @@ preloader. The preloader forks: the child takes over those descriptors, director
 script as ``__main__`` (as ``python script.py`` would: ``sys.argv``, ``sys.path[0]``, exit code, uncaught
 exceptions printed to stderr, ``atexit`` handlers) and reports its exit code back to the launcher, which
 exits with it. Anything that is not ``python <file>.py ...`` is passed to the real interpreter unchanged.
+The installed command is launched the same way: ``seqkit ...`` runs as ``python -m seqkit ...`` would.
 
 Forking is safe here because the preloader only imports: with ``OMP_NUM_THREADS=1`` no OpenMP thread pool
 exists yet, and it has no other threads.
@@ -24,10 +25,13 @@ from typing import Optional
 PRELOAD = ("torch", "pytorch_lightning", "torchmetrics", "hydra", "omegaconf", "matplotlib", "seqkit.app.train")
 
 LAUNCHER = """#!{python} -S
-# seqkit's README test: run `python <file>.py ...` in a fork of the preloader (tests/readme_launcher.py)
+# seqkit's README test: run `python <file>.py ...` (or `seqkit ...`: python -m seqkit ...) in a fork of the
+# preloader (tests/readme_launcher.py)
 import json, os, socket, sys
 args = sys.argv[1:]
-if not args or not args[0].endswith(".py") or not os.path.isfile(args[0]):
+if os.path.basename(sys.argv[0]) == "seqkit":
+    args = ["-m", "seqkit"] + args
+elif not args or not args[0].endswith(".py") or not os.path.isfile(args[0]):
     os.execv({python!r}, [{python!r}] + args)
 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 conn.connect({address!r})
@@ -71,12 +75,17 @@ def run(conn):
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    script = request["argv"][0]
-    sys.argv = list(request["argv"])
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    argv = list(request["argv"])
     code = 0
     try:
-        runpy.run_path(os.path.abspath(script), run_name="__main__")  # __file__ absolute, as python gives it
+        if argv[0] == "-m":  # python -m <module> ...: sys.argv[0] becomes the module's file, as python sets it
+            sys.argv = argv[1:]
+            sys.path[0] = os.getcwd()
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = argv
+            sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+            runpy.run_path(os.path.abspath(argv[0]), run_name="__main__")  # __file__ absolute, as python gives it
     except SystemExit as stop:
         if stop.code is None:
             code = 0
@@ -116,8 +125,9 @@ class Preloader:
         self.bin = folder / "bin"
         self.bin.mkdir(exist_ok=True)
         address = str(folder / "preloader.sock")
-        (self.bin / "python").write_text(LAUNCHER.format(python=sys.executable, address=address))
-        (self.bin / "python").chmod(0o755)
+        for name in ("python", "seqkit"):  # the same launcher: it looks at the name it was called by
+            (self.bin / name).write_text(LAUNCHER.format(python=sys.executable, address=address))
+            (self.bin / name).chmod(0o755)
         log = folder / "preloader.log"
         with open(log, "w") as errors:
             self.process: Optional[subprocess.Popen] = subprocess.Popen(

@@ -49,7 +49,7 @@ def test_quick_run_prints_ratios_and_json(tmp_path):
     assert figures["trainer_vs_plain"]["plain"]["tokens_per_s"] > 0
     assert figures["trainer_vs_plain"]["trainer"]["tokens_per_s"] > 0
     assert 0 < figures["bucketed_vs_unbucketed"]["unbucketed"]["real_fraction"] <= 1
-    # the recipe is composed from configs/ (task=sentiment's model on the SST-2 file), never re-typed
+    # the recipe is composed from seqkit/configs/ (task=sentiment's model on the SST-2 file), never re-typed
     assert figures["recipe"][0] == "task=sentiment" and "data.format=label_space_text" in figures["recipe"]
     assert figures["model"] == {
         "cell": "lstm",

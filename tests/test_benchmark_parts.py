@@ -1,4 +1,4 @@
-"""seqkit.benchmark: recipes composed from configs/, FLOP counts of the oneDNN recurrent layers, the Flair peer's
+"""seqkit.benchmark: recipes composed from seqkit/configs/, FLOP counts of the oneDNN recurrent layers, the Flair peer's
 data (the same words, tags and batches as seqkit's)."""
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from seqkit.benchmark.flair_peer import iob2_spans
 from seqkit.benchmark.flops import RNN_FORMULAS, sample, step_flops
 from seqkit.benchmark.recipes import Recipe
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "seqkit" / "configs"
 
 
 def lstm_forward_flops(inputs: int, hidden: int, positions: int) -> int:

@@ -104,7 +104,9 @@ def _script_config(name, *overrides):
 
     from hydra import compose, initialize_config_dir
 
-    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+    with initialize_config_dir(
+        config_dir=str(Path(__file__).resolve().parents[1] / "seqkit" / "configs"), version_base="1.3"
+    ):
         return compose(name, overrides=list(overrides))
 
 

@@ -1,6 +1,6 @@
-"""The contracts every (task, model, data module) keeps, checked for every task in configs/task/.
+"""The contracts every (task, model, data module) keeps, checked for every task in seqkit/configs/task/.
 
-Each task is composed from its own ``configs/task/<name>.yaml`` through Hydra (as ``train.py task=<name>``),
+Each task is composed from its own ``seqkit/configs/task/<name>.yaml`` through Hydra (as ``train.py task=<name>``),
 made tiny and pointed at small generated files, then:
 
 (a) padding invariance: a sequence's predict outputs (probabilities, tags, line loss, forecast, beam output)
@@ -38,7 +38,7 @@ from seqkit.app.train import build, train
 from seqkit.data.errors import DataError
 from seqkit.nn.decoding import Sampler
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "seqkit" / "configs"
 TINY = ["embedding.dim=8", "backbone.hidden_size=8", "data.batch_size=4", "data.eval_batch_size=16", "seed=0"]
 
 
@@ -292,7 +292,7 @@ def _bad_utf8(path: Path) -> tuple:
 
 
 def test_every_task_config_is_held_to_the_contracts():
-    """A new configs/task/<name>.yaml must be added to TASKS (its tiny settings and files) to be checked here."""
+    """A new seqkit/configs/task/<name>.yaml must be added to TASKS (its tiny settings and files) to be checked here."""
     assert set(TASKS) == {path.stem for path in (CONFIGS / "task").glob("*.yaml")}
 
 

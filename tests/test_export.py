@@ -78,7 +78,7 @@ def make_checkpoint(folder: Path, task: str, *overrides: str) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     small = ["backbone.hidden_size=6", "embedding.dim=5", "seed=0"]
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[f"task={task}", *small, *_data_overrides(task, folder), *overrides])
     pl.seed_everything(0, verbose=False)
     datamodule = build(cfg.data)

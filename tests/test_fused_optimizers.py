@@ -1,4 +1,4 @@
-"""The default optimisers (configs/optimizer/adam.yaml, adamw.yaml) run torch's fused kernel: the same update as
+"""The default optimisers (seqkit/configs/optimizer/adam.yaml, adamw.yaml) run torch's fused kernel: the same update as
 the per-tensor loop to float rounding, step after step (training runs still drift apart the way two seeds do:
 README "Speed")."""
 
@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "optimizer"
+CONFIGS = Path(__file__).resolve().parent.parent / "seqkit" / "configs" / "optimizer"
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw"])

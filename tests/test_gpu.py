@@ -1,4 +1,4 @@
-"""The GPU path for every task in configs/task/: cuDNN recurrent kernels and 16-bit mixed precision.
+"""The GPU path for every task in seqkit/configs/task/: cuDNN recurrent kernels and 16-bit mixed precision.
 
 Runs only where torch finds a CUDA GPU; CPU-only machines (CI) skip the file. Each task is made tiny on its
 generated files as in test_contracts.py, then:

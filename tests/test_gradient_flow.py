@@ -284,7 +284,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def composed(*overrides):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         return compose("train", overrides=list(overrides))
 
 

@@ -35,7 +35,7 @@ REFUSED_CLASS = "which is not a registered seqkit class; refused (a checkpoint i
 
 
 def config(name: str, *overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
 

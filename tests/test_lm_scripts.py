@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_scripts import REPO, composed, last_json, ok, run_script, run_script_recording_modules
 
-GENERATE_YAML = REPO / "configs" / "generate.yaml"
+GENERATE_YAML = REPO / "seqkit" / "configs" / "generate.yaml"
 
 
 def app_generate(*args):
@@ -243,7 +243,7 @@ def test_what_only_hydra_main_can_do_goes_its_way_and_hydra_reads_every_override
 def script_config(name, *overrides):
     from hydra import compose, initialize_config_dir
 
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
 

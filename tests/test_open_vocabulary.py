@@ -21,7 +21,7 @@ from seqkit.tasks.tagging.datamodule import TaggingDataModule
 from seqkit.tasks.tagging.network import TaggerNetwork
 
 torch.set_num_threads(1)
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "seqkit" / "configs"
 
 # ---- a generated task where the tag is a property of the word's vector --------------------------------
 # PER words sit near axis 0, LOC words near axis 1, fillers near axis 2. "kitten" and "paris" never occur in

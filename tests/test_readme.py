@@ -1,18 +1,18 @@
-"""Every ``python scripts/...`` command in README.md runs as written, and a test keeps it so.
+"""Every ``python scripts/...`` and ``seqkit ...`` command in README.md runs as written, and a test keeps it so.
 
-The commands are taken from README.md's ```bash blocks (the ``python scripts/`` part of a ``&&`` chain; a
-pipe such as ``echo ... | python scripts/predict.py ...`` stays whole) and from inline code that starts
+The commands are taken from README.md's ```bash blocks (the ``python scripts/`` or ``seqkit`` part of a ``&&``
+chain; a pipe such as ``echo ... | python scripts/predict.py ...`` stays whole) and from inline code that starts
 with ``python scripts/`` (the Results tables). Each runs through ``bash`` in a fresh folder of its own,
 exactly as written except for three rewrites:
 
 - ``../shared/data/<name>`` becomes a folder of small generated files: ``DATASETS[<name>]`` writes them;
 - a placeholder such as ``<ckpt>`` becomes what ``PLACEHOLDERS[...]`` makes: the checkpoint (or run
   directory) of a short run of a README-style command, made once and shared by every command that uses it;
-- ``APPENDED[script]`` is added at the end: one epoch of two batches for ``train.py``, ``--quick`` for
-  the benchmark; then ``APPENDED_WHEN[key]`` for a command containing ``key`` (a sweep: two trials).
+- ``APPENDED[script]`` is added at the end: one epoch of two batches for ``train.py`` (and ``seqkit train``),
+  ``--quick`` for the benchmark; then ``APPENDED_WHEN[key]`` for a command containing ``key`` (a sweep: two trials).
 
-Files that commands name relative to where they run (``train.tsv``, ``sentences.txt``) come from
-``WORKDIR_FILES``. A command followed by a line ``# error: ...`` in its block is shown failing on purpose:
+Files that commands name relative to where they run (``train.tsv``, ``sentences.txt``, a config file the README
+shows in a ```yaml block) come from ``WORKDIR_FILES``. A command followed by a line ``# error: ...`` in its block is shown failing on purpose:
 it must exit with 1 and print that line last on stderr (``…`` stands for any text). A command that needs an
 optional extra (``OPTIONAL``) is skipped, with the reason, when that extra is not installed, and so is one shown working
 with ``trainer=gpu`` where torch finds no CUDA GPU.
@@ -23,6 +23,7 @@ Adding to the README something that needs data: one line in DATASETS, WORKDIR_FI
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -202,6 +203,19 @@ def _from_repo(relative: str) -> Callable[[Path], None]:
     return write
 
 
+def _from_readme(name: str) -> Callable[[Path], None]:
+    """A writer of the README's ```yaml block that names the file ``name`` (the config shown is the one run)."""
+
+    def write(path: Path) -> None:
+        blocks = re.findall(r"^```yaml\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.M | re.S)
+        found = [b for b in blocks if name in b]
+        assert len(found) == 1, f"README.md should show {name} in one ```yaml block, not {len(found)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(found[0], encoding="utf-8")
+
+    return write
+
+
 # files the commands name relative to the folder they run in -> function writing them
 WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "train.tsv": lambda p: _write(p, [f"{t}\t{l}" for t, l in sentiment_rows(60, 3)]),
@@ -215,6 +229,8 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
     ),
     "seqkit/data/builtin/wnut17/emerging.dev.conll.gz": _from_repo("seqkit/data/builtin/wnut17/emerging.dev.conll.gz"),
+    # a task of the user's own, beside the shipped configs (seqkit train --config-dir my_configs task=reviews)
+    "my_configs/task/reviews.yaml": _from_readme("my_configs/task/reviews.yaml"),
 }
 
 
@@ -283,10 +299,17 @@ def strip_comment(line: str) -> str:
 
 
 _INLINE = re.compile(r"`((?:[A-Z_]+=\S+ )*python scripts/[^`]+)`")
+_SEQKIT = re.compile(r"^(?:[A-Z_]+=\S+ +)*seqkit(?: |$)")  # a stage that runs the installed command
+
+
+def runs_a_command(part: str) -> bool:
+    """A ``&&`` part that runs a script (``python scripts/...``) or the ``seqkit`` command in one of its stages."""
+    return "python scripts/" in part or any(_SEQKIT.match(stage) for stage in _split(part, "|"))
 
 
 def readme_commands(text: str) -> List[ReadmeCommand]:
-    """Every ``python scripts/...`` command of ```bash blocks and inline code, in order, each once."""
+    """Every ``python scripts/...`` and ``seqkit ...`` command of ```bash blocks, and every ``python scripts/...``
+    of inline code, in order, each once."""
     found: List[ReadmeCommand] = []
     fence: Optional[str] = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -299,7 +322,7 @@ def readme_commands(text: str) -> List[ReadmeCommand]:
                 found[-1] = ReadmeCommand(found[-1].text, found[-1].line, line[2:].strip())
                 continue
             for part in _split(strip_comment(line), "&&"):
-                if "python scripts/" in part:
+                if runs_a_command(part):
                     found.append(ReadmeCommand(part, number))
         elif fence is None:
             found += [ReadmeCommand(m.group(1).strip(), number) for m in _INLINE.finditer(raw)]
@@ -310,7 +333,12 @@ def readme_commands(text: str) -> List[ReadmeCommand]:
 
 
 def script_of(command: str) -> str:
-    return re.search(r"python scripts/(\S+)", command).group(1)
+    """The script a command runs: ``train.py`` for ``python scripts/train.py ...`` and ``seqkit train ...``."""
+    script = re.search(r"python scripts/(\S+)", command)
+    if script is not None:
+        return script.group(1)
+    name = re.search(r"(?:^|\s)seqkit +([\w-]+)", command)
+    return f"{name.group(1)}.py" if name else "seqkit"
 
 
 _SHARED = re.compile(r"\.\./shared/data/([A-Za-z0-9_.-]+)")
@@ -341,11 +369,12 @@ def placeholders(command: str) -> List[str]:
 
 
 def with_appended(command: str) -> str:
-    """The short-run arguments go into the ``python scripts/...`` stage of a pipe: at its end, or just before
-    its first ``--flag`` that follows an override (Hydra reads ``task=x --cfg job`` but not ``--cfg job x=1``)."""
+    """The short-run arguments go into the ``python scripts/...`` (or ``seqkit ...``) stage of a pipe: at its end,
+    or just before its first ``--flag`` that follows an override (Hydra reads ``task=x --cfg job`` but not
+    ``--cfg job x=1``)."""
     stages = _split(command, "|")
     for k, stage in enumerate(stages):
-        if "python scripts/" in stage:
+        if "python scripts/" in stage or _SEQKIT.match(stage):
             tokens = shlex.split(stage)
             at = next(
                 (i for i, t in enumerate(tokens) if t.startswith("--") and any("=" in u for u in tokens[:i])),
@@ -418,14 +447,15 @@ class Runner:
         self.root = root
         self.launcher = launcher
         self.results: Dict[str, Ran] = {}
+        self._folders = itertools.count()  # w0, w1, ...: one each, also when two threads ask at once
         self.data = root / "shared_data"
         for name, writer in DATASETS.items():
             writer(self.data / name)
 
     def workdir(self) -> Path:
-        folder = self.root / f"w{len(list(self.root.glob('w*')))}"
+        folder = self.root / f"w{next(self._folders)}"
         folder.mkdir()
-        for name in ("scripts", "configs", "README.md"):  # what a checkout holds and the commands name
+        for name in ("scripts", "README.md"):  # what a checkout holds and the commands name
             (folder / name).symlink_to(REPO / name)
         for name, writer in WORKDIR_FILES.items():
             writer(folder / name)
@@ -552,6 +582,41 @@ def test_commands_are_read_from_bash_blocks_and_inline_code():
     assert commands[1].line == 5
 
 
+def test_the_installed_command_is_read_and_gets_the_short_run_too():
+    sample = """
+```bash
+pip install . && seqkit train task=sentiment   # the installed command
+seqkit --help
+seqkit train --config-dir my_configs task=reviews --cfg job
+pip install seqkit
+echo "x" | seqkit predict ckpt_path=<ckpt> input=-
+```
+"""
+    texts = [c.text for c in readme_commands(sample)]
+    assert texts == [
+        "seqkit train task=sentiment",
+        "seqkit --help",
+        "seqkit train --config-dir my_configs task=reviews --cfg job",
+        'echo "x" | seqkit predict ckpt_path=<ckpt> input=-',
+    ]
+    short = " ".join(TRAIN_SHORT)
+    assert with_appended(texts[0]) == f"seqkit train task=sentiment {short}"
+    assert with_appended(texts[1]) == "seqkit --help"
+    assert with_appended(texts[2]) == f"seqkit train --config-dir my_configs task=reviews {short} --cfg job"
+    assert with_appended(texts[3].replace("<ckpt>", "m.ckpt")) == texts[3].replace("<ckpt>", "m.ckpt")
+    assert any(t.startswith("seqkit train --config-dir my_configs task=reviews") for t in (c.text for c in COMMANDS))
+
+
+def test_the_user_task_the_readme_shows_is_the_one_its_commands_run(tmp_path):
+    """A task of an existing shape, in a folder of the user's: found beside the shipped configs."""
+    from seqkit.app.config import compose
+
+    WORKDIR_FILES["my_configs/task/reviews.yaml"](tmp_path / "my_configs" / "task" / "reviews.yaml")
+    cfg = compose("train", [f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]", "task=reviews"])
+    assert cfg.model.shape == "classification" and cfg.model.pooling == "attention"
+    assert cfg.data.train_path == "train.tsv" and cfg.monitor.metric == "val/acc"
+
+
 def test_a_gpu_command_is_skipped_only_without_a_gpu_and_only_when_shown_working(monkeypatch):
     import torch
 
@@ -621,7 +686,7 @@ def test_generated_data_sets_train_a_data_module(name, tmp_path):
     if experiment is None:
         pytest.skip(f"{name}: no experiment config to check it with")
     DATASETS[name](tmp_path)
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}", f"data.root={tmp_path}"])
     dm = build(cfg.data)
     dm.setup("fit")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def train_config(run_dir: Path, data: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         return compose(
             "train",
             overrides=[
@@ -335,7 +335,7 @@ def test_an_unwritable_run_directory_is_one_error_line(tmp_path, capsys):
 
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[f"hydra.run.dir={blocker / 'run'}"], return_hydra_config=True)
     assert "writable_run_dir" in cfg.hydra.callbacks  # wired in for every train.py run
     with pytest.raises(SystemExit) as exit_info:

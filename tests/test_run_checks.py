@@ -17,7 +17,7 @@ from seqkit.app.cli import _init_parameters, report_errors, unknown_option_messa
 from seqkit.app.train import check_accelerator, train
 from seqkit.data.errors import DataError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "seqkit" / "configs"
 TINY = [
     "backbone.hidden_size=6",
     "model.embedding_dim=6",

@@ -89,7 +89,7 @@ def test_predict_refuses_an_output_that_is_its_checkpoint(checkpoint, notes, cap
         1,
         [f"error: {spelled}: is the same file as the checkpoint {checkpoint}; choose another output"],
     )
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         cfg = compose("predict", overrides=[f"ckpt_path={checkpoint}", f"input={notes}", f"output={checkpoint}"])
     with pytest.raises(DataError, match="is the same file as the checkpoint"):
         predict(cfg)
@@ -184,7 +184,7 @@ def test_export_never_writes_over_its_checkpoint(checkpoint, tmp_path):
 
 def test_export_replaces_an_existing_file_only_with_overwrite(checkpoint, tmp_path):
     """An unrelated model.json beside the output stops the export (nothing written) until overwrite=true; the
-    option is read from configs/export.yaml through the script."""
+    option is read from seqkit/configs/export.yaml through the script."""
     sidecar = tmp_path / "model.json"
     sidecar.write_text('{"mine": true}\n', encoding="utf-8")
     args = [f"ckpt_path={checkpoint}", "format=torchscript", f"output={tmp_path / 'model'}"]

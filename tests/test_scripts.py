@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
+CONFIGS = REPO / "seqkit" / "configs"
 TINY = ["backbone.hidden_size=8", "model.embedding_dim=8", "data.batch_size=16", "trainer.max_epochs=2"]
 
 

@@ -18,7 +18,7 @@ from seqkit.training.callbacks import EpochSeed
 from seqkit.training.optim import DenseSparseOptimizer, clip_grad_norm_, clip_grad_value_, grad_norm
 
 TAGS = ["B-X", "I-X", "O"]
-ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as configs/optimizer/adam.yaml
+ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01, "fused": True}  # as seqkit/configs/optimizer/adam.yaml
 
 
 def tagger(sparse: bool, optimizer=None, **kwargs) -> TaskModule:

@@ -21,7 +21,7 @@ SEARCHES = {"sentiment": "maximize", "ner": "maximize", "lm": "minimize", "forec
 
 @pytest.mark.parametrize("task,direction", SEARCHES.items())
 def test_search_space_names_real_settings_and_direction_follows_the_monitor(task, direction):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=[f"task={task}", f"hparams_search={task}_optuna"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper")

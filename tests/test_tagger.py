@@ -24,7 +24,7 @@ from seqkit.tasks.tagging.network import TaggerNetwork
 from seqkit.training import TaskModule
 
 torch.set_num_threads(1)
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "seqkit" / "configs"
 
 # ---- a generated task where a token's tag depends on its neighbours ----------------------------------
 # "apple" is an ORG before "inc"/"shares" or after "at", a FRUIT after "ate"/"eat"; "new" starts a LOC

@@ -30,7 +30,7 @@ TINY = [
 
 
 def _compose(name, *overrides):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "seqkit" / "configs"), version_base="1.3"):
         return compose(name, overrides=list(overrides))
 
 

@@ -40,14 +40,14 @@ def report_errors(fn):
     ``error: file:line: reason`` and exit 1 (set SEQKIT_DEBUG=1 for the traceback); a closed standard output
     (``| head -1``) ends quietly with exit status 141, as Unix tools killed by SIGPIPE do."""
 
-    @functools.wraps(fn)  # Hydra finds configs/ relative to the wrapped function's module
+    @functools.wraps(fn)  # Hydra names the job after the wrapped function's module
     def wrapper(cfg: Any):
         try:
             result = fn(cfg)
             sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
             return result
         except BrokenPipeError:
-            _discard_stdout()
+            discard_stdout()
             sys.exit(141)
         except MissingMandatoryValue as e:
             print(f"error: missing setting {e.full_key}=...", file=sys.stderr)
@@ -84,7 +84,7 @@ def os_error_message(error: OSError) -> str:
     return reason if error.filename is None else f"{os.fsdecode(error.filename)}: {reason}"
 
 
-def _discard_stdout() -> None:
+def discard_stdout() -> None:
     """Point standard output at /dev/null, so the interpreter's last flush of a closed pipe raises nothing."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -84,7 +84,7 @@ def export_checkpoint(
 
 
 def export(cfg: DictConfig) -> Dict[str, str]:
-    """``configs/export.yaml``'s command: prints one JSON line naming the files."""
+    """``seqkit/configs/export.yaml``'s command: prints one JSON line naming the files."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
     files = export_checkpoint(

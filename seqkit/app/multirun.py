@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 
 class SweepDirResolver(Callback):
-    """``hydra.callbacks.sweep_dir._target_: seqkit.app.multirun.SweepDirResolver`` (configs/train.yaml)."""
+    """``hydra.callbacks.sweep_dir._target_: seqkit.app.multirun.SweepDirResolver`` (seqkit/configs/train.yaml)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not HydraConfig.initialized():

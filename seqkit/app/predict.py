@@ -32,7 +32,7 @@ def predict_with(
 
 
 def predict(cfg: DictConfig) -> int:
-    """``configs/predict.yaml``'s command -> the number of examples."""
+    """``seqkit/configs/predict.yaml``'s command -> the number of examples."""
     set_threads(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
     network, codec = load(cfg.ckpt_path, **given_vectors(cfg))

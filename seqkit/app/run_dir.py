@@ -2,7 +2,7 @@
 and lock each while a process trains in it.
 
 Hydra creates ``hydra.run.dir`` (``hydra.sweep.dir`` for -m) before the task starts, and reports a failure
-with a traceback; this Hydra callback (configs/train.yaml ``hydra.callbacks``) checks first.
+with a traceback; this Hydra callback (seqkit/configs/train.yaml ``hydra.callbacks``) checks first.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class WritableRunDir(Callback):
 
 
 # ---- unique run directory names ------------------------------------------------------------------------------------
-# configs/train.yaml names a run's directory by its start time and the training process's id,
+# seqkit/configs/train.yaml names a run's directory by its start time and the training process's id,
 # outputs/<task>/runs/<date_time>_<pid>: two runs started in the same second (a script starting several, a
 # scheduler) get two directories instead of sharing one and overwriting each other's checkpoints. Registered
 # on import: scripts/train.py imports seqkit.app.train (which imports this) before @hydra.main composes the config.

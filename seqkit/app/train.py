@@ -1,12 +1,14 @@
-"""Training, as a plain function over a Hydra config (``scripts/train.py``): build the data module, the model and
-Lightning's Trainer from the config, fit, then validate and test the best checkpoint.
+"""Training, as a plain function over a Hydra config (``seqkit train``, ``scripts/train.py``): build the data module,
+the model and Lightning's Trainer from the config, fit, then validate and test the best checkpoint.
 
-Kept out of ``scripts/`` so tests and notebooks can call it with a composed config.
+``train(cfg)`` is kept apart from the command line so tests and notebooks can call it with a composed config;
+``main(argv)`` is the command: Hydra's application runner on ``seqkit/configs/train.yaml``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shlex
 import sys
@@ -21,11 +23,13 @@ from pytorch_lightning.callbacks import StochasticWeightAveraging
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqkit import tasks
-from seqkit.app.cli import quiet_product_tips
+from seqkit.app.cli import quiet_product_tips, report_errors
 from seqkit.app.cli import set_threads as _set_threads
+from seqkit.app.config import CONFIG_PATH
 from seqkit.app.console_log import tee_console
 from seqkit.app.resume import resume_point
 from seqkit.app.run_dir import run_lock
+from seqkit.app.usage import command_help, show, wants_help
 from seqkit.training.checkpoint_io import AtomicCheckpointIO, last_checkpoint
 
 
@@ -208,5 +212,44 @@ def _resume_command(ckpt: str) -> str:
 
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
     except ValueError:  # called without Hydra (a notebook, a test): the overrides are unknown
-        return f"python scripts/train.py <your overrides> ckpt_path={ckpt}"
-    return " ".join(["python scripts/train.py", *map(shlex.quote, overrides), f"ckpt_path={shlex.quote(ckpt)}"])
+        return f"{_prog} <your overrides> ckpt_path={ckpt}"
+    return " ".join([_prog, *map(shlex.quote, overrides), f"ckpt_path={shlex.quote(ckpt)}"])
+
+
+SCRIPT = "python scripts/train.py"
+_prog = SCRIPT  # how this process was called, for the resume hint: SCRIPT or "seqkit train" (set by main)
+
+
+def main(argv: Optional[List[str]] = None, prog: str = SCRIPT) -> None:
+    """``seqkit train`` and ``scripts/train.py``: Hydra's application runner on ``train.yaml`` with ``argv`` (by
+    default ``sys.argv[1:]``) -> None; ``--help`` prints the tasks and groups (seqkit.app.usage).
+
+    Hydra reads ``sys.argv``, so it is given ``[program, *argv]`` while it parses, and the process's own
+    ``sys.argv`` is back before training starts: what DDP re-runs in its worker processes (Lightning repeats
+    ``sys.argv``: ``seqkit train ...``, ``python -m seqkit train ...`` or ``scripts/train.py ...``)."""
+    global _prog
+    own = list(sys.argv)
+    argv = own[1:] if argv is None else list(argv)
+    if wants_help(argv):
+        show(command_help("train", argv, prog))
+        return
+    import hydra
+
+    _prog = prog
+
+    @functools.wraps(_run)
+    def run(cfg: DictConfig) -> Any:
+        sys.argv[:] = own
+        return _run(cfg)
+
+    sys.argv[:] = [own[0] if own else prog, *argv]
+    try:
+        hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")(run)()
+    finally:
+        sys.argv[:] = own
+
+
+@report_errors
+def _run(cfg: DictConfig) -> Any:
+    metrics = train(cfg)
+    return metrics.get(cfg.get("optimized_metric") or cfg.monitor.metric)  # the value Hydra sweepers optimise

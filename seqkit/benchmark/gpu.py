@@ -6,7 +6,7 @@
 
 (scripts/bench_gpu.py runs ``main``; each shape's child process is ``python -m seqkit.benchmark.gpu --one SHAPE``.)
 
-Each shape's recipe is composed from configs/ as ``train.py <overrides>`` composes it (the same ones as
+Each shape's recipe is composed from seqkit/configs/ as ``train.py <overrides>`` composes it (the same ones as
 ``bench_speed.py``: task=sentiment, task=ner without GloVe, task=lm, task=g2p, experiment=etth1 on a generated
 series). One process per shape (so that the CPU's peak memory is that shape's), which trains the same initial
 weights on the same pre-made batches with the recipe's ``pl.Trainer`` under each mode:

@@ -1,6 +1,6 @@
 """A benchmark's model and data come from the same composed config as ``scripts/train.py <overrides>``.
 
-So a recipe has one home (``configs/``): a benchmark only adds overrides (strings) for its sizes, e.g.
+So a recipe has one home (``seqkit/configs/``): a benchmark only adds overrides (strings) for its sizes, e.g.
 ``["task=lm", "data.batch_size=8", "backbone.hidden_size=32"]``. Each section's recipe (the task or experiment it
 composes, and the data it points at) is here too, so the speed and GPU benchmarks share them.
 """
@@ -19,12 +19,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from omegaconf import DictConfig
 
+from seqkit.app.config import CONFIGS
 from seqkit.app.train import build
 from seqkit.benchmark.timing import seed_all
 
 
 def compose_config(config_dir: Path, overrides: Sequence[str], config_name: str = "train") -> DictConfig:
-    """``configs/<config_name>.yaml`` with ``overrides`` applied, as Hydra composes it for the script."""
+    """``seqkit/configs/<config_name>.yaml`` with ``overrides`` applied, as Hydra composes it for the script."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
@@ -102,7 +103,6 @@ class Recipe:
 
 # ---- the sections' recipes ---------------------------------------------------------------------------------
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # --quick: the sections' recipes at toy sizes (overrides, as on a train.py command line)
 QUICK_OVERRIDES: Dict[str, List[str]] = {
     "lm": ["data.batch_size=8", "data.bptt=32", "backbone.hidden_size=32"],
@@ -127,7 +127,7 @@ def section_overrides(args, section: str) -> List[str]:
 
 
 def section_recipe(args, section: str, overrides: Sequence[str]) -> Recipe:
-    """The section's recipe composed from configs/ as ``train.py <overrides>`` would compose it, then the
+    """The section's recipe composed from seqkit/configs/ as ``train.py <overrides>`` would compose it, then the
     benchmark's own overrides (``--quick`` sizes, ``--override SECTION:KEY=VALUE``); data set up for fit after
     seeding python and torch with ``args.seed``."""
     recipe = Recipe.load(

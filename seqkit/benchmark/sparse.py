@@ -3,15 +3,15 @@
 
     OMP_NUM_THREADS=1 python scripts/bench_speed.py --sections tagger_sparse --conll2003 ../shared/data/conll2003
 
-The model and data are composed from configs/ (``experiment=conll2003 embedding.pretrained=null``: a trainable
+The model and data are composed from seqkit/configs/ (``experiment=conll2003 embedding.pretrained=null``: a trainable
 100-d table over the ~21k training words, 2.1M parameters; without ``--conll2003``, ``task=ner`` on the
 built-in WNUT-17, also without vectors). Three optimiser set-ups train the same ``--tagger-step-batches``
 batches from the same initial weights, one thread, a plain loop that does what the Trainer does each step
 (forward, CRF nll, backward, clip to 5.0, the model's own ``configure_optimizers()`` step, zero_grad),
 measured alternately:
 
-  dense, Adam (for-loop)   torch.optim.Adam with foreach/fused off: what configs/optimizer/adam.yaml gave before
-  dense, fused Adam        configs/optimizer/adam.yaml now (fused: true)
+  dense, Adam (for-loop)   torch.optim.Adam with foreach/fused off: what seqkit/configs/optimizer/adam.yaml gave before
+  dense, fused Adam        seqkit/configs/optimizer/adam.yaml now (fused: true)
   sparse, lazy Adam        embedding.sparse=true: seqkit.training.optim.LazyAdam on the embedding, fused Adam on the rest
 
 It prints tokens/s and the optimiser step's share of the step for each, their ratios, and a torch.profiler
@@ -38,7 +38,7 @@ PHASES = ("forward + nll", "backward", "clip", "optimizer step")
 
 
 def compose(args, *overrides: str):
-    """configs/train.yaml with the tagger recipe (see the module docstring), ``--override tagger_sparse:...``
+    """seqkit/configs/train.yaml with the tagger recipe (see the module docstring), ``--override tagger_sparse:...``
     and ``overrides``."""
     return compose_config(CONFIGS, [*tagger_overrides(args), *section_overrides(args, "tagger_sparse"), *overrides])
 

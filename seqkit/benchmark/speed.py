@@ -11,7 +11,7 @@
 Absolute tokens/s depend on the machine and on whatever else runs on it, so each section compares two
 ways of doing the same work, measured alternately (A B, B A, A B, ...) after a warm-up, and reports the
 median of each and their ratio. Only the timing lives in seqkit.benchmark: every section's model, data, optimiser,
-gradient clipping and Trainer settings are composed from configs/ (``seqkit.benchmark.recipes``: Hydra's compose
+gradient clipping and Trainer settings are composed from seqkit/configs/ (``seqkit.benchmark.recipes``: Hydra's compose
 API, then ``seqkit.app.train.build`` as train.py builds them); the benchmark adds only overrides (strings: the ``recipe:``
 line each section prints, ``QUICK_OVERRIDES``, ``--override SECTION:KEY=VALUE``). The plain loop's loss is the
 network's own (``module.network.loss(batch)``, ``seqkit.benchmark.loops``).
@@ -136,7 +136,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=[],
         metavar="SECTION:KEY=VALUE",
         help="a Hydra override of one section's recipe, e.g. classifier:backbone.cell=gru or "
-        "tagger:data.batch_size=32 (repeatable; sizes live in configs/, not here)",
+        "tagger:data.batch_size=32 (repeatable; sizes live in seqkit/configs/, not here)",
     )
     p.add_argument(
         "--flop-batches",

@@ -44,7 +44,7 @@ class Settings(dict):
 
 class Codec:
     """Base class. ``defaults``: the settings a subclass reads, with their default values (the one place they are
-    set); ``settings`` given to the constructor (the data module's, ``configs/task/<name>.yaml`` ``data.*``)
+    set); ``settings`` given to the constructor (the data module's, ``seqkit/configs/task/<name>.yaml`` ``data.*``)
     override them. Others are kept (an older checkpoint's); the data module refuses them."""
 
     defaults: ClassVar[Dict[str, Any]] = {}

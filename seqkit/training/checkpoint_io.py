@@ -42,7 +42,7 @@ LAST = "last.ckpt"  # the latest checkpoint of a run, which resuming starts from
 
 def last_checkpoint(trainer: Any) -> str:
     """The run's ``checkpoints/last.ckpt`` once a checkpoint callback has written it (the ``last_checkpoint`` of
-    configs/callbacks/default.yaml at every epoch's end, ``step_checkpoint`` every N steps), else ""."""
+    seqkit/configs/callbacks/default.yaml at every epoch's end, ``step_checkpoint`` every N steps), else ""."""
     for callback in trainer.checkpoint_callbacks:
         for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")):
             if path and Path(path).name == LAST:

@@ -34,7 +34,7 @@ FILES: Dict[str, Dict[str, List[str]]] = {
         "all": ["input.txt.gz"],  # first 90% of characters train, last 10% validation
     },
     "airpassengers": {
-        "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (configs/task/forecast.yaml)
+        "all": ["airline-passengers.csv.gz"],  # one series: the splits are rows (seqkit/configs/task/forecast.yaml)
     },
     "cmudict": {
         "all": ["cmudict.dict.gz"],  # split 90/5/5 by word (seqkit.data.cmudict)

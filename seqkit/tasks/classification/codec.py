@@ -76,7 +76,7 @@ DEFAULTS = {
 class ClassificationCodec(Codec):
     """Reads, encodes, batches and formats texts with one label each (``task=sentiment``).
 
-    Settings (``DEFAULTS``; ``configs/task/sentiment.yaml`` ``data.*``):
+    Settings (``DEFAULTS``; ``seqkit/configs/task/sentiment.yaml`` ``data.*``):
 
     builtin: shipped data (``sentiment_labelled``), used while ``train_path`` is null: split ``split`` =
         train/val/test fractions with ``split_seed``, stratified by label.

@@ -125,7 +125,7 @@ DEFAULTS = {
 class ForecastingCodec(Codec):
     """Windows over one CSV series (``task=forecast``).
 
-    Settings (``DEFAULTS``; ``configs/task/forecast.yaml`` ``data.*``):
+    Settings (``DEFAULTS``; ``seqkit/configs/task/forecast.yaml`` ``data.*``):
 
     path / builtin: the series (a CSV file with a header; builtin: ``airpassengers``); root: the directory a
         relative path is read from. train_path / val_path: refused (a series is one file, split by ``split``).

@@ -68,7 +68,7 @@ class ScoredLine:
 class LanguageModelCodec(Codec):
     """A language model's text (``task=lm``): one UTF-8 file a split, read as one token stream.
 
-    Settings (``DEFAULTS``; ``configs/task/lm.yaml`` ``data.*``):
+    Settings (``DEFAULTS``; ``seqkit/configs/task/lm.yaml`` ``data.*``):
 
     level: "char" (every character, case and whitespace kept) or "word" (whitespace split, ``<eos>`` at each line
         end, ``<unk>`` below ``min_freq`` or beyond ``max_vocab_size``).

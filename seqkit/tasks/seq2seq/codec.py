@@ -143,7 +143,7 @@ DEFAULTS = {
 class Seq2SeqCodec(Codec):
     """Reads, tokenises, encodes, batches and formats source/target pairs (``task=g2p``, ``experiment=multi30k``).
 
-    Settings (``DEFAULTS``; ``configs/task/g2p.yaml`` ``data.*``):
+    Settings (``DEFAULTS``; ``seqkit/configs/task/g2p.yaml`` ``data.*``):
 
     builtin: "cmudict", the CMU Pronouncing Dictionary (spelling -> phones, stress stripped unless
         ``keep_stress``), used while ``train_path`` is null; split ``split`` = train/val/test fractions by word

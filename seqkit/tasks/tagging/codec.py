@@ -61,7 +61,7 @@ DEFAULTS = {
 class TaggingCodec(Codec):
     """Reads, encodes, batches and formats tagged sentences (``task=ner``, ``task=pos``).
 
-    Settings (``DEFAULTS``; ``configs/task/ner.yaml`` ``data.*``):
+    Settings (``DEFAULTS``; ``seqkit/configs/task/ner.yaml`` ``data.*``):
 
     builtin: "wnut17" (NER) or "ud_english_ewt" (UPOS), used while ``train_path`` is null.
     train_path / val_path / test_path: CoNLL column files (``format="conll"``) or CoNLL-U (``"conllu"``);

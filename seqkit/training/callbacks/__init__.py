@@ -1,4 +1,4 @@
-"""Lightning callbacks seqkit's configs wire in (configs/callbacks/)."""
+"""Lightning callbacks seqkit's configs wire in (seqkit/configs/callbacks/)."""
 
 from seqkit.training.callbacks.epoch_seed import EpochSeed
 from seqkit.training.callbacks.finite_check import FiniteCheck, NonFiniteError

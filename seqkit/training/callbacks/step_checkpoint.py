@@ -9,7 +9,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 def step_checkpoint(dirpath: str, every_n_steps: Optional[int] = None) -> Optional[ModelCheckpoint]:
     """A ModelCheckpoint that only refreshes ``dirpath/last.ckpt`` every ``every_n_steps`` steps; None when unset
-    (configs/callbacks/default.yaml's last_checkpoint already writes it at the end of every epoch). Resuming from a mid-epoch
+    (seqkit/configs/callbacks/default.yaml's last_checkpoint already writes it at the end of every epoch). Resuming from a mid-epoch
     checkpoint runs the rest of that epoch's steps, but on batches drawn afresh (Lightning's loaders keep no
     position), so only end-of-epoch resumes continue exactly."""
     if not every_n_steps:
