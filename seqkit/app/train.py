@@ -247,6 +247,7 @@ def main(argv: Optional[List[str]] = None, prog: str = SCRIPT) -> None:
         hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")(run)()
     finally:
         sys.argv[:] = own
+        _prog = SCRIPT  # the hint of a later in-process train() (a notebook, a test) is the script's again
 
 
 @report_errors
