@@ -37,7 +37,7 @@ def given_vectors(cfg: Any) -> Dict[str, str]:
     return {"pretrained": str(given)} if given else {}
 
 
-_LAST: Dict[str, Any] = {}  # the last file read: app_shape then load read it once
+_LAST: Dict[str, Any] = {}  # the last file read: checkpoint_shape (or an export) then load read it once
 
 
 def read(path: Path) -> Dict[str, Any]:

@@ -97,23 +97,6 @@ def discard_stdout() -> None:
 LIBRARY_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")  # where Lightning's notices go
 
 
-def quiet_libraries() -> None:
-    """For the scripts that read a checkpoint (predict, evaluate, generate): stderr keeps seqkit's own notices and
-    errors only, not Lightning's INFO lines ("GPU available: ...", its logging-service tip) nor deprecation
-    warnings that libraries raise about each other (a user cannot act on them). Warnings seqkit raises stay."""
-    import logging
-    import warnings
-
-    for name in LIBRARY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for category in (DeprecationWarning, FutureWarning):
-        warnings.filterwarnings(
-            "ignore",
-            category=category,
-            module=r"(pytorch_lightning|lightning_fabric|lightning|torchmetrics|torch|hydra)(\.|$)",
-        )
-
-
 class _NoProductTips:
     """A logging filter that drops Lightning's product tips ("💡 Tip: ... try installing litlogger ...")."""
 

@@ -55,8 +55,8 @@ def evaluate(cfg: DictConfig) -> Dict[str, float]:
             "split=val scores the validation split of shipped data: give data.builtin=<name> too "
             "(for your own validation file: data.test_path=<file>)"
         )
+    shape = checkpoint_shape(cfg.ckpt_path)  # reads the file once: load below takes it from there
     network, codec = load(cfg.ckpt_path, **overrides)
-    shape = checkpoint_shape(cfg.ckpt_path)
     if not (hasattr(codec, "read_splits") or hasattr(codec, "evaluation_set")):
         raise ValueError(
             f"{cfg.ckpt_path}: trained on generated data ({type(codec).__name__}), which has no files to evaluate; "

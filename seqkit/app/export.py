@@ -36,12 +36,12 @@ def export_checkpoint(
     """Write the graphs and the sidecar of a checkpoint of a registered shape -> {graph name or "sidecar": path}."""
     check_format(fmt)
     path = Path(ckpt_path)
-    network, codec = load(ckpt_path, **({"pretrained": pretrained} if pretrained else {}))
-    checkpoint = read(path)
+    checkpoint = read(path)  # once: load below takes it from there
     meta = metadata(checkpoint, path)
     shape = tasks.for_checkpoint(meta, path)
     if not shape.export:
         raise ValueError(f"{path}: the {shape.name} shape has no export graphs")
+    network, codec = load(ckpt_path, **({"pretrained": pretrained} if pretrained else {}))
     module = importlib.import_module(shape.export.partition(":")[0])
     sidecar_shape = module.SIDECAR_SHAPE
     graphs = module.graphs(network)

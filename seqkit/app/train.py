@@ -44,11 +44,6 @@ def _plain(node: Any) -> Dict[str, Any]:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
 
 
-def _set(node: Any) -> Dict[str, Any]:
-    """The keys of a config node that were given a value (null means: keep the default)."""
-    return {k: v for k, v in _plain(node).items() if v is not None}
-
-
 def _build_all(group: Optional[DictConfig]) -> List[Any]:
     built = (build(node) for node in (group or {}).values() if node is not None and "_target_" in node)
     return [obj for obj in built if obj is not None]  # a factory may decline (e.g. progress output turned off)
