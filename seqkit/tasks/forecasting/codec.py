@@ -144,6 +144,7 @@ class ForecastingCodec(Codec):
     """
 
     defaults = DEFAULTS
+    predict_unit = "file"  # predict.py's whole input is one CSV history, answered by one forecast
     keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
 
     def __init__(self, **settings: Any):
