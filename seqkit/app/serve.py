@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Callable, Dict, Optional
 
 from omegaconf import DictConfig
 
@@ -136,7 +136,21 @@ def build_app(
             prompt, condition, options = served.generation(request)
         except Exception as e:  # noqa: BLE001 - every failure is an answer
             return failure(e)
-        return StreamingResponse(_events(served, executor, prompt, condition, options), media_type="text/event-stream")
+        produce = lambda on_piece: {"text": served.generate(prompt, condition, options, on_piece)}
+        return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
+
+    @app.post("/predict/stream")
+    async def predict_stream(request: PredictRequest) -> Response:
+        if not served.streams_predictions:
+            return failure(RequestError(f"a {served.shape} model answers whole; use /predict"))
+        if request.options:
+            return failure(RequestError("/predict/stream decodes greedily and takes no options; use /predict"))
+        try:
+            served.check_text(request.text)
+        except RequestError as e:
+            return failure(e)
+        produce = lambda on_piece: served.decode_stream(request.text, on_piece)
+        return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
 
     return app
 
@@ -145,9 +159,10 @@ class _Stopped(Exception):
     """The client of a stream went away: generation stops at the next token."""
 
 
-async def _events(served, executor, prompt, condition, options) -> AsyncIterator[bytes]:
-    """Server-sent events of one sample: a ``{"piece": ...}`` event as each token is made, then ``end`` with
-    ``{"text": ...}`` (or ``error`` with ``{"error": ...}``)."""
+async def _events(executor: ThreadPoolExecutor, produce: Callable) -> AsyncIterator[bytes]:
+    """Server-sent events of ``produce(on_piece) -> final answer`` run on the model thread: a ``{"piece": ...}``
+    event as each piece is made, then ``end`` with the final answer (or ``error`` with ``{"error": ...}``: a
+    request the model refuses or fails on, logged when it is a failure)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     gone = threading.Event()
@@ -159,12 +174,12 @@ async def _events(served, executor, prompt, condition, options) -> AsyncIterator
 
     def work() -> None:
         try:
-            text = served.generate(prompt, condition, options, on_piece)
-            loop.call_soon_threadsafe(queue.put_nowait, ("end", text))
+            loop.call_soon_threadsafe(queue.put_nowait, ("end", produce(on_piece)))
         except _Stopped:
             pass
         except Exception as e:  # noqa: BLE001 - the stream's last event says what failed
-            log.error("generation failed in the model: %s", one_line(e))
+            if not isinstance(e, ValueError):
+                log.error("streaming failed in the model: %s", one_line(e))
             loop.call_soon_threadsafe(queue.put_nowait, ("error", one_line(e)))
 
     loop.run_in_executor(executor, work)
@@ -176,7 +191,7 @@ async def _events(served, executor, prompt, condition, options) -> AsyncIterator
                     continue
                 yield format_sse_event(data_str=_JSON.encode({"piece": value}))
             elif kind == "end":
-                yield format_sse_event(event="end", data_str=_JSON.encode({"text": value}))
+                yield format_sse_event(event="end", data_str=_JSON.encode(value))
                 return
             else:
                 yield format_sse_event(event="error", data_str=_JSON.encode({"error": value}))

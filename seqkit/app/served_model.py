@@ -16,7 +16,7 @@ import torch
 
 from seqkit.app.checkpoint import checkpoint_shape, load
 from seqkit.app.generate import chooser, condition_ids, continue_prompt
-from seqkit.app.predict_stream import MAX_LENGTH, TOO_LONG, predict_lines
+from seqkit.app.predict_stream import MAX_LENGTH, TOO_LONG, Limit, predict_lines
 
 SOURCE = "<request>"  # how an error names a request's text (its line: 1, or the line of a forecaster's CSV)
 # predict.py's options that write files or change the output format: not taken over HTTP (answers are JSON)
@@ -61,6 +61,7 @@ class ServedModel:
         self.whole_input = self.codec.predict_unit == "file"  # one request is the whole input (a CSV history)
         self.decode_defaults = dict(getattr(self.network, "decode_settings", None) or {})
         self.generates = hasattr(self.codec, "encode_prompt") and hasattr(self.network, "generate")
+        self.streams_predictions = hasattr(self.network, "greedy_decode")  # seq2seq: /predict/stream
         self.predicts = hasattr(self.codec, "set_predict_input") and not (
             self.generates and not _takes_lines(self.codec)
         )
@@ -99,6 +100,7 @@ class ServedModel:
             if self.predicts
             else None,
             "generate": dict(GENERATION_DEFAULTS) if self.generates else None,
+            "predict_stream": self.streams_predictions,
             "max_text_length": self.max_text_length,
         }
 
@@ -160,6 +162,27 @@ class ServedModel:
         finally:
             if decode is not None:
                 decode.update(self.decode_defaults)
+
+    def decode_stream(self, text: str, on_piece: Callable[[str], None]) -> Dict[str, Any]:
+        """A seq2seq model's output for ``text`` decoded greedily, each output token handed to ``on_piece`` as it
+        is picked -> ``{"source", "output"}`` (predict.py's row with ``options.beam_size=1``, without the score)."""
+        if not self.streams_predictions:
+            raise RequestError(f"a {self.shape} model answers whole; /predict/stream is for seq2seq models")
+        self.check_text(text)
+        tokens = len(text.split())
+        if tokens > MAX_LENGTH:
+            raise Limit(MAX_LENGTH, False, SOURCE, "text", "send it to /predict with a larger one").refuse(1, tokens)
+        records = self.codec.set_predict_input([(1, text)], SOURCE)
+        batch = next(iter(self.codec.predict_batches()))
+        eos = self.network.eos_index
+
+        def stream(ids: torch.Tensor) -> None:
+            if int(ids[0]) != eos:
+                on_piece(self.codec.target_tokens([int(ids[0])])[0])
+
+        with torch.inference_mode():
+            ids = self.network.greedy_decode(batch.source, batch.source_lengths, on_token=stream)[0]
+        return {"source": records[0].text, "output": self.codec.detokenize(self.codec.output_units(ids))}
 
     def generation(self, request: Dict[str, Any]) -> Tuple[str, Optional[torch.Tensor], Dict[str, Any]]:
         """A /generate request's settings, checked -> (prompt, condition ids, settings)."""
