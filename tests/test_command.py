@@ -65,7 +65,7 @@ def test_help_names_the_commands_tasks_groups_and_where_the_configs_live(capsys)
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert len(lines) <= 40 and max(map(len, lines)) <= usage.WIDTH  # a screenful, not Hydra's tree
-    for name in ("train", "evaluate", "predict", "generate", "export"):
+    for name in ("train", "evaluate", "predict", "generate", "export", "serve"):
         assert f"  {name} " in out and f"seqkit {name} " in out
     for task in TASKS:
         assert f"  {task} " in out, task
@@ -102,7 +102,7 @@ def test_a_searchpath_override_names_a_user_folder_too(user_configs):
     assert "my_task" in usage.overview(argv)
 
 
-@pytest.mark.parametrize("name", ["predict", "evaluate", "generate", "export"])
+@pytest.mark.parametrize("name", ["predict", "evaluate", "generate", "export", "serve"])
 def test_a_command_s_help_lists_its_settings(name, capsys):
     assert command.main([name, "--help"]) == 0
     out = capsys.readouterr().out
