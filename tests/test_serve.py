@@ -9,13 +9,8 @@ import contextlib
 import json
 import logging
 import math
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -344,27 +339,18 @@ def test_shutdown_answers_what_is_in_flight_then_stops(checkpoints):
         httpx.get(url)
 
 
-def test_the_seqkit_serve_command_serves_until_interrupted_and_exits_cleanly(checkpoints, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "seqkit", "serve", f"ckpt_path={checkpoints['classification']}", f"port={port}"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(600):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            assert process.poll() is None, process.stderr.read()
-            time.sleep(0.05)
-        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json={"text": SENTENCES[0]}).json()
-        assert (
-            answer == predicted(checkpoints["classification"], SENTENCES[:1], tmp_path, "options.input_format=text")[0]
-        )
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert f"serving {checkpoints['classification']} (classification) on http://127.0.0.1:{port}" in err
-    assert "Traceback" not in err
+def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_answer(checkpoints, capsys):
+    """scripts/bench_serve.py --quick: ``python -m seqkit serve`` in its own process, loaded at three
+    concurrencies and soaked; every answer equals in-process prediction's, and Ctrl-C stops it cleanly."""
+    from seqkit.benchmark.serve import main as bench
+
+    ckpt = str(checkpoints["classification"])
+    argv = ["--quick", "--models", "classifier", "--classifier-ckpt", ckpt, "--requests", "40", "--soak", "80"]
+    (result,) = bench([*argv, "--concurrency", "1,8"])
+    out = capsys.readouterr().out
+    assert out.startswith("torch threads: 1 ") and "server stopped by Ctrl-C: exit status 0" in out
+    assert result["server_exit"] == 0 and result["in_process_per_s"] > 0
+    assert set(result["levels"]) == {1, 8} and all(r["wrong"] == 0 for r in result["levels"].values())
+    assert result["levels"][1]["mean_batch"] == 1.0 and result["levels"][1]["p50_ms"] > 0
+    assert result["soak"]["requests"] == 80 and result["soak"]["lost"] == result["soak"]["wrong"] == 0
+    assert result["soak"]["rss_end_mb"] > 0 and json.loads(out.splitlines()[-1])["threads"] == 1
