@@ -51,7 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny models, few requests: does it run?")
     args = parser.parse_args(argv)
     if args.quick:
-        args.requests, args.sentences = min(args.requests, 64), min(args.sentences, 32)
+        args.requests, args.sentences, args.soak = min(args.requests, 64), min(args.sentences, 32), min(args.soak, 200)
     return args
 
 
