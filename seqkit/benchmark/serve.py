@@ -5,7 +5,7 @@ server (``python -m seqkit serve``, a process of its own with ``--threads`` torc
 sentence each from an asyncio aiohttp client at concurrency 1, 8 and 64: requests/s, p50 and p99 latency; and the
 ratio of sentences/s served to the sentences/s of in-process prediction (``predict_lines``, what predict.py runs)
 on the same sentences with the same thread count. ``--soak N``: N requests at the highest concurrency, every answer
-checked against the in-process one, the server's RSS printed at the start and the end.
+checked against the in-process one, the server's RSS printed at its start and end (and after the first request).
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
     try:
         server.wait_ready()
         asyncio.run(load(server.url, sentences[:8], 1))  # warm up
-        figures["rss_start_mb"] = server.rss_mb()
+        figures["rss_warm_mb"] = server.rss_mb()
         print(
             f"  {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'x in-process':>13} {'wrong':>6} {'mean batch':>11} {'server CPU ms/request':>22}"
         )
@@ -234,6 +234,7 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
         if args.soak:
             level = max(int(c) for c in args.concurrency.split(","))
             texts = [sentences[i % len(sentences)] for i in range(args.soak)]
+            figures["rss_start_mb"] = server.rss_mb()  # after the loads above: the soak starts warm
             wall, _, answers = asyncio.run(load(server.url, texts, level))
             lost = sum(isinstance(a, tuple) for a in answers)
             wrong = sum(not isinstance(a, tuple) and not same(a, expected[t]) for a, t in zip(answers, texts))
@@ -243,6 +244,7 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
             print(
                 f"  soak: {len(texts):,} requests at concurrency {level} in {wall:.1f} s: {lost} lost, {wrong} wrong; "
                 f"server RSS {figures['rss_start_mb']:.0f} MB -> {figures['soak']['rss_end_mb']:.0f} MB "
+                f"(after the first request: {figures['rss_warm_mb']:.0f} MB) "
                 f"({100 * growth:+.1f}%, target within {100 * TARGETS['rss_growth']:.0f}%)"
             )
     finally:
