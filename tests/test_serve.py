@@ -354,3 +354,23 @@ def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_ans
     assert result["levels"][1]["mean_batch"] == 1.0 and result["levels"][1]["p50_ms"] > 0
     assert result["soak"]["requests"] == 80 and result["soak"]["lost"] == result["soak"]["wrong"] == 0
     assert result["soak"]["rss_end_mb"] > 0 and json.loads(out.splitlines()[-1])["threads"] == 1
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("port=abc", "port=abc: give a number from 0 to 65535, e.g. port=8000"),
+        ("port=70000", "port=70000: give a number from 0 to 65535, e.g. port=8000"),
+        ("max_batch_size=0", "max_batch_size=0: give a number >= 1, e.g. max_batch_size=32"),
+        ("max_wait_ms=-1", "max_wait_ms=-1: give a number >= 0, e.g. max_wait_ms=2"),
+        ("max_text_length=true", "max_text_length=True: give a number >= 1, e.g. max_text_length=100000"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_override_before_anything_loads(override, message):
+    from seqkit.app.config import compose as compose_command
+    from seqkit.app.serve import check_settings
+
+    check_settings(compose_command("serve", ["ckpt_path=x"]))  # the defaults pass
+    with pytest.raises(ValueError) as error:
+        check_settings(compose_command("serve", ["ckpt_path=x", override]))
+    assert str(error.value) == message

@@ -221,11 +221,30 @@ def validation_message(errors: Any) -> str:
     return f"{name}: {first.get('msg', 'invalid')}"
 
 
+_SETTINGS = {  # serve.yaml's numbers: (the least value, the most, an example override)
+    "port": (0, 65535, "port=8000"),
+    "max_batch_size": (1, None, "max_batch_size=32"),
+    "max_wait_ms": (0, None, "max_wait_ms=2"),
+    "max_text_length": (1, None, "max_text_length=100000"),
+}
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """serve.yaml's numbers, before anything is loaded: a bad one is a one-line error naming the override."""
+    for name, (least, most, example) in _SETTINGS.items():
+        value = cfg.get(name)
+        kind = (int, float) if name == "max_wait_ms" else int
+        if isinstance(value, bool) or not isinstance(value, kind) or value < least or (most and value > most):
+            span = f"from {least} to {most}" if most else f">= {least}"
+            raise ValueError(f"{name}={value}: give a number {span}, e.g. {example}")
+
+
 def serve(cfg: DictConfig) -> None:
     """``seqkit/configs/serve.yaml``'s command: load the checkpoint, serve it until Ctrl-C or SIGTERM."""
     import uvicorn
 
     set_threads(cfg)
+    check_settings(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
     app = build_app(
         cfg.ckpt_path,
