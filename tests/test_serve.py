@@ -374,3 +374,30 @@ def test_a_bad_setting_is_one_line_naming_the_override_before_anything_loads(ove
     with pytest.raises(ValueError) as error:
         check_settings(compose_command("serve", ["ckpt_path=x", override]))
     assert str(error.value) == message
+
+
+def test_the_batcher_groups_by_key_up_to_the_size_and_fails_only_the_failed_item():
+    import asyncio
+
+    from seqkit.app.batcher import Batcher
+
+    calls = []
+
+    def run(key, items):
+        calls.append((key, list(items)))
+        return [ValueError(f"bad {i}") if i == "bad" else f"{key}:{i}" for i in items]
+
+    async def scenario():
+        with ThreadPoolExecutor(1) as model_thread:
+            batcher = Batcher(run, model_thread, max_batch_size=3, max_wait_ms=50)
+            batcher.start()
+            jobs = [batcher.submit(k, i) for k, i in [("a", 1), ("b", 2), ("a", 3), ("a", "bad"), ("a", 5)]]
+            answers = await asyncio.gather(*jobs, return_exceptions=True)
+            await batcher.stop()
+            return answers, (batcher.calls, batcher.items)
+
+    answers, counts = asyncio.run(scenario())
+    assert answers[:3] == ["a:1", "b:2", "a:3"] and answers[4] == "a:5"
+    assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad bad"
+    assert calls == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
+    assert counts == (3, 5)
