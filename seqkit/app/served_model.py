@@ -58,13 +58,14 @@ class ServedModel:
         self.network, self.codec = load(ckpt_path, **load_kwargs)
         self.ckpt_path = str(ckpt_path)
         self.max_text_length = int(max_text_length)
-        self.whole_input = self.codec.predict_unit == "file"  # one request is the whole input (a CSV history)
+        self.whole_input = (
+            getattr(self.codec, "predict_unit", "line") == "file"
+        )  # one request is the whole input (a CSV history)
         self.decode_defaults = dict(getattr(self.network, "decode_settings", None) or {})
         self.generates = hasattr(self.codec, "encode_prompt") and hasattr(self.network, "generate")
         self.streams_predictions = hasattr(self.network, "greedy_decode")  # seq2seq: /predict/stream
-        self.predicts = hasattr(self.codec, "set_predict_input") and not (
-            self.generates and not _takes_lines(self.codec)
-        )
+        # a conditional language model scores no lines (its codec refuses them): it only generates
+        self.predicts = hasattr(self.codec, "set_predict_input") and not getattr(self.network, "num_conditions", 0)
         self.options = self._predict_options()
 
     # ---- what the model takes ---------------------------------------------------------------------
@@ -207,6 +208,10 @@ class ServedModel:
             _check_number(settings, "top_p", (int, float), 0)
         if settings["condition"] is not None and not self.network.num_conditions:
             raise RequestError("option 'condition' is for conditional language models; this one has no classes")
+        if settings["condition"] is None and self.network.num_conditions:
+            raise RequestError(
+                f'this model generates from a class: give "condition": one of {self.codec.condition_names()}'
+            )
         condition = condition_ids(self.network, self.codec, settings["condition"])
         return settings["prompt"], condition, settings
 
@@ -222,11 +227,6 @@ class ServedModel:
             return continue_prompt(
                 self.network, self.codec, prompt, prompt_ids, condition, choose, s["max_new_tokens"], on_piece
             )
-
-
-def _takes_lines(codec: Any) -> bool:
-    """A language model's codec scores lines (``set_predict_input``) unless it refuses them (a conditional one)."""
-    return "options" not in inspect.signature(codec.set_predict_input).parameters
 
 
 def _check_number(settings: Dict[str, Any], name: str, kind: Any, least: float) -> None:
