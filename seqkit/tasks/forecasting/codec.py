@@ -129,6 +129,7 @@ DEFAULTS = {
 # The settings that follow from the data where left null: a built-in series' preset (below), or for a user's
 # file (data.path) the time column (the first, where it holds timestamps), the target (the only other numeric
 # column), fractions in time order, no logs, and the frequency's season, calendar and window (FREQUENCIES).
+# The data module saves what they became (``resolved_settings``), so a checkpoint holds them all.
 FROM_DATA = ("time_column", "target", "split", "input_length", "horizon", "calendar", "log", "season")
 USER_SPLIT = [0.7, 0.1, 0.2]  # [train, val, test] fractions of a user's rows, in time order
 PRESETS: Dict[str, Dict[str, Any]] = {
@@ -174,7 +175,7 @@ class ForecastingCodec(Codec):
     scaler: standard | minmax | none, fitted on the training rows only (log=true takes logs first).
     season: for the seasonal-naive baseline and MASE (0: none).
     ``FROM_DATA`` settings left null come from the built-in series' preset (``PRESETS``) or, for a user's file,
-        from the file and its frequency; the checkpoint keeps what they became.
+        from the file and its frequency (``resolved_settings``: what they became, saved in the checkpoint).
     test_path: evaluate on every window of another CSV with the same columns instead of the series' test split.
     batch_size / eval_batch_size / num_workers: the loaders (training windows are shuffled, not bucketed: they all
         have one length, so the data module takes no ``bucketing``).
@@ -215,6 +216,10 @@ class ForecastingCodec(Codec):
         self.rows: Dict[str, Tuple[int, int]] = {}
         self.mase_scale: Optional[List[float]] = None  # MASE's per-target denominators, from the training rows
 
+    def resolved_settings(self) -> Dict[str, Any]:
+        """The ``FROM_DATA`` settings as the preset or the file decided them (after ``setup``)."""
+        return {k: self.hparams[k] for k in FROM_DATA}
+
     def _targets_from(self, target: Any) -> None:
         if target is not None:
             self.targets = [target] if isinstance(target, str) else list(target)
@@ -236,8 +241,7 @@ class ForecastingCodec(Codec):
             "step": dict(self.step),
             "time_format": self.time_format,
             "series_source": self.series_source,
-            "from_data": {k: self.hparams[k] for k in FROM_DATA},
-            "mase_scale": self.mase_scale,
+            **({"mase_scale": self.mase_scale} if self.mase_scale is not None else {}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -245,7 +249,6 @@ class ForecastingCodec(Codec):
         self.targets, self.covariates = list(state["targets"]), list(state["covariates"])
         self.calendar, self.step = list(state["calendar"]), dict(state["step"])
         self.time_format, self.series_source = state["time_format"], state["series_source"]
-        self.hparams.update(state.get("from_data") or {})  # older checkpoints: their settings held them all
         self.mase_scale = state.get("mase_scale")
 
     @property
@@ -312,13 +315,14 @@ class ForecastingCodec(Codec):
         return series
 
     def _from_file(self, lines: List[Tuple[int, str]], source: str) -> None:
-        """A user's file: the time column and the target where null, from the header and the first row."""
+        """A user's file: the time column and the target where null, from the header and each column's first
+        non-empty cell (of the first 200 lines)."""
         hp = self.hparams
         header_line, names = header_columns(lines, source)
-        first = next(((n, t) for n, t in lines if n > header_line and t.strip()), None)
-        if first is None:
+        rows = [csv_fields(t, source, n) for n, t in lines[:200] if n > header_line and t.strip()]
+        if not rows:
             raise DataError(source, None, "no rows after the header")
-        fields = csv_fields(first[1], source, first[0])
+        fields = [next((r[j] for r in rows if j < len(r) and r[j].strip()), "") for j in range(len(names))]
         if hp.time_column is None and fields and not _is_number(fields[0]):
             hp["time_column"] = names[0]  # a first column of text: the timestamps (read_series says if it is not)
         if hp.target is None:
@@ -327,10 +331,12 @@ class ForecastingCodec(Codec):
                 if _is_number(cell) and name != hp.time_column and name not in (hp.covariates or []):
                     numeric.append(name)
             if len(numeric) != 1:
+                example = f"e.g. data.target={numeric[0]} " if numeric else ""
                 raise DataError(
                     source,
                     header_line,
-                    f"which column to forecast? set data.target=<column> (the file has columns {names})",
+                    f"which column to forecast? set data.target, {example}(the file has columns {names}; "
+                    f"columns of numbers: {numeric})",
                 )
             hp["target"] = numeric[0]
         self._targets_from(hp.target)
