@@ -103,7 +103,10 @@ def test_gaps_stop_with_their_dates_or_are_filled_by_the_chosen_rule(tmp_path, c
     with pytest.raises(DataError) as e:
         codec(path)
     message = str(e.value)
-    assert message.startswith(f"{path}: 3 missing timestamp(s) (2023-01-11..2023-01-12, 2023-02-20)")
+    assert message == (
+        f"{path}: 3 missing timestamp(s) (2023-01-11..2023-01-12, 2023-02-20): fill them with data.fill=linear "
+        "(or previous, zero), or give every value"
+    )
     assert hint_parses(message) == ["data.fill=linear"]
     full = codec(daily_sales(tmp_path / "full.csv")).frames["train"].series.values[:, 0]
     capsys.readouterr()
@@ -122,7 +125,10 @@ def test_empty_cells_follow_the_same_rule(tmp_path):
     path = daily_sales(tmp_path / "sales.csv", empty=(30,))
     with pytest.raises(DataError) as e:
         codec(path)
-    assert str(e.value) == f"{path}:32: column 2 ('sales'): empty cell (fill empty cells with data.fill=linear)"
+    assert str(e.value) == (
+        f"{path}:32: 1 empty cell(s) (the first here, column 'sales'): fill them with data.fill=linear "
+        "(or previous, zero), or give every value"
+    )
     full = codec(daily_sales(tmp_path / "full.csv")).frames["train"].series.values[:, 0]
     filled = codec(path, fill="linear").frames["train"].series.values[:, 0]
     torch.testing.assert_close(filled[30], (full[29] + full[31]) / 2)

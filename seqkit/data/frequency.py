@@ -80,7 +80,7 @@ def fill_gaps(series: Series, step: Dict[str, int], fill: str) -> Tuple[Series, 
     """Missing timestamps and empty cells (NaN from ``read_series(allow_empty=True)``) -> (the series on a
     regular grid with both filled by ``fill``, how many rows were inserted, how many empty cells were filled).
 
-    fill: "none" (refuse, naming the dates), "previous" (the last value before), "linear" (between the values
+    fill: "none" (refuse, naming the missing dates and the first empty cell's line), "previous" (the last value before), "linear" (between the values
     either side), "zero". A timestamp off the grid, or a hole ``previous``/``linear`` cannot fill (at the
     start, or at the end for linear), stops with the file line.
     """
@@ -116,14 +116,20 @@ def fill_gaps(series: Series, step: Dict[str, int], fill: str) -> Tuple[Series, 
         lines.append(series.lines[i])
         if times is not None:
             new_times.append(times[i])
-    empty = int(torch.isnan(series.values).sum())
-    if gaps and fill == "none":
-        shown = ", ".join(gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+    holes = torch.isnan(series.values)
+    empty = int(holes.sum())
+    if (gaps or empty) and fill == "none":
+        what = []
+        if gaps:
+            shown = ", ".join(gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+            what.append(f"{inserted} missing timestamp(s) ({shown})")
+        line = None
+        if empty:
+            row, col = holes.nonzero()[0].tolist()
+            line = series.lines[row]
+            what.append(f"{empty} empty cell(s) (the first here, column {series.columns[col]!r})")
         raise DataError(
-            src,
-            None,
-            f"{inserted} missing timestamp(s) ({shown}): give every timestamp, or fill them with "
-            "data.fill=linear (or previous, zero)",
+            src, line, f"{' and '.join(what)}: fill them with data.fill=linear (or previous, zero), or give every value"
         )
     values = torch.stack(rows)
     holes = torch.isnan(values)

@@ -300,9 +300,10 @@ class ForecastingCodec(Codec):
         return self.targets + self.covariates
 
     def _read_raw(self, lines: List[Tuple[int, str]], source: str) -> Series:
+        """Empty cells as NaN: ``fill_gaps`` fills them or refuses them with the gaps (``data.fill``)."""
         hp = self.hparams
         return read_series(
-            lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=hp.fill != "none"
+            lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=True
         )
 
     def _read(self, lines: List[Tuple[int, str]], source: str) -> Series:
