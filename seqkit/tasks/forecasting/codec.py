@@ -363,7 +363,8 @@ class ForecastingCodec(Codec):
         self._check_window()
         kind = name or (f"every {self.step}" if self.step else "numbered rows (no time column)")
         log(
-            f"{source}: {kind} series{'' if hp.freq else ' (inferred)'}; {len(series)} rows"
+            f"{source}: {kind} series{'' if hp.freq else ' (inferred)'} of {self.targets} by "
+            f"{hp.time_column!r}; {len(series)} rows"
             + (
                 f", {inserted} missing timestamp(s) and {empty} empty cell(s) filled by data.fill={hp.fill}"
                 if inserted or empty
