@@ -82,7 +82,11 @@ def test_the_saved_settings_are_those_the_data_modules_saved_before():
     assert list(LanguageModelingDataModule().hparams) == [*lm, "min_freq", "max_vocab_size", "seed", *loaders]
     forecast = dict(ForecastingDataModule().hparams)
     assert list(forecast)[-5:] == ["batch_size", "eval_batch_size", "num_workers", "train_path", "val_path"]
-    assert (forecast["split"], forecast["eval_batch_size"], forecast["covariates"]) == ([0.7, 0.1, 0.2], 256, [])
+    assert (forecast["split"], forecast["eval_batch_size"], forecast["covariates"]) == (
+        None,
+        256,
+        [],
+    )  # split: from the data
 
 
 def test_the_loader_settings_reach_the_loaders():
