@@ -9,9 +9,9 @@ characters, tokeniser, the pretrained vectors' identity) is what a checkpoint ke
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,7 +19,7 @@ from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
-from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
+from seqkit.data.labelled_text import FORMATS, LabelledText, iter_labelled_text, parse_line, read_labelled_text
 from seqkit.data.notice import log
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
@@ -132,18 +132,27 @@ class ClassificationCodec(Codec):
                 splits[name] = (self.read(path), str(self.resolve(path)))
         return splits
 
-    def build(self, train: List[LabelledText]) -> None:
-        """Learn the vocabulary, labels (and characters) from the training split only."""
+    def build(self, train: Iterable[LabelledText]) -> None:
+        """Learn the vocabulary, labels (and characters) from the training split only, in one pass (a stream too)."""
         hp = self.hparams
-        self.vocab = Vocabulary.build(
-            (self.tokenizer(e.text) for e in train), min_freq=hp.min_freq, max_size=hp.max_vocab_size
-        )
-        self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+        words, labels, chars, n = Counter(), set(), Counter(), 0
+        for n, example in enumerate(train, start=1):
+            tokens = self.tokenizer(example.text)
+            words.update(tokens)
+            labels.add(example.label)
+            if hp.char_features:
+                chars.update(c for t in tokens for c in t)
+        self.vocab = Vocabulary.from_counts(words, min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.labels = Vocabulary(sorted(labels), unk=False, pad=False)
         if hp.char_features:
-            self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
+            self.chars = Vocabulary.from_counts(chars)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
-        log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+        log(f"{n} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+
+    def iter_examples(self, path: str) -> Iterator[Tuple[int, LabelledText]]:
+        """(line, example) of a training-format file, read lazily (``seqkit.data.streaming``)."""
+        return ((e.line, e) for e in iter_labelled_text(self.resolve(path), self.hparams.format))
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""
