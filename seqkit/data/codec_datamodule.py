@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.data.codec import SHARED_DEFAULTS
+from seqkit.data.notice import log
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
+from seqkit.data.streaming import StreamedExamples, streaming_choice
 
 # The loaders' own settings (a codec never reads them), with their defaults.
 LOADER_DEFAULTS: Dict[str, Any] = {
@@ -95,13 +98,17 @@ class CodecDataModule(pl.LightningDataModule):
         return dict(self.hparams)
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode."""
+        """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode; a streamed
+        training file (``streamed_train_path``) is counted and learnt from in one pass and read again each epoch."""
         if any(name in self.datasets for name in ("train", "val", "test")):
             return
-        splits = self.codec.read_splits()
-        if not splits:
+        stream = self.streamed_train_path() if stage in (None, "fit") else None
+        splits = self.codec.read_splits(streamed=("train",)) if stream else self.codec.read_splits()
+        if not splits and not stream:
             raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
-        if not self.codec.built:
+        if stream:
+            self.datasets["train"] = self.stream(stream)
+        elif not self.codec.built:
             if "train" not in splits:
                 raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
             self.codec.build(splits["train"][0])
@@ -109,6 +116,44 @@ class CodecDataModule(pl.LightningDataModule):
             if name == "train" and stage not in (None, "fit"):
                 continue
             self.datasets[name] = self.codec.encode(examples, source)
+
+    def streamed_train_path(self) -> Optional[str]:
+        """The training file's path setting when it is to be streamed (``data.streaming``: auto streams files over
+        ``seqkit.data.streaming.STREAMING_AUTO_MB``); None: read in memory."""
+        setting, path = self.hparams.get("streaming", False), self.hparams.get("train_path")
+        if path is None or setting is False or "streaming" not in self.codec.defaults:
+            return None
+        size = sum(f.stat().st_size for f in self.codec.data_files(path) if f.is_file())
+        return path if streaming_choice(setting, size) else None
+
+    def stream(self, path: str) -> StreamedExamples:
+        """The streamed training set of ``path``: one streamed pass counts it and (unless a checkpoint restored
+        them) learns the vocabularies; its shards are set by ``train_dataloader``."""
+        count = 0
+
+        def counted() -> Iterator[Any]:
+            nonlocal count
+            for count, (_, raw) in enumerate(self.codec.iter_examples(path), start=1):
+                yield raw
+
+        if self.codec.built:
+            for _ in counted():
+                pass
+        else:
+            self.codec.build(counted())
+        source = str(self.codec.data_files(path)[0])
+        log(f"streaming {source}: {count} examples, shuffled {self.hparams.shuffle_buffer} at a time")
+        return StreamedExamples(
+            partial(self.codec.iter_examples, path),
+            count,
+            partial(self.codec.encode, source=source),
+            self.collate,
+            self.example_length,
+            self.batch_size,
+            source,
+            shuffle_buffer=self.hparams.shuffle_buffer,
+            bucketing=self.bucketing,
+        )
 
     def state_dict(self) -> Dict[str, Any]:
         return self.codec.state_dict()
@@ -171,7 +216,11 @@ class CodecDataModule(pl.LightningDataModule):
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.datasets["train"], train=True)
+        train = self.datasets["train"]
+        if isinstance(train, StreamedExamples):  # it batches itself; each rank and worker reads its own shard
+            train.shard_as(**self.replicas(), num_workers=self.num_workers)
+            return DataLoader(train, batch_size=None, num_workers=self.num_workers)
+        return self.loader(train, train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.datasets["val"], train=False)

@@ -65,7 +65,9 @@ def read_conll(
     ``lines``: numbered lines already read (standard input, say); ``path`` then only names them in errors.
     """
     _check_scheme(scheme)
-    sentences = list(iter_conll(path, token_column=token_column, label_column=label_column, labelled=labelled, lines=lines))
+    sentences = list(
+        iter_conll(path, token_column=token_column, label_column=label_column, labelled=labelled, lines=lines)
+    )
     if not sentences:
         raise DataError(path, None, "no sentences (only -DOCSTART- lines)")
     if labelled and scheme != "none":

@@ -21,6 +21,7 @@ from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import FORMATS, LabelledText, iter_labelled_text, parse_line, read_labelled_text
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -70,6 +71,7 @@ DEFAULTS = {
     "pretrained": None,
     "char_features": False,
     **SHARED_DEFAULTS,
+    **STREAM_DEFAULTS,
 }
 
 
@@ -110,9 +112,14 @@ class ClassificationCodec(Codec):
         """Labelled texts of a file (``fmt``: the training format by default); DataError at a bad line."""
         return read_labelled_text(self.resolve(path), fmt or self.hparams.format)
 
-    def read_splits(self) -> Splits:
-        """-> {split: (examples, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (examples, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
+        if "train" in streamed and hp.val_path is None:
+            raise ValueError(
+                "a streamed training file needs data.val_path (no share of a stream is held out); "
+                "or give data.streaming=false"
+            )
         if hp.builtin is not None and hp.train_path is None:
             examples: List[LabelledText] = []
             for path in builtin_files(hp.builtin, "all"):
@@ -120,7 +127,7 @@ class ClassificationCodec(Codec):
             train, val, test = stratified_split(examples, [e.label for e in examples], hp.split, hp.split_seed)
             return {"train": (train, hp.builtin), "val": (val, hp.builtin), "test": (test, hp.builtin)}
         splits: Splits = {}
-        if hp.train_path is not None:
+        if hp.train_path is not None and "train" not in streamed:
             train = self.read(hp.train_path)
             if hp.val_path is None:
                 held = hp.split[1] / (hp.split[0] + hp.split[1])

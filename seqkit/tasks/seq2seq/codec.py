@@ -25,6 +25,7 @@ from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
 from seqkit.data.textfile import iter_lines
 from seqkit.data.vocab import Vocabulary
@@ -148,6 +149,7 @@ DEFAULTS = {
     "max_vocab_size": None,
     "group_references": False,
     **SHARED_DEFAULTS,
+    **STREAM_DEFAULTS,
 }
 
 
@@ -221,15 +223,15 @@ class Seq2SeqCodec(Codec):
             return read_tsv(resolved), str(resolved)
         raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
 
-    def read_splits(self) -> Splits:
-        """-> {split: (pairs, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (pairs, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             return self._read_cmudict()
         splits = {}
         for name in ("train", "val", "test"):
             path = hp.get(f"{name}_path")
-            if path is not None:
+            if path is not None and name not in streamed:
                 pairs, source = self.read(path)
                 splits[name] = (group_by_source(pairs) if hp.group_references and name != "train" else pairs, source)
         return splits

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -23,6 +23,7 @@ from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.conll import TaggedSentence, detect_conll_scheme, read_tagged, stream_conll
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -56,6 +57,7 @@ DEFAULTS = {
     "max_word_length": 40,
     "pretrained": None,
     **SHARED_DEFAULTS,
+    **STREAM_DEFAULTS,
 }
 
 
@@ -116,8 +118,8 @@ class TaggingCodec(Codec):
             lines=lines,
         )
 
-    def read_splits(self) -> Splits:
-        """-> {split: (sentences, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (sentences, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             if hp.builtin not in BUILTIN_FORMATS:
@@ -131,7 +133,7 @@ class TaggingCodec(Codec):
             }
         splits: Splits = {}
         for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
-            if path is not None:
+            if path is not None and name not in streamed:
                 resolved = self.resolve(path)
                 splits[name] = (self.read(resolved), str(resolved))
         return splits
