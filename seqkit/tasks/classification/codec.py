@@ -70,8 +70,8 @@ DEFAULTS = {
     "max_vocab_size": None,
     "pretrained": None,
     "char_features": False,
-    **SHARED_DEFAULTS,
     **STREAM_DEFAULTS,
+    **SHARED_DEFAULTS,
 }
 
 
@@ -89,6 +89,8 @@ class ClassificationCodec(Codec):
     min_freq / max_vocab_size: the vocabulary, learnt (with the label set) from the training split only.
     pretrained: "glove-6b-50d" or a GloVe/word2vec text file. char_features: batches also carry characters.
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 

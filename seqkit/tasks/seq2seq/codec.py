@@ -148,8 +148,8 @@ DEFAULTS = {
     "min_freq": 1,
     "max_vocab_size": None,
     "group_references": False,
-    **SHARED_DEFAULTS,
     **STREAM_DEFAULTS,
+    **SHARED_DEFAULTS,
 }
 
 
@@ -171,6 +171,8 @@ class Seq2SeqCodec(Codec):
     group_references: validation/test sources seen several times are decoded once and scored against all their
         targets.
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 

@@ -56,8 +56,8 @@ DEFAULTS = {
     "max_vocab_size": None,
     "max_word_length": 40,
     "pretrained": None,
-    **SHARED_DEFAULTS,
     **STREAM_DEFAULTS,
+    **SHARED_DEFAULTS,
 }
 
 
@@ -81,6 +81,8 @@ class TaggingCodec(Codec):
         vector, at training and at any later time (validation, test, prediction), while the vocabulary of
         trainable corrections comes from the training split only (seqkit.data.pretrained).
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
