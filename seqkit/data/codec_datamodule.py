@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from functools import partial
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from seqkit.data.codec import SHARED_DEFAULTS
-from seqkit.data.notice import log
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
-from seqkit.data.streaming import StreamedExamples, streaming_choice
+from seqkit.data.streaming import StreamedExamples, stream_training_set, streaming_choice
 
 # The loaders' own settings (a codec never reads them), with their defaults.
 LOADER_DEFAULTS: Dict[str, Any] = {
@@ -127,32 +125,10 @@ class CodecDataModule(pl.LightningDataModule):
         return path if streaming_choice(setting, size) else None
 
     def stream(self, path: str) -> StreamedExamples:
-        """The streamed training set of ``path``: one streamed pass counts it and (unless a checkpoint restored
-        them) learns the vocabularies; its shards are set by ``train_dataloader``."""
-        count = 0
-
-        def counted() -> Iterator[Any]:
-            nonlocal count
-            for count, (_, raw) in enumerate(self.codec.iter_examples(path), start=1):
-                yield raw
-
-        if self.codec.built:
-            for _ in counted():
-                pass
-        else:
-            self.codec.build(counted())
-        source = str(self.codec.data_files(path)[0])
-        log(f"streaming {source}: {count} examples, shuffled {self.hparams.shuffle_buffer} at a time")
-        return StreamedExamples(
-            partial(self.codec.iter_examples, path),
-            count,
-            partial(self.codec.encode, source=source),
-            self.collate,
-            self.example_length,
-            self.batch_size,
-            source,
-            shuffle_buffer=self.hparams.shuffle_buffer,
-            bucketing=self.bucketing,
+        """The streamed training set of ``path`` (``seqkit.data.streaming.stream_training_set``); its shards are set
+        by ``train_dataloader``."""
+        return stream_training_set(
+            self.codec, path, self.batch_size, shuffle_buffer=self.hparams.shuffle_buffer, bucketing=self.bucketing
         )
 
     def state_dict(self) -> Dict[str, Any]:

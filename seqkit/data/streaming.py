@@ -25,12 +25,14 @@ same batches as one never interrupted. Shuffling is bounded: an example moves on
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seqkit.data.errors import DataError
+from seqkit.data.notice import log
 from seqkit.data.sampler import epoch_generator
 
 STREAMING_AUTO_MB = 100  # data.streaming=auto streams a training file (its files together) larger than this
@@ -176,3 +178,36 @@ class StreamedExamples(IterableDataset):
         parts = torch.tensor_split(order, self._batches_in(*self.bounds[k], shards))
         for j in torch.randperm(len(parts), generator=generator).tolist():
             yield self.collate([examples[i] for i in parts[j].tolist()])
+
+
+def stream_training_set(
+    codec: Any, path: str, batch_size: int, *, shuffle_buffer: int, bucketing: bool = True
+) -> StreamedExamples:
+    """A codec's training file ``path`` as a ``StreamedExamples`` of one process (``shard_as`` sets DDP and workers):
+    one streamed pass counts its examples and, unless a checkpoint restored them, learns the codec's vocabularies
+    (``codec.build`` over the stream); a malformed line stops that pass with its file and line."""
+    count = 0
+
+    def counted() -> Iterator[Any]:
+        nonlocal count
+        for count, (_, raw) in enumerate(codec.iter_examples(path), start=1):
+            yield raw
+
+    if codec.built:
+        for _ in counted():
+            pass
+    else:
+        codec.build(counted())
+    source = str(codec.data_files(path)[0])
+    log(f"streaming {source}: {count} examples, shuffled {shuffle_buffer} at a time")
+    return StreamedExamples(
+        partial(codec.iter_examples, path),
+        count,
+        partial(codec.encode, source=source),
+        codec.collate,
+        codec.example_length,
+        batch_size,
+        source,
+        shuffle_buffer=shuffle_buffer,
+        bucketing=bucketing,
+    )
