@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
@@ -18,6 +19,9 @@ from torch.utils.data import DataLoader
 from seqkit.data.codec import SHARED_DEFAULTS
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
 from seqkit.data.streaming import StreamedExamples, stream_training_set, streaming_choice
+
+# A streamed training set's __len__ is exact for any number of workers (each is its own shard): no warning.
+warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 # The loaders' own settings (a codec never reads them), with their defaults.
 LOADER_DEFAULTS: Dict[str, Any] = {
