@@ -216,3 +216,13 @@ def test_the_training_loop_sets_the_streamed_epoch(tmp_path):
     trainer = SimpleNamespace(train_dataloader=DataLoader(data, batch_size=None), current_epoch=4)
     EpochSeed(0).on_train_epoch_start(trainer, None)
     assert data.epoch == 4
+
+
+def test_the_scale_benchmark_corpus_is_whole_builtin_lines_up_to_its_size(tmp_path):
+    from seqkit.benchmark.scale_stream import write_corpus
+    from seqkit.data.labelled_text import read_labelled_text
+
+    path = write_corpus(tmp_path / "c.tsv", 0.3)
+    assert 0.29 * 2**20 < path.stat().st_size <= 0.3 * 2**20
+    examples = read_labelled_text(path)  # every line a well-formed example
+    assert {e.label for e in examples} == {"0", "1"} and len(examples) > 3000
