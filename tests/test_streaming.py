@@ -192,6 +192,17 @@ def test_a_streamed_conll_file_reads_as_the_in_memory_reader_and_converts_iob1(t
         list(stream_conll(bad, found="iob1"))
 
 
+def test_a_streamed_conllu_file_reads_as_the_in_memory_reader(tmp_path):
+    path = tmp_path / "t.conllu"
+    lines = ["# sent_id = 1", "1\tA\ta\tDET\t_\t_\t2\tdet\t_\t_", "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_"]
+    lines += ["2\tdo\tdo\tAUX\t_\t_\t0\troot\t_\t_", "3\tn't\tnot\tPART\t_\t_\t2\tadvmod\t_\t_", ""]
+    path.write_text("\n".join(lines * 3) + "\n", encoding="utf-8")
+    dm = TaggingDataModule(train_path=str(path), val_path=str(path), format="conllu", scheme="none", pretrained=None)
+    streamed = [(n, s.tokens, s.tags) for n, s in dm.codec.iter_examples(str(path))]
+    assert streamed == [(s.line, s.tokens, s.tags) for s in dm.codec.read(path)]
+    assert streamed[1] == (8, ["A", "do", "n't"], ["DET", "AUX", "PART"])
+
+
 def test_streamed_parallel_text_is_the_in_memory_pairs_and_keeps_its_errors(tmp_path):
     src, tgt = tmp_path / "t.en", tmp_path / "t.de"
     src.write_text("a b\nc\nd e f\n", encoding="utf-8")

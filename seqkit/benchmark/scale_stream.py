@@ -9,8 +9,10 @@ written to a temporary folder, and ``rows`` reports:
 - ``first_step_s``: from starting ``scripts/train.py ... data.streaming=true`` to the end of its first training
   step (a fresh process: imports, the vocabulary pass, the model, the first batch);
 - ``peak_rss_gb``: that training process's peak resident memory (``os.wait4``'s ``ru_maxrss``);
-- ``train_ratio_vs_memory``: training steps a second of the streamed path over the in-memory path, both trained
-  on the same small file (``RATIO_MB``) in one call, steps 2 to the last (the first holds the start-up).
+- ``train_ratio_vs_memory``: training steps a CPU second of the streamed path over the in-memory path, both
+  trained on the same small file (``RATIO_MB``) in one call, steps 2 to the last (the first holds the start-up);
+  CPU time of the one-thread training process, as ``seqkit.benchmark.timing.Rate`` explains, is the steadier
+  measure on a shared machine.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ MARK = "scale-stream-timing "  # the line FirstStep prints
 
 class FirstStep(pl.Callback):
     """Prints, once training ends, one line: the wall-clock time at the end of the first step and the steps a
-    second after it (``MARK`` + JSON), read by ``rows``."""
+    CPU second after it (data loading included: no workers) (``MARK`` + JSON), read by ``rows``."""
 
     def __init__(self) -> None:
         self.first: Optional[float] = None
@@ -45,11 +47,12 @@ class FirstStep(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.steps += 1
         if self.first is None:
-            self.first = time.time()
-        self.last = time.time()
+            self.first, self.first_cpu = time.time(), time.process_time()
+        self.last_cpu = time.process_time()
 
     def on_train_end(self, trainer, pl_module) -> None:
-        rate = (self.steps - 1) / (self.last - self.first) if self.steps > 1 else float("nan")
+        busy = self.last_cpu - self.first_cpu  # this process's CPU time: steadier than wall on a shared machine
+        rate = (self.steps - 1) / busy if self.steps > 1 and busy > 0 else float("nan")
         print(MARK + json.dumps({"first_step_at": self.first, "steps_per_s": rate}), flush=True)
 
 

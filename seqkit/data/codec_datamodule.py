@@ -104,7 +104,7 @@ class CodecDataModule(pl.LightningDataModule):
         training file (``streamed_train_path``) is counted and learnt from in one pass and read again each epoch."""
         if any(name in self.datasets for name in ("train", "val", "test")):
             return
-        stream = self.streamed_train_path() if stage in (None, "fit") else None
+        stream = self.streamed_train_path()  # never read into memory, whatever the stage
         splits = self.codec.read_splits(streamed=("train",)) if stream else self.codec.read_splits()
         if not splits and not stream:
             raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")

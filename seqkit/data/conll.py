@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Uni
 
 from seqkit.data import tag_schemes as ts
 from seqkit.data.errors import DataError
-from seqkit.data.textfile import iter_blocks, iter_lines, read_lines
+from seqkit.data.textfile import iter_blocks, iter_lines
 
 PathLike = Union[str, Path]
 # Split on ASCII spaces/tabs only: tokens in noisy corpora hold U+00A0, U+200B, U+FEFF, which are text.
@@ -216,14 +216,23 @@ def read_conllu(
     column name (``"upos"``, ``"xpos"``, ...; see CONLLU_COLUMNS) or a 0-based index. ``lines``: as
     in :func:`read_conll`.
     """
+    return list(iter_conllu(path, label_col=conllu_column(label_column, path), labelled=labelled, lines=lines))
+
+
+def conllu_column(label_column: Union[str, int], path: PathLike) -> int:
+    """The 0-based column of a CoNLL-U column name (``"upos"``, ``"xpos"``, ...; see CONLLU_COLUMNS) or index."""
     if isinstance(label_column, str):
         if label_column.lower() not in CONLLU_COLUMNS:
             raise ValueError(f"unknown CoNLL-U column {label_column!r}; expected one of {', '.join(CONLLU_COLUMNS)}")
-        label_col = CONLLU_COLUMNS.index(label_column.lower())
-    else:
-        label_col = _resolve_column(label_column, 10, "label_column", path, None)
-    sentences: List[TaggedSentence] = []
-    for block in iter_blocks(read_lines(path) if lines is None else lines):
+        return CONLLU_COLUMNS.index(label_column.lower())
+    return _resolve_column(label_column, 10, "label_column", path, None)
+
+
+def iter_conllu(
+    path: PathLike, *, label_col: int, labelled: bool = True, lines: Optional[Iterable[Tuple[int, str]]] = None
+) -> Iterator[TaggedSentence]:
+    """``read_conllu``'s sentences one at a time, read lazily (``label_col``: the tags' 0-based column)."""
+    for block in iter_blocks(iter_lines(path) if lines is None else lines):
         tokens, tags, numbers = [], [], []
         for number, text in block:
             if text.startswith("#"):
@@ -243,8 +252,7 @@ def read_conllu(
             numbers.append(number)
         if not tokens:
             raise DataError(path, block[0][0], "sentence with no tokens (only comments, ranges or empty nodes)")
-        sentences.append(TaggedSentence(tokens, tags if labelled else [], numbers[0], numbers))
-    return sentences
+        yield TaggedSentence(tokens, tags if labelled else [], numbers[0], numbers)
 
 
 READERS = {"conll": read_conll, "conllu": read_conllu}

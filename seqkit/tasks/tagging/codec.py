@@ -20,7 +20,14 @@ from seqkit.data import tag_schemes
 from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
-from seqkit.data.conll import TaggedSentence, detect_conll_scheme, read_tagged, stream_conll
+from seqkit.data.conll import (
+    TaggedSentence,
+    conllu_column,
+    detect_conll_scheme,
+    iter_conllu,
+    read_tagged,
+    stream_conll,
+)
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.streaming import STREAM_DEFAULTS
@@ -164,12 +171,13 @@ class TaggingCodec(Codec):
         )
 
     def iter_examples(self, path: str) -> Iterator[Tuple[int, TaggedSentence]]:
-        """(line of the first token, sentence) of a CoNLL file, read lazily (``seqkit.data.streaming``); the file's
-        own tag scheme is detected by a first pass, once a file."""
+        """(line of the first token, sentence) of a CoNLL or CoNLL-U file, read lazily (``seqkit.data.streaming``); a
+        CoNLL file's own tag scheme is detected by a first pass, once a file."""
         hp = self.hparams
-        if hp.format != "conll":
-            raise ValueError("data.streaming reads CoNLL column files (data.format=conll); give data.streaming=false")
         resolved = self.resolve(path)
+        if hp.format == "conllu":
+            column = conllu_column(hp.label_column if hp.label_column != -1 else "upos", resolved)
+            return ((s.line, s) for s in iter_conllu(resolved, label_col=column))
         columns = dict(token_column=hp.token_column, label_column=hp.label_column)
         found = self._schemes.get(str(resolved))
         if found is None:
