@@ -90,29 +90,43 @@ def detect_scheme(sentences_tags: Iterable[Sequence[str]]) -> str:
     every B-X sits directly after a B-X/I-X (its only role in IOB1: splitting adjacent entities).
     Otherwise ``"iob2"`` (also for all-O files).
     """
-    sentences = [list(t) for t in sentences_tags]
-    parsed = []
-    for tags in sentences:
-        row = []
-        for tag in tags:
-            p = parse_tag(tag)
-            if p is None:
-                return "none"
-            row.append(p)
-        parsed.append(row)
-    if any(prefix in ("E", "S") for row in parsed for prefix, _ in row):
-        return "iobes"
-    i_starts = False
-    b_only_between = True
-    for row in parsed:
+    detector = SchemeDetector()
+    for tags in sentences_tags:
+        detector.add(tags)
+    return detector.scheme
+
+
+class SchemeDetector:
+    """``detect_scheme`` one sentence at a time (``add``), holding only three flags: a streamed file's scheme."""
+
+    def __init__(self) -> None:
+        self.untyped = self.iobes = self.i_starts = False
+        self.b_only_between = True
+
+    def add(self, tags: Sequence[str]) -> None:
+        if self.untyped:
+            return
+        parsed = [parse_tag(tag) for tag in tags]
+        if any(p is None for p in parsed):
+            self.untyped = True
+            return
         prev: Tuple[str, Optional[str]] = ("O", None)
-        for prefix, typ in row:
-            if prefix == "I" and (prev[0] == "O" or prev[1] != typ):
-                i_starts = True
+        for prefix, typ in parsed:
+            if prefix in ("E", "S"):
+                self.iobes = True
+            elif prefix == "I" and (prev[0] == "O" or prev[1] != typ):
+                self.i_starts = True
             elif prefix == "B" and not (prev[0] in ("B", "I") and prev[1] == typ):
-                b_only_between = False
+                self.b_only_between = False
             prev = (prefix, typ)
-    return "iob1" if i_starts and b_only_between else "iob2"
+
+    @property
+    def scheme(self) -> str:
+        if self.untyped:
+            return "none"
+        if self.iobes:
+            return "iobes"
+        return "iob1" if self.i_starts and self.b_only_between else "iob2"
 
 
 def iob1_to_iob2(tags: Sequence[str]) -> List[str]:

@@ -10,8 +10,9 @@ the old ``seqkit.data.tagging.TaggingDataModule``'s, so old checkpoints load unc
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,9 +20,17 @@ from seqkit.data import tag_schemes
 from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
-from seqkit.data.conll import TaggedSentence, read_tagged
+from seqkit.data.conll import (
+    TaggedSentence,
+    conllu_column,
+    detect_conll_scheme,
+    iter_conllu,
+    read_tagged,
+    stream_conll,
+)
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -54,6 +63,7 @@ DEFAULTS = {
     "max_vocab_size": None,
     "max_word_length": 40,
     "pretrained": None,
+    **STREAM_DEFAULTS,
     **SHARED_DEFAULTS,
 }
 
@@ -78,6 +88,8 @@ class TaggingCodec(Codec):
         vector, at training and at any later time (validation, test, prediction), while the vocabulary of
         trainable corrections comes from the training split only (seqkit.data.pretrained).
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
@@ -89,6 +101,7 @@ class TaggingCodec(Codec):
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
+        self._schemes: Dict[str, str] = {}  # a streamed file -> the tag scheme it is written in (iter_examples)
 
     @property
     def built(self) -> bool:
@@ -114,8 +127,8 @@ class TaggingCodec(Codec):
             lines=lines,
         )
 
-    def read_splits(self) -> Splits:
-        """-> {split: (sentences, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (sentences, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             if hp.builtin not in BUILTIN_FORMATS:
@@ -129,7 +142,7 @@ class TaggingCodec(Codec):
             }
         splits: Splits = {}
         for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
-            if path is not None:
+            if path is not None and name not in streamed:
                 resolved = self.resolve(path)
                 splits[name] = (self.read(resolved), str(resolved))
         return splits
@@ -139,20 +152,40 @@ class TaggingCodec(Codec):
             word = word.lower()
         return _DIGIT.sub("0", word) if self.hparams.zero_digits else word
 
-    def build(self, train: List[TaggedSentence]) -> None:
-        """Learn the word, character and tag vocabularies from the training split only."""
+    def build(self, train: Iterable[TaggedSentence]) -> None:
+        """Learn the word, character and tag vocabularies from the training split only, in one pass (a stream too)."""
         hp = self.hparams
-        self.vocab = Vocabulary.build(
-            [[self.normalise(t) for t in s.tokens] for s in train], min_freq=hp.min_freq, max_size=hp.max_vocab_size
-        )
-        self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
-        self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
+        words, chars, tags, n = Counter(), Counter(), set(), 0
+        for n, s in enumerate(train, start=1):
+            words.update(self.normalise(t) for t in s.tokens)
+            chars.update(c for t in s.tokens for c in t)
+            tags.update(s.tags)
+        self.vocab = Vocabulary.from_counts(words, min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.chars = Vocabulary.from_counts(chars)
+        self.tags = Vocabulary(sorted(tags), unk=False, pad=False)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
         log(
-            f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"{n} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
             f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else "")
         )
+
+    def iter_examples(self, path: str) -> Iterator[Tuple[int, TaggedSentence]]:
+        """(line of the first token, sentence) of a CoNLL or CoNLL-U file, read lazily (``seqkit.data.streaming``); a
+        CoNLL file's own tag scheme is detected by a first pass, once a file."""
+        hp = self.hparams
+        resolved = self.resolve(path)
+        if hp.format == "conllu":
+            column = conllu_column(hp.label_column if hp.label_column != -1 else "upos", resolved)
+            return ((s.line, s) for s in iter_conllu(resolved, label_col=column))
+        columns = dict(token_column=hp.token_column, label_column=hp.label_column)
+        found = self._schemes.get(str(resolved))
+        if found is None:
+            found = self._schemes[str(resolved)] = detect_conll_scheme(resolved, hp.scheme, **columns)
+            if hp.scheme != "none" and found != hp.scheme:
+                log(f"{resolved}: tags are {found.upper()}; converted to {hp.scheme.upper()}")
+        sentences = stream_conll(resolved, scheme=hp.scheme, strict=hp.strict, found=found, **columns)
+        return ((s.line, s) for s in sentences)
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
