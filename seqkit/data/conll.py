@@ -90,7 +90,7 @@ def read_conll(
                             number,
                             f"labelled data needs a token column and a separate label"
                             f" column, but both are column {token_col} of {n_columns}"
-                            f" (pass labelled=False for unlabelled input)",
+                            f" (set data.token_column=<column> and data.label_column=<another column>)",
                         )
             elif len(fields) != n_columns:
                 raise DataError(
@@ -124,7 +124,7 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
                     path,
                     number,
                     f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type"
-                    f" (scheme {scheme!r}; use scheme='none' for POS or chunk tags)",
+                    f" (scheme {scheme!r}; set data.scheme=none for POS or chunk tags)",
                 )
     found = ts.detect_scheme(s.tags for s in sentences)
     repairs = 0
