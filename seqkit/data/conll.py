@@ -102,7 +102,7 @@ def read_conll(
     if not sentences:
         raise DataError(path, None, "no sentences (only -DOCSTART- lines)")
     if labelled and scheme != "none":
-        _normalise_scheme(sentences, scheme, strict=strict, path=path, log=log)
+        normalise_scheme(sentences, scheme, strict=strict, path=path, log=log)
     return sentences
 
 
@@ -115,8 +115,9 @@ def _make_sentence(rows, token_col, label_col, labelled) -> TaggedSentence:
     )
 
 
-def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bool, path, log) -> None:
-    """Validate the tags of a whole file and rewrite them in place into ``scheme`` ("iob2"/"iobes")."""
+def normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bool, path, log) -> str:
+    """Validate the tags of a whole file and rewrite them in place into ``scheme`` ("iob2"/"iobes") -> the scheme
+    the file was written in (``tag_schemes.detect_scheme``)."""
     for s in sentences:  # malformed tags first: they would make detection meaningless
         for tag, number in zip(s.tags, s.token_lines):
             if ts.parse_tag(tag) is None:
@@ -140,7 +141,11 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
         how = "an entity starting with I- became B-" if found == "iob2" else "entities re-encoded as B- I-* E- or S-"
         log(f"{path}: repaired {repairs} tag(s) that {found.upper()} forbids ({how})")
     if found != scheme:
-        log(f"{path}: tags are {found.upper()}; converted to {scheme.upper()}")
+        log(
+            f"{path}: tags are {found.upper()}; converted to {scheme.upper()} (predictions come in {scheme.upper()}; "
+            f"options.output_scheme=input writes them in {found.upper()})"
+        )
+    return found
 
 
 def read_conllu(
