@@ -224,6 +224,7 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "my_data/train.txt": lambda p: _write(p, [f"{l} {t}" for t, l in sentiment_rows(60, 6)]),
     "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
     "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
+    "prompt.txt": lambda p: _write(p, ["ROMEO:", "JULIET:"]),  # docs/troubleshooting.md: generate prompt_file=
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
