@@ -247,6 +247,7 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "sales.csv": lambda p: _write(p, daily_sales_lines()),
     "sales_dmy.csv": lambda p: _write(p, daily_sales_lines(fmt="%d/%m/%Y")),
     "stores.csv": lambda p: _write(p, daily_sales_lines("north") + daily_sales_lines("south", seed=1)[1:]),
+    "prompt.txt": lambda p: _write(p, ["ROMEO:", "JULIET:"]),  # docs/troubleshooting.md: generate prompt_file=
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"

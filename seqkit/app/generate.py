@@ -5,6 +5,7 @@ old ones converted by ``seqkit.app.checkpoint.load``) runs here; the same seed g
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -15,7 +16,10 @@ from seqkit import tasks
 from seqkit.app.checkpoint import checkpoint_shape, given_vectors, load
 from seqkit.app.cli import set_threads
 from seqkit.data.errors import DataError
+from seqkit.data.textfile import read_lines
 from seqkit.nn.decoding import Sampler, greedy_choice
+
+PROMPT_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}  # prompt=: \n a line end, \t a tab, \\ a backslash
 
 
 def generate(cfg: DictConfig) -> List[str]:
@@ -34,7 +38,7 @@ def generate_with(cfg: DictConfig, model: Any, codec: Any) -> List[str]:
     ``carry_state``); codec: its text <-> ids (``encode_prompt``, ``prompt_text``, ``stream_piece``, ...)."""
     if cfg.max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {cfg.max_new_tokens}")
-    prompt = str(cfg.get("prompt") or "")
+    prompt = read_prompt(cfg)
     prompt_ids = torch.tensor([codec.encode_prompt(prompt)])
     condition = condition_ids(model, codec, cfg.get("condition"), required=not cfg.get("classifier_ckpt"))
     choose = chooser(codec, cfg.temperature, cfg.get("top_k"), cfg.get("top_p"), cfg.seed)
@@ -96,6 +100,18 @@ def continue_prompt(
     return "".join(pieces)
 
 
+def read_prompt(cfg: DictConfig) -> str:
+    """The text to continue: ``prompt=`` with its escapes read (``\\n`` a line end, ``\\t`` a tab, ``\\\\`` a
+    backslash; any other backslash stays as written), or the whole of ``prompt_file=`` (UTF-8; its lines joined by
+    line ends, the file's last line end dropped as in every text file seqkit reads)."""
+    prompt, path = str(cfg.get("prompt") or ""), cfg.get("prompt_file")
+    if path is None:
+        return re.sub(r"\\([nt\\])", lambda m: PROMPT_ESCAPES[m.group(1)], prompt)
+    if prompt:
+        raise ValueError("give prompt= or prompt_file=, not both")
+    return "\n".join(text for _, text in read_lines(str(path), allow_empty=True))
+
+
 def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Dict[str, float]:
     """``classifier_ckpt=...``: ``num_samples`` sentences per class (or of ``condition``), classified by the
     classifier (loaded by ``seqkit.app.checkpoint.load``); one JSON line."""
@@ -106,8 +122,8 @@ def report_agreement(cfg: DictConfig, model: Any, codec: Any, choose: Any) -> Di
             "classifier_ckpt= measures a conditional language model (task=conditional_lm); "
             f"{cfg.ckpt_path} generates from no class"
         )
-    if str(cfg.get("prompt") or ""):
-        raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt empty")
+    if read_prompt(cfg):
+        raise ValueError("classifier_ckpt= classifies whole generated sentences: leave prompt and prompt_file empty")
     path = str(cfg.classifier_ckpt)
     shape = checkpoint_shape(path)
     if shape.name != "classification":

@@ -71,7 +71,7 @@ def read_conll(
     if not sentences:
         raise DataError(path, None, "no sentences (only -DOCSTART- lines)")
     if labelled and scheme != "none":
-        _normalise_scheme(sentences, scheme, strict=strict, path=path, log=log)
+        normalise_scheme(sentences, scheme, strict=strict, path=path, log=log)
     return sentences
 
 
@@ -112,7 +112,7 @@ def iter_conll(
                             number,
                             f"labelled data needs a token column and a separate label"
                             f" column, but both are column {token_col} of {n_columns}"
-                            f" (pass labelled=False for unlabelled input)",
+                            f" (set data.token_column=<column> and data.label_column=<another column>)",
                         )
             elif len(fields) != n_columns:
                 raise DataError(
@@ -140,7 +140,7 @@ def _check_tag_forms(s: TaggedSentence, scheme: str, path) -> None:
                 path,
                 number,
                 f"tag {tag!r} is not O or B-/I-/E-/S- followed by a type"
-                f" (scheme {scheme!r}; use data.scheme=none for POS or chunk tags)",
+                f" (scheme {scheme!r}; set data.scheme=none for POS or chunk tags)",
             )
 
 
@@ -156,8 +156,9 @@ def _convert(s: TaggedSentence, found: str, scheme: str, *, strict: bool, path) 
     return changed
 
 
-def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bool, path, log) -> None:
-    """Validate the tags of a whole file and rewrite them in place into ``scheme`` ("iob2"/"iobes")."""
+def normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bool, path, log) -> str:
+    """Validate the tags of a whole file and rewrite them in place into ``scheme`` ("iob2"/"iobes") -> the scheme
+    the file was written in (``tag_schemes.detect_scheme``)."""
     for s in sentences:
         _check_tag_forms(s, scheme, path)
     found = ts.detect_scheme(s.tags for s in sentences)
@@ -166,7 +167,11 @@ def _normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: b
         how = "an entity starting with I- became B-" if found == "iob2" else "entities re-encoded as B- I-* E- or S-"
         log(f"{path}: repaired {repairs} tag(s) that {found.upper()} forbids ({how})")
     if found != scheme:
-        log(f"{path}: tags are {found.upper()}; converted to {scheme.upper()}")
+        log(
+            f"{path}: tags are {found.upper()}; converted to {scheme.upper()} (predictions come in {scheme.upper()}; "
+            f"options.output_scheme=input writes them in {found.upper()})"
+        )
+    return found
 
 
 def stream_conll(

@@ -18,6 +18,7 @@ from seqkit.data.errors import DataError
 Span = Tuple[str, int, int]  # (type, start, end_exclusive)
 
 SCHEMES = ("iob1", "iob2", "iobes", "none")
+ENCODABLE = ("iob2", "iobes", "iob1")  # the schemes spans can be written in
 _TAG = re.compile(r"^(?:O|([BIES])-(.+))$", re.DOTALL)
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES"}
 
@@ -65,19 +66,24 @@ def spans(tags: Sequence[str]) -> List[Span]:
 
 
 def encode(entity_spans: Iterable[Span], length: int, scheme: str) -> List[str]:
-    """Write spans back as ``length`` tags in ``"iob2"`` or ``"iobes"`` (the inverse of :func:`spans`)."""
-    if scheme not in ("iob2", "iobes"):
-        raise ValueError(f"cannot encode spans as {scheme!r}; use 'iob2' or 'iobes'")
+    """Write spans back as ``length`` tags in ``"iob2"``, ``"iobes"`` or ``"iob1"`` (the inverse of :func:`spans`).
+    IOB1 writes I-X on every token of an entity, except B-X on the first token of one that directly follows an
+    entity of the same type (the only place IOB1 uses B-)."""
+    if scheme not in ENCODABLE:
+        raise ValueError(f"cannot encode spans as {scheme!r}; use one of {', '.join(ENCODABLE)}")
     tags = ["O"] * length
-    for typ, start, end in entity_spans:
+    previous_end, previous_type = None, None
+    for typ, start, end in sorted(entity_spans, key=lambda span: span[1]):
         if scheme == "iobes" and end - start == 1:
             tags[start] = f"S-{typ}"
             continue
-        tags[start] = f"B-{typ}"
+        adjacent = previous_end == start and previous_type == typ
+        tags[start] = f"B-{typ}" if scheme != "iob1" or adjacent else f"I-{typ}"
         for i in range(start + 1, end):
             tags[i] = f"I-{typ}"
         if scheme == "iobes":
             tags[end - 1] = f"E-{typ}"
+        previous_end, previous_type = end, typ
     return tags
 
 

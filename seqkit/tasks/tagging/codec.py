@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -25,6 +25,7 @@ from seqkit.data.conll import (
     conllu_column,
     detect_conll_scheme,
     iter_conllu,
+    normalise_scheme,
     read_tagged,
     stream_conll,
 )
@@ -101,7 +102,9 @@ class TaggingCodec(Codec):
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
-        self._schemes: Dict[str, str] = {}  # a streamed file -> the tag scheme it is written in (iter_examples)
+        self.read_schemes: Dict[str, str] = {}  # file read -> the entity scheme it was written in (before conversion)
+        self.input_scheme: str = self.hparams.scheme  # the training files' scheme (kept in the checkpoint)
+        self.output_scheme: str = self.hparams.scheme  # predictions' scheme (predict.py options.output_scheme)
 
     @property
     def built(self) -> bool:
@@ -115,17 +118,18 @@ class TaggingCodec(Codec):
         if fmt == "conllu":
             column = hp.label_column if labelled and hp.label_column != -1 else "upos"
             return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
-        return read_tagged(
+        sentences = read_tagged(
             path,
             "conll",
             token_column=hp.token_column,
             label_column=hp.label_column,
-            scheme=hp.scheme,
-            strict=hp.strict,
+            scheme="none",  # as written: normalised below, where the scheme the file was written in is seen
             labelled=labelled,
-            log=log,
             lines=lines,
         )
+        if labelled and hp.scheme != "none":
+            self.read_schemes[str(path)] = normalise_scheme(sentences, hp.scheme, strict=hp.strict, path=path, log=log)
+        return sentences
 
     def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
         """-> {split: (sentences, source name for errors)} for the splits these settings give, but those ``streamed``."""
@@ -145,7 +149,18 @@ class TaggingCodec(Codec):
             if path is not None and name not in streamed:
                 resolved = self.resolve(path)
                 splits[name] = (self.read(resolved), str(resolved))
+        self.input_scheme = self.read_schemes.get(splits["train"][1], hp.scheme) if "train" in splits else hp.scheme
         return splits
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The vocabularies (and vectors' identity), and the scheme the training files were written in where it is
+        not the model's (IOB1 files read as IOB2)."""
+        state = super().state_dict()
+        return state if self.input_scheme == self.hparams.scheme else {**state, "input_scheme": self.input_scheme}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.input_scheme = state.get("input_scheme", self.hparams.scheme)  # older checkpoints: as trained
 
     def normalise(self, word: str) -> str:
         if self.hparams.lowercase:
@@ -179,11 +194,16 @@ class TaggingCodec(Codec):
             column = conllu_column(hp.label_column if hp.label_column != -1 else "upos", resolved)
             return ((s.line, s) for s in iter_conllu(resolved, label_col=column))
         columns = dict(token_column=hp.token_column, label_column=hp.label_column)
-        found = self._schemes.get(str(resolved))
+        found = self.read_schemes.get(str(resolved))
         if found is None:
-            found = self._schemes[str(resolved)] = detect_conll_scheme(resolved, hp.scheme, **columns)
+            found = self.read_schemes[str(resolved)] = detect_conll_scheme(resolved, hp.scheme, **columns)
             if hp.scheme != "none" and found != hp.scheme:
-                log(f"{resolved}: tags are {found.upper()}; converted to {hp.scheme.upper()}")
+                log(
+                    f"{resolved}: tags are {found.upper()}; converted to {hp.scheme.upper()} (predictions come in "
+                    f"{hp.scheme.upper()}; options.output_scheme=input writes them in {found.upper()})"
+                )
+        if hp.scheme != "none" and path == hp.train_path:
+            self.input_scheme = found  # a streamed training file's scheme, as read_splits keeps an in-memory one's
         sentences = stream_conll(resolved, scheme=hp.scheme, strict=hp.strict, found=found, **columns)
         return ((s.line, s) for s in sentences)
 
@@ -232,13 +252,21 @@ class TaggingCodec(Codec):
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(
-        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+        self,
+        lines: List[Tuple[int, str]],
+        source: str,
+        input_format: Optional[str] = None,
+        output_format: str = "json",
+        output_scheme: Optional[str] = None,
     ) -> List[TaggedSentence]:
         """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
         (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
-        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
+        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence).
+        ``output_scheme``: the entity scheme of the predicted tags: the model's (``data.scheme``) by default,
+        "input" (the scheme the training files were written in: IOB1 files give IOB1), or iob1 / iob2 / iobes."""
         if output_format not in ("json", "conll"):
             raise ValueError(f"output_format must be 'json' or 'conll', got {output_format!r}")
+        self.output_scheme = self._output_scheme(output_scheme)
         input_format = input_format or self.hparams.format
         if input_format == "text":
             sentences = []
@@ -266,7 +294,24 @@ class TaggingCodec(Codec):
         tokens and tags in order, spans over the whole."""
         return self._row([t for r in rows for t in r["tokens"]], [t for r in rows for t in r["tags"]])
 
+    def _output_scheme(self, asked: Optional[str]) -> str:
+        trained = self.hparams.scheme
+        if asked is None:
+            return trained
+        if trained == "none":
+            raise ValueError(
+                f"options.output_scheme={asked}: this model's tags are no entity scheme (data.scheme=none)"
+            )
+        if asked == "input":
+            return self.input_scheme
+        if asked not in tag_schemes.ENCODABLE:
+            choices = ", ".join(("input", *tag_schemes.ENCODABLE))
+            raise ValueError(f"options.output_scheme must be one of {choices}; got {asked!r}")
+        return asked
+
     def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
+        if self.output_scheme != self.hparams.scheme:
+            tags = tag_schemes.encode(tag_schemes.spans(tags), len(tags), self.output_scheme)
         row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
         if self.hparams.scheme != "none":
             row["spans"] = [
