@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -57,6 +57,20 @@ class Vocabulary:
         ``max_size``. A text token spelt like one of the vocabulary's own symbols (``<pad>``, ``<unk>``, a special) is not learnt:
         it reads as ``<unk>`` (see the class docstring)."""
         counts = Counter(token for sequence in sequences for token in sequence)
+        return cls.from_counts(counts, min_freq=min_freq, max_size=max_size, specials=specials, unk=unk, pad=pad)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[str, int],
+        *,
+        min_freq: int = 1,
+        max_size: Optional[int] = None,
+        specials: Sequence[str] = (),
+        unk: bool = True,
+        pad: bool = True,
+    ) -> "Vocabulary":
+        """``build`` from token counts already made (a streamed corpus), in the order the tokens were first seen."""
         owned = set(cls(specials=specials, unk=unk, pad=pad).itos)
         kept = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq and t not in owned]
         if max_size is not None:
