@@ -112,9 +112,9 @@ class TBPTTChunks(IterableDataset):
         steps = position + np.arange(length)
         inside = steps[None, :] < self.sizes[:, None]
         at = np.where(inside, self.starts[:, None] + steps[None, :], 0)
-        inputs = np.where(inside, self.ids[at], PAD_INDEX)
-        targets = np.where(inside, self.ids[at + inside], IGNORE_INDEX)
-        return torch.from_numpy(inputs.astype(np.int64)), torch.from_numpy(targets.astype(np.int64))
+        inputs = np.where(inside, self.ids[at].astype(np.int64), PAD_INDEX)  # int64 first: uint8 ids cannot hold -100
+        targets = np.where(inside, self.ids[at + inside].astype(np.int64), IGNORE_INDEX)
+        return torch.from_numpy(inputs), torch.from_numpy(targets)
 
     def __iter__(self) -> Iterator[Batch]:
         lengths = self.chunk_lengths()
