@@ -207,3 +207,22 @@ def _kwargs(module):
     module.prepare_data()
     module.setup("fit")
     return module.model_kwargs()
+
+
+def test_seqkit_prepare_writes_what_train_then_reads_without_preparing_again(tmp_path, capsys):
+    from seqkit.app import command
+
+    (tmp_path / "train.txt").write_text(random_text(4), encoding="utf-8")
+    (tmp_path / "val.txt").write_text(random_text(5, lines=10), encoding="utf-8")
+    args = [f"data.train_path={tmp_path / 'train.txt'}", f"data.val_path={tmp_path / 'val.txt'}"]
+    args += [f"data.prepare_dir={tmp_path / 'cache'}", "data.level=word", "data.bptt=8", "data.eval_batch_size=4"]
+    assert command.main(["prepare", *args]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["split"] for r in records] == ["train", "val"] and err.count("preparing") == 2
+    text = (tmp_path / "train.txt").read_text(encoding="utf-8")
+    assert records[0]["dtype"] == "uint8" and records[0]["tokens"] == len(text.split()) + text.count("\n")
+    same = dict(level="word", val_path=str(tmp_path / "val.txt"))
+    reader = codec(tmp_path / "train.txt", True, tmp_path / "cache", **same)
+    assert encoded(reader) == encoded(codec(tmp_path / "train.txt", False, tmp_path, **same))
+    assert "preparing" not in capsys.readouterr().err

@@ -175,6 +175,23 @@ class LanguageModelCodec(Codec):
         self.sources = {name: source for name, (_, source) in splits.items()}
         return splits
 
+    def prepare(self) -> Dict[str, Dict[str, Any]]:
+        """Prepare every split's id file (the training file's vocabulary first, unless one is set) without keeping
+        anything here -> {split: the id file's record (``meta.json``) and its ``folder``}."""
+        codec = type(self)(**self.hparams)
+        codec.vocab = self.vocab
+        splits = codec.read_splits()
+        if not codec.built:
+            if "train" not in splits:
+                raise ValueError("no vocabulary yet: give data.train_path (or data.builtin)")
+            codec.build(splits["train"][0])
+        done = {}
+        for name, (examples, source) in splits.items():
+            codec.encode(examples, source)
+            if isinstance(examples, CorpusPart):
+                done[name] = codec.corpus().record(examples.path, codec.vocab)
+        return done
+
     def corpus(self) -> PreparedCorpus:
         return PreparedCorpus(self.hparams.level, self.hparams.prepare_dir)
 

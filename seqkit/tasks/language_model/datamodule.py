@@ -21,20 +21,10 @@ class LanguageModelingDataModule(CodecDataModule):
     codec_class = LanguageModelCodec
 
     def prepare_data(self) -> None:
-        """Prepare the id files of ``data.prepare`` (once a machine: Lightning calls this on one process before
-        ``setup`` on all; ``seqkit prepare`` calls it alone): the training file's vocabulary, then every split's ids.
-        Nothing is kept here: ``setup`` finds them prepared."""
-        if not self.codec.prepared():
-            return
-        codec = self.codec_class(**self.codec.hparams)
-        codec.vocab = self.codec.vocab
-        splits = codec.read_splits()
-        if not codec.built:
-            if "train" not in splits:
-                raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
-            codec.build(splits["train"][0])
-        for examples, source in splits.values():
-            codec.encode(examples, source)
+        """Prepare the id files of ``data.prepare`` (``LanguageModelCodec.prepare``) once a machine: Lightning
+        calls this on one process before ``setup`` on all, which then finds them prepared."""
+        if self.codec.prepared():
+            self.codec.prepare()
 
     def stream_loader(self, name: str, train: bool) -> DataLoader:
         streams = self.batch_size if train else self.eval_batch_size

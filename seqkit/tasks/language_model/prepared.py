@@ -180,6 +180,12 @@ class PreparedCorpus:
         key = _key("ids", file_hash(path), path.stat().st_size, self.level, vocab_key)
         return self.folder / f"{path.name}.{self.level}.{key}"
 
+    def record(self, path: Union[str, Path], vocab: Vocabulary) -> Dict[str, object]:
+        """A prepared file's ``meta.json`` and its ``folder`` (prepared first if it is not)."""
+        self.ids(path, vocab)
+        folder = self.location(Path(path), vocab)
+        return {**json.loads((folder / "meta.json").read_text(encoding="utf-8")), "folder": str(folder)}
+
     def ids(self, path: Union[str, Path], vocab: Vocabulary) -> np.ndarray:
         """``path``'s token ids under ``vocab``, memory-mapped read-only (prepared on first use, with a notice)."""
         path = Path(path)
