@@ -55,6 +55,7 @@ APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
     "bench_gpu.py": ["--quick"],
+    "bench_scale.py": ["--quick"],
 }
 # ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
 APPENDED_WHEN: Dict[str, List[str]] = {
@@ -224,6 +225,9 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "my_data/train.txt": lambda p: _write(p, [f"{l} {t}" for t, l in sentiment_rows(60, 6)]),
     "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
     "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
+    # a language model's text (docs/large-data.md): prepared, then trained on
+    "big.txt": lambda p: _write(p, [f"line {i}: to be, or not to be, that is the question" for i in range(400)]),
+    "val.txt": lambda p: _write(p, [f"line {i}: whether 'tis nobler in the mind to suffer" for i in range(40)]),
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"

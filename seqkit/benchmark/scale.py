@@ -74,7 +74,9 @@ def make_corpus(path: Path, size_mb: float) -> Path:
     with open(path, "wb") as out:
         while written < target:
             piece = text[: target - written]
-            piece = piece[: piece.rfind(b"\n") + 1] or piece
+            piece = piece[: piece.rfind(b"\n") + 1]
+            if not piece:  # less than a line left
+                break
             out.write(piece)
             written += len(piece)
     return path
@@ -129,12 +131,13 @@ def prepare_rate(folder: Path, train: Path, val: Path) -> float:
     return train.stat().st_size / MB / (time.perf_counter() - start)
 
 
-def lm_rows(folder: Path, sizes: List[float], baseline: List[float], steps: int, threads: int) -> List[Dict]:
+def lm_rows(
+    folder: Path, sizes: List[float], baseline: List[float], steps: int, ratio_steps: int, threads: int
+) -> List[Dict]:
     val = folder / "val.txt"
     val.write_bytes(shakespeare()[-VAL_BYTES:])
     small = make_corpus(folder / f"corpus-{RATIO_MB}mb.txt", RATIO_MB)
     prepare_rate(folder, small, val)
-    ratio_steps = max(steps, 8)
     memory = run_training(folder, small, val, False, ratio_steps, threads)["steps_per_s"]
     mapped = run_training(folder, small, val, True, ratio_steps, threads)["steps_per_s"]
     ratio = mapped / memory if memory and mapped else None
@@ -191,12 +194,13 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=sizes_of, default=[10, 100, 1000], help="corpus sizes in MB: 10,100,1000")
     parser.add_argument("--baseline-sizes", type=sizes_of, default=[10, 100], help="in-memory 'before' rows (MB)")
     parser.add_argument("--steps", type=int, default=3, help="training steps a run")
+    parser.add_argument("--ratio-steps", type=int, default=20, help="steps of each run of the throughput ratio")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (and OMP_NUM_THREADS of the runs)")
     parser.add_argument("--folder", default=None, help="where corpora and runs go (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="1 MB only, for the test: does it run?")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.baseline_sizes, args.steps = [1.0], [1.0], 2
+        args.sizes, args.baseline_sizes, args.steps, args.ratio_steps = [1.0], [1.0], 2, 3
     return args
 
 
@@ -212,7 +216,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict]:
         folder.mkdir(parents=True, exist_ok=True)
         rows: List[Dict] = []
         if "lm" in sections:
-            rows += lm_rows(folder, args.sizes, args.baseline_sizes, args.steps, args.threads)
+            rows += lm_rows(folder, args.sizes, args.baseline_sizes, args.steps, args.ratio_steps, args.threads)
         if "stream" in sections:
             streamed = stream_rows(args.sizes, args.threads)
             if streamed is None:
