@@ -15,7 +15,7 @@ from seqkit.data.textfile import read_lines
 from seqkit.data.textstream import content_hash, text_blocks
 from seqkit.tasks.language_model.codec import LanguageModelCodec
 from seqkit.tasks.language_model.prepared import smallest_dtype
-from seqkit.tasks.language_model.tbptt import TBPTTChunks
+from seqkit.tasks.language_model.tbptt import ChunkLoader, TBPTTChunks
 
 TRICKY = [
     "\ufeffHéllo wörld\r\nsecond  line\r\r\n\n€ and 漢字 here\nlast",  # BOM, CRLF, a stray CR, no last newline
@@ -169,6 +169,21 @@ def test_batches_from_the_memory_map_equal_the_in_memory_ones(tmp_path, jitter, 
                     assert torch.equal(getattr(a, field), getattr(b, field)), field
 
 
+@pytest.mark.parametrize("jitter", [False, True])
+def test_loader_workers_make_one_process_s_batches_in_order_epoch_after_epoch(tmp_path, jitter):
+    ids = np.random.default_rng(1).integers(2, 90, 3001).astype(np.uint8)
+    ids.tofile(tmp_path / "ids.bin")
+    mapped = np.memmap(tmp_path / "ids.bin", dtype=np.uint8, mode="r")
+    reference = TBPTTChunks(torch.from_numpy(ids.astype(np.int64)), 5, bptt=10, jitter=jitter, seed=2)
+    loader = ChunkLoader(TBPTTChunks(mapped, 5, bptt=10, jitter=jitter, seed=2), num_workers=2)
+    for _epoch in range(2):  # jitter: each epoch's own lengths, in the workers too
+        pairs = list(zip(reference, loader, strict=True))
+        assert len(pairs) > 20
+        for a, b in pairs:
+            assert torch.equal(a.tokens, b.tokens) and torch.equal(a.labels, b.labels)
+            assert torch.equal(a.lengths, b.lengths)
+
+
 def test_a_short_run_on_the_prepared_corpus_has_the_in_memory_loss(tmp_path):
     import pytorch_lightning as pl
 
@@ -177,10 +192,11 @@ def test_a_short_run_on_the_prepared_corpus_has_the_in_memory_loss(tmp_path):
 
     (tmp_path / "train.txt").write_text(random_text(3, lines=200), encoding="utf-8")
     losses = []
-    for prepare in (False, True):
+    for prepare, workers in ((False, 0), (True, 0), (True, 2)):
         module = LanguageModelingDataModule(
             train_path=str(tmp_path / "train.txt"),
             prepare=prepare,
+            num_workers=workers,
             prepare_dir=str(tmp_path / "cache"),
             bptt=16,
             batch_size=4,
@@ -200,7 +216,7 @@ def test_a_short_run_on_the_prepared_corpus_has_the_in_memory_loss(tmp_path):
         trainer.fit(task, datamodule=module)
         losses.append(float(trainer.callback_metrics["val/loss"]))
         assert isinstance(module.datasets["train"], np.memmap) == prepare
-    assert losses[0] == losses[1]
+    assert losses[0] == losses[1] == losses[2]
 
 
 def _kwargs(module):

@@ -9,8 +9,9 @@ from torch.utils.data import DataLoader
 
 from seqkit.data.codec_datamodule import CodecDataModule
 from seqkit.tasks.language_model.codec import ConditionalLanguageModelCodec, LanguageModelCodec
+from seqkit.tasks.language_model.tbptt import ChunkLoader
 
-# TBPTTChunks runs in the main process only (num_workers=0), so Lightning's caution about sharded workers does not apply
+# TBPTTChunks shares its batches among the workers itself (ChunkLoader), so Lightning's caution about them does not apply
 warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 
@@ -31,7 +32,7 @@ class LanguageModelingDataModule(CodecDataModule):
         chunks = self.codec.chunks(
             self.datasets[name], streams, train, **(self.replicas() if train else {})
         )  # DDP: own streams
-        return DataLoader(chunks, batch_size=None, num_workers=0)
+        return ChunkLoader(chunks, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self.stream_loader("train", train=True)

@@ -20,7 +20,7 @@ from typing import Iterator, List, Tuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX, Batch
 
@@ -117,12 +117,33 @@ class TBPTTChunks(IterableDataset):
         return torch.from_numpy(inputs), torch.from_numpy(targets)
 
     def __iter__(self) -> Iterator[Batch]:
+        """The epoch's batches in order; in a DataLoader worker, batches k with k % num_workers == its id (the
+        loader takes one from each worker in turn, so the order is the same)."""
         lengths = self.chunk_lengths()
         self.epoch += 1
+        worker = get_worker_info()
+        mine, every = (worker.id, worker.num_workers) if worker is not None else (0, 1)
         position, index = 0, torch.arange(len(self.sizes))
         stream_lengths = torch.from_numpy(self.sizes)
-        for length in lengths:
-            real = (stream_lengths - position).clamp(0, length)
-            tokens, labels = self.window(position, length)
-            yield Batch(tokens=tokens, lengths=real.clamp(min=1), index=index, labels=labels)
+        for k, length in enumerate(lengths):
+            if k % every == mine:
+                real = (stream_lengths - position).clamp(0, length)
+                tokens, labels = self.window(position, length)
+                yield Batch(tokens=tokens, lengths=real.clamp(min=1), index=index, labels=labels)
             position += length
+
+
+class ChunkLoader(DataLoader):
+    """The loader of ``TBPTTChunks`` (``batch_size=None``), with ``num_workers`` processes too: worker w makes every
+    num_workers-th batch (a memory-mapped id file or a tensor is shared, not copied), and the epoch number that
+    draws the jittered lengths advances here, in the main process, as the workers' copies of the data set are
+    made anew every epoch from it."""
+
+    def __init__(self, chunks: TBPTTChunks, num_workers: int = 0):
+        super().__init__(chunks, batch_size=None, num_workers=num_workers)
+
+    def __iter__(self):
+        batches = super().__iter__()  # the workers start here, with the epoch number as it is
+        if self.num_workers > 0:
+            self.dataset.epoch += 1
+        return batches
