@@ -21,7 +21,7 @@ def read_rank(rank: int, world: int, folder: str, port: int) -> None:
     module = LanguageModelingDataModule(
         train_path=f"{folder}/train.txt", prepare=True, prepare_dir=f"{folder}/cache", batch_size=3, bptt=5
     )
-    module.trainer = SimpleNamespace(world_size=world, global_rank=rank)  # what Lightning's DDP trainer tells it
+    module.trainer = SimpleNamespace(world_size=world, global_rank=rank, current_epoch=0)  # as a DDP trainer
     if rank == 0:
         module.prepare_data()  # Lightning: one process a machine, before setup on all
     dist.barrier()

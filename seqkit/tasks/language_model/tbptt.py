@@ -135,12 +135,19 @@ class TBPTTChunks(IterableDataset):
 
 class ChunkLoader(DataLoader):
     """The loader of ``TBPTTChunks`` (``batch_size=None``), with ``num_workers`` processes too: worker w makes every
-    num_workers-th batch (a memory-mapped id file or a tensor is shared, not copied), and the epoch number that
-    draws the jittered lengths advances here, in the main process, as the workers' copies of the data set are
-    made anew every epoch from it."""
+    num_workers-th batch (a memory-mapped id file or a tensor is shared, not copied).
+
+    The epoch number that draws the jittered lengths: ``set_epoch`` (the trainer's epoch, which
+    ``seqkit.training.callbacks.EpochSeed`` gives every training loader, so a resumed run cuts its epoch as the
+    uninterrupted run did); without it, counted epoch after epoch (with workers, here in the main process, as
+    their copies of the data set are made anew every epoch from it).
+    """
 
     def __init__(self, chunks: TBPTTChunks, num_workers: int = 0):
         super().__init__(chunks, batch_size=None, num_workers=num_workers)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.epoch = int(epoch)
 
     def __iter__(self):
         batches = super().__iter__()  # the workers start here, with the epoch number as it is
