@@ -80,7 +80,15 @@ def test_the_saved_settings_are_those_the_data_modules_saved_before():
     assert list(ClassificationDataModule().hparams) == classification
     assert list(AddingDataModule().hparams) == ["length", "train_size", "val_size", "test_size", "seed", *loaders]
     lm = ["train_path", "val_path", "test_path", "builtin", "level", "bptt", "bptt_jitter", "val_fraction"]
-    assert list(LanguageModelingDataModule().hparams) == [*lm, "min_freq", "max_vocab_size", "seed", *loaders]
+    prepared = ["prepare", "prepare_dir"]  # added with prepared corpora (a checkpoint without them: the defaults)
+    assert list(LanguageModelingDataModule().hparams) == [
+        *lm,
+        "min_freq",
+        "max_vocab_size",
+        "seed",
+        *prepared,
+        *loaders,
+    ]
     forecast = dict(ForecastingDataModule().hparams)
     assert list(forecast)[-5:] == ["batch_size", "eval_batch_size", "num_workers", "train_path", "val_path"]
     assert (forecast["split"], forecast["eval_batch_size"], forecast["covariates"]) == (

@@ -135,7 +135,7 @@ def test_an_unknown_command_is_one_line_and_exit_status_2(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "error: unknown command 'trian': did you mean 'seqkit train'? the commands are train, evaluate, predict, "
-        "generate, export, serve (seqkit --help)"
+        "generate, export, serve, prepare (seqkit --help)"
     ]
     assert command.main(["task=sentiment"]) == 2
     assert capsys.readouterr().err.startswith("error: 'task=sentiment' comes before a command: the commands are")

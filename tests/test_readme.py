@@ -57,6 +57,7 @@ APPENDED: Dict[str, List[str]] = {
     "bench_speed.py": ["--quick"],
     "bench_gpu.py": ["--quick"],
     "bench_serve.py": ["--quick"],
+    "bench_scale.py": ["--quick"],
 }
 # ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
 APPENDED_WHEN: Dict[str, List[str]] = {
@@ -248,6 +249,9 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "sales_dmy.csv": lambda p: _write(p, daily_sales_lines(fmt="%d/%m/%Y")),
     "stores.csv": lambda p: _write(p, daily_sales_lines("north") + daily_sales_lines("south", seed=1)[1:]),
     "prompt.txt": lambda p: _write(p, ["ROMEO:", "JULIET:"]),  # docs/troubleshooting.md: generate prompt_file=
+    # a language model's text (docs/large-data.md): prepared, then trained on
+    "big.txt": lambda p: _write(p, [f"line {i}: to be, or not to be, that is the question" for i in range(400)]),
+    "val.txt": lambda p: _write(p, [f"line {i}: whether 'tis nobler in the mind to suffer" for i in range(40)]),
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"

@@ -23,6 +23,7 @@ COMMANDS = {  # config name -> the command, "module:function" (imported when run
     "generate": "seqkit.app.generate:generate",
     "export": "seqkit.app.export:export",
     "serve": "seqkit.app.serve:serve",
+    "prepare": "seqkit.app.prepare:prepare",
 }
 
 

@@ -25,6 +25,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "generate": ("sample from a language model", 'ckpt_path=<ckpt> prompt="ROMEO:"'),
     "export": ("write ONNX/TorchScript graphs", "ckpt_path=<ckpt> format=onnx"),
     "serve": ("serve a checkpoint over HTTP", "ckpt_path=<ckpt> port=8000"),
+    "prepare": ("tokenise a big text once (task=lm)", "data.train_path=<text> [data.level=word]"),
 }
 HELP_FLAGS = ("--help", "-h")
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")

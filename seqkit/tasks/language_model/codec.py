@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -32,13 +34,28 @@ from seqkit.data.textfile import read_lines
 from seqkit.data.vocab import UNK, Vocabulary
 from seqkit.nn.padding import PAD_INDEX
 from seqkit.tasks.classification.codec import ClassificationCodec, Example
+from seqkit.tasks.language_model.prepared import PREPARE_CHOICES, PreparedCorpus, wanted
 from seqkit.tasks.language_model.tbptt import TBPTTChunks
+from seqkit.tasks.language_model.tokens import EOS, LEVELS, LINE_END
 
-LEVELS = ("char", "word")
-EOS = "<eos>"  # word level: the end of every line
 NOTICE_EXAMPLES = 5  # how many unseen tokens a notice names
-LINE_END = "\n"  # word level: a line's end in a token stream, read as <eos> (text.split() never gives "\n")
-Splits = Dict[str, Tuple[List[str], str]]  # split -> (tokens, source name for errors)
+
+
+@dataclass
+class CorpusPart:
+    """A split read through a prepared id file (``data.prepare``): the tokens ``[start, stop)`` of ``path`` as
+    fractions of its length (the held-out split: the last ``val_fraction``)."""
+
+    path: Path
+    start: float = 0.0
+    stop: float = 1.0
+
+    def cut(self, n: int) -> slice:
+        """The part's slice of ``n`` tokens, cut where the in-memory path cuts its token list."""
+        return slice(0 if self.start == 0 else int(n * self.start), n if self.stop == 1 else int(n * self.stop))
+
+
+Splits = Dict[str, Tuple[Union[List[str], CorpusPart], str]]  # split -> (tokens or a prepared part, source name)
 
 DEFAULTS = {
     "train_path": None,
@@ -52,6 +69,8 @@ DEFAULTS = {
     "min_freq": 1,
     "max_vocab_size": None,
     "seed": 0,
+    "prepare": "auto",
+    "prepare_dir": None,
     **SHARED_DEFAULTS,
 }
 
@@ -77,6 +96,10 @@ class LanguageModelCodec(Codec):
     builtin: "tinyshakespeare" (while ``train_path`` is null): the first 90% trains, the last 10% validates.
     train_path / val_path / test_path: your own files (root: the directory relative paths are read from);
         without ``val_path`` the last ``val_fraction`` of the training text is held out (never shuffled).
+    prepare: true: read each file through a prepared id file, tokenised once and memory-mapped
+        (``seqkit.tasks.language_model.prepared``: for text larger than memory); false: read it into memory; "auto"
+        (default): prepared when the training file is 64 MB or more. Both give the same batches.
+    prepare_dir: where prepared id files are kept (None: ``~/.cache/seqkit/prepared``).
     bptt: steps a batch (gradients reach at most this far back); bptt_jitter: AWD-LSTM variable lengths, drawn
         from ``seed``.
     batch_size: parallel streams in training; eval_batch_size: in validation and test. Training batches are
@@ -95,6 +118,8 @@ class LanguageModelCodec(Codec):
             raise ValueError(f"data.bptt must be a positive number of steps, got {hp.bptt}")
         if not 0 < hp.val_fraction < 1:
             raise ValueError(f"data.val_fraction must be between 0 and 1, got {hp.val_fraction}")
+        if hp.prepare not in PREPARE_CHOICES:
+            raise ValueError(f"data.prepare must be auto, true or false, got {hp.prepare!r}")
         self.batch_size = hp.batch_size or SHARED_DEFAULTS["batch_size"]
         self.vocab: Optional[Vocabulary] = None
         self.sources: Dict[str, str] = {}  # split -> source name (errors)
@@ -111,33 +136,77 @@ class LanguageModelCodec(Codec):
             return [c for _, text in lines for c in text + "\n"]
         return [w for _, text in lines for w in [*text.split(), LINE_END]]
 
-    def read_splits(self) -> Splits:
+    def train_file(self) -> Optional[Path]:
+        """The training text's file: ``train_path``, or the built-in text's."""
         hp = self.hparams
-        splits: Splits = {}
         if hp.train_path is None and hp.builtin is not None:
             paths = builtin_files(hp.builtin, "all")
             if len(paths) != 1:
                 raise ValueError(f"data.builtin={hp.builtin} is not one text; a language model takes tinyshakespeare")
-            splits["train"] = (self.tokenize_lines(read_lines(paths[0])), hp.builtin)
-            held_out = True
-        else:
-            if hp.train_path is not None:
-                source = str(self.resolve(hp.train_path))
-                splits["train"] = (self.tokenize_lines(read_lines(self.resolve(hp.train_path))), source)
-            held_out = hp.train_path is not None and hp.val_path is None
+            return Path(paths[0])
+        return self.resolve(hp.train_path)
+
+    def prepared(self) -> bool:
+        """Whether the files are read through prepared id files (``data.prepare``; auto: by the training file's size)."""
+        train = self.train_file()
+        return wanted(self.hparams.prepare, train) if train is not None else self.hparams.prepare is True
+
+    def read_file(self, path: Path) -> Union[List[str], CorpusPart]:
+        """A file's tokens (in memory), or the file itself to be read through its prepared id file."""
+        return CorpusPart(path) if self.prepared() else self.tokenize_lines(read_lines(path))
+
+    def read_splits(self) -> Splits:
+        hp = self.hparams
+        splits: Splits = {}
+        train = self.train_file()
+        if train is not None:
+            splits["train"] = (self.read_file(train), str(train) if hp.train_path is not None else hp.builtin)
+        held_out = train is not None and (hp.train_path is None or hp.val_path is None)
         if held_out:
             tokens, source = splits["train"]
-            cut = int(len(tokens) * (1 - hp.val_fraction))
-            splits["train"] = (tokens[:cut], source)
-            splits["val"] = (tokens[cut:], f"{source} (last {hp.val_fraction:.0%})")
+            rest = f"{source} (last {hp.val_fraction:.0%})"
+            if isinstance(tokens, CorpusPart):
+                splits["train"] = (CorpusPart(tokens.path, 0.0, 1 - hp.val_fraction), source)
+                splits["val"] = (CorpusPart(tokens.path, 1 - hp.val_fraction, 1.0), rest)
+            else:
+                cut = int(len(tokens) * (1 - hp.val_fraction))
+                splits["train"] = (tokens[:cut], source)
+                splits["val"] = (tokens[cut:], rest)
         for name, path in (("val", hp.val_path), ("test", hp.test_path)):
             if path is not None:
-                splits[name] = (self.tokenize_lines(read_lines(self.resolve(path))), str(self.resolve(path)))
+                splits[name] = (self.read_file(self.resolve(path)), str(self.resolve(path)))
         self.sources = {name: source for name, (_, source) in splits.items()}
         return splits
 
-    def build(self, train: List[str]) -> None:
+    def prepare(self) -> Dict[str, Dict[str, Any]]:
+        """Prepare every split's id file (the training file's vocabulary first, unless one is set) without keeping
+        anything here -> {split: the id file's record (``meta.json``) and its ``folder``}."""
+        codec = type(self)(**self.hparams)
+        codec.vocab = self.vocab
+        splits = codec.read_splits()
+        if not codec.built:
+            if "train" not in splits:
+                raise ValueError("no vocabulary yet: give data.train_path (or data.builtin)")
+            codec.build(splits["train"][0])
+        done = {}
+        for name, (examples, source) in splits.items():
+            codec.encode(examples, source)
+            if isinstance(examples, CorpusPart):
+                done[name] = codec.corpus().record(examples.path, codec.vocab)
+        return done
+
+    def corpus(self) -> PreparedCorpus:
+        return PreparedCorpus(self.hparams.level, self.hparams.prepare_dir)
+
+    def build(self, train: Union[List[str], CorpusPart]) -> None:
         """The vocabulary of the training text only."""
+        if isinstance(train, CorpusPart):
+            hp = self.hparams
+            self.vocab, count = self.corpus().fit_vocabulary(
+                train.path, min_freq=hp.min_freq, max_size=hp.max_vocab_size, fraction=train.stop
+            )
+            log(f"{count} training {hp.level}s, vocabulary {len(self.vocab)}")
+            return
         specials = [EOS] if self.hparams.level == "word" else []
         words = train if self.hparams.level == "char" else (t for t in train if t != LINE_END)
         self.vocab = Vocabulary.build(
@@ -157,22 +226,33 @@ class LanguageModelCodec(Codec):
         eos = self.vocab.index(EOS)
         return [eos if t == LINE_END else i for t, i in zip(tokens, ids)]
 
-    def encode(self, tokens: List[str], source: str) -> Tensor:
-        """Tokens -> ids ``[N]``; a split too short for one BPTT chunk of every stream is a DataError."""
-        ids = torch.tensor(self.token_ids(tokens), dtype=torch.long)
+    def encode(self, tokens: Union[List[str], CorpusPart], source: str) -> Union[Tensor, np.ndarray]:
+        """Tokens -> ids ``[N]`` (a prepared part: its slice of the memory-mapped id file); a split too short for
+        one BPTT chunk of every stream is a DataError."""
+        if isinstance(tokens, CorpusPart):
+            ids = self.corpus().ids(tokens.path, self.vocab)
+            ids = ids[tokens.cut(len(ids))]
+        else:
+            ids = torch.tensor(self.token_ids(tokens), dtype=torch.long)
         for name in [n for n, s in self.sources.items() if s == source]:
             self.check_length(name, ids)
             if name != "train":
-                self.notice_unseen(name, tokens)
+                self.notice_unseen(name, tokens, ids)
         return ids
 
-    def notice_unseen(self, name: str, tokens: List[str]) -> None:
+    def notice_unseen(self, name: str, tokens: Union[List[str], CorpusPart], ids: Union[Tensor, np.ndarray]) -> None:
         """One notice when a held-out split has tokens the vocabulary (from the training text) lacks: how many,
-        how many distinct, and the most frequent few, since the model reads each as ``<unk>`` there."""
+        how many distinct, and the most frequent few, since the model reads each as ``<unk>`` there (a prepared
+        part keeps ids only: how many)."""
+        level = self.hparams.level
+        if isinstance(tokens, CorpusPart):
+            count = int((ids == self.vocab.index(UNK)).sum())
+            if count:
+                log(f"notice: {count} {level}s of the {name} text are not in the training vocabulary; read as {UNK}")
+            return
         unseen = Counter(t for t in tokens if t != LINE_END and t not in self.vocab.stoi)
         if not unseen:
             return
-        level = self.hparams.level
         examples = ", ".join(repr(t) for t, _ in unseen.most_common(NOTICE_EXAMPLES))
         more = ", ..." if len(unseen) > NOTICE_EXAMPLES else ""
         why = "never occur in the training text" if level == "char" else "are not in the training vocabulary"
@@ -181,9 +261,9 @@ class LanguageModelCodec(Codec):
             f"{why}; the model reads and scores them as {UNK}"
         )
 
-    def check_length(self, name: str, ids: Tensor) -> None:
+    def check_length(self, name: str, ids: Union[Tensor, np.ndarray]) -> None:
         """Training needs one target per stream; validation and test at least one BPTT chunk."""
-        n, hp = ids.numel(), self.hparams
+        n, hp = len(ids), self.hparams
         if name == "train":
             needed, fix = self.batch_size + 1, "lower data.batch_size"
         else:
@@ -196,7 +276,12 @@ class LanguageModelCodec(Codec):
             )
 
     def chunks(
-        self, ids: Tensor, num_streams: int, train: bool = False, num_replicas: int = 1, rank: int = 0
+        self,
+        ids: Union[Tensor, np.ndarray],
+        num_streams: int,
+        train: bool = False,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> TBPTTChunks:
         """The truncated-BPTT batches of one stream over ``num_streams`` streams (an iterable data set: one epoch
         per iteration); training ones jitter their lengths with ``bptt_jitter``."""
@@ -210,7 +295,7 @@ class LanguageModelCodec(Codec):
             rank=rank,
         )
 
-    def batches(self, ids: Tensor, batch_size: Optional[int] = None) -> Iterator[Batch]:
+    def batches(self, ids: Union[Tensor, np.ndarray], batch_size: Optional[int] = None) -> Iterator[Batch]:
         """Evaluation batches: ``eval_batch_size`` streams, ``bptt`` steps a batch, in order (carry the state)."""
         return iter(self.chunks(ids, batch_size or self.eval_batch_size))
 

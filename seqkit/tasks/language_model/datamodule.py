@@ -9,8 +9,9 @@ from torch.utils.data import DataLoader
 
 from seqkit.data.codec_datamodule import CodecDataModule
 from seqkit.tasks.language_model.codec import ConditionalLanguageModelCodec, LanguageModelCodec
+from seqkit.tasks.language_model.tbptt import ChunkLoader
 
-# TBPTTChunks runs in the main process only (num_workers=0), so Lightning's caution about sharded workers does not apply
+# TBPTTChunks shares its batches among the workers itself (ChunkLoader), so Lightning's caution about them does not apply
 warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 
@@ -20,12 +21,18 @@ class LanguageModelingDataModule(CodecDataModule):
 
     codec_class = LanguageModelCodec
 
+    def prepare_data(self) -> None:
+        """Prepare the id files of ``data.prepare`` (``LanguageModelCodec.prepare``) once a machine: Lightning
+        calls this on one process before ``setup`` on all, which then finds them prepared."""
+        if self.codec.prepared():
+            self.codec.prepare()
+
     def stream_loader(self, name: str, train: bool) -> DataLoader:
         streams = self.batch_size if train else self.eval_batch_size
         chunks = self.codec.chunks(
             self.datasets[name], streams, train, **(self.replicas() if train else {})
         )  # DDP: own streams
-        return DataLoader(chunks, batch_size=None, num_workers=0)
+        return ChunkLoader(chunks, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self.stream_loader("train", train=True)

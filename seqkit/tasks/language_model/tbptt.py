@@ -17,9 +17,10 @@ import math
 import random
 from typing import Iterator, List, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from seqkit.data.batch import IGNORE_INDEX, PAD_INDEX, Batch
 
@@ -54,10 +55,22 @@ def jittered_lengths(width: int, bptt: int, rng: random.Random) -> List[int]:
     return lengths
 
 
+def stream_bounds(total: int, num_streams: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(starts [S], sizes [S])`` of ``split_streams``' streams over ``total`` targets: stream i reads inputs
+    ``starts[i] .. starts[i] + sizes[i] - 1`` and the targets one further."""
+    base, extra = divmod(total, num_streams)
+    sizes = np.array([base + (1 if i < extra else 0) for i in range(num_streams)], dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64), sizes
+
+
 class TBPTTChunks(IterableDataset):
     """The batches of one epoch, in order: ``Batch(tokens [S, L], labels [S, L], lengths [S])`` for
     consecutive windows of ``bptt`` steps of the S streams (the last one shorter). A stream that has
     ended keeps length 1 with an ignored target, so the batch shape and the carried state stay put.
+
+    ids: a tensor or a numpy array, a memory-mapped id file too (``seqkit.tasks.language_model.prepared``): each
+    window is cut from it when its batch is made (the batches of ``split_streams``' padded streams, never all
+    of them in memory), as int64.
 
     jitter: AWD-LSTM variable lengths, drawn anew every epoch from ``seed`` and the epoch number.
     Several processes (DDP): the text is cut into ``num_streams * num_replicas`` streams and rank ``rank`` keeps
@@ -77,30 +90,67 @@ class TBPTTChunks(IterableDataset):
     ):
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} of {num_replicas} processes: need 0 <= rank < num_replicas")
-        inputs, targets, lengths = split_streams(ids, num_streams * num_replicas)
+        self.ids = ids.numpy() if isinstance(ids, Tensor) else ids
+        starts, sizes = stream_bounds(len(self.ids) - 1, num_streams * num_replicas)
         mine = slice(rank * num_streams, (rank + 1) * num_streams)
-        self.inputs, self.targets, self.stream_lengths = inputs[mine], targets[mine], lengths[mine]
+        self.width = int(sizes.max())  # all ranks': the same steps everywhere
+        self.starts, self.sizes = starts[mine], sizes[mine]
         self.bptt, self.jitter, self.seed, self.epoch = bptt, jitter, seed, 0
 
     def chunk_lengths(self) -> List[int]:
-        width = self.inputs.size(1)
+        width = self.width
         if self.jitter:
             return jittered_lengths(width, self.bptt, random.Random(self.seed * 100003 + self.epoch))
         return [min(self.bptt, width - p) for p in range(0, width, self.bptt)]
 
     def __len__(self) -> int:
-        return math.ceil(self.inputs.size(1) / self.bptt)
+        return math.ceil(self.width / self.bptt)
+
+    def window(self, position: int, length: int) -> Tuple[Tensor, Tensor]:
+        """``(inputs [S, length], targets [S, length])`` of steps ``position ..``: PAD_INDEX and IGNORE_INDEX past a
+        stream's end."""
+        steps = position + np.arange(length)
+        inside = steps[None, :] < self.sizes[:, None]
+        at = np.where(inside, self.starts[:, None] + steps[None, :], 0)
+        inputs = np.where(inside, self.ids[at].astype(np.int64), PAD_INDEX)  # int64 first: uint8 ids cannot hold -100
+        targets = np.where(inside, self.ids[at + inside].astype(np.int64), IGNORE_INDEX)
+        return torch.from_numpy(inputs), torch.from_numpy(targets)
 
     def __iter__(self) -> Iterator[Batch]:
+        """The epoch's batches in order; in a DataLoader worker, batches k with k % num_workers == its id (the
+        loader takes one from each worker in turn, so the order is the same)."""
         lengths = self.chunk_lengths()
         self.epoch += 1
-        position, index = 0, torch.arange(self.inputs.size(0))
-        for length in lengths:
-            real = (self.stream_lengths - position).clamp(0, length)
-            yield Batch(
-                tokens=self.inputs[:, position : position + length].clone(),
-                lengths=real.clamp(min=1),
-                index=index,
-                labels=self.targets[:, position : position + length].clone(),
-            )
+        worker = get_worker_info()
+        mine, every = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        position, index = 0, torch.arange(len(self.sizes))
+        stream_lengths = torch.from_numpy(self.sizes)
+        for k, length in enumerate(lengths):
+            if k % every == mine:
+                real = (stream_lengths - position).clamp(0, length)
+                tokens, labels = self.window(position, length)
+                yield Batch(tokens=tokens, lengths=real.clamp(min=1), index=index, labels=labels)
             position += length
+
+
+class ChunkLoader(DataLoader):
+    """The loader of ``TBPTTChunks`` (``batch_size=None``), with ``num_workers`` processes too: worker w makes every
+    num_workers-th batch (a memory-mapped id file or a tensor is shared, not copied).
+
+    The epoch number that draws the jittered lengths: ``set_epoch`` (the trainer's epoch, which
+    ``seqkit.training.callbacks.EpochSeed`` gives every training loader, so a resumed run cuts its epoch as the
+    uninterrupted run did); without it, counted epoch after epoch (with workers, here in the main process, as
+    their copies of the data set are made anew every epoch from it).
+    """
+
+    def __init__(self, chunks: TBPTTChunks, num_workers: int = 0):
+        super().__init__(chunks, batch_size=None, num_workers=num_workers)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.epoch = int(epoch)
+
+    def __iter__(self):
+        batches = super().__iter__()  # the workers start here, with the epoch number as it is
+        if self.num_workers > 0:
+            self.dataset.epoch += 1
+        return batches
