@@ -90,7 +90,7 @@ def read_columns(
     """Yield ``(line number, {role: value})`` for each example of ``lines``, one at a time.
 
     columns: role -> the column chosen (a name, or an index, negative from the end); None takes the role's
-    ``defaults`` entry (name with a header or in JSON lines, index without). header: see the module docstring.
+    ``defaults`` entry (its name in JSON lines or a header that has it, else its index). header: see the module docstring.
     source: the file named in errors. blanks: a blank line yields ``(line number, {})`` (prediction: an output
     line for each input line) instead of nothing. Values are stripped; an empty one, a missing column, a record with another
     number of fields than line 1's (an unquoted comma in a CSV text) are DataErrors at their line.
@@ -170,6 +170,8 @@ def _positions(
                     line,
                     f"data.{role}_column={c} names a column, but {why}: set data.header=true or give an index",
                 )
+        if isinstance(c, str) and columns[role] is None and c not in names:
+            c = defaults[role][1]  # a header without the default name: the default index
         if isinstance(c, str):
             if c not in names:
                 raise DataError(
