@@ -6,6 +6,7 @@ and the built-in sets as their presets."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,9 @@ def test_json_lines_by_key_and_their_errors(tmp_path):
     path = write(tmp_path, "t.jsonl", '{"text": "a b", "label": "x y"}\n\n{"text": "c", "label": 3}\n')
     assert [(e.line, e.text, e.label) for e in read_labelled_text(path, "jsonl")] == [(1, "a b", "x y"), (3, "c", "3")]
     bad = write(tmp_path, "bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b"}\n')
-    with pytest.raises(DataError, match=r"bad\.jsonl:2: no key 'label' \(keys: \['text'\]\): set data.label_column="):
+    with pytest.raises(
+        DataError, match=r"bad\.jsonl:2: no key 'label' \(keys: \['text'\]\): set data.label_column to one of them"
+    ):
         read_labelled_text(bad, "jsonl")
     broken = write(tmp_path, "broken.jsonl", '{"text": "a", "label": "x"}\n{"text": "b",\n')
     with pytest.raises(DataError, match=r"broken\.jsonl:2: not valid JSON"):
@@ -225,3 +228,30 @@ def test_seq2seq_trains_on_a_tsv_of_dates_with_character_targets(tmp_path):
     assert predict_with(network, codec, str(train), str(out), {}) == 16  # the source column, no header
     first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     assert first["source"] == "Jan 1, 2023"
+
+
+def test_every_hint_in_these_errors_is_a_valid_override(tmp_path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    cases = [
+        ("h.tsv", "ticket\tcategory\nhello\tbilling\nbye\tlogin\nfoo\tbilling\nbar\tlogin\n", "tsv", {}),
+        ("l.txt", "billing issue a\nbilling issue b\nbilling issue c\n", "label_space_text", {}),
+        ("t.csv", TICKETS_CSV, "text_tab_label", {}),
+        ("j.jsonl", '{"text": "a"}\n', "jsonl", {}),
+        ("n.tsv", "a\tb\nc\td\n", "tsv", {"header": False, "text_column": "body"}),
+    ]
+    messages = []
+    for name, text, fmt, options in cases:
+        with pytest.raises(DataError) as info:
+            read_labelled_text(write(tmp_path, name, text), fmt, **options)
+        messages.append(str(info.value))
+    for settings in ({"train_path": str(write(tmp_path, "d.tsv", "a\tx\nb\ty\n")), "target_tokens": "space"}, {}):
+        codec = Seq2SeqCodec(**settings)
+        with pytest.raises(ValueError) as info:
+            codec.build(codec.read_splits()["train"][0])
+        messages.append(str(info.value))
+    hints = [h.rstrip(".,;)") for m in messages for h in re.findall(r"data\.\w+=\S+", m)]
+    assert len(hints) >= 6
+    parser = OverridesParser.create()
+    for hint in hints:
+        parser.parse_override(hint)  # raises on a hint Hydra cannot read

@@ -103,7 +103,9 @@ def read_columns(
     if fmt == "jsonl":
         for role, c in columns.items():
             if isinstance(c, int):
-                raise ValueError(f"data.{role}_column={c}: JSON lines name their columns (data.{role}_column=<key>)")
+                raise ValueError(
+                    f"data.{role}_column={c}: JSON lines name their columns (data.{role}_column={defaults[role][0]})"
+                )
         for number, obj in _json_rows(lines, source):
             if not obj:
                 if blanks:
@@ -112,7 +114,11 @@ def read_columns(
             row = {}
             for role, key in chosen.items():
                 if key not in obj:
-                    raise DataError(source, number, f"no key {key!r} (keys: {list(obj)[:10]}): set data.{role}_column=")
+                    raise DataError(
+                        source,
+                        number,
+                        f"no key {key!r} (keys: {list(obj)[:10]}): set data.{role}_column to one of them",
+                    )
                 row[role] = _value(obj[key], role, key, source, number)
             yield number, row
         return
@@ -175,7 +181,9 @@ def _positions(
         if isinstance(c, str):
             if c not in names:
                 raise DataError(
-                    source, line, f"the header has no column {c!r} (it has {names}): set data.{role}_column="
+                    source,
+                    line,
+                    f"the header has no column {c!r} (it has {names}): set data.{role}_column to one of them or an index",
                 )
             out[role] = names.index(c)
         elif -width <= c < width:

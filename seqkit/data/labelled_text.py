@@ -107,7 +107,7 @@ def check_label_words(examples: List[LabelledText], source: Union[str, Path, Non
                 line,
                 f"label {label!r} is always followed by {word!r} ({count} lines): label_space_text takes the first "
                 f"word as the label, so a class named {label + ' ' + word!r} would be split; write it as one word "
-                "(billing_issue) or use a label column (data.format=tsv, csv or jsonl)",
+                "(billing_issue) or use a file with a label column (data.format=csv)",
             )
 
 

@@ -149,7 +149,7 @@ class ClassificationCodec(Codec):
                 splits[name] = (self.read(path), str(self.resolve(path)))
         if not splits:
             formats = ", ".join(f for f in FORMATS if f != "text")
-            raise ValueError(f"no data: give data.train_path=<file> (data.format: {formats})")
+            raise ValueError(f"no data: give data.train_path=train.csv (your file; data.format: {formats})")
         return splits
 
     def build(self, train: List[LabelledText]) -> None:

@@ -231,7 +231,9 @@ class Seq2SeqCodec(Codec):
         if hp.builtin is not None and hp.train_path is None:
             return self._read_cmudict()
         if not any(hp.get(f"{name}_path") for name in ("train", "val", "test")):
-            raise ValueError(f"no data: give data.train_path=<file> (data.format: {', '.join(columns.FORMATS)})")
+            raise ValueError(
+                f"no data: give data.train_path=train.tsv (your file; data.format: {', '.join(columns.FORMATS)})"
+            )
         splits = {}
         for name in ("train", "val", "test"):
             path = hp.get(f"{name}_path")
