@@ -200,11 +200,16 @@ def test_classify_trains_on_a_csv_and_predicts_its_text_column_only(tmp_path):
     assert {"val/acc", "val/f1"} <= set(figures)
     network, codec = load(str(ckpt))
     assert codec.labels.itos == ["alpha class", "beta class"]  # class names with a space, whole
-    gold = write(tmp_path, "new.csv", 'text,label\n"word1 alpha, more",alpha class\n\n"beta, beta",beta class\n')
+    gold = write(tmp_path, "new.csv", 'label,text\nalpha class,"word1 alpha, more"\n\nbeta class,"beta, beta"\n')
     out = tmp_path / "out.jsonl"
     assert predict_with(network, codec, str(gold), str(out), {}) == 3
     got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [g["text"] for g in got] == ["word1 alpha, more", "", "beta, beta"]  # the header is no example
+    from seqkit.app.predict_stream import stream_predictions
+
+    chunked = tmp_path / "chunked.jsonl"  # the header read in the first chunk names the columns of the later ones
+    assert stream_predictions(network, codec, str(gold), str(chunked), {}, chunk_lines=1) == 3
+    assert chunked.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
 
 
 def test_seq2seq_trains_on_a_tsv_of_dates_with_character_targets(tmp_path):
