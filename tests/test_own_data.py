@@ -260,3 +260,21 @@ def test_every_hint_in_these_errors_is_a_valid_override(tmp_path):
     parser = OverridesParser.create()
     for hint in hints:
         parser.parse_override(hint)  # raises on a hint Hydra cannot read
+
+
+def test_a_seq2seq_header_with_other_names_is_refused_in_a_headerless_read(tmp_path):
+    text = "input\toutput\nJan 5, 2023\t2023-01-05\nDec 31, 2024\t2024-12-31\nMay 1, 1999\t1999-05-01\n"
+    path = write(tmp_path, "d.tsv", text)
+    with pytest.raises(DataError) as info:
+        Seq2SeqCodec(train_path=str(path)).read_splits()
+    assert str(info.value) == (
+        f"{path}:1: looks like a header (no character of its target 'output' is in any other target): set "
+        "data.header=true (then name the columns: data.source_column=..., data.target_column=...) or "
+        "data.header=false to keep it"
+    )
+    named = Seq2SeqCodec(train_path=str(path), header=True, source_column="input", target_column="output")
+    assert [p.target_texts for p in named.read_splits()["train"][0]][0] == ["2023-01-05"]
+    kept = Seq2SeqCodec(train_path=str(path), header=False).read_splits()["train"][0]
+    assert [p.text for p in kept][0] == "input"  # asked for: kept as a pair
+    words = write(tmp_path, "w.tsv", "cat\tKatze\ndog\tHund\nhat\tHut\n")  # line 1 shares characters: no header
+    assert len(Seq2SeqCodec(train_path=str(words)).read_splits()["train"][0]) == 3

@@ -111,6 +111,26 @@ def iter_pairs(
         yield Pair(row["source"], [row["target"]], number)
 
 
+def check_header_like(pairs: List[Pair], source: Any) -> None:
+    """A first pair that shares no character with any other pair on one side (``input<TAB>output`` over dates) is
+    a header read as data: a DataError that says what to set."""
+    if len(pairs) < 3:
+        return
+    first = pairs[0]
+    for side, one, others in (
+        ("source", first.text, (p.text for p in pairs[1:])),
+        ("target", first.target_texts[0], (t for p in pairs[1:] for t in p.target_texts)),
+    ):
+        if not set(one) & set("".join(others)) - {" "}:
+            raise DataError(
+                source,
+                first.line,
+                f"looks like a header (no character of its {side} {one!r} is in any other {side}): set "
+                "data.header=true (then name the columns: data.source_column=..., data.target_column=...) or "
+                "data.header=false to keep it",
+            )
+
+
 def group_by_source(pairs: List[Pair]) -> List[Pair]:
     """Merge pairs with the same source into one whose targets are all its references (first line kept)."""
     merged: Dict[str, Pair] = {}
@@ -221,8 +241,11 @@ class Seq2SeqCodec(Codec):
         if not (hp.src_lang or hp.tgt_lang):
             resolved = self.resolve(path)
             lines = read_lines(resolved)
-            pairs = iter_pairs(lines, hp.format, resolved, hp.header, hp.source_column, hp.target_column)
-            return list(pairs), str(resolved)
+            pairs = list(iter_pairs(lines, hp.format, resolved, hp.header, hp.source_column, hp.target_column))
+            first = next(number for number, text in lines if text.strip())
+            if hp.header == "auto" and pairs and pairs[0].line == first:  # no header found: is line 1 one?
+                check_header_like(pairs, resolved)
+            return pairs, str(resolved)
         raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
 
     def read_splits(self) -> Splits:
