@@ -72,6 +72,8 @@ def test_json_lines_by_key_and_their_errors(tmp_path):
         DataError, match=r"bad\.jsonl:2: no key 'label' \(keys: \['text'\]\): set data.label_column to one of them"
     ):
         read_labelled_text(bad, "jsonl")
+    with pytest.raises(DataError, match=r"empty\.jsonl:1: no key 'text'"):
+        read_labelled_text(write(tmp_path, "empty.jsonl", "{}\n"), "jsonl")
     broken = write(tmp_path, "broken.jsonl", '{"text": "a", "label": "x"}\n{"text": "b",\n')
     with pytest.raises(DataError, match=r"broken\.jsonl:2: not valid JSON"):
         read_labelled_text(broken, "jsonl")

@@ -53,10 +53,11 @@ def _csv_rows(lines: Iterable[Tuple[int, str]], fmt: str, source: Any) -> Iterat
         yield numbers[seen], fields if any(f.strip() for f in fields) else []
 
 
-def _json_rows(lines: Iterable[Tuple[int, str]], source: Any) -> Iterator[Tuple[int, Dict[str, Any]]]:
+def _json_rows(lines: Iterable[Tuple[int, str]], source: Any) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
+    """(line number, object) of each JSON line (a blank line: None)."""
     for number, text in lines:
         if not text.strip():
-            yield number, {}
+            yield number, None
             continue
         try:
             value = json.loads(text)
@@ -107,7 +108,7 @@ def read_columns(
                     f"data.{role}_column={c}: JSON lines name their columns (data.{role}_column={defaults[role][0]})"
                 )
         for number, obj in _json_rows(lines, source):
-            if not obj:
+            if obj is None:
                 if blanks:
                     yield number, {}
                 continue
