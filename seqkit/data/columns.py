@@ -97,7 +97,7 @@ def read_columns(
     number of fields than line 1's (an unquoted comma in a CSV text) are DataErrors at their line.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"data.format must be one of {FORMATS}, got {fmt!r}")
+        raise ValueError(f"data.format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     if header not in HEADER:
         raise ValueError(f"data.header must be auto, true or false, got {header!r}")
     chosen = {role: (defaults[role][0] if c is None else c) for role, c in columns.items()}
