@@ -247,6 +247,17 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "sales.csv": lambda p: _write(p, daily_sales_lines()),
     "sales_dmy.csv": lambda p: _write(p, daily_sales_lines(fmt="%d/%m/%Y")),
     "stores.csv": lambda p: _write(p, daily_sales_lines("north") + daily_sales_lines("south", seed=1)[1:]),
+    # docs/own-data.md: a user's CSV of tickets (quoted commas, class names with spaces), a TSV of dates, CoNLL
+    "tickets.csv": lambda p: _write(
+        p, ["text,label"] + [f'"{t}, ok",{"billing issue" if l == "1" else "login"}' for t, l in sentiment_rows(40, 8)]
+    ),
+    "dates.tsv": lambda p: _write(
+        p,
+        ["source\ttarget"]
+        + [f"{m} {d}, 2023\t2023-{k + 1:02d}-{d:02d}" for k, m in enumerate(("Jan", "Feb")) for d in range(1, 21)],
+    ),
+    "train.conll": lambda p: _write(p, conll2003_lines(8, 9)),
+    "dev.conll": lambda p: _write(p, conll2003_lines(4, 10)),
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
@@ -281,6 +292,8 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
     "<wnut ckpt>": Producer("python scripts/train.py task=ner"),
     "<sales ckpt>": Producer("python scripts/train.py task=forecast data.path=sales.csv data.fill=linear"),
+    "<classify ckpt>": Producer("seqkit train task=classify data.train_path=tickets.csv data.format=csv"),
+    "<seq2seq ckpt>": Producer("seqkit train task=seq2seq data.train_path=dates.tsv data.val_path=dates.tsv"),
 }
 
 
