@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from seqkit.data.columns import read_columns
 from seqkit.data.errors import DataError
 from seqkit.data.labelled_text import read_labelled_text
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.tasks.seq2seq.codec import Seq2SeqCodec
 from seqkit.tasks.seq2seq.metrics import text_scores
 
@@ -167,6 +168,12 @@ def test_a_preset_is_its_generic_task_plus_its_data(preset, generic, builtin):
     assert cfg.data.builtin == builtin and base.data.builtin is None
     assert cfg.data._target_ == base.data._target_ and cfg.model.shape == base.model.shape
     assert base.hydra.runtime.choices.task == generic  # runs go to outputs/<task>/
+    for c in (cfg, base):  # the streaming keys live in the generic task; its preset keeps them
+        assert (c.data.streaming, c.data.shuffle_buffer) == (
+            STREAM_DEFAULTS["streaming"],
+            STREAM_DEFAULTS["shuffle_buffer"],
+        )
+    assert _compose(f"task={preset}", "data.streaming=true").data.streaming is True
     assert OmegaConf.to_container(base.hydra.run)["dir"].startswith("outputs/${task_name}/runs/")
 
 
