@@ -76,7 +76,9 @@ def test_the_saved_settings_are_those_the_data_modules_saved_before():
     loaders = ["root", "batch_size", "eval_batch_size", "bucketing", "num_workers"]
     text = ["train_path", "val_path", "test_path", "format", "builtin", "split", "split_seed", "tokenizer"]
     streaming = ["streaming", "shuffle_buffer"]  # seqkit.data.streaming, of the shapes whose files can stream
-    classification = [*text, "min_freq", "max_vocab_size", "pretrained", "char_features", *streaming, *loaders]
+    columns = ["header", "text_column", "label_column"]  # issue 27: named columns, added after the others
+    classification = [*text, "min_freq", "max_vocab_size", "pretrained", "char_features", *columns, *streaming]
+    classification += loaders
     assert list(ClassificationDataModule().hparams) == classification
     assert list(AddingDataModule().hparams) == ["length", "train_size", "val_size", "test_size", "seed", *loaders]
     lm = ["train_path", "val_path", "test_path", "builtin", "level", "bptt", "bptt_jitter", "val_fraction"]

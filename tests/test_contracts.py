@@ -99,6 +99,31 @@ def _pairs(n: int, seed: int) -> List[str]:
     return rows
 
 
+CONLL_PREDICT = [
+    "we",
+    "saw",
+    "New",
+    "York",
+    "",
+    "Ann",
+    "",
+    "the",
+    "in",
+    "saw",
+    "we",
+    "New",
+    "York",
+    "Ann",
+    "",
+]  # sentences of a tagger's predict input
+HEADER = "source\ttarget"  # a seq2seq TSV's header, found by itself
+
+
+def _csv(rows: List[str]) -> List[str]:
+    """Tab-separated text/label rows as CSV, each text quoted with a comma inside it."""
+    return [f'"{text}, then",{label}' for text, label in (row.split("\t") for row in rows)]
+
+
 def _series(n: int) -> List[str]:
     return ["t,y"] + [f"{i},{10 + 3 * math.sin(2 * math.pi * i / 12):.4f}" for i in range(n)]
 
@@ -152,6 +177,45 @@ TASKS: Dict[str, Task] = {
             bad=_bad_tsv,
         ),
         Task(
+            "classify",
+            lambda d: [
+                "data.format=csv",
+                f"data.train_path={_lines(d / 'train.csv', ['text,label', *_csv(_sentences(40, 1))])}",
+                f"data.val_path={_lines(d / 'val.csv', ['text,label', *_csv(_sentences(12, 2))])}",
+            ],
+            predict_lines=['"the film, was good",1', "", "a plot and the film was dull,0", "good,1"],
+            fields=("text", "label", "probabilities"),
+            bad=lambda d: _bad(
+                d / "bad.csv",
+                ["text,label", "good film,1", "bad, dull film,0"],
+                3,
+                "data.train_path",
+                "data.format=csv",
+            ),
+        ),
+        Task(
+            "seq2seq",
+            lambda d: [
+                f"data.train_path={_lines(d / 'train.tsv', [HEADER, *_pairs(40, 1)])}",
+                f"data.val_path={_lines(d / 'val.tsv', [HEADER, *_pairs(10, 2)])}",
+            ],
+            ["model.decode.beam_size=2"],
+            predict_lines=["abc", "", "edcbaab", "e"],
+            fields=("source", "output", "score"),
+            bad=lambda d: _bad(d / "bad.tsv", [HEADER, *_pairs(3, 3), "no tab on this line"], 5),
+        ),
+        Task(
+            "tag",
+            lambda d: [
+                f"data.train_path={_lines(d / 'train.conll', _conll(30, 1))}",
+                f"data.val_path={_lines(d / 'val.conll', _conll(10, 2))}",
+            ],
+            ["++model.char={embedding_dim:4,num_filters:4}"],
+            predict_lines=CONLL_PREDICT,
+            fields=("tokens", "tags", "spans"),
+            bad=lambda d: _bad(d / "bad.conll", ["we O", "saw O", "", "New B-LOC extra", "York I-LOC", ""], 4),
+        ),
+        Task(
             "ner",
             lambda d: [
                 "data.builtin=null",
@@ -159,23 +223,7 @@ TASKS: Dict[str, Task] = {
                 f"data.val_path={_lines(d / 'val.conll', _conll(10, 2))}",
             ],
             ["embedding.pretrained=null", "++model.char={embedding_dim:4,num_filters:4}"],
-            predict_lines=[
-                "we",
-                "saw",
-                "New",
-                "York",
-                "",
-                "Ann",
-                "",
-                "the",
-                "in",
-                "saw",
-                "we",
-                "New",
-                "York",
-                "Ann",
-                "",
-            ],
+            predict_lines=CONLL_PREDICT,
             fields=("tokens", "tags", "spans"),
             bad=lambda d: _bad(d / "bad.conll", ["we O", "saw O", "", "New B-LOC extra", "York I-LOC", ""], 4),
         ),
@@ -505,7 +553,7 @@ def test_predict_output_is_well_formed(built, name):
         assert [r["timestamp"] for r in records] == [str(20 + k) for k in range(4)]
         assert all(isinstance(r["value"], float) and math.isfinite(r["value"]) for r in records)
         return
-    if name in ("ner", "pos"):  # one record a sentence (lines up to a blank line; CoNLL-U comments skipped)
+    if name in ("ner", "pos", "tag"):  # one record a sentence (lines up to a blank line; CoNLL-U comments skipped)
         units = " ".join(
             "\n" if not x.strip() else x.split("\t")[1] if "\t" in x else x
             for x in task.predict_lines
@@ -523,7 +571,7 @@ def test_predict_output_is_well_formed(built, name):
                 )
             else:
                 assert record == {"text": "", "label": None, "probabilities": None}
-        elif name in ("ner", "pos"):
+        elif name in ("ner", "pos", "tag"):
             assert (
                 record["tokens"] == line
                 and len(record["tags"]) == len(line)

@@ -24,7 +24,9 @@ SOURCE = Path(__file__).resolve().parents[1] / "seqkit"
 SKIPPED_FOLDERS = ("benchmark",)  # a benchmark's recipes are override lists that its own runs compose
 HOLE = "\x00"  # where an f-string's {value} was
 # key=value in a message: not after a word, a dot, a quote or a bracket (``Tokenizer(mode=``), not ``==``
-HINT = re.compile(r"(?<![\w.'\"(\[{/-])([A-Za-z_][\w\x00]*(?:\.[\w\x00]+)*)=(?!=)(\[[^\]]*\]?|\"[^\"]*\"|[^\s,;)]*)")
+HINT = re.compile(
+    r"(?<![\w\x00.'\"(\[{/-])([A-Za-z_][\w\x00]*(?:\.[\w\x00]+)*)=(?!=)(\[[^\]]*\]?|\"[^\"]*\"|[^\s,;)]*)"
+)
 DELETE = re.compile(r"(?<![\w.])(~[A-Za-z_]\w*(?:\.\w+)+)")  # ~key: Hydra's delete
 # a setting named without a value after a verb that asks for it: "set data.time_column", "lower data.bptt"
 NAMED = re.compile(r"\b(?:set|give|lower|raise|use)\s+([a-z_]+(?:\.[a-z_]+)+)\b(?![=.(])")

@@ -136,7 +136,7 @@ def test_directory(tmp_path):
 def test_unknown_format_raises_value_error(tmp_path):
     path = write(tmp_path, "a.tsv", "x\ty\n")
     with pytest.raises(ValueError, match="format"):
-        read_labelled_text(path, "csv")
+        read_labelled_text(path, "xml")
 
 
 def gzip_bytes(n=2000):

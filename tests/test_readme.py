@@ -252,6 +252,17 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     # a language model's text (docs/large-data.md): prepared, then trained on
     "big.txt": lambda p: _write(p, [f"line {i}: to be, or not to be, that is the question" for i in range(400)]),
     "val.txt": lambda p: _write(p, [f"line {i}: whether 'tis nobler in the mind to suffer" for i in range(40)]),
+    # docs/own-data.md: a user's CSV of tickets (quoted commas, class names with spaces), a TSV of dates, CoNLL
+    "tickets.csv": lambda p: _write(
+        p, ["text,label"] + [f'"{t}, ok",{"billing issue" if l == "1" else "login"}' for t, l in sentiment_rows(40, 8)]
+    ),
+    "dates.tsv": lambda p: _write(
+        p,
+        ["source\ttarget"]
+        + [f"{m} {d}, 2023\t2023-{k + 1:02d}-{d:02d}" for k, m in enumerate(("Jan", "Feb")) for d in range(1, 21)],
+    ),
+    "train.conll": lambda p: _write(p, conll2003_lines(8, 9)),
+    "dev.conll": lambda p: _write(p, conll2003_lines(4, 10)),
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
@@ -286,6 +297,8 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
     "<wnut ckpt>": Producer("python scripts/train.py task=ner"),
     "<sales ckpt>": Producer("python scripts/train.py task=forecast data.path=sales.csv data.fill=linear"),
+    "<classify ckpt>": Producer("seqkit train task=classify data.train_path=tickets.csv data.format=csv"),
+    "<seq2seq ckpt>": Producer("seqkit train task=seq2seq data.train_path=dates.tsv data.val_path=dates.tsv"),
 }
 
 

@@ -237,3 +237,61 @@ def test_the_scale_benchmark_corpus_is_whole_builtin_lines_up_to_its_size(tmp_pa
     assert 0.29 * 2**20 < path.stat().st_size <= 0.3 * 2**20
     examples = read_labelled_text(path)  # every line a well-formed example
     assert {e.label for e in examples} == {"0", "1"} and len(examples) > 3000
+
+
+def counting_lines(monkeypatch, module):
+    """Patch ``module``'s ``iter_lines`` to record how many lines have been read so far."""
+    read = []
+
+    def lines(path, **kwargs):
+        for item in iter_lines(path, **kwargs):
+            read.append(item[0])
+            yield item
+
+    monkeypatch.setattr(f"{module}.iter_lines", lines)
+    return read
+
+
+def test_a_streamed_csv_with_a_header_is_the_in_memory_examples_read_lazily(tmp_path, monkeypatch):
+    rows = [(f'"{t}, ok"', "billing issue" if label == "c1" else "login") for t, label in tsv_rows(40)]
+    path = tmp_path / "t.csv"
+    path.write_text("label,text\n" + "".join(f"{label},{t}\n" for t, label in rows), encoding="utf-8")
+    files = dict(train_path=str(path), val_path=str(path), format="csv")
+    memory = ClassificationDataModule(**files, streaming=False)
+    memory.setup("fit")
+    in_memory = [(e.line, e.text, e.label) for e in memory.codec.read(str(path))]
+    streamed = [(n, e.text, e.label) for n, e in memory.codec.iter_examples(str(path))]
+    assert streamed == in_memory and streamed[0] == (2, "w0, ok", "login")  # the header is no example
+    stream = ClassificationDataModule(**files, streaming=True, shuffle_buffer=8)
+    stream.setup("fit")
+    assert (stream.codec.vocab.itos, stream.codec.labels.itos) == (memory.codec.vocab.itos, memory.codec.labels.itos)
+    assert stream.datasets["train"].count == 40  # every example, not the header
+    read = counting_lines(monkeypatch, "seqkit.data.labelled_text")
+    next(iter(stream.codec.iter_examples(str(path))))
+    assert read == [1, 2]  # the header found on line 1 and an example yielded: not the whole file
+
+
+def test_a_header_read_as_data_stops_a_streamed_vocabulary_pass_at_line_1(tmp_path):
+    path = write_tsv(tmp_path / "t.tsv", [("text", "label"), *tsv_rows(30)])
+    dm = ClassificationDataModule(train_path=str(path), val_path=str(path), streaming=True)
+    with pytest.raises(DataError, match=rf"^{path}:1: looks like a header .*data.header=true"):
+        dm.setup("fit")
+    skipped = ClassificationDataModule(train_path=str(path), val_path=str(path), streaming=True, header=True)
+    assert [n for n, _ in skipped.codec.iter_examples(str(path))] == list(range(2, 32))
+
+
+def test_a_streamed_seq2seq_tsv_with_a_header_is_the_in_memory_pairs_read_lazily(tmp_path, monkeypatch):
+    path = tmp_path / "dates.tsv"
+    dates = [f"Jan {d}, 2023\t2023-01-{d:02d}" for d in range(1, 21)]
+    path.write_text("target\tsource\n" + "".join(f"{t.split(chr(9))[1]}\t{t.split(chr(9))[0]}\n" for t in dates))
+    codec = Seq2SeqCodec(train_path=str(path), source_tokens="char", target_tokens="char")
+    in_memory = [(p.line, p.text, p.target_texts) for p in codec.read(str(path))[0]]
+    streamed = [(n, p.text, p.target_texts) for n, p in codec.iter_examples(str(path))]
+    assert streamed == in_memory and streamed[0] == (2, "Jan 1, 2023", ["2023-01-01"])  # columns by the header
+    read = counting_lines(monkeypatch, "seqkit.tasks.seq2seq.codec")
+    next(iter(codec.iter_examples(str(path))))
+    assert read == [1, 2]
+    headerless = tmp_path / "headerless.tsv"
+    headerless.write_text("input\toutput\n" + "\n".join(dates) + "\n")
+    with pytest.raises(DataError, match=rf"^{headerless}:1: looks like a header"):
+        list(codec.iter_examples(str(headerless)))

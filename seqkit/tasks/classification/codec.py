@@ -18,8 +18,17 @@ import torch
 from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
+from seqkit.data.columns import StreamHeader
 from seqkit.data.errors import DataError
-from seqkit.data.labelled_text import FORMATS, LabelledText, iter_labelled_text, parse_line, read_labelled_text
+from seqkit.data.labelled_text import (
+    FORMATS,
+    LINE_FORMATS,
+    LabelledText,
+    iter_labelled_file,
+    iter_labelled_text,
+    parse_line,
+    read_labelled_text,
+)
 from seqkit.data.notice import log
 from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.tokenizer import Tokenizer
@@ -70,6 +79,9 @@ DEFAULTS = {
     "max_vocab_size": None,
     "pretrained": None,
     "char_features": False,
+    "header": "auto",
+    "text_column": None,
+    "label_column": None,
     **STREAM_DEFAULTS,
     **SHARED_DEFAULTS,
 }
@@ -83,8 +95,12 @@ class ClassificationCodec(Codec):
     builtin: shipped data (``sentiment_labelled``), used while ``train_path`` is null: split ``split`` =
         train/val/test fractions with ``split_seed``, stratified by label.
     train_path / val_path / test_path: your own files, all in ``format`` (``text_tab_label``: "<text>\t<label>",
-        ``label_space_text``: "<label> <text>"); without ``val_path`` a stratified ``split[1]`` share of train
-        is held out. root: the directory relative paths are read from.
+        ``label_space_text``: "<label> <text>", or ``csv`` / ``tsv`` / ``jsonl`` with named columns:
+        ``seqkit.data.labelled_text``); without ``val_path`` a stratified ``split[1]`` share of train is held out.
+        root: the directory relative paths are read from.
+    header: auto (line 1 is a header when it names the columns; a first line whose label no other line has is
+        refused) | true | false. text_column / label_column: a column's name or index (null: "text" / "label" with
+        a header or in JSON lines, else the first / the last column).
     tokenizer: ``seqkit.data.tokenizer.Tokenizer``'s settings (mode, lowercase).
     min_freq / max_vocab_size: the vocabulary, learnt (with the label set) from the training split only.
     pretrained: "glove-6b-50d" or a GloVe/word2vec text file. char_features: batches also carry characters.
@@ -104,6 +120,7 @@ class ClassificationCodec(Codec):
         self.vocab: Optional[Vocabulary] = None
         self.labels: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
+        self.stream_header = StreamHeader()  # a CSV/TSV prediction input's header, across its chunks
 
     @property
     def built(self) -> bool:
@@ -112,7 +129,8 @@ class ClassificationCodec(Codec):
     # ---- reading and vocabularies --------------------------------------------------------------
     def read(self, path: str, fmt: Optional[str] = None) -> List[LabelledText]:
         """Labelled texts of a file (``fmt``: the training format by default); DataError at a bad line."""
-        return read_labelled_text(self.resolve(path), fmt or self.hparams.format)
+        hp = self.hparams
+        return read_labelled_text(self.resolve(path), fmt or hp.format, hp.header, hp.text_column, hp.label_column)
 
     def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
         """-> {split: (examples, source name for errors)} for the splits these settings give, but those ``streamed``."""
@@ -125,7 +143,7 @@ class ClassificationCodec(Codec):
         if hp.builtin is not None and hp.train_path is None:
             examples: List[LabelledText] = []
             for path in builtin_files(hp.builtin, "all"):
-                examples.extend(read_labelled_text(path, "text_tab_label"))
+                examples.extend(read_labelled_text(path, "text_tab_label", header=False))
             train, val, test = stratified_split(examples, [e.label for e in examples], hp.split, hp.split_seed)
             return {"train": (train, hp.builtin), "val": (val, hp.builtin), "test": (test, hp.builtin)}
         splits: Splits = {}
@@ -139,6 +157,9 @@ class ClassificationCodec(Codec):
         for name, path in (("val", hp.val_path), ("test", hp.test_path)):
             if path is not None:
                 splits[name] = (self.read(path), str(self.resolve(path)))
+        if not splits:
+            formats = ", ".join(f for f in FORMATS if f != "text")
+            raise ValueError(f"no data: give data.train_path=train.csv (your file; data.format: {formats})")
         return splits
 
     def build(self, train: Iterable[LabelledText]) -> None:
@@ -160,8 +181,11 @@ class ClassificationCodec(Codec):
         log(f"{n} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
 
     def iter_examples(self, path: str) -> Iterator[Tuple[int, LabelledText]]:
-        """(line, example) of a training-format file, read lazily (``seqkit.data.streaming``)."""
-        return ((e.line, e) for e in iter_labelled_text(self.resolve(path), self.hparams.format))
+        """(line, example) of a training-format file, read lazily (``seqkit.data.streaming``): the examples ``read``
+        gives, through the same reader, header and column settings."""
+        hp = self.hparams
+        examples = iter_labelled_file(self.resolve(path), hp.format, hp.header, hp.text_column, hp.label_column)
+        return ((e.line, e) for e in examples)
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""
@@ -217,6 +241,10 @@ class ClassificationCodec(Codec):
         fmt = input_format or self.hparams.format
         if fmt not in FORMATS:
             raise ValueError(f"options.input_format must be one of {FORMATS}, got {fmt!r}")
+        if fmt not in LINE_FORMATS:
+            texts = self._column_texts(lines, source, fmt)
+            self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
+            return texts
         texts = []
         for number, line in lines:
             if not line.strip():
@@ -235,6 +263,15 @@ class ClassificationCodec(Codec):
                 )
             texts.append(LabelledText(body, None, number))
         self.datasets["predict"] = encode_records(self.encode, texts, lambda t: bool(t.text), source)
+        return texts
+
+    def _column_texts(self, lines: List[Tuple[int, str]], source: str, fmt: str) -> List[LabelledText]:
+        """The text column of a chunk of a CSV/TSV/JSON-lines input (its label column is not read); a header is
+        not an example (``seqkit.data.columns.StreamHeader``)."""
+        hp = self.hparams
+        lines, header = self.stream_header.before(lines, hp.header)
+        texts = list(iter_labelled_text(lines, fmt, source, header, hp.text_column, labelled=False, blanks=True))
+        self.stream_header.after(lines, next((t.line for t in texts if t.text), None))
         return texts
 
     def format_predictions(

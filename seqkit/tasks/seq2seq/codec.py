@@ -3,7 +3,8 @@ sentencepiece subword models learnt from the training side), vocabularies, encod
 and output formatting.
 
 Input: two line-aligned files per split (``{prefix}.{src_lang}`` / ``{prefix}.{tgt_lang}``, ``.gz`` found by
-itself), one tab-separated ``source<TAB>target`` file, or the built-in CMU dictionary (``builtin=cmudict``).
+itself), one file of pairs in columns (``format``: tsv, csv or jsonl; ``seqkit.data.columns``), or the built-in
+CMU dictionary (``builtin=cmudict``).
 The training data module (``ParallelDataModule``) and the application (``seqkit.app``: predict, evaluate) both
 run this one codec. Its ``state_dict`` (vocabularies, subword models) is the old ParallelTextDataModule's, so old
 checkpoints' states load unchanged.
@@ -15,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from torch import Tensor
 
+from seqkit.data import columns
 from seqkit.data.batch import DeviceMovable, collate_indices, encode_records, lengths_of, pad
 from seqkit.data.builtin import builtin_files
 from seqkit.data.cmudict import read_cmudict, split_words
@@ -102,19 +104,68 @@ def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
     return list(iter_parallel(source_path, target_path))
 
 
-def iter_tsv(path: Path) -> Iterator[Pair]:
-    """``source<TAB>target`` lines -> pairs, read lazily."""
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise DataError(path, number, "expected 'source<TAB>target' with both sides non-empty")
-        yield Pair(parts[0].strip(), [parts[1].strip()], number)
+DEFAULT_COLUMNS = {"source": ("source", 0), "target": ("target", 1)}  # role -> (name with a header, index without)
 
 
-def read_tsv(path: Path) -> List[Pair]:
-    return list(iter_tsv(path))
+def iter_pairs(
+    lines: Iterable[Tuple[int, str]],
+    fmt: str,
+    source: Any,
+    header: Union[str, bool] = "auto",
+    source_column: Optional[columns.Column] = None,
+    target_column: Optional[columns.Column] = None,
+) -> Iterator[Pair]:
+    """The pairs of numbered ``lines`` in a column format (tsv, csv, jsonl), one at a time."""
+    roles = {"source": source_column, "target": target_column}
+    for number, row in columns.read_columns(lines, fmt, roles, DEFAULT_COLUMNS, header, source):
+        yield Pair(row["source"], [row["target"]], number)
+
+
+def check_header_like(first: Pair, seen: Tuple[Set[str], Set[str]], source: Any) -> None:
+    """A first pair that shares no character with any other pair on one side (``seen``: the characters of the
+    other pairs' sources and targets; ``input<TAB>output`` over dates) is a header read as data: a DataError that
+    says what to set."""
+    for side, one, others in (("source", first.text, seen[0]), ("target", first.target_texts[0], seen[1])):
+        if not set(one) & others - {" "}:
+            raise DataError(
+                source,
+                first.line,
+                f"looks like a header (no character of its {side} {one!r} is in any other {side}): set "
+                "data.header=true (then name the columns: data.source_column=..., data.target_column=...) or "
+                "data.header=false to keep it",
+            )
+
+
+def iter_pair_file(
+    path: Path,
+    fmt: str,
+    header: Union[str, bool] = "auto",
+    source_column: Optional[columns.Column] = None,
+    target_column: Optional[columns.Column] = None,
+) -> Iterator[Pair]:
+    """The pairs of one file in a column format, read lazily (a file larger than memory: ``seqkit.data.streaming``).
+    With ``header`` auto and no header found on the first line, a first pair that looks like one
+    (``check_header_like``) is a DataError at the end of the file; the check keeps characters, never the lines."""
+    first_line: List[int] = []
+
+    def lines() -> Iterator[Tuple[int, str]]:
+        for number, text in iter_lines(path):
+            if not first_line and text.strip():
+                first_line.append(number)
+            yield number, text
+
+    first: Optional[Pair] = None
+    seen: Tuple[Set[str], Set[str]] = (set(), set())
+    count = 0
+    for count, pair in enumerate(iter_pairs(lines(), fmt, path, header, source_column, target_column), start=1):
+        if first is None:
+            first = pair
+        else:
+            seen[0].update(pair.text)
+            seen[1].update(c for t in pair.target_texts for c in t)
+        yield pair
+    if header == "auto" and count >= 3 and first.line == first_line[0]:  # no header found: is line 1 one?
+        check_header_like(first, seen, path)
 
 
 def group_by_source(pairs: List[Pair]) -> List[Pair]:
@@ -139,6 +190,10 @@ DEFAULTS = {
     "test_path": None,
     "src_lang": None,
     "tgt_lang": None,
+    "format": "tsv",
+    "header": "auto",
+    "source_column": None,
+    "target_column": None,
     "source_tokens": "char",
     "target_tokens": "space",
     "share_vocab": False,
@@ -161,9 +216,11 @@ class Seq2SeqCodec(Codec):
     builtin: "cmudict", the CMU Pronouncing Dictionary (spelling -> phones, stress stripped unless
         ``keep_stress``), used while ``train_path`` is null; split ``split`` = train/val/test fractions by word
         with ``split_seed``.
-    train_path / val_path / test_path: your own pairs, a ``.tsv`` file (``source<TAB>target``) or, with
-        ``src_lang`` and ``tgt_lang``, a prefix of two line-aligned files (``{prefix}.{src_lang}``, ``.gz`` found
-        by itself); root: the directory relative paths are read from.
+    train_path / val_path / test_path: your own pairs, a file in ``format`` (tsv: ``source<TAB>target``, csv or
+        jsonl) or, with ``src_lang`` and ``tgt_lang``, a prefix of two line-aligned files (``{prefix}.{src_lang}``,
+        ``.gz`` found by itself); root: the directory relative paths are read from.
+    header: auto (line 1 is a header when it names the columns) | true | false. source_column / target_column:
+        a column's name or index (null: "source" / "target" with a header or in JSON lines, else columns 0 / 1).
     source_tokens / target_tokens: char | space | bpe | unigram (sentencepiece models learnt from the training
         side only: ``subword_vocab_size`` pieces, or ``subword_vocab_size_src`` / ``subword_vocab_size_tgt`` a side).
     share_vocab: one vocabulary for both sides (and one subword model when both sides use the same kind).
@@ -194,6 +251,7 @@ class Seq2SeqCodec(Codec):
         self.source_subword: Optional[SubwordModel] = None  # learnt in build, or restored
         self.target_subword: Optional[SubwordModel] = None
         self.attention_plot: Optional[str] = None
+        self.stream_header = columns.StreamHeader()  # a CSV/TSV prediction input's header, across its chunks
 
     # ---- state ---------------------------------------------------------------------------------
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -222,7 +280,8 @@ class Seq2SeqCodec(Codec):
             return read_parallel(source, target), str(source)
         if not (hp.src_lang or hp.tgt_lang):
             resolved = self.resolve(path)
-            return read_tsv(resolved), str(resolved)
+            pairs = list(iter_pair_file(resolved, hp.format, hp.header, hp.source_column, hp.target_column))
+            return pairs, str(resolved)
         raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
 
     def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
@@ -230,6 +289,10 @@ class Seq2SeqCodec(Codec):
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             return self._read_cmudict()
+        if not any(hp.get(f"{name}_path") for name in ("train", "val", "test")):
+            raise ValueError(
+                f"no data: give data.train_path=train.tsv (your file; data.format: {', '.join(columns.FORMATS)})"
+            )
         splits = {}
         for name in ("train", "val", "test"):
             path = hp.get(f"{name}_path")
@@ -310,12 +373,18 @@ class Seq2SeqCodec(Codec):
         if {hp.source_tokens, hp.target_tokens}.intersection(SUBWORD_KINDS):
             train = list(train)
             self.train_subword_models(train)
-        sources, targets, n = Counter(), Counter(), 0
+        sources, targets, n, one_token = Counter(), Counter(), 0, True
         for n, p in enumerate(train, start=1):
             self.tokenize_pairs([p])
             sources.update(p.source)
             for t in p.targets:
                 targets.update(t)
+                one_token = one_token and len(t) <= 1
+        if hp.target_tokens != "char" and n > 1 and one_token:
+            raise ValueError(
+                f"data.target_tokens={hp.target_tokens} makes every training target one token, so the model could "
+                "only learn whole targets by heart: set data.target_tokens=char (characters)"
+            )
         kwargs = dict(min_freq=hp.min_freq, max_size=hp.max_vocab_size)
         if hp.share_vocab:
             self.vocab = Vocabulary.from_counts(sources + targets, specials=(BOS, EOS), **kwargs)
@@ -326,7 +395,8 @@ class Seq2SeqCodec(Codec):
         log(f"{n} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
 
     def iter_examples(self, path: str) -> Iterator[Tuple[int, Pair]]:
-        """(line, pair) of a TSV file or of two line-aligned files, read lazily (``seqkit.data.streaming``)."""
+        """(line, pair) of a file in columns (``format``, ``header``, the columns: what ``read`` gives) or of two
+        line-aligned files, read lazily (``seqkit.data.streaming``)."""
         hp = self.hparams
         if {hp.source_tokens, hp.target_tokens}.intersection(SUBWORD_KINDS) and not self.built:
             raise ValueError(
@@ -336,7 +406,7 @@ class Seq2SeqCodec(Codec):
         if hp.src_lang and hp.tgt_lang:
             pairs = iter_parallel(*self._files(path))
         elif not (hp.src_lang or hp.tgt_lang):
-            pairs = iter_tsv(self.resolve(path))
+            pairs = iter_pair_file(self.resolve(path), hp.format, hp.header, hp.source_column, hp.target_column)
         else:
             raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
         return ((p.line, p) for p in pairs)
@@ -402,13 +472,31 @@ class Seq2SeqCodec(Codec):
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(
-        self, lines: List[Tuple[int, str]], source: str, attention_plot: Optional[str] = None
+        self,
+        lines: List[Tuple[int, str]],
+        source: str,
+        attention_plot: Optional[str] = None,
+        input_format: Optional[str] = None,
     ) -> List[Pair]:
-        """Each non-blank line is one source to decode (``attention_plot``: a folder for heat maps); a blank line
-        gets an empty record of its own, so output line k answers input line k."""
+        """Each source to decode (``attention_plot``: a folder for heat maps). input_format: ``text`` (each line is
+        a source; a blank line gets an empty record of its own, so output line k answers input line k), or a column
+        format (tsv, csv, jsonl) whose source column is read (the target column is not; a header is no example; a
+        blank line gets its empty record too). Default: the training ``format`` for your own files, ``text`` for
+        line-aligned or built-in data."""
+        hp = self.hparams
+        fmt = input_format or ("text" if hp.builtin and not hp.train_path or hp.src_lang else hp.format)
+        if fmt not in ("text", *columns.FORMATS):
+            raise ValueError(f"options.input_format must be one of text, {', '.join(columns.FORMATS)}; got {fmt!r}")
         split = self.tokenizer("source")
-        records = [Pair(text.strip(), [], number, split(text) if text.strip() else []) for number, text in lines]
-        if not any(r.source for r in records):
+        if fmt == "text":
+            records = [Pair(text.strip(), [], number, split(text) if text.strip() else []) for number, text in lines]
+        else:
+            lines, header = self.stream_header.before(lines, hp.header)
+            roles = {"source": hp.source_column}
+            rows = columns.read_columns(lines, fmt, roles, DEFAULT_COLUMNS, header, source, blanks=True)
+            records = [Pair(r.get("source", ""), [], n, split(r["source"]) if r else []) for n, r in rows]
+            self.stream_header.after(lines, next((r.line for r in records if r.source), None))
+        if lines and lines[0][0] == 1 and not any(r.source for r in records):
             raise DataError(source, None, "no text to predict")
         self.attention_plot = attention_plot
         self.datasets["predict"] = encode_records(self.encode, records, lambda r: bool(r.source), source)

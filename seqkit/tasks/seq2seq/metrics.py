@@ -1,6 +1,8 @@
 """The encoder-decoder figures, Lightning-free: ``loss`` (teacher-forced NLL per target token over the stage) and
 the task metric of the decoded outputs: ``wer``/``per`` (grapheme-to-phoneme: word and phone error rates, as
-fractions) or ``bleu``/``chrf`` (sacreBLEU on detokenised text; its signature line goes to stderr)."""
+fractions), ``bleu``/``chrf`` (sacreBLEU on detokenised text; its signature line goes to stderr) or, for any text
+(``metric=text``), chrF and BLEU with ``exact`` (the share of outputs equal to a reference) and ``cer`` (character
+edits / reference characters, against the closest reference)."""
 
 from __future__ import annotations
 
@@ -33,12 +35,21 @@ def error_rates(hypotheses: List[List[str]], references: List[List[List[str]]]) 
     return {"wer": wrong / max(len(hypotheses), 1), "per": edits / max(phones, 1)}
 
 
+def text_scores(hypotheses: List[str], references: List[List[str]]) -> Dict[str, float]:
+    """Exact match (an output equal to one of its references) and character error rate (character edits to the
+    closest reference over its length, summed): ``error_rates`` over characters, so several references count."""
+    rates = error_rates([list(h) for h in hypotheses], [[list(r) for r in refs] for refs in references])
+    return {"exact": 1.0 - rates["wer"], "cer": rates["per"]}
+
+
 def bleu_chrf(hypotheses: List[str], references: List[List[str]]) -> Dict[str, object]:
     """Corpus BLEU (sacreBLEU defaults: 13a tokenisation, cased) and chrF on detokenised text.
-    references: per hypothesis its reference strings (the same count for each). -> bleu, chrf, signature."""
+    references: per hypothesis its reference strings (a hypothesis with fewer than the most has None in the
+    other reference streams, which sacreBLEU passes over). -> bleu, chrf, signature."""
     import sacrebleu
 
-    streams = [list(r) for r in zip(*references)]
+    most = max((len(r) for r in references), default=0)
+    streams = [[r[k] if k < len(r) else None for r in references] for k in range(most)]
     bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
     b, c = bleu.corpus_score(hypotheses, streams), chrf.corpus_score(hypotheses, streams)
     return {"bleu": b.score, "chrf": c.score, "signature": str(bleu.get_signature())}
@@ -74,6 +85,11 @@ class Seq2SeqMetrics:
         hyps = [self.codec.output_units(ids) for ids in self.outputs]  # tokens, or words of decoded subwords
         if self.metric == "wer":
             scores = error_rates(hyps, self.references)
+        elif self.metric == "text":
+            texts = [self.codec.detokenize(h) for h in hyps]
+            references = [[self.codec.detokenize(t) for t in r] for r in self.references]
+            scores = {**bleu_chrf(texts, references), **text_scores(texts, references)}
+            print(f"[seqkit] {self.stage} sacreBLEU signature: {scores.pop('signature')}", file=sys.stderr, flush=True)
         else:
             scores = bleu_chrf(
                 [self.codec.detokenize(h) for h in hyps],

@@ -18,7 +18,7 @@ from seqkit.nn.padding import PAD_INDEX, lengths_to_mask
 from seqkit.nn.seq2seq_decoder import Bridge, DecoderState, Seq2SeqDecoder
 
 DEFAULT_DECODE = {"beam_size": 5, "length_penalty": 0.0, "max_len_ratio": 2.0, "max_len_extra": 5, "n_best": 1}
-METRICS = {"wer": ("wer", "per"), "bleu": ("bleu", "chrf")}
+METRICS = {"wer": ("wer", "per"), "bleu": ("bleu", "chrf"), "text": ("chrf", "bleu", "exact", "cer")}
 
 
 class Seq2SeqNetwork(nn.Module):
@@ -34,7 +34,8 @@ class Seq2SeqNetwork(nn.Module):
         bos_index: the target's <bos> id, from the codec.
         eos_index: the target's <eos> id, from the codec.
         shared_vocab: source and target share one vocabulary, from the codec. Default: False
-        metric: "wer" (word and phone error rates) or "bleu" (sacreBLEU BLEU and chrF). Default: "wer"
+        metric: "wer" (word and phone error rates), "bleu" (sacreBLEU BLEU and chrF) or "text" (chrF, BLEU, exact
+            match and character error rate of the output text). Default: "wer"
         embedding_dim: both sides' embedding size. Default: 128
         embedding_dropout: on both sides' embeddings. Default: 0.0
         backbone: ``RecurrentEncoder`` arguments of the encoder (its cell is the decoder's too). Default: None
