@@ -176,7 +176,8 @@ def read_series(
                         number,
                         f"timestamp {cell!r} goes back to line {numbers[-1]}'s ({format_time(times[-1], time_format)}) "
                         f"where column {ids[0]!r} changes from {previous[names.index(ids[0])].strip()!r} to "
-                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; one series per file",
+                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; set "
+                        f"data.series_column={ids[0]} to train one model across them",
                     )
                 raise DataError(
                     source,
@@ -343,11 +344,13 @@ def split_bounds(n_rows: int, split: Sequence[float], source: str = "<data>") ->
 @dataclass(frozen=True)
 class Window:
     """One forecast: the origin row (first forecast step; the input is rows [origin - input_length, origin))
-    and how many of the horizon's steps are scored (less than the horizon only where a split ends sooner)."""
+    and how many of the horizon's steps are scored (less than the horizon only where a split ends sooner);
+    ``series``: its series' position among a long file's (0 for one series)."""
 
     index: int
     origin: int
     steps: int
+    series: int = 0  # which series of a long file (``data.series_column``) the window is cut from
 
 
 def training_windows(
