@@ -160,3 +160,13 @@ def test_two_stores_train_evaluate_per_store_and_predict_each_store(tmp_path, ca
     assert north < 500 < south  # each store's forecast in its own units
     with pytest.raises(ValueError, match="global model across several series .* is not exported"):
         export_checkpoint(str(ckpt), "onnx", output=str(tmp_path / "model"))
+
+
+def test_a_store_id_of_numbers_is_named_too_once_the_target_is_set(tmp_path):
+    path = tmp_path / "stores.csv"
+    path.write_text(long_file(tmp_path / "named.csv", days=70).read_text().replace("north", "1").replace("south", "2"))
+    with pytest.raises(DataError, match="which column to forecast"):
+        codec(path)
+    with pytest.raises(DataError, match="set data.series_column=store to train one model across them"):
+        codec(path, target="sales")
+    assert codec(path, target="sales", series_column="store").series_ids == ["1", "2"]

@@ -83,16 +83,18 @@ def format_time(t: datetime, time_format: Optional[str]) -> str:
 
 
 def _id_columns(names: List[str], before: List[str], now: List[str], skip: Sequence[str]) -> List[str]:
-    """Columns (not numbers, not ``skip``) whose value changes between two rows: a series id in a long file."""
-    out = []
-    for j, name in enumerate(names):
-        if name in skip or before[j].strip() == now[j].strip():
-            continue
-        try:
-            float(now[j])
-        except ValueError:
-            out.append(name)
-    return out
+    """Columns (not ``skip``: the ones read) whose value changes between two rows: a series id in a long file,
+    those of text first (an id of numbers, store 1, 2, ..., after them)."""
+    changed = [j for j, name in enumerate(names) if name not in skip and before[j].strip() != now[j].strip()]
+    return [names[j] for j in sorted(changed, key=lambda j: _is_float(now[j]))]
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def csv_fields(text: str, source: str, number: int) -> List[str]:

@@ -586,7 +586,7 @@ class ForecastingCodec(Codec):
             if training:
                 begin, end = bounds["train"]
                 if end - begin < L + H:
-                    training_windows(begin, end, L, H, hp.stride, f"train split of {key!r}", source)  # raises
+                    training_windows(begin, end, L, H, hp.stride, f"{hp.series_column}={key} train", source)  # raises
                 self.series_scalers[key] = Scaler(hp.scaler, hp.log).fit(one.values[begin:end], one.columns, source)
                 self.series_mase[key] = mase_scale(one.values[begin:end, :T], hp.season).tolist()
                 self.time_format = one.time_format
