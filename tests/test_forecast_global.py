@@ -170,3 +170,13 @@ def test_a_store_id_of_numbers_is_named_too_once_the_target_is_set(tmp_path):
     with pytest.raises(DataError, match="set data.series_column=store to train one model across them"):
         codec(path, target="sales")
     assert codec(path, target="sales", series_column="store").series_ids == ["1", "2"]
+
+
+def test_a_long_history_given_to_a_one_series_model_says_to_give_one_series(tmp_path):
+    c = codec(one_store(tmp_path / "north.csv", "north"))
+    restored = ForecastingCodec(**dict(c.hparams))
+    restored.load_state_dict(c.state_dict())
+    history = long_file(tmp_path / "history.csv", days=40)
+    lines = list(enumerate(history.read_text().splitlines(), 1))
+    with pytest.raises(DataError, match="the model was trained on one series: give one series' rows"):
+        restored.set_predict_input(lines, str(history))

@@ -120,11 +120,13 @@ def read_series(
     time_column: Optional[str] = None,
     date_format: Optional[str] = None,
     allow_empty: bool = False,
+    several: str = "set data.series_column={column} to train one model across them",
 ) -> Series:
     """Numbered CSV lines (a header, then one row a line) -> the ``columns`` as floats, in that order.
 
     date_format: the time column's strptime format (None: ``TIME_FORMATS``, then ISO 8601). allow_empty: an
-    empty cell becomes NaN (``seqkit.data.frequency.fill_gaps`` fills it) instead of an error.
+    empty cell becomes NaN (``seqkit.data.frequency.fill_gaps`` fills it) instead of an error. several: what to do
+    when the file holds several series (``{column}``: the id column's name).
 
     Errors (DataError ``file:line: ...``): an unknown column (names those that exist), a row with the wrong
     number of fields, an empty or non-numeric (or infinite/NaN) cell (names the column), a timestamp that
@@ -178,8 +180,8 @@ def read_series(
                         number,
                         f"timestamp {cell!r} goes back to line {numbers[-1]}'s ({format_time(times[-1], time_format)}) "
                         f"where column {ids[0]!r} changes from {previous[names.index(ids[0])].strip()!r} to "
-                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; set "
-                        f"data.series_column={ids[0]} to train one model across them",
+                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; "
+                        + several.format(column=ids[0]),
                     )
                 raise DataError(
                     source,

@@ -374,8 +374,13 @@ class ForecastingCodec(Codec):
     def _read_raw(self, lines: List[Tuple[int, str]], source: str) -> Series:
         """Empty cells as NaN: ``fill_gaps`` fills them or refuses them with the gaps (``data.fill``)."""
         hp = self.hparams
+        several = {}
+        if self.built:  # a trained model's history or test file: data.series_column is the training's to set
+            several["several"] = (
+                "the model was trained on one series: give one series' rows (or train with data.series_column={column})"
+            )
         return read_series(
-            lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=True
+            lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=True, **several
         )
 
     def _read(self, lines: List[Tuple[int, str]], source: str) -> Series:
