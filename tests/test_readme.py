@@ -279,6 +279,9 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
     "<wnut ckpt>": Producer("python scripts/train.py task=ner"),
     "<sales ckpt>": Producer("python scripts/train.py task=forecast data.path=sales.csv data.fill=linear"),
+    "<stores ckpt>": Producer(
+        "python scripts/train.py task=forecast data.path=stores.csv data.series_column=store data.fill=linear"
+    ),
 }
 
 

@@ -383,7 +383,7 @@ class ForecastingCodec(Codec):
             lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=True, **several
         )
 
-    def _read(self, lines: List[Tuple[int, str]], source: str) -> Series:
+    def _read(self, lines: List[Tuple[int, str]], source: str, label: str = "") -> Series:
         """A history or test file with the trained columns and step: gaps and empty cells filled as in training
         (a model trained with data.fill=none takes none: the refusal says to fill the file)."""
         hint = (
@@ -393,7 +393,7 @@ class ForecastingCodec(Codec):
         series, inserted, empty = fill_gaps(self._read_raw(lines, source), self.step, self.hparams.fill, hint)
         if inserted or empty:
             log(
-                f"{source}: filled {inserted} missing timestamp(s) and {empty} empty cell(s) by data.fill={self.hparams.fill}"
+                f"{source}{label}: filled {inserted} missing timestamp(s) and {empty} empty cell(s) by data.fill={self.hparams.fill}"
             )
         return series
 
@@ -567,7 +567,7 @@ class ForecastingCodec(Codec):
                     f"series {key!r} (column {column!r}) is not one the model was trained on: {self.series_ids}",
                 )
             else:
-                out[key] = self._read(group, source)
+                out[key] = self._read(group, source, f" [{column}={key}]")
         return out
 
     def _setup_long(self, stage: Optional[str]) -> None:
