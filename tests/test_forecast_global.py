@@ -180,3 +180,16 @@ def test_a_long_history_given_to_a_one_series_model_says_to_give_one_series(tmp_
     lines = list(enumerate(history.read_text().splitlines(), 1))
     with pytest.raises(DataError, match="the model was trained on one series: give one series' rows"):
         restored.set_predict_input(lines, str(history))
+
+
+def test_predict_reads_a_long_history_whole_however_many_lines(tmp_path):
+    from seqkit.app.predict_stream import stream_predictions
+
+    c = codec(long_file(tmp_path / "stores.csv"), series_column="store")
+    restored = ForecastingCodec(**dict(c.hparams))
+    restored.load_state_dict(c.state_dict())
+    network = ForecastNetwork(**restored.network_kwargs(), backbone={"hidden_size": 3})
+    history, out = long_file(tmp_path / "history.csv", days=40), tmp_path / "out.jsonl"
+    stream_predictions(network, restored, str(history), str(out), {}, chunk_lines=16, chunk_tokens=16)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["store"] for r in rows] == ["north"] * 14 + ["south"] * 14  # one forecast a store, not a chunk

@@ -247,6 +247,8 @@ def stream_predictions(
         if path:
             check_not_read(path, reads)  # before anything is opened for writing
     limit = _limit(options, codec, name)
+    if getattr(codec, "reads_whole_input", False):  # one record is the whole file (a forecaster's history)
+        chunk_lines = chunk_tokens = sys.maxsize
     count, any_text, pending = 0, False, None
     with reading(reads), _open_input(source) as stream, _open_output(output) as out:
         for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences, limit, chunk_tokens):

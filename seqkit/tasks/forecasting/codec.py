@@ -211,6 +211,7 @@ class ForecastingCodec(Codec):
 
     defaults = DEFAULTS
     keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
+    reads_whole_input = True  # predict.py reads the history whole: a header, then every series' rows (no chunks)
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
