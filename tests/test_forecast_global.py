@@ -193,3 +193,14 @@ def test_predict_reads_a_long_history_whole_however_many_lines(tmp_path):
     stream_predictions(network, restored, str(history), str(out), {}, chunk_lines=16, chunk_tokens=16)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["store"] for r in rows] == ["north"] * 14 + ["south"] * 14  # one forecast a store, not a chunk
+
+
+def test_stores_of_different_frequencies_are_refused_naming_the_store(tmp_path):
+    path = tmp_path / "stores.csv"
+    daily = long_file(tmp_path / "daily.csv", days=100, stores={"north": 100.0}).read_text().splitlines()
+    weekly = [f"{date(2023, 1, 1) + timedelta(weeks=i)},south,{5 + i}" for i in range(100)]
+    path.write_text("\n".join(daily + weekly) + "\n")
+    with pytest.raises(DataError) as e:
+        codec(path, series_column="store")
+    assert str(e.value).startswith(f"{path} [store=south]: a step of {{'seconds': 604800}} between rows where")
+    assert "share a frequency (set data.freq)" in str(e.value)
