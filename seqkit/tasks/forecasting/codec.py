@@ -24,7 +24,7 @@ from seqkit.data.batch import DeviceMovable
 from seqkit.data.builtin import builtin_files
 from seqkit.data.codec import Codec
 from seqkit.data.errors import DataError
-from seqkit.data.frequency import FILLS, FREQUENCIES, NO_TIMESTAMPS, fill_gaps, resolve_frequency
+from seqkit.data.frequency import FILLS, FREQUENCIES, NO_TIMESTAMPS, fill_gaps, frequency_name, resolve_frequency
 from seqkit.data.notice import log
 from seqkit.data.panel import split_long
 from seqkit.data.textfile import read_lines
@@ -435,8 +435,8 @@ class ForecastingCodec(Codec):
             raise DataError(
                 source,
                 None,
-                f"a step of {step} between rows where the series before have {self.step}: the series of one file "
-                "share a frequency (set data.freq)",
+                f"{name or step} rows where the series before are {frequency_name(self.step) or self.step}: the "
+                "series of one file share one frequency (train this one from a file of its own)",
             )
         self.step = step
         freq = FREQUENCIES[name] if name else NO_TIMESTAMPS
