@@ -56,6 +56,7 @@ APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
     "bench_gpu.py": ["--quick"],
+    "bench_serve.py": ["--quick"],
 }
 # ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
 APPENDED_WHEN: Dict[str, List[str]] = {
@@ -69,6 +70,7 @@ OPTIONAL: Dict[str, Tuple[str, str]] = {
     "logger=many": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
     "format=onnx": ("onnxruntime", "needs the optional extra seqkit[export]"),
     "hparams_search=": ("hydra_plugins.hydra_optuna_sweeper", "needs the optional extra seqkit[sweep]"),
+    "bench_serve.py": ("aiohttp", "needs the optional extras seqkit[serve,bench]"),
 }
 
 

@@ -48,6 +48,9 @@ class Codec:
     override them. Others are kept (an older checkpoint's); the data module refuses them."""
 
     defaults: ClassVar[Dict[str, Any]] = {}
+    # What one prediction input is: "line" (a text a line, each answered on its own: predict.py's output line k
+    # answers input line k) or "file" (the whole input is one example, e.g. a forecaster's CSV history).
+    predict_unit: ClassVar[str] = "line"
     # What a checkpoint keeps of what the codec learnt, in the state's order: attribute -> the class that writes
     # and reads it (``to_dict`` / ``from_dict``: Vocabulary, Tokenizer, SubwordModel); one that is None is left out.
     state_fields: ClassVar[Dict[str, Any]] = {}
