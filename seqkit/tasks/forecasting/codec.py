@@ -210,9 +210,8 @@ class ForecastingCodec(Codec):
     """
 
     defaults = DEFAULTS
-    predict_unit = "file"  # predict.py's whole input is one CSV history, answered by one forecast
+    predict_unit = "file"  # predict.py's whole input is one CSV history (a long file's: every series'), read whole
     keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
-    reads_whole_input = True  # predict.py reads the history whole: a header, then every series' rows (no chunks)
 
     def __init__(self, **settings: Any):
         super().__init__(**settings)
