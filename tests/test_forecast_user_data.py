@@ -166,8 +166,10 @@ def test_a_long_file_says_it_holds_several_series_naming_the_id_column(tmp_path)
         codec(path)
     assert str(e.value) == (
         f"{path}:62: timestamp '2023-01-01' goes back to line 61's (2023-03-01) where column 'store' changes "
-        "from 'north' to 'south': the file holds several series; one series per file"
+        "from 'north' to 'south': the file holds several series; set data.series_column=store to train one model "
+        "across them"
     )
+    assert hint_parses(str(e.value)) == ["data.series_column=store"]
 
 
 def test_which_column_to_forecast_is_asked_when_several_hold_numbers(tmp_path):

@@ -299,6 +299,9 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<sales ckpt>": Producer("python scripts/train.py task=forecast data.path=sales.csv data.fill=linear"),
     "<classify ckpt>": Producer("seqkit train task=classify data.train_path=tickets.csv data.format=csv"),
     "<seq2seq ckpt>": Producer("seqkit train task=seq2seq data.train_path=dates.tsv data.val_path=dates.tsv"),
+    "<stores ckpt>": Producer(
+        "python scripts/train.py task=forecast data.path=stores.csv data.series_column=store data.fill=linear"
+    ),
 }
 
 

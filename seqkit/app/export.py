@@ -42,6 +42,8 @@ def export_checkpoint(
     if not shape.export:
         raise ValueError(f"{path}: the {shape.name} shape has no export graphs")
     network, codec = load(ckpt_path, **({"pretrained": pretrained} if pretrained else {}))
+    if hasattr(codec, "export_refusal") and codec.export_refusal():  # what the graphs cannot hold
+        raise ValueError(f"{path}: {codec.export_refusal()}")
     module = importlib.import_module(shape.export.partition(":")[0])
     sidecar_shape = module.SIDECAR_SHAPE
     graphs = module.graphs(network)

@@ -247,6 +247,8 @@ def stream_predictions(
         if path:
             check_not_read(path, reads)  # before anything is opened for writing
     limit = _limit(options, codec, name)
+    if _one_example(codec):
+        chunk_lines = chunk_tokens = sys.maxsize
     count, any_text, pending = 0, False, None
     with reading(reads), _open_input(source) as stream, _open_output(output) as out:
         for chunk in chunks(numbered_lines(stream, name), chunk_lines, sentences, limit, chunk_tokens):
@@ -276,10 +278,17 @@ def predict_lines(network: Any, codec: Any, lines: Lines, source: str, options: 
     sentences = (options.get("input_format") or codec.hparams.get("format", "text")) in ("conll", "conllu")
     rows: List[Row] = []
     pending: Pending = None
-    for chunk in chunks(iter(lines), CHUNK_LINES, sentences, limit):
+    size, budget = (sys.maxsize, sys.maxsize) if _one_example(codec) else (CHUNK_LINES, CHUNK_TOKENS)
+    for chunk in chunks(iter(lines), size, sentences, limit, budget):
         got, pending = _predict_chunk(network, codec, chunk, source, options, pending)
         rows += got
     return rows
+
+
+def _one_example(codec) -> bool:
+    """The whole input is one example (``predict_unit`` "file": a forecaster's history, a long file's every
+    series), read as one chunk however many lines: cut, each piece would be forecast on its own."""
+    return getattr(codec, "predict_unit", "line") == "file"
 
 
 def _predict_chunk(

@@ -76,13 +76,17 @@ def _steps_between(a: datetime, b: datetime, step: Dict[str, int]) -> Optional[i
     return k if not rest and k > 0 else None
 
 
-def fill_gaps(series: Series, step: Dict[str, int], fill: str) -> Tuple[Series, int, int]:
+TRAINING_HINT = "fill them with data.fill=linear (or previous, zero), or give every value"
+
+
+def fill_gaps(series: Series, step: Dict[str, int], fill: str, hint: str = TRAINING_HINT) -> Tuple[Series, int, int]:
     """Missing timestamps and empty cells (NaN from ``read_series(allow_empty=True)``) -> (the series on a
     regular grid with both filled by ``fill``, how many rows were inserted, how many empty cells were filled).
 
     fill: "none" (refuse, naming the missing dates and the first empty cell's line), "previous" (the last value before), "linear" (between the values
     either side), "zero". A timestamp off the grid, or a hole ``previous``/``linear`` cannot fill (at the
-    start, or at the end for linear), stops with the file line.
+    start, or at the end for linear), stops with the file line. hint: what the refusal (fill "none") says to do
+    (default: the training option; a trained model's history file gets the codec's).
     """
     if fill not in FILLS:
         raise ValueError(f"data.fill must be one of {list(FILLS)}, got {fill!r}")
@@ -128,9 +132,7 @@ def fill_gaps(series: Series, step: Dict[str, int], fill: str) -> Tuple[Series, 
             row, col = holes.nonzero()[0].tolist()
             line = series.lines[row]
             what.append(f"{empty} empty cell(s) (the first here, column {series.columns[col]!r})")
-        raise DataError(
-            src, line, f"{' and '.join(what)}: fill them with data.fill=linear (or previous, zero), or give every value"
-        )
+        raise DataError(src, line, f"{' and '.join(what)}: {hint}")
     values = torch.stack(rows)
     holes = torch.isnan(values)
     if holes.any():

@@ -83,16 +83,18 @@ def format_time(t: datetime, time_format: Optional[str]) -> str:
 
 
 def _id_columns(names: List[str], before: List[str], now: List[str], skip: Sequence[str]) -> List[str]:
-    """Columns (not numbers, not ``skip``) whose value changes between two rows: a series id in a long file."""
-    out = []
-    for j, name in enumerate(names):
-        if name in skip or before[j].strip() == now[j].strip():
-            continue
-        try:
-            float(now[j])
-        except ValueError:
-            out.append(name)
-    return out
+    """Columns (not ``skip``: the ones read) whose value changes between two rows: a series id in a long file,
+    those of text first (an id of numbers, store 1, 2, ..., after them)."""
+    changed = [j for j, name in enumerate(names) if name not in skip and before[j].strip() != now[j].strip()]
+    return [names[j] for j in sorted(changed, key=lambda j: _is_float(now[j]))]
+
+
+def _is_float(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def csv_fields(text: str, source: str, number: int) -> List[str]:
@@ -118,11 +120,13 @@ def read_series(
     time_column: Optional[str] = None,
     date_format: Optional[str] = None,
     allow_empty: bool = False,
+    several: str = "set data.series_column={column} to train one model across them",
 ) -> Series:
     """Numbered CSV lines (a header, then one row a line) -> the ``columns`` as floats, in that order.
 
     date_format: the time column's strptime format (None: ``TIME_FORMATS``, then ISO 8601). allow_empty: an
-    empty cell becomes NaN (``seqkit.data.frequency.fill_gaps`` fills it) instead of an error.
+    empty cell becomes NaN (``seqkit.data.frequency.fill_gaps`` fills it) instead of an error. several: what to do
+    when the file holds several series (``{column}``: the id column's name).
 
     Errors (DataError ``file:line: ...``): an unknown column (names those that exist), a row with the wrong
     number of fields, an empty or non-numeric (or infinite/NaN) cell (names the column), a timestamp that
@@ -176,7 +180,8 @@ def read_series(
                         number,
                         f"timestamp {cell!r} goes back to line {numbers[-1]}'s ({format_time(times[-1], time_format)}) "
                         f"where column {ids[0]!r} changes from {previous[names.index(ids[0])].strip()!r} to "
-                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; one series per file",
+                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; "
+                        + several.format(column=ids[0]),
                     )
                 raise DataError(
                     source,
@@ -343,11 +348,13 @@ def split_bounds(n_rows: int, split: Sequence[float], source: str = "<data>") ->
 @dataclass(frozen=True)
 class Window:
     """One forecast: the origin row (first forecast step; the input is rows [origin - input_length, origin))
-    and how many of the horizon's steps are scored (less than the horizon only where a split ends sooner)."""
+    and how many of the horizon's steps are scored (less than the horizon only where a split ends sooner);
+    ``series``: its series' position among a long file's (0 for one series)."""
 
     index: int
     origin: int
     steps: int
+    series: int = 0  # which series of a long file (``data.series_column``) the window is cut from
 
 
 def training_windows(

@@ -1,4 +1,5 @@
-"""The forecasting data module: a thin ``CodecDataModule`` over ``ForecastingCodec`` (windows over one series)."""
+"""The forecasting data module: a thin ``CodecDataModule`` over ``ForecastingCodec`` (windows over one series, or
+over each series of a long file)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from seqkit.tasks.forecasting.codec import ForecastingCodec, Frame, WindowBatch
 
 
 class ForecastingDataModule(CodecDataModule):
-    """Windows over one CSV series (``task=forecast``); settings and defaults: ``ForecastingCodec``. Training
+    """Windows over one CSV series, or each series of a long file (``task=forecast``); settings and defaults: ``ForecastingCodec``. Training
     windows are shuffled (DDP: each rank its share), evaluation ones kept in time order."""
 
     codec_class = ForecastingCodec

@@ -10,7 +10,7 @@ to its baselines on stderr."""
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -96,7 +96,11 @@ class _Sums:
 
 class ForecastMetrics:
     """One stage's figures (``compute`` -> names without the stage prefix). ``update`` takes
-    ``network.evaluate(batch)``: ``{"loss", "forecast", "baselines", "mask"}``."""
+    ``network.evaluate(batch)``: ``{"loss", "forecast", "baselines", "mask"}``.
+
+    A global model's (``data.series_column``): each series' figures and baselines in its own original units and
+    MASE scale (``series/<id>/<name>``), and as the top-level figures their mean over the series (a figure left
+    out for one series, as MAPE near zero, is left out of the mean); the ratios are the means'."""
 
     progress = ()  # nothing on the progress bar (as before)
 
@@ -104,11 +108,15 @@ class ForecastMetrics:
         self.network = network
         self.scaler = network.target_scaler
         self.mase_scale = getattr(codec, "mase_scale", None)  # fitted on the training rows (None: no mase)
+        self.series: List[str] = list(getattr(codec, "series_ids", None) or [])  # a global model's (else empty)
+        self.series_scalers = [codec.series_scaler(k) for k in self.series]
+        self.series_mase = [codec.series_mase[k] for k in self.series]
         self.reset()
 
     def reset(self) -> None:
         self.loss_sum, self.batches_size = torch.tensor(0.0), 0
         self.sums: Dict[str, _Sums] = {}
+        self.by_series: Dict[int, Dict[str, _Sums]] = {}  # a global model's: series position -> its sums
         self.pinball_sum, self.coverage_sum, self.interval_count = torch.tensor(0.0), torch.tensor(0.0), 0
         self.windows = 0
 
@@ -117,14 +125,19 @@ class ForecastMetrics:
         self.loss_sum = self.loss_sum + output["loss"].detach().float().cpu() * n
         self.batches_size += n
         out, mask, y = output["forecast"], output["mask"], batch.y
-        inverse = self.scaler.inverse
-        y_masked = y[mask]
-        y_orig = inverse(y.double())[mask].float()
-        for name, pred in {"model": out["point"], **output["baselines"]}.items():
-            pred = pred.detach()
-            self.sums.setdefault(name, _Sums()).update(
-                pred[mask], y_masked, inverse(pred.double())[mask].float(), y_orig
-            )
+        predictions = {"model": out["point"], **output["baselines"]}
+        if self.series:
+            for k in batch.series.unique().tolist():
+                rows = batch.series == k
+                self._accumulate(
+                    self.by_series.setdefault(k, {}),
+                    self.series_scalers[k],
+                    {name: pred[rows] for name, pred in predictions.items()},
+                    y[rows],
+                    mask[rows],
+                )
+        else:
+            self._accumulate(self.sums, self.scaler, predictions, y, mask)
         interval = self.network.output.interval(out)
         if interval is not None:
             levels = self.network.output.quantiles
@@ -139,34 +152,65 @@ class ForecastMetrics:
             self.interval_count += int(mask.sum())
         self.windows += n
 
+    @staticmethod
+    def _accumulate(
+        sums: Dict[str, _Sums], scaler: Any, predictions: Mapping[str, Tensor], y: Tensor, mask: Tensor
+    ) -> None:
+        """Each predictor's scored steps into ``sums``, in scaled and (``scaler``) original units."""
+        inverse = scaler.inverse
+        y_masked = y[mask]
+        y_orig = inverse(y.double())[mask].float()
+        for name, pred in predictions.items():
+            pred = pred.detach()
+            sums.setdefault(name, _Sums()).update(pred[mask], y_masked, inverse(pred.double())[mask].float(), y_orig)
+
     def compute(self) -> Dict[str, float]:
         return {k: float(v) for k, v in self._values().items()}
+
+    def _figures(self, sums: Dict[str, _Sums], scale: Optional[Sequence[float]]) -> Dict[str, Tensor]:
+        """Every predictor's figures (the model's unprefixed, a baseline's ``<name>/``)."""
+        values: Dict[str, Tensor] = {}
+        for name in self.network.predictors:
+            if name in sums and sums[name].count:
+                for key, value in sums[name].compute(scale).items():
+                    values[key if name == "model" else f"{name}/{key}"] = value
+        return values
 
     def _values(self) -> Dict[str, Tensor]:
         if self.batches_size == 0:
             return {}
         values: Dict[str, Tensor] = {"loss": self.loss_sum / self.batches_size}
-        for name in self.network.predictors:
-            if name in self.sums and self.sums[name].count:
-                for key, value in self.sums[name].compute(self.mase_scale).items():
-                    values[key if name == "model" else f"{name}/{key}"] = value
+        if self.series:
+            per = {k: self._figures(sums, self.series_mase[k]) for k, sums in sorted(self.by_series.items())}
+            common = [key for key in next(iter(per.values()), {}) if all(key in f for f in per.values())]
+            values.update({key: torch.stack([f[key] for f in per.values()]).mean() for key in common})
+            for k, figures in per.items():
+                prefix = f"series/{self.series[k]}/"
+                values.update({prefix + key: v for key, v in {**figures, **self._ratios(figures)}.items()})
+        else:
+            values.update(self._figures(self.sums, self.mase_scale))
         if self.interval_count:
             values["pinball"] = self.pinball_sum / float(self.interval_count)
             values["coverage"] = self.coverage_sum / float(self.interval_count)
-        for key, best in self.best().items():
-            values[f"ratio_{key}"] = values[key] / values[f"{best}/{key}"]  # float32: x / 0 is inf, as before
+        values.update(self._ratios(values))
         return values
 
-    def best(self) -> Dict[str, str]:
-        """{"mse" | "rmse_orig": the baseline with the lowest figure}."""
-        baselines = [n for n in self.network.predictors[1:] if n in self.sums and self.sums[n].count]
-        if not baselines or "model" not in self.sums:
+    def _ratios(self, values: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        """``ratio_mse`` and ``ratio_rmse_orig``: the model's figure over the best baseline's (float32: x / 0 is
+        inf, as before)."""
+        return {f"ratio_{key}": values[key] / values[f"{best}/{key}"] for key, best in self.best(values).items()}
+
+    def best(self, values: Optional[Mapping[str, Tensor]] = None) -> Dict[str, str]:
+        """{"mse" | "rmse_orig": the baseline with the lowest figure} among ``values`` (default: the computed)."""
+        values = self._values() if values is None else values
+        baselines = [n for n in self.network.predictors[1:] if f"{n}/mse" in values]
+        if not baselines or "mse" not in values:
             return {}
-        figures = {n: self.sums[n].compute() for n in baselines}
-        return {key: min(baselines, key=lambda n: float(figures[n][key])) for key in ("mse", "rmse_orig")}
+        return {key: min(baselines, key=lambda n: float(values[f"{n}/{key}"])) for key in ("mse", "rmse_orig")}
 
     def report(self, stage: str) -> None:
-        """The model next to its baselines, on stderr (stdout keeps the JSON line)."""
+        """The model next to its baselines, on stderr (stdout keeps the JSON line); a global model's figures
+        are the means over its series, each series' model figures below them."""
         values = self.compute()
         if "mse" not in values:
             return
@@ -175,15 +219,17 @@ class ForecastMetrics:
             f"[seqkit] {stage}: {self.windows} window(s) of {net.input_length} -> {net.horizon}; mse, mae on "
             "scaled values; rmse, mae, smape, mape in original units; mase scaled by the training rows' "
             "seasonal-naive error (mape left out where the series comes near zero)"
+            + (f"; the mean over {len(self.by_series)} series" if self.series else "")
         ]
         lines.append(f"  {'':16}" + "".join(f"{k:>12}" for k in KEYS))
-        for name in net.predictors:
-            prefix = "" if name == "model" else f"{name}/"
+        rows = [(name, "" if name == "model" else f"{name}/") for name in net.predictors]
+        rows += [(f"series {self.series[k]}", f"series/{self.series[k]}/") for k in sorted(self.by_series)]
+        for name, prefix in rows:
             if f"{prefix}mse" in values:
                 lines.append(
                     f"  {name:16}"
                     + "".join(f"{values[prefix + k]:12.4f}" if prefix + k in values else f"{'-':>12}" for k in KEYS)
                 )
-        for key, name in self.best().items():
+        for key, name in self.best(values).items():
             lines.append(f"  model / best baseline by {key} ({name}): {values[f'ratio_{key}']:.3f}x")
         print("\n".join(lines), file=sys.stderr, flush=True)

@@ -41,7 +41,8 @@ class ForecastPlot(pl.Callback):
             interval = network.output.interval(out)
             baselines = network.baselines(x)
         pl_module.train(was_training)
-        inverse = datamodule.target_scaler.inverse
+        scaler, label = datamodule.codec.window_series(window)  # a global model's: that series' own
+        inverse = scaler.inverse
         first = lambda t: inverse(t.double().cpu())[0, :, 0]  # noqa: E731 - [1, H, T] -> first target [H]
         L, H, o = datamodule.codec.hparams.input_length, datamodule.codec.hparams.horizon, window.origin  # as resolved
         times = frame.times if frame.times is not None else list(range(len(frame.scaled)))
@@ -55,6 +56,6 @@ class ForecastPlot(pl.Callback):
             None if interval is None else (first(interval[0]), first(interval[1])),
             actual=values[o : o + window.steps, 0],
             baselines={k: first(v) for k, v in baselines.items()},
-            title=f"{datamodule.targets[0]}: last {split} window ({L} -> {H})",
+            title=f"{datamodule.targets[0]}{label}: last {split} window ({L} -> {H})",
         )
         print(f"[seqkit] forecast plot: {path}", file=sys.stderr, flush=True)
