@@ -88,7 +88,7 @@ def collect_hints() -> List[Tuple[str, str]]:
 
 def parseable(override: str) -> str:
     """Placeholders (``<file>``, ``...``, an f-string's value, an empty value) -> a sample value."""
-    text = re.sub(r"<[^<>]*>?", "x", override).replace("...", "x").replace(HOLE, "x")
+    text = re.sub(r"<[^<>]*>?|\{[a-z_]+\}", "x", override).replace("...", "x").replace(HOLE, "x")  # {name}: a template
     return text + "x" if text.endswith("=") else text
 
 
