@@ -287,3 +287,23 @@ def test_a_seq2seq_header_with_other_names_is_refused_in_a_headerless_read(tmp_p
     assert [p.text for p in kept][0] == "input"  # asked for: kept as a pair
     words = write(tmp_path, "w.tsv", "cat\tKatze\ndog\tHund\nhat\tHut\n")  # line 1 shares characters: no header
     assert len(Seq2SeqCodec(train_path=str(words)).read_splits()["train"][0]) == 3
+
+
+def _conll(tmp_path, name="train.conll"):
+    sentences = [[("Ann", "B-PER"), ("saw", "O"), ("Rome", "B-LOC")], [("Bo", "B-PER"), ("left", "O")]] * 4
+    return write(tmp_path, name, "\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n")
+
+
+def test_a_tagger_without_validation_data_stops_with_the_setting_to_give(tmp_path):
+    train = _conll(tmp_path)
+    with pytest.raises(ValueError, match=r"^no validation data: give data.val_path=<file>"):
+        _train(tmp_path / "run", "task=tag", f"data.train_path={train}")
+
+
+def test_a_monitored_metric_the_model_does_not_log_stops_at_the_first_validation(tmp_path):
+    train = _conll(tmp_path)  # tags without entities (data.scheme=none) give accuracy, not entity F1
+    overrides = ("task=tag", f"data.train_path={train}", f"data.val_path={train}", "data.scheme=none")
+    with pytest.raises(ValueError, match=r"^monitor.metric=val/f1: this model logs no such metric \(it logs val/loss"):
+        _train(tmp_path / "run", *overrides)
+    _, figures = _train(tmp_path / "ok", *overrides, "monitor.metric=val/acc")  # the hint's setting trains
+    assert "val/acc" in figures and "val/f1" not in figures

@@ -114,6 +114,10 @@ class CodecDataModule(pl.LightningDataModule):
             if "train" not in splits:
                 raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
             self.codec.build(splits["train"][0])
+        if stage == "fit" and "val" not in splits:
+            raise ValueError(
+                "no validation data: give data.val_path=<file> (training keeps the epoch that does best on it)"
+            )
         for name, (examples, source) in splits.items():
             if name == "train" and stage not in (None, "fit"):
                 continue

@@ -165,8 +165,15 @@ class TaskModule(pl.LightningModule):
 
     def _end(self, stage: str) -> None:
         metrics = self._metrics.pop(stage)
-        for name, value in metrics.compute().items():
+        values = metrics.compute()
+        for name, value in values.items():
             self.log(f"{stage}/{name}", float(value), prog_bar=stage == "val" and name in metrics.progress)
+        if stage == "val" and self.monitor and self.monitor.startswith("val/") and self.monitor[4:] not in values:
+            logged = ", ".join(f"val/{name}" for name in values if not name.startswith("series/"))
+            raise ValueError(  # before Lightning's checkpoint callback stops on it with a traceback
+                f"monitor.metric={self.monitor}: this model logs no such metric (it logs {logged}); "
+                f"set monitor.metric=val/loss and monitor.mode=min, or another of them"
+            )
         if hasattr(metrics, "report") and self.trainer.state.fn != "fit" and not self.trainer.sanity_checking:
             metrics.report(stage)  # the shape's table on stderr (forecasting: the model next to its baselines)
 
