@@ -190,8 +190,8 @@ def render(root: Path = CONFIGS) -> str:
     out = [
         "# Configuration reference",
         "",
-        "Generated from the YAML comments of `seqkit/configs/` by `python scripts/config_reference.py`: do not edit",
-        "it by hand. Every key is an override (`seqkit train task=ner data.batch_size=32`); a group is chosen with",
+        "Generated from the YAML comments of `seqkit/configs/` by `scripts/config_reference.py`: do not edit",
+        "it by hand. Every key is an override on the command line (`data.batch_size=32`); a group is chosen with",
         "`group=choice` (`backbone=gru`). A key of an `experiment` or `hparams_search` file sets a key that a task or",
         "`train.yaml` defines, and shares its meaning. `${...}` is an interpolation: the value of that other key.",
         "",
