@@ -75,14 +75,19 @@ def test_the_saved_settings_are_those_the_data_modules_saved_before():
 
     loaders = ["root", "batch_size", "eval_batch_size", "bucketing", "num_workers"]
     text = ["train_path", "val_path", "test_path", "format", "builtin", "split", "split_seed", "tokenizer"]
-    classification = [*text, "min_freq", "max_vocab_size", "pretrained", "char_features", *loaders]
+    streaming = ["streaming", "shuffle_buffer"]  # seqkit.data.streaming, of the shapes whose files can stream
+    classification = [*text, "min_freq", "max_vocab_size", "pretrained", "char_features", *streaming, *loaders]
     assert list(ClassificationDataModule().hparams) == classification
     assert list(AddingDataModule().hparams) == ["length", "train_size", "val_size", "test_size", "seed", *loaders]
     lm = ["train_path", "val_path", "test_path", "builtin", "level", "bptt", "bptt_jitter", "val_fraction"]
     assert list(LanguageModelingDataModule().hparams) == [*lm, "min_freq", "max_vocab_size", "seed", *loaders]
     forecast = dict(ForecastingDataModule().hparams)
     assert list(forecast)[-5:] == ["batch_size", "eval_batch_size", "num_workers", "train_path", "val_path"]
-    assert (forecast["split"], forecast["eval_batch_size"], forecast["covariates"]) == ([0.7, 0.1, 0.2], 256, [])
+    assert (forecast["split"], forecast["eval_batch_size"], forecast["covariates"]) == (
+        None,
+        256,
+        [],
+    )  # split: from the data
 
 
 def test_the_loader_settings_reach_the_loaders():

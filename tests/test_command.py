@@ -65,7 +65,7 @@ def test_help_names_the_commands_tasks_groups_and_where_the_configs_live(capsys)
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert len(lines) <= 40 and max(map(len, lines)) <= usage.WIDTH  # a screenful, not Hydra's tree
-    for name in ("train", "evaluate", "predict", "generate", "export"):
+    for name in ("train", "evaluate", "predict", "generate", "export", "serve"):
         assert f"  {name} " in out and f"seqkit {name} " in out
     for task in TASKS:
         assert f"  {task} " in out, task
@@ -102,7 +102,7 @@ def test_a_searchpath_override_names_a_user_folder_too(user_configs):
     assert "my_task" in usage.overview(argv)
 
 
-@pytest.mark.parametrize("name", ["predict", "evaluate", "generate", "export"])
+@pytest.mark.parametrize("name", ["predict", "evaluate", "generate", "export", "serve"])
 def test_a_command_s_help_lists_its_settings(name, capsys):
     assert command.main([name, "--help"]) == 0
     out = capsys.readouterr().out
@@ -135,7 +135,7 @@ def test_an_unknown_command_is_one_line_and_exit_status_2(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "error: unknown command 'trian': did you mean 'seqkit train'? the commands are train, evaluate, predict, "
-        "generate, export (seqkit --help)"
+        "generate, export, serve (seqkit --help)"
     ]
     assert command.main(["task=sentiment"]) == 2
     assert capsys.readouterr().err.startswith("error: 'task=sentiment' comes before a command: the commands are")

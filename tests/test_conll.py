@@ -16,6 +16,8 @@ from seqkit.data.tag_schemes import (
     spans,
 )
 
+HINT = " (predictions come in {}; options.output_scheme=input writes them in {})"
+
 
 def write(tmp_path, name, text):
     p = tmp_path / name
@@ -138,7 +140,7 @@ def test_iob1_detected_and_converted(tmp_path):
     sents = read_conll(p, log=messages.append)
     assert sents[0].tags == ["B-ORG", "O", "B-PER", "O"]
     assert sents[1].tags == ["B-LOC", "B-LOC", "O", "B-ORG", "I-ORG"]
-    assert messages == [f"{p}: tags are IOB1; converted to IOB2"]
+    assert messages == [f"{p}: tags are IOB1; converted to IOB2" + HINT.format("IOB2", "IOB1")]
 
 
 def test_iob1_to_iobes(tmp_path):
@@ -146,7 +148,7 @@ def test_iob1_to_iobes(tmp_path):
     messages = []
     sents = read_conll(p, scheme="iobes", log=messages.append)
     assert sents[1].tags == ["S-LOC", "S-LOC", "O", "B-ORG", "E-ORG"]
-    assert messages == [f"{p}: tags are IOB1; converted to IOBES"]
+    assert messages == [f"{p}: tags are IOB1; converted to IOBES" + HINT.format("IOBES", "IOB1")]
 
 
 def test_iob2_kept(tmp_path):
@@ -160,7 +162,7 @@ def test_iobes_file_read_as_iob2_and_iobes(tmp_path):
     p = write(tmp_path, "iobes.txt", "a\tB-PER\nb\tE-PER\nc\tS-LOC\nd\tO\n")
     messages = []
     assert read_conll(p, log=messages.append)[0].tags == ["B-PER", "I-PER", "B-LOC", "O"]
-    assert messages == [f"{p}: tags are IOBES; converted to IOB2"]
+    assert messages == [f"{p}: tags are IOBES; converted to IOB2" + HINT.format("IOB2", "IOBES")]
     assert read_conll(p, scheme="iobes", log=pytest.fail)[0].tags == ["B-PER", "E-PER", "S-LOC", "O"]
 
 

@@ -114,7 +114,11 @@ def test_train_evaluate_backtest_and_predict(tmp_path, capsys, monkeypatch):
 
 def test_forecast_configs_compose():
     cfg = composed_script_config("train", "task=forecast")
-    assert cfg.data.builtin == "airpassengers" and cfg.data.split == [108, 12, 24] and cfg.data.season == 12
+    assert cfg.data.builtin == "airpassengers" and cfg.data.split is None and cfg.data.season is None
+    from seqkit.tasks.forecasting.codec import ForecastingCodec  # null: the built-in series' preset fills them
+
+    preset = ForecastingCodec(**{k: v for k, v in cfg.data.items() if k != "_target_"}).hparams
+    assert (preset.split, preset.season, preset.horizon, preset.log) == ([108, 12, 24], 12, 24, True)
     assert cfg.model._target_ == "seqkit.training.TaskModule" and cfg.model.shape == "forecasting"
     assert cfg.data._target_ == "seqkit.tasks.forecasting.datamodule.ForecastingDataModule"
     assert (

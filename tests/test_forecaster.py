@@ -142,7 +142,7 @@ def test_seasonal_naive_highway_forecasts_the_residual_of_the_last_season(head):
 def test_highway_choices_are_checked():
     with pytest.raises(ValueError, match="needs data.season <= data.input_length"):
         ForecastNetwork(input_length=10, horizon=4, season=12, backbone=TINY, highway="seasonal_naive")
-    with pytest.raises(ValueError, match="use model.head=direct or seq2seq"):
+    with pytest.raises(ValueError, match="use model.head=direct or model.head=seq2seq"):
         ForecastNetwork(input_length=10, horizon=4, season=4, backbone=TINY, head="recursive", highway="least_squares")
     with pytest.raises(ValueError, match="model.highway must be one of"):
         ForecastNetwork(backbone=TINY, highway="ets")

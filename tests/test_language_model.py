@@ -305,3 +305,26 @@ def test_the_generation_reader_reads_and_writes_text_as_the_data_module_does(tmp
     if level == "char":
         with pytest.raises(ValueError, match=r"prompt: character\(s\) 'Zz' never occur"):
             reader.encode_prompt("zZ cat")
+
+
+def test_characters_only_in_the_held_out_part_are_named_in_one_notice(tmp_path, capsys):
+    """The last tenth holds 'x' three times and 'z' once, which the training part never has: one notice says how
+    many, how many distinct and which (most frequent first); a held-out part the vocabulary covers gets none."""
+    dm(tmp_path, "abc ab\n" * 40 + "xxx z\n" * 1)
+    notices = [line for line in capsys.readouterr().err.splitlines() if "never occur" in line]
+    assert notices == [
+        "[seqkit] notice: 4 chars of the val text (2 distinct: 'x', 'z') never occur in the training text; "
+        "the model reads and scores them as <unk>"
+    ]
+    dm(tmp_path, "abc ab\n" * 40)
+    assert "notice" not in capsys.readouterr().err
+
+
+def test_words_only_in_a_validation_file_are_named_in_one_notice(tmp_path, capsys):
+    val = write(tmp_path / "val.txt", "the cat sat on a zebra\n" * 3)
+    module = LanguageModelingDataModule(
+        train_path=write(tmp_path / "t.txt", "the cat sat\n" * 30), val_path=val, level="word", bptt=4, batch_size=2
+    )
+    module.setup("fit")
+    (notice,) = [line for line in capsys.readouterr().err.splitlines() if "notice" in line]
+    assert notice.startswith("[seqkit] notice: 9 words of the val text (3 distinct: 'on', 'a', 'zebra') are not in")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 import os
 import random
 import re
@@ -59,6 +60,7 @@ APPENDED: Dict[str, List[str]] = {
     "train.py": TRAIN_SHORT,
     "bench_speed.py": ["--quick"],
     "bench_gpu.py": ["--quick"],
+    "bench_serve.py": ["--quick"],
 }
 # ... and, after those, for a command that contains the key: a sweep runs two trials (the last override wins)
 APPENDED_WHEN: Dict[str, List[str]] = {
@@ -72,10 +74,27 @@ OPTIONAL: Dict[str, Tuple[str, str]] = {
     "logger=many": ("tensorboard", "needs the optional extra seqkit[tensorboard]"),
     "format=onnx": ("onnxruntime", "needs the optional extra seqkit[export]"),
     "hparams_search=": ("hydra_plugins.hydra_optuna_sweeper", "needs the optional extra seqkit[sweep]"),
+    "bench_serve.py": ("aiohttp", "needs the optional extras seqkit[serve,bench]"),
 }
 
 
 # ---- generated stand-ins for ../shared/data/<name> -----------------------------------------------------------
+def daily_sales_lines(store: Optional[str] = None, fmt: str = "%Y-%m-%d", seed: int = 0) -> List[str]:
+    """docs/own-data-forecasting.md's daily sales: 400 days from 2023-01-01 with a weekly pattern, 6 missing
+    days (gaps) and 2 empty cells; ``store``: a store column (long format)."""
+    import datetime
+
+    rng = random.Random(seed)
+    start, rows = datetime.date(2023, 1, 1), ["date," + ("store," if store else "") + "sales"]
+    for i in range(400):
+        if i in (50, 51, 120, 200, 201, 202):
+            continue
+        value = "" if i in (80, 300) else f"{200 + 40 * math.sin(2 * math.pi * i / 7) + 0.2 * i + rng.gauss(0, 5):.1f}"
+        day = (start + datetime.timedelta(days=i)).strftime(fmt)
+        rows.append(f"{day}," + (f"{store}," if store else "") + value)
+    return rows
+
+
 def _write(path: Path, lines: List[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -229,6 +248,11 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
     "my_data/train.txt": lambda p: _write(p, [f"{l} {t}" for t, l in sentiment_rows(60, 6)]),
     "sentences.txt": lambda p: _write(p, ["Peter Blackburn visited Germany .", "", "the EU said it was good ."]),
     "test.conll": lambda p: _write(p, conll2003_lines(4, 7)),
+    # docs/own-data-forecasting.md: one store's daily sales, the same with day-first dates, two stores in one file
+    "sales.csv": lambda p: _write(p, daily_sales_lines()),
+    "sales_dmy.csv": lambda p: _write(p, daily_sales_lines(fmt="%d/%m/%Y")),
+    "stores.csv": lambda p: _write(p, daily_sales_lines("north") + daily_sales_lines("south", seed=1)[1:]),
+    "prompt.txt": lambda p: _write(p, ["ROMEO:", "JULIET:"]),  # docs/troubleshooting.md: generate prompt_file=
     # shipped files the README names by their path in a checkout
     "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz": _from_repo(
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
@@ -262,6 +286,7 @@ PLACEHOLDERS: Dict[str, Producer] = {
     "<conditional lm ckpt>": Producer("python scripts/train.py task=conditional_lm"),
     "<g2p ckpt>": Producer("python scripts/train.py task=g2p"),
     "<wnut ckpt>": Producer("python scripts/train.py task=ner"),
+    "<sales ckpt>": Producer("python scripts/train.py task=forecast data.path=sales.csv data.fill=linear"),
 }
 
 

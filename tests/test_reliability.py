@@ -102,7 +102,7 @@ def test_a_nan_loss_stops_training_with_one_line_and_the_last_good_checkpoint_st
     assert line == (
         f"error: the training loss is NaN at epoch 2, step {last['global_step'] + 1}: training stopped before "
         f"the update; the last good checkpoint is {run_dir / 'checkpoints' / 'last.ckpt'}. Try a lower "
-        f"learning rate (optimizer.lr=...) or gradient clipping (trainer.gradient_clip_val=1.0)"
+        f"learning rate (optimizer.lr=<lower value>) or gradient clipping (trainer.gradient_clip_val=1.0)"
     )
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
 

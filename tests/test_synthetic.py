@@ -173,11 +173,11 @@ def test_chrono_init_spreads_forget_biases_up_to_t_max_and_closes_input_gates():
 
 
 def test_bad_init_options_are_clear_errors():
-    with pytest.raises(ValueError, match="chrono_max_steps applies to cell='lstm' only"):
+    with pytest.raises(ValueError, match="chrono_max_steps applies to backbone.cell=lstm only"):
         RecurrentEncoder(3, 5, cell="gru", chrono_max_steps=100)
     with pytest.raises(ValueError, match="give one of them"):
         RecurrentEncoder(3, 5, chrono_max_steps=100, forget_bias=1.0)
     with pytest.raises(ValueError, match="backbone.init"):
         RecurrentEncoder(3, 5, init="xavier")
-    with pytest.raises(ValueError, match="forget_bias applies to cell='lstm' only"):
+    with pytest.raises(ValueError, match="forget_bias applies to backbone.cell=lstm only"):
         RecurrentEncoder(3, 5, cell="gru", forget_bias=1.0)

@@ -90,7 +90,9 @@ def test_logged_figures_are_the_app_evaluation_of_the_checkpoints_own_series(tra
         "mae",
         "rmse_orig",
         "mae_orig",
-        "mape_orig",
+        "mase",
+        "smape_orig",
+        "mape_orig",  # the series (10 +- 3.1) stays away from zero
         "pinball",
         "coverage",
         "ratio_mse",
@@ -98,7 +100,7 @@ def test_logged_figures_are_the_app_evaluation_of_the_checkpoints_own_series(tra
         *(
             f"{b}/{k}"
             for b in ("naive", "seasonal_naive", "linear")
-            for k in ("mse", "mae", "rmse_orig", "mae_orig", "mape_orig")
+            for k in ("mse", "mae", "rmse_orig", "mae_orig", "mase", "smape_orig", "mape_orig")
         ),
     }
     assert set(got) == {f"test/{n}" for n in names}

@@ -41,7 +41,12 @@ def read(path, columns=("value",), time_column="time"):
 
 
 @pytest.mark.parametrize(
-    "cell, reason", [("abc", "'abc' is not a number"), ("", "empty cell"), ("nan", "'nan' is not a finite number")]
+    "cell, reason",
+    [
+        ("abc", "'abc' is not a number"),
+        ("", "empty cell (fill empty cells with data.fill=linear)"),
+        ("nan", "'nan' is not a finite number"),
+    ],
 )
 def test_bad_cell_names_file_line_and_column(tmp_path, cell, reason):
     path = tmp_path / "s.csv"

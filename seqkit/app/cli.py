@@ -106,7 +106,8 @@ class _NoProductTips:
 
 def quiet_product_tips() -> None:
     """For train.py: Lightning's INFO lines on devices and the model stay (they say what runs where); its product
-    tips (a logging-service advert) and a deprecation warning it raises about torch's pytree API go."""
+    tips (a logging-service advert), a deprecation warning it raises about torch's pytree API, and its advice to
+    lower ``log_every_n_steps`` below an epoch's batches (seqkit logs every epoch's mean loss anyway) go."""
     import logging
     import warnings
 
@@ -115,6 +116,7 @@ def quiet_product_tips() -> None:
         if not any(isinstance(f, _NoProductTips) for f in logger.filters):
             logger.addFilter(_NoProductTips())
     warnings.filterwarnings("ignore", category=FutureWarning, message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval.*")
 
 
 _UNEXPECTED = re.compile(r"(\w+)\.(\w+)\(\) got an unexpected keyword argument '(\w+)'")

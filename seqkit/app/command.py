@@ -1,5 +1,5 @@
 """The ``seqkit`` command, which ``pip install`` puts on the PATH (``python -m seqkit`` is the same):
-``seqkit <command> [overrides]`` with the commands of ``scripts/``: train, evaluate, predict, generate, export.
+``seqkit <command> [overrides]`` with the commands of ``scripts/``: train, evaluate, predict, generate, export, serve.
 
 Each runs exactly what its script runs, with the rest of the command line as the script's arguments: ``train`` is
 Hydra's application runner on ``seqkit/configs/train.yaml`` (seqkit.app.train.main), the others compose their

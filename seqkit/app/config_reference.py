@@ -181,8 +181,8 @@ def _cell(text: str) -> str:
 
 
 def _prose(text: str) -> str:
-    """A comment as table text: ``<name>`` shown as written, not read as an HTML tag."""
-    return _cell(text).replace("<", "&lt;").replace(">", "&gt;")
+    """A comment as table text: ``<name>`` shown as written, not read as an HTML tag, ``[x][y]`` not as a link."""
+    return _cell(text).replace("<", "&lt;").replace(">", "&gt;").replace("[", "\\[")
 
 
 def render(root: Path = CONFIGS) -> str:

@@ -22,6 +22,7 @@ COMMANDS = {  # config name -> the command, "module:function" (imported when run
     "evaluate": "seqkit.app.evaluate:evaluate",
     "generate": "seqkit.app.generate:generate",
     "export": "seqkit.app.export:export",
+    "serve": "seqkit.app.serve:serve",
 }
 
 

@@ -268,6 +268,20 @@ def stream_predictions(
     return count
 
 
+def predict_lines(network: Any, codec: Any, lines: Lines, source: str, options: Dict[str, Any]) -> List[Row]:
+    """Numbered lines held in memory (a server's requests) -> their rows, exactly as ``stream_predictions`` writes
+    them for a file of those lines: the same chunks, limit, batches and formatting. A DataError names the line."""
+    options = dict(options)
+    limit = _limit(options, codec, source)
+    sentences = (options.get("input_format") or codec.hparams.get("format", "text")) in ("conll", "conllu")
+    rows: List[Row] = []
+    pending: Pending = None
+    for chunk in chunks(iter(lines), CHUNK_LINES, sentences, limit):
+        got, pending = _predict_chunk(network, codec, chunk, source, options, pending)
+        rows += got
+    return rows
+
+
 def _predict_chunk(
     network, codec, chunk: Chunk, source: str, options: Dict[str, Any], pending: Pending
 ) -> Tuple[List[Row], Pending]:

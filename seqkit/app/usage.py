@@ -25,6 +25,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "predict": ("label new input (JSON lines)", "ckpt_path=<ckpt> input=<file or ->"),
     "generate": ("sample from a language model", 'ckpt_path=<ckpt> prompt="ROMEO:"'),
     "export": ("write ONNX/TorchScript graphs", "ckpt_path=<ckpt> format=onnx"),
+    "serve": ("serve a checkpoint over HTTP", "ckpt_path=<ckpt> port=8000"),
 }
 HELP_FLAGS = ("--help", "-h")
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")

@@ -23,8 +23,8 @@ def bench_forecast(args) -> Dict[str, Any]:
     batches = epoch_batches(dm, bucketing=False, limit=args.forecast_batches)
     windows = windows_of(batches)
     print(
-        f"data:  {what}: {len(dm.datasets['train']):,} training windows of {cfg.data.input_length} -> "
-        f"{cfg.data.horizon}, {len(dm.datasets['val']):,} validation"
+        f"data:  {what}: {len(dm.datasets['train']):,} training windows of {dm.codec.hparams.input_length} -> "
+        f"{dm.codec.hparams.horizon}, {len(dm.datasets['val']):,} validation"
     )
     print(
         f"model: {describe_model(recipe)}; {cfg.model.head} head, {cfg.model.instance_norm} instance norm, "
@@ -72,7 +72,7 @@ def bench_forecast(args) -> Dict[str, Any]:
     res2 = alternate({"predict": predict, "bare": bare}, args.rounds)
     r2 = compare(res2["predict"], res2["bare"])
     t2 = Table(
-        f"2. forecasting the validation windows ({n:,} windows of {cfg.data.horizon} steps, batches of "
+        f"2. forecasting the validation windows ({n:,} windows of {dm.codec.hparams.horizon} steps, batches of "
         f"{dm.eval_batch_size})",
         unit="forecasts/s",
     )

@@ -4,7 +4,9 @@ evaluation batches. A codec is Lightning-free: training (a thin LightningDataMod
 
 A shape's codec (``seqkit/tasks/<shape>/codec.py``) subclasses ``Codec`` and provides the reading and encoding
 of its data: ``built``, ``read_splits``, ``build``, ``encode``, ``collate``, ``example_length``, ``network_kwargs``,
-and for prediction ``set_predict_input`` and ``format_predictions``. What a checkpoint keeps of what it learnt
+and for prediction ``set_predict_input`` and ``format_predictions``. A codec whose training file can be streamed
+(``seqkit.data.streaming``) lists ``STREAM_DEFAULTS`` in its defaults, reads ``read_splits(streamed=("train",))``
+without that split, and gives ``iter_examples(path)``: the file's ``(line_number, raw example)`` pairs, lazily. What a checkpoint keeps of what it learnt
 (``state_dict``/``load_state_dict``, plain Python) is the base's, from the codec's ``state_fields`` and its
 pretrained vectors' identity; a codec with another state layout overrides the two.
 
@@ -48,6 +50,9 @@ class Codec:
     override them. Others are kept (an older checkpoint's); the data module refuses them."""
 
     defaults: ClassVar[Dict[str, Any]] = {}
+    # What one prediction input is: "line" (a text a line, each answered on its own: predict.py's output line k
+    # answers input line k) or "file" (the whole input is one example, e.g. a forecaster's CSV history).
+    predict_unit: ClassVar[str] = "line"
     # What a checkpoint keeps of what the codec learnt, in the state's order: attribute -> the class that writes
     # and reads it (``to_dict`` / ``from_dict``: Vocabulary, Tokenizer, SubwordModel); one that is None is left out.
     state_fields: ClassVar[Dict[str, Any]] = {}
@@ -100,6 +105,10 @@ class Codec:
     def resolve(self, path: Optional[str]) -> Optional[Path]:
         """A data path: ``~`` expanded, a relative one under ``root`` when the settings give one."""
         return None if path is None else resolve_path(path, self.hparams.get("root"))
+
+    def data_files(self, path: str) -> List[Path]:
+        """The files a split's ``path`` setting names (their size chooses ``data.streaming=auto``)."""
+        return [self.resolve(path)]
 
     def example_length(self, example: Any) -> int:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytorch_lightning as pl
@@ -17,6 +18,10 @@ from torch.utils.data import DataLoader
 
 from seqkit.data.codec import SHARED_DEFAULTS
 from seqkit.data.sampler import BucketBatchSampler, LengthSortedSampler, ShuffleSampler
+from seqkit.data.streaming import StreamedExamples, stream_training_set, streaming_choice
+
+# A streamed training set's __len__ is exact for any number of workers (each is its own shard): no warning.
+warnings.filterwarnings("ignore", message=".*IterableDataset.* has `__len__` defined.*")
 
 # The loaders' own settings (a codec never reads them), with their defaults.
 LOADER_DEFAULTS: Dict[str, Any] = {
@@ -95,13 +100,17 @@ class CodecDataModule(pl.LightningDataModule):
         return dict(self.hparams)
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode."""
+        """Read the splits, learn the vocabularies from train unless a checkpoint restored them, encode; a streamed
+        training file (``streamed_train_path``) is counted and learnt from in one pass and read again each epoch."""
         if any(name in self.datasets for name in ("train", "val", "test")):
             return
-        splits = self.codec.read_splits()
-        if not splits:
+        stream = self.streamed_train_path()  # never read into memory, whatever the stage
+        splits = self.codec.read_splits(streamed=("train",)) if stream else self.codec.read_splits()
+        if not splits and not stream:
             raise ValueError("no data: give data.train_path (your own files) or data.builtin (shipped data)")
-        if not self.codec.built:
+        if stream:
+            self.datasets["train"] = self.stream(stream)
+        elif not self.codec.built:
             if "train" not in splits:
                 raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
             self.codec.build(splits["train"][0])
@@ -109,6 +118,22 @@ class CodecDataModule(pl.LightningDataModule):
             if name == "train" and stage not in (None, "fit"):
                 continue
             self.datasets[name] = self.codec.encode(examples, source)
+
+    def streamed_train_path(self) -> Optional[str]:
+        """The training file's path setting when it is to be streamed (``data.streaming``: auto streams files over
+        ``seqkit.data.streaming.STREAMING_AUTO_MB``); None: read in memory."""
+        setting, path = self.hparams.get("streaming", False), self.hparams.get("train_path")
+        if path is None or setting is False or "streaming" not in self.codec.defaults:
+            return None
+        size = sum(f.stat().st_size for f in self.codec.data_files(path) if f.is_file())
+        return path if streaming_choice(setting, size) else None
+
+    def stream(self, path: str) -> StreamedExamples:
+        """The streamed training set of ``path`` (``seqkit.data.streaming.stream_training_set``); its shards are set
+        by ``train_dataloader``."""
+        return stream_training_set(
+            self.codec, path, self.batch_size, shuffle_buffer=self.hparams.shuffle_buffer, bucketing=self.bucketing
+        )
 
     def state_dict(self) -> Dict[str, Any]:
         return self.codec.state_dict()
@@ -171,7 +196,11 @@ class CodecDataModule(pl.LightningDataModule):
         return DataLoader(examples, batch_sampler=sampler, collate_fn=self.collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.datasets["train"], train=True)
+        train = self.datasets["train"]
+        if isinstance(train, StreamedExamples):  # it batches itself; each rank and worker reads its own shard
+            train.shard_as(**self.replicas(), num_workers=self.num_workers)
+            return DataLoader(train, batch_size=None, num_workers=self.num_workers)
+        return self.loader(train, train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.datasets["val"], train=False)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 from seqkit.data.errors import DataError
-from seqkit.data.textfile import read_lines
+from seqkit.data.textfile import iter_lines
 
 FORMATS = ("text_tab_label", "label_space_text", "text")
 
@@ -47,15 +47,18 @@ def parse_line(text: str, fmt: str) -> Tuple[str, Optional[str], Optional[str]]:
     return body, label, None
 
 
-def read_labelled_text(path: Union[str, Path], fmt: str = "text_tab_label") -> List[LabelledText]:
+def iter_labelled_text(path: Union[str, Path], fmt: str = "text_tab_label") -> Iterator[LabelledText]:
+    """The examples of a file one at a time, read lazily (a file larger than memory); DataError at a bad line."""
     if fmt not in FORMATS:
         raise ValueError(f"data.format must be one of {FORMATS}, got {fmt!r}")
-    examples = []
-    for number, line in read_lines(path):
+    for number, line in iter_lines(path):
         if not line.strip():
             continue
         body, label, problem = parse_line(line, fmt)
         if problem:
             raise DataError(path, number, problem)
-        examples.append(LabelledText(body, label, number))
-    return examples
+        yield LabelledText(body, label, number)
+
+
+def read_labelled_text(path: Union[str, Path], fmt: str = "text_tab_label") -> List[LabelledText]:
+    return list(iter_labelled_text(path, fmt))

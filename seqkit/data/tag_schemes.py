@@ -18,6 +18,7 @@ from seqkit.data.errors import DataError
 Span = Tuple[str, int, int]  # (type, start, end_exclusive)
 
 SCHEMES = ("iob1", "iob2", "iobes", "none")
+ENCODABLE = ("iob2", "iobes", "iob1")  # the schemes spans can be written in
 _TAG = re.compile(r"^(?:O|([BIES])-(.+))$", re.DOTALL)
 _PREFIXES = {"iob1": "BI", "iob2": "BI", "iobes": "BIES"}
 
@@ -65,19 +66,24 @@ def spans(tags: Sequence[str]) -> List[Span]:
 
 
 def encode(entity_spans: Iterable[Span], length: int, scheme: str) -> List[str]:
-    """Write spans back as ``length`` tags in ``"iob2"`` or ``"iobes"`` (the inverse of :func:`spans`)."""
-    if scheme not in ("iob2", "iobes"):
-        raise ValueError(f"cannot encode spans as {scheme!r}; use 'iob2' or 'iobes'")
+    """Write spans back as ``length`` tags in ``"iob2"``, ``"iobes"`` or ``"iob1"`` (the inverse of :func:`spans`).
+    IOB1 writes I-X on every token of an entity, except B-X on the first token of one that directly follows an
+    entity of the same type (the only place IOB1 uses B-)."""
+    if scheme not in ENCODABLE:
+        raise ValueError(f"cannot encode spans as {scheme!r}; use one of {', '.join(ENCODABLE)}")
     tags = ["O"] * length
-    for typ, start, end in entity_spans:
+    previous_end, previous_type = None, None
+    for typ, start, end in sorted(entity_spans, key=lambda span: span[1]):
         if scheme == "iobes" and end - start == 1:
             tags[start] = f"S-{typ}"
             continue
-        tags[start] = f"B-{typ}"
+        adjacent = previous_end == start and previous_type == typ
+        tags[start] = f"B-{typ}" if scheme != "iob1" or adjacent else f"I-{typ}"
         for i in range(start + 1, end):
             tags[i] = f"I-{typ}"
         if scheme == "iobes":
             tags[end - 1] = f"E-{typ}"
+        previous_end, previous_type = end, typ
     return tags
 
 
@@ -90,29 +96,43 @@ def detect_scheme(sentences_tags: Iterable[Sequence[str]]) -> str:
     every B-X sits directly after a B-X/I-X (its only role in IOB1: splitting adjacent entities).
     Otherwise ``"iob2"`` (also for all-O files).
     """
-    sentences = [list(t) for t in sentences_tags]
-    parsed = []
-    for tags in sentences:
-        row = []
-        for tag in tags:
-            p = parse_tag(tag)
-            if p is None:
-                return "none"
-            row.append(p)
-        parsed.append(row)
-    if any(prefix in ("E", "S") for row in parsed for prefix, _ in row):
-        return "iobes"
-    i_starts = False
-    b_only_between = True
-    for row in parsed:
+    detector = SchemeDetector()
+    for tags in sentences_tags:
+        detector.add(tags)
+    return detector.scheme
+
+
+class SchemeDetector:
+    """``detect_scheme`` one sentence at a time (``add``), holding only three flags: a streamed file's scheme."""
+
+    def __init__(self) -> None:
+        self.untyped = self.iobes = self.i_starts = False
+        self.b_only_between = True
+
+    def add(self, tags: Sequence[str]) -> None:
+        if self.untyped:
+            return
+        parsed = [parse_tag(tag) for tag in tags]
+        if any(p is None for p in parsed):
+            self.untyped = True
+            return
         prev: Tuple[str, Optional[str]] = ("O", None)
-        for prefix, typ in row:
-            if prefix == "I" and (prev[0] == "O" or prev[1] != typ):
-                i_starts = True
+        for prefix, typ in parsed:
+            if prefix in ("E", "S"):
+                self.iobes = True
+            elif prefix == "I" and (prev[0] == "O" or prev[1] != typ):
+                self.i_starts = True
             elif prefix == "B" and not (prev[0] in ("B", "I") and prev[1] == typ):
-                b_only_between = False
+                self.b_only_between = False
             prev = (prefix, typ)
-    return "iob1" if i_starts and b_only_between else "iob2"
+
+    @property
+    def scheme(self) -> str:
+        if self.untyped:
+            return "none"
+        if self.iobes:
+            return "iobes"
+        return "iob1" if self.i_starts and self.b_only_between else "iob2"
 
 
 def iob1_to_iob2(tags: Sequence[str]) -> List[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import Iterator, List, Tuple, Union
+from typing import Iterable, Iterator, List, Tuple, Union
 
 from seqkit.data.errors import DataError
 
@@ -16,6 +16,13 @@ def resolve_path(path: Union[str, Path], root: Union[str, Path, None]) -> Path:
     return p if p.is_absolute() or root is None else Path(root).expanduser() / p
 
 
+def _check_file(p: Path) -> None:
+    if not p.exists():
+        raise DataError(p, None, "file not found")
+    if p.is_dir():
+        raise DataError(p, None, "is a directory, expected a file")
+
+
 def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tuple[int, str]]:
     """Return ``[(line_number, line), ...]`` (1-based, newline stripped) of a UTF-8 file (``.gz`` too).
 
@@ -24,10 +31,7 @@ def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tup
     (naming the line) or, unless ``allow_empty``, a file with no non-blank line.
     """
     p = Path(path)
-    if not p.exists():
-        raise DataError(p, None, "file not found")
-    if p.is_dir():
-        raise DataError(p, None, "is a directory, expected a file")
+    _check_file(p)
     opener = gzip.open if p.suffix == ".gz" else open
     try:
         with opener(p, "rb") as f:
@@ -37,17 +41,39 @@ def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tup
     return decode_lines(raw, p, allow_empty=allow_empty)
 
 
+def iter_lines(path: Union[str, Path], *, allow_empty: bool = False) -> Iterator[Tuple[int, str]]:
+    """``read_lines`` one line at a time (a file larger than memory): the same lines, numbers and errors; the
+    empty-file error comes at the end of the file."""
+    p = Path(path)
+    _check_file(p)
+    opener = gzip.open if p.suffix == ".gz" else open
+    seen_text = False
+    try:
+        with opener(p, "rb") as f:
+            for number, chunk in enumerate(f, start=1):  # binary lines end at b"\n" only
+                text = decode_line(chunk[:-1] if chunk.endswith(b"\n") else chunk, number, p)
+                seen_text = seen_text or bool(text.strip())
+                yield number, text
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(p, None, f"cannot read: {e}") from None
+    if not allow_empty and not seen_text:
+        raise DataError(p, None, "file is empty")
+
+
+def decode_line(chunk: bytes, number: int, source: Union[str, Path]) -> str:
+    """One line's UTF-8 bytes (no ``\\n``) -> its text: a BOM on line 1 and one trailing ``\\r`` dropped."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(source, number, f"invalid UTF-8 at byte {e.start} of the line") from None
+    if number == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    return text[:-1] if text.endswith("\r") else text
+
+
 def decode_lines(raw: bytes, source: Union[str, Path], *, allow_empty: bool = False) -> List[Tuple[int, str]]:
     """The numbered lines of UTF-8 bytes (a file's or standard input's), as ``read_lines`` returns them."""
-    lines = []
-    for number, chunk in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = chunk.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(source, number, f"invalid UTF-8 at byte {e.start} of the line") from None
-        if number == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        lines.append((number, text[:-1] if text.endswith("\r") else text))
+    lines = [(number, decode_line(chunk, number, source)) for number, chunk in enumerate(raw.split(b"\n"), start=1)]
     if lines and lines[-1][1] == "":
         lines.pop()
     if not allow_empty and not any(t.strip() for _, t in lines):
@@ -55,7 +81,7 @@ def decode_lines(raw: bytes, source: Union[str, Path], *, allow_empty: bool = Fa
     return lines
 
 
-def iter_blocks(lines: List[Tuple[int, str]]) -> Iterator[List[Tuple[int, str]]]:
+def iter_blocks(lines: Iterable[Tuple[int, str]]) -> Iterator[List[Tuple[int, str]]]:
     """Group numbered lines into blank-line separated blocks (CoNLL sentences)."""
     block: List[Tuple[int, str]] = []
     for number, text in lines:

@@ -65,11 +65,34 @@ def _parse_time(text: str) -> Tuple[Optional[datetime], Optional[str]]:
         return None, None
 
 
+def _parse_with(text: str, date_format: str) -> Tuple[Optional[datetime], Optional[str]]:
+    try:
+        return datetime.strptime(text, date_format), date_format
+    except ValueError:
+        return None, None
+
+
 def format_time(t: datetime, time_format: Optional[str]) -> str:
-    """A timestamp written as the input file wrote them."""
+    """A timestamp written as the input file wrote them (``time_format``: a name of ``TIME_FORMATS``, a
+    ``data.date_format`` strptime format, or "iso")."""
     if time_format in _FORMAT_OF:
         return t.strftime(_FORMAT_OF[time_format])
+    if time_format and "%" in time_format:
+        return t.strftime(time_format)
     return t.isoformat()
+
+
+def _id_columns(names: List[str], before: List[str], now: List[str], skip: Sequence[str]) -> List[str]:
+    """Columns (not numbers, not ``skip``) whose value changes between two rows: a series id in a long file."""
+    out = []
+    for j, name in enumerate(names):
+        if name in skip or before[j].strip() == now[j].strip():
+            continue
+        try:
+            float(now[j])
+        except ValueError:
+            out.append(name)
+    return out
 
 
 def csv_fields(text: str, source: str, number: int) -> List[str]:
@@ -89,13 +112,22 @@ def header_columns(lines: List[Tuple[int, str]], source: str) -> Tuple[int, List
 
 
 def read_series(
-    lines: List[Tuple[int, str]], source: str, columns: Sequence[str], time_column: Optional[str] = None
+    lines: List[Tuple[int, str]],
+    source: str,
+    columns: Sequence[str],
+    time_column: Optional[str] = None,
+    date_format: Optional[str] = None,
+    allow_empty: bool = False,
 ) -> Series:
     """Numbered CSV lines (a header, then one row a line) -> the ``columns`` as floats, in that order.
 
+    date_format: the time column's strptime format (None: ``TIME_FORMATS``, then ISO 8601). allow_empty: an
+    empty cell becomes NaN (``seqkit.data.frequency.fill_gaps`` fills it) instead of an error.
+
     Errors (DataError ``file:line: ...``): an unknown column (names those that exist), a row with the wrong
     number of fields, an empty or non-numeric (or infinite/NaN) cell (names the column), a timestamp that
-    cannot be read or is not after the previous row's. Blank lines are skipped; there must be >= 1 row.
+    cannot be read or is not after the previous row's (where a text column changes there, the file holds
+    several series: says so, naming the column). Blank lines are skipped; there must be >= 1 row.
     """
     header_line, names = header_columns(lines, source)
     wanted = list(columns) + ([time_column] if time_column else [])
@@ -107,7 +139,8 @@ def read_series(
     rows: List[List[float]] = []
     times: List[datetime] = []
     numbers: List[int] = []
-    time_format: Optional[str] = None
+    time_format: Optional[str] = date_format
+    previous: List[str] = []
     for number, text in lines:
         if number <= header_line or not text.strip():
             continue
@@ -118,20 +151,33 @@ def read_series(
         for j in index:
             cell = fields[j].strip()
             where = f"column {j + 1} ({names[j]!r})"
+            if not cell and allow_empty:
+                row.append(float("nan"))
+                continue
             if not cell:
-                raise DataError(source, number, f"{where}: empty cell")
+                raise DataError(source, number, f"{where}: empty cell (fill empty cells with data.fill=linear)")
             row.append(finite_number(cell, source, number, where))
         if t_index is not None:
             cell = fields[t_index].strip()
-            t, fmt = _parse_time(cell)
+            t, fmt = _parse_time(cell) if date_format is None else _parse_with(cell, date_format)
             if t is None:
-                raise DataError(
-                    source,
-                    number,
-                    f"column {t_index + 1} ({time_column!r}): {cell!r} is not a timestamp "
-                    "(YYYY-MM, YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or ISO 8601)",
+                expected = (
+                    f"does not match data.date_format={date_format}"
+                    if date_format
+                    else "is not a timestamp (YYYY-MM, YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or ISO 8601; "
+                    "another format: data.date_format, e.g. data.date_format=%d/%m/%Y)"
                 )
+                raise DataError(source, number, f"column {t_index + 1} ({time_column!r}): {cell!r} {expected}")
             if times and t <= times[-1]:
+                ids = _id_columns(names, previous, fields, wanted)
+                if ids:
+                    raise DataError(
+                        source,
+                        number,
+                        f"timestamp {cell!r} goes back to line {numbers[-1]}'s ({format_time(times[-1], time_format)}) "
+                        f"where column {ids[0]!r} changes from {previous[names.index(ids[0])].strip()!r} to "
+                        f"{fields[names.index(ids[0])].strip()!r}: the file holds several series; one series per file",
+                    )
                 raise DataError(
                     source,
                     number,
@@ -143,6 +189,7 @@ def read_series(
             times.append(t)
         rows.append(row)
         numbers.append(number)
+        previous = fields
     if not rows:
         raise DataError(source, None, "no rows after the header")
     return Series(
@@ -238,7 +285,7 @@ class Scaler:
                 source,
                 None,
                 f"data.log=true needs positive values; column {columns[col]!r} has "
-                f"{values[row, col].item():g} in data row {row + 1}",
+                f"{values[row, col].item():g} in data row {row + 1}: use data.log=false",
             )
         return values.log()
 
@@ -273,13 +320,15 @@ SPLITS = ("train", "val", "test")
 
 def split_bounds(n_rows: int, split: Sequence[float], source: str = "<data>") -> Dict[str, Tuple[int, int]]:
     """[train, val, test] as row counts (integers) or fractions of the rows (all < 1) -> consecutive
-    ``{split: (begin, end)}`` row ranges in time order; rows after the last split are unused."""
+    ``{split: (begin, end)}`` row ranges in time order; rows after the last split are unused. Fractions cut at
+    the rounded cumulative shares, so fractions summing to 1 use every row."""
     if len(split) != 3 or any(s < 0 for s in split):
         raise ValueError(f"data.split must be three row counts or fractions [train, val, test], got {list(split)}")
     if all(float(s).is_integer() and s >= 1 or s == 0 for s in split):
         counts = [int(s) for s in split]
     elif all(s < 1 for s in split) and sum(split) <= 1 + 1e-9:
-        counts = [int(round(s * n_rows)) for s in split]
+        cuts = [int(round(sum(split[: k + 1]) * n_rows)) for k in range(3)]
+        counts = [b - a for a, b in zip([0] + cuts[:-1], cuts)]
     else:
         raise ValueError(f"data.split {list(split)}: give row counts (integers) or fractions summing to <= 1")
     if sum(counts) > n_rows:

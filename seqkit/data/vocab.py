@@ -56,7 +56,24 @@ class Vocabulary:
         """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties: first seen), at most
         ``max_size``. A text token spelt like one of the vocabulary's own symbols (``<pad>``, ``<unk>``, a special) is not learnt:
         it reads as ``<unk>`` (see the class docstring)."""
-        counts = Counter(token for sequence in sequences for token in sequence)
+        counts: Counter = Counter()
+        for sequence in sequences:
+            counts.update(sequence)
+        return cls.from_counts(counts, min_freq=min_freq, max_size=max_size, specials=specials, unk=unk, pad=pad)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Counter,
+        *,
+        min_freq: int = 1,
+        max_size: Optional[int] = None,
+        specials: Sequence[str] = (),
+        unk: bool = True,
+        pad: bool = True,
+    ) -> "Vocabulary":
+        """``build`` from token counts already made (in the order first seen): one pass over a streamed file can
+        count several vocabularies at once (``seqkit.data.streaming``)."""
         owned = set(cls(specials=specials, unk=unk, pad=pad).itos)
         kept = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq and t not in owned]
         if max_size is not None:

@@ -51,7 +51,7 @@ class Attention(nn.Module):
         if method == "dot" and query_size != key_size:
             raise ValueError(
                 f"dot attention needs the decoder size to equal the encoder output size, got {query_size} "
-                f"and {key_size} (a bidirectional encoder doubles it): use model.attention=general or additive"
+                f"and {key_size} (a bidirectional encoder doubles it): use model.attention=general or model.attention=additive"
             )
         self.method = method
         if method == "additive":

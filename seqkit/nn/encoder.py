@@ -91,7 +91,7 @@ class RecurrentEncoder(nn.Module):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         if cell != "rnn" and nonlinearity != "tanh":
-            raise ValueError("nonlinearity applies to cell='rnn' only")
+            raise ValueError("backbone.nonlinearity applies to backbone.cell=rnn only")
         if not 0.0 <= weight_dropout < 1.0:
             raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout}")
         self.cell, self.impl = cell, impl

@@ -39,10 +39,10 @@ def init_recurrent_weights(
         raise ValueError(f"backbone.init must be one of {INITS}, got {init!r}")
     is_lstm = isinstance(rnn, nn.LSTM)
     if forget_bias is not None and not is_lstm:
-        raise ValueError("backbone.forget_bias applies to cell='lstm' only")
+        raise ValueError("backbone.forget_bias applies to backbone.cell=lstm only")
     if chrono_max_steps is not None:
         if not is_lstm:
-            raise ValueError("backbone.chrono_max_steps applies to cell='lstm' only")
+            raise ValueError("backbone.chrono_max_steps applies to backbone.cell=lstm only")
         if forget_bias is not None:
             raise ValueError(
                 "backbone.chrono_max_steps and backbone.forget_bias both set the forget-gate bias: give one of them"

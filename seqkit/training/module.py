@@ -29,6 +29,8 @@ from seqkit.training.optim import (
 )
 
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+EPOCH_LOSS = "train/loss"  # the epoch's mean training loss
+STEP_LOSS = "train/step_loss"  # the loss of the logged steps (train/loss is the epoch mean)
 _NOT_HPARAMS = ("pretrained_vectors", "pretrained_rows")  # tensors from the codec, rebuilt from the data on load
 
 
@@ -43,7 +45,8 @@ class TaskModule(pl.LightningModule):
             schedulers watch ``monitor``, others step once an epoch.
         **network_kwargs: the network's arguments (``model.<key>=`` overrides), plus the sizes the codec gives.
 
-    Logs ``train/loss`` (and the loss's named parts), and ``{val,test}/<name>`` for every figure of the shape's
+    Logs ``train/loss`` (the epoch's mean; and the loss's named parts), ``train/step_loss`` every
+    ``trainer.log_every_n_steps`` steps, and ``{val,test}/<name>`` for every figure of the shape's
     metrics at the end of each evaluation epoch. ``self.network`` holds the weights (``network.`` prefix).
     """
 
@@ -129,15 +132,17 @@ class TaskModule(pl.LightningModule):
             clip_grad_value_(params, gradient_clip_val)
 
     def log_train_loss(self, loss, batch_size: int, **parts) -> None:
-        """Log the training loss (and named ``parts`` of it, as ``train/<name>``) only on the steps the
-        loggers write (``trainer.log_every_n_steps``): ``self.log`` costs about a millisecond a call, a few
-        percent of a small model's step."""
+        """Log the training loss (and named ``parts`` of it, as ``train/<name>``) as the epoch's mean, weighted by
+        ``batch_size`` (Lightning's ``on_epoch`` aggregation): one ``metrics.csv`` row and one progress figure an
+        epoch, whatever the number of batches. On the steps the loggers write (``trainer.log_every_n_steps``)
+        the step's own value goes to the loggers too, as ``train/step_loss``, for the curve within long epochs."""
         if self._trainer is None:  # called outside a Trainer: nowhere to log
             return
-        if self.global_step % max(self.trainer.log_every_n_steps, 1) == 0:
-            self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
-            for name, value in parts.items():
-                self.log(f"train/{name}", value, batch_size=batch_size)
+        self.log(EPOCH_LOSS, loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        for name, value in parts.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=batch_size)
+        if (self.global_step + 1) % max(self.trainer.log_every_n_steps, 1) == 0:  # the steps Lightning writes
+            self.log(STEP_LOSS, loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=batch_size)
 
     # ---- training ----------------------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> Tensor:

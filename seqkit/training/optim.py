@@ -96,12 +96,12 @@ def lazy_adam(spec: Dict[str, Any], params: List[nn.Parameter]) -> LazyAdam:
     if target not in ADAM_LIKE:
         raise ValueError(
             f"embedding.sparse=true trains the word embedding with lazy Adam (seqkit.training.optim.LazyAdam), "
-            f"which follows optimizer=adam or adamw; got {target}: use one of those or embedding.sparse=false"
+            f"which follows optimizer=adam or optimizer=adamw; got {target}: use one of those or embedding.sparse=false"
         )
     if spec.get("weight_decay", 0.0) or spec.get("amsgrad", False):
         raise ValueError(
-            "embedding.sparse=true: lazy Adam has no weight decay or AMSGrad; set optimizer.weight_decay=0 "
-            "(and optimizer.amsgrad=false) or use embedding.sparse=false"
+            "embedding.sparse=true: lazy Adam has no weight decay or AMSGrad; set optimizer.weight_decay=0 and "
+            "~optimizer.amsgrad (where added), or use embedding.sparse=false"
         )
     return LazyAdam(params, **{k: spec[k] for k in ("lr", "betas", "eps", "maximize") if k in spec})
 

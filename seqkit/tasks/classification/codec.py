@@ -9,9 +9,9 @@ characters, tokeniser, the pretrained vectors' identity) is what a checkpoint ke
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,8 +19,9 @@ from seqkit.data.batch import Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
-from seqkit.data.labelled_text import FORMATS, LabelledText, parse_line, read_labelled_text
+from seqkit.data.labelled_text import FORMATS, LabelledText, iter_labelled_text, parse_line, read_labelled_text
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.tokenizer import Tokenizer
 from seqkit.data.vocab import Vocabulary
 
@@ -69,6 +70,7 @@ DEFAULTS = {
     "max_vocab_size": None,
     "pretrained": None,
     "char_features": False,
+    **STREAM_DEFAULTS,
     **SHARED_DEFAULTS,
 }
 
@@ -87,6 +89,8 @@ class ClassificationCodec(Codec):
     min_freq / max_vocab_size: the vocabulary, learnt (with the label set) from the training split only.
     pretrained: "glove-6b-50d" or a GloVe/word2vec text file. char_features: batches also carry characters.
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
@@ -110,9 +114,14 @@ class ClassificationCodec(Codec):
         """Labelled texts of a file (``fmt``: the training format by default); DataError at a bad line."""
         return read_labelled_text(self.resolve(path), fmt or self.hparams.format)
 
-    def read_splits(self) -> Splits:
-        """-> {split: (examples, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (examples, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
+        if "train" in streamed and hp.val_path is None:
+            raise ValueError(
+                "a streamed training file needs data.val_path (no share of a stream is held out); "
+                "or give data.streaming=false"
+            )
         if hp.builtin is not None and hp.train_path is None:
             examples: List[LabelledText] = []
             for path in builtin_files(hp.builtin, "all"):
@@ -120,7 +129,7 @@ class ClassificationCodec(Codec):
             train, val, test = stratified_split(examples, [e.label for e in examples], hp.split, hp.split_seed)
             return {"train": (train, hp.builtin), "val": (val, hp.builtin), "test": (test, hp.builtin)}
         splits: Splits = {}
-        if hp.train_path is not None:
+        if hp.train_path is not None and "train" not in streamed:
             train = self.read(hp.train_path)
             if hp.val_path is None:
                 held = hp.split[1] / (hp.split[0] + hp.split[1])
@@ -132,18 +141,27 @@ class ClassificationCodec(Codec):
                 splits[name] = (self.read(path), str(self.resolve(path)))
         return splits
 
-    def build(self, train: List[LabelledText]) -> None:
-        """Learn the vocabulary, labels (and characters) from the training split only."""
+    def build(self, train: Iterable[LabelledText]) -> None:
+        """Learn the vocabulary, labels (and characters) from the training split only, in one pass (a stream too)."""
         hp = self.hparams
-        self.vocab = Vocabulary.build(
-            (self.tokenizer(e.text) for e in train), min_freq=hp.min_freq, max_size=hp.max_vocab_size
-        )
-        self.labels = Vocabulary(sorted({e.label for e in train}), unk=False, pad=False)
+        words, labels, chars, n = Counter(), set(), Counter(), 0
+        for n, example in enumerate(train, start=1):
+            tokens = self.tokenizer(example.text)
+            words.update(tokens)
+            labels.add(example.label)
+            if hp.char_features:
+                chars.update(c for t in tokens for c in t)
+        self.vocab = Vocabulary.from_counts(words, min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.labels = Vocabulary(sorted(labels), unk=False, pad=False)
         if hp.char_features:
-            self.chars = Vocabulary.build((c for t in self.tokenizer(e.text) for c in t) for e in train)
+            self.chars = Vocabulary.from_counts(chars)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
-        log(f"{len(train)} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+        log(f"{n} training texts, vocabulary {len(self.vocab)}, labels {self.labels.itos}")
+
+    def iter_examples(self, path: str) -> Iterator[Tuple[int, LabelledText]]:
+        """(line, example) of a training-format file, read lazily (``seqkit.data.streaming``)."""
+        return ((e.line, e) for e in iter_labelled_text(self.resolve(path), self.hparams.format))
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, and the pretrained vectors' table and rows."""

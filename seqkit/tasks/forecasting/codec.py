@@ -23,6 +23,7 @@ from seqkit.data.batch import DeviceMovable
 from seqkit.data.builtin import builtin_files
 from seqkit.data.codec import Codec
 from seqkit.data.errors import DataError
+from seqkit.data.frequency import FILLS, FREQUENCIES, NO_TIMESTAMPS, fill_gaps, resolve_frequency
 from seqkit.data.notice import log
 from seqkit.data.textfile import read_lines
 from seqkit.data.timeseries import (
@@ -31,15 +32,16 @@ from seqkit.data.timeseries import (
     Series,
     Window,
     calendar_features,
+    csv_fields,
     evaluation_windows,
     format_time,
     future_times,
     header_columns,
-    infer_step,
     read_series,
     split_bounds,
     training_windows,
 )
+from seqkit.tasks.forecasting.metrics import mase_scale
 
 
 @dataclass
@@ -101,18 +103,21 @@ DEFAULTS = {
     "root": None,
     "test_path": None,
     "time_column": None,
-    "target": "value",
+    "target": None,
     "covariates": [],
     "features": "S",
-    "calendar": [],
-    "split": [0.7, 0.1, 0.2],
-    "input_length": 24,
-    "horizon": 12,
+    "freq": None,
+    "date_format": None,
+    "fill": "none",
+    "calendar": None,
+    "split": None,
+    "input_length": None,
+    "horizon": None,
     "stride": 1,
     "partial_train_windows": False,
     "eval_stride": 1,
     "scaler": "standard",
-    "log": False,
+    "log": None,
     "season": None,
     "batch_size": 32,
     "eval_batch_size": 256,
@@ -120,6 +125,34 @@ DEFAULTS = {
     "train_path": None,
     "val_path": None,
 }
+
+# The settings that follow from the data where left null: a built-in series' preset (below), or for a user's
+# file (data.path) the time column (the first, where it holds timestamps), the target (the only other numeric
+# column), fractions in time order, no logs, and the frequency's season, calendar and window (FREQUENCIES).
+# The data module saves what they became (``resolved_settings``), so a checkpoint holds them all.
+FROM_DATA = ("time_column", "target", "split", "input_length", "horizon", "calendar", "log", "season")
+USER_SPLIT = [0.7, 0.1, 0.2]  # [train, val, test] fractions of a user's rows, in time order
+PRESETS: Dict[str, Dict[str, Any]] = {
+    # AirPassengers (Box & Jenkins 1976): 144 months; the last 24 are the test, the 12 before them validation
+    "airpassengers": {
+        "time_column": "Month",
+        "target": "Passengers",
+        "split": [108, 12, 24],
+        "input_length": 36,
+        "horizon": 24,
+        "calendar": ["month"],
+        "log": True,
+        "season": 12,
+    },
+}
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
 
 
 class ForecastingCodec(Codec):
@@ -132,18 +165,24 @@ class ForecastingCodec(Codec):
     time_column: its timestamps (null: rows are numbered). target: one column or a list.
     features: "S" (the targets, plus any ``covariates``) or "MS" (every other column too, as past-observed
         covariates). calendar: known-future features from the timestamps (hour, weekday, day, month, dayofyear).
+    freq: hourly | daily | weekly | monthly | quarterly | yearly (null: inferred from the timestamps).
+    date_format: the time column's strptime format (null: ``YYYY-MM[-DD][ HH:MM[:SS]]`` or ISO 8601).
+    fill: none | previous | linear | zero: how missing timestamps and empty cells are filled (none: refused).
     split: [train, val, test] row counts or fractions, in time order.
     input_length -> horizon: the window; stride: between training windows; partial_train_windows: also train on
         the windows whose horizon runs past the training rows (on their steps inside them); eval_stride: between
         validation/test origins.
     scaler: standard | minmax | none, fitted on the training rows only (log=true takes logs first).
-    season: for the seasonal-naive baseline.
+    season: for the seasonal-naive baseline and MASE (0: none).
+    ``FROM_DATA`` settings left null come from the built-in series' preset (``PRESETS``) or, for a user's file,
+        from the file and its frequency (``resolved_settings``: what they became, saved in the checkpoint).
     test_path: evaluate on every window of another CSV with the same columns instead of the series' test split.
     batch_size / eval_batch_size / num_workers: the loaders (training windows are shuffled, not bucketed: they all
         have one length, so the data module takes no ``bucketing``).
     """
 
     defaults = DEFAULTS
+    predict_unit = "file"  # predict.py's whole input is one CSV history, answered by one forecast
     keeps_its_series = True  # evaluate.py needs no data.test_path: the checkpoint names the series and its test split
 
     def __init__(self, **settings: Any):
@@ -153,14 +192,21 @@ class ForecastingCodec(Codec):
             raise ValueError("a time series is one file: give data.path (the splits come from data.split)")
         if hp.features not in ("S", "MS"):
             raise ValueError(f"data.features must be S (targets alone) or MS (all columns in), got {hp.features!r}")
-        if min(hp.input_length, hp.horizon, hp.stride, hp.eval_stride) < 1:
-            raise ValueError("data.input_length, data.horizon, data.stride and data.eval_stride must be >= 1")
+        if hp.fill not in FILLS:
+            raise ValueError(f"data.fill must be one of {list(FILLS)}, got {hp.fill!r}")
+        if hp.freq is not None and hp.freq not in FREQUENCIES:
+            raise ValueError(f"data.freq must be one of {list(FREQUENCIES)} (or null: inferred), got {hp.freq!r}")
+        if hp.path is None and hp.builtin in PRESETS:  # a built-in series: its preset where a setting is null
+            for key, value in PRESETS[hp.builtin].items():
+                if hp.get(key) is None:
+                    hp[key] = value
         self.batch_size = hp.batch_size
-        target = hp.target
-        self.targets: List[str] = [target] if isinstance(target, str) else list(target)
+        self.targets: List[str] = []
+        self._targets_from(hp.target)
         self.covariates: Optional[List[str]] = None  # decided when the header is read (features=MS: every column)
         self.calendar = list(hp.calendar or [])
-        Scaler(hp.scaler, hp.log)  # checks the choice now; the scaler is fitted on the training rows in setup
+        self._check_window()
+        Scaler(hp.scaler, bool(hp.log))  # checks the choice now; the scaler is fitted on the training rows in setup
         self.scaler: Optional[Scaler] = None
         self.step: Dict[str, int] = {}
         self.time_format: Optional[str] = None
@@ -169,6 +215,21 @@ class ForecastingCodec(Codec):
         self.backtest_stride: Optional[int] = None  # evaluate.py options.backtest=true
         self.plot_path: Optional[str] = None  # predict.py options.plot
         self.rows: Dict[str, Tuple[int, int]] = {}
+        self.mase_scale: Optional[List[float]] = None  # MASE's per-target denominators, from the training rows
+
+    def resolved_settings(self) -> Dict[str, Any]:
+        """The ``FROM_DATA`` settings as the preset or the file decided them (after ``setup``)."""
+        return {k: self.hparams[k] for k in FROM_DATA}
+
+    def _targets_from(self, target: Any) -> None:
+        if target is not None:
+            self.targets = [target] if isinstance(target, str) else list(target)
+
+    def _check_window(self) -> None:
+        hp = self.hparams
+        sizes = [v for v in (hp.input_length, hp.horizon) if v is not None] + [hp.stride, hp.eval_stride]
+        if min(sizes) < 1:
+            raise ValueError("data.input_length, data.horizon, data.stride and data.eval_stride must be >= 1")
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -181,6 +242,7 @@ class ForecastingCodec(Codec):
             "step": dict(self.step),
             "time_format": self.time_format,
             "series_source": self.series_source,
+            **({"mase_scale": self.mase_scale} if self.mase_scale is not None else {}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -188,6 +250,7 @@ class ForecastingCodec(Codec):
         self.targets, self.covariates = list(state["targets"]), list(state["covariates"])
         self.calendar, self.step = list(state["calendar"]), dict(state["step"])
         self.time_format, self.series_source = state["time_format"], state["series_source"]
+        self.mase_scale = state.get("mase_scale")
 
     @property
     def built(self) -> bool:
@@ -237,8 +300,80 @@ class ForecastingCodec(Codec):
             self.covariates = covariates
         return self.targets + self.covariates
 
+    def _read_raw(self, lines: List[Tuple[int, str]], source: str) -> Series:
+        """Empty cells as NaN: ``fill_gaps`` fills them or refuses them with the gaps (``data.fill``)."""
+        hp = self.hparams
+        return read_series(
+            lines, source, self._columns(lines, source), hp.time_column, hp.date_format, allow_empty=True
+        )
+
     def _read(self, lines: List[Tuple[int, str]], source: str) -> Series:
-        return read_series(lines, source, self._columns(lines, source), self.hparams.time_column)
+        """A history or test file with the trained columns and step: gaps and empty cells filled as in training."""
+        series, inserted, empty = fill_gaps(self._read_raw(lines, source), self.step, self.hparams.fill)
+        if inserted or empty:
+            log(
+                f"{source}: filled {inserted} missing timestamp(s) and {empty} empty cell(s) by data.fill={self.hparams.fill}"
+            )
+        return series
+
+    def _from_file(self, lines: List[Tuple[int, str]], source: str) -> None:
+        """A user's file: the time column and the target where null, from the header and each column's first
+        non-empty cell (of the first 200 lines)."""
+        hp = self.hparams
+        header_line, names = header_columns(lines, source)
+        rows = [csv_fields(t, source, n) for n, t in lines[:200] if n > header_line and t.strip()]
+        if not rows:
+            raise DataError(source, None, "no rows after the header")
+        fields = [next((r[j] for r in rows if j < len(r) and r[j].strip()), "") for j in range(len(names))]
+        if hp.time_column is None and fields and not _is_number(fields[0]):
+            hp["time_column"] = names[0]  # a first column of text: the timestamps (read_series says if it is not)
+        if hp.target is None:
+            numeric = []
+            for name, cell in zip(names, fields):
+                if _is_number(cell) and name != hp.time_column and name not in (hp.covariates or []):
+                    numeric.append(name)
+            if len(numeric) != 1:
+                example = f"e.g. data.target={numeric[0]} " if numeric else ""
+                raise DataError(
+                    source,
+                    header_line,
+                    f"which column to forecast? set data.target, {example}(the file has columns {names}; "
+                    f"columns of numbers: {numeric})",
+                )
+            hp["target"] = numeric[0]
+        self._targets_from(hp.target)
+
+    def _resolve(self, series: Series, source: str) -> Series:
+        """Settings left null from the file's frequency; gaps and empty cells filled (``data.fill``)."""
+        hp = self.hparams
+        name, self.step = resolve_frequency(series.times, hp.freq, source)
+        freq = FREQUENCIES[name] if name else NO_TIMESTAMPS
+        series, inserted, empty = fill_gaps(series, self.step, hp.fill)
+        defaults = {
+            "split": USER_SPLIT,
+            "log": False,
+            "season": freq.season,
+            "calendar": list(freq.calendar),
+            "input_length": freq.input_length,
+            "horizon": freq.horizon,
+        }
+        chosen = [k for k in defaults if hp.get(k) is None]
+        for key in chosen:
+            hp[key] = defaults[key]
+        self.calendar = list(hp.calendar)
+        self._check_window()
+        kind = name or (f"every {self.step}" if self.step else "numbered rows (no time column)")
+        log(
+            f"{source}: {kind} series{'' if hp.freq else ' (inferred)'} of {self.targets} by "
+            f"{hp.time_column!r}; {len(series)} rows"
+            + (
+                f", {inserted} missing timestamp(s) and {empty} empty cell(s) filled by data.fill={hp.fill}"
+                if inserted or empty
+                else ""
+            )
+            + (f"; from the data: {', '.join(f'{k}={hp[k]}' for k in chosen)}" if chosen else "")
+        )
+        return series
 
     def _frame(self, series: Series) -> Frame:
         H = self.hparams.horizon
@@ -281,15 +416,25 @@ class ForecastingCodec(Codec):
             )
             return
         lines, source = self._source_lines()
-        series = self._read(lines, source)
+        if self.scaler is None:  # training: what the settings leave null comes from the file
+            if "path" in self.series_source:
+                self._from_file(lines, source)
+            series = self._resolve(self._read_raw(lines, source), source)
+            L, H = hp.input_length, hp.horizon
+        else:
+            series = self._read(lines, source)
         bounds = split_bounds(len(series), hp.split, source)
         self.rows = bounds
+        T = len(self.targets)
         if self.scaler is None:
             begin, end = bounds["train"]
             if end - begin < L + H:
                 training_windows(begin, end, L, H, hp.stride, "train", source)  # raises, naming the sizes
             self.scaler = Scaler(hp.scaler, hp.log).fit(series.values[begin:end], series.columns, source)
-            self.step, self.time_format = infer_step(series.times), series.time_format
+            self.time_format = series.time_format
+        if self.mase_scale is None:
+            begin, end = bounds["train"]
+            self.mase_scale = mase_scale(series.values[begin:end, :T], hp.season).tolist()
         frame = self._frame(series)
         for name in SPLITS if stage in (None, "fit") else SPLITS[1:]:  # a restored model needs no training windows
             begin, end = bounds[name]
@@ -318,10 +463,25 @@ class ForecastingCodec(Codec):
                 )
             self.frames[name] = frame
         log(
-            f"{source}: {len(series)} rows; rows train/val/test {[e - b for b, e in bounds.values()]}; windows "
-            f"{ {k: len(v) for k, v in self.datasets.items()} } of {L} -> {H}; scaler {hp.scaler}"
+            f"{source}: {len(series)} rows; split {list(hp.split)} in time order: {self._spans(series, bounds)}; "
+            f"windows { {k: len(v) for k, v in self.datasets.items()} } of {L} -> {H}; scaler {hp.scaler}"
             f"{' of logs' if hp.log else ''} fitted on the training rows"
         )
+
+    def _spans(self, series: Series, bounds: Dict[str, Tuple[int, int]]) -> str:
+        """train 2023-01-01..2023-10-03 (276 rows), ... (row numbers without timestamps)."""
+        parts = []
+        for name, (begin, end) in bounds.items():
+            if end <= begin:
+                parts.append(f"{name} 0 rows")
+                continue
+            if series.times is not None:
+                first, last = (format_time(series.times[i], series.time_format) for i in (begin, end - 1))
+            else:
+                first, last = begin + 1, end
+            parts.append(f"{name} {first}..{last} ({end - begin} rows)")
+        unused = len(series) - max(end for _, end in bounds.values())
+        return ", ".join(parts) + (f"; {unused} later rows unused" if unused else "")
 
     def evaluation_set(self, split: str) -> List[Window]:
         """evaluate.py's windows of ``split`` ("test": data.test_path, else the checkpoint's own series' test

@@ -21,8 +21,10 @@ class ForecastingDataModule(CodecDataModule):
     loader_settings = ("root", "batch_size", "eval_batch_size", "num_workers")  # no bucketing: one window length
 
     def setup(self, stage: Optional[str] = None) -> None:
-        """Read the series, fit the scaler on the training rows (unless restored), cut the windows."""
+        """Read the series, fit the scaler on the training rows (unless restored), cut the windows; the settings
+        the preset or the file decided replace the nulls among the saved hyper-parameters."""
         self.codec.setup(stage)
+        self.save_hyperparameters({**self.hparams, **self.codec.resolved_settings()})  # the checkpoint's, the logs'
 
     def collate(self, windows: List[Window], frame: Optional[Frame] = None) -> WindowBatch:
         return self.codec.collate(windows, frame)

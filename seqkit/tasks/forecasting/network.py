@@ -108,7 +108,7 @@ class ForecastNetwork(nn.Module):
         if highway != "none" and head == "recursive":
             raise ValueError(
                 f"model.highway={highway} changes what the network outputs, which the recursive head "
-                "feeds back as its next input: use model.head=direct or seq2seq"
+                "feeds back as its next input: use model.head=direct or model.head=seq2seq"
             )
         if highway == "seasonal_naive" and not (season and season <= input_length):
             raise ValueError(

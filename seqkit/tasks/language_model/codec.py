@@ -14,6 +14,7 @@ batch's ``condition``; read as the classification codec reads them.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -35,6 +36,7 @@ from seqkit.tasks.language_model.tbptt import TBPTTChunks
 
 LEVELS = ("char", "word")
 EOS = "<eos>"  # word level: the end of every line
+NOTICE_EXAMPLES = 5  # how many unseen tokens a notice names
 LINE_END = "\n"  # word level: a line's end in a token stream, read as <eos> (text.split() never gives "\n")
 Splits = Dict[str, Tuple[List[str], str]]  # split -> (tokens, source name for errors)
 
@@ -160,7 +162,24 @@ class LanguageModelCodec(Codec):
         ids = torch.tensor(self.token_ids(tokens), dtype=torch.long)
         for name in [n for n, s in self.sources.items() if s == source]:
             self.check_length(name, ids)
+            if name != "train":
+                self.notice_unseen(name, tokens)
         return ids
+
+    def notice_unseen(self, name: str, tokens: List[str]) -> None:
+        """One notice when a held-out split has tokens the vocabulary (from the training text) lacks: how many,
+        how many distinct, and the most frequent few, since the model reads each as ``<unk>`` there."""
+        unseen = Counter(t for t in tokens if t != LINE_END and t not in self.vocab.stoi)
+        if not unseen:
+            return
+        level = self.hparams.level
+        examples = ", ".join(repr(t) for t, _ in unseen.most_common(NOTICE_EXAMPLES))
+        more = ", ..." if len(unseen) > NOTICE_EXAMPLES else ""
+        why = "never occur in the training text" if level == "char" else "are not in the training vocabulary"
+        log(
+            f"notice: {sum(unseen.values())} {level}s of the {name} text ({len(unseen)} distinct: {examples}{more}) "
+            f"{why}; the model reads and scores them as {UNK}"
+        )
 
     def check_length(self, name: str, ids: Tensor) -> None:
         """Training needs one target per stream; validation and test at least one BPTT chunk."""

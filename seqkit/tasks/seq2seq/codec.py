@@ -11,9 +11,11 @@ checkpoints' states load unchanged.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from torch import Tensor
 
@@ -23,8 +25,9 @@ from seqkit.data.cmudict import read_cmudict, split_words
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.subword import SUBWORD_KINDS, SubwordModel
-from seqkit.data.textfile import read_lines
+from seqkit.data.textfile import iter_lines
 from seqkit.data.vocab import Vocabulary
 
 BOS, EOS = "<bos>", "<eos>"
@@ -73,36 +76,45 @@ class ParallelBatch(DeviceMovable):
         return self.source.size(0)
 
 
-def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
-    """Two line-aligned files -> pairs; different line counts or an empty line on one side are errors."""
-    src, tgt = read_lines(source_path, allow_empty=False), read_lines(target_path, allow_empty=False)
-    if len(src) != len(tgt):
-        raise DataError(
-            source_path,
-            None,
-            f"has {len(src)} lines but {target_path} has {len(tgt)}: the two sides "
-            "of a parallel corpus must be line-aligned",
-        )
-    pairs = []
-    for (number, s), (_, t) in zip(src, tgt):
+def iter_parallel(source_path: Path, target_path: Path) -> Iterator[Pair]:
+    """Two line-aligned files -> pairs, read lazily; different line counts (found at the end of the shorter
+    file) or an empty line on one side are errors."""
+    counts = [0, 0]
+    for a, b in zip_longest(iter_lines(source_path), iter_lines(target_path)):
+        counts = [counts[0] + (a is not None), counts[1] + (b is not None)]
+        if a is None or b is None:
+            continue  # count the longer side to its end
+        (number, s), (_, t) = a, b
         for path, text in ((source_path, s), (target_path, t)):
             if not text.strip():
                 raise DataError(path, number, "empty line (its other side is not): every line needs both sides")
-        pairs.append(Pair(s.strip(), [t.strip()], number))
-    return pairs
+        yield Pair(s.strip(), [t.strip()], number)
+    if counts[0] != counts[1]:
+        raise DataError(
+            source_path,
+            None,
+            f"has {counts[0]} lines but {target_path} has {counts[1]}: the two sides "
+            "of a parallel corpus must be line-aligned",
+        )
 
 
-def read_tsv(path: Path) -> List[Pair]:
-    """``source<TAB>target`` lines -> pairs."""
-    pairs = []
-    for number, line in read_lines(path):
+def read_parallel(source_path: Path, target_path: Path) -> List[Pair]:
+    return list(iter_parallel(source_path, target_path))
+
+
+def iter_tsv(path: Path) -> Iterator[Pair]:
+    """``source<TAB>target`` lines -> pairs, read lazily."""
+    for number, line in iter_lines(path):
         if not line.strip():
             continue
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
             raise DataError(path, number, "expected 'source<TAB>target' with both sides non-empty")
-        pairs.append(Pair(parts[0].strip(), [parts[1].strip()], number))
-    return pairs
+        yield Pair(parts[0].strip(), [parts[1].strip()], number)
+
+
+def read_tsv(path: Path) -> List[Pair]:
+    return list(iter_tsv(path))
 
 
 def group_by_source(pairs: List[Pair]) -> List[Pair]:
@@ -136,6 +148,7 @@ DEFAULTS = {
     "min_freq": 1,
     "max_vocab_size": None,
     "group_references": False,
+    **STREAM_DEFAULTS,
     **SHARED_DEFAULTS,
 }
 
@@ -158,6 +171,8 @@ class Seq2SeqCodec(Codec):
     group_references: validation/test sources seen several times are decoded once and scored against all their
         targets.
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
@@ -210,15 +225,15 @@ class Seq2SeqCodec(Codec):
             return read_tsv(resolved), str(resolved)
         raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
 
-    def read_splits(self) -> Splits:
-        """-> {split: (pairs, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (pairs, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             return self._read_cmudict()
         splits = {}
         for name in ("train", "val", "test"):
             path = hp.get(f"{name}_path")
-            if path is not None:
+            if path is not None and name not in streamed:
                 pairs, source = self.read(path)
                 splits[name] = (group_by_source(pairs) if hp.group_references and name != "train" else pairs, source)
         return splits
@@ -288,23 +303,48 @@ class Seq2SeqCodec(Codec):
         mode = self.hparams.target_tokens
         return text.split() if mode in SUBWORD_KINDS else tokenize(text, mode)
 
-    def build(self, train: List[Pair]) -> None:
-        """Learn the subword models and vocabularies from the training pairs only (the target one adds <bos>/<eos>)."""
+    def build(self, train: Iterable[Pair]) -> None:
+        """Learn the subword models and vocabularies from the training pairs only (the target one adds <bos>/<eos>);
+        without subword models in one pass (a stream too)."""
         hp = self.hparams
-        self.train_subword_models(train)
-        self.tokenize_pairs(train)
-        sources = [p.source for p in train]
-        targets = [t for p in train for t in p.targets]
+        if {hp.source_tokens, hp.target_tokens}.intersection(SUBWORD_KINDS):
+            train = list(train)
+            self.train_subword_models(train)
+        sources, targets, n = Counter(), Counter(), 0
+        for n, p in enumerate(train, start=1):
+            self.tokenize_pairs([p])
+            sources.update(p.source)
+            for t in p.targets:
+                targets.update(t)
         kwargs = dict(min_freq=hp.min_freq, max_size=hp.max_vocab_size)
         if hp.share_vocab:
-            self.vocab = Vocabulary.build(sources + targets, specials=(BOS, EOS), **kwargs)
+            self.vocab = Vocabulary.from_counts(sources + targets, specials=(BOS, EOS), **kwargs)
             self.target_vocab = self.vocab
         else:
-            self.vocab = Vocabulary.build(sources, **kwargs)
-            self.target_vocab = Vocabulary.build(targets, specials=(BOS, EOS), **kwargs)
-        log(
-            f"{len(train)} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}"
-        )
+            self.vocab = Vocabulary.from_counts(sources, **kwargs)
+            self.target_vocab = Vocabulary.from_counts(targets, specials=(BOS, EOS), **kwargs)
+        log(f"{n} training pairs, source vocabulary {len(self.vocab)}, target vocabulary {len(self.target_vocab)}")
+
+    def iter_examples(self, path: str) -> Iterator[Tuple[int, Pair]]:
+        """(line, pair) of a TSV file or of two line-aligned files, read lazily (``seqkit.data.streaming``)."""
+        hp = self.hparams
+        if {hp.source_tokens, hp.target_tokens}.intersection(SUBWORD_KINDS) and not self.built:
+            raise ValueError(
+                "data.streaming: subword units are learnt from the training file held in memory; give "
+                "data.streaming=false, or data.source_tokens=char|space and data.target_tokens=char|space"
+            )
+        if hp.src_lang and hp.tgt_lang:
+            pairs = iter_parallel(*self._files(path))
+        elif not (hp.src_lang or hp.tgt_lang):
+            pairs = iter_tsv(self.resolve(path))
+        else:
+            raise ValueError("give both data.src_lang and data.tgt_lang (line-aligned files) or neither (a TSV file)")
+        return ((p.line, p) for p in pairs)
+
+    def data_files(self, path: str) -> List[Path]:
+        """The files a split's ``path`` names: a TSV file, or the two sides of line-aligned files."""
+        hp = self.hparams
+        return list(self._files(path)) if hp.src_lang and hp.tgt_lang else [self.resolve(path)]
 
     def network_kwargs(self) -> Dict[str, Any]:
         return {

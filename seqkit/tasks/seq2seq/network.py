@@ -161,13 +161,20 @@ class Seq2SeqNetwork(nn.Module):
         return (lengths.float() * d["max_len_ratio"]).long() + int(d["max_len_extra"])
 
     @torch.no_grad()
-    def greedy_decode(self, source: Tensor, lengths: Tensor) -> List[List[int]]:
-        """-> per source its output ids (up to its maximum length; the final <eos> dropped)."""
+    def greedy_decode(self, source: Tensor, lengths: Tensor, on_token=None) -> List[List[int]]:
+        """-> per source its output ids (up to its maximum length; the final <eos> dropped). ``on_token``: called
+        with each step's ids [B] as they are picked (streaming)."""
         logits, state = self._start(source, lengths)
         limits = self.max_lengths(lengths)
         banned = self._banned_ids()
         ids = decode(
-            self.decoder.step, state, logits, int(limits.max()), lambda l: ban(l, banned).argmax(-1), eos=self.eos_index
+            self.decoder.step,
+            state,
+            logits,
+            int(limits.max()),
+            lambda l: ban(l, banned).argmax(-1),
+            eos=self.eos_index,
+            on_token=on_token,
         )
         return [self._strip(row[: int(n)]) for row, n in zip(ids.tolist(), limits.tolist())]
 

@@ -10,8 +10,9 @@ the old ``seqkit.data.tagging.TaggingDataModule``'s, so old checkpoints load unc
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,9 +20,18 @@ from seqkit.data import tag_schemes
 from seqkit.data.batch import IGNORE_INDEX, Batch, encode_records, lengths_of, pad, pad_chars
 from seqkit.data.builtin import FILES, builtin_files
 from seqkit.data.codec import SHARED_DEFAULTS, Codec
-from seqkit.data.conll import TaggedSentence, read_tagged
+from seqkit.data.conll import (
+    TaggedSentence,
+    conllu_column,
+    detect_conll_scheme,
+    iter_conllu,
+    normalise_scheme,
+    read_tagged,
+    stream_conll,
+)
 from seqkit.data.errors import DataError
 from seqkit.data.notice import log
+from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.vocab import Vocabulary
 
 _DIGIT = re.compile(r"\d")
@@ -54,6 +64,7 @@ DEFAULTS = {
     "max_vocab_size": None,
     "max_word_length": 40,
     "pretrained": None,
+    **STREAM_DEFAULTS,
     **SHARED_DEFAULTS,
 }
 
@@ -78,6 +89,8 @@ class TaggingCodec(Codec):
         vector, at training and at any later time (validation, test, prediction), while the vocabulary of
         trainable corrections comes from the training split only (seqkit.data.pretrained).
     batch_size / eval_batch_size: training / evaluation (validation, test, prediction) batches (null: batch_size).
+    streaming: read the training file as a stream, not into memory: auto (a file over 100 MB), true or false;
+        shuffle_buffer: the examples a stream shuffles and buckets at a time (``seqkit.data.streaming``).
     The data module's loaders also take ``bucketing`` and ``num_workers`` (``seqkit.data.codec_datamodule``).
     """
 
@@ -89,6 +102,9 @@ class TaggingCodec(Codec):
         self.vocab: Optional[Vocabulary] = None
         self.chars: Optional[Vocabulary] = None
         self.tags: Optional[Vocabulary] = None
+        self.read_schemes: Dict[str, str] = {}  # file read -> the entity scheme it was written in (before conversion)
+        self.input_scheme: str = self.hparams.scheme  # the training files' scheme (kept in the checkpoint)
+        self.output_scheme: str = self.hparams.scheme  # predictions' scheme (predict.py options.output_scheme)
 
     @property
     def built(self) -> bool:
@@ -102,20 +118,21 @@ class TaggingCodec(Codec):
         if fmt == "conllu":
             column = hp.label_column if labelled and hp.label_column != -1 else "upos"
             return read_tagged(path, "conllu", label_column=column, labelled=labelled, lines=lines)
-        return read_tagged(
+        sentences = read_tagged(
             path,
             "conll",
             token_column=hp.token_column,
             label_column=hp.label_column,
-            scheme=hp.scheme,
-            strict=hp.strict,
+            scheme="none",  # as written: normalised below, where the scheme the file was written in is seen
             labelled=labelled,
-            log=log,
             lines=lines,
         )
+        if labelled and hp.scheme != "none":
+            self.read_schemes[str(path)] = normalise_scheme(sentences, hp.scheme, strict=hp.strict, path=path, log=log)
+        return sentences
 
-    def read_splits(self) -> Splits:
-        """-> {split: (sentences, source name for errors)} for the splits these settings give."""
+    def read_splits(self, streamed: Sequence[str] = ()) -> Splits:
+        """-> {split: (sentences, source name for errors)} for the splits these settings give, but those ``streamed``."""
         hp = self.hparams
         if hp.builtin is not None and hp.train_path is None:
             if hp.builtin not in BUILTIN_FORMATS:
@@ -129,30 +146,66 @@ class TaggingCodec(Codec):
             }
         splits: Splits = {}
         for name, path in (("train", hp.train_path), ("val", hp.val_path), ("test", hp.test_path)):
-            if path is not None:
+            if path is not None and name not in streamed:
                 resolved = self.resolve(path)
                 splits[name] = (self.read(resolved), str(resolved))
+        self.input_scheme = self.read_schemes.get(splits["train"][1], hp.scheme) if "train" in splits else hp.scheme
         return splits
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The vocabularies (and vectors' identity), and the scheme the training files were written in where it is
+        not the model's (IOB1 files read as IOB2)."""
+        state = super().state_dict()
+        return state if self.input_scheme == self.hparams.scheme else {**state, "input_scheme": self.input_scheme}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.input_scheme = state.get("input_scheme", self.hparams.scheme)  # older checkpoints: as trained
 
     def normalise(self, word: str) -> str:
         if self.hparams.lowercase:
             word = word.lower()
         return _DIGIT.sub("0", word) if self.hparams.zero_digits else word
 
-    def build(self, train: List[TaggedSentence]) -> None:
-        """Learn the word, character and tag vocabularies from the training split only."""
+    def build(self, train: Iterable[TaggedSentence]) -> None:
+        """Learn the word, character and tag vocabularies from the training split only, in one pass (a stream too)."""
         hp = self.hparams
-        self.vocab = Vocabulary.build(
-            [[self.normalise(t) for t in s.tokens] for s in train], min_freq=hp.min_freq, max_size=hp.max_vocab_size
-        )
-        self.chars = Vocabulary.build((c for t in s.tokens for c in t) for s in train)
-        self.tags = Vocabulary(sorted({t for s in train for t in s.tags}), unk=False, pad=False)
+        words, chars, tags, n = Counter(), Counter(), set(), 0
+        for n, s in enumerate(train, start=1):
+            words.update(self.normalise(t) for t in s.tokens)
+            chars.update(c for t in s.tokens for c in t)
+            tags.update(s.tags)
+        self.vocab = Vocabulary.from_counts(words, min_freq=hp.min_freq, max_size=hp.max_vocab_size)
+        self.chars = Vocabulary.from_counts(chars)
+        self.tags = Vocabulary(sorted(tags), unk=False, pad=False)
         if hp.pretrained:
             self.use_pretrained(hp.pretrained)
         log(
-            f"{len(train)} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
+            f"{n} training sentences, vocabulary {len(self.vocab)}, characters {len(self.chars)}, "
             f"tags {len(self.tags)}" + (f" (scheme {hp.scheme})" if hp.scheme != "none" else "")
         )
+
+    def iter_examples(self, path: str) -> Iterator[Tuple[int, TaggedSentence]]:
+        """(line of the first token, sentence) of a CoNLL or CoNLL-U file, read lazily (``seqkit.data.streaming``); a
+        CoNLL file's own tag scheme is detected by a first pass, once a file."""
+        hp = self.hparams
+        resolved = self.resolve(path)
+        if hp.format == "conllu":
+            column = conllu_column(hp.label_column if hp.label_column != -1 else "upos", resolved)
+            return ((s.line, s) for s in iter_conllu(resolved, label_col=column))
+        columns = dict(token_column=hp.token_column, label_column=hp.label_column)
+        found = self.read_schemes.get(str(resolved))
+        if found is None:
+            found = self.read_schemes[str(resolved)] = detect_conll_scheme(resolved, hp.scheme, **columns)
+            if hp.scheme != "none" and found != hp.scheme:
+                log(
+                    f"{resolved}: tags are {found.upper()}; converted to {hp.scheme.upper()} (predictions come in "
+                    f"{hp.scheme.upper()}; options.output_scheme=input writes them in {found.upper()})"
+                )
+        if hp.scheme != "none" and path == hp.train_path:
+            self.input_scheme = found  # a streamed training file's scheme, as read_splits keeps an in-memory one's
+        sentences = stream_conll(resolved, scheme=hp.scheme, strict=hp.strict, found=found, **columns)
+        return ((s.line, s) for s in sentences)
 
     def network_kwargs(self) -> Dict[str, Any]:
         """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
@@ -199,13 +252,21 @@ class TaggingCodec(Codec):
 
     # ---- prediction ----------------------------------------------------------------------------
     def set_predict_input(
-        self, lines: List[Tuple[int, str]], source: str, input_format: Optional[str] = None, output_format: str = "json"
+        self,
+        lines: List[Tuple[int, str]],
+        source: str,
+        input_format: Optional[str] = None,
+        output_format: str = "json",
+        output_scheme: Optional[str] = None,
     ) -> List[TaggedSentence]:
         """-> one record a sentence. ``input_format``: the training ``format`` by default; "conll" / "conllu"
         (tokens from the token column, any tag columns ignored; blank lines end sentences) or "text"
-        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence)."""
+        (whitespace-separated tokens, one sentence a line; a blank line is an empty sentence).
+        ``output_scheme``: the entity scheme of the predicted tags: the model's (``data.scheme``) by default,
+        "input" (the scheme the training files were written in: IOB1 files give IOB1), or iob1 / iob2 / iobes."""
         if output_format not in ("json", "conll"):
             raise ValueError(f"output_format must be 'json' or 'conll', got {output_format!r}")
+        self.output_scheme = self._output_scheme(output_scheme)
         input_format = input_format or self.hparams.format
         if input_format == "text":
             sentences = []
@@ -233,7 +294,24 @@ class TaggingCodec(Codec):
         tokens and tags in order, spans over the whole."""
         return self._row([t for r in rows for t in r["tokens"]], [t for r in rows for t in r["tags"]])
 
+    def _output_scheme(self, asked: Optional[str]) -> str:
+        trained = self.hparams.scheme
+        if asked is None:
+            return trained
+        if trained == "none":
+            raise ValueError(
+                f"options.output_scheme={asked}: this model's tags are no entity scheme (data.scheme=none)"
+            )
+        if asked == "input":
+            return self.input_scheme
+        if asked not in tag_schemes.ENCODABLE:
+            choices = ", ".join(("input", *tag_schemes.ENCODABLE))
+            raise ValueError(f"options.output_scheme must be one of {choices}; got {asked!r}")
+        return asked
+
     def _row(self, tokens: List[str], tags: List[str]) -> Dict[str, Any]:
+        if self.output_scheme != self.hparams.scheme:
+            tags = tag_schemes.encode(tag_schemes.spans(tags), len(tags), self.output_scheme)
         row: Dict[str, Any] = {"tokens": tokens, "tags": tags}
         if self.hparams.scheme != "none":
             row["spans"] = [

@@ -12,7 +12,7 @@ from seqkit.data.sampler import epoch_generator
 
 class EpochSeed(pl.Callback):
     """Before each training epoch: tell the training samplers the epoch (``set_epoch``; Lightning does it only
-    for ``DataLoader.sampler``, not for a batch sampler), and before its first batch reseed torch's, Python's
+    for ``DataLoader.sampler``, not for a batch sampler or a streamed data set), and before its first batch reseed torch's, Python's
     and numpy's global generators from (seed, epoch), so dropout masks do not depend on how many epochs this
     process ran. Lightning restores the epoch counter from a checkpoint; nothing else random is carried over.
     """
@@ -23,7 +23,7 @@ class EpochSeed(pl.Callback):
 
     def _set_sampler_epoch(self, trainer: pl.Trainer) -> None:
         loader = trainer.train_dataloader
-        for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        for sampler in (getattr(loader, name, None) for name in ("sampler", "batch_sampler", "dataset")):
             if callable(getattr(sampler, "set_epoch", None)):
                 sampler.set_epoch(trainer.current_epoch)
 

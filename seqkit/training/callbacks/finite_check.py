@@ -63,7 +63,7 @@ class FiniteCheck(pl.Callback):
         kept = f"; the last good checkpoint is {last}" if last else ""
         raise NonFiniteError(
             f"{what} at epoch {trainer.current_epoch + 1}, step {trainer.global_step + 1}: training stopped before "
-            f"the update{kept}. Try a lower learning rate (optimizer.lr=...) or gradient clipping "
+            f"the update{kept}. Try a lower learning rate (optimizer.lr=<lower value>) or gradient clipping "
             f"(trainer.gradient_clip_val=1.0)"
         )
 

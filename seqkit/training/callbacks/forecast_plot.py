@@ -43,7 +43,7 @@ class ForecastPlot(pl.Callback):
         pl_module.train(was_training)
         inverse = datamodule.target_scaler.inverse
         first = lambda t: inverse(t.double().cpu())[0, :, 0]  # noqa: E731 - [1, H, T] -> first target [H]
-        L, H, o = datamodule.hparams.input_length, datamodule.hparams.horizon, window.origin
+        L, H, o = datamodule.codec.hparams.input_length, datamodule.codec.hparams.horizon, window.origin  # as resolved
         times = frame.times if frame.times is not None else list(range(len(frame.scaled)))
         values = frame.series.values
         path = plot_forecast(

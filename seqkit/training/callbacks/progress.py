@@ -9,6 +9,8 @@ from typing import Any, Dict, Optional
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ProgressBar, TQDMProgressBar
 
+from seqkit.training.module import EPOCH_LOSS, STEP_LOSS
+
 
 def progress_bar(enabled: bool = True, every_n_steps: int = 0, stream: Any = None) -> Optional[ProgressBar]:
     """Chosen when the trainer is built: Lightning's live bar when standard output is a terminal; otherwise
@@ -24,7 +26,9 @@ def progress_bar(enabled: bool = True, every_n_steps: int = 0, stream: Any = Non
 
 class LineProgressBar(ProgressBar):
     """One line a training epoch (and one every ``every_n_steps`` steps when > 0), with the progress-bar
-    metrics: ``epoch 3/10 step 282: train/loss 0.412 val/acc 0.861 ... (4.1 s)``."""
+    metrics: ``epoch 3/10 step 282: train/loss 0.412 val/acc 0.861 ... (4.1 s)``. The epoch's line shows
+    ``train/loss``, the epoch's mean; a line within an epoch shows ``train/step_loss``, the last logged step's
+    loss, instead (``train/loss`` is then still the previous epoch's)."""
 
     def __init__(self, every_n_steps: int = 0):
         super().__init__()
@@ -42,7 +46,8 @@ class LineProgressBar(ProgressBar):
         if not self._enabled:
             return
         metrics = self.get_metrics(trainer, pl_module)
-        values = " ".join(f"{k} {_fmt(v)}" for k, v in sorted(metrics.items()) if k != "v_num")
+        stale = {"v_num", STEP_LOSS if seconds is not None else EPOCH_LOSS}
+        values = " ".join(f"{k} {_fmt(v)}" for k, v in sorted(metrics.items()) if k not in stale)
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
         timing = f" ({seconds:.1f} s)" if seconds is not None else ""
         print(

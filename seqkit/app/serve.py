@@ -1,0 +1,258 @@
+"""``seqkit serve ckpt_path=<ckpt>``: one checkpoint of any shape over HTTP (FastAPI on uvicorn), no Lightning.
+
+- ``POST /predict`` ``{"text": "...", "options": {...}}`` -> predict.py's JSON line for that text (a forecaster:
+  ``text`` is the CSV history, the answer its list of rows). Concurrent requests are batched
+  (seqkit.app.batcher: ``max_batch_size``, ``max_wait_ms``) and predicted on predict.py's path
+  (seqkit.app.served_model).
+- ``POST /generate`` (language models) ``{"prompt": "...", "max_new_tokens": 100, "temperature": 0.8, "top_k",
+  "top_p", "seed", "condition"}`` -> ``{"text": ...}``, generate.py's sample for those settings;
+  ``POST /generate/stream``: the same as server-sent events, a ``{"piece": ...}`` event a token, then an ``end``
+  event with ``{"text": ...}``.
+- ``GET /health``, ``GET /info`` (the model, its options, the server's settings).
+
+A bad request gets a 4xx answer ``{"error": "<one line>"}`` (422: the body's fields; 400: what the model refuses;
+413: a text over ``max_text_length``); a request that fails inside the model gets a 500 with one line, logged,
+and the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AsyncIterator, Callable, Dict, Optional
+
+from omegaconf import DictConfig
+
+from seqkit import tasks
+from seqkit.app.batcher import Batcher
+from seqkit.app.checkpoint import given_vectors
+from seqkit.app.cli import set_threads
+from seqkit.app.served_model import RequestError, ServedModel
+
+try:
+    from fastapi import Body, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from fastapi.sse import format_sse_event
+    from pydantic import BaseModel, ConfigDict, StrictStr
+except ImportError as e:  # the serve extra is optional
+    raise ImportError(f"seqkit serve needs the serve extra ({e}): pip install 'seqkit[serve]'") from None
+
+log = logging.getLogger("seqkit.serve")
+_JSON = json.JSONEncoder(ensure_ascii=False)  # the encoder predict.py's lines are written with
+
+
+class PredictRequest(BaseModel):
+    """The body of ``POST /predict``."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: StrictStr  # one text (a line as predict.py reads it); a forecaster's: the CSV history
+    options: Dict[str, Any] = {}  # predict.py's options.* this model takes (GET /info)
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message`` on one line (a model failure as the 500 answer and the log give it)."""
+    text = " ".join(str(error).split()) or "no message"
+    return text if isinstance(error, ValueError) else f"{type(error).__name__}: {text}"
+
+
+def build_app(
+    ckpt_path: Any,
+    max_batch_size: int = 32,
+    max_wait_ms: float = 2.0,
+    max_text_length: int = 100_000,
+    model: Optional[ServedModel] = None,
+    **load_kwargs: Any,
+):
+    """The FastAPI application serving ``ckpt_path`` (or an already loaded ``model``); run it with uvicorn
+    (``serve``) or any ASGI server. ``load_kwargs``: ``seqkit.app.checkpoint.load``'s data overrides."""
+    served = model or ServedModel(ckpt_path, max_text_length=max_text_length, **load_kwargs)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqkit-model")  # the one model thread
+    batcher = Batcher(served.predict_batch, executor, max_batch_size, max_wait_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+        executor.shutdown(wait=True)
+
+    app = FastAPI(title=f"seqkit: {served.shape}", lifespan=lifespan)
+    app.state.model, app.state.batcher = served, batcher
+    settings = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "max_text_length": max_text_length}
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def failure(error_: BaseException) -> JSONResponse:
+        """An exception from the model: a 4xx for what the request asked (bad data or options), else a 500."""
+        if isinstance(error_, RequestError):
+            return error(error_.status, str(error_))
+        if isinstance(error_, ValueError):  # a DataError (request:line: reason) or a bad option value
+            return error(400, one_line(error_))
+        log.error("request failed in the model: %s", one_line(error_))
+        return error(500, f"the model failed on this request: {one_line(error_)}")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(422, validation_message(exc.errors()))
+
+    @app.get("/health")
+    async def health() -> Dict[str, Any]:
+        return {"status": "ok", "batches": batcher.calls, "requests": batcher.items}
+
+    @app.get("/info")
+    async def info() -> Dict[str, Any]:
+        return {**served.info(), "server": settings}
+
+    @app.post("/predict")
+    async def predict(request: PredictRequest) -> Response:
+        try:
+            served.check_text(request.text)
+            key = served.predict_key(request.options)
+            answer = await batcher.submit(key, request.text)
+        except Exception as e:  # noqa: BLE001 - every failure is an answer
+            return failure(e)
+        return Response(_JSON.encode(answer), media_type="application/json")
+
+    @app.post("/generate")
+    async def generate(request: Dict[str, Any] = Body(...)) -> Response:
+        try:
+            prompt, condition, options = served.generation(request)
+            text = await asyncio.get_running_loop().run_in_executor(
+                executor, served.generate, prompt, condition, options, lambda piece: None
+            )
+        except Exception as e:  # noqa: BLE001 - every failure is an answer
+            return failure(e)
+        return Response(_JSON.encode({"text": text}), media_type="application/json")
+
+    @app.post("/generate/stream")
+    async def generate_stream(request: Dict[str, Any] = Body(...)) -> Response:
+        try:
+            prompt, condition, options = served.generation(request)
+        except Exception as e:  # noqa: BLE001 - every failure is an answer
+            return failure(e)
+        produce = lambda on_piece: {"text": served.generate(prompt, condition, options, on_piece)}
+        return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
+
+    @app.post("/predict/stream")
+    async def predict_stream(request: PredictRequest) -> Response:
+        if not served.streams_predictions:
+            return failure(RequestError(f"a {served.shape} model answers whole; use /predict"))
+        if request.options:
+            return failure(RequestError("/predict/stream decodes greedily and takes no options; use /predict"))
+        try:
+            served.check_text(request.text)
+        except RequestError as e:
+            return failure(e)
+        produce = lambda on_piece: served.decode_stream(request.text, on_piece)
+        return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
+
+    return app
+
+
+class _Stopped(Exception):
+    """The client of a stream went away: generation stops at the next token."""
+
+
+async def _events(executor: ThreadPoolExecutor, produce: Callable) -> AsyncIterator[bytes]:
+    """Server-sent events of ``produce(on_piece) -> final answer`` run on the model thread: a ``{"piece": ...}``
+    event as each piece is made, then ``end`` with the final answer (or ``error`` with ``{"error": ...}``: a
+    request the model refuses or fails on, logged when it is a failure)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    gone = threading.Event()
+
+    def on_piece(piece: str) -> None:
+        if gone.is_set():
+            raise _Stopped()
+        loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+
+    def work() -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, ("end", produce(on_piece)))
+        except _Stopped:
+            pass
+        except Exception as e:  # noqa: BLE001 - the stream's last event says what failed
+            if not isinstance(e, ValueError):
+                log.error("streaming failed in the model: %s", one_line(e))
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", one_line(e)))
+
+    loop.run_in_executor(executor, work)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "piece":
+                if not value:  # an empty prompt's echo
+                    continue
+                yield format_sse_event(data_str=_JSON.encode({"piece": value}))
+            elif kind == "end":
+                yield format_sse_event(event="end", data_str=_JSON.encode(value))
+                return
+            else:
+                yield format_sse_event(event="error", data_str=_JSON.encode({"error": value}))
+                return
+    finally:
+        gone.set()
+
+
+def validation_message(errors: Any) -> str:
+    """FastAPI's validation errors of a request body -> one line on the first: what is missing or wrong."""
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    name = ".".join(loc) or "the body"
+    kind = first.get("type", "")
+    if kind == "missing":
+        return f"missing field {name!r}" if loc else "missing body: send a JSON object"
+    if kind == "extra_forbidden":
+        return f"unknown field {name!r}; a /predict request takes: text, options"
+    if kind == "json_invalid":
+        return f"the body is not valid JSON ({first.get('msg', '')})"
+    if kind == "string_type":
+        return f"field {name!r} must be a string, got {type(first.get('input')).__name__}"
+    if kind in ("dict_type", "model_attributes_type"):
+        return f"{'field ' + repr(name) if loc else 'the body'} must be a JSON object"
+    return f"{name}: {first.get('msg', 'invalid')}"
+
+
+_SETTINGS = {  # serve.yaml's numbers: (the least value, the most, an example override)
+    "port": (0, 65535, "port=8000"),
+    "max_batch_size": (1, None, "max_batch_size=32"),
+    "max_wait_ms": (0, None, "max_wait_ms=2"),
+    "max_text_length": (1, None, "max_text_length=100000"),
+}
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """serve.yaml's numbers, before anything is loaded: a bad one is a one-line error naming the override."""
+    for name, (least, most, example) in _SETTINGS.items():
+        value = cfg.get(name)
+        kind = (int, float) if name == "max_wait_ms" else int
+        if isinstance(value, bool) or not isinstance(value, kind) or value < least or (most and value > most):
+            span = f"from {least} to {most}" if most else f">= {least}"
+            raise ValueError(f"{name}={value}: give a number {span}, e.g. {example}")
+
+
+def serve(cfg: DictConfig) -> None:
+    """``seqkit/configs/serve.yaml``'s command: load the checkpoint, serve it until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    set_threads(cfg)
+    check_settings(cfg)
+    tasks.registry.import_plugins(cfg.get("plugins"))
+    app = build_app(
+        cfg.ckpt_path,
+        max_batch_size=cfg.max_batch_size,
+        max_wait_ms=cfg.max_wait_ms,
+        max_text_length=cfg.max_text_length,
+        **given_vectors(cfg),
+    )
+    logging.basicConfig(level=logging.INFO, format="[seqkit] %(message)s")
+    log.info("serving %s (%s) on http://%s:%s", cfg.ckpt_path, app.state.model.shape, cfg.host, cfg.port)
+    uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level, access_log=cfg.access_log)

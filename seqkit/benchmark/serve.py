@@ -1,0 +1,274 @@
+"""``scripts/bench_serve.py``: seqkit serve under load, against in-process prediction in the same run.
+
+For the sentiment classifier and the NER tagger (a checkpoint given, or the task's recipe trained briefly): the
+server (``python -m seqkit serve``, a process of its own with ``--threads`` torch threads) answers requests of one
+sentence each from an asyncio aiohttp client at concurrency 1, 8 and 64: requests/s, p50 and p99 latency; and the
+ratio of sentences/s served to the sentences/s of in-process prediction (``predict_lines``, what predict.py runs)
+on the same sentences with the same thread count. ``--soak N``: N requests at the highest concurrency, every answer
+checked against the in-process one, the server's RSS printed at its start and end (and after the first request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from seqkit.benchmark.predict import sentiment_sentences
+from seqkit.benchmark.recipes import CONFIGS
+from seqkit.benchmark.timing import Clock, set_threads, threads_line
+
+TARGETS = {"ratio_at_64": 0.8, "p50_ms_at_1": 20.0, "rss_growth": 0.10}  # the issue's targets
+QUICK = ["backbone.hidden_size=8", "++trainer.limit_train_batches=2"]  # a tiny model: does it run?
+MODELS = {  # name -> (train.py overrides of a brief training run, what its sentences are)
+    "classifier": (["task=sentiment"], "built-in sentiment_labelled texts"),
+    "tagger": (["task=ner"], "built-in WNUT-17 validation sentences, tokens joined by spaces"),
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], prog="scripts/bench_serve.py")
+    parser.add_argument("--models", default="classifier,tagger", help="comma-separated: classifier, tagger")
+    parser.add_argument("--classifier-ckpt", help="a task=sentiment checkpoint (default: trained briefly here)")
+    parser.add_argument("--tagger-ckpt", help="a task=ner checkpoint (default: trained briefly here)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, of the server and in-process")
+    parser.add_argument("--concurrency", default="1,8,64", help="comma-separated numbers of clients in flight")
+    parser.add_argument("--requests", type=int, default=2000, help="requests at each concurrency")
+    parser.add_argument("--sentences", type=int, default=1000, help="distinct sentences sent (and predicted)")
+    parser.add_argument("--soak", type=int, default=0, help="this many requests more, every answer checked")
+    parser.add_argument("--max-batch-size", type=int, default=64, help="the server's max_batch_size")
+    parser.add_argument("--max-wait-ms", type=float, default=2, help="the server's max_wait_ms")
+    parser.add_argument("--quick", action="store_true", help="tiny models, few requests: does it run?")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.sentences, args.soak = min(args.requests, 64), min(args.sentences, 32), min(args.soak, 200)
+    return args
+
+
+def train_briefly(name: str, folder: Path, quick: bool) -> Path:
+    """The task's recipe (built-in data) trained one epoch (``quick``: two batches of a tiny model): serving speed
+    does not depend on how well it is trained."""
+    from hydra import compose, initialize_config_dir
+
+    from seqkit.app.train import train
+
+    overrides = [*MODELS[name][0], f"paths.output_dir={folder}", "trainer.max_epochs=1", "test=false"]
+    overrides += [
+        "trainer.enable_progress_bar=false",
+        "++trainer.enable_model_summary=false",
+        *(QUICK if quick else []),
+    ]
+    if quick and name == "tagger":
+        overrides += ["embedding.pretrained=null", "embedding.dim=8"]
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        train(compose("train", overrides=overrides))
+    return folder / "checkpoints" / "best.ckpt"
+
+
+def sentences_of(name: str, n: int) -> List[str]:
+    if name == "classifier":
+        return sentiment_sentences(n)
+    from seqkit.data.builtin import builtin_files
+    from seqkit.data.conll import read_tagged
+
+    texts = [" ".join(s.tokens) for f in builtin_files("wnut17", "val") for s in read_tagged(f) if s.tokens]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def in_process(ckpt: Path, sentences: List[str], rounds: int = 3) -> Tuple[float, List[Dict[str, Any]]]:
+    """(sentences/s of predict.py's path on ``sentences`` in this process, the best of ``rounds``; the rows)."""
+    from seqkit.app.served_model import SOURCE, ServedModel
+
+    model = ServedModel(ckpt)
+    key = model.predict_key({})
+    best, rows = 0.0, []
+    for _ in range(rounds):
+        with Clock() as clock:
+            rows = model.predict_batch(key, sentences)
+        best = max(best, len(sentences) / clock.wall)
+    errors = [r for r in rows if isinstance(r, BaseException)]
+    if errors:
+        raise RuntimeError(f"{SOURCE}: in-process prediction failed: {errors[0]}")
+    return best, rows
+
+
+class Server:
+    """``python -m seqkit serve`` on a free port, in a process of its own; ``stop`` interrupts it (Ctrl-C)."""
+
+    def __init__(self, ckpt: Path, args: argparse.Namespace):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "seqkit", "serve", f"ckpt_path={ckpt}", f"port={self.port}"]
+        command += [f"threads={args.threads}", f"max_batch_size={args.max_batch_size}"]
+        command += [f"max_wait_ms={args.max_wait_ms}", "log_level=warning"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        import httpx
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.process.stderr.read().strip()}")
+            try:
+                if httpx.get(f"{self.url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the server did not answer /health in {timeout:.0f} s")
+
+    def health(self) -> Dict[str, Any]:
+        import httpx
+
+        return httpx.get(f"{self.url}/health").json()
+
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system): on a shared machine, its cost a request."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return kb / 1024
+
+    def stop(self) -> Tuple[int, str]:
+        """Interrupt the server -> (its exit status, its standard error)."""
+        self.process.send_signal(signal.SIGINT)
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, err
+
+
+async def load(url: str, texts: List[str], concurrency: int) -> Tuple[float, List[float], List[Any]]:
+    """Send one request a text, ``concurrency`` in flight -> (wall seconds, latencies in s, answers in order; an
+    answer that is not a 200 is ``("status", code, body)``, a request without an answer ``("lost", ...)``).
+    The client is aiohttp's: a tenth of httpx's CPU time a request, which matters when both share the cores."""
+    import aiohttp
+
+    answers: List[Any] = [None] * len(texts)
+    latencies: List[float] = []
+    next_index = iter(range(len(texts)))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as client:
+
+        async def worker() -> None:
+            for i in next_index:
+                start = time.perf_counter()
+                try:
+                    async with client.post("/predict", json={"text": texts[i]}) as response:
+                        ok = response.status == 200
+                        answers[i] = await response.json() if ok else ("status", response.status, await response.text())
+                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                    answers[i] = ("lost", type(e).__name__, str(e))
+                latencies.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - start, latencies, answers
+
+
+def same(a: Any, b: Any, tolerance: float = 1e-5) -> bool:
+    """Equal answers (floats within ``tolerance``: a batch's other members may move the 6th decimal)."""
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return abs(a - b) <= tolerance
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], tolerance) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y, tolerance) for x, y in zip(a, b))
+    return a == b
+
+
+def percentile(values: List[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, Any]:
+    sentences = sentences_of(name, args.sentences)
+    rate, rows = in_process(ckpt, sentences)
+    expected = dict(zip(sentences, rows))
+    print(f"-- {name}: {ckpt} ({MODELS[name][1]}, {len(sentences)} sentences)")
+    print(f"  in-process prediction (predict.py's path): {rate:,.0f} sentences/s")
+    figures: Dict[str, Any] = {"model": name, "in_process_per_s": rate, "levels": {}}
+    server = Server(ckpt, args)
+    try:
+        server.wait_ready()
+        asyncio.run(load(server.url, sentences[:8], 1))  # warm up
+        figures["rss_warm_mb"] = server.rss_mb()
+        print(
+            f"  {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'x in-process':>13} {'wrong':>6} {'mean batch':>11} {'server CPU ms/request':>22}"
+        )
+        for level in [int(c) for c in args.concurrency.split(",")]:
+            texts = [sentences[i % len(sentences)] for i in range(args.requests)]
+            before, cpu = server.health(), server.cpu_seconds()
+            wall, latencies, answers = asyncio.run(load(server.url, texts, level))
+            after, cpu = server.health(), server.cpu_seconds() - cpu
+            wrong = sum(not same(a, expected[t]) for a, t in zip(answers, texts))
+            row = {
+                "requests_per_s": len(texts) / wall,
+                "p50_ms": 1000 * percentile(latencies, 50),
+                "p99_ms": 1000 * percentile(latencies, 99),
+                "ratio": len(texts) / wall / rate,
+                "wrong": wrong,
+                "server_cpu_ms": 1000 * cpu / len(texts),
+                "mean_batch": (after["requests"] - before["requests"]) / max(1, after["batches"] - before["batches"]),
+            }
+            figures["levels"][level] = row
+            print(
+                f"  {level:>11} {row['requests_per_s']:>11,.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+                f"{row['ratio']:>12.2f}x {wrong:>6} {row['mean_batch']:>11.1f} {row['server_cpu_ms']:>22.2f}"
+            )
+        if args.soak:
+            level = max(int(c) for c in args.concurrency.split(","))
+            texts = [sentences[i % len(sentences)] for i in range(args.soak)]
+            figures["rss_start_mb"] = server.rss_mb()  # after the loads above: the soak starts warm
+            wall, _, answers = asyncio.run(load(server.url, texts, level))
+            lost = sum(isinstance(a, tuple) for a in answers)
+            wrong = sum(not isinstance(a, tuple) and not same(a, expected[t]) for a, t in zip(answers, texts))
+            figures["soak"] = {"requests": len(texts), "lost": lost, "wrong": wrong, "rss_end_mb": server.rss_mb()}
+            growth = figures["soak"]["rss_end_mb"] / figures["rss_start_mb"] - 1
+            figures["soak"]["rss_growth"] = growth
+            print(
+                f"  soak: {len(texts):,} requests at concurrency {level} in {wall:.1f} s: {lost} lost, {wrong} wrong; "
+                f"server RSS {figures['rss_start_mb']:.0f} MB -> {figures['soak']['rss_end_mb']:.0f} MB "
+                f"(after the first request: {figures['rss_warm_mb']:.0f} MB) "
+                f"({100 * growth:+.1f}%, target within {100 * TARGETS['rss_growth']:.0f}%)"
+            )
+    finally:
+        status, err = server.stop()
+    figures["server_exit"] = status
+    print(f"  server stopped by Ctrl-C: exit status {status}" + ("" if status == 0 else f": {err.strip()[-500:]}"))
+    return figures
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
+    args = parse_args(argv)
+    threads = set_threads(args.threads)
+    print(threads_line(threads))
+    print(
+        f"targets: at concurrency 64 >= {TARGETS['ratio_at_64']}x in-process sentences/s; p50 at concurrency 1 "
+        f"< {TARGETS['p50_ms_at_1']:.0f} ms; soak: nothing lost or wrong, RSS within {100 * TARGETS['rss_growth']:.0f}%"
+    )
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
+        for name in args.models.split(","):
+            if name not in MODELS:
+                sys.exit(f"error: --models takes {', '.join(MODELS)}, got {name!r}")
+            ckpt = getattr(args, f"{name}_ckpt")
+            ckpt = Path(ckpt) if ckpt else train_briefly(name, Path(tmp) / name, args.quick)
+            results.append(bench_model(name, ckpt, args))
+    print(json.dumps({"threads": threads["threads"], "results": results}))
+    return results
