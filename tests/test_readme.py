@@ -1,8 +1,10 @@
-"""Every ``python scripts/...`` and ``seqkit ...`` command in README.md runs as written, and a test keeps it so.
+"""Every ``python scripts/...`` and ``seqkit ...`` command in README.md and docs/**/*.md runs as written, and a test
+keeps it so.
 
-The commands are taken from README.md's ```bash blocks (the ``python scripts/`` or ``seqkit`` part of a ``&&``
+The commands are taken from the documents' ```bash blocks (the ``python scripts/`` or ``seqkit`` part of a ``&&``
 chain; a pipe such as ``echo ... | python scripts/predict.py ...`` stays whole) and from inline code that starts
-with ``python scripts/`` (the Results tables). Each runs through ``bash`` in a fresh folder of its own,
+with ``python scripts/`` or ``seqkit <command> key=value`` (the Results tables). A command documented twice runs
+once: ``seqkit train ...`` and ``python scripts/train.py ...`` are the same command (``same_command``). Each runs through ``bash`` in a fresh folder of its own,
 exactly as written except for three rewrites:
 
 - ``../shared/data/<name>`` becomes a folder of small generated files: ``DATASETS[<name>]`` writes them;
@@ -42,6 +44,8 @@ from readme_launcher import Preloader
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+# the documents whose commands run: the front page first, then the site's pages
+DOCUMENTS = [README] + sorted((REPO / "docs").rglob("*.md"))
 
 # ---- what the README's commands get appended, per script -----------------------------------------------------
 TRAIN_SHORT = [
@@ -224,12 +228,13 @@ def _from_repo(relative: str) -> Callable[[Path], None]:
 
 
 def _from_readme(name: str) -> Callable[[Path], None]:
-    """A writer of the README's ```yaml block that names the file ``name`` (the config shown is the one run)."""
+    """A writer of the documents' ```yaml block that names the file ``name`` (the config shown is the one run)."""
 
     def write(path: Path) -> None:
-        blocks = re.findall(r"^```yaml\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.M | re.S)
+        text = "\n".join(d.read_text(encoding="utf-8") for d in DOCUMENTS)
+        blocks = re.findall(r"^```yaml\n(.*?)^```", text, flags=re.M | re.S)
         found = [b for b in blocks if name in b]
-        assert len(found) == 1, f"README.md should show {name} in one ```yaml block, not {len(found)}"
+        assert len(found) == 1, f"README.md and docs/ should show {name} in one ```yaml block, not {len(found)}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(found[0], encoding="utf-8")
 
@@ -309,8 +314,14 @@ PLACEHOLDERS: Dict[str, Producer] = {
 @dataclass(frozen=True)
 class ReadmeCommand:
     text: str  # as written (comment and other && parts removed)
-    line: int  # where in README.md
+    line: int  # where in its document
     error: Optional[str] = None  # the documented error line, for commands shown failing on purpose
+    document: str = "README.md"  # the file, relative to the repository
+
+
+def same_command(text: str) -> str:
+    """One spelling of a command for spotting repeats: ``seqkit train ...`` is ``python scripts/train.py ...``."""
+    return re.sub(r"(^|[|\s])seqkit +(train|evaluate|predict|generate|export)(?= |$)", r"\1python scripts/\2.py", text)
 
 
 def _outside_quotes(text: str, sep: str) -> List[int]:
@@ -343,7 +354,9 @@ def strip_comment(line: str) -> str:
     return line.rstrip()
 
 
-_INLINE = re.compile(r"`((?:[A-Z_]+=\S+ )*python scripts/[^`]+)`")
+_INLINE = re.compile(
+    r"`((?:[A-Z_]+=\S+ )*(?:python scripts/|seqkit (?:train|evaluate|predict|generate|export) [^`]*=)[^`]*)`"
+)
 _SEQKIT = re.compile(r"^(?:[A-Z_]+=\S+ +)*seqkit(?: |$)")  # a stage that runs the installed command
 
 
@@ -352,9 +365,9 @@ def runs_a_command(part: str) -> bool:
     return "python scripts/" in part or any(_SEQKIT.match(stage) for stage in _split(part, "|"))
 
 
-def readme_commands(text: str) -> List[ReadmeCommand]:
+def readme_commands(text: str, document: str = "README.md") -> List[ReadmeCommand]:
     """Every ``python scripts/...`` and ``seqkit ...`` command of ```bash blocks, and every ``python scripts/...``
-    of inline code, in order, each once."""
+    or ``seqkit <command> key=value`` of inline code, in order, each once."""
     found: List[ReadmeCommand] = []
     fence: Optional[str] = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -364,17 +377,30 @@ def readme_commands(text: str) -> List[ReadmeCommand]:
             continue
         if fence == "bash":
             if line.startswith("# error:") and found and found[-1].line == number - 1:
-                found[-1] = ReadmeCommand(found[-1].text, found[-1].line, line[2:].strip())
+                found[-1] = ReadmeCommand(found[-1].text, found[-1].line, line[2:].strip(), document)
                 continue
             for part in _split(strip_comment(line), "&&"):
                 if runs_a_command(part):
-                    found.append(ReadmeCommand(part, number))
+                    found.append(ReadmeCommand(part, number, document=document))
         elif fence is None:
-            found += [ReadmeCommand(m.group(1).strip(), number) for m in _INLINE.finditer(raw)]
+            found += [ReadmeCommand(m.group(1).strip(), number, document=document) for m in _INLINE.finditer(raw)]
+    return unique_commands(found)
+
+
+def unique_commands(found: List[ReadmeCommand]) -> List[ReadmeCommand]:
+    """Each command once (the first place it is documented), ``seqkit <command>`` and its script counted as one."""
     unique: Dict[str, ReadmeCommand] = {}
     for command in found:
-        unique.setdefault(command.text, command)
+        unique.setdefault(same_command(command.text), command)
     return list(unique.values())
+
+
+def documented_commands() -> List[ReadmeCommand]:
+    """The commands of README.md and every page of docs/, each once."""
+    found: List[ReadmeCommand] = []
+    for document in DOCUMENTS:
+        found += readme_commands(document.read_text(encoding="utf-8"), str(document.relative_to(REPO)))
+    return unique_commands(found)
 
 
 def script_of(command: str) -> str:
@@ -551,7 +577,7 @@ def matches(documented: str, printed: str) -> bool:
 
 
 # ---- the tests ----------------------------------------------------------------------------------------------
-COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+COMMANDS = documented_commands()
 
 
 @pytest.fixture(scope="module")
@@ -577,7 +603,7 @@ def readme_runs(tmp_path_factory) -> Runner:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # the first test runs them all (minutes on a busy machine)
-@pytest.mark.parametrize("command", COMMANDS, ids=[f"README.md:{c.line}:{c.text[:60]}" for c in COMMANDS])
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"{c.document}:{c.line}:{c.text[:60]}" for c in COMMANDS])
 def test_readme_command_works_as_written(command: ReadmeCommand, readme_runs: Runner):
     shared_data(command.text), placeholders(command.text)  # an unknown data folder or placeholder fails here
     reason = missing_extra(command.text) or missing_gpu(command)
@@ -585,13 +611,13 @@ def test_readme_command_works_as_written(command: ReadmeCommand, readme_runs: Ru
         pytest.skip(reason)
     ran = readme_runs.results[command.text]
     if command.error is None:
-        assert ran.returncode == 0, f"README.md:{command.line}\n{ran.report()}"
+        assert ran.returncode == 0, f"{command.document}:{command.line}\n{ran.report()}"
         assert "Traceback" not in ran.stderr, ran.report()
     else:
         printed = [line for line in ran.stderr.splitlines() if line.strip()]
-        assert ran.returncode == 1, f"README.md:{command.line} should fail\n{ran.report()}"
+        assert ran.returncode == 1, f"{command.document}:{command.line} should fail\n{ran.report()}"
         assert printed and matches(command.error, printed[-1]), (
-            f"README.md:{command.line} documents\n  {command.error}\nbut printed\n  {printed[-1:]}\n{ran.report()}"
+            f"{command.document}:{command.line} documents\n  {command.error}\nbut printed\n  {printed[-1:]}\n{ran.report()}"
         )
 
 
@@ -650,6 +676,28 @@ echo "x" | seqkit predict ckpt_path=<ckpt> input=-
     assert with_appended(texts[2]) == f"seqkit train --config-dir my_configs task=reviews {short} --cfg job"
     assert with_appended(texts[3].replace("<ckpt>", "m.ckpt")) == texts[3].replace("<ckpt>", "m.ckpt")
     assert any(t.startswith("seqkit train --config-dir my_configs task=reviews") for t in (c.text for c in COMMANDS))
+
+
+def test_a_command_documented_twice_runs_once_whichever_way_it_is_written():
+    readme = readme_commands("```bash\nOMP_NUM_THREADS=1 seqkit train task=ner threads=1\n```\n")
+    page = readme_commands(
+        "`OMP_NUM_THREADS=1 python scripts/train.py task=ner threads=1` and `seqkit train task=pos` and "
+        "`seqkit train` alone (no override: prose)\n",
+        "docs/tagging.md",
+    )
+    assert [(c.text, c.document) for c in unique_commands(readme + page)] == [
+        ("OMP_NUM_THREADS=1 seqkit train task=ner threads=1", "README.md"),
+        ("seqkit train task=pos", "docs/tagging.md"),
+    ]
+    assert same_command('echo "x" | seqkit predict ckpt_path=m input=-') == (
+        'echo "x" | python scripts/predict.py ckpt_path=m input=-'
+    )
+
+
+def test_the_docs_pages_are_read_too():
+    documents = {c.document for c in COMMANDS}
+    assert "README.md" in documents and "docs/getting-started.md" in documents and "docs/results.md" in documents
+    assert len({same_command(c.text) for c in COMMANDS}) == len(COMMANDS)
 
 
 def test_the_user_task_the_readme_shows_is_the_one_its_commands_run(tmp_path):

@@ -86,7 +86,7 @@ def test_a_misspelt_option_names_it_and_the_valid_ones():
     )
     assert unknown_option_message(wrapped).startswith("unknown option 'momentun' of Adam; it takes: amsgrad, betas")
     method = TypeError("TaggingCodec.set_predict_input() got an unexpected keyword argument 'fmt'")
-    assert "input_format, lines, output_format, source" in unknown_option_message(method)
+    assert "input_format, lines, output_format, output_scheme, source" in unknown_option_message(method)
     # a shape's data module (data.* overrides), found among the registered shapes' parts
     dm = TypeError("TaggingDataModule.__init__() got an unexpected keyword argument 'batchsize'")
     assert "batch_size" in unknown_option_message(dm) and "label_column" in unknown_option_message(dm)

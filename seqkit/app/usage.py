@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from seqkit.app.cli import discard_stdout
 from seqkit.app.config import CONFIG_PATH, CONFIGS
+from seqkit.app.config_reference import read_keys
 
 WIDTH = 100  # the longest line printed (a longer description is cut with "...", a list wraps)
 
@@ -209,25 +210,14 @@ def _train_help(prog: str, folders: Sequence[Tuple[Path, str]], argv: Sequence[s
     return "\n".join(lines)
 
 
-_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
 _SKIPPED = ("defaults", "hydra", "trainer")  # Hydra's own and the accelerator's: in --cfg job, not here
 
 
 def _settings(config: Path) -> List[str]:
-    """``key=default   comment`` for every setting of a command's config (nested keys dotted), read as text."""
-    lines: List[str] = []
-    parents: List[Tuple[int, str]] = []
-    for raw in config.read_text(encoding="utf-8").splitlines():
-        match = _KEY.match(raw)
-        if match is None:
-            continue
-        indent, key = len(match.group("indent")), match.group("key")
-        parents = [(i, k) for i, k in parents if i < indent]
-        path = [k for _, k in parents] + [key]
-        value, comment = match.group("value"), match.group("comment") or ""
-        if not value:  # a section: its keys follow
-            parents.append((indent, key))
-        if not value or path[0] in _SKIPPED:
-            continue
-        lines.append(_cut(f"  {'.'.join(path) + '=' + value:<28} {comment}".rstrip()))
-    return lines
+    """``key=default   comment`` for every setting of a command's config (nested keys dotted), read as text by
+    the configuration reference's reader (the comment on a key's line is its meaning)."""
+    return [
+        _cut(f"  {key.path + '=' + key.default:<28} {key.meaning or ''}".rstrip())
+        for key in read_keys(config)
+        if key.default and key.path.split(".")[0] not in _SKIPPED
+    ]

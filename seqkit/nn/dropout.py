@@ -3,10 +3,10 @@
 
 torch's CPU dropout draws its mask with ``bernoulli_``, which is much slower than ``rand_like`` at a tagger's
 activation sizes ([16, 25, 400]); a tagger step runs three dropouts, so the cheaper mask shows in the step time
-(figures: README "Cheaper steps"). On CUDA torch's fused kernel is kept. The masks are drawn from the same generator,
+(figures: docs/speed.md, "Cheaper steps"). On CUDA torch's fused kernel is kept. The masks are drawn from the same generator,
 so ``seed`` still fixes a run, but they differ from ``nn.Dropout``'s: a model switched to this trains like one
 with another seed. Used by the tagger and the character encoders; the other shapes keep ``nn.Dropout`` so
-their README figures stay reproducible as measured.
+their documented figures stay reproducible as measured.
 """
 
 from __future__ import annotations

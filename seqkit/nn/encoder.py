@@ -140,7 +140,7 @@ class RecurrentEncoder(nn.Module):
         """``forward``'s outputs alone, ``[B, T, H * directions]`` (zero at padding), for models that never read the
         final state (taggers, classifiers). On CPU an LSTM then runs without packing: packed sequences of unequal
         lengths send ``nn.LSTM`` to ATen's step-by-step kernel, while a padded batch gets oneDNN's fused one, which
-        is faster forward and backward (figures: README "Cheaper steps"). Each direction of each
+        is faster forward and backward (figures: docs/speed.md, "Cheaper steps"). Each direction of each
         layer runs as its own one-directional LSTM over the padded batch, the backward one over every sequence
         reversed within its own length, so padding reaches no real position: the outputs equal ``forward``'s up to
         float rounding (tested). Elsewhere (CUDA, GRU/RNN, ``impl="cell"``, a GradientFlow recording) this is

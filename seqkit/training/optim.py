@@ -3,7 +3,7 @@ norm / clipping / finiteness helpers that accept sparse gradients.
 
 Why: a word embedding of V x D parameters gets a gradient on the few rows a batch uses, but dense Adam
 reads and writes all V x D weights and both moment buffers every step (a large share of a tagger's step;
-figures: README "Speed"). With ``nn.Embedding(sparse=True)`` (``embedding.sparse=true``) the embedding's
+figures: docs/speed.md). With ``nn.Embedding(sparse=True)`` (``embedding.sparse=true``) the embedding's
 gradient is a sparse tensor of the touched rows, and ``LazyAdam`` updates only those rows and their
 moments: Adam's update for the rows a batch uses, while a row the batch does not use keeps its weight and
 moments instead of moving on its momentum (so training is not identical to dense Adam's after a row's

@@ -194,7 +194,7 @@ class ForecastingCodec(Codec):
     features: "S" (the targets, plus any ``covariates``) or "MS" (every other column too, as past-observed
         covariates). calendar: known-future features from the timestamps (hour, weekday, day, month, dayofyear).
     freq: hourly | daily | weekly | monthly | quarterly | yearly (null: inferred from the timestamps).
-    date_format: the time column's strptime format (null: YYYY-MM[-DD][ HH:MM[:SS]] or ISO 8601).
+    date_format: the time column's strptime format (null: ``YYYY-MM[-DD][ HH:MM[:SS]]`` or ISO 8601).
     fill: none | previous | linear | zero: how missing timestamps and empty cells are filled (none: refused).
     split: [train, val, test] row counts or fractions, in time order.
     input_length -> horizon: the window; stride: between training windows; partial_train_windows: also train on
