@@ -25,7 +25,7 @@ SKIPPED_FOLDERS = ("benchmark",)  # a benchmark's recipes are override lists tha
 HOLE = "\x00"  # where an f-string's {value} was
 # key=value in a message: not after a word, a dot, a quote or a bracket (``Tokenizer(mode=``), not ``==``
 HINT = re.compile(
-    r"(?<![\w\x00.'\"(\[{/-])([A-Za-z_][\w\x00]*(?:\.[\w\x00]+)*)=(?!=)(\[[^\]]*\]?|\"[^\"]*\"|[^\s,;)]*)"
+    r"(?<![\w\x00.'\"(\[{/-])([A-Za-z_][\w\x00]*(?:\.[\w\x00]+)*)=(?!=)(\[[^\]]*\]?|\"[^\"]*\"|[^\s,;)`]*)"
 )
 DELETE = re.compile(r"(?<![\w.])(~[A-Za-z_]\w*(?:\.\w+)+)")  # ~key: Hydra's delete
 # a setting named without a value after a verb that asks for it: "set data.time_column", "lower data.bptt"
@@ -44,6 +44,7 @@ NOT_HINTS = {
     ("app/usage.py", "key"),
     ("app/usage.py", "group"),
     ("app/usage.py", "task=my_task"),  # the help's example of a user's own task file
+    ("app/config_reference.py", "group"),  # the reference page's pattern group=choice, then its example backbone=gru
     ("app/resume.py", "trainer.max_steps"),  # echoes the +trainer.max_steps a user gave
 }
 

@@ -114,10 +114,6 @@ class CodecDataModule(pl.LightningDataModule):
             if "train" not in splits:
                 raise ValueError("no vocabulary yet: give data.train_path or load the data module from a checkpoint")
             self.codec.build(splits["train"][0])
-        if stage == "fit" and "val" not in splits:
-            raise ValueError(
-                "no validation data: give data.val_path=<file> (training keeps the epoch that does best on it)"
-            )
         for name, (examples, source) in splits.items():
             if name == "train" and stage not in (None, "fit"):
                 continue
@@ -207,6 +203,10 @@ class CodecDataModule(pl.LightningDataModule):
         return self.loader(train, train=True)
 
     def val_dataloader(self) -> DataLoader:
+        if "val" not in self.datasets:  # asked for only where validation runs (not with limit_val_batches=0)
+            raise ValueError(
+                "no validation data: give data.val_path=<file> (training keeps the epoch that does best on it)"
+            )
         return self.loader(self.datasets["val"], train=False)
 
     def test_dataloader(self) -> DataLoader:
