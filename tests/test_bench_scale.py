@@ -49,4 +49,4 @@ def test_quick_means_one_megabyte_and_sizes_parse_as_megabytes():
     assert quick.sizes == quick.baseline_sizes == [1.0] and quick.steps == 2
     assert scale.parse(["--sizes", "10,100,1000"]).sizes == [10.0, 100.0, 1000.0]
     rows = [dict.fromkeys(scale.ROW_KEYS, None) | {"section": "lm", "corpus_mb": 10.0}]
-    assert scale.table(rows).splitlines()[1].split() == ["lm", "10.0", "-", "-", "-", "-"]
+    assert scale.table(rows).splitlines()[1].split() == ["lm", "10.0", "-", "-", "-", "-", "-"]

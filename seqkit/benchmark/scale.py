@@ -30,7 +30,15 @@ import pytorch_lightning as pl
 from seqkit.benchmark.timing import set_threads, threads_line
 from seqkit.data.builtin import builtin_files
 
-ROW_KEYS = ("section", "corpus_mb", "prepare_mb_s", "first_step_s", "peak_rss_gb", "train_ratio_vs_memory")
+ROW_KEYS = (
+    "section",
+    "corpus_mb",
+    "prepare_mb_s",
+    "first_step_s",
+    "peak_rss_gb",
+    "train_ratio_vs_memory",
+    "train_ratio_1_worker",
+)
 MB = 1_000_000
 VAL_BYTES = 100_000  # the validation file of every run
 RATIO_MB = 2  # the small file of the throughput ratio (prepared vs in memory)
