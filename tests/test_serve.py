@@ -159,6 +159,17 @@ def test_classifier_answers_are_predict_lines_sequentially_and_concurrently(chec
     assert after["batches"] - before["batches"] < 2 * len(SENTENCES)  # some requests shared a batch
 
 
+def test_many_texts_in_one_request_are_each_texts_own_answer_in_order(checkpoints, classifier_server, tmp_path):
+    client, _, _ = classifier_server
+    expected = predicted(checkpoints["classification"], SENTENCES, tmp_path, "options.input_format=text")
+    assert client.post("/predict/many", json={"texts": SENTENCES}).json() == expected
+    assert client.post("/predict/many", json={"texts": []}).json() == []
+    bad = client.post("/predict/many", json={"texts": [SENTENCES[0], "  "]})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("texts[1]: text is empty")
+    wrong_type = client.post("/predict/many", json={"texts": "one text"})
+    assert wrong_type.status_code == 422 and "\n" not in wrong_type.json()["error"]
+
+
 def test_tagger_answers_with_options_are_predict_lines(checkpoints, tmp_path):
     texts = ["w1 w2 w3", "w4 w5 w6 w7 w8 w9", "w10"]
     app = build_app(checkpoints["tagging"], max_wait_ms=20)
@@ -402,3 +413,17 @@ def test_the_batcher_groups_by_key_up_to_the_size_and_fails_only_the_failed_item
     assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad bad"
     assert calls == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
     assert counts == (3, 5)
+
+
+def test_the_heap_is_trimmed_every_nth_model_call_and_nowhere_without_malloc_trim():
+    from seqkit.app.heap import HeapTrimmer, malloc_trim
+
+    calls = []
+    trimmer = HeapTrimmer(every=3, trim=calls.append)
+    for _ in range(7):
+        trimmer()
+    assert calls == [0, 0]  # after calls 3 and 6
+    without = HeapTrimmer(every=1)
+    without.trim = None  # a C library without malloc_trim: nothing to call, nothing fails
+    without()
+    assert malloc_trim() is None or malloc_trim()(0) in (0, 1)  # glibc: 1 if memory was released

@@ -4,6 +4,8 @@
   ``text`` is the CSV history, the answer its list of rows). Concurrent requests are batched
   (seqkit.app.batcher: ``max_batch_size``, ``max_wait_ms``) and predicted on predict.py's path
   (seqkit.app.served_model).
+- ``POST /predict/many`` ``{"texts": [...], "options": {...}}`` -> the list of ``/predict``'s answers, in order
+  (each text batched as a request of its own: many sentences for one HTTP round trip).
 - ``POST /generate`` (language models) ``{"prompt": "...", "max_new_tokens": 100, "temperature": 0.8, "top_k",
   "top_p", "seed", "condition"}`` -> ``{"text": ...}``, generate.py's sample for those settings;
   ``POST /generate/stream``: the same as server-sent events, a ``{"piece": ...}`` event a token, then an ``end``
@@ -23,7 +25,7 @@ import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, Dict, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 from omegaconf import DictConfig
 
@@ -52,6 +54,14 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: StrictStr  # one text (a line as predict.py reads it); a forecaster's: the CSV history
     options: Dict[str, Any] = {}  # predict.py's options.* this model takes (GET /info)
+
+
+class PredictManyRequest(BaseModel):
+    """The body of ``POST /predict/many``: several texts answered in one response, in their order."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: List[StrictStr]  # each as PredictRequest's text
+    options: Dict[str, Any] = {}  # as PredictRequest's, for every text
 
 
 def one_line(error: BaseException) -> str:
@@ -118,6 +128,21 @@ def build_app(
         except Exception as e:  # noqa: BLE001 - every failure is an answer
             return failure(e)
         return Response(_JSON.encode(answer), media_type="application/json")
+
+    @app.post("/predict/many")
+    async def predict_many(request: PredictManyRequest) -> Response:
+        """Each text as ``/predict`` answers it (batched with every other request's), as one JSON list."""
+        try:
+            for i, text in enumerate(request.texts):
+                try:
+                    served.check_text(text)
+                except RequestError as e:
+                    raise RequestError(f"texts[{i}]: {e}", e.status) from None
+            key = served.predict_key(request.options)
+            answers = await asyncio.gather(*(batcher.submit(key, text) for text in request.texts))
+        except Exception as e:  # noqa: BLE001 - every failure is an answer
+            return failure(e)
+        return Response(_JSON.encode(answers), media_type="application/json")
 
     @app.post("/generate")
     async def generate(request: Dict[str, Any] = Body(...)) -> Response:

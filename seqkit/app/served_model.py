@@ -16,6 +16,7 @@ import torch
 
 from seqkit.app.checkpoint import checkpoint_shape, load
 from seqkit.app.generate import chooser, condition_ids, continue_prompt
+from seqkit.app.heap import HeapTrimmer
 from seqkit.app.predict_stream import MAX_LENGTH, TOO_LONG, Limit, predict_lines
 
 SOURCE = "<request>"  # how an error names a request's text (its line: 1, or the line of a forecaster's CSV)
@@ -67,6 +68,7 @@ class ServedModel:
         # a conditional language model scores no lines (its codec refuses them): it only generates
         self.predicts = hasattr(self.codec, "set_predict_input") and not getattr(self.network, "num_conditions", 0)
         self.options = self._predict_options()
+        self.trim_heap = HeapTrimmer()  # a long-running server's RSS stays flat (seqkit.app.heap)
 
     # ---- what the model takes ---------------------------------------------------------------------
     def _predict_options(self) -> Dict[str, Any]:
@@ -137,6 +139,7 @@ class ServedModel:
         """The answers of requests with the same options: each predict.py's row (a forecaster: its rows), or the
         exception of a request that failed. A batch that fails is retried request by request, so a bad one
         fails alone."""
+        self.trim_heap()
         try:
             return self._predict(dict(key), texts)
         except Exception as error:  # noqa: BLE001 - each request gets its own answer below

@@ -46,6 +46,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="requests at each concurrency")
     parser.add_argument("--sentences", type=int, default=1000, help="distinct sentences sent (and predicted)")
     parser.add_argument("--soak", type=int, default=0, help="this many requests more, every answer checked")
+    parser.add_argument(
+        "--texts-per-request", type=int, default=1, help="sentences a request (above 1: POST /predict/many)"
+    )
     parser.add_argument("--max-batch-size", type=int, default=64, help="the server's max_batch_size")
     parser.add_argument("--max-wait-ms", type=float, default=2, help="the server's max_wait_ms")
     parser.add_argument("--quick", action="store_true", help="tiny models, few requests: does it run?")
@@ -153,27 +156,37 @@ class Server:
         return self.process.returncode, err
 
 
-async def load(url: str, texts: List[str], concurrency: int) -> Tuple[float, List[float], List[Any]]:
-    """Send one request a text, ``concurrency`` in flight -> (wall seconds, latencies in s, answers in order; an
-    answer that is not a 200 is ``("status", code, body)``, a request without an answer ``("lost", ...)``).
+async def load(
+    url: str, texts: List[str], concurrency: int, per_request: int = 1
+) -> Tuple[float, List[float], List[Any]]:
+    """Send the texts ``per_request`` a request (1: ``/predict``, more: ``/predict/many``), ``concurrency`` in
+    flight -> (wall seconds, latencies of the requests in s, an answer a text in order; an answer that is not a 200
+    is ``("status", code, body)``, a request without an answer ``("lost", ...)``).
     The client is aiohttp's: a tenth of httpx's CPU time a request, which matters when both share the cores."""
     import aiohttp
 
     answers: List[Any] = [None] * len(texts)
     latencies: List[float] = []
-    next_index = iter(range(len(texts)))
+    next_index = iter(range(0, len(texts), per_request))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as client:
 
         async def worker() -> None:
             for i in next_index:
-                start = time.perf_counter()
+                start, part = time.perf_counter(), slice(i, i + per_request)
+                path, body = (
+                    ("/predict", {"text": texts[i]}) if per_request == 1 else ("/predict/many", {"texts": texts[part]})
+                )
                 try:
-                    async with client.post("/predict", json={"text": texts[i]}) as response:
-                        ok = response.status == 200
-                        answers[i] = await response.json() if ok else ("status", response.status, await response.text())
+                    async with client.post(path, json=body) as response:
+                        if response.status != 200:
+                            got = [("status", response.status, await response.text())] * len(texts[part])
+                        else:
+                            got = await response.json()
+                            got = [got] if per_request == 1 else got
                 except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-                    answers[i] = ("lost", type(e).__name__, str(e))
+                    got = [("lost", type(e).__name__, str(e))] * len(texts[part])
+                answers[part] = got
                 latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()
@@ -209,16 +222,18 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
         asyncio.run(load(server.url, sentences[:8], 1))  # warm up
         figures["rss_warm_mb"] = server.rss_mb()
         print(
-            f"  {'concurrency':>11} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'x in-process':>13} {'wrong':>6} {'mean batch':>11} {'server CPU ms/request':>22}"
+            f"  {args.texts_per_request} sentence(s) a request\n"
+            f"  {'concurrency':>11} {'requests/s':>11} {'sentences/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'x in-process':>13} {'wrong':>6} {'mean batch':>11} {'server CPU ms/sentence':>23}"
         )
         for level in [int(c) for c in args.concurrency.split(",")]:
             texts = [sentences[i % len(sentences)] for i in range(args.requests)]
             before, cpu = server.health(), server.cpu_seconds()
-            wall, latencies, answers = asyncio.run(load(server.url, texts, level))
+            wall, latencies, answers = asyncio.run(load(server.url, texts, level, args.texts_per_request))
             after, cpu = server.health(), server.cpu_seconds() - cpu
             wrong = sum(not same(a, expected[t]) for a, t in zip(answers, texts))
             row = {
-                "requests_per_s": len(texts) / wall,
+                "requests_per_s": len(latencies) / wall,
+                "sentences_per_s": len(texts) / wall,
                 "p50_ms": 1000 * percentile(latencies, 50),
                 "p99_ms": 1000 * percentile(latencies, 99),
                 "ratio": len(texts) / wall / rate,
@@ -228,21 +243,22 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
             }
             figures["levels"][level] = row
             print(
-                f"  {level:>11} {row['requests_per_s']:>11,.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                f"{row['ratio']:>12.2f}x {wrong:>6} {row['mean_batch']:>11.1f} {row['server_cpu_ms']:>22.2f}"
+                f"  {level:>11} {row['requests_per_s']:>11,.0f} {row['sentences_per_s']:>12,.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+                f"{row['ratio']:>12.2f}x {wrong:>6} {row['mean_batch']:>11.1f} {row['server_cpu_ms']:>23.2f}"
             )
         if args.soak:
             level = max(int(c) for c in args.concurrency.split(","))
             texts = [sentences[i % len(sentences)] for i in range(args.soak)]
             figures["rss_start_mb"] = server.rss_mb()  # after the loads above: the soak starts warm
-            wall, _, answers = asyncio.run(load(server.url, texts, level))
+            wall, _, answers = asyncio.run(load(server.url, texts, level, args.texts_per_request))
             lost = sum(isinstance(a, tuple) for a in answers)
             wrong = sum(not isinstance(a, tuple) and not same(a, expected[t]) for a, t in zip(answers, texts))
             figures["soak"] = {"requests": len(texts), "lost": lost, "wrong": wrong, "rss_end_mb": server.rss_mb()}
             growth = figures["soak"]["rss_end_mb"] / figures["rss_start_mb"] - 1
             figures["soak"]["rss_growth"] = growth
             print(
-                f"  soak: {len(texts):,} requests at concurrency {level} in {wall:.1f} s: {lost} lost, {wrong} wrong; "
+                f"  soak: {len(texts):,} sentences ({args.texts_per_request} a request) at concurrency {level} in {wall:.1f} s: "
+                f"{lost} lost, {wrong} wrong; "
                 f"server RSS {figures['rss_start_mb']:.0f} MB -> {figures['soak']['rss_end_mb']:.0f} MB "
                 f"(after the first request: {figures['rss_warm_mb']:.0f} MB) "
                 f"({100 * growth:+.1f}%, target within {100 * TARGETS['rss_growth']:.0f}%)"
