@@ -167,11 +167,16 @@ def normalise_scheme(sentences: List[TaggedSentence], scheme: str, *, strict: bo
         how = "an entity starting with I- became B-" if found == "iob2" else "entities re-encoded as B- I-* E- or S-"
         log(f"{path}: repaired {repairs} tag(s) that {found.upper()} forbids ({how})")
     if found != scheme:
-        log(
-            f"{path}: tags are {found.upper()}; converted to {scheme.upper()} (predictions come in {scheme.upper()}; "
-            f"options.output_scheme=input writes them in {found.upper()})"
-        )
+        log(conversion_notice(path, found, scheme))
     return found
+
+
+def conversion_notice(path, found: str, scheme: str) -> str:
+    """The notice of a file whose tags, written in ``found``, are read in ``scheme``."""
+    return (
+        f"{path}: tags are {found.upper()}; converted to {scheme.upper()} (predictions come in {scheme.upper()}; "
+        f"options.output_scheme=input writes them in {found.upper()})"
+    )
 
 
 def stream_conll(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, List, Tuple, Union
+from typing import BinaryIO, Iterable, Iterator, List, Tuple, Union
 
 from seqkit.data.errors import DataError
 
@@ -16,11 +16,16 @@ def resolve_path(path: Union[str, Path], root: Union[str, Path, None]) -> Path:
     return p if p.is_absolute() or root is None else Path(root).expanduser() / p
 
 
-def _check_file(p: Path) -> None:
+READ_ERRORS = (OSError, EOFError, zlib.error)  # EOFError, zlib.error: a truncated or damaged .gz
+
+
+def open_binary(p: Path) -> BinaryIO:
+    """The file's bytes (a ``.gz`` decompressed); a missing path or a directory is a DataError."""
     if not p.exists():
         raise DataError(p, None, "file not found")
     if p.is_dir():
         raise DataError(p, None, "is a directory, expected a file")
+    return gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")
 
 
 def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tuple[int, str]]:
@@ -31,12 +36,10 @@ def read_lines(path: Union[str, Path], *, allow_empty: bool = False) -> List[Tup
     (naming the line) or, unless ``allow_empty``, a file with no non-blank line.
     """
     p = Path(path)
-    _check_file(p)
-    opener = gzip.open if p.suffix == ".gz" else open
     try:
-        with opener(p, "rb") as f:
+        with open_binary(p) as f:
             raw = f.read()
-    except (OSError, EOFError, zlib.error) as e:  # EOFError, zlib.error: a truncated or damaged .gz
+    except READ_ERRORS as e:
         raise DataError(p, None, f"cannot read: {e}") from None
     return decode_lines(raw, p, allow_empty=allow_empty)
 
@@ -45,16 +48,14 @@ def iter_lines(path: Union[str, Path], *, allow_empty: bool = False) -> Iterator
     """``read_lines`` one line at a time (a file larger than memory): the same lines, numbers and errors; the
     empty-file error comes at the end of the file."""
     p = Path(path)
-    _check_file(p)
-    opener = gzip.open if p.suffix == ".gz" else open
     seen_text = False
     try:
-        with opener(p, "rb") as f:
+        with open_binary(p) as f:
             for number, chunk in enumerate(f, start=1):  # binary lines end at b"\n" only
                 text = decode_line(chunk[:-1] if chunk.endswith(b"\n") else chunk, number, p)
                 seen_text = seen_text or bool(text.strip())
                 yield number, text
-    except (OSError, EOFError, zlib.error) as e:
+    except READ_ERRORS as e:
         raise DataError(p, None, f"cannot read: {e}") from None
     if not allow_empty and not seen_text:
         raise DataError(p, None, "file is empty")

@@ -10,25 +10,16 @@ tqdm progress bar in bytes per second on a terminal (stderr).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import sys
-import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import Iterator, Union
 
 from seqkit.data.errors import DataError
+from seqkit.data.textfile import READ_ERRORS, open_binary
 
 PIECE_BYTES = 4 << 20  # bytes read at a time (a piece is cut at its last line end)
 _CUTS = (b"\n", b" ", b"\t")  # where a piece may end: a line end, else (a very long line) a space or a tab
-
-
-def _open(path: Path) -> BinaryIO:
-    if not path.exists():
-        raise DataError(path, None, "file not found")
-    if path.is_dir():
-        raise DataError(path, None, "is a directory, expected a file")
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def _progress(path: Path, what: str):
@@ -50,11 +41,11 @@ def raw_pieces(path: Union[str, Path], what: str = "reading", piece_bytes: int =
     """The file's bytes (decompressed ``.gz``) in pieces of ``piece_bytes``, with a progress bar; I/O errors are
     a DataError."""
     path = Path(path)
-    with _open(path) as f, _progress(path, what) as bar:
+    with open_binary(path) as f, _progress(path, what) as bar:
         while True:
             try:
                 piece = f.read(piece_bytes)
-            except (OSError, EOFError, zlib.error) as e:  # EOFError, zlib.error: a truncated or damaged .gz
+            except READ_ERRORS as e:
                 raise DataError(path, None, f"cannot read: {e}") from None
             if not piece:
                 return

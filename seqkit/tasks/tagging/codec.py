@@ -23,6 +23,7 @@ from seqkit.data.codec import SHARED_DEFAULTS, Codec
 from seqkit.data.conll import (
     TaggedSentence,
     conllu_column,
+    conversion_notice,
     detect_conll_scheme,
     iter_conllu,
     normalise_scheme,
@@ -198,10 +199,7 @@ class TaggingCodec(Codec):
         if found is None:
             found = self.read_schemes[str(resolved)] = detect_conll_scheme(resolved, hp.scheme, **columns)
             if hp.scheme != "none" and found != hp.scheme:
-                log(
-                    f"{resolved}: tags are {found.upper()}; converted to {hp.scheme.upper()} (predictions come in "
-                    f"{hp.scheme.upper()}; options.output_scheme=input writes them in {found.upper()})"
-                )
+                log(conversion_notice(resolved, found, hp.scheme))
         if hp.scheme != "none" and path == hp.train_path:
             self.input_scheme = found  # a streamed training file's scheme, as read_splits keeps an in-memory one's
         sentences = stream_conll(resolved, scheme=hp.scheme, strict=hp.strict, found=found, **columns)
