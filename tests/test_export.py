@@ -214,6 +214,7 @@ def test_classifier_logits_match_eager(folder, variant):
     [
         ("ner", "model.char_encoder=cnn"),
         ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
+        ("ner", "model.char_encoder=none", "model.casing=true"),  # the graph reads characters for the casing alone
     ],
 )
 def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):

@@ -1,6 +1,7 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
 
 from seqkit.nn.adversarial import adversarial_perturbation
+from seqkit.nn.casing import CasingEmbedding
 from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
@@ -12,6 +13,7 @@ from seqkit.nn.pooling import SequencePooling
 
 __all__ = [
     "CRF",
+    "CasingEmbedding",
     "CharCNN",
     "CharLSTM",
     "DirectHead",
