@@ -2,7 +2,7 @@
 
 from seqkit.nn.adversarial import adversarial_perturbation
 from seqkit.nn.casing import CasingEmbedding
-from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
+from seqkit.nn.char_encoder import CharCNN, CharLSTM, ConcatCharEncoder, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder, detach_state
@@ -16,6 +16,7 @@ __all__ = [
     "CasingEmbedding",
     "CharCNN",
     "CharLSTM",
+    "ConcatCharEncoder",
     "DirectHead",
     "ForecastDecoder",
     "ForecastOutput",

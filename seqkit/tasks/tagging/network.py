@@ -34,8 +34,10 @@ class TaggerNetwork(nn.Module):
         embedding_dim: word embedding size. Default: 100
         embedding_dropout: on the concatenated word + character features. Default: 0.5
         word_dropout: ``WordEmbedding``'s word dropout. Default: 0.0
-        char_encoder: "none", "cnn" (Ma & Hovy 2016) or "lstm" (Lample et al. 2016). Default: "cnn"
-        char: the character encoder's keyword arguments. Default: None
+        char_encoder: "none", "cnn" (Ma & Hovy 2016), "lstm" (Lample et al. 2016) or "cnn+lstm" (both, their
+            vectors concatenated). Default: "cnn"
+        char: the character encoder's keyword arguments (for "cnn+lstm": ``{"cnn": {...}, "lstm": {...}}``).
+            Default: None
         backbone: ``RecurrentEncoder`` keyword arguments. Default: None
         head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags). Default: "crf"
         constrained: with an entity scheme, forbid the scheme's invalid moves in the CRF. Default: True
