@@ -1,7 +1,8 @@
 """Issue 26's casing feature (``model.casing``): every word gets the casing class of Reimers & Gurevych's rules,
 computed from its character ids inside the network; a tagger with it sees a change of casing alone (one
-without it, and without a character encoder, does not); and a casing tagger trains, is saved, loads, evaluates
-and predicts through the application's paths."""
+without it, and without a character encoder, does not); and a casing tagger trains, is saved, loads, evaluates,
+predicts and serves through the application's paths (its export: tests/test_export.py; the shape's contracts:
+tests/test_contracts.py, task "tag")."""
 
 from __future__ import annotations
 
@@ -138,13 +139,14 @@ def test_the_casing_table_learns_and_a_checkpoint_keeps_the_character_kinds():
         CasingEmbedding(4, 2, torch.zeros(3, dtype=torch.long))
 
 
-def test_a_casing_tagger_trains_one_epoch_then_loads_evaluates_and_predicts(tmp_path, capsys):
+def test_a_casing_tagger_trains_one_epoch_then_loads_evaluates_predicts_and_serves(tmp_path, capsys):
     from hydra import compose, initialize_config_dir
 
     from seqkit.app import train as run
     from seqkit.app.checkpoint import load
     from seqkit.app.evaluate import evaluate
     from seqkit.app.predict import predict_with
+    from seqkit.app.served_model import ServedModel
 
     rows = ["EU B-ORG", "rejects O", "German B-MISC", "call O", ""] * 6 + ["Peter B-PER", "Blackburn I-PER", ""] * 6
     conll = tmp_path / "train.conll"
@@ -181,3 +183,6 @@ def test_a_casing_tagger_trains_one_epoch_then_loads_evaluates_and_predicts(tmp_
     predict_with(network, codec, str(source), str(output), {"input_format": "text"})
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [r["tokens"] for r in records] == [["EU", "rejects", "German", "call"], ["eu", "rejects", "german", "call"]]
+    served = ServedModel(best)  # seqkit serve's model: the same row for the same text
+    (answer,) = served.predict_batch(served.predict_key({}), ["EU rejects German call"])
+    assert answer["tokens"] == records[0]["tokens"] and answer["tags"] == records[0]["tags"]
