@@ -186,3 +186,52 @@ def test_a_casing_tagger_trains_one_epoch_then_loads_evaluates_predicts_and_serv
     served = ServedModel(best)  # seqkit serve's model: the same row for the same text
     (answer,) = served.predict_batch(served.predict_key({}), ["EU rejects German call"])
     assert answer["tokens"] == records[0]["tokens"] and answer["tags"] == records[0]["tags"]
+
+
+def _apple_sentences(n: int, seed: int):
+    """ "Apple" (the company, B-ORG) or "apple" (O) among lower-case words: only the casing tells them apart."""
+    from seqkit.data.conll import TaggedSentence
+
+    rng, out = random.Random(seed), []
+    for i in range(n):
+        words = [rng.choice(["we", "ate", "the", "saw", "red", "an"]) for _ in range(rng.randint(1, 4))]
+        at = rng.randrange(len(words) + 1)
+        tokens, tags = words[:at] + ["Apple" if i % 2 else "apple"] + words[at:], ["O"] * (len(words) + 1)
+        tags[at] = "B-ORG" if i % 2 else "O"
+        out.append(TaggedSentence(tokens, tags, i + 1, [i + 1] * len(tokens)))
+    return out
+
+
+@pytest.mark.parametrize("casing", [True, False])
+def test_with_lower_cased_words_only_the_casing_feature_learns_apple_from_Apple(casing):
+    from seqkit.tasks.tagging.codec import TaggingCodec
+
+    codec = TaggingCodec(lowercase=True)  # "Apple" and "apple": one word id, as with GloVe 6B's lower-case words
+    train = _apple_sentences(64, 0)
+    codec.build(train)
+    batch = codec.collate(codec.encode(train, "<train>"))
+    assert batch.tokens[batch.chars[..., 0] == codec.chars.index("A")].unique().numel() == 1
+    torch.manual_seed(0)
+    network = TaggerNetwork(
+        **codec.network_kwargs(),
+        char_encoder="none",
+        casing=casing,
+        casing_dim=2,
+        embedding_dim=4,
+        embedding_dropout=0.0,
+        dropout=0.0,
+        backbone={"hidden_size": 4, "bidirectional": True},
+    )
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.05)
+    for _ in range(60):
+        optimizer.zero_grad()
+        network.loss(batch)["loss"].backward()
+        optimizer.step()
+    network.eval()
+    test = codec.collate(codec.encode(_apple_sentences(400, 1), "<test>"))  # new sentences: no memorised context
+    with torch.no_grad():
+        tags = network.predict(test)["tags"]
+    apples = (test.chars[..., 1:5] == torch.tensor([codec.chars.index(c) for c in "pple"])).all(-1)
+    assert int(apples.sum()) == 400
+    accuracy = float((tags[apples] == test.labels[apples]).float().mean())
+    assert (accuracy == 1.0) if casing else (accuracy <= 0.6)  # chance: 0.5 +- 0.025
