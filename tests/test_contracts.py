@@ -210,7 +210,12 @@ TASKS: Dict[str, Task] = {
                 f"data.train_path={_lines(d / 'train.conll', _conll(30, 1))}",
                 f"data.val_path={_lines(d / 'val.conll', _conll(10, 2))}",
             ],
-            ["++model.char={embedding_dim:4,num_filters:4}"],
+            [
+                "model.char_encoder=cnn+lstm",
+                "++model.char={cnn:{embedding_dim:4,num_filters:4},lstm:{embedding_dim:3,hidden_size:2}}",
+                "model.casing=true",
+                "model.casing_dim=3",
+            ],
             predict_lines=CONLL_PREDICT,
             fields=("tokens", "tags", "spans"),
             bad=lambda d: _bad(d / "bad.conll", ["we O", "saw O", "", "New B-LOC extra", "York I-LOC", ""], 4),

@@ -214,6 +214,8 @@ def test_classifier_logits_match_eager(folder, variant):
     [
         ("ner", "model.char_encoder=cnn"),
         ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
+        ("ner", "model.char_encoder=none", "model.casing=true"),  # the graph reads characters for the casing alone
+        ("ner", "model.char_encoder=cnn+lstm", "++model.char.cnn.num_filters=4", "++model.char.lstm.hidden_size=3"),
     ],
 )
 def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):

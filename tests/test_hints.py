@@ -46,6 +46,8 @@ NOT_HINTS = {
     ("app/usage.py", "task=my_task"),  # the help's example of a user's own task file
     ("app/config_reference.py", "group"),  # the reference page's pattern group=choice, then its example backbone=gru
     ("app/resume.py", "trainer.max_steps"),  # echoes the +trainer.max_steps a user gave
+    # ++model.char.<cnn|lstm>.<option>=: model.char is free-form ({}), so the sections cnn+lstm reads are added
+    ("nn/char_encoder.py", f"model.char.{HOLE}.{HOLE}"),
 }
 
 

@@ -82,7 +82,7 @@ def sequence_inputs(model, hp: Any = None) -> List[Port]:
         return [Port("features", {0: "batch", 1: "time"}, features), Port("lengths", {0: "batch"}, lengths)]
     tokens, lengths = example_tokens(hp.vocab_size)
     ports = [Port("tokens", {0: "batch", 1: "time"}, tokens), Port("lengths", {0: "batch"}, lengths)]
-    if model.chars is not None:
+    if getattr(model, "reads_chars", model.chars is not None):  # the tagger's casing reads them too
         ports += char_ports(hp.num_chars, tokens, lengths)
     return ports
 

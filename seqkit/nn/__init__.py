@@ -1,7 +1,8 @@
 """Plain torch.nn building blocks; nothing here knows about Lightning, Hydra or files."""
 
 from seqkit.nn.adversarial import adversarial_perturbation
-from seqkit.nn.char_encoder import CharCNN, CharLSTM, build_char_encoder
+from seqkit.nn.casing import CasingEmbedding
+from seqkit.nn.char_encoder import CharCNN, CharLSTM, ConcatCharEncoder, build_char_encoder
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.embedding import WordEmbedding
 from seqkit.nn.encoder import RecurrentEncoder, detach_state
@@ -12,8 +13,10 @@ from seqkit.nn.pooling import SequencePooling
 
 __all__ = [
     "CRF",
+    "CasingEmbedding",
     "CharCNN",
     "CharLSTM",
+    "ConcatCharEncoder",
     "DirectHead",
     "ForecastDecoder",
     "ForecastOutput",

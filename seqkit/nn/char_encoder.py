@@ -9,8 +9,9 @@ the longest of them) and the results are scattered back into a zero tensor.
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -159,13 +160,45 @@ class CharLSTM(_WordEncoder):
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
 
+class ConcatCharEncoder(nn.Module):
+    """Several character encoders side by side, their vectors concatenated: ``cnn+lstm`` is the CNN of Ma & Hovy
+    (2016) beside the BiLSTM of Lample et al. (2016), each with its own character embedding.
+
+    Args:
+        encoders: name -> encoder (``CharCNN``, ``CharLSTM``), in the order of their vectors.
+
+    Inputs: chars, char_lengths
+        - chars: character ids of every token, padded with 0.
+        - char_lengths: characters of every token (0 at padded tokens).
+
+    Outputs: one vector per token, each encoder's in turn, zero at padded tokens.
+
+    Shape:
+        - chars: ``[B, T, C]`` long; char_lengths: ``[B, T]``
+        - output: ``[B, T, sum of the encoders' output_dim]``
+    """
+
+    def __init__(self, encoders: Dict[str, nn.Module]):
+        super().__init__()
+        self.encoders = nn.ModuleDict(encoders)
+        self.output_dim = sum(e.output_dim for e in self.encoders.values())
+
+    def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
+        return torch.cat([encoder(chars, char_lengths) for encoder in self.encoders.values()], dim=-1)
+
+
+ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM}
+
+
 def build_char_encoder(kind: Optional[str], num_chars: int, **kwargs) -> Optional[nn.Module]:
     """The character encoder a config names.
 
     Args:
-        kind: "none" (or None), "cnn" (``CharCNN``) or "lstm" (``CharLSTM``), any case.
+        kind: "none" (or None), "cnn" (``CharCNN``), "lstm" (``CharLSTM``) or both joined by "+" ("cnn+lstm":
+            ``ConcatCharEncoder``), any case.
         num_chars: size of the character vocabulary.
-        **kwargs: the encoder's other constructor arguments.
+        **kwargs: the encoder's other constructor arguments; for "cnn+lstm", each one's under its name
+            (``cnn={"num_filters": 30}, lstm={"hidden_size": 25}``).
 
     Returns:
         the encoder (its ``output_dim`` is the vector size), or None for "none".
@@ -173,8 +206,17 @@ def build_char_encoder(kind: Optional[str], num_chars: int, **kwargs) -> Optiona
     name = "none" if kind is None else str(kind).lower()
     if name == "none":
         return None
-    if name == "cnn":
-        return CharCNN(num_chars, **kwargs)
-    if name == "lstm":
-        return CharLSTM(num_chars, **kwargs)
-    raise ValueError(f"unknown char encoder {kind!r}: expected 'none', 'cnn' or 'lstm'")
+    if name in ENCODERS:
+        return ENCODERS[name](num_chars, **kwargs)
+    parts = name.split("+")
+    if len(parts) < 2 or len(set(parts)) != len(parts) or not set(parts) <= set(ENCODERS):
+        raise ValueError(f"unknown char encoder {kind!r}: expected 'none', 'cnn', 'lstm' or 'cnn+lstm'")
+    stray = sorted(set(kwargs) - set(parts))
+    if stray:
+        key = stray[0]
+        owner = next((p for p in parts if key in inspect.signature(ENCODERS[p]).parameters), parts[0])
+        raise ValueError(
+            f"char encoder {name} takes each encoder's options under its name: "
+            f"++model.char.{owner}.{key}={kwargs[key]}, not model.char.{key}"
+        )
+    return ConcatCharEncoder({part: ENCODERS[part](num_chars, **dict(kwargs.get(part) or {})) for part in parts})

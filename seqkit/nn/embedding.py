@@ -136,7 +136,7 @@ def word_input_layers(
         pretrained_rows: ``[V]`` rows of the pretrained vectors. Default: None
         pretrained_words: N. Default: 0
         sparse_embeddings: sparse gradients for the word table. Default: False
-        char_encoder: "none", "cnn" or "lstm" (``build_char_encoder``). Default: "none"
+        char_encoder: "none", "cnn", "lstm" or "cnn+lstm" (``build_char_encoder``). Default: "none"
         num_chars: the character vocabulary. Default: 0
         char: the character encoder's keyword arguments. Default: None
         input_size: > 0: the inputs are real-valued features of this size, with no word embedding. Default: 0

@@ -31,7 +31,8 @@ from seqkit.training.optim import (
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 1e-3}
 EPOCH_LOSS = "train/loss"  # the epoch's mean training loss
 STEP_LOSS = "train/step_loss"  # the loss of the logged steps (train/loss is the epoch mean)
-_NOT_HPARAMS = ("pretrained_vectors", "pretrained_rows")  # tensors from the codec, rebuilt from the data on load
+_NOT_HPARAMS = ("pretrained_vectors", "pretrained_rows", "char_kinds")  # tensors from the codec: rebuilt from the data
+# (the vectors) or read from the weights (the tagger's char_kinds, a buffer) on load
 
 
 class TaskModule(pl.LightningModule):

@@ -34,6 +34,7 @@ from seqkit.data.errors import DataError
 from seqkit.data.notice import log
 from seqkit.data.streaming import STREAM_DEFAULTS
 from seqkit.data.vocab import Vocabulary
+from seqkit.nn.casing import char_kinds
 
 _DIGIT = re.compile(r"\d")
 _SPACES = re.compile(r"[ \t]+")  # as the CoNLL reader: U+00A0 and other odd spaces stay inside tokens
@@ -206,10 +207,12 @@ class TaggingCodec(Codec):
         return ((s.line, s) for s in sentences)
 
     def network_kwargs(self) -> Dict[str, Any]:
-        """What the network needs of the data: sizes, tag names and scheme, the pretrained vectors' table and rows."""
+        """What the network needs of the data: sizes, tag names and scheme, each character's kind (for the casing
+        feature), the pretrained vectors' table and rows."""
         kwargs: Dict[str, Any] = {
             "vocab_size": len(self.vocab),
             "num_chars": len(self.chars),
+            "char_kinds": char_kinds(self.chars.itos),
             "tags": list(self.tags.itos),
             "scheme": self.hparams.scheme,
         }

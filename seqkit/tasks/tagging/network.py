@@ -7,10 +7,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqkit.data.batch import IGNORE_INDEX
+from seqkit.nn.casing import CasingEmbedding
 from seqkit.nn.crf import CRF, iob_constraints
 from seqkit.nn.dropout import Dropout
 from seqkit.nn.embedding import word_features, word_input_layers
@@ -32,8 +34,10 @@ class TaggerNetwork(nn.Module):
         embedding_dim: word embedding size. Default: 100
         embedding_dropout: on the concatenated word + character features. Default: 0.5
         word_dropout: ``WordEmbedding``'s word dropout. Default: 0.0
-        char_encoder: "none", "cnn" (Ma & Hovy 2016) or "lstm" (Lample et al. 2016). Default: "cnn"
-        char: the character encoder's keyword arguments. Default: None
+        char_encoder: "none", "cnn" (Ma & Hovy 2016), "lstm" (Lample et al. 2016) or "cnn+lstm" (both, their
+            vectors concatenated). Default: "cnn"
+        char: the character encoder's keyword arguments (for "cnn+lstm": ``{"cnn": {...}, "lstm": {...}}``).
+            Default: None
         backbone: ``RecurrentEncoder`` keyword arguments. Default: None
         head: "crf" (linear-chain CRF, Viterbi decoding) or "softmax" (independent tags). Default: "crf"
         constrained: with an entity scheme, forbid the scheme's invalid moves in the CRF. Default: True
@@ -43,11 +47,16 @@ class TaggerNetwork(nn.Module):
         pretrained_vectors: ``[N + 1, embedding_dim]``, from the codec. Default: None
         pretrained_rows: ``[V]``, from the codec (``WordEmbedding``). Default: None
         sparse_embeddings: sparse gradients for the word table (``seqkit.training.optim``). Default: False
+        casing: each token's casing class (``seqkit.nn.casing``: numeric, all_upper, initial_upper ...), computed
+            from its characters and embedded, joins the word features. Default: False
+        casing_dim: the casing embedding's size. Default: 8
+        char_kinds: ``[num_chars]`` the kind of each character id, from the codec (``casing``; a checkpoint's
+            weights hold it too). Default: None
 
     Inputs: tokens, lengths, chars, char_lengths
         - tokens: word ids.
         - lengths: each sentence's true length.
-        - chars, char_lengths: the tokens' characters, with a char encoder. Default: None
+        - chars, char_lengths: the tokens' characters, with a char encoder or ``casing``. Default: None
 
     Outputs: emission scores of every tag at every token (``decode`` turns them into tags).
 
@@ -81,6 +90,9 @@ class TaggerNetwork(nn.Module):
         pretrained_vectors: Optional[Tensor] = None,
         pretrained_rows: Optional[Tensor] = None,
         sparse_embeddings: bool = False,
+        casing: bool = False,
+        casing_dim: int = 8,
+        char_kinds: Optional[Tensor] = None,
     ):
         super().__init__()
         if head not in ("crf", "softmax"):
@@ -101,6 +113,11 @@ class TaggerNetwork(nn.Module):
             num_chars=num_chars,
             char=char,
         )
+        if casing and num_chars == 0:
+            raise ValueError("model.casing=true reads the tokens' characters: this data gives none")
+        self.casing = CasingEmbedding(num_chars, casing_dim, char_kinds) if casing else None
+        if self.casing is not None:
+            features += self.casing.output_dim
         self.input_dropout = Dropout(embedding_dropout)
         self.encoder = RecurrentEncoder(features, **(backbone or {}))
         self.dropout = Dropout(dropout)
@@ -123,8 +140,15 @@ class TaggerNetwork(nn.Module):
         self, tokens: Tensor, lengths: Tensor, chars: Optional[Tensor] = None, char_lengths: Optional[Tensor] = None
     ) -> Tensor:
         features = word_features(self.embedding, self.chars, tokens, chars, char_lengths)
+        if self.casing is not None:
+            features = torch.cat([features, self.casing(chars, char_lengths)], dim=-1)
         outputs = self.encoder.outputs(self.input_dropout(features), lengths)
         return self.emissions(self.dropout(outputs))
+
+    @property
+    def reads_chars(self) -> bool:
+        """Whether ``forward`` reads the tokens' characters (a character encoder or ``casing``)."""
+        return self.chars is not None or self.casing is not None
 
     def scores(self, batch) -> Tensor:
         """A Batch -> emission scores [B, T, num_tags]."""
