@@ -67,3 +67,24 @@ def test_classifier_adds_the_loss_on_perturbed_features():
     torch.testing.assert_close(parts["class_loss"], clean.detach())
     torch.testing.assert_close(parts["adversarial_loss"], perturbed)
     assert perturbed > clean
+
+
+def test_adversarial_training_with_frozen_embeddings():
+    """embedding.freeze=true with model.adversarial: the step is taken along the gradient of the (frozen) inputs,
+    and the trainable layers above them still learn from both losses."""
+    torch.manual_seed(0)
+    model = ClassifierNetwork(
+        20, 2, embedding_dim=8, backbone={"hidden_size": 8}, pooling="mean", adversarial=1.0, freeze_embeddings=True
+    )
+    batch = Batch(
+        tokens=torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]),
+        lengths=torch.tensor([4, 2]),
+        index=torch.tensor([0, 1]),
+        labels=torch.tensor([0, 1]),
+    )
+    model.eval()
+    parts = model.loss(batch)
+    parts["loss"].backward()
+    assert parts["adversarial_loss"] > parts["class_loss"]
+    assert model.embedding.embedding.weight.grad is None
+    assert model.encoder.rnn.weight_ih_l0.grad.abs().sum() > 0

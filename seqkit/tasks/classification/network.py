@@ -159,6 +159,8 @@ class ClassifierNetwork(nn.Module):
         """The training objective of a labelled Batch: ``{"loss"}``; with ``adversarial`` > 0 also its parts
         ``{"class_loss", "adversarial_loss"}`` (loss = their sum)."""
         features = self.embed(self.inputs(batch), batch.chars, batch.char_lengths)
+        if self.adversarial > 0 and not features.requires_grad:  # frozen inputs: the step is still along d loss/d x
+            features = features.detach().requires_grad_()
         outputs = self.encoder.outputs(features, batch.lengths)
         loss = self.criterion(self.classify(outputs, batch.lengths), batch.labels)
         if self.adversarial <= 0:
