@@ -301,6 +301,46 @@ def test_a_bad_request_gets_a_json_error_that_says_what_is_wrong(classifier_serv
     assert client.post("/predict", json={"text": "zig w1 tic"}).status_code == 200  # still serving
 
 
+BAD_BODIES = [  # (path, body, the 422 error): the fast path and FastAPI's route for the path say the same
+    ("/predict", b'{"txt": "zig", "x": 1}', "missing field 'text'"),
+    ("/predict", b"", "missing body: send a JSON object"),
+    ("/predict", b"[1]", "the body must be a JSON object"),
+    ("/predict", b'{"text": "zig", "options": [1]}', "field 'options' must be a JSON object"),
+    (
+        "/predict/many",
+        b'{"texts": ["zig"], "x": 1}',
+        "unknown field 'x'; a /predict/many request takes: texts, options",
+    ),
+    ("/predict/many", b'{"texts": ["zig", 3]}', "field 'texts.1' must be a string, got int"),
+]
+
+
+def test_the_fast_paths_answer_bad_bodies_as_the_fastapi_routes_do(checkpoints, classifier_server):
+    """build_app's /predict and /predict/many skip FastAPI per request (seqkit.app.fast_paths); its FastAPI app
+    (``.app``, whose routes the OpenAPI docs describe) served alone answers every bad body with the same 422."""
+    fast, _, _ = classifier_server
+    with running(build_app(checkpoints["classification"]).app) as (routed, _):
+        for path, body, message in BAD_BODIES:
+            answers = [c.post(path, content=body, headers={"content-type": "application/json"}) for c in (fast, routed)]
+            assert [(a.status_code, a.json()) for a in answers] == [(422, {"error": message})] * 2, path
+        good = [c.post("/predict/many", json={"texts": SENTENCES[:3]}).json() for c in (fast, routed)]
+        assert good[0] == good[1] and len(good[0]) == 3
+        assert fast.get("/predict").status_code == 405  # only POST takes the fast path; the rest is FastAPI's
+        schema = fast.get("/openapi.json").json()
+        for path, body_type in [("/predict", "PredictRequest"), ("/predict/many", "PredictManyRequest")]:
+            body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            assert body["$ref"].endswith(body_type)
+
+
+def test_a_fast_path_is_found_under_the_root_path_of_a_mounted_app():
+    from seqkit.app.fast_paths import route_path
+
+    assert route_path({"path": "/predict"}) == "/predict"
+    assert route_path({"path": "/api/predict", "root_path": "/api"}) == "/predict"
+    assert route_path({"path": "/apipredict", "root_path": "/api"}) == "/apipredict"  # not under /api
+    assert route_path({"path": "/predict", "root_path": "/api"}) == "/predict"  # a server that strips it
+
+
 def test_a_model_failure_is_a_500_with_one_logged_line_and_the_server_goes_on(classifier_server, caplog):
     client, _, app = classifier_server
     network = app.state.model.network
@@ -405,14 +445,20 @@ def test_the_batcher_groups_by_key_up_to_the_size_and_fails_only_the_failed_item
             batcher.start()
             jobs = [batcher.submit(k, i) for k, i in [("a", 1), ("b", 2), ("a", 3), ("a", "bad"), ("a", 5)]]
             answers = await asyncio.gather(*jobs, return_exceptions=True)
+            counts = (batcher.calls, batcher.items)
+            many = await batcher.submit_many("c", [6, 7, 8, 9])
+            with pytest.raises(ValueError, match="bad bad"):
+                await batcher.submit_many("c", [10, "bad"])
             await batcher.stop()
-            return answers, (batcher.calls, batcher.items)
+            return answers, counts, many
 
-    answers, counts = asyncio.run(scenario())
+    answers, counts, many = asyncio.run(scenario())
     assert answers[:3] == ["a:1", "b:2", "a:3"] and answers[4] == "a:5"
     assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad bad"
-    assert calls == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
+    assert calls[:3] == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
     assert counts == (3, 5)
+    assert many == ["c:6", "c:7", "c:8", "c:9"]  # in order, each item batched as submit batches it
+    assert calls[3:] == [("c", [6, 7, 8]), ("c", [9]), ("c", [10, "bad"])]
 
 
 def test_the_heap_is_trimmed_every_nth_model_call_and_nowhere_without_malloc_trim():
