@@ -1,5 +1,8 @@
 """``seqkit serve ckpt_path=<ckpt>``: one checkpoint of any shape over HTTP (FastAPI on uvicorn), no Lightning.
 
+Answers are JSON as pydantic_core writes it (compact, UTF-8). ``/predict`` and ``/predict/many`` skip FastAPI's
+per-request work (seqkit.app.fast_paths); the glibc allocator is set for a long run first (seqkit.app.heap).
+
 - ``POST /predict`` ``{"text": "...", "options": {...}}`` -> predict.py's JSON line for that text (a forecaster:
   ``text`` is the CSV history, the answer its list of rows). Concurrent requests are batched
   (seqkit.app.batcher: ``max_batch_size``, ``max_wait_ms``) and predicted on predict.py's path
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +36,7 @@ from seqkit.app.batcher import Batcher
 from seqkit.app.checkpoint import given_vectors
 from seqkit.app.cli import set_threads
 from seqkit.app.fast_paths import FastPaths, Handler
+from seqkit.app.heap import steady_heap
 from seqkit.app.served_model import RequestError, ServedModel
 
 try:
@@ -47,7 +50,6 @@ except ImportError as e:  # the serve extra is optional
     raise ImportError(f"seqkit serve needs the serve extra ({e}): pip install 'seqkit[serve]'") from None
 
 log = logging.getLogger("seqkit.serve")
-_JSON = json.JSONEncoder(ensure_ascii=False)  # the encoder predict.py's lines are written with
 
 
 class PredictRequest(BaseModel):
@@ -174,7 +176,7 @@ def build_app(
             )
         except Exception as e:  # noqa: BLE001 - every failure is an answer
             return json_response(*failure(e))
-        return Response(_JSON.encode({"text": text}), media_type="application/json")
+        return json_response(200, to_json({"text": text}))
 
     @app.post("/generate/stream")
     async def generate_stream(request: Dict[str, Any] = Body(...)) -> Response:
@@ -260,12 +262,12 @@ async def _events(executor: ThreadPoolExecutor, produce: Callable) -> AsyncItera
             if kind == "piece":
                 if not value:  # an empty prompt's echo
                     continue
-                yield format_sse_event(data_str=_JSON.encode({"piece": value}))
+                yield format_sse_event(data_str=to_json({"piece": value}).decode())
             elif kind == "end":
-                yield format_sse_event(event="end", data_str=_JSON.encode(value))
+                yield format_sse_event(event="end", data_str=to_json(value).decode())
                 return
             else:
-                yield format_sse_event(event="error", data_str=_JSON.encode({"error": value}))
+                yield format_sse_event(event="error", data_str=to_json({"error": value}).decode())
                 return
     finally:
         gone.set()
@@ -299,6 +301,8 @@ _SETTINGS = {  # serve.yaml's numbers: (the least value, the most, an example ov
     "max_batch_size": (1, None, "max_batch_size=32"),
     "max_wait_ms": (0, None, "max_wait_ms=2"),
     "max_text_length": (1, None, "max_text_length=100000"),
+    "heap_mmap_threshold_kb": (0, 32768, "heap_mmap_threshold_kb=128"),  # mallopt takes at most 32 MiB
+    "heap_arena_max": (0, None, "heap_arena_max=2"),
 }
 
 
@@ -319,6 +323,7 @@ def serve(cfg: DictConfig) -> None:
     set_threads(cfg)
     check_settings(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
+    heap = steady_heap(cfg.heap_mmap_threshold_kb, cfg.heap_arena_max)  # before the model's tensors are allocated
     app = build_app(
         cfg.ckpt_path,
         max_batch_size=cfg.max_batch_size,
@@ -328,4 +333,6 @@ def serve(cfg: DictConfig) -> None:
     )
     logging.basicConfig(level=logging.INFO, format="[seqkit] %(message)s")
     log.info("serving %s (%s) on http://%s:%s", cfg.ckpt_path, app.state.model.shape, cfg.host, cfg.port)
+    if heap:
+        log.info("glibc heap: %s", ", ".join(f"{k}={v}" for k, v in heap.items()))
     uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level, access_log=cfg.access_log)
