@@ -6,6 +6,7 @@ line, and the server goes on serving; shutdown is clean. Checkpoints: tiny ones 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import math
@@ -255,7 +256,7 @@ def test_language_model_scores_like_predict_and_samples_like_generate(checkpoint
         with client.stream("POST", "/generate/stream", json=settings) as response:
             events = _events(response)
         pieces = "".join(json.loads(data)["piece"] for kind, data in events if kind == "message")
-        assert events[-1] == ("end", json.dumps({"text": generated[:-1]}, ensure_ascii=False))
+        assert (events[-1][0], json.loads(events[-1][1])) == ("end", {"text": generated[:-1]})
         assert pieces == generated[:-1] and len(events) > 3  # a token an event
         wrong = client.post("/generate", json={**settings, "temperature": "hot"})
         assert wrong.status_code == 400 and "'temperature' must be a number" in wrong.json()["error"]
@@ -299,6 +300,46 @@ def test_a_bad_request_gets_a_json_error_that_says_what_is_wrong(classifier_serv
     assert response.status_code == status
     assert message in response.json()["error"] and "\n" not in response.json()["error"]
     assert client.post("/predict", json={"text": "zig w1 tic"}).status_code == 200  # still serving
+
+
+BAD_BODIES = [  # (path, body, the 422 error): the fast path and FastAPI's route for the path say the same
+    ("/predict", b'{"txt": "zig", "x": 1}', "missing field 'text'"),
+    ("/predict", b"", "missing body: send a JSON object"),
+    ("/predict", b"[1]", "the body must be a JSON object"),
+    ("/predict", b'{"text": "zig", "options": [1]}', "field 'options' must be a JSON object"),
+    (
+        "/predict/many",
+        b'{"texts": ["zig"], "x": 1}',
+        "unknown field 'x'; a /predict/many request takes: texts, options",
+    ),
+    ("/predict/many", b'{"texts": ["zig", 3]}', "field 'texts.1' must be a string, got int"),
+]
+
+
+def test_the_fast_paths_answer_bad_bodies_as_the_fastapi_routes_do(checkpoints, classifier_server):
+    """build_app's /predict and /predict/many skip FastAPI per request (seqkit.app.fast_paths); its FastAPI app
+    (``.app``, whose routes the OpenAPI docs describe) served alone answers every bad body with the same 422."""
+    fast, _, _ = classifier_server
+    with running(build_app(checkpoints["classification"]).app) as (routed, _):
+        for path, body, message in BAD_BODIES:
+            answers = [c.post(path, content=body, headers={"content-type": "application/json"}) for c in (fast, routed)]
+            assert [(a.status_code, a.json()) for a in answers] == [(422, {"error": message})] * 2, path
+        good = [c.post("/predict/many", json={"texts": SENTENCES[:3]}).json() for c in (fast, routed)]
+        assert good[0] == good[1] and len(good[0]) == 3
+        assert fast.get("/predict").status_code == 405  # only POST takes the fast path; the rest is FastAPI's
+        schema = fast.get("/openapi.json").json()
+        for path, body_type in [("/predict", "PredictRequest"), ("/predict/many", "PredictManyRequest")]:
+            body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            assert body["$ref"].endswith(body_type)
+
+
+def test_a_fast_path_is_found_under_the_root_path_of_a_mounted_app():
+    from seqkit.app.fast_paths import route_path
+
+    assert route_path({"path": "/predict"}) == "/predict"
+    assert route_path({"path": "/api/predict", "root_path": "/api"}) == "/predict"
+    assert route_path({"path": "/apipredict", "root_path": "/api"}) == "/apipredict"  # not under /api
+    assert route_path({"path": "/predict", "root_path": "/api"}) == "/predict"  # a server that strips it
 
 
 def test_a_model_failure_is_a_500_with_one_logged_line_and_the_server_goes_on(classifier_server, caplog):
@@ -376,6 +417,11 @@ def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_ans
         ("max_batch_size=0", "max_batch_size=0: give a number >= 1, e.g. max_batch_size=32"),
         ("max_wait_ms=-1", "max_wait_ms=-1: give a number >= 0, e.g. max_wait_ms=2"),
         ("max_text_length=true", "max_text_length=True: give a number >= 1, e.g. max_text_length=100000"),
+        ("heap_arena_max=-1", "heap_arena_max=-1: give a number >= 0, e.g. heap_arena_max=2"),
+        (
+            "heap_mmap_threshold_kb=65536",
+            "heap_mmap_threshold_kb=65536: give a number from 0 to 32768, e.g. heap_mmap_threshold_kb=128",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_override_before_anything_loads(override, message):
@@ -405,14 +451,20 @@ def test_the_batcher_groups_by_key_up_to_the_size_and_fails_only_the_failed_item
             batcher.start()
             jobs = [batcher.submit(k, i) for k, i in [("a", 1), ("b", 2), ("a", 3), ("a", "bad"), ("a", 5)]]
             answers = await asyncio.gather(*jobs, return_exceptions=True)
+            counts = (batcher.calls, batcher.items)
+            many = await batcher.submit_many("c", [6, 7, 8, 9])
+            with pytest.raises(ValueError, match="bad bad"):
+                await batcher.submit_many("c", [10, "bad"])
             await batcher.stop()
-            return answers, (batcher.calls, batcher.items)
+            return answers, counts, many
 
-    answers, counts = asyncio.run(scenario())
+    answers, counts, many = asyncio.run(scenario())
     assert answers[:3] == ["a:1", "b:2", "a:3"] and answers[4] == "a:5"
     assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad bad"
-    assert calls == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
+    assert calls[:3] == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
     assert counts == (3, 5)
+    assert many == ["c:6", "c:7", "c:8", "c:9"]  # in order, each item batched as submit batches it
+    assert calls[3:] == [("c", [6, 7, 8]), ("c", [9]), ("c", [10, "bad"])]
 
 
 def test_the_heap_is_trimmed_every_nth_model_call_and_nowhere_without_malloc_trim():
@@ -427,3 +479,48 @@ def test_the_heap_is_trimmed_every_nth_model_call_and_nowhere_without_malloc_tri
     without.trim = None  # a C library without malloc_trim: nothing to call, nothing fails
     without()
     assert malloc_trim() is None or malloc_trim()(0) in (0, 1)  # glibc: 1 if memory was released
+
+
+def test_the_heap_settings_go_to_mallopt_and_zero_leaves_glibcs():
+    from seqkit.app.heap import M_ARENA_MAX, M_MMAP_THRESHOLD, steady_heap
+
+    calls = []
+    made = steady_heap(128, 2, mallopt=lambda param, value: calls.append((param, value)) or 1)
+    assert calls == [(M_MMAP_THRESHOLD, 128 * 1024), (M_ARENA_MAX, 2)]
+    assert made == {"heap_mmap_threshold_kb": 128, "heap_arena_max": 2}
+    calls.clear()
+    assert steady_heap(0, 0, mallopt=lambda param, value: calls.append((param, value)) or 1) == {} and calls == []
+    with pytest.raises(ValueError, match="heap_arena_max=3: glibc's mallopt refused it"):
+        steady_heap(0, 3, mallopt=lambda param, value: 0)
+
+
+MMAPPED_AFTER_A_FREE = """
+import ctypes, sys
+from seqkit.app.heap import steady_heap
+libc = ctypes.CDLL(None)
+if sys.argv[1] == "fixed":
+    steady_heap(128, 2)
+libc.malloc.restype = ctypes.c_void_p
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = Info
+libc.free(ctypes.c_void_p(libc.malloc(8 << 20)))  # glibc's dynamic threshold rises to 8 MiB when this is freed
+before = libc.mallinfo2().hblks
+block = libc.malloc(1 << 20)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="glibc's allocator (2.33 and later) only")
+def test_a_fixed_mmap_threshold_keeps_large_blocks_mmapped_after_a_large_free():
+    """The dynamic threshold glibc raises after a large free puts the next 1 MiB block on the heap; at a fixed
+    128 KiB it is mmapped (returned to the system when freed): mallinfo2's count of mmapped blocks."""
+    import subprocess
+    import sys
+
+    def mmapped(mode):
+        run = subprocess.run([sys.executable, "-c", MMAPPED_AFTER_A_FREE, mode], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    assert (mmapped("dynamic"), mmapped("fixed")) == (0, 1)

@@ -62,6 +62,19 @@ class Batcher:
             raise answer
         return answer
 
+    async def submit_many(self, key: Hashable, items: List[Any]) -> List[Any]:
+        """Queue several items, each batched as ``submit`` batches it -> their answers in order (the first that
+        is an exception is raised). One future an item and no task: cheaper than gathering ``submit``s."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        for item, future in zip(items, futures):
+            self.queue.put_nowait((key, item, future))
+        answers = [await future for future in futures]
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return answers
+
     async def _collect(self) -> List[Tuple[Hashable, Any, asyncio.Future]]:
         batch = [await self.queue.get()]
         loop = asyncio.get_running_loop()

@@ -1,5 +1,8 @@
 """``seqkit serve ckpt_path=<ckpt>``: one checkpoint of any shape over HTTP (FastAPI on uvicorn), no Lightning.
 
+Answers are JSON as pydantic_core writes it (compact, UTF-8). ``/predict`` and ``/predict/many`` skip FastAPI's
+per-request work (seqkit.app.fast_paths); the glibc allocator is set for a long run first (seqkit.app.heap).
+
 - ``POST /predict`` ``{"text": "...", "options": {...}}`` -> predict.py's JSON line for that text (a forecaster:
   ``text`` is the CSV history, the answer its list of rows). Concurrent requests are batched
   (seqkit.app.batcher: ``max_batch_size``, ``max_wait_ms``) and predicted on predict.py's path
@@ -21,11 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Type
 
 from omegaconf import DictConfig
 
@@ -33,19 +35,21 @@ from seqkit import tasks
 from seqkit.app.batcher import Batcher
 from seqkit.app.checkpoint import given_vectors
 from seqkit.app.cli import set_threads
+from seqkit.app.fast_paths import FastPaths, Handler
+from seqkit.app.heap import steady_heap
 from seqkit.app.served_model import RequestError, ServedModel
 
 try:
     from fastapi import Body, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from fastapi.responses import Response, StreamingResponse
     from fastapi.sse import format_sse_event
-    from pydantic import BaseModel, ConfigDict, StrictStr
+    from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+    from pydantic_core import to_json
 except ImportError as e:  # the serve extra is optional
     raise ImportError(f"seqkit serve needs the serve extra ({e}): pip install 'seqkit[serve]'") from None
 
 log = logging.getLogger("seqkit.serve")
-_JSON = json.JSONEncoder(ensure_ascii=False)  # the encoder predict.py's lines are written with
 
 
 class PredictRequest(BaseModel):
@@ -64,6 +68,13 @@ class PredictManyRequest(BaseModel):
     options: Dict[str, Any] = {}  # as PredictRequest's, for every text
 
 
+BODIES: Dict[str, Type[BaseModel]] = {  # the JSON body of each path that takes a model of one
+    "/predict": PredictRequest,
+    "/predict/many": PredictManyRequest,
+    "/predict/stream": PredictRequest,
+}
+
+
 def one_line(error: BaseException) -> str:
     """``Type: message`` on one line (a model failure as the 500 answer and the log give it)."""
     text = " ".join(str(error).split()) or "no message"
@@ -77,9 +88,13 @@ def build_app(
     max_text_length: int = 100_000,
     model: Optional[ServedModel] = None,
     **load_kwargs: Any,
-):
-    """The FastAPI application serving ``ckpt_path`` (or an already loaded ``model``); run it with uvicorn
-    (``serve``) or any ASGI server. ``load_kwargs``: ``seqkit.app.checkpoint.load``'s data overrides."""
+) -> FastPaths:
+    """The ASGI application serving ``ckpt_path`` (or an already loaded ``model``); run it with uvicorn
+    (``serve``) or any ASGI server. ``load_kwargs``: ``seqkit.app.checkpoint.load``'s data overrides.
+
+    ``POST /predict`` and ``/predict/many`` are answered straight from ASGI (seqkit.app.fast_paths: FastAPI's
+    per-request work cost more CPU than a small model); every other request, and the OpenAPI docs of all of them,
+    by the FastAPI app (``.app``). ``.state.model``, ``.state.batcher``: the served model and its batcher."""
     served = model or ServedModel(ckpt_path, max_text_length=max_text_length, **load_kwargs)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqkit-model")  # the one model thread
     batcher = Batcher(served.predict_batch, executor, max_batch_size, max_wait_ms)
@@ -95,21 +110,21 @@ def build_app(
     app.state.model, app.state.batcher = served, batcher
     settings = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms, "max_text_length": max_text_length}
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    def error(status: int, message: str) -> Response:
+        return json_response(status, to_json({"error": message}))
 
-    def failure(error_: BaseException) -> JSONResponse:
+    def failure(error_: BaseException) -> Tuple[int, bytes]:
         """An exception from the model: a 4xx for what the request asked (bad data or options), else a 500."""
         if isinstance(error_, RequestError):
-            return error(error_.status, str(error_))
+            return error_.status, to_json({"error": str(error_)})
         if isinstance(error_, ValueError):  # a DataError (request:line: reason) or a bad option value
-            return error(400, one_line(error_))
+            return 400, to_json({"error": one_line(error_)})
         log.error("request failed in the model: %s", one_line(error_))
-        return error(500, f"the model failed on this request: {one_line(error_)}")
+        return 500, to_json({"error": f"the model failed on this request: {one_line(error_)}"})
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(422, validation_message(exc.errors()))
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return error(422, validation_message(exc.errors(), request.url.path))
 
     @app.get("/health")
     async def health() -> Dict[str, Any]:
@@ -119,18 +134,16 @@ def build_app(
     async def info() -> Dict[str, Any]:
         return {**served.info(), "server": settings}
 
-    @app.post("/predict")
-    async def predict(request: PredictRequest) -> Response:
+    async def predict_one(request: PredictRequest) -> Tuple[int, bytes]:
         try:
             served.check_text(request.text)
             key = served.predict_key(request.options)
             answer = await batcher.submit(key, request.text)
         except Exception as e:  # noqa: BLE001 - every failure is an answer
             return failure(e)
-        return Response(_JSON.encode(answer), media_type="application/json")
+        return 200, to_json(answer)
 
-    @app.post("/predict/many")
-    async def predict_many(request: PredictManyRequest) -> Response:
+    async def predict_many(request: PredictManyRequest) -> Tuple[int, bytes]:
         """Each text as ``/predict`` answers it (batched with every other request's), as one JSON list."""
         try:
             for i, text in enumerate(request.texts):
@@ -139,10 +152,20 @@ def build_app(
                 except RequestError as e:
                     raise RequestError(f"texts[{i}]: {e}", e.status) from None
             key = served.predict_key(request.options)
-            answers = await asyncio.gather(*(batcher.submit(key, text) for text in request.texts))
+            answers = await batcher.submit_many(key, request.texts)
         except Exception as e:  # noqa: BLE001 - every failure is an answer
             return failure(e)
-        return Response(_JSON.encode(answers), media_type="application/json")
+        return 200, to_json(answers)
+
+    @app.post("/predict")
+    async def predict(request: PredictRequest) -> Response:
+        """predict.py's JSON line for one text (answered by the fast path when served by ``build_app``'s app)."""
+        return json_response(*await predict_one(request))
+
+    @app.post("/predict/many")
+    async def predict_texts(request: PredictManyRequest) -> Response:
+        """``/predict``'s answers for several texts, in order (the fast path too)."""
+        return json_response(*await predict_many(request))
 
     @app.post("/generate")
     async def generate(request: Dict[str, Any] = Body(...)) -> Response:
@@ -152,32 +175,57 @@ def build_app(
                 executor, served.generate, prompt, condition, options, lambda piece: None
             )
         except Exception as e:  # noqa: BLE001 - every failure is an answer
-            return failure(e)
-        return Response(_JSON.encode({"text": text}), media_type="application/json")
+            return json_response(*failure(e))
+        return json_response(200, to_json({"text": text}))
 
     @app.post("/generate/stream")
     async def generate_stream(request: Dict[str, Any] = Body(...)) -> Response:
         try:
             prompt, condition, options = served.generation(request)
         except Exception as e:  # noqa: BLE001 - every failure is an answer
-            return failure(e)
+            return json_response(*failure(e))
         produce = lambda on_piece: {"text": served.generate(prompt, condition, options, on_piece)}
         return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
 
     @app.post("/predict/stream")
     async def predict_stream(request: PredictRequest) -> Response:
         if not served.streams_predictions:
-            return failure(RequestError(f"a {served.shape} model answers whole; use /predict"))
+            return json_response(*failure(RequestError(f"a {served.shape} model answers whole; use /predict")))
         if request.options:
-            return failure(RequestError("/predict/stream decodes greedily and takes no options; use /predict"))
+            return json_response(
+                *failure(RequestError("/predict/stream decodes greedily and takes no options; use /predict"))
+            )
         try:
             served.check_text(request.text)
         except RequestError as e:
-            return failure(e)
+            return json_response(*failure(e))
         produce = lambda on_piece: served.decode_stream(request.text, on_piece)
         return StreamingResponse(_events(executor, produce), media_type="text/event-stream")
 
-    return app
+    return FastPaths(
+        app, {"/predict": fast_path("/predict", predict_one), "/predict/many": fast_path("/predict/many", predict_many)}
+    )
+
+
+def json_response(status: int, answer: bytes) -> Response:
+    return Response(answer, status_code=status, media_type="application/json")
+
+
+def fast_path(path: str, answer: Callable[[Any], Awaitable[Tuple[int, bytes]]]) -> Handler:
+    """A hot path's handler for FastPaths: the body validated as FastAPI validates it for the route (its BODIES
+    model, with pydantic's JSON parser; a bad body is the same 422 answer), then answered by ``answer``."""
+    body_type = BODIES[path]
+
+    async def handle(body: bytes) -> Tuple[int, bytes]:
+        if not body.strip():
+            return 422, to_json({"error": "missing body: send a JSON object"})
+        try:
+            request = body_type.model_validate_json(body)
+        except ValidationError as e:
+            return 422, to_json({"error": validation_message(e.errors(), path)})
+        return await answer(request)
+
+    return handle
 
 
 class _Stopped(Exception):
@@ -214,34 +262,36 @@ async def _events(executor: ThreadPoolExecutor, produce: Callable) -> AsyncItera
             if kind == "piece":
                 if not value:  # an empty prompt's echo
                     continue
-                yield format_sse_event(data_str=_JSON.encode({"piece": value}))
+                yield format_sse_event(data_str=to_json({"piece": value}).decode())
             elif kind == "end":
-                yield format_sse_event(event="end", data_str=_JSON.encode(value))
+                yield format_sse_event(event="end", data_str=to_json(value).decode())
                 return
             else:
-                yield format_sse_event(event="error", data_str=_JSON.encode({"error": value}))
+                yield format_sse_event(event="error", data_str=to_json({"error": value}).decode())
                 return
     finally:
         gone.set()
 
 
-def validation_message(errors: Any) -> str:
-    """FastAPI's validation errors of a request body -> one line on the first: what is missing or wrong."""
+def validation_message(errors: Any, path: str = "/predict") -> str:
+    """The validation errors of a request body to ``path`` (FastAPI's or pydantic's) -> one line on the first
+    missing field, else the first error: what is missing or wrong."""
     if not errors:
         return "invalid request"
-    first = errors[0]
+    first = min(errors, key=lambda e: e.get("type") != "missing")  # a misspelt field: say what is missing
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     name = ".".join(loc) or "the body"
     kind = first.get("type", "")
     if kind == "missing":
         return f"missing field {name!r}" if loc else "missing body: send a JSON object"
     if kind == "extra_forbidden":
-        return f"unknown field {name!r}; a /predict request takes: text, options"
+        fields = ", ".join(BODIES[path].model_fields) if path in BODIES else "see /docs"
+        return f"unknown field {name!r}; a {path} request takes: {fields}"
     if kind == "json_invalid":
         return f"the body is not valid JSON ({first.get('msg', '')})"
     if kind == "string_type":
         return f"field {name!r} must be a string, got {type(first.get('input')).__name__}"
-    if kind in ("dict_type", "model_attributes_type"):
+    if kind in ("dict_type", "model_attributes_type", "model_type"):
         return f"{'field ' + repr(name) if loc else 'the body'} must be a JSON object"
     return f"{name}: {first.get('msg', 'invalid')}"
 
@@ -251,6 +301,8 @@ _SETTINGS = {  # serve.yaml's numbers: (the least value, the most, an example ov
     "max_batch_size": (1, None, "max_batch_size=32"),
     "max_wait_ms": (0, None, "max_wait_ms=2"),
     "max_text_length": (1, None, "max_text_length=100000"),
+    "heap_mmap_threshold_kb": (0, 32768, "heap_mmap_threshold_kb=128"),  # mallopt takes at most 32 MiB
+    "heap_arena_max": (0, None, "heap_arena_max=2"),
 }
 
 
@@ -271,6 +323,7 @@ def serve(cfg: DictConfig) -> None:
     set_threads(cfg)
     check_settings(cfg)
     tasks.registry.import_plugins(cfg.get("plugins"))
+    heap = steady_heap(cfg.heap_mmap_threshold_kb, cfg.heap_arena_max)  # before the model's tensors are allocated
     app = build_app(
         cfg.ckpt_path,
         max_batch_size=cfg.max_batch_size,
@@ -280,4 +333,6 @@ def serve(cfg: DictConfig) -> None:
     )
     logging.basicConfig(level=logging.INFO, format="[seqkit] %(message)s")
     log.info("serving %s (%s) on http://%s:%s", cfg.ckpt_path, app.state.model.shape, cfg.host, cfg.port)
+    if heap:
+        log.info("glibc heap: %s", ", ".join(f"{k}={v}" for k, v in heap.items()))
     uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level, access_log=cfg.access_log)

@@ -51,6 +51,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-batch-size", type=int, default=64, help="the server's max_batch_size")
     parser.add_argument("--max-wait-ms", type=float, default=2, help="the server's max_wait_ms")
+    parser.add_argument(
+        "--serve-override", action="append", default=[], help="a seqkit serve override (e.g. heap_arena_max=0)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny models, few requests: does it run?")
     args = parser.parse_args(argv)
     if args.quick:
@@ -114,7 +117,7 @@ class Server:
             self.port = probe.getsockname()[1]
         command = [sys.executable, "-m", "seqkit", "serve", f"ckpt_path={ckpt}", f"port={self.port}"]
         command += [f"threads={args.threads}", f"max_batch_size={args.max_batch_size}"]
-        command += [f"max_wait_ms={args.max_wait_ms}", "log_level=warning"]
+        command += [f"max_wait_ms={args.max_wait_ms}", "log_level=warning", *args.serve_override]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{self.port}"
