@@ -178,6 +178,7 @@ def test_tagger_answers_with_options_are_predict_lines(checkpoints, tmp_path):
         assert info["shape"] == "tagging" and set(info["predict"]["options"]) == {
             "input_format",
             "max_length",
+            "outside_bias",
             "output_scheme",
             "too_long",
         }
