@@ -65,7 +65,9 @@ def test_a_large_bias_makes_every_token_an_entity_within_the_scheme(head):
 def test_bad_values_are_refused_naming_the_setting():
     with pytest.raises(ValueError, match=r"^model.outside_bias must be a number >= 0 .*got -0.5$"):
         _network(outside_bias=-0.5)
-    with pytest.raises(ValueError, match=r"^model.outside_bias needs an O tag .*scheme none"):
+    with pytest.raises(
+        ValueError, match=r"^model.outside_bias needs an O tag .*data.scheme=none\) have none: model.outside_bias=0$"
+    ):
         _network(scheme="none", tags=["NN", "VB", "O"], outside_bias=1.0)
     assert _network(scheme="none", tags=["NN", "VB"]).decode_settings == {"outside_bias": 0.0}  # 0: any tags
     network = _network()

@@ -171,8 +171,8 @@ class TaggerNetwork(nn.Module):
             raise ValueError(f"{name} must be a number >= 0 (subtracted from the O tag's score), got {value!r}")
         if bias and self.outside is None:
             raise ValueError(
-                f"{name} needs an O tag (entity tags, data.scheme=iob2 or iobes); this model's tags "
-                f"(scheme {self.scheme}) have none: leave it 0"
+                f"{name} needs an O tag of an entity scheme (data.scheme=iob2 or data.scheme=iobes); this model's "
+                f"tags (data.scheme={self.scheme}) have none: {name}=0"
             )
         return bias
 
