@@ -71,6 +71,8 @@ def test_bad_values_are_refused_naming_the_setting():
         _network(scheme="none", tags=["NN", "VB", "O"], outside_bias=1.0)
     assert _network(scheme="none", tags=["NN", "VB"]).decode_settings == {"outside_bias": 0.0}  # 0: any tags
     network = _network()
+    with pytest.raises(ValueError, match=r"^options.outside_bias must be a number >= 0 .*got inf$"):
+        network.predict_options({"outside_bias": float("inf")})
     with pytest.raises(ValueError, match=r"^options.outside_bias must be a number >= 0 .*got 'lots'$"):
         network.predict_options({"outside_bias": "lots"})
     assert network.predict_options({"outside_bias": 1, "output_format": "conll"}) == {"output_format": "conll"}

@@ -1,7 +1,7 @@
 """The many-to-many aligned export graph: one graph "model", (tokens, lengths[, chars, char_lengths]) -> emissions
 [B, T, tags], traced from the plain network. Decoding (the outside bias, then CRF Viterbi or argmax) runs outside
-the graph, with the ``outside_bias`` and transitions the sidecar's "decoding" holds (seqkit.export.exporter.decoding_info,
-seqkit.export.runtime.decode_tags)."""
+the graph, with the ``outside_bias`` and transitions the sidecar's "decoding" holds
+(seqkit.export.exporter.decoding_info, seqkit.export.runtime.decode_tags)."""
 
 from __future__ import annotations
 

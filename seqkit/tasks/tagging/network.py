@@ -167,7 +167,7 @@ class TaggerNetwork(nn.Module):
             bias = float(value)
         except (TypeError, ValueError):
             bias = float("nan")
-        if not bias >= 0:  # NaN too
+        if not 0 <= bias < float("inf"):  # NaN too
             raise ValueError(f"{name} must be a number >= 0 (subtracted from the O tag's score), got {value!r}")
         if bias and self.outside is None:
             raise ValueError(
