@@ -212,7 +212,7 @@ def test_classifier_logits_match_eager(folder, variant):
 @pytest.mark.parametrize(
     "variant",
     [
-        ("ner", "model.char_encoder=cnn"),
+        ("ner", "model.outside_bias=2.0", "model.char_encoder=cnn"),  # the checkpoint's bias decodes the export
         ("ner", "model.char_encoder=lstm", "model.head=softmax", "backbone.num_layers=2", "backbone=gru", "+vectors"),
         ("ner", "model.char_encoder=none", "model.casing=true"),  # the graph reads characters for the casing alone
         ("ner", "model.char_encoder=cnn+lstm", "++model.char.cnn.num_filters=4", "++model.char.lstm.hidden_size=3"),
@@ -243,11 +243,16 @@ def test_tagger_emissions_and_decoded_tags_match_eager(folder, variant):
     with torch.no_grad():
         expected = network.scores(batch)
         expected_tags = network.decode(expected, mask)
-    names = network.tags
+    names, bias = network.tags, network.decode_settings["outside_bias"]
+    assert bias == (2.0 if "model.outside_bias=2.0" in variant else 0.0)  # kept in the checkpoint
+    if bias:  # the bias changes tags here, so the runtime's tags below prove it applies it
+        network.predict_options({"outside_bias": 0.0})
+        assert not torch.equal(network.decode(expected, mask), expected_tags)
     for fmt, (files, sidecar) in export_both(ckpt, vectors).items():
         (emissions,) = run_exported(files, sidecar, "model", tokens, lengths, chars, char_lengths)
         assert_close([emissions], [expected])
         assert sidecar["decoding"]["method"] == ("viterbi" if network.crf is not None else "argmax")
+        assert sidecar["decoding"]["outside_bias"] == bias
         if pretrained_words:
             assert sidecar["data"]["pretrained_words"] == ["zebra", "Peter", "quokka", "w3", "yak"]
             assert int(tokens.max()) >= network.vocab_size  # the batch has words only the vectors know

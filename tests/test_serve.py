@@ -179,12 +179,13 @@ def test_tagger_answers_with_options_are_predict_lines(checkpoints, tmp_path):
         assert info["shape"] == "tagging" and set(info["predict"]["options"]) == {
             "input_format",
             "max_length",
+            "outside_bias",
             "output_scheme",
             "too_long",
         }
         with ThreadPoolExecutor(3) as pool:
-            got = list(pool.map(lambda t: client.post("/predict", json={"text": t}).json(), texts))
-        assert got == predicted(checkpoints["tagging"], texts, tmp_path, "options.input_format=text")
+            plain = list(pool.map(lambda t: client.post("/predict", json={"text": t}).json(), texts))
+        assert plain == predicted(checkpoints["tagging"], texts, tmp_path, "options.input_format=text")
         split = {"max_length": 2, "too_long": "split"}
         got = client.post("/predict", json={"text": texts[1], "options": split}).json()
         assert (
@@ -194,6 +195,15 @@ def test_tagger_answers_with_options_are_predict_lines(checkpoints, tmp_path):
             ]
         )
         assert len(got["tags"]) == 6
+        bias = {"outside_bias": 1000.0}  # issue 26: per request, over the checkpoint's model.outside_bias
+        biased = [client.post("/predict", json={"text": t, "options": bias}).json() for t in texts]
+        assert biased == predicted(
+            checkpoints["tagging"], texts, tmp_path, "options.input_format=text", *_overrides(bias)
+        )
+        assert not any("O" in row["tags"] for row in biased)
+        refused = client.post("/predict", json={"text": texts[0], "options": {"outside_bias": -1.0}})
+        assert refused.status_code == 400 and refused.json()["error"].startswith("options.outside_bias must be")
+        assert [client.post("/predict", json={"text": t}).json() for t in texts] == plain  # the checkpoint's again
 
 
 def _overrides(options):

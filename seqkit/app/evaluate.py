@@ -63,6 +63,8 @@ def evaluate(cfg: DictConfig) -> Dict[str, float]:
             "its training run reported its validation and test figures"
         )
     options = _set(cfg.get("options"))
+    if hasattr(network, "predict_options"):  # the network takes its own decoding settings (taggers: outside_bias)
+        options = network.predict_options(options)
     if options:  # the codec's own (conditional LMs: flip_condition; forecasting: backtest, stride)
         if not hasattr(codec, "set_evaluate_options"):
             model = (shape.legacy_models or (shape.name,))[0].rsplit(".", 1)[-1]  # named as before issue #25

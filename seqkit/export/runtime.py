@@ -60,11 +60,16 @@ def viterbi(
 
 
 def decode_tags(sidecar: Dict[str, Any], emissions: np.ndarray, lengths: np.ndarray) -> List[List[str]]:
-    """A tagger's emissions [B, T, K] -> tag names per sentence (CRF Viterbi or argmax, as the model decodes)."""
+    """A tagger's emissions [B, T, K] -> tag names per sentence (CRF Viterbi or argmax, as the model decodes,
+    after the sidecar's ``outside_bias`` is subtracted from the "O" tag's emissions)."""
     decoding = sidecar["decoding"]
+    names = sidecar["data"]["state"]["tags"]["itos"]
+    bias = decoding.get("outside_bias", 0.0)  # sidecars before issue 26 have none
+    if bias:
+        emissions = np.array(emissions, dtype=np.float32)
+        emissions[..., names.index("O")] -= bias
     if decoding["method"] == "viterbi":
         ids = viterbi(emissions, lengths, decoding["transitions"], decoding["start"], decoding["end"])
     else:
         ids = np.asarray(emissions).argmax(-1)
-    names = sidecar["data"]["state"]["tags"]["itos"]
     return [[names[i] for i in row[: int(n)]] for row, n in zip(ids, lengths)]

@@ -1,6 +1,7 @@
 """The many-to-many aligned export graph: one graph "model", (tokens, lengths[, chars, char_lengths]) -> emissions
-[B, T, tags], traced from the plain network. Decoding (CRF Viterbi, or argmax) runs outside the graph, with the
-transitions the sidecar's "decoding" holds (seqkit.export.exporter.decoding_info, seqkit.export.runtime.viterbi)."""
+[B, T, tags], traced from the plain network. Decoding (the outside bias, then CRF Viterbi or argmax) runs outside
+the graph, with the ``outside_bias`` and transitions the sidecar's "decoding" holds
+(seqkit.export.exporter.decoding_info, seqkit.export.runtime.decode_tags)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,17 @@ def graphs(network) -> List[Graph]:
 
 
 def decoding(network) -> dict:
-    """What turns the emissions into tags (the sidecar's "decoding"): argmax, or Viterbi with the CRF's effective
-    transition, start and end scores (``seqkit.export.runtime.viterbi``)."""
+    """What turns the emissions into tags (the sidecar's "decoding"): the checkpoint's ``outside_bias`` (taken
+    from the "O" tag's emissions first), then argmax, or Viterbi with the CRF's effective transition, start and
+    end scores (``seqkit.export.runtime.decode_tags``)."""
+    bias = {"outside_bias": network.decode_settings["outside_bias"]}
     if network.crf is None:
-        return {"method": "argmax"}
+        return {"method": "argmax", **bias}
     transitions, start, end = network.crf._effective(torch.float32)
-    return {"method": "viterbi", "transitions": transitions.tolist(), "start": start.tolist(), "end": end.tolist()}
+    return {
+        "method": "viterbi",
+        "transitions": transitions.tolist(),
+        "start": start.tolist(),
+        "end": end.tolist(),
+        **bias,
+    }

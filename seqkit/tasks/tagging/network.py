@@ -52,6 +52,9 @@ class TaggerNetwork(nn.Module):
         casing_dim: the casing embedding's size. Default: 8
         char_kinds: ``[num_chars]`` the kind of each character id, from the codec (``casing``; a checkpoint's
             weights hold it too). Default: None
+        outside_bias: a decision bias ``b >= 0`` subtracted from the ``O`` tag's emission score before decoding
+            (Viterbi or argmax), not in the loss: larger values tag more tokens as entities (recall for
+            precision), chosen on dev. Needs an entity scheme with an ``O`` tag unless 0. Default: 0.0
 
     Inputs: tokens, lengths, chars, char_lengths
         - tokens: word ids.
@@ -68,6 +71,7 @@ class TaggerNetwork(nn.Module):
         - loss: ``{"loss"}``, the CRF's negative log-likelihood or token cross-entropy
         - evaluate: ``{"loss", "predicted": [B, T], "targets": [B, T], "mask": [B, T]}``
         - predict: ``{"index": [B], "tags": [B, T]}`` best tag ids (0 at padding)
+        - predict_options: takes ``outside_bias`` among predict's / evaluate's options (``decode_settings``)
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class TaggerNetwork(nn.Module):
         casing: bool = False,
         casing_dim: int = 8,
         char_kinds: Optional[Tensor] = None,
+        outside_bias: float = 0.0,
     ):
         super().__init__()
         if head not in ("crf", "softmax"):
@@ -128,6 +133,8 @@ class TaggerNetwork(nn.Module):
             self.crf = CRF(
                 len(self.tags), iob_constraints(self.tags, scheme) if constrained and self.entities else None
             )
+        self.outside = self.tags.index("O") if self.entities and "O" in self.tags else None  # the O tag's id
+        self.decode_settings = {"outside_bias": self._outside_bias(outside_bias, "model.outside_bias")}
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any], **extra: Any) -> "TaggerNetwork":
@@ -154,8 +161,37 @@ class TaggerNetwork(nn.Module):
         """A Batch -> emission scores [B, T, num_tags]."""
         return self(batch.tokens, batch.lengths, batch.chars, batch.char_lengths)
 
+    def _outside_bias(self, value: Any, name: str) -> float:
+        """``value`` as a checked outside bias; ``name`` is the setting that gave it (for the error line)."""
+        try:
+            bias = float(value)
+        except (TypeError, ValueError):
+            bias = float("nan")
+        if not 0 <= bias < float("inf"):  # NaN too
+            raise ValueError(f"{name} must be a number >= 0 (subtracted from the O tag's score), got {value!r}")
+        if bias and self.outside is None:
+            raise ValueError(
+                f"{name} needs an O tag of an entity scheme (data.scheme=iob2 or data.scheme=iobes); this model's "
+                f"tags (data.scheme={self.scheme}) have none: {name}=0"
+            )
+        return bias
+
+    def predict_options(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """Take ``outside_bias`` among predict.py's / evaluate.py's ``options`` (it replaces the checkpoint's
+        ``model.outside_bias``); return the others for the codec."""
+        rest = dict(options)
+        if "outside_bias" in rest:
+            self.decode_settings["outside_bias"] = self._outside_bias(rest.pop("outside_bias"), "options.outside_bias")
+        return rest
+
     def decode(self, emissions: Tensor, mask: Tensor) -> Tensor:
-        """emissions [B, T, K], mask [B, T] bool -> best tag ids [B, T] (0 at padding): Viterbi, or argmax."""
+        """emissions [B, T, K], mask [B, T] bool -> best tag ids [B, T] (0 at padding): Viterbi, or argmax, after
+        ``outside_bias`` is subtracted from the O tag's scores."""
+        bias = self.decode_settings["outside_bias"]
+        if bias:
+            shift = emissions.new_zeros(emissions.size(-1))
+            shift[self.outside] = bias
+            emissions = emissions - shift
         if self.crf is not None:
             return self.crf.viterbi(emissions.float(), mask)[0]
         return emissions.argmax(-1).masked_fill(~mask, 0)
