@@ -273,6 +273,9 @@ WORKDIR_FILES: Dict[str, Callable[[Path], None]] = {
         "seqkit/data/builtin/airpassengers/airline-passengers.csv.gz"
     ),
     "seqkit/data/builtin/wnut17/emerging.dev.conll.gz": _from_repo("seqkit/data/builtin/wnut17/emerging.dev.conll.gz"),
+    "seqkit/data/builtin/wnut17/emerging.test.annotated.gz": _from_repo(
+        "seqkit/data/builtin/wnut17/emerging.test.annotated.gz"
+    ),
     # a task of the user's own, beside the shipped configs (seqkit train --config-dir my_configs task=reviews)
     "my_configs/task/reviews.yaml": _from_readme("my_configs/task/reviews.yaml"),
 }
