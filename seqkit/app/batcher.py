@@ -55,12 +55,7 @@ class Batcher:
 
     async def submit(self, key: Hashable, item: Any) -> Any:
         """Queue one item -> its answer (raised if it is an exception)."""
-        future = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((key, item, future))
-        answer = await future
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
+        return (await self.submit_many(key, [item]))[0]
 
     async def submit_many(self, key: Hashable, items: List[Any]) -> List[Any]:
         """Queue several items, each batched as ``submit`` batches it -> their answers in order (the first that
