@@ -424,7 +424,7 @@ def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_ans
     [
         ("port=abc", "port=abc: give a number from 0 to 65535, e.g. port=8000"),
         ("port=70000", "port=70000: give a number from 0 to 65535, e.g. port=8000"),
-        ("max_batch_size=0", "max_batch_size=0: give a number >= 1, e.g. max_batch_size=32"),
+        ("max_batch_size=0", "max_batch_size=0: give a number >= 1, e.g. max_batch_size=1024"),
         ("max_wait_ms=-1", "max_wait_ms=-1: give a number >= 0, e.g. max_wait_ms=2"),
         ("max_text_length=true", "max_text_length=True: give a number >= 1, e.g. max_text_length=100000"),
         ("heap_arena_max=-1", "heap_arena_max=-1: give a number >= 0, e.g. heap_arena_max=2"),
@@ -465,16 +465,18 @@ def test_the_batcher_groups_by_key_up_to_the_size_and_fails_only_the_failed_item
             many = await batcher.submit_many("c", [6, 7, 8, 9])
             with pytest.raises(ValueError, match="bad bad"):
                 await batcher.submit_many("c", [10, "bad"])
+            together = await asyncio.gather(batcher.submit_many("d", [11, 12]), batcher.submit_many("d", [13, 14]))
             await batcher.stop()
-            return answers, counts, many
+            return answers, counts, many + together
 
     answers, counts, many = asyncio.run(scenario())
     assert answers[:3] == ["a:1", "b:2", "a:3"] and answers[4] == "a:5"
     assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad bad"
     assert calls[:3] == [("a", [1, 3]), ("b", [2]), ("a", ["bad", 5])]  # three at a time, then grouped by key
     assert counts == (3, 5)
-    assert many == ["c:6", "c:7", "c:8", "c:9"]  # in order, each item batched as submit batches it
-    assert calls[3:] == [("c", [6, 7, 8]), ("c", [9]), ("c", [10, "bad"])]
+    assert many == ["c:6", "c:7", "c:8", "c:9", ["d:11", "d:12"], ["d:13", "d:14"]]  # in order
+    # more items than a batch: in parts of three; two requests of two: never split across two batches
+    assert calls[3:] == [("c", [6, 7, 8]), ("c", [9]), ("c", [10, "bad"]), ("d", [11, 12]), ("d", [13, 14])]
 
 
 def test_the_heap_is_trimmed_every_nth_model_call_and_nowhere_without_malloc_trim():

@@ -32,7 +32,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 from omegaconf import DictConfig
 
 from seqkit import tasks
-from seqkit.app.batcher import Batcher
+from seqkit.app.batcher import MAX_BATCH_SIZE, MAX_WAIT_MS, Batcher
 from seqkit.app.checkpoint import given_vectors
 from seqkit.app.cli import set_threads
 from seqkit.app.fast_paths import FastPaths, Handler
@@ -83,8 +83,8 @@ def one_line(error: BaseException) -> str:
 
 def build_app(
     ckpt_path: Any,
-    max_batch_size: int = 32,
-    max_wait_ms: float = 2.0,
+    max_batch_size: int = MAX_BATCH_SIZE,
+    max_wait_ms: float = MAX_WAIT_MS,
     max_text_length: int = 100_000,
     model: Optional[ServedModel] = None,
     **load_kwargs: Any,
@@ -298,7 +298,7 @@ def validation_message(errors: Any, path: str = "/predict") -> str:
 
 _SETTINGS = {  # serve.yaml's numbers: (the least value, the most, an example override)
     "port": (0, 65535, "port=8000"),
-    "max_batch_size": (1, None, "max_batch_size=32"),
+    "max_batch_size": (1, None, "max_batch_size=1024"),
     "max_wait_ms": (0, None, "max_wait_ms=2"),
     "max_text_length": (1, None, "max_text_length=100000"),
     "heap_mmap_threshold_kb": (0, 32768, "heap_mmap_threshold_kb=128"),  # mallopt takes at most 32 MiB

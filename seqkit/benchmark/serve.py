@@ -43,13 +43,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--tagger-ckpt", help="a task=ner checkpoint (default: trained briefly here)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, of the server and in-process")
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated numbers of clients in flight")
-    parser.add_argument("--requests", type=int, default=2000, help="requests at each concurrency")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=2000,
+        help="sentences sent at each concurrency (requests: this over --texts-per-request)",
+    )
     parser.add_argument("--sentences", type=int, default=1000, help="distinct sentences sent (and predicted)")
     parser.add_argument("--soak", type=int, default=0, help="this many requests more, every answer checked")
     parser.add_argument(
         "--texts-per-request", type=int, default=1, help="sentences a request (above 1: POST /predict/many)"
     )
-    parser.add_argument("--max-batch-size", type=int, default=64, help="the server's max_batch_size")
+    parser.add_argument("--max-batch-size", type=int, help="the server's max_batch_size (default: serve.yaml's)")
     parser.add_argument("--max-wait-ms", type=float, default=2, help="the server's max_wait_ms")
     parser.add_argument(
         "--serve-override", action="append", default=[], help="a seqkit serve override (e.g. heap_arena_max=0)"
@@ -91,7 +96,7 @@ def sentences_of(name: str, n: int) -> List[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def in_process(ckpt: Path, sentences: List[str], rounds: int = 3) -> Tuple[float, List[Dict[str, Any]]]:
+def in_process(ckpt: Path, sentences: List[str], rounds: int = 10) -> Tuple[float, List[Dict[str, Any]]]:
     """(sentences/s of predict.py's path on ``sentences`` in this process, the best of ``rounds``; the rows)."""
     from seqkit.app.served_model import SOURCE, ServedModel
 
@@ -116,7 +121,9 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         command = [sys.executable, "-m", "seqkit", "serve", f"ckpt_path={ckpt}", f"port={self.port}"]
-        command += [f"threads={args.threads}", f"max_batch_size={args.max_batch_size}"]
+        command += [f"threads={args.threads}"] + (
+            [f"max_batch_size={args.max_batch_size}"] if args.max_batch_size else []
+        )
         command += [f"max_wait_ms={args.max_wait_ms}", "log_level=warning", *args.serve_override]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
