@@ -55,7 +55,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--texts-per-request", type=int, default=1, help="sentences a request (above 1: POST /predict/many)"
     )
     parser.add_argument("--max-batch-size", type=int, help="the server's max_batch_size (default: serve.yaml's)")
-    parser.add_argument("--max-wait-ms", type=float, default=2, help="the server's max_wait_ms")
+    parser.add_argument("--max-wait-ms", type=float, help="the server's max_wait_ms (default: serve.yaml's)")
     parser.add_argument(
         "--serve-override", action="append", default=[], help="a seqkit serve override (e.g. heap_arena_max=0)"
     )
@@ -121,10 +121,9 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         command = [sys.executable, "-m", "seqkit", "serve", f"ckpt_path={ckpt}", f"port={self.port}"]
-        command += [f"threads={args.threads}"] + (
-            [f"max_batch_size={args.max_batch_size}"] if args.max_batch_size else []
-        )
-        command += [f"max_wait_ms={args.max_wait_ms}", "log_level=warning", *args.serve_override]
+        given = {"max_batch_size": args.max_batch_size, "max_wait_ms": args.max_wait_ms}  # None: the server's
+        command += [f"threads={args.threads}", *(f"{k}={v}" for k, v in given.items() if v is not None)]
+        command += ["log_level=warning", *args.serve_override]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{self.port}"
