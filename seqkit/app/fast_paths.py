@@ -1,9 +1,10 @@
 """The server's ASGI entry: a few hot ``POST`` paths answered straight from ASGI, everything else by the web app.
 
 A ``/predict`` of a small model costs less in the model than FastAPI's per-request machinery (routing,
-middleware, dependency solving, body validation, response classes) costs in CPU on top of it (docs/serving.md). ``FastPaths`` reads the body of a hot path's request itself, hands the bytes to that path's
-handler (``body -> (status, JSON bytes)``) and sends the answer: the handler validates and answers as the web
-app's route for the same path does (that route stays, for the OpenAPI docs and callers of the app itself).
+middleware, dependency solving, body validation, response classes) costs in CPU on top of it (docs/serving.md).
+``FastPaths`` reads the body of a hot path's request itself, hands the bytes to that path's handler
+(``body -> (status, JSON bytes)``) and sends the answer: the handler validates and answers as the web app's route
+for the same path does (that route stays, for the OpenAPI docs and callers of the app itself).
 Every other request, and the lifespan, go to the wrapped app unchanged.
 """
 
