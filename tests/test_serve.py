@@ -10,6 +10,7 @@ import ctypes
 import json
 import logging
 import math
+import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -409,14 +410,29 @@ def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_ans
 
     ckpt = str(checkpoints["classification"])
     argv = ["--quick", "--models", "classifier", "--classifier-ckpt", ckpt, "--requests", "40", "--soak", "80"]
+    cpus = os.sched_getaffinity(0)
     (result,) = bench([*argv, "--concurrency", "1,8"])
     out = capsys.readouterr().out
+    assert os.sched_getaffinity(0) == cpus  # the client's CPUs given back
+    if len(cpus) > 1:  # --pin (the default): the server on a CPU of its own
+        assert f"CPUs: the server on [{min(cpus)}], the client and in-process prediction on" in out
     assert out.startswith("torch threads: 1 ") and "server stopped by Ctrl-C: exit status 0" in out
     assert result["server_exit"] == 0 and result["in_process_per_s"] > 0
     assert set(result["levels"]) == {1, 8} and all(r["wrong"] == 0 for r in result["levels"].values())
     assert result["levels"][1]["mean_batch"] == 1.0 and result["levels"][1]["p50_ms"] > 0
     assert result["soak"]["requests"] == 80 and result["soak"]["lost"] == result["soak"]["wrong"] == 0
-    assert result["soak"]["rss_end_mb"] > 0 and json.loads(out.splitlines()[-1])["threads"] == 1
+    assert len(result["soak"]["rss_mb"]) >= 2 and min(result["soak"]["rss_mb"]) > 0
+    assert json.loads(out.splitlines()[-1])["threads"] == 1
+
+
+def test_rss_growth_is_the_last_quarters_mean_on_the_firsts_so_a_swing_is_not_a_leak():
+    from seqkit.benchmark.serve import rss_growth
+
+    swinging = [700, 800] * 20  # a heap trim every other reading: one reading at each end says +14%
+    assert rss_growth(swinging) == 0.0
+    leaking = [700 + 10 * i for i in range(40)]
+    assert rss_growth(leaking) == pytest.approx((745 + 10 * 30) / 745 - 1)
+    assert rss_growth([500, 550]) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
@@ -432,6 +448,7 @@ def test_the_load_benchmark_drives_the_seqkit_serve_command_and_checks_every_ans
             "heap_mmap_threshold_kb=65536",
             "heap_mmap_threshold_kb=65536: give a number from 0 to 32768, e.g. heap_mmap_threshold_kb=128",
         ),
+        ("gc_freeze=maybe", "gc_freeze=maybe: give true or false"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_override_before_anything_loads(override, message):
@@ -504,6 +521,32 @@ def test_the_heap_settings_go_to_mallopt_and_zero_leaves_glibcs():
     assert steady_heap(0, 0, mallopt=lambda param, value: calls.append((param, value)) or 1) == {} and calls == []
     with pytest.raises(ValueError, match="heap_arena_max=3: glibc's mallopt refused it"):
         steady_heap(0, 3, mallopt=lambda param, value: 0)
+
+
+FROZEN_AT_STARTUP = """
+import gc, weakref
+from seqkit.app.heap import freeze_startup
+class Node: pass
+model = Node(); model.me = model  # alive at start-up (a cycle, as modules and tensors hold)
+frozen = freeze_startup()
+garbage = Node(); garbage.me = garbage; alive = weakref.ref(garbage)
+del garbage
+collected = gc.collect()
+print(frozen, gc.get_freeze_count(), alive() is None, model in gc.get_objects())
+"""
+
+
+def test_what_is_alive_at_start_up_is_frozen_out_of_collections_and_new_garbage_still_collected():
+    """``gc_freeze``: a full collection no longer walks the start-up objects (gc.get_objects lists only what a
+    collection walks), and a cycle made later is still collected."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", FROZEN_AT_STARTUP], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    frozen, count, collected, walked = run.stdout.split()
+    assert int(frozen) == int(count) > 1000  # the interpreter's, seqkit's and the model's objects
+    assert (collected, walked) == ("True", "False")
 
 
 MMAPPED_AFTER_A_FREE = """

@@ -1,7 +1,8 @@
 """``seqkit serve ckpt_path=<ckpt>``: one checkpoint of any shape over HTTP (FastAPI on uvicorn), no Lightning.
 
 Answers are JSON as pydantic_core writes it (compact, UTF-8). ``/predict`` and ``/predict/many`` skip FastAPI's
-per-request work (seqkit.app.fast_paths); the glibc allocator is set for a long run first (seqkit.app.heap).
+per-request work (seqkit.app.fast_paths); the glibc allocator is set for a long run first, and what is alive after
+loading is frozen out of the garbage collector's sight (seqkit.app.heap).
 
 - ``POST /predict`` ``{"text": "...", "options": {...}}`` -> predict.py's JSON line for that text (a forecaster:
   ``text`` is the CSV history, the answer its list of rows). Concurrent requests are batched
@@ -36,7 +37,7 @@ from seqkit.app.batcher import MAX_BATCH_SIZE, MAX_WAIT_MS, Batcher
 from seqkit.app.checkpoint import given_vectors
 from seqkit.app.cli import set_threads
 from seqkit.app.fast_paths import FastPaths, Handler
-from seqkit.app.heap import steady_heap
+from seqkit.app.heap import freeze_startup, steady_heap
 from seqkit.app.served_model import RequestError, ServedModel
 
 try:
@@ -314,6 +315,8 @@ def check_settings(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, kind) or value < least or (most and value > most):
             span = f"from {least} to {most}" if most else f">= {least}"
             raise ValueError(f"{name}={value}: give a number {span}, e.g. {example}")
+    if not isinstance(cfg.get("gc_freeze"), bool):
+        raise ValueError(f"gc_freeze={cfg.get('gc_freeze')}: give true or false")
 
 
 def serve(cfg: DictConfig) -> None:
@@ -335,4 +338,6 @@ def serve(cfg: DictConfig) -> None:
     log.info("serving %s (%s) on http://%s:%s", cfg.ckpt_path, app.state.model.shape, cfg.host, cfg.port)
     if heap:
         log.info("glibc heap: %s", ", ".join(f"{k}={v}" for k, v in heap.items()))
+    if cfg.gc_freeze:
+        log.info("garbage collector: %d objects alive after loading frozen (gc_freeze=true)", freeze_startup())
     uvicorn.run(app, host=cfg.host, port=int(cfg.port), log_level=cfg.log_level, access_log=cfg.access_log)

@@ -5,7 +5,7 @@ server (``python -m seqkit serve``, a process of its own with ``--threads`` torc
 sentence each from an asyncio aiohttp client at concurrency 1, 8 and 64: requests/s, p50 and p99 latency; and the
 ratio of sentences/s served to the sentences/s of in-process prediction (``predict_lines``, what predict.py runs)
 on the same sentences with the same thread count. ``--soak N``: N requests at the highest concurrency, every answer
-checked against the in-process one, the server's RSS printed at its start and end (and after the first request).
+checked against the in-process one, the server's RSS sampled through it (flat: the last quarter's mean against the first's).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -58,6 +59,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--max-wait-ms", type=float, help="the server's max_wait_ms (default: serve.yaml's)")
     parser.add_argument(
         "--serve-override", action="append", default=[], help="a seqkit serve override (e.g. heap_arena_max=0)"
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server on the first CPU, the client and the in-process baseline on the others (Linux, 2+ CPUs)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny models, few requests: does it run?")
     args = parser.parse_args(argv)
@@ -125,7 +132,8 @@ class Server:
         command += [f"threads={args.threads}", *(f"{k}={v}" for k, v in given.items() if v is not None)]
         command += ["log_level=warning", *args.serve_override]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        cpus = {"preexec_fn": lambda: os.sched_setaffinity(0, args.server_cpus)} if args.server_cpus else {}
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, **cpus)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 120) -> None:
@@ -218,6 +226,67 @@ def percentile(values: List[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+class RssSampler:
+    """The server's RSS read every ``every`` seconds on a thread of its own, while a load runs."""
+
+    def __init__(self, server: "Server", every: float = 0.5):
+        self.server, self.every, self.samples = server, every, []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        self.samples.append(self.server.rss_mb())  # at the start, then every ``every`` s, then at the end
+        while not self.done.wait(self.every):
+            self.samples.append(self.server.rss_mb())
+
+    def __enter__(self) -> "RssSampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.done.set()
+        self.thread.join()
+        self.samples.append(self.server.rss_mb())
+
+
+def rss_growth(samples: List[float]) -> float:
+    """How much RSS grew over a run: the mean of its last quarter of samples over the mean of its first quarter,
+    minus 1. Between two heap trims RSS swings by several percent, so one reading at each end measures the
+    swing; a leak moves the means."""
+    quarter = max(1, len(samples) // 4)
+    return statistics.fmean(samples[-quarter:]) / statistics.fmean(samples[:quarter]) - 1
+
+
+def soak(server: "Server", sentences: List[str], expected: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
+    """``args.soak`` sentences at the highest concurrency, every answer checked; RSS sampled after the first fifth
+    (the allocator's pool grows to its steady size over it) -> lost, wrong and the RSS figures."""
+    level = max(int(c) for c in args.concurrency.split(","))
+    texts = [sentences[i % len(sentences)] for i in range(args.soak)]
+    settle = len(texts) // 5
+    start_mb, start = server.rss_mb(), time.perf_counter()  # after the loads before it
+    _, _, first = asyncio.run(load(server.url, texts[:settle], level, args.texts_per_request))
+    with RssSampler(server) as rss:
+        _, _, rest = asyncio.run(load(server.url, texts[settle:], level, args.texts_per_request))
+    wall, answers = time.perf_counter() - start, first + rest
+    lost = sum(isinstance(a, tuple) for a in answers)
+    wrong = sum(not isinstance(a, tuple) and not same(a, expected[t]) for a, t in zip(answers, texts))
+    growth = rss_growth(rss.samples)
+    print(
+        f"  soak: {len(texts):,} sentences ({args.texts_per_request} a request) at concurrency {level} in "
+        f"{wall:.1f} s: {lost} lost, {wrong} wrong; server RSS {start_mb:.0f} MB at its start; over the last four "
+        f"fifths ({len(rss.samples)} readings) {min(rss.samples):.0f}-{max(rss.samples):.0f} MB, the last quarter's "
+        f"mean {100 * growth:+.1f}% on the first quarter's (target within {100 * TARGETS['rss_growth']:.0f}%)"
+    )
+    return {
+        "requests": len(texts),
+        "lost": lost,
+        "wrong": wrong,
+        "rss_start_mb": start_mb,
+        "rss_mb": rss.samples,
+        "rss_growth": growth,
+    }
+
+
 def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, Any]:
     sentences = sentences_of(name, args.sentences)
     rate, rows = in_process(ckpt, sentences)
@@ -229,7 +298,6 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
     try:
         server.wait_ready()
         asyncio.run(load(server.url, sentences[:8], 1))  # warm up
-        figures["rss_warm_mb"] = server.rss_mb()
         print(
             f"  {args.texts_per_request} sentence(s) a request\n"
             f"  {'concurrency':>11} {'requests/s':>11} {'sentences/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'x in-process':>13} {'wrong':>6} {'mean batch':>11} {'server CPU ms/sentence':>23}"
@@ -256,27 +324,7 @@ def bench_model(name: str, ckpt: Path, args: argparse.Namespace) -> Dict[str, An
                 f"{row['ratio']:>12.2f}x {wrong:>6} {row['mean_batch']:>11.1f} {row['server_cpu_ms']:>23.2f}"
             )
         if args.soak:
-            level = max(int(c) for c in args.concurrency.split(","))
-            texts = [sentences[i % len(sentences)] for i in range(args.soak)]
-            settle = len(texts) // 5  # the allocator's pool grows to its steady size over the first part
-            figures["rss_start_mb"] = server.rss_mb()  # after the loads above
-            start = time.perf_counter()
-            _, _, first = asyncio.run(load(server.url, texts[:settle], level, args.texts_per_request))
-            figures["rss_settled_mb"] = server.rss_mb()
-            _, _, rest = asyncio.run(load(server.url, texts[settle:], level, args.texts_per_request))
-            wall, answers = time.perf_counter() - start, first + rest
-            lost = sum(isinstance(a, tuple) for a in answers)
-            wrong = sum(not isinstance(a, tuple) and not same(a, expected[t]) for a, t in zip(answers, texts))
-            figures["soak"] = {"requests": len(texts), "lost": lost, "wrong": wrong, "rss_end_mb": server.rss_mb()}
-            growth = figures["soak"]["rss_end_mb"] / figures["rss_settled_mb"] - 1
-            figures["soak"]["rss_growth"] = growth
-            print(
-                f"  soak: {len(texts):,} sentences ({args.texts_per_request} a request) at concurrency {level} in "
-                f"{wall:.1f} s: {lost} lost, {wrong} wrong; server RSS {figures['rss_start_mb']:.0f} MB at its start, "
-                f"{figures['rss_settled_mb']:.0f} MB after its first fifth, {figures['soak']['rss_end_mb']:.0f} MB at "
-                f"its end ({100 * growth:+.1f}% over the last four fifths, target within "
-                f"{100 * TARGETS['rss_growth']:.0f}%; after the first request: {figures['rss_warm_mb']:.0f} MB)"
-            )
+            figures["soak"] = soak(server, sentences, expected, args)
     finally:
         status, err = server.stop()
     figures["server_exit"] = status
@@ -292,6 +340,24 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
         f"targets: at concurrency 64 >= {TARGETS['ratio_at_64']}x in-process sentences/s; p50 at concurrency 1 "
         f"< {TARGETS['p50_ms_at_1']:.0f} ms; soak: nothing lost or wrong, RSS within {100 * TARGETS['rss_growth']:.0f}%"
     )
+    mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    args.server_cpus = {min(mine)} if args.pin and len(mine) > 1 else None
+    if args.server_cpus:  # a client on another machine, as a server's clients are: the model's core is its own
+        os.sched_setaffinity(0, mine - args.server_cpus)
+        print(
+            f"CPUs: the server on {sorted(args.server_cpus)}, the client and in-process prediction on {sorted(mine - args.server_cpus)}"
+        )
+    results = []
+    try:
+        results = run_models(args)
+    finally:
+        if args.server_cpus:
+            os.sched_setaffinity(0, mine)
+    print(json.dumps({"threads": threads["threads"], "results": results}))
+    return results
+
+
+def run_models(args: argparse.Namespace) -> List[Dict[str, Any]]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
         for name in args.models.split(","):
@@ -300,5 +366,4 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
             ckpt = getattr(args, f"{name}_ckpt")
             ckpt = Path(ckpt) if ckpt else train_briefly(name, Path(tmp) / name, args.quick)
             results.append(bench_model(name, ckpt, args))
-    print(json.dumps({"threads": threads["threads"], "results": results}))
     return results
