@@ -5,7 +5,9 @@ server (``python -m seqkit serve``, a process of its own with ``--threads`` torc
 sentence each from an asyncio aiohttp client at concurrency 1, 8 and 64: requests/s, p50 and p99 latency; and the
 ratio of sentences/s served to the sentences/s of in-process prediction (``predict_lines``, what predict.py runs)
 on the same sentences with the same thread count. ``--soak N``: N requests at the highest concurrency, every answer
-checked against the in-process one, the server's RSS sampled through it (flat: the last quarter's mean against the first's).
+checked against the in-process one, the server's RSS read through it (flat: the last quarter's mean against the
+first's). ``--pin`` (the default): the server on the first CPU, the client and the in-process baseline on the
+others, as a server's clients are on other machines.
 """
 
 from __future__ import annotations
