@@ -349,7 +349,6 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
         print(
             f"CPUs: the server on {sorted(args.server_cpus)}, the client and in-process prediction on {sorted(mine - args.server_cpus)}"
         )
-    results = []
     try:
         results = run_models(args)
     finally:
