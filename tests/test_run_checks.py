@@ -264,6 +264,61 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
     assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
 
 
+class StepRecorder(pl.Callback):
+    """Keeps a copy of the parameters after every optimizer step."""
+
+    def __init__(self):
+        self.after_step = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.after_step.append({k: v.detach().clone() for k, v in pl_module.named_parameters()})
+
+
+def test_ema_average_is_the_one_validated_tested_and_saved(marker_files, tmp_path, capsys, monkeypatch):
+    files = marker_files(train=48, val=16, test=16, seed=3)
+    decay = 0.6
+    cfg = train_cfg(files, tmp_path / "run", "callbacks=ema", f"callbacks.ema.decay={decay}", "trainer.max_epochs=3")
+    recorder = StepRecorder()
+    import seqkit.app.train as run
+
+    build_all = run._build_all
+    monkeypatch.setattr(
+        run, "_build_all", lambda group: build_all(group) + ([recorder] if group is cfg.callbacks else [])
+    )
+    metrics = train(cfg)
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert Path(summary["best_checkpoint"]).name == "best.ckpt"
+
+    # the average: the first step's weights, then average = decay * average + (1 - decay) * weights at each step
+    assert len(recorder.after_step) == 18  # 6 batches an epoch
+    expected = dict(recorder.after_step[0])
+    for weights in recorder.after_step[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * weights[k] for k in expected}
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    for name, value in expected.items():
+        assert torch.allclose(last["state_dict"][name], value, atol=1e-6), name
+        assert torch.equal(last["current_model_state"][name], recorder.after_step[-1][name]), name  # resumes from
+    assert any(not torch.allclose(expected[k], recorder.after_step[-1][k]) for k in expected)
+
+    # validation, test and a later evaluation of best.ckpt all score the average it holds
+    from seqkit.app.evaluate import evaluate
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            "evaluate", overrides=[f"ckpt_path={summary['best_checkpoint']}", f"data.test_path={files['test']}"]
+        )
+    scores = evaluate(cfg)
+    assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
+
+
+@pytest.mark.parametrize("decay", ["0", "1", "1.5"])
+def test_ema_decay_outside_zero_one_is_a_one_line_error(decay, tmp_path, capsys):
+    cfg = composed("callbacks=ema", f"callbacks.ema.decay={decay}", f"paths.output_dir={tmp_path}", *TINY)
+    line = fail_line(train, cfg, capsys=capsys)
+    assert f"callbacks.ema.decay must be between 0 and 1 (exclusive), got {decay}" in line, line
+
+
 def test_ctrl_c_prints_the_best_checkpoint_and_how_to_resume(marker_files, tmp_path, capsys, monkeypatch):
     files = marker_files(train=24, val=8, test=8, seed=4)
     run_dir = tmp_path / "run"
