@@ -227,16 +227,21 @@ def train_cfg(files, run_dir, *overrides):
     return cfg
 
 
-def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path, capsys, monkeypatch):
-    files = marker_files(train=48, val=16, test=16, seed=2)
-    cfg = train_cfg(files, tmp_path / "run", "callbacks=swa", "trainer.max_epochs=4")
-    recorder = WeightRecorder()
+def add_callback(monkeypatch, cfg, callback) -> None:
+    """Make ``train(cfg)`` run with ``callback`` beside the callbacks its config builds."""
     import seqkit.app.train as run
 
     build_all = run._build_all
     monkeypatch.setattr(
-        run, "_build_all", lambda group: build_all(group) + ([recorder] if group is cfg.callbacks else [])
+        run, "_build_all", lambda group: build_all(group) + ([callback] if group is cfg.callbacks else [])
     )
+
+
+def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path, capsys, monkeypatch):
+    files = marker_files(train=48, val=16, test=16, seed=2)
+    cfg = train_cfg(files, tmp_path / "run", "callbacks=swa", "trainer.max_epochs=4")
+    recorder = WeightRecorder()
+    add_callback(monkeypatch, cfg, recorder)
     metrics = train(cfg)
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     swa_path = Path(summary["best_checkpoint"])
@@ -279,12 +284,7 @@ def test_ema_average_is_the_one_validated_tested_and_saved(marker_files, tmp_pat
     decay = 0.6
     cfg = train_cfg(files, tmp_path / "run", "callbacks=ema", f"callbacks.ema.decay={decay}", "trainer.max_epochs=3")
     recorder = StepRecorder()
-    import seqkit.app.train as run
-
-    build_all = run._build_all
-    monkeypatch.setattr(
-        run, "_build_all", lambda group: build_all(group) + ([recorder] if group is cfg.callbacks else [])
-    )
+    add_callback(monkeypatch, cfg, recorder)
     metrics = train(cfg)
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert Path(summary["best_checkpoint"]).name == "best.ckpt"
@@ -323,12 +323,7 @@ def test_ctrl_c_prints_the_best_checkpoint_and_how_to_resume(marker_files, tmp_p
     files = marker_files(train=24, val=8, test=8, seed=4)
     run_dir = tmp_path / "run"
     cfg = train_cfg(files, run_dir, "trainer.max_epochs=5")
-    import seqkit.app.train as run
-
-    build_all = run._build_all
-    monkeypatch.setattr(
-        run, "_build_all", lambda group: build_all(group) + ([InterruptAt(2)] if group is cfg.callbacks else [])
-    )
+    add_callback(monkeypatch, cfg, InterruptAt(2))
     handler = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit) as info:
