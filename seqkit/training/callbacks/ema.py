@@ -27,12 +27,29 @@ class EMAWeights(EMAWeightAveraging):
     def __init__(self, decay: float = 0.999, update_starting_at_step: int | None = None):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"callbacks.ema.decay must be between 0 and 1 (exclusive), got {decay}")
-        # Parameters only: seqkit's buffers are constants (a pretrained table is 20M floats no step changes).
+        # Parameters only: with use_buffers=False torch's AveragedModel copies the model's buffers at each update
+        # instead of averaging them (a pretrained table is 20M floats). _sync_buffers also copies them before a
+        # validation or checkpoint that comes before the first update (update_starting_at_step), so a buffer set
+        # after this callback's setup copied the model (forecasting's least-squares baseline, at fit start) is
+        # never the stale copy.
         super().__init__(decay=decay, update_starting_at_step=update_starting_at_step, use_buffers=False)
 
     @staticmethod
     def _fitting(trainer: pl.Trainer) -> bool:
         return trainer.state.fn == TrainerFn.FITTING
+
+    def _sync_buffers(self, pl_module: pl.LightningModule) -> None:
+        if self._average_model is not None:
+            for average, current in zip(self._average_model.module.buffers(), pl_module.buffers()):
+                average.copy_(current)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]):
+        self._sync_buffers(pl_module)
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._sync_buffers(pl_module)
+        super().on_train_end(trainer, pl_module)
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]):
         if self._fitting(trainer):
@@ -40,6 +57,7 @@ class EMAWeights(EMAWeightAveraging):
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._fitting(trainer):
+            self._sync_buffers(pl_module)
             super().on_validation_epoch_start(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
