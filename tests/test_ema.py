@@ -1,6 +1,6 @@
 """seqkit.training.callbacks.EMAWeights on a toy module: a buffer set after the callback's setup (as forecasting's
 least-squares baseline is, at fit start) is the one validation and the checkpoint see, not the setup-time copy,
-also before the average's first update."""
+also before the average's first update: the average shares the model's buffers."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def test_a_buffer_set_at_fit_start_is_validated_and_saved(tmp_path):
     x = torch.linspace(-1, 1, 16)[:, None]
     loader = DataLoader(TensorDataset(x, 2 * x + 5), batch_size=4)
     model = ShiftedLinear()
+    ema = EMAWeights(decay=0.5, update_starting_at_step=100)  # no update in these 8 steps
     trainer = pl.Trainer(
         max_epochs=2,
-        callbacks=[EMAWeights(decay=0.5, update_starting_at_step=100)],  # no update in these 8 steps
+        callbacks=[ema],
         default_root_dir=tmp_path,
         logger=False,
         enable_progress_bar=False,
@@ -48,6 +49,7 @@ def test_a_buffer_set_at_fit_start_is_validated_and_saved(tmp_path):
         num_sanity_val_steps=0,
     )
     trainer.fit(model, loader, loader)
+    assert ema._average_model.module.shift is model.shift  # shared, not copied at each update
     assert model.val_shifts and set(model.val_shifts) == {5.0}
     trainer.save_checkpoint(tmp_path / "end.ckpt")
     saved = torch.load(tmp_path / "end.ckpt", weights_only=True)

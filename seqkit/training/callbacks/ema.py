@@ -27,29 +27,25 @@ class EMAWeights(EMAWeightAveraging):
     def __init__(self, decay: float = 0.999, update_starting_at_step: int | None = None):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"callbacks.ema.decay must be between 0 and 1 (exclusive), got {decay}")
-        # Parameters only: with use_buffers=False torch's AveragedModel copies the model's buffers at each update
-        # instead of averaging them (a pretrained table is 20M floats). _sync_buffers also copies them before a
-        # validation or checkpoint that comes before the first update (update_starting_at_step), so a buffer set
-        # after this callback's setup copied the model (forecasting's least-squares baseline, at fit start) is
-        # never the stale copy.
+        # Parameters only: buffers are not averaged (a pretrained table is 20M floats), the average shares the
+        # model's own (setup).
         super().__init__(decay=decay, update_starting_at_step=update_starting_at_step, use_buffers=False)
 
     @staticmethod
     def _fitting(trainer: pl.Trainer) -> bool:
         return trainer.state.fn == TrainerFn.FITTING
 
-    def _sync_buffers(self, pl_module: pl.LightningModule) -> None:
-        if self._average_model is not None:
-            for average, current in zip(self._average_model.module.buffers(), pl_module.buffers()):
-                average.copy_(current)
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]):
-        self._sync_buffers(pl_module)
-        super().on_save_checkpoint(trainer, pl_module, checkpoint)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._sync_buffers(pl_module)
-        super().on_train_end(trainer, pl_module)
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Lightning's setup copies the model into the average; the copy's buffers are then replaced by the model's
+        own tensors. So a buffer set after this copy (forecasting's least-squares baseline, at fit start) is the one
+        validation and the checkpoint see, and torch's per-update buffer copy (``use_buffers=False``) copies each
+        buffer onto itself, which it skips, instead of 20M floats of a pretrained table every step."""
+        super().setup(trainer, pl_module, stage)
+        if stage == "fit" and self._average_model is not None:
+            copies = dict(self._average_model.module.named_modules())
+            for name, module in pl_module.named_modules():
+                for buffer_name, buffer in module.named_buffers(recurse=False):
+                    setattr(copies[name], buffer_name, buffer)
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]):
         if self._fitting(trainer):
@@ -57,7 +53,6 @@ class EMAWeights(EMAWeightAveraging):
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._fitting(trainer):
-            self._sync_buffers(pl_module)
             super().on_validation_epoch_start(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
