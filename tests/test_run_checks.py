@@ -237,6 +237,17 @@ def add_callback(monkeypatch, cfg, callback) -> None:
     )
 
 
+def assert_evaluate_gives(ckpt, test_file, metrics) -> None:
+    """``evaluate`` of the checkpoint alone on the test file gives the training run's test figures."""
+    from seqkit.app.evaluate import evaluate
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"ckpt_path={ckpt}", f"data.test_path={test_file}"])
+    scores = evaluate(cfg)
+    assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
+
+
 def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path, capsys, monkeypatch):
     files = marker_files(train=48, val=16, test=16, seed=2)
     cfg = train_cfg(files, tmp_path / "run", "callbacks=swa", "trainer.max_epochs=4")
@@ -260,13 +271,7 @@ def test_swa_model_is_the_one_validated_tested_and_saved(marker_files, tmp_path,
     assert any(not torch.equal(best[k], saved[k]) for k in saved)  # not the best single epoch's weights
 
     # the reported metrics are the averaged model's: evaluating swa.ckpt alone gives the same test figures
-    from seqkit.app.evaluate import evaluate
-
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"ckpt_path={swa_path}", f"data.test_path={files['test']}"])
-    scores = evaluate(cfg)
-    assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
-    assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
+    assert_evaluate_gives(swa_path, files["test"], metrics)
 
 
 class StepRecorder(pl.Callback):
@@ -301,15 +306,7 @@ def test_ema_average_is_the_one_validated_tested_and_saved(marker_files, tmp_pat
     assert any(not torch.allclose(expected[k], recorder.after_step[-1][k]) for k in expected)
 
     # validation, test and a later evaluation of best.ckpt all score the average it holds
-    from seqkit.app.evaluate import evaluate
-
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(
-            "evaluate", overrides=[f"ckpt_path={summary['best_checkpoint']}", f"data.test_path={files['test']}"]
-        )
-    scores = evaluate(cfg)
-    assert scores["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
-    assert scores["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-5)
+    assert_evaluate_gives(summary["best_checkpoint"], files["test"], metrics)
 
 
 @pytest.mark.parametrize("decay", ["0", "1", "1.5"])
